@@ -1,0 +1,41 @@
+"""Backends behind one interface; ``get_backend(name)`` picks one.
+
+``JITFLOW_BACKEND`` (environment) selects the default; the reference backend is the oracle.
+"""
+from __future__ import annotations
+
+import os
+
+from .base import Backend, Executable
+
+_FACTORIES = {}
+
+
+def register_backend(name: str, factory) -> None:
+    _FACTORIES[name] = factory
+
+
+def available_backends() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+def default_backend_name() -> str:
+    return os.environ.get("JITFLOW_BACKEND", "reference")
+
+
+def get_backend(name: str | None = None) -> Backend:
+    name = name or default_backend_name()
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown backend {name!r}; available: {', '.join(available_backends())}")
+    return _FACTORIES[name]()
+
+
+def _reference():
+    from .reference import ReferenceBackend
+    return ReferenceBackend()
+
+
+register_backend("reference", _reference)
+
+__all__ = ["Backend", "Executable", "available_backends", "default_backend_name", "get_backend",
+           "register_backend"]

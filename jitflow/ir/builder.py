@@ -1,0 +1,49 @@
+"""Builder: creates typed ops (result types from the OpDef's rule) into a list of ops."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from .core import UNKNOWN_LOC, Location, Op, Value
+from .dtypes import DType
+from .opdef import OPS, get_opdef
+from .types import TensorType
+
+
+class Builder:
+    """Appends new ops to ``ops`` (a list: a Function's body, or a block to splice in).
+
+    ``b.op("mul", x, y)`` and the sugar ``b.mul(x, y)`` return the result Value (a tuple for
+    multi-result ops). Python numbers among the operands become constants of the dtype of the
+    first Value operand.
+    """
+
+    def __init__(self, ops: list, loc: Location = UNKNOWN_LOC) -> None:
+        self.ops = ops
+        self.loc = loc
+
+    def op(self, opname: str, *operands: Any, loc: Optional[Location] = None, **attrs: Any):
+        opdef = get_opdef(opname)
+        ref_dtype = next((v.type.dtype for v in operands if isinstance(v, Value)), None)
+        vals = [v if isinstance(v, Value) else self.const(v, ref_dtype) for v in operands]
+        attrs = opdef.complete_attrs(attrs)
+        types = opdef.result_types([v.type for v in vals], attrs)
+        op = Op(opname, vals, attrs, types, loc or self.loc)
+        self.ops.append(op)
+        return op.results[0] if len(op.results) == 1 else tuple(op.results)
+
+    def const(self, value: Any, dtype: Optional[DType] = None) -> Value:
+        arr = np.asarray(value, dtype=None if dtype is None else dtype.np)
+        if dtype is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
+            arr = arr.astype(np.float32)
+        return self.op("constant", value=arr)
+
+    def __getattr__(self, name: str):
+        if name in OPS:
+            return lambda *operands, **attrs: self.op(name, *operands, **attrs)
+        raise AttributeError(name)
+
+
+def value_type(v: Value) -> TensorType:
+    return v.type

@@ -1,0 +1,73 @@
+"""PassManager: runs a named pipeline of IR passes, verifying after each one.
+
+``JITFLOW_DUMP=<dir>`` writes the IR after every pass as ``<dir>/<graph-id>/<NN>-<pass>.jfir``
+and each pass's time in ``<dir>/<graph-id>/passes.log``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from ..ir.core import Function
+from ..ir.printer import print_function
+from ..ir.verifier import verify
+from .autodiff import expand_gradients
+from .dce import dce
+
+PassFn = Callable[[Function], Function]
+
+
+@dataclass(frozen=True)
+class Pass:
+    name: str
+    run: PassFn
+
+
+AUTODIFF = Pass("autodiff", expand_gradients)
+DCE = Pass("dce", dce)
+
+#: pipeline per backend name; backends may register theirs
+PIPELINES: dict[str, list[Pass]] = {
+    "reference": [AUTODIFF, DCE],
+}
+
+
+def graph_id(f: Function) -> str:
+    return f"{f.name}-{hashlib.sha1(print_function(f).encode()).hexdigest()[:10]}"
+
+
+class PassManager:
+    def __init__(self, passes: Sequence[Pass], dump_dir: Optional[str] = None) -> None:
+        self.passes = list(passes)
+        self.dump_dir = dump_dir if dump_dir is not None else os.environ.get("JITFLOW_DUMP") or None
+        self.timings: list[tuple[str, float]] = []
+        self.last_dump: Optional[Path] = None
+
+    def run(self, f: Function) -> Function:
+        out_dir = None
+        if self.dump_dir:
+            out_dir = Path(self.dump_dir) / graph_id(f)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "00-input.jfir").write_text(print_function(f))
+            self.last_dump = out_dir
+        verify(f)
+        for n, p in enumerate(self.passes, 1):
+            t0 = time.perf_counter()
+            f = p.run(f)
+            verify(f)
+            self.timings.append((p.name, time.perf_counter() - t0))
+            if out_dir is not None:
+                (out_dir / f"{n:02d}-{p.name}.jfir").write_text(print_function(f))
+        if out_dir is not None:
+            with open(out_dir / "passes.log", "w") as log:
+                for name, secs in self.timings:
+                    log.write(f"{name}\t{secs * 1e3:.3f} ms\n")
+        return f
+
+
+def pipeline_for(backend: str) -> list[Pass]:
+    return PIPELINES.get(backend, PIPELINES["reference"])
