@@ -23,7 +23,7 @@ ATTR_KINDS: dict[str, Callable[[Any], bool]] = {
     "str": lambda v: isinstance(v, str),
     "dtype": lambda v: isinstance(v, DType),
     "ints": lambda v: isinstance(v, tuple) and all(isinstance(x, int) and not isinstance(x, bool) for x in v),
-    "opt_ints": lambda v: v is None or (isinstance(v, tuple) and all(isinstance(x, int) for x in v)),
+    "opt_ints": lambda v: v is None or (isinstance(v, tuple) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)),
     "array": lambda v: isinstance(v, np.ndarray),
 }
 

@@ -19,7 +19,7 @@ _TOKEN = re.compile(r"""
   |(?P<val>%\d+)
   |(?P<func>@[\w.\-]+)
   |(?P<arrow>->)
-  |(?P<num>-?(?:inf|nan)(?![\w])|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)
+  |(?P<num>-?(?:inf|nan)(?![\w.])|-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)
   |(?P<ident>[A-Za-z_][\w.]*)
   |(?P<punct>[()\[\]{},:=<>*?])
 """, re.VERBOSE)
@@ -88,6 +88,8 @@ def _parse_type(ts: _Tokens) -> TensorType:
         kind, tok, line = ts.next()
         if tok == "?":
             dims.append(None)
+        elif kind == "num" and tok in ("inf", "nan"):
+            dims.append(tok)          # a symbolic dim named like a float keyword
         elif kind == "num":
             dims.append(int(tok))
         elif kind == "ident":

@@ -100,7 +100,7 @@ def broadcast_shapes(*shapes: Shape) -> Shape:
 def normalize_axes(axes: Sequence[int], rank: int) -> tuple:
     out = []
     for a in axes:
-        if not -rank <= a < max(rank, 1):
+        if not -rank <= a < rank:   # as TF: a scalar has no axis to reduce or squeeze
             raise ShapeMismatch(f"axis {a} is out of range for a tensor of rank {rank}")
-        out.append(a % rank if rank else 0)
+        out.append(a % rank)
     return tuple(sorted(set(out)))

@@ -49,7 +49,7 @@ def static_broadcast_axes(src: tuple, dst: tuple) -> Optional[tuple[tuple, bool]
     axes = list(range(lead))
     for i, d in enumerate(src):
         o = dst[lead + i]
-        if d == o:
+        if d == o and d is not None:   # two unknown (None) dims may differ at run time
             continue
         if d == 1:
             axes.append(lead + i)
@@ -61,7 +61,7 @@ def static_broadcast_axes(src: tuple, dst: tuple) -> Optional[tuple[tuple, bool]
 def unbroadcast(b: Builder, g: Value, like: Value) -> Value:
     """Sum ``g`` (shaped like a broadcast result) back to the shape of ``like``."""
     src, dst = like.type.shape, g.type.shape
-    if src == dst:
+    if src == dst and (src is None or None not in src):   # unknown (None) dims may differ
         return g
     plan = static_broadcast_axes(src, dst)
     if plan is None:

@@ -59,13 +59,22 @@ def _binary_grad(fx, fy):
     return grad
 
 
-def _floordiv(x, y):
-    if x.dtype.kind == "f":
-        return np.floor_divide(x, y)
-    if np.any(y == 0):
+def _check_int_divisor(x, y):
+    if x.dtype.kind != "f" and np.any(y == 0):
         from ..errors import InvalidArgumentError
         raise InvalidArgumentError("Integer division by zero")
+
+
+def _floordiv(x, y):
+    if x.dtype.kind == "f":
+        return np.floor(np.true_divide(x, y))   # TF: floor(x / y), not Python's divmod floor
+    _check_int_divisor(x, y)
     return np.floor_divide(x, y)
+
+
+def _floormod(x, y):
+    _check_int_divisor(x, y)
+    return np.mod(x, y)
 
 
 def _pow_grad_y(b, op, g):
@@ -89,7 +98,7 @@ defop("div", infer=binary_rule("f"), reference=lambda x, y: np.true_divide(x, y)
                                           op.operands[1]))),
       doc="true division of floats (the frontend casts integers first, as tf.truediv does)")
 defop("floordiv", infer=binary_rule("fi"), reference=_floordiv, num_inputs=2, differentiable=False)
-defop("mod", infer=binary_rule("fi"), reference=lambda x, y: np.mod(x, y), num_inputs=2,
+defop("mod", infer=binary_rule("fi"), reference=_floormod, num_inputs=2,
       differentiable=False, doc="floor modulus (Python's %), like tf.math.floormod")
 defop("pow", infer=binary_rule("fi"), reference=lambda x, y: np.power(x, y), num_inputs=2,
       grad=_binary_grad(

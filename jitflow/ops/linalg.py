@@ -5,7 +5,7 @@ import numpy as np
 
 from ..ir.opdef import Attr, defop
 from ..ir.types import ShapeMismatch, TensorType, broadcast_dim
-from .common import require_dtype, require_same_dtype
+from .common import require_dtype, require_same_dtype, unbroadcast
 
 
 def _matmul_infer(types, a):
@@ -41,6 +41,13 @@ def _matmul_ref(x, y, transpose_a, transpose_b):
 
 
 def _matmul_grad(b, op, g):
+    """VJP; batch dims broadcast by the type rule (1 against n) are summed back."""
+    x, y = op.operands
+    gx, gy = _matmul_grad_full(b, op, g)
+    return [unbroadcast(b, gx, x), unbroadcast(b, gy, y)]
+
+
+def _matmul_grad_full(b, op, g):
     x, y = op.operands
     ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
     g = g[0]

@@ -1,0 +1,1 @@
+"""Compatibility namespaces: ``import jitflow.compat.v1 as tf``."""

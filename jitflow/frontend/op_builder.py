@@ -1,0 +1,149 @@
+"""Creating frontend ops: conversion of Python values to tensors and typed op creation.
+
+Every op is created through ``make_op``, which runs the IR op's own type rule on the TF
+partial shapes, so a shape or dtype error is reported at graph build with the op's name, its
+input types and the user's file:line.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from ..errors import GraphShapeError, GraphTypeError
+from ..ir.dtypes import DType, as_dtype, bool_, float32, int32, int64
+from ..ir.opdef import get_opdef
+from ..ir.types import ShapeMismatch, TensorType, format_shape_tf
+from .graph import Operation, Tensor, get_default_graph, user_location
+
+RNG_STEP_TYPE = TensorType(int64, ())
+
+
+def _fmt_types(types: Sequence[TensorType]) -> str:
+    return ", ".join("[" + ",".join("?" if not isinstance(d, int) else str(d) for d in t.shape) + "]"
+                     if t.shape is not None else "<unknown>" for t in types)
+
+
+def make_op(op_type: str, ir_op: Optional[str], inputs: Sequence[Tensor], attrs: Optional[dict] = None,
+            name: Optional[str] = None, *, out_types: Optional[Sequence[TensorType]] = None,
+            rng: bool = False, graph=None) -> Operation:
+    """Create an Operation whose result types come from ``ir_op``'s type rule."""
+    graph = graph or (inputs[0].graph if inputs else get_default_graph())
+    loc = user_location()
+    if ir_op is not None:
+        opdef = get_opdef(ir_op)
+        try:
+            attrs = opdef.complete_attrs(attrs or {})
+            in_types = [t._type for t in inputs]
+            if rng:
+                in_types = [RNG_STEP_TYPE] + in_types
+            if out_types is None:
+                out_types = opdef.result_types(in_types, attrs)
+        except (ShapeMismatch, TypeError, ValueError) as e:
+            op_name = graph.unique_name(name or op_type, mark_as_used=False)
+            if name and name.endswith("/"):
+                op_name = name[:-1]
+            cls = GraphTypeError if isinstance(e, TypeError) else GraphShapeError
+            raise cls(f"{e} for '{op_name}' (op: '{op_type}') with input shapes: "
+                      f"{_fmt_types([t._type for t in inputs])} and dtypes "
+                      f"[{', '.join(t.dtype.name for t in inputs)}], defined at {loc[0]}:{loc[1]}"
+                      ) from None
+    return graph._add_op(op_type, inputs, out_types or [], ir_op, attrs, name, loc, rng)
+
+
+def infer_dtype(value: Any) -> DType:
+    """TF1's dtype for a Python/NumPy value: floats -> float32, ints -> int32 (int64 if large),
+    NumPy arrays keep their dtype."""
+    if isinstance(value, (np.ndarray, np.generic)):
+        return as_dtype(value.dtype)
+    arr = np.asarray(value)
+    if arr.dtype.kind == "b":
+        return bool_
+    if arr.dtype.kind in "iu":
+        if arr.size and (arr.max() > np.iinfo(np.int32).max or arr.min() < np.iinfo(np.int32).min):
+            return int64
+        return int32
+    if arr.dtype.kind == "f":
+        return float32
+    raise TypeError(f"Failed to convert object of type {type(value).__name__} to Tensor. "
+                    f"Contents: {value!r}. Consider casting elements to a supported type.")
+
+
+def to_numpy(value: Any, dtype: Optional[DType]) -> np.ndarray:
+    if dtype is None:
+        dtype = infer_dtype(value)
+    if dtype.is_integer or dtype.is_bool:
+        raw = np.asarray(value)
+        if raw.dtype.kind == "f" and not isinstance(value, np.ndarray):
+            if raw.size and not np.all(np.equal(np.mod(raw, 1), 0)):
+                raise TypeError(f"Expected {dtype.name}, got {value!r} of type "
+                                f"'{type(value).__name__}' instead.")
+    try:
+        return np.asarray(value, dtype=dtype.np)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"Expected {dtype.name}, got {value!r} of type '{type(value).__name__}' "
+                        f"instead: {e}") from None
+
+
+def constant(value: Any, dtype: Any = None, shape: Any = None, name: str = "Const",
+             verify_shape: bool = False) -> Tensor:
+    dt = as_dtype(dtype) if dtype is not None else None
+    arr = to_numpy(value, dt)
+    if shape is not None:
+        shape = tuple(int(d) for d in (shape if isinstance(shape, (list, tuple)) else [shape]))
+        if arr.size == 1:
+            arr = np.full(shape, arr.reshape(()), dtype=arr.dtype)
+        elif arr.size == int(np.prod(shape)):
+            arr = arr.reshape(shape)
+        else:
+            raise TypeError(f"Expected Tensor's shape: {shape}, got {arr.shape}.")
+    return make_op("Const", "constant", [], {"value": np.array(arr)}, name).outputs[0]
+
+
+def convert_to_tensor(value: Any, dtype: Any = None, name: Optional[str] = None,
+                      preferred_dtype: Any = None) -> Tensor:
+    dt = as_dtype(dtype) if dtype is not None else None
+    conv = getattr(value, "_as_tensor", None)
+    if conv is not None:
+        value = conv()
+    if isinstance(value, Tensor):
+        if dt is not None and value.dtype is not dt:
+            raise GraphTypeError(f"Tensor conversion requested dtype {dt.name} for Tensor with "
+                                 f"dtype {value.dtype.name}: {value!r}")
+        return value
+    if isinstance(value, Operation):
+        raise TypeError(f"Can not convert an Operation ({value.name}) into a Tensor.")
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) or hasattr(v, "_as_tensor")
+                                                for v in value):
+        from .array_ops import stack
+        return stack(list(value), name=name or "packed")
+    if dt is None and preferred_dtype is not None:
+        try:
+            to_numpy(value, as_dtype(preferred_dtype))
+            dt = as_dtype(preferred_dtype)
+        except TypeError:
+            dt = None
+    return constant(value, dtype=dt, name=name or "Const")
+
+
+def static_value(t: Any) -> Optional[np.ndarray]:
+    """The value of a Python value or a Const tensor, if known at graph build; else None."""
+    if isinstance(t, Tensor):
+        if t.op.type == "Const":
+            return t.op.attrs["value"]
+        return None
+    conv = getattr(t, "_as_tensor", None)
+    if conv is not None:
+        return None
+    return np.asarray(t)
+
+
+def static_ints(v: Any, what: str) -> Optional[tuple]:
+    """Axis/shape arguments given as ints, lists or Const tensors -> tuple of ints."""
+    if v is None:
+        return None
+    arr = static_value(v)
+    if arr is None:
+        raise NotImplementedError(f"{what} must be known when the graph is built (a Python int/"
+                                  f"list or a constant); got the computed tensor {v.name}")
+    return tuple(int(a) for a in np.asarray(arr).reshape(-1))

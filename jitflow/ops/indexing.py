@@ -1,0 +1,147 @@
+"""Indexing ops: ``strided_slice`` (Python/NumPy basic indexing, what ``Tensor.__getitem__``
+builds), its gradient ``strided_slice_grad``, ``concat`` and the run-time ``shape``.
+
+A strided slice is a list of entries, one per indexed position: ``kinds[i]`` is 0 (a slice
+``begin:end:stride``; ``begin_mask``/``end_mask`` bit i means that bound is omitted), 1 (an
+integer index ``begin[i]``, which drops the axis) or 2 (``newaxis``). Axes not indexed are kept.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.dtypes import int32
+from ..ir.opdef import Attr, defop
+from ..ir.types import ShapeMismatch, TensorType, normalize_axes
+from .common import require_same_dtype
+
+SLICE_ATTRS = {"kinds": Attr("ints"), "begin": Attr("ints"), "end": Attr("ints"),
+               "strides": Attr("ints"), "begin_mask": Attr("int", 0), "end_mask": Attr("int", 0)}
+
+
+def slice_key(a: dict) -> tuple:
+    key = []
+    for i, kind in enumerate(a["kinds"]):
+        if kind == 0:
+            b = None if a["begin_mask"] >> i & 1 else a["begin"][i]
+            e = None if a["end_mask"] >> i & 1 else a["end"][i]
+            key.append(slice(b, e, a["strides"][i]))
+        elif kind == 1:
+            key.append(a["begin"][i])
+        else:
+            key.append(np.newaxis)
+    return tuple(key)
+
+
+def sliced_shape(shape: tuple, a: dict) -> tuple:
+    out, axis = [], 0
+    consumed = sum(1 for k in a["kinds"] if k != 2)
+    if consumed > len(shape):
+        raise ShapeMismatch(f"too many indices ({consumed}) for a tensor of rank {len(shape)}")
+    for entry in slice_key(a):
+        if entry is None:
+            out.append(1)
+            continue
+        d = shape[axis]
+        axis += 1
+        if isinstance(entry, slice):
+            if entry.step == 0:
+                raise ShapeMismatch("slice step cannot be zero")
+            if isinstance(d, int):
+                out.append(len(range(*entry.indices(d))))
+            elif entry.start is None and entry.stop is None and entry.step == 1:
+                out.append(d)
+            else:
+                out.append(None)
+        else:
+            if isinstance(d, int) and not -d <= entry < d:
+                raise ShapeMismatch(f"index {entry} is out of bounds for axis {axis - 1} with size {d}")
+    out.extend(shape[axis:])
+    return tuple(out)
+
+
+def _slice_infer(types, a):
+    x = types[0]
+    n = len(a["kinds"])
+    if not (len(a["begin"]) == len(a["end"]) == len(a["strides"]) == n):
+        raise ShapeMismatch("strided_slice: kinds, begin, end and strides must have equal lengths")
+    if x.shape is None:
+        return x
+    return TensorType(x.dtype, sliced_shape(x.shape, a))
+
+
+def _slice_ref(x, **a):
+    try:
+        return np.array(x[slice_key(a)])
+    except IndexError as e:
+        from ..errors import InvalidArgumentError
+        raise InvalidArgumentError(f"slice index out of bounds: {e}") from None
+
+
+def _slice_grad_ref(g, like, **a):
+    out = np.zeros(like.shape, dtype=g.dtype)
+    out[slice_key(a)] = g
+    return out
+
+
+defop("strided_slice", infer=_slice_infer, reference=_slice_ref, attrs=SLICE_ATTRS, num_inputs=1,
+      grad=lambda b, op, g: [b.strided_slice_grad(g[0], op.operands[0], **op.attrs)])
+defop("strided_slice_grad", infer=lambda types, a: TensorType(types[0].dtype, types[1].shape),
+      reference=_slice_grad_ref, attrs=SLICE_ATTRS, num_inputs=2,
+      grad=lambda b, op, g: [b.strided_slice(g[0], **op.attrs), None],
+      doc="scatter g into zeros shaped like the sliced tensor (like's values are not read)")
+
+
+def _concat_infer(types, a):
+    dt = require_same_dtype(types, "concat inputs")
+    known = [t for t in types if t.shape is not None]
+    if not known:
+        return TensorType(dt, None)
+    rank = known[0].rank
+    if any(t.rank != rank for t in known):
+        raise ShapeMismatch(f"concat inputs must have the same rank, got {[t.rank for t in known]}")
+    ax = normalize_axes([a["axis"]], rank)[0]
+    out = list(known[0].shape)
+    total = 0
+    for t in types:
+        if t.shape is None:
+            return TensorType(dt, None)
+        for i, d in enumerate(t.shape):
+            if i == ax:
+                continue
+            if isinstance(d, int) and isinstance(out[i], int) and d != out[i]:
+                raise ShapeMismatch(f"Dimension {i} in both shapes must be equal, but are "
+                                    f"{out[i]} and {d}")
+            if not isinstance(out[i], int):
+                out[i] = d if isinstance(d, int) else out[i]
+        total = total + t.shape[ax] if isinstance(total, int) and isinstance(t.shape[ax], int) else None
+    out[ax] = total
+    return TensorType(dt, tuple(out))
+
+
+def _concat_grad(b, op, g):
+    ax = normalize_axes([op.attrs["axis"]], op.result.type.rank)[0]
+    rank = op.result.type.rank
+    grads, start = [], 0
+    for v in op.operands:
+        size = v.type.shape[ax]
+        if not isinstance(size, int) or start is None:
+            raise NotImplementedError("gradient of concat along a symbolic axis")
+        kinds = (0,) * (ax + 1)
+        begin = (0,) * ax + (start,)
+        end = (0,) * ax + (start + size,)
+        grads.append(b.strided_slice(g[0], kinds=kinds, begin=begin, end=end,
+                                     strides=(1,) * (ax + 1), begin_mask=(1 << ax) - 1,
+                                     end_mask=(1 << ax) - 1))
+        start += size
+    del rank
+    return grads
+
+
+defop("concat", infer=_concat_infer,
+      reference=lambda *xs, axis: np.concatenate(xs, axis=axis),
+      grad=_concat_grad, attrs={"axis": Attr("int")})
+
+defop("shape", infer=lambda types, a: TensorType(a["dtype"], (types[0].rank,)),
+      reference=lambda x, dtype: np.array(x.shape, dtype=dtype.np),
+      attrs={"dtype": Attr("dtype", int32)}, num_inputs=1, differentiable=False,
+      doc="run-time shape of x as an integer vector (tf.shape)")

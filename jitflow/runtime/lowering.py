@@ -1,0 +1,142 @@
+"""Lowering a pruned TF1 subgraph to an ``ir.Function``.
+
+Parameters: the fed tensors (in feed order), then each variable the run reads (its value at
+the start of the run), then the run step if a random op needs it. Results: the fetched
+tensors, then the final value of each variable the run assigns. Reads see the value from
+before the run's updates (TF1: a loss fetched beside ``train_op`` is the pre-update loss);
+assignments to one variable apply in graph order, each seeing the previous one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..errors import InvalidArgumentError
+from ..ir.builder import Builder
+from ..ir.core import Function, Value
+from ..ir.dtypes import int64
+from ..ir.types import ShapeMismatch, TensorType
+from ..frontend.graph import Operation, Tensor
+
+#: frontend op types with no IR op, handled here
+_STATEFUL_ASSIGN = {"Assign": None, "AssignAdd": "add", "AssignSub": "sub"}
+
+
+@dataclass
+class Lowered:
+    function: Function
+    feeds: list[Tensor]
+    var_reads: list[Operation] = field(default_factory=list)   # VariableV2 ops, param order
+    var_writes: list[Operation] = field(default_factory=list)  # VariableV2 ops, result order
+    uses_rng: bool = False
+    num_fetches: int = 0
+
+
+def needed_ops(fetches: Sequence[Tensor], targets: Sequence[Operation],
+               fed: set[int]) -> list[Operation]:
+    seen: dict[int, Operation] = {}
+    stack = [t.op for t in fetches if id(t) not in fed] + list(targets)
+    while stack:
+        op = stack.pop()
+        if id(op) in seen:
+            continue
+        seen[id(op)] = op
+        stack.extend(t.op for t in op.inputs if id(t) not in fed)
+        stack.extend(op.control_inputs)
+    return sorted(seen.values(), key=lambda o: o._id)
+
+
+def _placeholder_error(op: Operation) -> InvalidArgumentError:
+    t = op.outputs[0]
+    dims = t.shape.dims
+    shape = "<unknown>" if dims is None else "[" + ",".join("?" if d is None else str(d) for d in dims) + "]"
+    dt = {"float32": "float", "float64": "double"}.get(t.dtype.name, t.dtype.name)
+    return InvalidArgumentError(
+        f"You must feed a value for placeholder tensor '{op.name}' with dtype {dt} and shape "
+        f"{shape}\n\t [[node {op.name} (defined at {op.file}:{op.line}) ]]")
+
+
+def lower(name: str, fetches: Sequence[Tensor], targets: Sequence[Operation],
+          feeds: Sequence[Tensor], feed_types: Sequence[TensorType]) -> Lowered:
+    f = Function(name)
+    fed = {id(t) for t in feeds}
+    env: dict[int, Value] = {}
+    for t, ty in zip(feeds, feed_types):
+        env[id(t)] = f.add_param(ty, t.name)
+    out = Lowered(f, list(feeds), num_fetches=len(fetches))
+    var_param: dict[int, Value] = {}
+    current: dict[int, Value] = {}
+    rng: list[Value] = []
+    b = Builder(f.ops)
+
+    def read_var(var_op: Operation) -> Value:
+        if id(var_op) not in var_param:
+            var_param[id(var_op)] = f.add_param(var_op.outputs[0]._type, var_op.outputs[0].name)
+            out.var_reads.append(var_op)
+        return var_param[id(var_op)]
+
+    def value_of(t: Tensor) -> Value:
+        if t.op.type == "VariableV2" and id(t) not in fed:
+            return read_var(t.op)       # read lazily: an initializer's target is not a read
+        return env[id(t)]
+
+    for op in needed_ops(fetches, targets, fed):
+        if op.outputs and all(id(t) in fed for t in op.outputs):
+            continue
+        b.loc = op.location
+        kind = op.type
+        try:
+            if op.ir_op is not None:
+                operands = [value_of(t) for t in op.inputs]
+                if op.rng:
+                    if not rng:
+                        rng.append(f.add_param(TensorType(int64, ()), "rng_step"))
+                        out.uses_rng = True
+                    operands = [rng[0]] + operands
+                res = b.op(op.ir_op, *operands, **op.attrs)
+                for t, v in zip(op.outputs, res if isinstance(res, tuple) else (res,)):
+                    env[id(t)] = v
+            elif kind == "Placeholder":
+                raise _placeholder_error(op)
+            elif kind == "PlaceholderWithDefault":
+                env[id(op.outputs[0])] = value_of(op.inputs[0])
+            elif kind == "VariableV2":
+                pass
+            elif kind in _STATEFUL_ASSIGN:
+                var_op = op.inputs[0].op
+                value = value_of(op.inputs[1])
+                combine = _STATEFUL_ASSIGN[kind]
+                if combine is not None:
+                    prev = current.get(id(var_op)) or read_var(var_op)
+                    value = b.op(combine, prev, value)
+                want = var_op.outputs[0]._type
+                if value.type.shape != want.shape:
+                    value = b.reshape_like(value, read_var(var_op))
+                if id(var_op) not in current:
+                    out.var_writes.append(var_op)
+                current[id(var_op)] = value
+                env[id(op.outputs[0])] = value
+            elif kind == "NoOp":
+                pass
+            else:
+                raise NotImplementedError(f"op type {kind} ({op.name}) cannot be lowered")
+        except ShapeMismatch as e:
+            raise InvalidArgumentError(f"{e}\n\t [[node {op.name} (defined at {op.file}:{op.line}) ]]"
+                                       ) from None
+        except (TypeError, ValueError) as e:
+            if isinstance(e, InvalidArgumentError):
+                raise
+            raise InvalidArgumentError(f"{e}\n\t [[node {op.name} (defined at {op.file}:{op.line}) ]]"
+                                       ) from None
+    results = [value_of(t) for t in fetches]
+    names = [t.name for t in fetches]
+    for var_op in out.var_writes:
+        results.append(current[id(var_op)])
+        names.append(var_op.outputs[0].name)
+    f.set_results(results, names)
+    # parameter order: feeds, variables read, run step
+    f.params = f.params[:len(feeds)] + [var_param[id(o)] for o in out.var_reads] + rng
+    for i, p in enumerate(f.params):
+        p.index = i
+    return out
+

@@ -1,0 +1,290 @@
+"""``tf.Session``: prunes the graph to what a run needs, lowers it to an ``ir.Function``, runs
+the backend's pass pipeline, compiles once per signature and owns the variables' values.
+
+The compile cache key is the run's signature: fetched elements, fed tensors, their ranks and
+which run-time dims are equal (so a new batch size reuses the compiled code).
+"""
+from __future__ import annotations
+
+import collections
+import os
+import sys
+import threading
+import time
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ..backends import default_backend_name, get_backend
+from ..errors import FailedPreconditionError, InvalidArgumentError
+from ..ir.types import TensorType
+from ..passes.manager import PassManager, pipeline_for
+from ..frontend.graph import Graph, Operation, Tensor, get_default_graph
+from .lowering import Lowered, lower
+
+_local = threading.local()
+
+
+def _default_session_stack() -> list:
+    s = getattr(_local, "sessions", None)
+    if s is None:
+        s = _local.sessions = []
+    return s
+
+
+def get_default_session() -> Optional["Session"]:
+    s = _default_session_stack()
+    return s[-1] if s else None
+
+
+def _session_for(session: Optional["Session"], what: str) -> "Session":
+    if session is not None:
+        return session
+    s = get_default_session()
+    if s is None:
+        kind = "tensor using `eval()`" if what == "eval()" else f"operation using `{what}`"
+        raise ValueError(f"Cannot evaluate {kind}: No default session is registered. Use `with "
+                         f"sess.as_default()` or pass an explicit session to `{what[:-2]}(session=sess)`")
+    return s
+
+
+class _Compiled:
+    __slots__ = ("lowered", "executable", "copy_results", "compile_seconds")
+
+    def __init__(self, lowered: Lowered, executable, compile_seconds: float) -> None:
+        self.lowered = lowered
+        self.executable = executable
+        params = {id(p) for p in lowered.function.params}
+        self.copy_results = [id(v) in params for v in lowered.function.results[:lowered.num_fetches]]
+        self.compile_seconds = compile_seconds
+
+
+def _log_compile(msg: str) -> None:
+    if "compile" in os.environ.get("JITFLOW_LOG", "").split(","):
+        print(f"[jitflow] {msg}", file=sys.stderr)
+
+
+class Session:
+    """Runs fetches of one graph. Variable values live here, not in the graph."""
+
+    def __init__(self, target: str = "", graph: Optional[Graph] = None, config: Any = None,
+                 backend: Optional[str] = None) -> None:
+        self.graph = graph or get_default_graph()
+        self._closed = False
+        self._values: dict[int, np.ndarray] = {}     # id(VariableV2 op) -> value
+        self._cache: dict[tuple, _Compiled] = {}
+        self._step = 0
+        cfg_backend = getattr(config, "backend", None) if config is not None else None
+        self.backend_name = backend or cfg_backend or default_backend_name()
+        self._backend = get_backend(self.backend_name)
+        self._context_stack: list = []
+
+    # ------------------------------------------------------------------ context ----------
+    def __enter__(self) -> "Session":
+        _default_session_stack().append(self)
+        self._context_stack.append(self.graph.as_default())
+        self._context_stack[-1].__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._context_stack.pop().__exit__(*exc)
+        stack = _default_session_stack()
+        if stack and stack[-1] is self:
+            stack.pop()
+        self.close()
+
+    class _AsDefault:
+        def __init__(self, sess: "Session") -> None:
+            self.sess = sess
+
+        def __enter__(self) -> "Session":
+            _default_session_stack().append(self.sess)
+            return self.sess
+
+        def __exit__(self, *exc) -> None:
+            stack = _default_session_stack()
+            if stack and stack[-1] is self.sess:
+                stack.pop()
+
+    def as_default(self) -> "_AsDefault":
+        return Session._AsDefault(self)
+
+    def close(self) -> None:
+        self._closed = True
+        self._values.clear()
+        self._cache.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def sess_str(self) -> str:
+        return ""
+
+    # ------------------------------------------------------------------ run --------------
+    def run(self, fetches: Any, feed_dict: Optional[dict] = None, options: Any = None,
+            run_metadata: Any = None) -> Any:
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        flat: list = []
+        index: dict[int, int] = {}
+        rebuild = self._flatten(fetches, flat, index)
+        feeds, arrays = self._feeds(feed_dict)
+        tensors = [e for e in flat if isinstance(e, Tensor)]
+        targets = [e for e in flat if isinstance(e, Operation)]
+        key, types = self._signature(tensors, targets, feeds, arrays)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = self._compile(tensors, targets, feeds, types)
+            self._cache[key] = compiled
+        low = compiled.lowered
+        args = list(arrays)
+        for var_op in low.var_reads:
+            v = self._values.get(id(var_op))
+            if v is None:
+                raise FailedPreconditionError(
+                    f"Attempting to use uninitialized value {var_op.name}\n\t [[node "
+                    f"{var_op.name} (defined at {var_op.file}:{var_op.line}) ]]")
+            args.append(v)
+        if low.uses_rng:
+            args.append(np.int64(self._step))
+            self._step += 1
+        results = compiled.executable.run(args)
+        nf = low.num_fetches
+        for var_op, val in zip(low.var_writes, results[nf:]):
+            self._values[id(var_op)] = val
+        values = {}
+        for i, (t, r) in enumerate(zip(tensors, results[:nf])):
+            if compiled.copy_results[i] or not r.flags.writeable:
+                r = np.array(r)
+            values[id(t)] = r[()] if r.ndim == 0 else r
+        return rebuild(values)
+
+    def _flatten(self, fetch: Any, flat: list, index: dict) -> Callable[[dict], Any]:
+        if fetch is None:
+            raise TypeError(f"Fetch argument None has invalid type {type(None)}")
+        if isinstance(fetch, (list, tuple)) and not hasattr(fetch, "_as_graph_element"):
+            parts = [self._flatten(f, flat, index) for f in fetch]
+            if hasattr(fetch, "_fields"):  # namedtuple
+                return lambda vals: type(fetch)(*[p(vals) for p in parts])
+            ctor = type(fetch) if type(fetch) in (list, tuple) else list
+            return lambda vals: ctor(p(vals) for p in parts)
+        if isinstance(fetch, dict):
+            parts = {k: self._flatten(v, flat, index) for k, v in fetch.items()}
+            ctor = type(fetch)
+            return lambda vals: ctor((k, p(vals)) for k, p in parts.items())
+        try:
+            elem = self.graph.as_graph_element(fetch)
+        except (TypeError, ValueError, KeyError) as e:
+            raise type(e)(f"Fetch argument {fetch!r} cannot be interpreted as a Tensor. ({e})") from None
+        if id(elem) not in index:
+            index[id(elem)] = len(flat)
+            flat.append(elem)
+        if isinstance(elem, Operation):
+            return lambda vals: None
+        key = id(elem)
+        return lambda vals: vals[key]
+
+    def _feeds(self, feed_dict: Optional[dict]) -> tuple[list[Tensor], list[np.ndarray]]:
+        if not feed_dict:
+            return [], []
+        feeds, arrays = [], []
+        for k, v in feed_dict.items():
+            if isinstance(k, str):
+                try:
+                    t = self.graph.get_tensor_by_name(k)
+                except (KeyError, ValueError) as e:
+                    raise TypeError(f"Cannot interpret feed_dict key as Tensor: {e}") from None
+            else:
+                conv = getattr(k, "_as_graph_element", None)
+                t = conv() if conv is not None and not isinstance(k, Tensor) else k
+                if not isinstance(t, Tensor):
+                    raise TypeError(f"Cannot interpret feed_dict key as Tensor: {k!r} is a "
+                                    f"{type(k).__name__}, not a Tensor")
+            if t.graph is not self.graph:
+                raise ValueError(f"Cannot feed {t.name}: the tensor belongs to another graph "
+                                 "than this session's.")
+            if t.op.type in ("VariableV2", "Assign", "AssignAdd", "AssignSub"):
+                raise ValueError(f"Tensor {t.name} may not be fed: it is the state or update of "
+                                 f"variable {t.op.name}; use an assign op or Saver.restore.")
+            try:
+                arr = np.asarray(v, dtype=t.dtype.np)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"Cannot feed value {v!r} for Tensor '{t.name}' of dtype "
+                                 f"{t.dtype.name}: {e}") from None
+            dims = t.shape.dims
+            if dims is not None and (arr.ndim != len(dims) or any(
+                    d is not None and d != s for d, s in zip(dims, arr.shape))):
+                raise ValueError(f"Cannot feed value of shape {arr.shape} for Tensor '{t.name}', "
+                                 f"which has shape '{t.shape}'")
+            feeds.append(t)
+            arrays.append(arr)
+        return feeds, arrays
+
+    @staticmethod
+    def _signature(tensors, targets, feeds, arrays) -> tuple[tuple, list[TensorType]]:
+        """Key: fetches, feeds, ranks and the equality pattern of run-time dims."""
+        symbols: dict[int, str] = {}
+        types, pattern = [], []
+        for t, a in zip(feeds, arrays):
+            static = t.shape.dims
+            dims = []
+            for i, n in enumerate(a.shape):
+                if static is not None and static[i] is not None:
+                    dims.append(n)
+                else:
+                    dims.append(symbols.setdefault(n, f"s{len(symbols)}"))
+            types.append(TensorType(t.dtype, tuple(dims)))
+            pattern.append((id(t), tuple(dims)))
+        key = (tuple(id(t) for t in tensors), tuple(id(o) for o in targets), tuple(pattern))
+        return key, types
+
+    def _compile(self, tensors, targets, feeds, types) -> _Compiled:
+        t0 = time.perf_counter()
+        low = lower(f"run{len(self._cache)}", tensors, targets, feeds, types)
+        f = PassManager(pipeline_for(self._backend.name)).run(low.function)
+        low.function = f
+        exe = self._backend.compile(f)
+        secs = time.perf_counter() - t0
+        _log_compile(f"compiled {f.name}: {len(tensors)} fetches, {len(targets)} targets, "
+                     f"feeds {[str(t) for t in types]}, {len(f.ops)} ops on {self._backend.name} "
+                     f"in {secs * 1e3:.1f} ms")
+        return _Compiled(low, exe, secs)
+
+    # ------------------------------------------------------------------ variables --------
+    def _load_variable(self, var: Any, value: Any) -> None:
+        arr = np.asarray(value, dtype=var.dtype.np)
+        if tuple(arr.shape) != tuple(var.shape.as_list()):
+            raise ValueError(f"Cannot load value of shape {arr.shape} into variable {var.op.name} "
+                             f"of shape {var.shape}")
+        self._values[id(var.op)] = arr.copy()
+
+    def _variable_value(self, var: Any) -> Optional[np.ndarray]:
+        return self._values.get(id(var.op))
+
+
+class InteractiveSession(Session):
+    """A Session that installs itself as the default session on creation."""
+
+    def __init__(self, target: str = "", graph: Optional[Graph] = None, config: Any = None,
+                 backend: Optional[str] = None) -> None:
+        super().__init__(target, graph, config, backend)
+        _default_session_stack().append(self)
+
+    def close(self) -> None:
+        stack = _default_session_stack()
+        if self in stack:
+            stack.remove(self)
+        super().close()
+
+
+class ConfigProto:
+    """Accepted for compatibility; ``backend=`` selects a jitflow backend."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.__dict__.update(kwargs)
+        self.backend = kwargs.get("backend")
+
+
+_ = collections
