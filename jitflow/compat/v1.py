@@ -7,6 +7,9 @@ from .. import errors  # noqa: F401
 from ..frontend import overloads as _overloads  # noqa: F401  (installs Tensor operators)
 from ..frontend import initializers as _init
 from ..frontend import nn  # noqa: F401
+from ..frontend import layers, losses  # noqa: F401
+from ..frontend import saver as _saver
+from ..frontend.extra_ops import *  # noqa: F401,F403
 from ..frontend import train as _train
 from ..frontend.array_ops import (expand_dims, fill, identity, ones, ones_like, placeholder,  # noqa: F401
                                   placeholder_with_default, reshape, shape, squeeze, stack,
@@ -73,6 +76,20 @@ train = _types.SimpleNamespace(
     get_or_create_global_step=_train.get_or_create_global_step,
     exponential_decay=_train.exponential_decay,
 )
+for _name in ("Saver", "latest_checkpoint", "get_checkpoint_state", "import_meta_graph",
+              "export_meta_graph", "checkpoint_exists"):
+    if hasattr(_saver, _name):
+        setattr(train, _name, getattr(_saver, _name))
+
+
+def _keras_namespace():
+    from ..datasets import mnist as _mnist
+    datasets = _types.SimpleNamespace(mnist=_types.SimpleNamespace(
+        load_data=getattr(_mnist, "load_data", None)))
+    return _types.SimpleNamespace(datasets=datasets)
+
+
+keras = _keras_namespace()
 
 math = _types.SimpleNamespace(
     abs=abs, add=add, add_n=add_n, divide=divide, equal=equal, exp=exp, floordiv=floordiv,

@@ -121,7 +121,11 @@ defop("reshape_like", infer=_reshape_like_infer,
 
 
 def _perm(rank, perm):
-    return tuple(range(rank))[::-1] if not perm else tuple(p % rank for p in perm)
+    if not perm:
+        return tuple(range(rank))[::-1]
+    if len(perm) != rank or not all(-rank <= p < rank for p in perm):
+        raise ShapeMismatch(f"transpose: perm {list(perm)} is not a permutation of rank {rank}")
+    return tuple(p % rank for p in perm)
 
 
 def _transpose_infer(types, a):

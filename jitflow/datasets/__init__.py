@@ -1,0 +1,1 @@
+"""Data sets the reference programs read (offline)."""

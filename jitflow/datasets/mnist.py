@@ -1,0 +1,1 @@
+"""MNIST for ``tf.keras.datasets.mnist.load_data()`` without a download."""

@@ -1,0 +1,1 @@
+"""``tf.layers``: dense, conv2d, pooling, flatten, dropout, batch_normalization."""

@@ -1,0 +1,1 @@
+"""``tf.losses``: sparse_softmax_cross_entropy, softmax_cross_entropy, mean_squared_error, ..."""

@@ -1,0 +1,1 @@
+"""``tf.train.Saver`` and checkpoint files; meta graph export/import."""
