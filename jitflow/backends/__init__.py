@@ -35,7 +35,13 @@ def _reference():
     return ReferenceBackend()
 
 
+def _llvm():
+    from .llvm import LLVMBackend
+    return LLVMBackend()
+
+
 register_backend("reference", _reference)
+register_backend("llvm", _llvm)
 
 __all__ = ["Backend", "Executable", "available_backends", "default_backend_name", "get_backend",
            "register_backend"]

@@ -51,7 +51,7 @@ class Value:
 class Op:
     """One operation: an OpDef name, operands, attributes, typed results and a location."""
 
-    __slots__ = ("opname", "operands", "attrs", "results", "loc")
+    __slots__ = ("opname", "operands", "attrs", "results", "loc", "group")
 
     def __init__(self, opname: str, operands: Sequence[Value], attrs: dict[str, Any],
                  result_types: Sequence[TensorType], loc: Location = UNKNOWN_LOC) -> None:
@@ -60,6 +60,7 @@ class Op:
         self.attrs = dict(attrs)
         self.results = [Value(t, self, i) for i, t in enumerate(result_types)]
         self.loc = loc
+        self.group: Optional[int] = None  # fusion group (set by the fusion pass), printed "group(N)"
 
     @property
     def result(self) -> Value:

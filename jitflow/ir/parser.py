@@ -224,6 +224,11 @@ def _parse_op(ts: _Tokens, env: dict[str, Value]) -> Op:
             ts.accept(",")
     else:
         types.append(_parse_type(ts))
+    group = None
+    if ts.peek()[1] == "group" and ts.peek(1)[1] == "(":
+        ts.next(); ts.next()
+        group = int(ts.expect_kind("num"))
+        ts.expect(")")
     loc = Location()
     if ts.peek()[1] == "loc" and ts.peek(1)[1] == "(":
         ts.next(); ts.next()
@@ -236,6 +241,7 @@ def _parse_op(ts: _Tokens, env: dict[str, Value]) -> Op:
     if len(types) != len(lhs):
         raise IRParseError(f"op {opname}: {len(lhs)} results named but {len(types)} types given")
     op = Op(opname, operands, attrs, types, loc)
+    op.group = group
     for n, r in zip(lhs, op.results):
         env[n] = r
     return op

@@ -83,6 +83,8 @@ def format_op(op: Op, names: dict[int, str]) -> str:
         text += " {" + ", ".join(f"{k} = {format_attr(op.attrs[k])}" for k in sorted(op.attrs)) + "}"
     types = [format_type(r.type) for r in op.results]
     text += " : " + (types[0] if len(types) == 1 else "(" + ", ".join(types) + ")")
+    if op.group is not None:
+        text += f"  group({op.group})"
     loc = op.loc
     if loc.tf_name or loc.file:
         text += f"  loc({json.dumps(loc.tf_name)} {json.dumps(loc.file)}:{loc.line})"

@@ -1,0 +1,855 @@
+"""From a fused ``ir.Function`` to one LLVM module: a kernel per fusion group, called in
+order by a single native entry ``jf_entry(bufs, params)``.
+
+Buffers: parameters, results, constants and temporaries (one arena, planned per input-shape
+signature by ``executable.py``); view ops (reshape, expand_dims, squeeze, identity) alias
+their operand's buffer. A variable update may be donated: written in place into the buffer
+of the parameter it replaces when that is safe.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ...ir.core import Function, Op, Value
+from ...ir.dtypes import DType
+from ...ops.indexing import slice_key
+from ...ops.reduce import reduced_axes
+from . import mathlib
+from .elementwise import LOWER
+from .emitter import Emitter, const, mtype, rtype
+from .maps import (ZERO, IndexMap, ParamTable, Ref, broadcast_map, contig_stride, dim_ref,
+                   identity_map, is_flat_identity, is_scalar_map, numel_ref)
+
+VIEW_OPS = {"reshape", "reshape_like", "expand_dims", "squeeze", "identity", "stop_gradient"}
+REDUCE_OPS = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "sum_to"}
+REMAP_OPS = {"transpose", "strided_slice"}
+RANDOM_OPS = {"random_uniform", "random_normal", "random_truncated_normal"}
+SPECIAL_OPS = {"matmul", "concat", "strided_slice_grad", "shape", "constant"}
+#: operands read only for their (run-time) shape, never their values
+SHAPE_ONLY = {"broadcast_like": {1}, "sum_to": {1}, "reshape_like": {1}, "zeros_like": {0},
+              "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1}}
+BLAS_MIN_FLOPS = 1 << 15
+
+
+def data_operands(op: Op) -> list[tuple[int, Value]]:
+    skip = SHAPE_ONLY.get(op.opname, set())
+    return [(i, v) for i, v in enumerate(op.operands) if i not in skip]
+
+
+def elementwise_ok(op: Op) -> bool:
+    return op.opname in LOWER or op.opname in REMAP_OPS
+
+
+@dataclass
+class Buffer:
+    idx: int
+    kind: str                 # param | result | const | temp
+    value: Value
+    ref: int = -1             # param or result index, or const index
+    array: Optional[np.ndarray] = None
+
+
+@dataclass
+class Kernel:
+    name: str
+    kind: str
+    ops: list
+    reads: list = field(default_factory=list)    # Buffers
+    writes: list = field(default_factory=list)   # Buffers
+    text: str = ""
+    args: list = field(default_factory=list)     # distinct Buffers, in argument order
+
+
+class UnsupportedOp(NotImplementedError):
+    pass
+
+
+class ModuleBuilder:
+    def __init__(self, f: Function, donations: Optional[dict[int, int]] = None) -> None:
+        self.f = f
+        self.table = ParamTable()
+        self.buffers: list[Buffer] = []
+        self.storage: dict[int, Buffer] = {}       # id(Value) -> Buffer holding it
+        self.kernels: list[Kernel] = []
+        self.donations = dict(donations or {})
+        self.applied_donations: dict[int, int] = {}
+        self.result_copies: list = []
+        self.errors: list[str] = []
+        self._plan()
+
+    # ------------------------------------------------------------------ planning ---------
+    def _new_buffer(self, kind: str, value: Value, ref: int = -1, array=None) -> Buffer:
+        b = Buffer(len(self.buffers), kind, value, ref, array)
+        self.buffers.append(b)
+        return b
+
+    def _groups(self) -> list[list[Op]]:
+        """Ops grouped by the fusion pass's ``group`` annotation, in execution order (root
+        position). Ops without a group form their own."""
+        by_id: dict = {}
+        order: list = []
+        for n, op in enumerate(self.f.ops):
+            key = ("g", op.group) if op.group is not None else ("o", n)
+            if key not in by_id:
+                by_id[key] = []
+                order.append(key)
+            by_id[key].append(op)
+        groups = [by_id[k] for k in order]
+        pos = {id(op): n for n, op in enumerate(self.f.ops)}
+        groups.sort(key=lambda g: pos[id(g[-1])])
+        return groups
+
+    def _plan(self) -> None:
+        f = self.f
+        for i, p in enumerate(f.params):
+            self.storage[id(p)] = self._new_buffer("param", p, i)
+        # which values are needed (shape-only uses do not count)
+        needed: set[int] = {id(v) for v in f.results}
+        for op in reversed(f.ops):
+            if any(id(r) in needed for r in op.results):
+                for _, v in data_operands(op):
+                    needed.add(id(v))
+        self.needed = needed
+        groups = [g for g in self._groups() if any(id(r) in needed for op in g for r in op.results)]
+        group_of = {id(op): gi for gi, g in enumerate(groups) for op in g}
+        producer = {id(r): op for op in f.ops for r in op.results}
+        result_ids = {id(v) for v in f.results}
+        # values that must live in memory: used outside their group, by views, or results
+        materialize: set[int] = set()
+        for gi, g in enumerate(groups):
+            for op in g:
+                for _, v in data_operands(op):
+                    p = producer.get(id(v))
+                    if p is None:
+                        continue
+                    if group_of.get(id(p)) != gi or op.opname in VIEW_OPS or op.opname in REMAP_OPS \
+                            or op.opname in SPECIAL_OPS:
+                        materialize.add(id(v))
+        for v in f.results:
+            if id(v) in producer:
+                materialize.add(id(v))
+        self.materialize = materialize
+        # constants with more than one element live in buffers held by the executable
+        for op in f.ops:
+            if op.opname == "constant" and id(op.result) in needed and op.attrs["value"].size > 1:
+                self.storage[id(op.result)] = self._new_buffer("const", op.result,
+                                                               array=op.attrs["value"])
+        # result buffers (a value returned twice gets one buffer)
+        for i, v in enumerate(f.results):
+            if id(v) in self.storage or id(v) not in producer:
+                continue
+            if producer[id(v)].opname == "constant" and v.type.num_elements() == 1:
+                pass
+            self.storage[id(v)] = self._new_buffer("result", v, i)
+        # kernels
+        for g in groups:
+            self._plan_group(g, producer)
+        self._apply_donations(producer)
+
+    def _alias_views(self, op: Op) -> bool:
+        if op.opname not in VIEW_OPS:
+            return False
+        src = self._buffer_of(op.operands[0])
+        r = op.result
+        if id(r) in self.storage and self.storage[id(r)].kind == "result":
+            # a returned view: copy into the result's own buffer
+            k = Kernel(f"k{len(self.kernels)}", "copy", [op], [src], [self.storage[id(r)]])
+            self.kernels.append(k)
+            return True
+        self.storage[id(r)] = src
+        return True
+
+    def _buffer_of(self, v: Value) -> Buffer:
+        b = self.storage.get(id(v))
+        if b is None:
+            if v.producer is not None and v.producer.opname == "constant":
+                self.storage[id(v)] = b = self._new_buffer("const", v, array=v.producer.attrs["value"])
+                return b
+            raise AssertionError(f"value {v} has no buffer")
+        return b
+
+    def _out_buffer(self, v: Value) -> Buffer:
+        if id(v) not in self.storage:
+            self.storage[id(v)] = self._new_buffer("temp", v)
+        return self.storage[id(v)]
+
+    def _plan_group(self, g: list[Op], producer) -> None:
+        if len(g) == 1 and self._alias_views(g[0]):
+            return
+        root = g[-1]
+        names = {op.opname for op in g}
+        if root.opname == "constant":
+            if id(root.result) in self.storage and self.storage[id(root.result)].kind == "result":
+                src = self._new_buffer("const", root.result, array=root.attrs["value"])
+                self.kernels.append(Kernel(f"k{len(self.kernels)}", "copy", [root], [src],
+                                           [self.storage[id(root.result)]]))
+            return
+        if root.opname in REDUCE_OPS:
+            kind = "reduce"
+        elif "matmul" in names:
+            kind = "gemm"
+        elif root.opname in ("concat", "strided_slice_grad", "shape"):
+            kind = root.opname
+        elif all(elementwise_ok(op) for op in g):
+            kind = "ew"
+        else:
+            bad = sorted(n for n in names if not elementwise_ok(next(o for o in g if o.opname == n)))
+            raise UnsupportedOp(f"the llvm backend has no lowering for op(s) {bad}")
+        members = {id(op) for op in g}
+        outs = []
+        for op in g:
+            for r in op.results:
+                if id(r) in self.materialize and id(r) in self.needed:
+                    outs.append(self._out_buffer(r))
+        if kind == "gemm" and root.opname != "matmul":
+            mm = next(op for op in g if op.opname == "matmul")
+            self.storage[id(mm.result)] = self._out_buffer(root.results[0])
+            members = {id(op) for op in g if op is not mm}
+        reads = []
+        for op in g:
+            for _, v in data_operands(op):
+                p = producer.get(id(v))
+                if p is None or id(p) not in members:
+                    b = self._leaf_buffer(v)
+                    if b is not None and b not in reads:
+                        reads.append(b)
+        self.kernels.append(Kernel(f"k{len(self.kernels)}", kind, g, reads, outs))
+
+    def _leaf_buffer(self, v: Value) -> Optional[Buffer]:
+        p = v.producer
+        if p is not None and p.opname == "constant" and p.attrs["value"].size <= 1:
+            return None  # inlined as an immediate
+        return self._buffer_of(v)
+
+    def _apply_donations(self, producer) -> None:
+        """Write a variable's new value into its old buffer when no later kernel reads it."""
+        params = self.f.params
+        for r_idx, p_idx in self.donations.items():
+            v = self.f.results[r_idx]
+            pbuf = self.storage[id(params[p_idx])]
+            rbuf = self.storage.get(id(v))
+            if rbuf is None or rbuf.kind != "result" or v.type != params[p_idx].type:
+                continue
+            if sum(1 for x in self.f.results if x is v) > 1 or any(x is params[p_idx] for x in self.f.results):
+                continue
+            kpos = next((n for n, k in enumerate(self.kernels) if rbuf in k.writes), None)
+            if kpos is None or self.kernels[kpos].kind != "ew":
+                continue
+            k = self.kernels[kpos]
+            if any(pbuf in later.reads for later in self.kernels[kpos + 1:]):
+                continue
+            if pbuf in k.reads and not self._reads_identity(k, params[p_idx], v):
+                continue
+            rbuf.kind, rbuf.ref = "donated", p_idx
+            self.applied_donations[r_idx] = p_idx
+            # the kernel now writes the parameter's buffer
+            k.writes = [pbuf if b is rbuf else b for b in k.writes]
+            self.storage[id(v)] = pbuf
+
+    def _reads_identity(self, k: Kernel, p: Value, out: Value) -> bool:
+        root = k.ops[-1].results[0]
+        if root.type.shape != out.type.shape or p.type.shape != root.type.shape:
+            return False
+        for op in k.ops:
+            if op.opname in REMAP_OPS and op.operands[0] is p:
+                return False
+        return True
+
+    # ------------------------------------------------------------------ codegen ----------
+    def build(self) -> str:
+        parts = [mathlib.library()]
+        for k in self.kernels:
+            k.text = KernelGen(self, k).generate()
+            parts.append(k.text)
+        parts.append(self._entry())
+        return "\n".join(parts)
+
+    def _entry(self) -> str:
+        em = Emitter()
+        em.label("entry")
+        ptrs = {}
+        for b in self.buffers:
+            p = em.op(f"getelementptr inbounds ptr, ptr %bufs, i64 {b.idx}", "bp")
+            ptrs[b.idx] = em.op(f"load ptr, ptr {p}, align 8", "b")
+        for k in self.kernels:
+            args = ", ".join(f"ptr {ptrs[b.idx]}" for b in k.args)
+            st = em.op(f"call i32 @{k.name}({args}{', ' if args else ''}ptr %prm)", "st")
+            bad = em.op(f"icmp ne i32 {st}, 0")
+            ok = em.fresh("ok")
+            fail = em.fresh("fail")
+            em(f"br i1 {bad}, label %{fail}, label %{ok}")
+            em.label(fail)
+            em(f"ret i32 {st}")
+            em.label(ok)
+        em("ret i32 0")
+        return ("define i32 @jf_entry(ptr noalias %bufs, ptr noalias %prm) nounwind {\n"
+                + em.text() + "\n}\n")
+
+
+class _Ctx:
+    """What elementwise lowerings may ask of the kernel being generated."""
+
+    def __init__(self, gen: "KernelGen") -> None:
+        self.gen = gen
+        self.lin = None
+
+    def runtime_int(self, key) -> str:
+        return self.gen.runtime_int(key)
+
+    def flag_error(self, cond: str, message: str) -> None:
+        self.gen.flag_error(cond, message)
+
+
+class KernelGen:
+    def __init__(self, mb: ModuleBuilder, k: Kernel) -> None:
+        self.mb, self.k, self.table = mb, k, mb.table
+        self.em = Emitter()
+        self.args: dict[int, str] = {}
+        bufs = []
+        for b in k.reads + k.writes:
+            if b.idx not in self.args:
+                self.args[b.idx] = f"%a{len(self.args)}"
+                bufs.append(b)
+        k.args = bufs
+        self.prm_cache: dict[int, str] = {}
+        self.ctx = _Ctx(self)
+
+    # ------------------------------------------------------------------ helpers ----------
+    def ref(self, r: Ref) -> str:
+        if r.static:
+            return str(r.c)
+        if r.slot not in self.prm_cache:
+            p = f"%prm{r.slot}"
+            self.prm_cache[r.slot] = p
+            self._prologue.append(f"  {p}.p = getelementptr inbounds i64, ptr %prm, i64 {r.slot}")
+            self._prologue.append(f"  {p} = load i64, ptr {p}.p, align 8")
+        return self.prm_cache[r.slot]
+
+    def runtime_int(self, key) -> str:
+        if key[0] == "size":
+            op = next(o for o in self.k.ops if id(o) == key[1])
+            axes = op.attrs["axes"]
+            x = op.operands[0]
+            ax = range(len(x.type.shape)) if axes is None else axes
+            r = self.table.ref(("size", id(op)), lambda s, vid=id(x), ax=tuple(ax):
+                               int(np.prod([s[vid][a] for a in ax], dtype=np.int64)))
+            return self.ref(r)
+        raise KeyError(key)
+
+    def flag_error(self, cond: str, message: str) -> None:
+        if message not in self.mb.errors:
+            self.mb.errors.append(message)
+        code = self.mb.errors.index(message) + 1
+        cur = self.em.op(f"load i32, ptr %status", "st")
+        nv = self.em.op(f"select i1 {cond}, i32 {code}, i32 {cur}")
+        self.em(f"store i32 {nv}, ptr %status")
+
+    def offset(self, m: IndexMap, idx: list[str]) -> str:
+        terms = [] if (m.base.static and m.base.c == 0) else [self.ref(m.base)]
+        for i, s in zip(idx, m.strides):
+            if s.static and s.c == 0:
+                continue
+            if s.static and s.c == 1:
+                terms.append(i)
+            else:
+                terms.append(self.em.op(f"mul i64 {i}, {self.ref(s)}", "o"))
+        if not terms:
+            return "0"
+        acc = terms[0]
+        for t in terms[1:]:
+            acc = self.em.op(f"add i64 {acc}, {t}", "o")
+        return acc
+
+    def ptr(self, b) -> str:
+        return self.args[b.idx]
+
+    def generate(self) -> str:
+        self._prologue: list[str] = []
+        em = self.em
+        em.label("body")
+        getattr(self, f"gen_{self.k.kind}")()
+        em("br label %exit")
+        em.label("exit")
+        em("%status.v = load i32, ptr %status")
+        em("ret i32 %status.v")
+        params = ", ".join(f"ptr noalias {a}" for a in self.args.values())
+        head = (f"define internal i32 @{self.k.name}({params}{', ' if params else ''}ptr noalias %prm)"
+                f" nounwind \"prefer-vector-width\"=\"512\" {{\nentry:\n  %status = alloca i32\n"
+                f"  store i32 0, ptr %status\n")
+        return head + "\n".join(self._prologue) + "\n  br label %body\n" + em.text() + "\n}\n"
+
+    # ------------------------------------------------------------------ elementwise ------
+    def _expr_env(self, space: Value):
+        """Returns value(v, idx) computing v at iteration index idx (memoized per index)."""
+        members = {id(op) for op in self.k.ops}
+        cache: dict[int, str] = {}
+        mb = self.mb
+
+        def leaf_map(v: Value) -> IndexMap:
+            return broadcast_map(self.table, v, space)
+
+        def value(v: Value, idx: list[str]) -> str:
+            if id(v) in cache:
+                return cache[id(v)]
+            p = v.producer
+            if p is not None and p.opname == "constant" and p.attrs["value"].size <= 1:
+                r = const(p.attrs["value"].reshape(()).item(), v.type.dtype)
+            elif p is not None and id(p) in members and id(v) not in self.gemm_done:
+                r = self._lower_member(p, v, idx, value, space)
+            else:
+                b = mb.storage[id(v)] if id(v) in mb.storage else mb._buffer_of(v)
+                r = self.em.load(v.type.dtype, self.ptr(b), self.offset(leaf_map(v), idx))
+            cache[id(v)] = r
+            return r
+        return value
+
+    def _lower_member(self, op: Op, v: Value, idx, value, space) -> str:
+        if op.opname == "transpose":
+            return self._remap_load(op, self._transpose_map(op, space), idx)
+        if op.opname == "strided_slice":
+            return self._remap_load(op, self._slice_map(op, space), idx)
+        args = []
+        for i, x in enumerate(op.operands):
+            if i in SHAPE_ONLY.get(op.opname, set()):
+                args.append(None)
+            else:
+                args.append(value(x, idx))
+        return LOWER[op.opname](self.em, op, args, self.ctx)
+
+    def _remap_load(self, op: Op, m: IndexMap, idx) -> str:
+        src = op.operands[0]
+        b = self.mb._buffer_of(src)
+        return self.em.load(src.type.dtype, self.ptr(b), self.offset(m, idx))
+
+    def _transpose_map(self, op: Op, space: Value) -> IndexMap:
+        x = op.operands[0]
+        rank = len(x.type.shape)
+        perm = op.attrs["perm"] or tuple(range(rank))[::-1]
+        lead = len(space.type.shape) - rank
+        strides = [ZERO] * lead + [contig_stride(self.table, x, p % rank) for p in perm]
+        return IndexMap(ZERO, strides)
+
+    def _slice_map(self, op: Op, space: Value) -> IndexMap:
+        x, out = op.operands[0], op.result
+        attrs = op.attrs
+
+        def plan(s):
+            key = slice_key(attrs)
+            shape = s[id(x)]
+            strides = [int(np.prod(shape[k + 1:], dtype=np.int64)) for k in range(len(shape))]
+            base, outs, axis = 0, [], 0
+            for e in key:
+                if e is None:
+                    outs.append(0)
+                    continue
+                if isinstance(e, slice):
+                    start, _, step = e.indices(shape[axis])
+                    base += start * strides[axis]
+                    outs.append(step * strides[axis])
+                else:
+                    base += (e % shape[axis] if shape[axis] else 0) * strides[axis]
+                axis += 1
+            outs.extend(strides[axis:])
+            return base, outs
+        base = self.table.ref(("slice_base", id(op)), lambda s: plan(s)[0])
+        n_out = len(out.type.shape)
+        strides = [self.table.ref(("slice_stride", id(op), j), lambda s, j=j: plan(s)[1][j])
+                   for j in range(n_out)]
+        lead = len(space.type.shape) - n_out
+        return IndexMap(base, [ZERO] * lead + strides)
+
+    def _space_loops(self, space: Value, body, maps_flat: bool) -> None:
+        """Loop over the iteration space; ``body(idx, lin)``."""
+        em = self.em
+        shape = space.type.shape
+        if maps_flat:
+            n = self.ref(numel_ref(self.table, space))
+            def flat_body(idx):
+                body(None, idx[0])
+            em.loops([n], flat_body)
+            return
+        bounds = [self.ref(dim_ref(self.table, space, a)) for a in range(len(shape))]
+        if not bounds:
+            body([], "0")
+            return
+        lin_strides = [contig_stride(self.table, space, a) for a in range(len(shape))]
+
+        def nd_body(idx):
+            lin = self.offset(IndexMap(ZERO, lin_strides), idx)
+            body(idx, lin)
+        em.loops(bounds, nd_body)
+
+    def _flat_ok(self, space: Value, leaves: list[Value], outs: list[Value]) -> bool:
+        for v in leaves + outs:
+            m = broadcast_map(self.table, v, space)
+            if not (is_flat_identity(self.table, m, v, space) or is_scalar_map(m)):
+                return False
+        return True
+
+    def _leaves(self) -> list[Value]:
+        members = {id(op) for op in self.k.ops}
+        out = []
+        for op in self.k.ops:
+            if op.opname in REMAP_OPS:
+                out.append(None)   # remapped reads are never flat
+                continue
+            for _, v in data_operands(op):
+                if v.producer is None or id(v.producer) not in members:
+                    p = v.producer
+                    if p is not None and p.opname == "constant" and p.attrs["value"].size <= 1:
+                        continue
+                    out.append(v)
+        return out
+
+    def _outputs(self) -> list[tuple[Value, object]]:
+        outs = []
+        for op in self.k.ops:
+            for r in op.results:
+                b = self.mb.storage.get(id(r))
+                if b is not None and b in self.k.writes:
+                    outs.append((r, b))
+        return outs
+
+    def gen_ew(self, space: Optional[Value] = None) -> None:
+        self.gemm_done = getattr(self, "gemm_done", set())
+        space = space or self.k.ops[-1].results[0]
+        outs = self._outputs()
+        leaves = self._leaves()
+        flat = None not in leaves and self._flat_ok(space, leaves, [v for v, _ in outs])
+
+        def body(idx, lin):
+            self.ctx.lin = lin
+            if idx is None:   # flat loop: every map is the identity or a scalar
+                fv = self._flat_value_fn(lin)
+                for v, b in outs:
+                    self.em.store(v.type.dtype, fv(v), self.ptr(b), lin)
+                return
+            value = self._expr_env(space)
+            for v, b in outs:
+                m = broadcast_map(self.table, v, space)
+                self.em.store(v.type.dtype, value(v, idx), self.ptr(b), self.offset(m, idx))
+        self._space_loops(space, body, flat)
+
+    def _flat_value_fn(self, lin):
+        """In a flat loop, leaves are read at ``lin`` (identity) or 0 (scalar)."""
+        members = {id(op) for op in self.k.ops}
+        cache: dict[int, str] = {}
+
+        def fv(v: Value) -> str:
+            if id(v) in cache:
+                return cache[id(v)]
+            p = v.producer
+            if p is not None and p.opname == "constant" and p.attrs["value"].size <= 1:
+                r = const(p.attrs["value"].reshape(()).item(), v.type.dtype)
+            elif p is not None and id(p) in members and id(v) not in self.gemm_done:
+                args = [None if i in SHAPE_ONLY.get(p.opname, set()) else fv(x)
+                        for i, x in enumerate(p.operands)]
+                r = LOWER[p.opname](self.em, p, args, self.ctx)
+            else:
+                b = self.mb._buffer_of(v)
+                space_n = v.type.num_elements()
+                off = "0" if space_n == 1 else lin
+                r = self.em.load(v.type.dtype, self.ptr(b), off)
+            cache[id(v)] = r
+            return r
+        return fv
+
+    # ------------------------------------------------------------------ copy -------------
+    def gen_copy(self) -> None:
+        op = self.k.ops[0]
+        src, dst = self.k.reads[0], self.k.writes[0]
+        v = op.results[0]
+        n = self.ref(numel_ref(self.table, v))
+
+        def body(idx):
+            x = self.em.load(v.type.dtype, self.ptr(src), idx[0])
+            self.em.store(v.type.dtype, x, self.ptr(dst), idx[0])
+        self.em.loops([n], body)
+
+    # ------------------------------------------------------------------ reductions -------
+    def gen_reduce(self) -> None:
+        self.gemm_done = set()
+        red = self.k.ops[-1]
+        x = red.operands[0]
+        out = red.result
+        dt = out.type.dtype
+        t = rtype(dt)
+        ob = self.mb.storage[id(out)]
+        kind = {"reduce_sum": "sum", "sum_to": "sum", "reduce_mean": "sum", "reduce_max": "max",
+                "reduce_min": "min", "reduce_prod": "prod"}[red.opname]
+        ident = {"sum": 0, "prod": 1}.get(kind)
+        if ident is None:
+            if dt.is_floating:
+                ident = float("-inf") if kind == "max" else float("inf")
+            else:
+                info = np.iinfo(dt.np)
+                ident = info.min if kind == "max" else info.max
+        n_out = self.ref(numel_ref(self.table, out))
+        self.em.loops([n_out], lambda idx: self.em.store(dt, const(ident, dt), self.ptr(ob), idx[0]))
+        omap, reduced_static = self._reduce_out_map(red)
+        rank = len(x.type.shape)
+        bounds = [self.ref(dim_ref(self.table, x, a)) for a in range(rank)]
+
+        def combine(a: str, b: str) -> str:
+            if kind == "sum":
+                return self.em.op(f"{'fadd reassoc nsz' if dt.is_floating else 'add'} {t} {a}, {b}")
+            if kind == "prod":
+                return self.em.op(f"{'fmul reassoc nsz' if dt.is_floating else 'mul'} {t} {a}, {b}")
+            if dt.is_floating:
+                c = self.em.op(f"fcmp fast {'ogt' if kind == 'max' else 'olt'} {t} {a}, {b}")
+            else:
+                c = self.em.op(f"icmp {'sgt' if kind == 'max' else 'slt'} {t} {a}, {b}")
+            return self.em.op(f"select i1 {c}, {t} {a}, {t} {b}")
+
+        if rank and reduced_static[-1]:
+            # innermost axis reduced: accumulate in a register, then read-modify-write
+            outer = bounds[:-1]
+
+            def outer_body(idx):
+                em = self.em
+                L = em.fresh("R")
+                pre = em.cur
+                em.br(f"{L}.head")
+                em.label(f"{L}.head")
+                i, acc = f"%{L}.i", f"%{L}.acc"
+                em(f"{i} = phi i64 [0, %{pre}], [{i}.next, %{L}.latch]")
+                phi_at = len(em.lines)
+                em(f"{acc} = phi {t} [{const(ident, dt)}, %{pre}], [__NEXT__, %{L}.latch]")
+                em(f"%{L}.c = icmp slt i64 {i}, {bounds[-1]}")
+                em(f"br i1 %{L}.c, label %{L}.body, label %{L}.exit")
+                em.label(f"{L}.body")
+                full = idx + [i]
+                v = self._expr_env(x)(x, full)
+                nxt = combine(acc, v)
+                em.lines[phi_at] = em.lines[phi_at].replace("__NEXT__", nxt)
+                em.br(f"{L}.latch")
+                em.label(f"{L}.latch")
+                em(f"{i}.next = add nuw nsw i64 {i}, 1")
+                em.br(f"{L}.head")
+                em.label(f"{L}.exit")
+                off = self.offset(IndexMap(omap.base, omap.strides[:-1]), idx)
+                old = self.em.load(dt, self.ptr(ob), off)
+                self.em.store(dt, combine(old, acc), self.ptr(ob), off)
+            self.em.loops(outer, outer_body)
+        else:
+            def body(idx):
+                v = self._expr_env(x)(x, idx)
+                off = self.offset(omap, idx)
+                old = self.em.load(dt, self.ptr(ob), off)
+                self.em.store(dt, combine(old, v), self.ptr(ob), off)
+            self.em.loops(bounds, body)
+        if red.opname == "reduce_mean":
+            cnt = self.table.ref(("count", id(red)), lambda s, xi=id(x), oi=id(out):
+                                 (int(np.prod(s[xi], dtype=np.int64)) //
+                                  max(1, int(np.prod(s[oi], dtype=np.int64)))) if
+                                 int(np.prod(s[oi], dtype=np.int64)) else 0)
+            c = self.ref(cnt)
+
+            def fin(idx):
+                old = self.em.load(dt, self.ptr(ob), idx[0])
+                if dt.is_floating:
+                    cf = self.em.op(f"sitofp i64 {c} to {t}")
+                    nv = self.em.op(f"fdiv {t} {old}, {cf}")
+                else:
+                    ci = c if t == "i64" else self.em.op(f"trunc i64 {c} to {t}")
+                    zero = self.em.op(f"icmp eq {t} {ci}, 0")
+                    safe = self.em.op(f"select i1 {zero}, {t} 1, {t} {ci}")
+                    nv = self.em.op(f"sdiv {t} {old}, {safe}")
+                self.em.store(dt, nv, self.ptr(ob), idx[0])
+            self.em.loops([n_out], fin)
+
+    def _reduce_out_map(self, red: Op) -> tuple[IndexMap, list[bool]]:
+        """Map from the input's index to the output offset (stride 0 on reduced axes) and
+        which input axes are statically reduced."""
+        x, out = red.operands[0], red.result
+        rank = len(x.type.shape)
+        if red.opname == "sum_to":
+            like = red.operands[1]
+            lead = rank - len(like.type.shape)
+            strides, static_red = [], []
+            for a in range(rank):
+                if a < lead:
+                    strides.append(ZERO); static_red.append(True)
+                    continue
+                k = a - lead
+                d, xd = like.type.shape[k], x.type.shape[a]
+                if d == 1 and xd != 1:
+                    strides.append(ZERO); static_red.append(True)
+                elif d == xd and d is not None:
+                    strides.append(contig_stride(self.table, out, k)); static_red.append(False)
+                else:
+                    strides.append(self.table.ref(
+                        ("sumto", id(red), a), lambda s, oi=id(out), xi=id(x), k=k, a=a:
+                        0 if s[oi][k] == 1 and s[xi][a] != 1 else int(np.prod(s[oi][k + 1:], dtype=np.int64))))
+                    static_red.append(False)
+            return IndexMap(ZERO, strides), static_red
+        axes = reduced_axes(rank, red.attrs["axes"])
+        keep = red.attrs["keepdims"]
+        strides, static_red, k = [], [], 0
+        for a in range(rank):
+            if a in axes:
+                strides.append(ZERO); static_red.append(True)
+                if keep:
+                    k += 1
+            else:
+                strides.append(contig_stride(self.table, out, k)); static_red.append(False)
+                k += 1
+        return IndexMap(ZERO, strides), static_red
+
+    # ------------------------------------------------------------------ matmul -----------
+    def gen_gemm(self) -> None:
+        mm = next(op for op in self.k.ops if op.opname == "matmul")
+        cbuf = self.mb.storage[id(mm.result)]
+        self._matmul(mm, cbuf)
+        root = self.k.ops[-1]
+        if root is not mm:
+            # epilogue: the matmul result is read back from the output buffer, in place
+            self.gemm_done = set()
+            full = self.k.ops
+            self.k.ops = [op for op in full if op is not mm]
+            self.gen_ew(space=root.results[0])
+            self.k.ops = full
+
+    def _matmul(self, mm: Op, cbuf) -> None:
+        a, b = mm.operands
+        c = mm.result
+        dt = c.type.dtype
+        t = rtype(dt)
+        ta, tb = mm.attrs["transpose_a"], mm.attrs["transpose_b"]
+        ra = len(a.type.shape)
+        M = self.ref(dim_ref(self.table, c, ra - 2))
+        N = self.ref(dim_ref(self.table, c, ra - 1))
+        K = self.ref(dim_ref(self.table, a, ra - 2 if ta else ra - 1))
+        abuf, bbuf = self.mb._buffer_of(a), self.mb._buffer_of(b)
+        pa, pb, pc = self.ptr(abuf), self.ptr(bbuf), self.ptr(cbuf)
+        batch = [self.ref(dim_ref(self.table, c, i)) for i in range(ra - 2)]
+        em = self.em
+
+        def one(idx):
+            if idx:
+                bstr_a = [contig_stride(self.table, a, i) for i in range(ra - 2)]
+                bstr_b = [contig_stride(self.table, b, i) for i in range(ra - 2)]
+                bstr_c = [contig_stride(self.table, c, i) for i in range(ra - 2)]
+                oa = self.offset(IndexMap(ZERO, [s for s in bstr_a]), idx)
+                ob = self.offset(IndexMap(ZERO, [s for s in bstr_b]), idx)
+                oc = self.offset(IndexMap(ZERO, [s for s in bstr_c]), idx)
+                A = em.op(f"getelementptr inbounds {mtype(dt)}, ptr {pa}, i64 {oa}", "pa")
+                B = em.op(f"getelementptr inbounds {mtype(dt)}, ptr {pb}, i64 {ob}", "pb")
+                C = em.op(f"getelementptr inbounds {mtype(dt)}, ptr {pc}, i64 {oc}", "pc")
+            else:
+                A, B, C = pa, pb, pc
+            self._gemm2d(dt, t, A, B, C, M, N, K, ta, tb)
+        em.loops(batch, one)
+
+    def _gemm2d(self, dt: DType, t: str, A, B, C, M, N, K, ta, tb) -> None:
+        em = self.em
+        # strides of A(i,k), B(k,j)
+        sai, sak = (("1", M) if ta else (K, "1"))
+        sbk, sbj = ((("1", K) if tb else (N, "1")))
+        use_blas = dt.is_floating and mb_have_blas()
+        if use_blas:
+            mn = em.op(f"mul i64 {M}, {N}")
+            flops = em.op(f"mul i64 {mn}, {K}")
+            big = em.op(f"icmp sge i64 {flops}, {BLAS_MIN_FLOPS}")
+            Lb, Ls, Lj = em.fresh("blas"), em.fresh("small"), em.fresh("gjoin")
+            em(f"br i1 {big}, label %{Lb}, label %{Ls}")
+            em.label(Lb)
+            fn = "jf_cblas_sgemm" if dt.short == "f32" else "jf_cblas_dgemm"
+            lda = M if ta else K
+            ldb = K if tb else N
+            em(f"call void @{fn}(i32 101, i32 {112 if ta else 111}, i32 {112 if tb else 111}, "
+               f"i64 {M}, i64 {N}, i64 {K}, {t} {const(1.0, dt)}, ptr {A}, i64 {lda}, ptr {B}, "
+               f"i64 {ldb}, {t} {const(0.0, dt)}, ptr {C}, i64 {N})")
+            em.br(Lj)
+            em.label(Ls)
+        zero = const(0, dt)
+        mul = "fmul" if dt.is_floating else "mul"
+        add = "fadd" if dt.is_floating else "add"
+
+        def row(idx):
+            i = idx[0]
+            crow = em.op(f"mul i64 {i}, {N}")
+            em.loops([N], lambda jdx: em.store(dt, zero, C, em.op(f"add i64 {crow}, {jdx[0]}")))
+
+            def kloop(kdx):
+                k = kdx[0]
+                aoff = em.op(f"add i64 {self._mul(i, sai)}, {self._mul(k, sak)}")
+                av = em.load(dt, A, aoff)
+                boff0 = self._mul(k, sbk)
+
+                def jloop(jdx):
+                    j = jdx[0]
+                    bv = em.load(dt, B, em.op(f"add i64 {boff0}, {self._mul(j, sbj)}"))
+                    co = em.op(f"add i64 {crow}, {j}")
+                    cv = em.load(dt, C, co)
+                    em.store(dt, em.op(f"{add} {t} {cv}, {em.op(f'{mul} {t} {av}, {bv}')}"), C, co)
+                em.loops([N], jloop)
+            em.loops([K], kloop)
+        em.loops([M], row)
+        if use_blas:
+            em.br(Lj)
+            em.label(Lj)
+
+    def _mul(self, i: str, s: str) -> str:
+        if s == "1":
+            return i
+        return self.em.op(f"mul i64 {i}, {s}")
+
+    # ------------------------------------------------------------------ data movement ----
+    def gen_concat(self) -> None:
+        op = self.k.ops[-1]
+        out = op.result
+        ob = self.mb.storage[id(out)]
+        rank = len(out.type.shape)
+        axis = op.attrs["axis"] % rank
+        ostr = [contig_stride(self.table, out, k) for k in range(rank)]
+        for n, x in enumerate(op.operands):
+            xb = self.mb._buffer_of(x)
+            base = self.table.ref(("concat_off", id(op), n), lambda s, n=n, axis=axis, op=op: (
+                sum(s[id(v)][axis] for v in op.operands[:n]) *
+                int(np.prod(s[id(op.result)][axis + 1:], dtype=np.int64))))
+            bounds = [self.ref(dim_ref(self.table, x, k)) for k in range(rank)]
+            xm = identity_map(self.table, x)
+            om = IndexMap(base, ostr)
+
+            def body(idx, x=x, xb=xb, xm=xm, om=om):
+                v = self.em.load(x.type.dtype, self.ptr(xb), self.offset(xm, idx))
+                self.em.store(x.type.dtype, v, self.ptr(ob), self.offset(om, idx))
+            self.em.loops(bounds, body)
+
+    def gen_strided_slice_grad(self) -> None:
+        op = self.k.ops[-1]
+        g, like = op.operands
+        out = op.result
+        ob = self.mb.storage[id(out)]
+        dt = out.type.dtype
+        n = self.ref(numel_ref(self.table, out))
+        self.em.loops([n], lambda idx: self.em.store(dt, const(0, dt), self.ptr(ob), idx[0]))
+        fake = Op("strided_slice", [out], op.attrs, [g.type])
+        m = self._slice_map(fake, g)
+        gb = self.mb._buffer_of(g)
+        gm = identity_map(self.table, g)
+        bounds = [self.ref(dim_ref(self.table, g, k)) for k in range(len(g.type.shape))]
+
+        def body(idx):
+            v = self.em.load(dt, self.ptr(gb), self.offset(gm, idx))
+            self.em.store(dt, v, self.ptr(ob), self.offset(m, idx))
+        self.em.loops(bounds, body)
+
+    def gen_shape(self) -> None:
+        op = self.k.ops[-1]
+        x = op.operands[0]
+        ob = self.mb.storage[id(op.result)]
+        dt = op.result.type.dtype
+        for k in range(len(x.type.shape)):
+            d = self.ref(dim_ref(self.table, x, k))
+            v = d if rtype(dt) == "i64" else self.em.op(f"trunc i64 {d} to {rtype(dt)}")
+            self.em.store(dt, v, self.ptr(ob), str(k))
+
+
+def mb_have_blas() -> bool:
+    from .jit import have_blas
+    return have_blas()

@@ -1,0 +1,170 @@
+"""The LLVM executable: one native call per run.
+
+Per input-shape signature (cached) Python computes every value's concrete shape with the ops'
+own type rules (which also validates the run), the run-time parameter table and the arena
+layout (liveness-based reuse of temporaries); per run it only fills the argument pointers,
+allocates the results and calls ``jf_entry``.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ...errors import InvalidArgumentError
+from ...ir.core import Function
+from ...ir.opdef import OPS
+from ...ir.types import ShapeMismatch, TensorType
+from .compiler import ModuleBuilder
+
+ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
+ALIGN = 64
+
+
+class _ShapePlan:
+    __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps")
+
+
+class LLVMExecutable:
+    def __init__(self, f: Function, donations: Optional[dict[int, int]] = None,
+                 dump_dir: Optional[str] = None) -> None:
+        from . import jit
+        self.function = f
+        mb = ModuleBuilder(f, donations)
+        self.mb = mb
+        self.ir_text = mb.build()
+        self.compiled = jit.compile_ir(self.ir_text)
+        self.compile_seconds = self.compiled.seconds
+        self._entry = ENTRY(self.compiled.address("jf_entry"))
+        self.errors = mb.errors
+        self.n_params = len(f.params)
+        self.buffers = mb.buffers
+        self.result_buf = [mb.storage.get(id(v)) for v in f.results]
+        self.result_dtypes = [v.type.dtype.np for v in f.results]
+        self.param_ids = [id(p) for p in f.params]
+        self._plans: dict[tuple, _ShapePlan] = {}
+        self._lock = threading.Lock()
+        seen: set[int] = set()
+        self.duplicate_result = []
+        for v in f.results:
+            self.duplicate_result.append(id(v) in seen)
+            seen.add(id(v))
+        self.donated = mb.applied_donations
+        if dump_dir:
+            from pathlib import Path
+            d = Path(dump_dir)
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "module.ll").write_text(self.compiled.optimized_ir or self.ir_text)
+            (d / "module.unoptimized.ll").write_text(self.ir_text)
+            (d / "module.s").write_text(self.compiled.assembly())
+
+    # ------------------------------------------------------------------ shapes -----------
+    def _shapes(self, args: Sequence[np.ndarray]) -> dict:
+        f = self.function
+        shapes = {}
+        for p, a in zip(f.params, args):
+            shapes[id(p)] = tuple(a.shape)
+        for op in f.ops:
+            ins = [TensorType(v.type.dtype, shapes[id(v)]) for v in op.operands]
+            try:
+                outs = OPS[op.opname].result_types(ins, op.attrs)
+            except (ShapeMismatch, ValueError, TypeError) as e:
+                raise InvalidArgumentError(
+                    f"{e}\n\t [[node {op.loc.tf_name or op.opname} (defined at "
+                    f"{op.loc.file or '<unknown>'}:{op.loc.line}) ]]") from None
+            for r, t in zip(op.results, outs):
+                if any(not isinstance(d, int) for d in t.shape):
+                    raise InvalidArgumentError(f"cannot determine the run-time shape of {op.opname}")
+                shapes[id(r)] = tuple(t.shape)
+        return shapes
+
+    def _plan(self, args: Sequence[np.ndarray]) -> _ShapePlan:
+        shapes = self._shapes(args)
+        plan = _ShapePlan()
+        plan.result_shapes = [shapes[id(v)] for v in self.function.results]
+        plan.prm = np.array(self.mb.table.evaluate(shapes) or [0], dtype=np.int64)
+        # arena layout: temporaries live from their producing kernel to their last reader
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for n, k in enumerate(self.mb.kernels):
+            for b in k.writes:
+                if b.kind == "temp":
+                    first.setdefault(b.idx, n)
+                    last[b.idx] = max(last.get(b.idx, n), n)
+            for b in k.reads:
+                if b.kind == "temp":
+                    last[b.idx] = n
+        sizes = {}
+        for b in self.buffers:
+            if b.kind == "temp":
+                n = int(np.prod(shapes[id(b.value)], dtype=np.int64)) * b.value.type.dtype.np.itemsize
+                sizes[b.idx] = (n + ALIGN - 1) // ALIGN * ALIGN
+        offsets, live, top = {}, [], 0   # live: (end_kernel, offset, size)
+        for idx in sorted(sizes, key=lambda i: (first.get(i, 0), i)):
+            start = first.get(idx, 0)
+            live = [x for x in live if x[0] >= start]
+            size = sizes[idx]
+            pos = 0
+            for _, off, sz in sorted(live, key=lambda x: x[1]):
+                if pos + size <= off:
+                    break
+                pos = max(pos, off + sz)
+            offsets[idx] = pos
+            top = max(top, pos + size)
+            live.append((last.get(idx, start), pos, size))
+        plan.arena = np.empty(max(top, ALIGN) + ALIGN, dtype=np.uint8)
+        base = plan.arena.ctypes.data
+        base += (-base) % ALIGN
+        plan.bufs = np.zeros(max(len(self.buffers), 1), dtype=np.uint64)
+        for b in self.buffers:
+            if b.kind == "temp":
+                plan.bufs[b.idx] = base + offsets[b.idx]
+            elif b.kind == "const":
+                arr = np.ascontiguousarray(b.array)
+                b.array = arr
+                plan.bufs[b.idx] = arr.ctypes.data
+        plan.temps = offsets
+        return plan
+
+    # ------------------------------------------------------------------ run --------------
+    def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        args = [a if isinstance(a, np.ndarray) and a.flags.c_contiguous else np.array(a, order="C")
+                for a in args]
+        key = tuple(a.shape for a in args)
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plans[key] = self._plan(args)
+            bufs = plan.bufs
+            for i, a in enumerate(args):
+                bufs[i] = a.ctypes.data
+            results: list = []
+            for r_idx, (b, shape, dt) in enumerate(zip(self.result_buf, plan.result_shapes,
+                                                       self.result_dtypes)):
+                if b is None:                        # a parameter returned as is
+                    results.append(None)
+                elif b.kind == "param":
+                    results.append(args[b.ref])
+                elif b.kind == "donated":
+                    results.append(args[b.ref])
+                elif b.kind == "result":
+                    if b.ref == r_idx:
+                        out = np.empty(shape, dtype=dt)
+                        bufs[b.idx] = out.ctypes.data
+                        results.append(out)
+                    else:
+                        results.append(results[b.ref])
+                else:
+                    results.append(b.array.reshape(shape).copy())
+            status = self._entry(bufs.ctypes.data, plan.prm.ctypes.data)
+        if status:
+            msg = self.errors[status - 1] if 0 < status <= len(self.errors) else f"status {status}"
+            raise InvalidArgumentError(msg)
+        for i, v in enumerate(self.function.results):
+            if results[i] is None:
+                results[i] = args[self.param_ids.index(id(v))]
+            elif self.duplicate_result[i]:
+                results[i] = results[i].copy()
+        return results

@@ -1,0 +1,175 @@
+"""llvmlite plumbing: the host target machine, O3 pipeline, MCJIT engine, external symbols
+(OpenBLAS from NumPy's wheel, libm) and a compile cache in memory and on disk.
+
+The disk cache (``~/.cache/jitflow`` or ``JITFLOW_CACHE_DIR``) stores object code keyed by a
+hash of the LLVM IR text, the CPU name and features, and the jitflow and llvmlite versions.
+Files are written to a temporary name and renamed (atomic), carry a SHA-256 of their payload,
+and anything unreadable or corrupt is ignored and rebuilt: never a crash, never a wrong result.
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Optional
+
+import llvmlite
+import llvmlite.binding as llvm
+import numpy as np
+
+_lock = threading.RLock()
+_state: dict = {}
+MAGIC = b"JFOBJ1\n"
+
+
+def _init() -> dict:
+    with _lock:
+        if _state:
+            return _state
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        target = llvm.Target.from_default_triple()
+        cpu = llvm.get_host_cpu_name()
+        features = llvm.get_host_cpu_features().flatten()
+        tm = target.create_target_machine(cpu=cpu, features=features, opt=3, jit=True)
+        _state.update(target=target, tm=tm, cpu=cpu, features=features,
+                      triple=llvm.get_process_triple(), engines=[])
+        _register_symbols()
+        return _state
+
+
+def host_info() -> dict:
+    s = _init()
+    return {"cpu": s["cpu"], "features": s["features"], "triple": s["triple"],
+            "blas": _state.get("blas_path")}
+
+
+def _register_symbols() -> None:
+    """Make OpenBLAS (NumPy's ILP64 build) and libm visible to generated code."""
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs",
+                                  "libscipy_openblas64_*.so*"))
+    libs += glob.glob(os.path.join(os.path.dirname(np.__file__), ".libs", "libscipy_openblas64_*.so*"))
+    _state["blas_path"] = None
+    for path in libs:
+        try:
+            lib = ctypes.CDLL(path)
+            for ours, theirs in (("jf_cblas_sgemm", "scipy_cblas_sgemm64_"),
+                                 ("jf_cblas_dgemm", "scipy_cblas_dgemm64_")):
+                llvm.add_symbol(ours, ctypes.cast(getattr(lib, theirs), ctypes.c_void_p).value)
+            _state["blas_path"] = path
+            break
+        except (OSError, AttributeError):
+            continue
+    libm = ctypes.CDLL("libm.so.6")
+    for name in ("exp", "log", "tanh", "pow", "powf", "fmod", "fmodf", "expm1", "log1p"):
+        llvm.add_symbol(f"jf_{name}", ctypes.cast(getattr(libm, name), ctypes.c_void_p).value)
+
+
+def have_blas() -> bool:
+    _init()
+    return _state["blas_path"] is not None
+
+
+def optimize(mod) -> None:
+    s = _init()
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pb = llvm.create_pass_builder(s["tm"], pto)
+    pb.getModulePassManager().run(mod, pb)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("JITFLOW_CACHE_DIR") or Path.home() / ".cache" / "jitflow")
+
+
+def cache_key(ir_text: str) -> str:
+    s = _init()
+    from ... import __version__
+    h = hashlib.sha256()
+    for part in (ir_text, s["cpu"], s["features"], s["triple"], __version__, llvmlite.__version__):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _read_cached(key: str) -> Optional[bytes]:
+    path = cache_dir() / f"{key}.o"
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 64:
+        return None
+    digest, payload = blob[len(MAGIC):len(MAGIC) + 64], blob[len(MAGIC) + 64:]
+    if hashlib.sha256(payload).hexdigest().encode() != digest:
+        return None
+    return payload
+
+
+def _write_cached(key: str, obj: bytes) -> None:
+    d = cache_dir()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".o")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(MAGIC + hashlib.sha256(obj).hexdigest().encode() + obj)
+        os.replace(tmp, d / f"{key}.o")
+    except OSError:
+        pass  # a read-only or full disk only costs a recompile next time
+
+
+class Compiled:
+    """A loaded module: function addresses plus the texts for JITFLOW_DUMP."""
+
+    def __init__(self, engine, ir_text: str, optimized_ir: str, from_cache: bool, seconds: float):
+        self.engine = engine
+        self.ir_text = ir_text
+        self.optimized_ir = optimized_ir
+        self.from_cache = from_cache
+        self.seconds = seconds
+
+    def address(self, name: str) -> int:
+        return self.engine.get_function_address(name)
+
+    def assembly(self) -> str:
+        mod = llvm.parse_assembly(self.optimized_ir or self.ir_text)
+        if not self.optimized_ir:
+            optimize(mod)
+        return _state["tm"].emit_assembly(mod)
+
+
+def compile_ir(ir_text: str, use_disk_cache: bool = True) -> Compiled:
+    import time
+    t0 = time.perf_counter()
+    s = _init()
+    key = cache_key(ir_text)
+    with _lock:
+        empty = llvm.parse_assembly("")
+        engine = llvm.create_mcjit_compiler(empty, s["tm"])
+        s["engines"].append(engine)      # engines live as long as the process
+        obj = _read_cached(key) if use_disk_cache and not os.environ.get("JITFLOW_NO_DISK_CACHE") else None
+        optimized = ""
+        if obj is not None:
+            try:
+                engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+                engine.finalize_object()
+                return Compiled(engine, ir_text, "", True, time.perf_counter() - t0)
+            except Exception:  # noqa: BLE001 - corrupt cache entry: fall through and rebuild
+                empty = llvm.parse_assembly("")
+                engine = llvm.create_mcjit_compiler(empty, s["tm"])
+                s["engines"].append(engine)
+        mod = llvm.parse_assembly(ir_text)
+        mod.verify()
+        optimize(mod)
+        optimized = str(mod)
+        obj = s["tm"].emit_object(mod)
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+        if use_disk_cache and not os.environ.get("JITFLOW_NO_DISK_CACHE"):
+            _write_cached(key, obj)
+        return Compiled(engine, ir_text, optimized, False, time.perf_counter() - t0)

@@ -1,0 +1,120 @@
+"""Index maps: how a kernel's iteration index reaches an element of a buffer.
+
+An element offset is ``base + sum(idx[a] * stride[a])`` over the kernel's iteration axes.
+Each base/stride is a ``Ref``: a compile-time int (``Ref(c=4)``) or a slot of the run-time
+int64 parameter table, filled per input-shape signature by a function of the concrete shapes
+(``Ref(slot=3)``). Static strides of 0 or 1 let LLVM vectorize the innermost loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from ...ir.core import Value
+
+Shapes = dict  # id(Value) -> tuple of concrete ints
+
+
+@dataclass(frozen=True)
+class Ref:
+    c: Optional[int] = None
+    slot: Optional[int] = None
+
+    @property
+    def static(self) -> bool:
+        return self.c is not None
+
+
+ZERO = Ref(c=0)
+ONE = Ref(c=1)
+
+
+class ParamTable:
+    """Run-time integer parameters shared by all kernels of one executable."""
+
+    def __init__(self) -> None:
+        self.fns: list[Callable[[Shapes], int]] = []
+        self.keys: dict = {}
+
+    def ref(self, key, fn: Callable[[Shapes], int]) -> Ref:
+        if key not in self.keys:
+            self.keys[key] = len(self.fns)
+            self.fns.append(fn)
+        return Ref(slot=self.keys[key])
+
+    def evaluate(self, shapes: Shapes) -> list[int]:
+        return [int(fn(shapes)) for fn in self.fns]
+
+
+def _prod(xs) -> int:
+    n = 1
+    for x in xs:
+        n *= x
+    return n
+
+
+def dim_ref(table: ParamTable, v: Value, k: int) -> Ref:
+    d = v.type.shape[k]
+    if isinstance(d, int):
+        return Ref(c=d)
+    key = ("sym", d) if isinstance(d, str) else ("dim", id(v), k)
+    return table.ref(key, lambda s, vid=id(v), k=k: s[vid][k])
+
+
+def contig_stride(table: ParamTable, v: Value, k: int) -> Ref:
+    later = v.type.shape[k + 1:]
+    if all(isinstance(d, int) for d in later):
+        return Ref(c=_prod(later))
+    return table.ref(("stride", id(v), k), lambda s, vid=id(v), k=k: _prod(s[vid][k + 1:]))
+
+
+def numel_ref(table: ParamTable, v: Value) -> Ref:
+    if all(isinstance(d, int) for d in v.type.shape):
+        return Ref(c=_prod(v.type.shape))
+    return table.ref(("numel", id(v)), lambda s, vid=id(v): _prod(s[vid]))
+
+
+@dataclass
+class IndexMap:
+    base: Ref
+    strides: list  # list[Ref], one per iteration axis
+
+
+def broadcast_map(table: ParamTable, v: Value, sv: Value) -> IndexMap:
+    """Read ``v`` (right-aligned, broadcasting) at each index of the iteration space given
+    by the shape of ``sv``."""
+    out_shape = sv.type.shape
+    vs = v.type.shape
+    lead = len(out_shape) - len(vs)
+    strides = []
+    for a, od in enumerate(out_shape):
+        if a < lead:
+            strides.append(ZERO)
+            continue
+        k = a - lead
+        d = vs[k]
+        if d == 1:
+            strides.append(ZERO)
+        elif d == od and d is not None:
+            strides.append(contig_stride(table, v, k))
+        else:
+            strides.append(table.ref(
+                ("bstride", id(v), k, id(sv), a),
+                lambda s, vid=id(v), k=k, oid=id(sv), a=a:
+                    0 if s[vid][k] == 1 and s[oid][a] != 1 else _prod(s[vid][k + 1:])))
+    return IndexMap(ZERO, strides)
+
+
+def identity_map(table: ParamTable, v: Value) -> IndexMap:
+    return IndexMap(ZERO, [contig_stride(table, v, k) for k in range(len(v.type.shape))])
+
+
+def is_flat_identity(table: ParamTable, m: IndexMap, v: Value, space: Value) -> bool:
+    """True when the map is statically the contiguous identity over the iteration space."""
+    if v.type.shape != space.type.shape or any(d is None for d in v.type.shape):
+        return False
+    return m.base == ZERO and m.strides == identity_map(table, v).strides
+
+
+def is_scalar_map(m: IndexMap) -> bool:
+    return all(s.static and s.c == 0 for s in m.strides)
