@@ -17,6 +17,8 @@ from ..ir.printer import print_function
 from ..ir.verifier import verify
 from .autodiff import expand_gradients
 from .dce import dce
+from .fusion import fuse
+from .simplify import canonicalize, cse, fold_constants
 
 PassFn = Callable[[Function], Function]
 
@@ -29,10 +31,15 @@ class Pass:
 
 AUTODIFF = Pass("autodiff", expand_gradients)
 DCE = Pass("dce", dce)
+CANONICALIZE = Pass("canonicalize", canonicalize)
+FOLD = Pass("constant-fold", fold_constants)
+CSE = Pass("cse", cse)
+FUSION = Pass("fusion", fuse)
 
 #: pipeline per backend name; backends may register theirs
 PIPELINES: dict[str, list[Pass]] = {
-    "reference": [AUTODIFF, DCE],
+    "reference": [AUTODIFF, CANONICALIZE, FOLD, CSE, DCE],
+    "llvm": [AUTODIFF, CANONICALIZE, FOLD, CSE, CANONICALIZE, DCE, FUSION],
 }
 
 
@@ -62,6 +69,8 @@ class PassManager:
             self.timings.append((p.name, time.perf_counter() - t0))
             if out_dir is not None:
                 (out_dir / f"{n:02d}-{p.name}.jfir").write_text(print_function(f))
+                if getattr(f, "fusion_log", None) and p.name == "fusion":
+                    (out_dir / "fusion.log").write_text("\n".join(f.fusion_log) + "\n")
         if out_dir is not None:
             with open(out_dir / "passes.log", "w") as log:
                 for name, secs in self.timings:

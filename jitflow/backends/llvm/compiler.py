@@ -21,7 +21,7 @@ from . import mathlib
 from .elementwise import LOWER
 from .emitter import Emitter, const, mtype, rtype
 from .maps import (ZERO, IndexMap, ParamTable, Ref, broadcast_map, contig_stride, dim_ref,
-                   identity_map, is_flat_identity, is_scalar_map, numel_ref)
+                   flat_kind, identity_map, numel_ref)
 
 VIEW_OPS = {"reshape", "reshape_like", "expand_dims", "squeeze", "identity", "stop_gradient"}
 REDUCE_OPS = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "sum_to"}
@@ -285,7 +285,8 @@ class ModuleBuilder:
             em(f"ret i32 {st}")
             em.label(ok)
         em("ret i32 0")
-        return ("define i32 @jf_entry(ptr noalias %bufs, ptr noalias %prm) nounwind {\n"
+        return ("define i32 @jf_entry(ptr noalias %bufs, ptr noalias %prm) nounwind "
+                "\"prefer-vector-width\"=\"512\" {\n"
                 + em.text() + "\n}\n")
 
 
@@ -295,11 +296,17 @@ class _Ctx:
     def __init__(self, gen: "KernelGen") -> None:
         self.gen = gen
         self.lin = None
+        self.op: Optional[Op] = None   # the op being lowered (names it in error messages)
 
     def runtime_int(self, key) -> str:
         return self.gen.runtime_int(key)
 
     def flag_error(self, cond: str, message: str) -> None:
+        op = self.op
+        if op is not None:   # the reference backend's wording: the node, its operands, its line
+            args = ", ".join(str(v.type) for v in op.operands)
+            message += (f"\n\t [[node {op.loc.tf_name or op.opname} (op {op.opname}({args})) "
+                        f"defined at {op.loc.file or '<unknown>'}:{op.loc.line}]]")
         self.gen.flag_error(cond, message)
 
 
@@ -417,6 +424,7 @@ class KernelGen:
                 args.append(None)
             else:
                 args.append(value(x, idx))
+        self.ctx.op = op
         return LOWER[op.opname](self.em, op, args, self.ctx)
 
     def _remap_load(self, op: Op, m: IndexMap, idx) -> str:
@@ -483,11 +491,9 @@ class KernelGen:
         em.loops(bounds, nd_body)
 
     def _flat_ok(self, space: Value, leaves: list[Value], outs: list[Value]) -> bool:
-        for v in leaves + outs:
-            m = broadcast_map(self.table, v, space)
-            if not (is_flat_identity(self.table, m, v, space) or is_scalar_map(m)):
-                return False
-        return True
+        if any(flat_kind(self.table, v, space) is None for v in leaves):
+            return False
+        return all(flat_kind(self.table, v, space) == ("id",) for v in outs)
 
     def _leaves(self) -> list[Value]:
         members = {id(op) for op in self.k.ops}
@@ -523,7 +529,7 @@ class KernelGen:
         def body(idx, lin):
             self.ctx.lin = lin
             if idx is None:   # flat loop: every map is the identity or a scalar
-                fv = self._flat_value_fn(lin)
+                fv = self._flat_value_fn(lin, space)
                 for v, b in outs:
                     self.em.store(v.type.dtype, fv(v), self.ptr(b), lin)
                 return
@@ -533,8 +539,8 @@ class KernelGen:
                 self.em.store(v.type.dtype, value(v, idx), self.ptr(b), self.offset(m, idx))
         self._space_loops(space, body, flat)
 
-    def _flat_value_fn(self, lin):
-        """In a flat loop, leaves are read at ``lin`` (identity) or 0 (scalar)."""
+    def _flat_value_fn(self, lin: str, space: Value):
+        """In a flat loop over ``space`` a leaf is read at lin, 0, lin % P or lin // Q."""
         members = {id(op) for op in self.k.ops}
         cache: dict[int, str] = {}
 
@@ -547,12 +553,21 @@ class KernelGen:
             elif p is not None and id(p) in members and id(v) not in self.gemm_done:
                 args = [None if i in SHAPE_ONLY.get(p.opname, set()) else fv(x)
                         for i, x in enumerate(p.operands)]
+                self.ctx.op = p
                 r = LOWER[p.opname](self.em, p, args, self.ctx)
             else:
-                b = self.mb._buffer_of(v)
-                space_n = v.type.num_elements()
-                off = "0" if space_n == 1 else lin
-                r = self.em.load(v.type.dtype, self.ptr(b), off)
+                kind = flat_kind(self.table, v, space)
+                if kind[0] == "id":
+                    off = lin
+                elif kind[0] == "zero":
+                    off = "0"
+                else:
+                    # 32-bit index math vectorizes (64-bit urem/udiv does not); spaces are
+                    # limited to 2**31 elements (checked when shapes are planned)
+                    l32 = self.em.op(f"trunc i64 {lin} to i32", "o")
+                    q = self.em.op(f"{'urem' if kind[0] == 'mod' else 'udiv'} i32 {l32}, {kind[1]}", "o")
+                    off = self.em.op(f"zext i32 {q} to i64", "o")
+                r = self.em.load(v.type.dtype, self.ptr(self.mb._buffer_of(v)), off)
             cache[id(v)] = r
             return r
         return fv
@@ -730,8 +745,10 @@ class KernelGen:
 
         def one(idx):
             if idx:
-                bstr_a = [contig_stride(self.table, a, i) for i in range(ra - 2)]
-                bstr_b = [contig_stride(self.table, b, i) for i in range(ra - 2)]
+                # a batch dim of 1 broadcast against n (the type rule allows it) reads
+                # the same matrix for every batch index: stride 0
+                bstr_a = broadcast_map(self.table, a, c).strides[:ra - 2]
+                bstr_b = broadcast_map(self.table, b, c).strides[:ra - 2]
                 bstr_c = [contig_stride(self.table, c, i) for i in range(ra - 2)]
                 oa = self.offset(IndexMap(ZERO, [s for s in bstr_a]), idx)
                 ob = self.offset(IndexMap(ZERO, [s for s in bstr_b]), idx)

@@ -46,10 +46,15 @@ def _arith(em: Emitter, op, a, ctx):
     return em.op(f"{_INT_BIN[op.opname]} {t} {a[0]}, {a[1]}")
 
 
-def _int_div_guard(em, t, y, ctx):
+def _int_div_guard(em, t, x, y, ctx):
+    """A divisor safe for sdiv/srem: 0 is flagged as an error; INT_MIN / -1 (which traps on
+    x86) divides by 1 instead, giving NumPy's wrapped results (quotient INT_MIN, remainder 0)."""
     zero = em.op(f"icmp eq {t} {y}, 0")
     ctx.flag_error(zero, "Integer division by zero")
-    return em.op(f"select i1 {zero}, {t} 1, {t} {y}")
+    int_min = -(1 << (31 if t == "i32" else 63))
+    ovf = em.op(f"and i1 {em.op(f'icmp eq {t} {x}, {int_min}')}, {em.op(f'icmp eq {t} {y}, -1')}")
+    bad = em.op(f"or i1 {zero}, {ovf}")
+    return em.op(f"select i1 {bad}, {t} 1, {t} {y}")
 
 
 @lowering("floordiv")
@@ -59,7 +64,7 @@ def _floordiv(em, op, a, ctx):
     if dt.is_floating:
         q = em.op(f"fdiv {t} {a[0]}, {a[1]}")
         return em.op(f"call {t} @llvm.floor.{dt.short}({t} {q})")
-    y = _int_div_guard(em, t, a[1], ctx)
+    y = _int_div_guard(em, t, a[0], a[1], ctx)
     q = em.op(f"sdiv {t} {a[0]}, {y}")
     r = em.op(f"srem {t} {a[0]}, {y}")
     nz = em.op(f"icmp ne {t} {r}, 0")
@@ -81,7 +86,7 @@ def _mod(em, op, a, ctx):
         rneg = em.op(f"fcmp olt {t} {r}, 0.0")
         yneg = em.op(f"fcmp olt {t} {a[1]}, 0.0")
     else:
-        y = _int_div_guard(em, t, a[1], ctx)
+        y = _int_div_guard(em, t, a[0], a[1], ctx)
         r = em.op(f"srem {t} {a[0]}, {y}")
         nz = em.op(f"icmp ne {t} {r}, 0")
         rneg = em.op(f"icmp slt {t} {r}, 0")
@@ -89,7 +94,12 @@ def _mod(em, op, a, ctx):
     diff = em.op(f"xor i1 {rneg}, {yneg}")
     adj = em.op(f"and i1 {nz}, {diff}")
     r2 = em.op(f"{'fadd' if dt.is_floating else 'add'} {t} {r}, {a[1]}")
-    return em.op(f"select i1 {adj}, {t} {r2}, {t} {r}")
+    res = em.op(f"select i1 {adj}, {t} {r2}, {t} {r}")
+    if dt.is_floating:   # as NumPy: a zero remainder takes the divisor's sign
+        z = em.op(f"call {t} @llvm.copysign.{dt.short}({t} 0.0, {t} {a[1]})")
+        iszero = em.op(f"fcmp oeq {t} {res}, 0.0")
+        res = em.op(f"select i1 {iszero}, {t} {z}, {t} {res}")
+    return res
 
 
 @lowering("pow")
@@ -99,10 +109,10 @@ def _pow(em, op, a, ctx):
     if dt.is_floating:
         fn = "jf_powf" if dt is float32 else "jf_pow"
         return em.op(f"call {t} @{fn}({t} {a[0]}, {t} {a[1]})")
-    xf = em.op(f"sitofp {t} {a[0]} to double")
-    yf = em.op(f"sitofp {t} {a[1]} to double")
-    p = em.op(f"call double @jf_pow(double {xf}, double {yf})")
-    return em.op(f"fptosi double {p} to {t}")
+    # exact, wrapping like NumPy (square-and-multiply); negative exponents are an error
+    neg = em.op(f"icmp slt {t} {a[1]}, 0")
+    ctx.flag_error(neg, "Integers to negative integer powers are not allowed.")
+    return em.op(f"call {t} @jf_ipow_{t}({t} {a[0]}, {t} {a[1]})")
 
 
 def _minmax(em, op, a, is_max: bool):
@@ -155,7 +165,14 @@ def _cast(em, op, a, ctx):
     if src.is_floating and dst.is_floating:
         return em.op(f"{'fpext' if dst is float64 else 'fptrunc'} {ts} {x} to {td}")
     if src.is_floating and dst.is_integer:
-        return em.op(f"call {td} @llvm.fptosi.sat.{td}.{src.short}({ts} {x})")
+        # truncate; NaN and out-of-range values give INT_MIN, as the reference (NumPy and TF
+        # on x86) does
+        lim = float(2 ** (dst.np.itemsize * 8 - 1))
+        lo = em.op(f"fcmp oge {ts} {x}, {fhex(-lim)}")
+        hi = em.op(f"fcmp olt {ts} {x}, {fhex(lim)}")
+        ok = em.op(f"and i1 {lo}, {hi}")
+        v = em.op(f"fptosi {ts} {x} to {td}")
+        return em.op(f"select i1 {ok}, {td} {v}, {td} {-int(lim)}")
     if src.is_floating and dst.is_bool:
         return em.op(f"fcmp une {ts} {x}, 0.0")
     if src.is_integer and dst.is_floating:

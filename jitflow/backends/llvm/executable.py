@@ -21,6 +21,7 @@ from .compiler import ModuleBuilder
 
 ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
 ALIGN = 64
+MAX_ELEMENTS = 2 ** 31   # flat loops use 32-bit index arithmetic for broadcasts
 
 
 class _ShapePlan:
@@ -77,6 +78,10 @@ class LLVMExecutable:
             for r, t in zip(op.results, outs):
                 if any(not isinstance(d, int) for d in t.shape):
                     raise InvalidArgumentError(f"cannot determine the run-time shape of {op.opname}")
+                if int(np.prod(t.shape, dtype=np.int64)) >= MAX_ELEMENTS:
+                    raise InvalidArgumentError(
+                        f"{op.loc.tf_name or op.opname}: tensors of 2**31 or more elements are not "
+                        f"supported by the llvm backend (shape {t.shape})")
                 shapes[id(r)] = tuple(t.shape)
         return shapes
 

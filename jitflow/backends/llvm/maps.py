@@ -118,3 +118,39 @@ def is_flat_identity(table: ParamTable, m: IndexMap, v: Value, space: Value) -> 
 
 def is_scalar_map(m: IndexMap) -> bool:
     return all(s.static and s.c == 0 for s in m.strides)
+
+
+def flat_kind(table: ParamTable, v: Value, space: Value):
+    """How ``v`` (broadcast into ``space``) is read from a flat loop over ``space``:
+    ("id",) at lin, ("zero",) at 0, ("mod", P) at lin % P, ("div", Q) at lin // Q, or None
+    when only nested loops can express it (P and Q are compile-time constants)."""
+    m = broadcast_map(table, v, space)
+    if is_scalar_map(m):
+        return ("zero",)
+    if is_flat_identity(table, m, v, space):
+        return ("id",)
+    out = space.type.shape
+    if any(not s.static and s != contig_stride(table, v, a - (len(out) - len(v.type.shape)))
+           for a, s in enumerate(m.strides) if not (s.static and s.c == 0)):
+        return None
+    covered = [not (s.static and s.c == 0) for s in m.strides]
+    if not any(covered):
+        return ("zero",)
+    first = covered.index(True)
+    last = len(covered) - 1 - covered[::-1].index(True)
+    if not all(covered[first:last + 1]):
+        return None
+    lead = len(out) - len(v.type.shape)
+    for a in range(first, last + 1):
+        if v.type.shape[a - lead] != out[a]:
+            return None
+    if last == len(out) - 1:          # covers a suffix: lin % P
+        tail = out[first:]
+        if all(isinstance(d, int) for d in tail):
+            return ("mod", _prod(tail))
+        return None
+    if first == 0:                    # covers a prefix: lin // Q
+        rest = out[last + 1:]
+        if all(isinstance(d, int) for d in rest):
+            return ("div", _prod(rest))
+    return None

@@ -164,10 +164,8 @@ declare float @llvm.fabs.f32(float)
 declare double @llvm.fabs.f64(double)
 declare float @llvm.sqrt.f32(float)
 declare double @llvm.sqrt.f64(double)
-declare i32 @llvm.fptosi.sat.i32.f32(float)
-declare i64 @llvm.fptosi.sat.i64.f32(float)
-declare i32 @llvm.fptosi.sat.i32.f64(double)
-declare i64 @llvm.fptosi.sat.i64.f64(double)
+declare float @llvm.copysign.f32(float, float)
+declare double @llvm.copysign.f64(double, double)
 declare double @jf_exp(double) nounwind
 declare double @jf_log(double) nounwind
 declare double @jf_tanh(double) nounwind
@@ -180,5 +178,31 @@ declare void @jf_cblas_dgemm(i32, i32, i32, i64, i64, i64, double, ptr, i64, ptr
 """
 
 
+def _ipow(t: str) -> str:
+    """Integer power by square-and-multiply, wrapping (so equal to NumPy's modulo 2**bits);
+    x**0 == 1; a negative exponent gives 1 (the caller flags it as an error)."""
+    return f"""
+define internal {t} @jf_ipow_{t}({t} %x, {t} %y) nounwind readnone {{
+entry:
+  %pos = icmp sgt {t} %y, 0
+  br i1 %pos, label %loop, label %done
+loop:
+  %r = phi {t} [1, %entry], [%r2, %loop]
+  %b = phi {t} [%x, %entry], [%b2, %loop]
+  %e = phi {t} [%y, %entry], [%e2, %loop]
+  %bit = and {t} %e, 1
+  %odd = icmp ne {t} %bit, 0
+  %rb = mul {t} %r, %b
+  %r2 = select i1 %odd, {t} %rb, {t} %r
+  %b2 = mul {t} %b, %b
+  %e2 = lshr {t} %e, 1
+  %more = icmp ne {t} %e2, 0
+  br i1 %more, label %loop, label %done
+done:
+  %res = phi {t} [1, %entry], [%r2, %loop]
+  ret {t} %res
+}}"""
+
+
 def library() -> str:
-    return DECLS + _expf() + _logf() + _tanhf() + _sigmoidf() + "\n"
+    return DECLS + _expf() + _logf() + _tanhf() + _sigmoidf() + _ipow("i32") + _ipow("i64") + "\n"
