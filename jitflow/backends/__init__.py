@@ -20,7 +20,7 @@ def available_backends() -> list[str]:
 
 
 def default_backend_name() -> str:
-    return os.environ.get("JITFLOW_BACKEND", "reference")
+    return os.environ.get("JITFLOW_BACKEND", "llvm")
 
 
 def get_backend(name: str | None = None) -> Backend:

@@ -2,9 +2,12 @@
 runs a whole compiled Function (forward, backward and optimizer update)."""
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 from ...ir.core import Function
+
+_warned: set = set()
 
 
 class LLVMBackend:
@@ -12,5 +15,16 @@ class LLVMBackend:
 
     def compile(self, f: Function, donations: Optional[dict[int, int]] = None,
                 dump_dir: Optional[str] = None):
+        """Compile ``f`` to native code. A Function using an op that has no LLVM lowering yet
+        runs on the reference interpreter instead, with a warning naming the ops."""
+        from .compiler import UnsupportedOp
         from .executable import LLVMExecutable
-        return LLVMExecutable(f, donations, dump_dir)
+        try:
+            return LLVMExecutable(f, donations, dump_dir)
+        except UnsupportedOp as e:
+            if str(e) not in _warned:
+                _warned.add(str(e))
+                print(f"[jitflow] warning: {e}; this graph runs on the reference backend",
+                      file=sys.stderr)
+            from ..reference import ReferenceExecutable
+            return ReferenceExecutable(f)
