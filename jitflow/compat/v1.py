@@ -74,6 +74,7 @@ train = _types.SimpleNamespace(
     get_global_step=_train.get_global_step,
     create_global_step=_train.create_global_step,
     get_or_create_global_step=_train.get_or_create_global_step,
+    global_step=_train.global_step,
     exponential_decay=_train.exponential_decay,
 )
 for _name in ("Saver", "latest_checkpoint", "get_checkpoint_state", "import_meta_graph",
@@ -90,6 +91,10 @@ def _keras_namespace():
 
 
 keras = _keras_namespace()
+
+random = _types.SimpleNamespace(
+    normal=random_normal, uniform=random_uniform, truncated_normal=truncated_normal,
+    set_random_seed=set_random_seed)
 
 math = _types.SimpleNamespace(
     abs=abs, add=add, add_n=add_n, divide=divide, equal=equal, exp=exp, floordiv=floordiv,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..ir.opdef import OPS
-from .graph import Tensor, get_default_graph, name_scope
+from .graph import Tensor, get_default_graph
 from .op_builder import convert_to_tensor, make_op
 
 #: frontend op types through which gradients flow although they have no IR op
@@ -64,15 +64,16 @@ def gradients(ys: Any, xs: Any, grad_ys: Any = None, name: str = "gradients",
         gys = [g if g is not None else ones_like(y) for g, y in zip(gys, ys)]
     conn = _connected(ys, xs_list)
     live = [x for x, c in zip(xs_list, conn) if c]
-    if not live:
-        return [None] * len(xs_list)
-    g = get_default_graph()
-    inputs = ys + live + (gys or [])
-    attrs = {"num_ys": len(ys), "num_xs": len(live), "has_grad_ys": gys is not None}
-    with name_scope(None):
+    if live:
+        g = get_default_graph()
+        inputs = ys + live + (gys or [])
+        attrs = {"num_ys": len(ys), "num_xs": len(live), "has_grad_ys": gys is not None}
+        # under the current name scope, as TF1 does ("train/gradients/...")
         op = make_op("Gradients", "gradients", inputs, attrs, name or "gradients", graph=g)
-    outs = iter(op.outputs)
-    result = [next(outs) if c else None for c in conn]
+        outs = iter(op.outputs)
+        result = [next(outs) if c else None for c in conn]
+    else:
+        result = [None] * len(xs_list)
     if unconnected_gradients == "zero":
         from .array_ops import zeros_like
         result = [r if r is not None else zeros_like(x) for r, x in zip(result, xs_list)]

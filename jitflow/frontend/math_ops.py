@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from ..errors import GraphTypeError
 from ..ir.dtypes import DType, as_dtype, float32, float64
-from .graph import Tensor, name_scope
+from .graph import Tensor, name_scope, user_location
 from .op_builder import convert_to_tensor, make_op, static_ints
 
 
@@ -25,7 +25,8 @@ def unary(op_type: str, ir_op: str):
     return fn
 
 
-def binary_operands(x: Any, y: Any, op_type: str) -> tuple[Tensor, Tensor]:
+def binary_operands(x: Any, y: Any, op_type: str,
+                    name: Optional[str] = None) -> tuple[Tensor, Tensor]:
     x_is = isinstance(x, Tensor) or hasattr(x, "_as_tensor")
     y_is = isinstance(y, Tensor) or hasattr(y, "_as_tensor")
     if x_is:
@@ -38,14 +39,19 @@ def binary_operands(x: Any, y: Any, op_type: str) -> tuple[Tensor, Tensor]:
         x = convert_to_tensor(x)
         y = convert_to_tensor(y, dtype=x.dtype)
     if x.dtype is not y.dtype:
+        g = x.graph
+        op_name = name[:-1] if name and name.endswith("/") else g.unique_name(
+            name or op_type, mark_as_used=False)
+        file, line = user_location()
         raise GraphTypeError(f"Input 'y' of '{op_type}' Op has type {y.dtype.name} that does not "
-                             f"match type {x.dtype.name} of argument 'x'.")
+                             f"match type {x.dtype.name} of argument 'x'. (op '{op_name}' with "
+                             f"inputs {x}, {y}, defined at {file}:{line})")
     return x, y
 
 
 def binary(op_type: str, ir_op: str, default_name: Optional[str] = None):
     def fn(x: Any, y: Any, name: Optional[str] = None) -> Tensor:
-        a, b = binary_operands(x, y, op_type)
+        a, b = binary_operands(x, y, op_type, name or default_name)
         return _out(make_op(op_type, ir_op, [a, b], name=name or default_name))
     fn.__name__ = ir_op
     fn.__doc__ = f"Elementwise {ir_op} with broadcasting (TF op {op_type})."
@@ -144,7 +150,7 @@ def to_double(x: Any, name: str = "ToDouble") -> Tensor:
 def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False,
            adjoint_a: bool = False, adjoint_b: bool = False, a_is_sparse: bool = False,
            b_is_sparse: bool = False, name: Optional[str] = None) -> Tensor:
-    a, b = binary_operands(a, b, "MatMul")
+    a, b = binary_operands(a, b, "MatMul", name or "MatMul")
     return _out(make_op("MatMul", "matmul", [a, b],
                         {"transpose_a": bool(transpose_a or adjoint_a),
                          "transpose_b": bool(transpose_b or adjoint_b)}, name))

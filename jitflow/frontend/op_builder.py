@@ -6,6 +6,7 @@ input types and the user's file:line.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -69,18 +70,42 @@ def infer_dtype(value: Any) -> DType:
                     f"Contents: {value!r}. Consider casting elements to a supported type.")
 
 
+def _first_mismatch(value: Any, ok) -> Any:
+    """TF1's ``_AssertCompatible``: the first leaf of a (nested) Python value that ``ok``
+    rejects, or None."""
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            bad = _first_mismatch(v, ok)
+            if bad is not None:
+                return bad
+        return None
+    if isinstance(value, np.ndarray):
+        return None
+    return None if ok(value) else value
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (numbers.Integral, np.integer))
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, (bool, np.bool_))
+
+
 def to_numpy(value: Any, dtype: Optional[DType]) -> np.ndarray:
+    """A Python/NumPy value as an array of ``dtype``. Like TF1, NumPy values are cast, while
+    Python values must fit the dtype: a Python float for an integer dtype is a TypeError
+    (``Expected int32, got 0.5 of type 'float' instead.``)."""
     if dtype is None:
         dtype = infer_dtype(value)
-    if dtype.is_integer or dtype.is_bool:
-        raw = np.asarray(value)
-        if raw.dtype.kind == "f" and not isinstance(value, np.ndarray):
-            if raw.size and not np.all(np.equal(np.mod(raw, 1), 0)):
-                raise TypeError(f"Expected {dtype.name}, got {value!r} of type "
-                                f"'{type(value).__name__}' instead.")
+    if (dtype.is_integer or dtype.is_bool) and not isinstance(value, (np.ndarray, np.generic)):
+        bad = _first_mismatch(value, _is_bool if dtype.is_bool else _is_int)
+        if bad is not None:
+            raise TypeError(f"Expected {dtype.name}, got {bad!r} of type "
+                            f"'{type(bad).__name__}' instead.")
     try:
         return np.asarray(value, dtype=dtype.np)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise TypeError(f"Expected {dtype.name}, got {value!r} of type '{type(value).__name__}' "
                         f"instead: {e}") from None
 
@@ -91,12 +116,20 @@ def constant(value: Any, dtype: Any = None, shape: Any = None, name: str = "Cons
     arr = to_numpy(value, dt)
     if shape is not None:
         shape = tuple(int(d) for d in (shape if isinstance(shape, (list, tuple)) else [shape]))
+        size = int(np.prod(shape))
+        if verify_shape and arr.shape != shape:
+            raise TypeError(f"Expected Tensor's shape: {shape}, got {arr.shape}.")
         if arr.size == 1:
             arr = np.full(shape, arr.reshape(()), dtype=arr.dtype)
-        elif arr.size == int(np.prod(shape)):
+        elif arr.size == size:
             arr = arr.reshape(shape)
+        elif 0 < arr.size < size:   # TF1 fills the rest with the last value
+            flat = arr.reshape(-1)
+            arr = np.concatenate([flat, np.full(size - flat.size, flat[-1], flat.dtype)]
+                                 ).reshape(shape)
         else:
-            raise TypeError(f"Expected Tensor's shape: {shape}, got {arr.shape}.")
+            raise ValueError(f"Too many elements provided. Takes at most {size}, but got "
+                             f"{arr.size}.")
     return make_op("Const", "constant", [], {"value": np.array(arr)}, name).outputs[0]
 
 

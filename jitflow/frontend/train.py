@@ -70,11 +70,14 @@ class Optimizer:
                 with name_scope("update_" + var.op.name):
                     updates.append(self._apply_dense(grad, var))
             if global_step is None:
-                return self._finish(updates, scope)
-            with g.control_dependencies([self._finish(updates, "update")]):
-                step = assign_add(global_step, 1, name=scope)
-                train_op = step.op
-        g.add_to_collection(GraphKeys.TRAIN_OP, train_op)
+                train_op = self._finish(updates, scope)
+            else:
+                with g.control_dependencies([self._finish(updates, "update")]):
+                    step = assign_add(global_step, 1, name=scope)
+                    train_op = step.op
+        train_ops = g.get_collection_ref(GraphKeys.TRAIN_OP)
+        if train_op not in train_ops:
+            train_ops.append(train_op)
         return train_op
 
     def get_slot(self, var: Variable, name: str) -> Optional[Variable]:
@@ -281,6 +284,11 @@ def create_global_step(graph=None) -> Variable:
 
 def get_or_create_global_step(graph=None) -> Variable:
     return get_global_step(graph) or create_global_step(graph)
+
+
+def global_step(sess, global_step_tensor) -> int:
+    """``tf.train.global_step``: the current value of a global step, as a Python int."""
+    return int(sess.run(global_step_tensor))
 
 
 def exponential_decay(learning_rate: Any, global_step: Any, decay_steps: Any, decay_rate: Any,

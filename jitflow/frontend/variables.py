@@ -21,6 +21,8 @@ AUTO_REUSE = _ReuseMarker()
 class Variable:
     """``tf.Variable``: ops ``v`` (VariableV2), ``v/Assign`` (its initializer), ``v/read``."""
 
+    __array_priority__ = 100  # so NumPy arrays on the left defer to our operators
+
     def __init__(self, initial_value: Any = None, trainable: Optional[bool] = None,
                  collections: Optional[list] = None, validate_shape: bool = True,
                  caching_device=None, name: Optional[str] = None, variable_def=None,
@@ -140,6 +142,9 @@ class Variable:
     def __getitem__(self, key):
         return self._snapshot[key]
 
+    def __iter__(self):
+        raise TypeError("'Variable' object is not iterable.")
+
 
 def _delegate(op_name: str):
     def method(self, *args):
@@ -257,48 +262,118 @@ def get_variable_scope() -> VariableScope:
     return g._var_scope_stack[-1]
 
 
+def _scope_counts(g) -> dict:
+    """How often each variable scope name was opened (TF1's ``variable_scopes_count``)."""
+    return g._var_scope_counts[0]
+
+
+def _unique_variable_scope(g, prefix: str) -> str:
+    """TF1's ``_get_unique_variable_scope``: ``prefix``, else ``prefix_1``, ``prefix_2``, ...
+    unique among the scopes opened under the current variable scope."""
+    counts = _scope_counts(g)
+    cur = get_variable_scope().name
+    name = f"{cur}/{prefix}" if cur else prefix
+    if counts.get(name, 0) == 0:
+        return prefix
+    idx = 1
+    while counts.get(f"{name}_{idx}", 0) > 0:
+        idx += 1
+    return f"{prefix}_{idx}"
+
+
+@contextlib.contextmanager
+def _pure_variable_scope(g, name_or_scope: Any, reuse: Any, initializer, regularizer, dtype,
+                         old_name_scope: Optional[str]) -> Iterator[VariableScope]:
+    """Push a VariableScope (no name scope), as TF1's ``_pure_variable_scope`` does."""
+    old = get_variable_scope()
+    counts = _scope_counts(g)
+    if isinstance(name_or_scope, VariableScope):
+        new_name = name_or_scope.name
+        vs = VariableScope(name_or_scope.name, reuse if reuse else name_or_scope.reuse,
+                           name_or_scope.initializer, name_or_scope.regularizer,
+                           name_or_scope.dtype, name_or_scope.original_name_scope)
+        counts[new_name] = counts.get(new_name, 0) + 1
+        saved = dict(counts)
+    else:
+        new_name = f"{old.name}/{name_or_scope}" if old.name else name_or_scope
+        vs = VariableScope(new_name, reuse or old.reuse, old.initializer, old.regularizer,
+                           old.dtype, name_or_scope if old_name_scope is None else old_name_scope)
+        counts[new_name] = counts.get(new_name, 0) + 1
+        saved = None
+    if initializer is not None:
+        vs.initializer = initializer
+    if regularizer is not None:
+        vs.regularizer = regularizer
+    if dtype is not None:
+        vs.dtype = dtype
+    g._var_scope_stack.append(vs)
+    try:
+        yield vs
+    finally:
+        if g._var_scope_stack and g._var_scope_stack[-1] is vs:
+            g._var_scope_stack.pop()
+        counts = _scope_counts(g)
+        if saved is not None:         # jumping out of a re-entered scope restores the counts
+            counts.clear()
+            counts.update(saved)
+        else:                          # leaving a prolonged scope forgets its subscopes
+            prefix = new_name + "/"
+            for k in counts:
+                if k.startswith(prefix):
+                    counts[k] = 0
+
+
 @contextlib.contextmanager
 def variable_scope(name_or_scope: Any = None, default_name: Optional[str] = None, values=None,
                    initializer=None, regularizer=None, caching_device=None, partitioner=None,
                    custom_getter=None, reuse: Any = None, dtype=None, use_resource=None,
                    constraint=None, auxiliary_name_scope: bool = True) -> Iterator[VariableScope]:
+    """TF1's ``tf.variable_scope``: a variable scope plus (usually) a new name scope.
+
+    A string extends the current variable scope and opens a new, uniquified name scope
+    (re-opening ``"my_scope"`` gives ops under ``my_scope_1/``); a VariableScope object jumps
+    to that scope (its name scope is again a new one unless ``auxiliary_name_scope=False``);
+    ``default_name`` is made unique among the current scope's sub-scopes. ``reuse`` is
+    inherited by sub-scopes (``True`` or ``AUTO_REUSE``); ``False`` means ``None``.
+    """
+    if default_name is None and name_or_scope is None:
+        raise TypeError("If default_name is None then name_or_scope is required")
+    if reuse is False:
+        reuse = None
+    if not (reuse is True or reuse is None or reuse is AUTO_REUSE):
+        raise ValueError("The reuse parameter must be True or False or None.")
     g = get_default_graph()
-    parent = get_variable_scope()
-    counts = g._var_scope_counts[0]
-    if isinstance(name_or_scope, VariableScope):
-        full = name_or_scope.name
-        ns_name = name_or_scope.original_name_scope or None
-    elif name_or_scope:
-        full = f"{parent.name}/{name_or_scope}" if parent.name else name_or_scope
-        ns_name = name_or_scope
-    elif default_name is not None:
-        base = f"{parent.name}/{default_name}" if parent.name else default_name
-        n = counts.get(base, 0)
-        full = base if n == 0 else f"{base}_{n}"
-        ns_name = full.rsplit("/", 1)[-1]
+    get_variable_scope()  # make sure the root scope exists
+    if dtype is not None:
+        dtype = as_dtype(dtype)
+    if not auxiliary_name_scope:
+        cur = g.get_name_scope()
+        ns_cm = g.name_scope(cur + "/" if cur else "")
     else:
-        raise ValueError("name_or_scope or default_name must be given")
-    if not isinstance(name_or_scope, VariableScope):
-        counts[full] = counts.get(full, 0) + 1
-    if reuse is AUTO_REUSE or parent.reuse is AUTO_REUSE:
-        eff_reuse = AUTO_REUSE
-    elif reuse is True or parent.reuse is True:
-        eff_reuse = True
-    elif isinstance(name_or_scope, VariableScope) and reuse is None:
-        eff_reuse = name_or_scope.reuse
-    else:
-        eff_reuse = False
-    src = name_or_scope if isinstance(name_or_scope, VariableScope) else parent
-    scope_cm = g.name_scope(ns_name) if auxiliary_name_scope else contextlib.nullcontext(
-        g._name_stack + "/" if g._name_stack else "")
-    with scope_cm as ns:
-        vs = VariableScope(full, eff_reuse, initializer or src.initializer,
-                           regularizer or src.regularizer, dtype or src.dtype, ns)
-        g._var_scope_stack.append(vs)
-        try:
-            yield vs
-        finally:
-            g._var_scope_stack.pop()
+        ns_cm = None
+    with contextlib.ExitStack() as stack:
+        if name_or_scope is not None:
+            if not isinstance(name_or_scope, (VariableScope, str)):
+                raise TypeError("VariableScope: name_or_scope must be a string or VariableScope.")
+            if isinstance(name_or_scope, str):
+                ns_name = name_or_scope
+            else:
+                ns_name = name_or_scope.name.split("/")[-1]
+            old_name_scope = None
+            if ns_name or ns_cm is not None:
+                entered = stack.enter_context(ns_cm or g.name_scope(ns_name))
+                old_name_scope = (entered if isinstance(name_or_scope, str)
+                                  else name_or_scope.original_name_scope)
+            vs = stack.enter_context(_pure_variable_scope(
+                g, name_or_scope, reuse, initializer, regularizer, dtype, old_name_scope))
+        else:
+            if reuse:
+                raise ValueError("reuse=True cannot be used without a name_or_scope")
+            entered = stack.enter_context(ns_cm or g.name_scope(default_name))
+            unique = _unique_variable_scope(g, default_name)
+            vs = stack.enter_context(_pure_variable_scope(
+                g, unique, None, initializer, regularizer, dtype, entered))
+        yield vs
 
 
 def get_variable(name: str, shape: Any = None, dtype: Any = None, initializer: Any = None,
@@ -309,38 +384,53 @@ def get_variable(name: str, shape: Any = None, dtype: Any = None, initializer: A
     g = get_default_graph()
     scope = get_variable_scope()
     full = f"{scope.name}/{name}" if scope.name else name
+    # TF1: an explicit dtype must agree with a value initializer's; then the scope's defaults
+    if dtype is not None and initializer is not None and not callable(initializer):
+        init_dtype = convert_to_tensor(initializer).dtype if not isinstance(
+            initializer, Tensor) else initializer.dtype
+        if init_dtype is not as_dtype(dtype):
+            raise ValueError(f"Initializer type '{init_dtype.name}' and explicit dtype "
+                             f"'{as_dtype(dtype).name}' don't match.")
+    init = initializer if initializer is not None else scope.initializer
+    dt = as_dtype(dtype or scope.dtype or float32)
+    from_value = init is not None and not callable(init)
+    if shape is not None and from_value:
+        raise ValueError("If initializer is a constant, do not specify shape.")
     existing = g._var_store.get(full)
     if existing is not None:
-        if scope.reuse is False:
+        if not scope.reuse:
             raise ValueError(f"Variable {full} already exists, disallowed. Did you mean to set "
-                             f"reuse=True or reuse=tf.AUTO_REUSE in VarScope?")
+                             f"reuse=True or reuse=tf.AUTO_REUSE in VarScope? Originally "
+                             f"defined at:\n\n  File \"{existing.op.file}\", line "
+                             f"{existing.op.line}")
         if shape is not None and not existing.shape.is_compatible_with(shape):
             raise ValueError(f"Trying to share variable {full}, but specified shape "
                              f"{TensorShape(shape)} and found shape {existing.shape}.")
-        if dtype is not None and as_dtype(dtype) is not existing.dtype:
+        if dt is not existing.dtype:   # (the scope's default float32 when no dtype is given)
             raise ValueError(f"Trying to share variable {full}, but specified dtype "
-                             f"{as_dtype(dtype).name} and found dtype {existing.dtype.name}.")
+                             f"{dt.name} and found dtype {existing.dtype.name}.")
         return existing
     if scope.reuse is True:
         raise ValueError(f"Variable {full} does not exist, or was not created with "
                          f"tf.get_variable(). Did you mean to set reuse=tf.AUTO_REUSE in VarScope?")
-    dt = as_dtype(dtype or scope.dtype or float32)
-    init = initializer if initializer is not None else scope.initializer
     if init is None:
         from .initializers import GlorotUniform, Zeros
         init = GlorotUniform() if dt.is_floating else Zeros()
     if isinstance(init, type):
         init = init()
-    if callable(init):
+    var_dtype = None
+    if not from_value:
         if shape is None:
             raise ValueError(f"Shape of a new variable ({full}) must be fully defined, but "
                              f"instead was <unknown>.")
         dims = TensorShape(shape).as_list()
         initial = lambda: init(dims, dtype=dt)  # noqa: E731
+        var_dtype = dt
     else:
-        initial = convert_to_tensor(init, dtype=dt) if not isinstance(init, Tensor) else init
+        initial = init    # a Tensor or a value: the variable takes its dtype and shape
     with g.name_scope(None):
-        v = Variable(initial, trainable=trainable, collections=collections, name=full, dtype=dt)
+        v = Variable(initial, trainable=trainable, collections=collections, name=full,
+                     dtype=var_dtype)
     g._var_store[full] = v
     reg = regularizer or scope.regularizer
     if reg is not None:

@@ -20,6 +20,7 @@ from ..errors import FailedPreconditionError, InvalidArgumentError
 from ..ir.types import TensorType
 from ..passes.manager import PassManager, pipeline_for
 from ..frontend.graph import Graph, Operation, Tensor, get_default_graph
+from ..frontend.graph import _stack as _graph_stack
 from .lowering import Lowered, lower
 
 _local = threading.local()
@@ -148,16 +149,24 @@ class Session:
                     f"{var_op.name} (defined at {var_op.file}:{var_op.line}) ]]")
             args.append(v)
         if low.uses_rng:
-            args.append(np.int64(self._step))
+            args.append(np.array(self._step, dtype=np.int64))
             self._step += 1
         results = compiled.executable.run(args)
         nf = low.num_fetches
+        # No array may be shared between the user and the variable store, or between two
+        # variables: a backend may return an argument itself (identity) or a view of it.
+        owned = {id(a) for a in args}
         for var_op, val in zip(low.var_writes, results[nf:]):
+            if id(val) in owned or val.base is not None:
+                val = np.array(val)
+            owned.add(id(val))
             self._values[id(var_op)] = val
         values = {}
         for i, (t, r) in enumerate(zip(tensors, results[:nf])):
-            if compiled.copy_results[i] or not r.flags.writeable:
+            if (compiled.copy_results[i] or id(r) in owned or r.base is not None
+                    or not r.flags.writeable):
                 r = np.array(r)
+            owned.add(id(r))
             values[id(t)] = r[()] if r.ndim == 0 else r
         return rebuild(values)
 
@@ -203,16 +212,26 @@ class Session:
                     raise TypeError(f"Cannot interpret feed_dict key as Tensor: {k!r} is a "
                                     f"{type(k).__name__}, not a Tensor")
             if t.graph is not self.graph:
-                raise ValueError(f"Cannot feed {t.name}: the tensor belongs to another graph "
-                                 "than this session's.")
-            if t.op.type in ("VariableV2", "Assign", "AssignAdd", "AssignSub"):
-                raise ValueError(f"Tensor {t.name} may not be fed: it is the state or update of "
-                                 f"variable {t.op.name}; use an assign op or Saver.restore.")
+                raise TypeError(f"Cannot interpret feed_dict key as Tensor: Tensor {t} is not an "
+                                "element of this graph.")
+            if t.op.type in ("Assign", "AssignAdd", "AssignSub"):
+                # (a variable itself may be fed, as in TF1: its reads then see the fed value)
+                var_name = t.op.inputs[0].op.name
+                raise ValueError(f"Tensor {t.name} may not be fed: it is an update of variable "
+                                 f"{var_name}; feed the assigned value instead (e.g. "
+                                 f"'{var_name}/Assign' input 1) or use Saver.restore.")
             try:
                 arr = np.asarray(v, dtype=t.dtype.np)
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"Cannot feed value {v!r} for Tensor '{t.name}' of dtype "
-                                 f"{t.dtype.name}: {e}") from None
+            except (TypeError, ValueError, OverflowError) as e:
+                if isinstance(v, int) and not isinstance(v, bool):
+                    raise TypeError(f"Type of feed value {v} with type {type(v)} is not compatible "
+                                    f"with Tensor type {t.dtype.name} of '{t.name}'. Try "
+                                    "explicitly setting the type of the feed tensor to a larger "
+                                    "type (e.g. int64).") from None
+                given = getattr(v, "dtype", None)
+                given = type(v).__name__ if given is None else given
+                raise ValueError(f"Cannot feed value of type {given} for Tensor '{t.name}', which "
+                                 f"has dtype {t.dtype.name}: {e}") from None
             dims = t.shape.dims
             if dims is not None and (arr.ndim != len(dims) or any(
                     d is not None and d != s for d, s in zip(dims, arr.shape))):
@@ -243,14 +262,25 @@ class Session:
     def _compile(self, tensors, targets, feeds, types) -> _Compiled:
         t0 = time.perf_counter()
         low = lower(f"run{len(self._cache)}", tensors, targets, feeds, types)
-        f = PassManager(pipeline_for(self._backend.name)).run(low.function)
+        pm = PassManager(pipeline_for(self._backend.name))
+        f = pm.run(low.function)
         low.function = f
-        exe = self._backend.compile(f)
+        exe = self._backend.compile(f, **self._compile_options(low, pm))
         secs = time.perf_counter() - t0
         _log_compile(f"compiled {f.name}: {len(tensors)} fetches, {len(targets)} targets, "
                      f"feeds {[str(t) for t in types]}, {len(f.ops)} ops on {self._backend.name} "
                      f"in {secs * 1e3:.1f} ms")
         return _Compiled(low, exe, secs)
+
+    def _compile_options(self, low: Lowered, pm: PassManager) -> dict:
+        """Backend extras: variable updates that may be written in place (result index ->
+        parameter index) and the JITFLOW_DUMP directory for .ll/.s files."""
+        if self._backend.name != "llvm":
+            return {}
+        nf, feeds = low.num_fetches, len(low.feeds)
+        reads = {id(op): feeds + i for i, op in enumerate(low.var_reads)}
+        donations = {nf + i: reads[id(op)] for i, op in enumerate(low.var_writes) if id(op) in reads}
+        return {"donations": donations, "dump_dir": str(pm.last_dump) if pm.last_dump else None}
 
     # ------------------------------------------------------------------ variables --------
     def _load_variable(self, var: Any, value: Any) -> None:
@@ -271,11 +301,23 @@ class InteractiveSession(Session):
                  backend: Optional[str] = None) -> None:
         super().__init__(target, graph, config, backend)
         _default_session_stack().append(self)
+        # as in TF1, an explicitly given graph also becomes the default graph until close()
+        self._explicit_graph = graph
+        if graph is not None:
+            _graph_stack().append(graph)
 
     def close(self) -> None:
         stack = _default_session_stack()
         if self in stack:
             stack.remove(self)
+        g = getattr(self, "_explicit_graph", None)
+        if g is not None:
+            gs = _graph_stack()
+            for i in range(len(gs) - 1, -1, -1):
+                if gs[i] is g:
+                    del gs[i]
+                    break
+            self._explicit_graph = None
         super().close()
 
 
