@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 WORKLOADS ?= ../shared/workloads
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test venv clean
+.PHONY: demo test bench clean
 
 $(VENV)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,12 @@ demo: $(VENV)/.installed-examples
 
 test: $(VENV)/.installed-test,examples
 	$(PY) -m pytest
+
+# Benchmarks (not tests): jitflow vs TensorFlow, JAX and PyTorch, side by side.
+bench: $(VENV)/.installed-test,examples
+	test -x .venv-bench/bin/python || ($(PYTHON) -m venv .venv-bench && \
+		.venv-bench/bin/pip install -q -e . && .venv-bench/bin/pip install -q -r benchmarks/requirements.txt)
+	.venv-bench/bin/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT)

@@ -40,7 +40,21 @@ def data_operands(op: Op) -> list[tuple[int, Value]]:
 
 
 def elementwise_ok(op: Op) -> bool:
-    return op.opname in LOWER or op.opname in REMAP_OPS
+    return op.opname in LOWER or op.opname in REMAP_OPS or inline_matmul(op)
+
+
+INLINE_MATMUL_MAX_K = 16
+
+
+def inline_matmul(op: Op) -> bool:
+    """A 2-D matmul with a small static inner dim and static N is computed in the element
+    loop (k unrolled) instead of a GEMM call: no call overhead, vectorized with its epilogue."""
+    if op.opname != "matmul" or len(op.results[0].type.shape) != 2:
+        return False
+    a = op.operands[0].type.shape
+    k = a[0] if op.attrs["transpose_a"] else a[1]
+    n = op.results[0].type.shape[1]
+    return isinstance(k, int) and 0 < k <= INLINE_MATMUL_MAX_K and isinstance(n, int)
 
 
 @dataclass
@@ -189,7 +203,7 @@ class ModuleBuilder:
             return
         if root.opname in REDUCE_OPS:
             kind = "reduce"
-        elif "matmul" in names:
+        elif any(op.opname == "matmul" and not inline_matmul(op) for op in g):
             kind = "gemm"
         elif root.opname in ("concat", "strided_slice_grad", "shape"):
             kind = root.opname
@@ -413,7 +427,29 @@ class KernelGen:
             return r
         return value
 
+    def _inline_matmul(self, op: Op, i: str, j: str) -> str:
+        a, b = op.operands
+        dt = op.results[0].type.dtype
+        t = rtype(dt)
+        ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
+        K = a.type.shape[0] if ta else a.type.shape[1]
+        sa = [contig_stride(self.table, a, 0), contig_stride(self.table, a, 1)]
+        sb = [contig_stride(self.table, b, 0), contig_stride(self.table, b, 1)]
+        pa, pb = self.ptr(self.mb._buffer_of(a)), self.ptr(self.mb._buffer_of(b))
+        mul, add = ("fmul", "fadd") if dt.is_floating else ("mul", "add")
+        acc = None
+        for k in range(K):
+            ai, ak = (str(k), i) if ta else (i, str(k))
+            bk, bj = (j, str(k)) if tb else (str(k), j)
+            av = self.em.load(dt, pa, self.offset(IndexMap(ZERO, sa), [ai, ak]))
+            bv = self.em.load(dt, pb, self.offset(IndexMap(ZERO, sb), [bk, bj]))
+            prod = self.em.op(f"{mul} {t} {av}, {bv}")
+            acc = prod if acc is None else self.em.op(f"{add} {t} {acc}, {prod}")
+        return acc
+
     def _lower_member(self, op: Op, v: Value, idx, value, space) -> str:
+        if inline_matmul(op):
+            return self._inline_matmul(op, idx[-2], idx[-1])
         if op.opname == "transpose":
             return self._remap_load(op, self._transpose_map(op, space), idx)
         if op.opname == "strided_slice":
@@ -425,6 +461,8 @@ class KernelGen:
             else:
                 args.append(value(x, idx))
         self.ctx.op = op
+        if op.opname in RANDOM_OPS:   # the element's linear index within the op's own shape
+            self.ctx.lin = self.offset(broadcast_map(self.table, op.results[0], space), idx)
         return LOWER[op.opname](self.em, op, args, self.ctx)
 
     def _remap_load(self, op: Op, m: IndexMap, idx) -> str:
@@ -502,6 +540,8 @@ class KernelGen:
             if op.opname in REMAP_OPS:
                 out.append(None)   # remapped reads are never flat
                 continue
+            if inline_matmul(op):
+                continue           # its operands are read by the matmul lowering itself
             for _, v in data_operands(op):
                 if v.producer is None or id(v.producer) not in members:
                     p = v.producer
@@ -550,27 +590,38 @@ class KernelGen:
             p = v.producer
             if p is not None and p.opname == "constant" and p.attrs["value"].size <= 1:
                 r = const(p.attrs["value"].reshape(()).item(), v.type.dtype)
+            elif p is not None and id(p) in members and inline_matmul(p):
+                n = p.results[0].type.shape[1]
+                l32 = self.em.op(f"trunc i64 {lin} to i32", "o")
+                i = self.em.op(f"zext i32 {self.em.op(f'udiv i32 {l32}, {n}', 'o')} to i64", "o")
+                j = self.em.op(f"zext i32 {self.em.op(f'urem i32 {l32}, {n}', 'o')} to i64", "o")
+                r = self._inline_matmul(p, i, j)
             elif p is not None and id(p) in members and id(v) not in self.gemm_done:
                 args = [None if i in SHAPE_ONLY.get(p.opname, set()) else fv(x)
                         for i, x in enumerate(p.operands)]
                 self.ctx.op = p
+                if p.opname in RANDOM_OPS:   # the linear index within the op's own shape
+                    self.ctx.lin = self._flat_offset(p.results[0], space, lin)
                 r = LOWER[p.opname](self.em, p, args, self.ctx)
             else:
-                kind = flat_kind(self.table, v, space)
-                if kind[0] == "id":
-                    off = lin
-                elif kind[0] == "zero":
-                    off = "0"
-                else:
-                    # 32-bit index math vectorizes (64-bit urem/udiv does not); spaces are
-                    # limited to 2**31 elements (checked when shapes are planned)
-                    l32 = self.em.op(f"trunc i64 {lin} to i32", "o")
-                    q = self.em.op(f"{'urem' if kind[0] == 'mod' else 'udiv'} i32 {l32}, {kind[1]}", "o")
-                    off = self.em.op(f"zext i32 {q} to i64", "o")
+                off = self._flat_offset(v, space, lin)
                 r = self.em.load(v.type.dtype, self.ptr(self.mb._buffer_of(v)), off)
             cache[id(v)] = r
             return r
         return fv
+
+    def _flat_offset(self, v: Value, space: Value, lin: str) -> str:
+        """Where ``v`` (broadcast into ``space``) is read at the flat index ``lin``."""
+        kind = flat_kind(self.table, v, space)
+        if kind[0] == "id":
+            return lin
+        if kind[0] == "zero":
+            return "0"
+        # 32-bit index math vectorizes (64-bit urem/udiv does not); spaces are
+        # limited to 2**31 elements (checked when shapes are planned)
+        l32 = self.em.op(f"trunc i64 {lin} to i32", "o")
+        q = self.em.op(f"{'urem' if kind[0] == 'mod' else 'udiv'} i32 {l32}, {kind[1]}", "o")
+        return self.em.op(f"zext i32 {q} to i64", "o")
 
     # ------------------------------------------------------------------ copy -------------
     def gen_copy(self) -> None:
@@ -607,16 +658,26 @@ class KernelGen:
         omap, reduced_static = self._reduce_out_map(red)
         rank = len(x.type.shape)
         bounds = [self.ref(dim_ref(self.table, x, a)) for a in range(rank)]
+        # fused producers whose values are also needed elsewhere are stored as they are
+        # computed (each element of x's space once; broadcast ones repeatedly, same value)
+        side = [(v, b) for v, b in self._outputs() if v is not out]
+
+        def element(full: list) -> str:
+            env = self._expr_env(x)
+            for v, b in side:
+                m = broadcast_map(self.table, v, x)
+                self.em.store(v.type.dtype, env(v, full), self.ptr(b), self.offset(m, full))
+            return env(x, full)
 
         def combine(a: str, b: str) -> str:
             if kind == "sum":
                 return self.em.op(f"{'fadd reassoc nsz' if dt.is_floating else 'add'} {t} {a}, {b}")
             if kind == "prod":
                 return self.em.op(f"{'fmul reassoc nsz' if dt.is_floating else 'mul'} {t} {a}, {b}")
-            if dt.is_floating:
-                c = self.em.op(f"fcmp fast {'ogt' if kind == 'max' else 'olt'} {t} {a}, {b}")
-            else:
-                c = self.em.op(f"icmp {'sgt' if kind == 'max' else 'slt'} {t} {a}, {b}")
+            if dt.is_floating:   # NaN-propagating, as NumPy's max/min (and vectorizable)
+                fn = f"llvm.{'maximum' if kind == 'max' else 'minimum'}.{dt.short}"
+                return self.em.op(f"call {t} @{fn}({t} {a}, {t} {b})")
+            c = self.em.op(f"icmp {'sgt' if kind == 'max' else 'slt'} {t} {a}, {b}")
             return self.em.op(f"select i1 {c}, {t} {a}, {t} {b}")
 
         if rank and reduced_static[-1]:
@@ -636,8 +697,7 @@ class KernelGen:
                 em(f"%{L}.c = icmp slt i64 {i}, {bounds[-1]}")
                 em(f"br i1 %{L}.c, label %{L}.body, label %{L}.exit")
                 em.label(f"{L}.body")
-                full = idx + [i]
-                v = self._expr_env(x)(x, full)
+                v = element(idx + [i])
                 nxt = combine(acc, v)
                 em.lines[phi_at] = em.lines[phi_at].replace("__NEXT__", nxt)
                 em.br(f"{L}.latch")
@@ -651,7 +711,7 @@ class KernelGen:
             self.em.loops(outer, outer_body)
         else:
             def body(idx):
-                v = self._expr_env(x)(x, idx)
+                v = element(idx)
                 off = self.offset(omap, idx)
                 old = self.em.load(dt, self.ptr(ob), off)
                 self.em.store(dt, combine(old, v), self.ptr(ob), off)

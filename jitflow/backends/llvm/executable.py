@@ -25,7 +25,7 @@ MAX_ELEMENTS = 2 ** 31   # flat loops use 32-bit index arithmetic for broadcasts
 
 
 class _ShapePlan:
-    __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps")
+    __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps", "arg_objs", "bufs_ptr", "prm_ptr")
 
 
 class LLVMExecutable:
@@ -45,6 +45,7 @@ class LLVMExecutable:
         self.result_buf = [mb.storage.get(id(v)) for v in f.results]
         self.result_dtypes = [v.type.dtype.np for v in f.results]
         self.param_ids = [id(p) for p in f.params]
+        self.param_dtypes = [p.type.dtype.np for p in f.params]
         self._plans: dict[tuple, _ShapePlan] = {}
         self._lock = threading.Lock()
         seen: set[int] = set()
@@ -65,7 +66,24 @@ class LLVMExecutable:
     def _shapes(self, args: Sequence[np.ndarray]) -> dict:
         f = self.function
         shapes = {}
-        for p, a in zip(f.params, args):
+        symbols: dict = {}
+        for i, (p, a) in enumerate(zip(f.params, args)):
+            # the kernels trust the declared static dims and one size per symbol: a mismatch
+            # would read or write out of bounds, so it is an error, as the reference's
+            # type rules would not catch every case
+            decl = p.type.shape
+            bad = len(a.shape) != len(decl) or int(np.prod(a.shape, dtype=np.int64)) >= MAX_ELEMENTS
+            if not bad:
+                for d, n in zip(decl, a.shape):
+                    if isinstance(d, int) and d != n:
+                        bad = True
+                    elif isinstance(d, str) and symbols.setdefault(d, n) != n:
+                        bad = True
+            if bad:
+                sym = {d: symbols[d] for d in decl if isinstance(d, str) and d in symbols}
+                raise InvalidArgumentError(
+                    f"parameter {i} ({p.name or 'unnamed'}) of type {p.type} cannot take an array "
+                    f"of shape {tuple(a.shape)}" + (f" (bound so far: {sym})" if sym else ""))
             shapes[id(p)] = tuple(a.shape)
         for op in f.ops:
             ins = [TensorType(v.type.dtype, shapes[id(v)]) for v in op.operands]
@@ -131,20 +149,38 @@ class LLVMExecutable:
                 b.array = arr
                 plan.bufs[b.idx] = arr.ctypes.data
         plan.temps = offsets
+        plan.arg_objs = [None] * len(args)
+        plan.bufs_ptr = plan.bufs.ctypes.data
+        plan.prm_ptr = plan.prm.ctypes.data
         return plan
 
     # ------------------------------------------------------------------ run --------------
+    def _as_param(self, a, dt: np.dtype, i: int) -> np.ndarray:
+        """Scalars and lists take the parameter's dtype; an array of another dtype is an
+        error (its bytes would be misread)."""
+        if isinstance(a, np.ndarray) and a.dtype != dt:
+            p = self.function.params[i]
+            raise InvalidArgumentError(f"parameter {i} ({p.name or 'unnamed'}) of type {p.type} "
+                                       f"cannot take an array of dtype {a.dtype}")
+        return np.asarray(a, dtype=dt, order="C")
+
     def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
-        args = [a if isinstance(a, np.ndarray) and a.flags.c_contiguous else np.array(a, order="C")
-                for a in args]
+        dts = self.param_dtypes
+        if len(args) != len(dts):
+            raise InvalidArgumentError(f"expected {len(dts)} arguments, got {len(args)}")
+        args = [a if isinstance(a, np.ndarray) and a.flags.c_contiguous and a.dtype == dt
+                else self._as_param(a, dt, i) for i, (a, dt) in enumerate(zip(args, dts))]
         key = tuple(a.shape for a in args)
         with self._lock:
             plan = self._plans.get(key)
             if plan is None:
                 plan = self._plans[key] = self._plan(args)
             bufs = plan.bufs
+            seen = plan.arg_objs
             for i, a in enumerate(args):
-                bufs[i] = a.ctypes.data
+                if seen[i] is not a:      # variables keep their arrays from run to run
+                    bufs[i] = a.__array_interface__["data"][0]
+                    seen[i] = a
             results: list = []
             for r_idx, (b, shape, dt) in enumerate(zip(self.result_buf, plan.result_shapes,
                                                        self.result_dtypes)):
@@ -157,13 +193,13 @@ class LLVMExecutable:
                 elif b.kind == "result":
                     if b.ref == r_idx:
                         out = np.empty(shape, dtype=dt)
-                        bufs[b.idx] = out.ctypes.data
+                        bufs[b.idx] = out.__array_interface__["data"][0]
                         results.append(out)
                     else:
                         results.append(results[b.ref])
                 else:
                     results.append(b.array.reshape(shape).copy())
-            status = self._entry(bufs.ctypes.data, plan.prm.ctypes.data)
+            status = self._entry(plan.bufs_ptr, plan.prm_ptr)
         if status:
             msg = self.errors[status - 1] if 0 < status <= len(self.errors) else f"status {status}"
             raise InvalidArgumentError(msg)

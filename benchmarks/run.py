@@ -1,0 +1,261 @@
+"""Side-by-side benchmarks (not tests): jitflow against TensorFlow 1.x-style sessions, JAX and
+PyTorch, measured in one run on this machine, written to benchmarks/RESULTS.md.
+
+    python benchmarks/run.py [--repeats 5] [--out benchmarks/RESULTS.md]
+
+Each measurement runs in its own subprocess (so frameworks' thread pools do not interfere);
+peers that are not installed are reported as missing. Install them with
+``pip install -r benchmarks/requirements.txt`` (``make bench`` does it in .venv-bench).
+
+Measured:
+* quadratic: the 1-10-1 tanh network of ../shared/workloads/quadratic.py, one full-batch
+  gradient-descent step on 200 points (median time per step over 1999 steps, 5 repeats);
+* overhead: a cached ``sess.run`` of a tiny graph (``x + 1`` on a fed scalar) — per-call cost;
+* compile: the quadratic train step's first ``sess.run`` in a fresh process, cold (empty
+  disk cache) and warm (object code from the disk cache).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+COMMON = """
+import json, os, sys, time
+import numpy as np
+np.random.seed(0)
+x_data = np.linspace(-0.5, 0.5, 200)[:, np.newaxis].astype(np.float32)
+y_data = (np.square(x_data) + np.random.normal(0, 0.02, x_data.shape)).astype(np.float32)
+STEPS = 1999
+def report(**kw):
+    print("RESULT " + json.dumps(kw))
+"""
+
+TF1_STYLE = """
+def build(tf):
+    x = tf.placeholder(tf.float32, [None, 1]); y = tf.placeholder(tf.float32, [None, 1])
+    W1 = tf.Variable(tf.random_normal([1, 10])); b1 = tf.Variable(tf.zeros([1, 10]))
+    L1 = tf.nn.tanh(tf.matmul(x, W1) + b1)
+    W2 = tf.Variable(tf.random_normal([10, 1])); b2 = tf.Variable(tf.zeros([1, 1]))
+    pred = tf.nn.tanh(tf.matmul(L1, W2) + b2)
+    loss = tf.reduce_mean(tf.square(y - pred))
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    return x, y, loss, train
+
+def quadratic(tf, name):
+    x, y, loss, train = build(tf)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    fd = {x: x_data, y: y_data}
+    sess.run(train, fd)
+    times = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        for _ in range(STEPS):
+            sess.run(train, fd)
+        times.append((time.perf_counter() - t) / STEPS)
+    report(bench="quadratic", framework=name, seconds=times, loss=float(sess.run(loss, fd)))
+
+def overhead(tf, name):
+    a = tf.placeholder(tf.float32, [])
+    b = a + 1.0
+    sess = tf.Session()
+    sess.run(b, {a: 1.0})
+    times = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        for _ in range(5000):
+            sess.run(b, {a: 1.0})
+        times.append((time.perf_counter() - t) / 5000)
+    report(bench="overhead", framework=name, seconds=times)
+"""
+
+JITFLOW = TF1_STYLE + """
+import jitflow.compat.v1 as tf
+quadratic(tf, "jitflow " + os.environ.get("JITFLOW_BACKEND", "llvm"))
+overhead(tf, "jitflow " + os.environ.get("JITFLOW_BACKEND", "llvm"))
+"""
+
+TENSORFLOW = TF1_STYLE + """
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+quadratic(tf, "TensorFlow compat.v1")
+overhead(tf, "TensorFlow compat.v1")
+"""
+
+JAX = """
+import jax, jax.numpy as jnp
+key = jax.random.PRNGKey(0)
+k1, k2 = jax.random.split(key)
+params = {"W1": jax.random.normal(k1, (1, 10)), "b1": jnp.zeros((1, 10)),
+          "W2": jax.random.normal(k2, (10, 1)), "b2": jnp.zeros((1, 1))}
+def loss_fn(p, x, y):
+    h = jnp.tanh(x @ p["W1"] + p["b1"])
+    pred = jnp.tanh(h @ p["W2"] + p["b2"])
+    return jnp.mean((y - pred) ** 2)
+@jax.jit
+def step(p, x, y):
+    g = jax.grad(loss_fn)(p, x, y)
+    return jax.tree_util.tree_map(lambda a, b: a - 0.1 * b, p, g)
+x, y = jnp.asarray(x_data), jnp.asarray(y_data)
+params = step(params, x, y); jax.block_until_ready(params)
+times = []
+for _ in range(REPEATS):
+    t = time.perf_counter()
+    for _ in range(STEPS):
+        params = step(params, x, y)
+    jax.block_until_ready(params)
+    times.append((time.perf_counter() - t) / STEPS)
+report(bench="quadratic", framework="JAX jit", seconds=times, loss=float(loss_fn(params, x, y)))
+"""
+
+TORCH = """
+import torch
+torch.manual_seed(0)
+torch.set_num_threads(2)
+W1 = torch.randn(1, 10, requires_grad=True); b1 = torch.zeros(1, 10, requires_grad=True)
+W2 = torch.randn(10, 1, requires_grad=True); b2 = torch.zeros(1, 1, requires_grad=True)
+ps = [W1, b1, W2, b2]
+opt = torch.optim.SGD(ps, lr=0.1)
+x, y = torch.from_numpy(x_data), torch.from_numpy(y_data)
+def step():
+    opt.zero_grad()
+    pred = torch.tanh(torch.tanh(x @ W1 + b1) @ W2 + b2)
+    loss = ((y - pred) ** 2).mean()
+    loss.backward()
+    opt.step()
+    return loss
+step()
+times = []
+for _ in range(REPEATS):
+    t = time.perf_counter()
+    for _ in range(STEPS):
+        loss = step()
+    times.append((time.perf_counter() - t) / STEPS)
+report(bench="quadratic", framework="PyTorch eager", seconds=times, loss=float(loss))
+"""
+
+COMPILE = TF1_STYLE + """
+t0 = time.perf_counter()
+import jitflow.compat.v1 as tf
+x, y, loss, train = build(tf)
+sess = tf.Session()
+sess.run(tf.global_variables_initializer())
+t = time.perf_counter()
+sess.run(train, {x: x_data, y: y_data})
+first = time.perf_counter() - t
+compiled = list(sess._cache.values())[-1]
+report(bench="compile", framework=os.environ["COMPILE_MODE"], seconds=[first],
+       backend_seconds=getattr(compiled.executable, "compile_seconds", None))
+"""
+
+
+def run_snippet(code: str, python: str, env: dict, repeats: int) -> list[dict]:
+    src = COMMON + f"\nREPEATS = {repeats}\n" + textwrap.dedent(code)
+    proc = subprocess.run([python, "-c", src], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=1800)
+    out = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 and not out:
+        err = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return [{"error": err}]
+    return out
+
+
+def have(python: str, module: str) -> bool:
+    return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    ap.add_argument("--python", default=sys.executable)
+    args = ap.parse_args()
+    py = args.python
+    base_env = dict(os.environ)
+    results: list[dict] = []
+    missing: list[str] = []
+
+    def go(label, code, module=None, **env):
+        if module and not have(py, module):
+            missing.append(label)
+            print(f"- {label}: not installed", flush=True)
+            return
+        print(f"- {label} ...", flush=True)
+        res = run_snippet(code, py, {**base_env, **env}, args.repeats)
+        for r in res:
+            if "error" in r:
+                missing.append(f"{label} (failed: {r['error']})")
+            else:
+                results.append(r)
+
+    go("jitflow llvm", JITFLOW, JITFLOW_BACKEND="llvm")
+    go("jitflow reference", JITFLOW, JITFLOW_BACKEND="reference")
+    go("TensorFlow", TENSORFLOW, "tensorflow")
+    go("JAX", JAX, "jax")
+    go("PyTorch", TORCH, "torch")
+    with tempfile.TemporaryDirectory() as cache:
+        go("compile cold", COMPILE, COMPILE_MODE="cold (empty disk cache)", JITFLOW_CACHE_DIR=cache)
+        go("compile warm", COMPILE, COMPILE_MODE="warm (disk cache)", JITFLOW_CACHE_DIR=cache)
+    write_report(results, missing, args.out, args.repeats)
+    print(Path(args.out).read_text())
+
+
+def _fmt_us(s: float) -> str:
+    return f"{s * 1e6:.1f} us" if s < 1e-2 else f"{s * 1e3:.1f} ms"
+
+
+def write_report(results: list[dict], missing: list[str], out: str, repeats: int) -> None:
+    lines = ["# Benchmark results", "",
+             f"Written by `benchmarks/run.py` (median of {repeats} repeats; one subprocess per "
+             f"framework) on {platform.node() or 'this machine'}: {platform.processor() or platform.machine()}, "
+             f"{os.cpu_count()} cores, Python {platform.python_version()}.",
+             "Ratios compare frameworks measured in this same run; absolute times on this "
+             "shared machine are noisy.", ""]
+    by = {}
+    for r in results:
+        by.setdefault(r["bench"], []).append(r)
+    quad = by.get("quadratic", [])
+    if quad:
+        ref = next((r for r in quad if r["framework"] == "jitflow llvm"), None)
+        lines += ["## Quadratic training step (1-10-1 tanh net, 200 points, GD)", "",
+                  "| framework | median per step | jitflow llvm is faster by | final loss |",
+                  "| --- | --- | --- | --- |"]
+        for r in sorted(quad, key=lambda r: statistics.median(r["seconds"])):
+            med = statistics.median(r["seconds"])
+            ratio = (f"{med / statistics.median(ref['seconds']):.1f}x" if ref and r is not ref else "-")
+            lines.append(f"| {r['framework']} | {_fmt_us(med)} | {ratio} | {r.get('loss', float('nan')):.5f} |")
+        lines.append("")
+    ov = by.get("overhead", [])
+    if ov:
+        lines += ["## Per-call overhead (cached `sess.run(x + 1, {x: 1.0})`)", "",
+                  "| framework | median per call |", "| --- | --- |"]
+        for r in sorted(ov, key=lambda r: statistics.median(r["seconds"])):
+            lines.append(f"| {r['framework']} | {_fmt_us(statistics.median(r['seconds']))} |")
+        lines.append("")
+    comp = by.get("compile", [])
+    if comp:
+        lines += ["## Compile time of the quadratic train step (first `sess.run`)", "",
+                  "| mode | first run | of which backend compile |", "| --- | --- | --- |"]
+        for r in comp:
+            bs = r.get("backend_seconds")
+            lines.append(f"| {r['framework']} | {_fmt_us(r['seconds'][0])} | "
+                         f"{_fmt_us(bs) if bs is not None else '-'} |")
+        lines.append("")
+    if missing:
+        lines += ["## Not measured", ""] + [f"- {m}" for m in missing] + [""]
+    Path(out).write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
