@@ -32,28 +32,35 @@ def _is_const_scalar(v: Value, x: float) -> bool:
     return c is not None and c.size == 1 and float(c.reshape(-1)[0]) == x
 
 
+def _known(v: Value) -> bool:
+    """Equal types mean equal run-time shapes only without unknown (None) dims."""
+    return v.type.shape is not None and None not in v.type.shape
+
+
 def _forward(op: Op) -> Value | None:
     """The value op's result can be replaced with, or None."""
     name, ins = op.opname, op.operands
     out = op.results[0] if op.results else None
     if name in ("identity", "stop_gradient"):
         return ins[0]
-    if name in ("cast", "reshape", "reshape_like", "broadcast_like", "sum_to", "squeeze",
-                "expand_dims") and ins[0].type == out.type:
+    if name == "cast" and ins[0].type.dtype is out.type.dtype:
+        return ins[0]
+    if name in ("reshape", "reshape_like", "broadcast_like", "sum_to", "squeeze",
+                "expand_dims") and ins[0].type == out.type and _known(out):
         return ins[0]
     if name == "transpose" and ins[0].type.rank is not None and \
             tuple(op.attrs["perm"]) == tuple(range(ins[0].type.rank)):
         return ins[0]
     if name == "mul":
-        if _is_const_scalar(ins[1], 1.0) and ins[0].type == out.type:
+        if _is_const_scalar(ins[1], 1.0) and ins[0].type == out.type and _known(out):
             return ins[0]
-        if _is_const_scalar(ins[0], 1.0) and ins[1].type == out.type:
+        if _is_const_scalar(ins[0], 1.0) and ins[1].type == out.type and _known(out):
             return ins[1]
-    if name in ("add", "sub") and _is_const_scalar(ins[1], 0.0) and ins[0].type == out.type:
+    if name in ("add", "sub") and _is_const_scalar(ins[1], 0.0) and ins[0].type == out.type and _known(out):
         return ins[0]
-    if name == "add" and _is_const_scalar(ins[0], 0.0) and ins[1].type == out.type:
+    if name == "add" and _is_const_scalar(ins[0], 0.0) and ins[1].type == out.type and _known(out):
         return ins[1]
-    if name == "div" and _is_const_scalar(ins[1], 1.0) and ins[0].type == out.type:
+    if name == "div" and _is_const_scalar(ins[1], 1.0) and ins[0].type == out.type and _known(out):
         return ins[0]
     if name == "neg" and ins[0].producer is not None and ins[0].producer.opname == "neg":
         return ins[0].producer.operands[0]
