@@ -32,6 +32,9 @@ SPECIAL_OPS = {"matmul", "concat", "strided_slice_grad", "shape", "constant"}
 SHAPE_ONLY = {"broadcast_like": {1}, "sum_to": {1}, "reshape_like": {1}, "zeros_like": {0},
               "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1}}
 BLAS_MIN_FLOPS = 1 << 15
+#: op name -> generator ``fn(gen: KernelGen, op: Op)`` writing the whole kernel of an op that
+#: is always alone in its group (convolutions, pooling, softmax, ...); see kernels_nn.py
+CUSTOM_KERNELS: dict = {}
 
 
 def data_operands(op: Op) -> list[tuple[int, Value]]:
@@ -207,6 +210,8 @@ class ModuleBuilder:
             kind = "gemm"
         elif root.opname in ("concat", "strided_slice_grad", "shape"):
             kind = root.opname
+        elif len(g) == 1 and root.opname in CUSTOM_KERNELS:
+            kind = "custom"
         elif all(elementwise_ok(op) for op in g):
             kind = "ew"
         else:
@@ -623,6 +628,28 @@ class KernelGen:
         q = self.em.op(f"{'urem' if kind[0] == 'mod' else 'udiv'} i32 {l32}, {kind[1]}", "o")
         return self.em.op(f"zext i32 {q} to i64", "o")
 
+    # ------------------------------------------------------------------ custom -----------
+    def gen_custom(self) -> None:
+        op = self.k.ops[-1]
+        CUSTOM_KERNELS[op.opname](self, op)
+
+    def out_ptr(self, v: Value) -> Optional[str]:
+        """The output buffer of result ``v`` in this kernel, or None if nobody needs it."""
+        b = self.mb.storage.get(id(v))
+        return self.ptr(b) if b is not None and b in self.k.writes else None
+
+    def in_ptr(self, v: Value) -> str:
+        return self.ptr(self.mb._buffer_of(v))
+
+    def dim(self, v: Value, k: int) -> str:
+        """Dim k of v as an LLVM i64 operand (a constant or a run-time parameter)."""
+        return self.ref(dim_ref(self.table, v, k))
+
+    def runtime_param(self, key, fn) -> str:
+        """An i64 computed per input-shape signature by ``fn(shapes)`` (shapes: id(Value) ->
+        tuple of ints)."""
+        return self.ref(self.table.ref(key, fn))
+
     # ------------------------------------------------------------------ copy -------------
     def gen_copy(self) -> None:
         op = self.k.ops[0]
@@ -930,3 +957,6 @@ class KernelGen:
 def mb_have_blas() -> bool:
     from .jit import have_blas
     return have_blas()
+
+
+from . import kernels_nn  # noqa: E402,F401  (registers NN kernels and lowerings)

@@ -1,0 +1,1 @@
+"""LLVM kernels and elementwise lowerings of the NN ops (jitflow/ops/nn.py)."""
