@@ -81,6 +81,8 @@ def fuse(f: Function) -> Function:
                     joined = True
             elif g["gemm"] and any(u.opname == "matmul" for u in us):
                 log.append(f"refused {where}: GEMM operands must be in memory")
+            elif g["kind"] == "reduce" and any(id(r) in results for r in op.results):
+                log.append(f"refused {where}: returned, and a reduction's prologue is not stored")
             elif any(u.opname in REDUCE and u.operands[0] is not op.results[0] for u in us):
                 log.append(f"refused {where}: used by a reduction other than as its input")
             elif shape == space:

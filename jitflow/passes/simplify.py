@@ -105,7 +105,11 @@ def fold_constants(f: Function) -> Function:
         op.operands = [_resolve(mapping, v) for v in op.operands]
         opdef = OPS[op.opname]
         folded = None
-        if op.opname in ("size", "shape") and all(isinstance(d, int) for d in op.operands[0].type.shape):
+        static_operand = bool(op.operands) and op.operands[0].type.is_static
+        if op.opname in ("zeros_like", "ones_like") and static_operand and \
+                op.results[0].type.num_elements() <= FOLD_LIMIT:
+            folded = np.full(op.results[0].type.shape, 0 if op.opname == "zeros_like" else 1)
+        elif op.opname in ("size", "shape") and static_operand:
             dummy = np.zeros(op.operands[0].type.shape, dtype=np.uint8) if op.opname == "shape" \
                 else np.empty(op.operands[0].type.shape, dtype=np.uint8)
             folded = opdef.reference(dummy, **op.attrs)
