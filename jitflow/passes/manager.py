@@ -48,8 +48,11 @@ def graph_id(f: Function) -> str:
 
 
 class PassManager:
-    def __init__(self, passes: Sequence[Pass], dump_dir: Optional[str] = None) -> None:
+    def __init__(self, passes: Sequence[Pass], dump_dir: Optional[str] = None,
+                 record: bool = False) -> None:
         self.passes = list(passes)
+        self.record = record
+        self.stages: list[tuple[str, str]] = []   # (stage name, IR text) when recording
         self.dump_dir = dump_dir if dump_dir is not None else os.environ.get("JITFLOW_DUMP") or None
         self.timings: list[tuple[str, float]] = []
         self.last_dump: Optional[Path] = None
@@ -62,11 +65,15 @@ class PassManager:
             (out_dir / "00-input.jfir").write_text(print_function(f))
             self.last_dump = out_dir
         verify(f)
+        if self.record:
+            self.stages.append(("input", print_function(f)))
         for n, p in enumerate(self.passes, 1):
             t0 = time.perf_counter()
             f = p.run(f)
             verify(f)
             self.timings.append((p.name, time.perf_counter() - t0))
+            if self.record:
+                self.stages.append((p.name, print_function(f)))
             if out_dir is not None:
                 (out_dir / f"{n:02d}-{p.name}.jfir").write_text(print_function(f))
                 if getattr(f, "fusion_log", None) and p.name == "fusion":

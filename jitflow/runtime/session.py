@@ -7,6 +7,7 @@ which run-time dims are equal (so a new batch size reuses the compiled code).
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass
 import os
 import sys
 import threading
@@ -64,6 +65,23 @@ def _log_compile(msg: str) -> None:
     if "compile" in os.environ.get("JITFLOW_LOG", "").split(","):
         print(f"[jitflow] {msg}", file=sys.stderr)
 
+
+@dataclass
+class CompileEvent:
+    """What one compilation produced, for tools (``jitflow dump-ir``) and tests."""
+    session: "Session"
+    fetches: list
+    targets: list
+    function: Any                  # the final ir.Function
+    stages: list                   # [(stage name, IR text)] from the frontend to the last pass
+    executable: Any
+    backend: str
+    seconds: float
+    fusion_log: list
+
+
+#: callables ``hook(event: CompileEvent)`` run after each compilation (may raise to stop)
+COMPILE_HOOKS: list = []
 
 _FETCH_TYPES = (Tensor, Operation)
 _SCALAR_FEEDS = (float, int, bool)
@@ -309,7 +327,7 @@ class Session:
     def _compile(self, tensors, targets, feeds, types) -> _Compiled:
         t0 = time.perf_counter()
         low = lower(f"run{len(self._cache)}", tensors, targets, feeds, types)
-        pm = PassManager(pipeline_for(self._backend.name))
+        pm = PassManager(pipeline_for(self._backend.name), record=bool(COMPILE_HOOKS))
         f = pm.run(low.function)
         low.function = f
         exe = self._backend.compile(f, **self._compile_options(low, pm))
@@ -317,7 +335,13 @@ class Session:
         _log_compile(f"compiled {f.name}: {len(tensors)} fetches, {len(targets)} targets, "
                      f"feeds {[str(t) for t in types]}, {len(f.ops)} ops on {self._backend.name} "
                      f"in {secs * 1e3:.1f} ms")
-        return _Compiled(low, exe, secs)
+        compiled = _Compiled(low, exe, secs)
+        if COMPILE_HOOKS:
+            event = CompileEvent(self, list(tensors), list(targets), f, pm.stages, exe,
+                                 self._backend.name, secs, list(getattr(f, "fusion_log", [])))
+            for hook in list(COMPILE_HOOKS):
+                hook(event)
+        return compiled
 
     def _compile_options(self, low: Lowered, pm: PassManager) -> dict:
         """Backend extras: variable updates that may be written in place (result index ->
