@@ -14,6 +14,7 @@ from ..frontend import train as _train
 from ..frontend.array_ops import (expand_dims, fill, identity, ones, ones_like, placeholder,  # noqa: F401
                                   placeholder_with_default, reshape, shape, squeeze, stack,
                                   stop_gradient, transpose, unstack, where, zeros, zeros_like)
+from ..frontend.debug_ops import add_check_numerics_ops, check_numerics  # noqa: F401
 from ..frontend.gradients import gradients  # noqa: F401
 from ..frontend.graph import (Graph, GraphKeys, Operation, Tensor, TensorShape,  # noqa: F401
                               add_to_collection, add_to_collections, control_dependencies,
@@ -105,6 +106,9 @@ math = _types.SimpleNamespace(
     reduce_mean=reduce_mean, reduce_min=reduce_min, reduce_prod=reduce_prod, reduce_sum=reduce_sum,
     rsqrt=rsqrt, sigmoid=sigmoid, sign=sign, sqrt=sqrt, square=square,
     squared_difference=squared_difference, subtract=subtract, tanh=tanh, truediv=truediv)
+
+
+debugging = _types.SimpleNamespace(check_numerics=check_numerics)
 
 
 def disable_v2_behavior() -> None:

@@ -53,6 +53,7 @@ class OpDef:
     differentiable: bool = True     # False: no gradient flows through (explicit, checked)
     pseudo: bool = False            # expanded by a pass before any backend runs
     stateful: bool = False          # e.g. random ops: never folded or CSE'd
+    effectful: bool = False         # runs for its effect (e.g. failing a check): never dropped
     doc: str = ""
 
     def result_types(self, in_types: Sequence[TensorType], attrs: dict) -> list[TensorType]:
@@ -89,12 +90,12 @@ OPS: dict[str, OpDef] = {}
 def defop(name: str, *, infer: InferFn, reference: Optional[RefFn], grad: Optional[GradFn] = None,
           attrs: Optional[dict[str, Attr]] = None, num_inputs: int = -1,
           differentiable: bool = True, pseudo: bool = False, stateful: bool = False,
-          doc: str = "") -> OpDef:
+          effectful: bool = False, doc: str = "") -> OpDef:
     """Register an op. ``differentiable=False`` declares that it has no gradient on purpose."""
     if name in OPS:
         raise ValueError(f"op {name!r} registered twice")
     d = OpDef(name, infer, reference, grad, dict(attrs or {}), num_inputs, differentiable,
-              pseudo, stateful, doc)
+              pseudo, stateful, effectful, doc)
     OPS[name] = d
     return d
 

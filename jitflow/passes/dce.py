@@ -1,14 +1,16 @@
-"""Dead-code elimination: drop ops none of whose results reach a Function result."""
+"""Dead-code elimination: drop ops none of whose results reach a Function result (ops that
+run for an effect, such as check_numerics, stay)."""
 from __future__ import annotations
 
 from ..ir.core import Function
+from ..ir.opdef import OPS
 
 
 def dce(f: Function) -> Function:
     live: set[int] = {id(v) for v in f.results}
     kept = []
     for op in reversed(f.ops):
-        if any(id(r) in live for r in op.results):
+        if OPS[op.opname].effectful or any(id(r) in live for r in op.results):
             kept.append(op)
             live.update(id(v) for v in op.operands)
     kept.reverse()

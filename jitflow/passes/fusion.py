@@ -18,7 +18,7 @@ ELEMENTWISE = {
     "add", "sub", "mul", "div", "floordiv", "mod", "pow", "maximum", "minimum", "equal",
     "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
     "logical_not", "select", "cast", "fill", "zeros_like", "ones_like", "broadcast_like", "add_n",
-    "size", "random_uniform", "random_normal", "random_truncated_normal",
+    "size", "random_uniform", "random_normal", "random_truncated_normal", "check_numerics",
 }
 EXPENSIVE = {"exp", "log", "tanh", "sigmoid", "pow", "random_uniform", "random_normal",
              "random_truncated_normal", "sqrt", "rsqrt", "div", "mod", "floordiv"}

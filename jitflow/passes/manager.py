@@ -18,6 +18,8 @@ from ..ir.verifier import verify
 from .autodiff import expand_gradients
 from .dce import dce
 from .fusion import fuse
+from .numerics import enabled as _check_numerics_enabled
+from .numerics import insert_numeric_checks
 from .simplify import canonicalize, cse, fold_constants
 
 PassFn = Callable[[Function], Function]
@@ -35,6 +37,7 @@ CANONICALIZE = Pass("canonicalize", canonicalize)
 FOLD = Pass("constant-fold", fold_constants)
 CSE = Pass("cse", cse)
 FUSION = Pass("fusion", fuse)
+CHECK_NUMERICS = Pass("check-numerics", insert_numeric_checks)
 
 #: pipeline per backend name; backends may register theirs
 PIPELINES: dict[str, list[Pass]] = {
@@ -86,4 +89,10 @@ class PassManager:
 
 
 def pipeline_for(backend: str) -> list[Pass]:
-    return PIPELINES.get(backend, PIPELINES["reference"])
+    """The backend's pipeline; with JITFLOW_CHECK_NUMERICS=1, checks are inserted after
+    autodiff and simplification (so they see the final ops)."""
+    passes = list(PIPELINES.get(backend, PIPELINES["reference"]))
+    if _check_numerics_enabled():
+        at = next((i for i, p in enumerate(passes) if p.name == "fusion"), len(passes))
+        passes.insert(at, CHECK_NUMERICS)
+    return passes

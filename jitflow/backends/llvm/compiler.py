@@ -15,6 +15,7 @@ import numpy as np
 
 from ...ir.core import Function, Op, Value
 from ...ir.dtypes import DType
+from ...ir.opdef import OPS
 from ...ops.indexing import slice_key
 from ...ops.reduce import reduced_axes
 from . import mathlib
@@ -126,7 +127,8 @@ class ModuleBuilder:
         # which values are needed (shape-only uses do not count)
         needed: set[int] = {id(v) for v in f.results}
         for op in reversed(f.ops):
-            if any(id(r) in needed for r in op.results):
+            if OPS[op.opname].effectful or any(id(r) in needed for r in op.results):
+                needed.update(id(r) for r in op.results)
                 for _, v in data_operands(op):
                     needed.add(id(v))
         self.needed = needed
@@ -369,8 +371,13 @@ class KernelGen:
         if message not in self.mb.errors:
             self.mb.errors.append(message)
         code = self.mb.errors.index(message) + 1
+        # keep the smallest code: codes follow program order, so the earliest failing op wins
         cur = self.em.op(f"load i32, ptr %status", "st")
-        nv = self.em.op(f"select i1 {cond}, i32 {code}, i32 {cur}")
+        unset = self.em.op(f"icmp eq i32 {cur}, 0")
+        later = self.em.op(f"icmp ugt i32 {cur}, {code}")
+        better = self.em.op(f"or i1 {unset}, {later}")
+        take = self.em.op(f"and i1 {cond}, {better}")
+        nv = self.em.op(f"select i1 {take}, i32 {code}, i32 {cur}")
         self.em(f"store i32 {nv}, ptr %status")
 
     def offset(self, m: IndexMap, idx: list[str]) -> str:
@@ -568,6 +575,7 @@ class KernelGen:
         self.gemm_done = getattr(self, "gemm_done", set())
         space = space or self.k.ops[-1].results[0]
         outs = self._outputs()
+        effects = [op.results[0] for op in self.k.ops if OPS[op.opname].effectful]
         leaves = self._leaves()
         flat = None not in leaves and self._flat_ok(space, leaves, [v for v, _ in outs])
 
@@ -577,11 +585,15 @@ class KernelGen:
                 fv = self._flat_value_fn(lin, space)
                 for v, b in outs:
                     self.em.store(v.type.dtype, fv(v), self.ptr(b), lin)
+                for v in effects:
+                    fv(v)
                 return
             value = self._expr_env(space)
             for v, b in outs:
                 m = broadcast_map(self.table, v, space)
                 self.em.store(v.type.dtype, value(v, idx), self.ptr(b), self.offset(m, idx))
+            for v in effects:
+                value(v, idx)
         self._space_loops(space, body, flat)
 
     def _flat_value_fn(self, lin: str, space: Value):

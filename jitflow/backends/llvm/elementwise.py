@@ -402,3 +402,14 @@ def _random(em, op, a, ctx):
                   f"{em.op(f'fmul double {u}, {fhex(1.0 - 2.0 * PHI_MINUS_2)}')}")
     z = _inverse_normal_cdf(em, u)
     return z if dt is float64 else em.op(f"fptrunc double {z} to float")
+
+
+@lowering("check_numerics")
+def _check_numerics(em, op, a, ctx):
+    """Passes x through; a NaN or Inf sets the kernel's status to this op's message."""
+    dt = _dt(op)
+    t = rtype(dt)
+    ax = em.op(f"call {t} @llvm.fabs.{dt.short}({t} {a[0]})")
+    bad = em.op(f"fcmp ueq {t} {ax}, 0x7FF0000000000000")   # true for Inf and for NaN
+    ctx.flag_error(bad, op.attrs["message"] + " : Tensor had NaN or Inf values")
+    return a[0]
