@@ -33,6 +33,7 @@ SPECIAL_OPS = {"matmul", "concat", "strided_slice_grad", "shape", "constant"}
 SHAPE_ONLY = {"broadcast_like": {1}, "sum_to": {1}, "reshape_like": {1}, "zeros_like": {0},
               "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1}}
 BLAS_MIN_FLOPS = 1 << 15
+PARALLEL_MIN = 1 << 17     # elements: flat elementwise kernels above this use every core
 #: op name -> generator ``fn(gen: KernelGen, op: Op)`` writing the whole kernel of an op that
 #: is always alone in its group (convolutions, pooling, softmax, ...); see kernels_nn.py
 CUSTOM_KERNELS: dict = {}
@@ -96,6 +97,8 @@ class ModuleBuilder:
         self.applied_donations: dict[int, int] = {}
         self.result_copies: list = []
         self.errors: list[str] = []
+        from .jit import have_openmp
+        self.parallel = have_openmp()
         self._plan()
 
     # ------------------------------------------------------------------ planning ---------
@@ -274,9 +277,13 @@ class ModuleBuilder:
         root = k.ops[-1].results[0]
         if root.type.shape != out.type.shape or p.type.shape != root.type.shape:
             return False
+        pbuf = self.storage[id(p)]
         for op in k.ops:
-            if op.opname in REMAP_OPS and op.operands[0] is p:
-                return False
+            # a transpose, slice or inline matmul reads elements other than the one being
+            # written: p's buffer (p itself or a view of it) must stay intact
+            if op.opname in REMAP_OPS or inline_matmul(op):
+                if any(self.storage.get(id(v)) is pbuf for v in op.operands):
+                    return False
         return True
 
     # ------------------------------------------------------------------ codegen ----------
@@ -401,6 +408,7 @@ class KernelGen:
 
     def generate(self) -> str:
         self._prologue: list[str] = []
+        self.par_n: Optional[str] = None
         em = self.em
         em.label("body")
         getattr(self, f"gen_{self.k.kind}")()
@@ -409,10 +417,90 @@ class KernelGen:
         em("%status.v = load i32, ptr %status")
         em("ret i32 %status.v")
         params = ", ".join(f"ptr noalias {a}" for a in self.args.values())
-        head = (f"define internal i32 @{self.k.name}({params}{', ' if params else ''}ptr noalias %prm)"
-                f" nounwind \"prefer-vector-width\"=\"512\" {{\nentry:\n  %status = alloca i32\n"
-                f"  store i32 0, ptr %status\n")
-        return head + "\n".join(self._prologue) + "\n  br label %body\n" + em.text() + "\n}\n"
+        sep = ", " if params else ""
+        attrs = "nounwind \"prefer-vector-width\"=\"512\""
+        name = self.k.name + (".range" if self.par_n is not None else "")
+        extra = ", i64 %lo, i64 %hi" if self.par_n is not None else ""
+        head = (f"define internal i32 @{name}({params}{sep}ptr noalias %prm{extra}) {attrs} {{\n"
+                f"entry:\n  %status = alloca i32\n  store i32 0, ptr %status\n")
+        text = head + "\n".join(self._prologue) + "\n  br label %body\n" + em.text() + "\n}\n"
+        if self.par_n is not None:
+            text += self._parallel_wrappers(params, sep)
+        return text
+
+    def _parallel_wrappers(self, params: str, sep: str) -> str:
+        """``@k`` runs ``@k.range`` serially below PARALLEL_MIN elements, else on every
+        OpenMP thread (GOMP_parallel), each taking one contiguous chunk."""
+        k, n = self.k.name, self.par_n
+        args = list(self.args.values())
+        nslots = len(args) + 3          # args..., prm, n, status
+        call_args = ", ".join(f"ptr {a}" for a in args)
+        pro = "\n".join(self._prologue)
+        stores = "\n".join(
+            f"  %cs{i} = getelementptr inbounds i64, ptr %cl, i64 {i}\n"
+            f"  %ci{i} = ptrtoint ptr {a} to i64\n  store i64 %ci{i}, ptr %cs{i}"
+            for i, a in enumerate(args + ["%prm"]))
+        loads = "\n".join(
+            f"  %ls{i} = getelementptr inbounds i64, ptr %c, i64 {i}\n"
+            f"  %li{i} = load i64, ptr %ls{i}\n  {a} = inttoptr i64 %li{i} to ptr"
+            for i, a in enumerate(args + ["%prm"]))
+        na, st = len(args) + 1, len(args) + 2
+        return f"""
+define internal i32 @{k}({params}{sep}ptr noalias %prm) nounwind {{
+entry:
+{pro}
+  %big = icmp sge i64 {n}, {PARALLEL_MIN}
+  br i1 %big, label %par, label %ser
+ser:
+  %s = call i32 @{k}.range({call_args}{sep}ptr %prm, i64 0, i64 {n})
+  ret i32 %s
+par:
+  %cl = alloca [{nslots} x i64], align 8
+{stores}
+  %cn = getelementptr inbounds i64, ptr %cl, i64 {na}
+  store i64 {n}, ptr %cn
+  %cst = getelementptr inbounds i64, ptr %cl, i64 {st}
+  store i64 0, ptr %cst
+  call void @GOMP_parallel(ptr @{k}.worker, ptr %cl, i32 0, i32 0)
+  %sv = load i64, ptr %cst
+  %s32 = trunc i64 %sv to i32
+  ret i32 %s32
+}}
+
+define internal void @{k}.worker(ptr %c) nounwind {{
+entry:
+{loads}
+  %nsl = getelementptr inbounds i64, ptr %c, i64 {na}
+  %n = load i64, ptr %nsl
+  %tid32 = call i32 @omp_get_thread_num()
+  %nt32 = call i32 @omp_get_num_threads()
+  %tid = sext i32 %tid32 to i64
+  %nt = sext i32 %nt32 to i64
+  %n1 = add i64 %n, %nt
+  %n2 = sub i64 %n1, 1
+  %ch0 = sdiv i64 %n2, %nt
+  %ch1 = add i64 %ch0, 63
+  %chunk = and i64 %ch1, -64
+  %lo = mul i64 %tid, %chunk
+  %hi0 = add i64 %lo, %chunk
+  %lt = icmp slt i64 %hi0, %n
+  %hi = select i1 %lt, i64 %hi0, i64 %n
+  %work = icmp slt i64 %lo, %hi
+  br i1 %work, label %run, label %done
+run:
+  %s = call i32 @{k}.range({call_args}{sep}ptr %prm, i64 %lo, i64 %hi)
+  %bad = icmp ne i32 %s, 0
+  br i1 %bad, label %fail, label %done
+fail:
+  %sst = getelementptr inbounds i64, ptr %c, i64 {st}
+  %s64 = zext i32 %s to i64
+  store i64 %s64, ptr %sst
+  br label %done
+done:
+  ret void
+}}
+"""
+
 
     # ------------------------------------------------------------------ elementwise ------
     def _expr_env(self, space: Value):
@@ -525,8 +613,14 @@ class KernelGen:
         shape = space.type.shape
         if maps_flat:
             n = self.ref(numel_ref(self.table, space))
+
             def flat_body(idx):
                 body(None, idx[0])
+            if self.k.kind == "ew" and self.par_n is None and self.mb.parallel:
+                # split over threads above PARALLEL_MIN elements: loop over [%lo, %hi)
+                self.par_n = n
+                em.loops(["%hi"], flat_body, start="%lo")
+                return
             em.loops([n], flat_body)
             return
         bounds = [self.ref(dim_ref(self.table, space, a)) for a in range(len(shape))]

@@ -67,8 +67,9 @@ class Emitter:
         self.lines.append(f"  br label %{target}")
 
     def loops(self, bounds: Sequence[str], body: Callable[[list[str]], None],
-              idx: list[str] | None = None) -> None:
-        """Nested counted loops ``for i0 < bounds[0]: for i1 < bounds[1]: ... body(idx)``."""
+              idx: list[str] | None = None, start: str = "0") -> None:
+        """Nested counted loops ``for i0 < bounds[0]: for i1 < bounds[1]: ... body(idx)``
+        (the outermost loop may start at ``start``)."""
         idx = list(idx or [])
         if not bounds:
             body(idx)
@@ -78,11 +79,11 @@ class Emitter:
         self.br(f"{L}.head")
         self.label(f"{L}.head")
         i = f"%{L}.i"
-        self(f"{i} = phi i64 [0, %{pre}], [{i}.next, %{L}.latch]")
+        self(f"{i} = phi i64 [{start}, %{pre}], [{i}.next, %{L}.latch]")
         self(f"%{L}.c = icmp slt i64 {i}, {bounds[0]}")
         self(f"br i1 %{L}.c, label %{L}.body, label %{L}.exit")
         self.label(f"{L}.body")
-        self.loops(bounds[1:], body, idx + [i])
+        self.loops(bounds[1:], body, idx + [i])  # inner loops start at 0
         self.br(f"{L}.latch")
         self.label(f"{L}.latch")
         self(f"{i}.next = add nuw nsw i64 {i}, 1")

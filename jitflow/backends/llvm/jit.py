@@ -23,7 +23,7 @@ import numpy as np
 
 _lock = threading.RLock()
 _state: dict = {}
-MAGIC = b"JFOBJ1\n"
+MAGIC = b"JFOBJ2\n"
 
 
 def _init() -> dict:
@@ -64,9 +64,22 @@ def _register_symbols() -> None:
             break
         except (OSError, AttributeError):
             continue
+    try:   # OpenMP runtime for kernels split over cores (GOMP_parallel)
+        # threads sleep between kernels instead of spinning: the machine is shared with
+        # OpenBLAS's own pool and with the Python thread
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        llvm.load_library_permanently("libgomp.so.1")
+        _state["openmp"] = True
+    except RuntimeError:
+        _state["openmp"] = False
     libm = ctypes.CDLL("libm.so.6")
     for name in ("exp", "log", "tanh", "pow", "powf", "fmod", "fmodf", "expm1", "log1p"):
         llvm.add_symbol(f"jf_{name}", ctypes.cast(getattr(libm, name), ctypes.c_void_p).value)
+
+
+def have_openmp() -> bool:
+    _init()
+    return _state["openmp"] and os.environ.get("JITFLOW_NUM_THREADS", "") != "1"
 
 
 def have_blas() -> bool:
@@ -106,21 +119,33 @@ def _read_cached(key: str) -> Optional[bytes]:
     if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 64:
         return None
     digest, payload = blob[len(MAGIC):len(MAGIC) + 64], blob[len(MAGIC) + 64:]
-    if hashlib.sha256(payload).hexdigest().encode() != digest:
+    if _digest(key, payload) != digest:
         return None
     return payload
 
 
+def _digest(key: str, obj: bytes) -> bytes:
+    """SHA-256 of the key and the object code: a damaged file, or a valid file under another
+    key's name (copied, renamed), does not match."""
+    return hashlib.sha256(key.encode() + b"\0" + obj).hexdigest().encode()
+
+
 def _write_cached(key: str, obj: bytes) -> None:
     d = cache_dir()
+    tmp = None
     try:
         d.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".o")
         with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC + hashlib.sha256(obj).hexdigest().encode() + obj)
+            fh.write(MAGIC + _digest(key, obj) + obj)
         os.replace(tmp, d / f"{key}.o")
     except OSError:
-        pass  # a read-only or full disk only costs a recompile next time
+        # a read-only or full disk only costs a recompile next time
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 class Compiled:

@@ -55,10 +55,17 @@ define internal float @jf_expf(float %x) alwaysinline nounwind readnone {{
   %q1 = fadd float %q, %r
   %q2 = fadd float %q1, {_f(1.0)}
   %ni = fptosi float %nr to i32
-  %e1 = add i32 %ni, 127
+  ; scale by 2**n in two halves: 2**128 (n for x in [88.38, 88.72]) is not a float
+  %nh = ashr i32 %ni, 1
+  %nl = sub i32 %ni, %nh
+  %e1 = add i32 %nh, 127
   %e2 = shl i32 %e1, 23
   %sc = bitcast i32 %e2 to float
-  %res = fmul float %q2, %sc
+  %e3 = add i32 %nl, 127
+  %e4 = shl i32 %e3, 23
+  %sc2 = bitcast i32 %e4 to float
+  %res0 = fmul float %q2, %sc
+  %res = fmul float %res0, %sc2
   %big = fcmp ogt float %x, {_f(88.72283935546875)}
   %small = fcmp olt float %x, {_f(-87.33654022216797)}
   %r1 = select i1 %big, float 0x7FF0000000000000, float %res
@@ -164,6 +171,10 @@ declare float @llvm.fabs.f32(float)
 declare double @llvm.fabs.f64(double)
 declare float @llvm.sqrt.f32(float)
 declare double @llvm.sqrt.f64(double)
+declare float @llvm.maximum.f32(float, float)
+declare float @llvm.minimum.f32(float, float)
+declare double @llvm.maximum.f64(double, double)
+declare double @llvm.minimum.f64(double, double)
 declare float @llvm.copysign.f32(float, float)
 declare double @llvm.copysign.f64(double, double)
 declare double @jf_exp(double) nounwind
@@ -173,6 +184,9 @@ declare double @jf_pow(double, double) nounwind
 declare float @jf_powf(float, float) nounwind
 declare double @jf_fmod(double, double) nounwind
 declare float @jf_fmodf(float, float) nounwind
+declare void @GOMP_parallel(ptr, ptr, i32, i32)
+declare i32 @omp_get_thread_num()
+declare i32 @omp_get_num_threads()
 declare void @jf_cblas_sgemm(i32, i32, i32, i64, i64, i64, float, ptr, i64, ptr, i64, float, ptr, i64)
 declare void @jf_cblas_dgemm(i32, i32, i32, i64, i64, i64, double, ptr, i64, ptr, i64, double, ptr, i64)
 """
