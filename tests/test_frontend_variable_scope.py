@@ -237,3 +237,25 @@ def test_reusing_a_non_float_variable_needs_its_dtype():
         with pytest.raises(ValueError, match="specified dtype float32 and found dtype int32"):
             tf.get_variable("i")
         assert tf.get_variable("i", dtype=tf.int32).dtype == tf.int32
+
+
+def test_variables_ignore_enclosing_control_dependencies():
+    """TF's init_scope: optimizer slots created under control_dependencies(update_ops) must
+    initialize without running the update ops (the batch-norm training pattern)."""
+    import numpy as np
+    import jitflow.compat.v1 as tf
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 2], name="X")
+        w = tf.Variable(tf.ones([2, 1]))
+        counter = tf.Variable(0.0)
+        update = tf.assign_add(counter, tf.reduce_sum(x))
+        loss = tf.reduce_mean(tf.matmul(x, w))
+        with tf.control_dependencies([update]):
+            train = tf.train.AdamOptimizer(0.1).minimize(loss)
+            v = tf.Variable(3.0)
+        assert not v.initializer.control_inputs
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())      # needs no feed of X
+            sess.run(train, {x: np.ones((4, 2), np.float32)})
+            assert sess.run(counter) == 8.0

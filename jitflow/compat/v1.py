@@ -79,7 +79,8 @@ train = _types.SimpleNamespace(
     exponential_decay=_train.exponential_decay,
 )
 for _name in ("Saver", "latest_checkpoint", "get_checkpoint_state", "import_meta_graph",
-              "export_meta_graph", "checkpoint_exists"):
+              "export_meta_graph", "checkpoint_exists", "NewCheckpointReader", "list_variables",
+              "load_variable", "load_checkpoint", "update_checkpoint_state", "remove_checkpoint"):
     if hasattr(_saver, _name):
         setattr(train, _name, getattr(_saver, _name))
 
@@ -109,6 +110,13 @@ math = _types.SimpleNamespace(
 
 
 debugging = _types.SimpleNamespace(check_numerics=check_numerics)
+
+contrib = _types.SimpleNamespace(layers=_types.SimpleNamespace(
+    l1_regularizer=layers.l1_regularizer, l2_regularizer=layers.l2_regularizer,
+    l1_l2_regularizer=layers.l1_l2_regularizer, sum_regularizer=layers.sum_regularizer,
+    apply_regularization=layers.apply_regularization,
+    xavier_initializer=_init.xavier_initializer,
+    variance_scaling_initializer=_init.contrib_variance_scaling_initializer))
 
 
 def disable_v2_behavior() -> None:

@@ -32,7 +32,10 @@ class Variable:
             raise ValueError("initial_value must be specified.")
         trainable = True if trainable is None else trainable
         g = get_default_graph()
-        with g.name_scope(name or "Variable") as scope:
+        # like TF's init_scope: a variable never inherits the caller's control dependencies
+        # (else an optimizer slot created under control_dependencies(update_ops) would make
+        # the initializer depend on the training batch)
+        with g.control_dependencies(None), g.name_scope(name or "Variable") as scope:
             if callable(initial_value):
                 with g.name_scope("Initializer"):
                     init = initial_value()
@@ -60,6 +63,22 @@ class Variable:
         if trainable and GraphKeys.TRAINABLE_VARIABLES not in collections:
             collections = list(collections) + [GraphKeys.TRAINABLE_VARIABLES]
         g.add_to_collections(collections, self)
+
+    @classmethod
+    def _from_ops(cls, var_op: Operation, initializer: Optional[Operation], snapshot: Tensor,
+                  initial_value: Optional[Tensor], trainable: bool) -> "Variable":
+        """A Variable over existing ops (no new ops), as when importing a meta graph."""
+        v = cls.__new__(cls)
+        v._variable_op = var_op
+        v._variable = var_op.outputs[0]
+        v._initial_value = initial_value
+        v.initializer = initializer
+        v._snapshot = snapshot
+        v.trainable = trainable
+        g = var_op.graph
+        g._variables_by_op = getattr(g, "_variables_by_op", {})
+        g._variables_by_op[var_op] = v
+        return v
 
     # ------------------------------------------------------------------ properties -------
     @property
