@@ -13,9 +13,14 @@ $(VENV)/.installed-%: pyproject.toml
 	$(PY) -m pip install -q -e ".[$*]"
 	touch $@
 
+# The reference programs, unchanged, on real data (../shared/data/mnist; without it the
+# embedded 5,000-digit sample). EPOCHS=... TRAIN_LIMIT=... shorten the MNIST runs.
 demo: $(VENV)/.installed-examples
 	mkdir -p $(DEMO_OUT)
 	WORKLOAD_OUT=$(DEMO_OUT) $(PY) $(WORKLOADS)/quadratic.py
+	WORKLOAD_OUT=$(DEMO_OUT) $(PY) $(WORKLOADS)/mnist_dnn_pretrain.py
+	WORKLOAD_OUT=$(DEMO_OUT) $(PY) $(WORKLOADS)/mnist_dnn_transfer.py
+	WORKLOAD_OUT=$(DEMO_OUT) $(PY) $(WORKLOADS)/mnist_cnn.py
 
 test: $(VENV)/.installed-test,examples
 	$(PY) -m pytest
