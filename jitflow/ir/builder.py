@@ -25,6 +25,8 @@ class Builder:
 
     def op(self, opname: str, *operands: Any, loc: Optional[Location] = None, **attrs: Any):
         opdef = get_opdef(opname)
+        if opdef.num_inputs >= 0 and len(operands) != opdef.num_inputs:
+            raise TypeError(f"op {opname!r} takes {opdef.num_inputs} operands, got {len(operands)}")
         ref_dtype = next((v.type.dtype for v in operands if isinstance(v, Value)), None)
         vals = [v if isinstance(v, Value) else self.const(v, ref_dtype) for v in operands]
         attrs = opdef.complete_attrs(attrs)

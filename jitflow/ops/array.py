@@ -9,7 +9,7 @@ from ..errors import InvalidArgumentError
 from ..ir.dtypes import as_dtype, int32
 from ..ir.opdef import Attr, defop
 from ..ir.types import ShapeMismatch, TensorType, broadcast_shapes, normalize_axes
-from .common import require_same_dtype, unbroadcast
+from .common import require_same_dtype, require_static_shape, unbroadcast
 
 # ------------------------------------------------------------------ constants -------------
 
@@ -21,7 +21,7 @@ defop("constant", infer=lambda types, a: TensorType(as_dtype(a["value"].dtype), 
 def _fill_infer(types, a):
     if types[0].rank not in (0, None):
         raise ShapeMismatch(f"fill value must be a scalar, got shape {types[0].shape}")
-    return TensorType(types[0].dtype, a["shape"])
+    return TensorType(types[0].dtype, require_static_shape(a["shape"], "fill"))
 
 
 defop("fill", infer=_fill_infer,

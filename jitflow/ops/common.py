@@ -12,6 +12,8 @@ from ..ir.types import ShapeMismatch, TensorType, broadcast_shapes
 
 
 def require_same_dtype(types: Sequence[TensorType], what: str = "operands") -> DType:
+    if not types:
+        raise ShapeMismatch(f"{what}: at least one operand is needed")
     d0 = types[0].dtype
     for i, t in enumerate(types[1:], 1):
         if t.dtype is not d0:
@@ -25,6 +27,13 @@ def require_dtype(t: TensorType, ok: str, what: str = "operand") -> None:
     if t.dtype.np.kind not in ok:
         names = {"f": "floating", "i": "integer", "b": "bool"}
         raise TypeError(f"{what} must be {' or '.join(names[k] for k in ok)}, got {t.dtype.name}")
+
+
+def require_static_shape(shape: Sequence[int], what: str) -> tuple:
+    """A shape attribute: non-negative ints."""
+    if any(d < 0 for d in shape):
+        raise ShapeMismatch(f"{what}: dims must be non-negative, got {list(shape)}")
+    return tuple(shape)
 
 
 def unary_rule(kinds: str = "fi"):

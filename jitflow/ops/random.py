@@ -21,6 +21,7 @@ import numpy as np
 from ..ir.dtypes import float32, float64, int64
 from ..ir.opdef import Attr, defop
 from ..ir.types import ShapeMismatch, TensorType
+from .common import require_static_shape
 
 M0, M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 W0, W1 = 0x9E3779B9, 0xBB67AE85
@@ -153,9 +154,11 @@ RANDOM_ATTRS = {"shape": Attr("ints", ()), "dtype": Attr("dtype", float32),
 def _random_infer(types, a):
     if not types or types[0].dtype is not int64 or types[0].rank != 0:
         raise ShapeMismatch("random ops take the run step (an int64 scalar) as operand 0")
+    if len(types) > 2:
+        raise ShapeMismatch(f"random ops take (step) or (step, like), got {len(types)} operands")
     if a["dtype"] not in (float32, float64):
         raise TypeError(f"random ops produce float32 or float64, not {a['dtype'].name}")
-    shape = types[1].shape if len(types) > 1 else a["shape"]
+    shape = types[1].shape if len(types) > 1 else require_static_shape(a["shape"], "random op")
     return TensorType(a["dtype"], shape)
 
 
