@@ -73,9 +73,19 @@ def expand_dims(input: Any, axis: Any = None, name: Optional[str] = None, dim: A
 
 
 def squeeze(input: Any, axis: Any = None, name: Optional[str] = None, squeeze_dims: Any = None) -> Tensor:
+    """Without ``axis``, squeezes the dims that are statically 1 (a dim unknown at graph
+    build stays, even if it is 1 at run time: the IR needs a static rank)."""
+    x = convert_to_tensor(input)
     ax = axis if axis is not None else squeeze_dims
     axes = static_ints(ax, "axis") or ()
-    return _out(make_op("Squeeze", "squeeze", [convert_to_tensor(input)], {"axes": axes}, name))
+    if not axes:
+        dims = x.shape.dims
+        if dims is None:
+            raise ValueError(f"squeeze without axis needs a tensor of known rank, got {x}")
+        axes = tuple(i for i, d in enumerate(dims) if d == 1)
+        if not axes:
+            return identity(x, name=name or "Squeeze")
+    return _out(make_op("Squeeze", "squeeze", [x], {"axes": axes}, name))
 
 
 def fill(dims: Any, value: Any, name: Optional[str] = None) -> Tensor:
