@@ -6,3 +6,6 @@
 from . import ops as _ops  # noqa: F401  (registers every op)
 
 __version__ = "0.1.0"
+
+# tracing: @jitflow.function, make_ir, grad, value_and_grad (see jitflow/tracing.py)
+from .tracing import function, grad, make_ir, value_and_grad  # noqa: E402,F401
