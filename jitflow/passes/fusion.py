@@ -19,13 +19,25 @@ ELEMENTWISE = {
     "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
     "logical_not", "select", "cast", "fill", "zeros_like", "ones_like", "broadcast_like", "add_n",
     "size", "random_uniform", "random_normal", "random_truncated_normal", "check_numerics",
+    # NN ops (jitflow/ops/nn.py); bias_add only along the last axis, see _is_elementwise
+    "elu", "leaky_relu", "softplus", "relu6", "sigmoid_cross_entropy", "bias_add",
 }
 EXPENSIVE = {"exp", "log", "tanh", "sigmoid", "pow", "random_uniform", "random_normal",
-             "random_truncated_normal", "sqrt", "rsqrt", "div", "mod", "floordiv"}
+             "random_truncated_normal", "sqrt", "rsqrt", "div", "mod", "floordiv",
+             "elu", "softplus", "sigmoid_cross_entropy"}
 REMAP = {"transpose", "strided_slice"}
 REDUCE = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "sum_to"}
 SHAPE_ONLY = {"broadcast_like": {1}, "sum_to": {1}, "reshape_like": {1}, "zeros_like": {0},
-              "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1}}
+              "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1},
+              "conv2d_backprop_input": {2}, "conv2d_backprop_filter": {2}, "avg_pool_grad": {1},
+              "gather_grad": {2}, "tile_grad": {1}}
+
+
+def _is_elementwise(op: Op) -> bool:
+    if op.opname == "bias_add":   # a right-aligned broadcast add only along the last axis
+        shape = op.operands[0].type.shape
+        return shape is not None and op.attrs["axis"] % len(shape) == len(shape) - 1
+    return op.opname in ELEMENTWISE
 
 
 def _broadcasts_to(shape: tuple, space: tuple) -> bool:
@@ -49,7 +61,7 @@ def fuse(f: Function) -> Function:
         op.group = None
     for op in reversed(f.ops):
         name = op.opname
-        if name not in ELEMENTWISE and name not in REMAP and name not in REDUCE and name != "matmul":
+        if not _is_elementwise(op) and name not in REMAP and name not in REDUCE and name != "matmul":
             continue
         joined = False
         us = [u for r in op.results for u in users.get(id(r), [])]

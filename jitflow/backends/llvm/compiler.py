@@ -31,12 +31,16 @@ RANDOM_OPS = {"random_uniform", "random_normal", "random_truncated_normal"}
 SPECIAL_OPS = {"matmul", "concat", "strided_slice_grad", "shape", "constant"}
 #: operands read only for their (run-time) shape, never their values
 SHAPE_ONLY = {"broadcast_like": {1}, "sum_to": {1}, "reshape_like": {1}, "zeros_like": {0},
-              "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1}}
+              "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1},
+              "conv2d_backprop_input": {2}, "conv2d_backprop_filter": {2}, "avg_pool_grad": {1},
+              "gather_grad": {2}, "tile_grad": {1}}
 BLAS_MIN_FLOPS = 1 << 15
 PARALLEL_MIN = 1 << 17     # elements: flat elementwise kernels above this use every core
 #: op name -> generator ``fn(gen: KernelGen, op: Op)`` writing the whole kernel of an op that
 #: is always alone in its group (convolutions, pooling, softmax, ...); see kernels_nn.py
 CUSTOM_KERNELS: dict = {}
+#: extra module-level LLVM IR (declarations, helper functions) appended after mathlib's
+EXTRA_LIBRARY: list = []
 
 
 def data_operands(op: Op) -> list[tuple[int, Value]]:
@@ -62,6 +66,23 @@ def inline_matmul(op: Op) -> bool:
     return isinstance(k, int) and 0 < k <= INLINE_MATMUL_MAX_K and isinstance(n, int)
 
 
+def _split_matmul_prologue(g: list[Op]) -> list[list[Op]]:
+    """A matmul reads its operands from memory before (GEMM) or while (inline) the kernel's
+    element loop runs, so group members that compute those operands cannot share its
+    kernel: each becomes a kernel of its own (the rest of the group stays fused)."""
+    members = {id(op) for op in g}
+    feed: set[int] = set()
+    stack = [v for op in g if op.opname == "matmul" for v in op.operands]
+    while stack:
+        p = stack.pop().producer
+        if p is not None and id(p) in members and id(p) not in feed:
+            feed.add(id(p))
+            stack.extend(p.operands)
+    if not feed:
+        return [g]
+    return [[op] for op in g if id(op) in feed] + [[op for op in g if id(op) not in feed]]
+
+
 @dataclass
 class Buffer:
     idx: int
@@ -69,6 +90,7 @@ class Buffer:
     value: Value
     ref: int = -1             # param or result index, or const index
     array: Optional[np.ndarray] = None
+    nbytes: Optional[object] = None   # scratch: fn(shapes) -> bytes
 
 
 @dataclass
@@ -97,6 +119,9 @@ class ModuleBuilder:
         self.applied_donations: dict[int, int] = {}
         self.result_copies: list = []
         self.errors: list[str] = []
+        #: status codes whose exact message (with run-time values) the reference interpreter
+        #: re-derives when the native code reports them
+        self.reference_errors: set[int] = set()
         from .jit import have_openmp
         self.parallel = have_openmp()
         self._plan()
@@ -118,10 +143,44 @@ class ModuleBuilder:
                 by_id[key] = []
                 order.append(key)
             by_id[key].append(op)
-        groups = [by_id[k] for k in order]
+        groups = [part for k in order for part in _split_matmul_prologue(by_id[k])]
+        groups = self._split_broadcast_stores(groups)
         pos = {id(op): n for n, op in enumerate(self.f.ops)}
         groups.sort(key=lambda g: pos[id(g[-1])])
         return groups
+
+    def _split_broadcast_stores(self, groups: list[list[Op]]) -> list[list[Op]]:
+        """A kernel loops over its space once; a member smaller than the space (broadcast into
+        it) whose value must be stored (returned, or read by another kernel) would be written
+        once per space element, and never when the space is empty. Such members get kernels
+        of their own (repeated until no group has one: their producers may follow)."""
+        users: dict[int, list[Op]] = {}
+        for op in self.f.ops:
+            for _, v in data_operands(op):
+                users.setdefault(id(v), []).append(op)
+        results = {id(v) for v in self.f.results}
+        stores_via = VIEW_OPS | REMAP_OPS | SPECIAL_OPS
+        while True:
+            group_of = {id(op): gi for gi, g in enumerate(groups) for op in g}
+            out: list[list[Op]] = []
+            changed = False
+            for gi, g in enumerate(groups):
+                root = g[-1]
+                space = (root.operands[0] if root.opname in REDUCE_OPS else root.results[0]).type.shape
+                moved = [op for op in g[:-1] if any(
+                    r.type.shape != space and (id(r) in results or any(
+                        group_of[id(u)] != gi or u.opname in stores_via
+                        for u in users.get(id(r), ())))
+                    for r in op.results)]
+                if moved:
+                    changed = True
+                    out.extend([op] for op in moved)
+                    out.append([op for op in g if op not in moved])
+                else:
+                    out.append(g)
+            groups = out
+            if not changed:
+                return groups
 
     def _plan(self) -> None:
         f = self.f
@@ -154,9 +213,10 @@ class ModuleBuilder:
             if id(v) in producer:
                 materialize.add(id(v))
         self.materialize = materialize
-        # constants with more than one element live in buffers held by the executable
+        # constants of other than one element (also empty ones) live in buffers held by the
+        # executable; single values are inlined as immediates
         for op in f.ops:
-            if op.opname == "constant" and id(op.result) in needed and op.attrs["value"].size > 1:
+            if op.opname == "constant" and id(op.result) in needed and op.attrs["value"].size != 1:
                 self.storage[id(op.result)] = self._new_buffer("const", op.result,
                                                                array=op.attrs["value"])
         # result buffers (a value returned twice gets one buffer)
@@ -237,15 +297,17 @@ class ModuleBuilder:
             for _, v in data_operands(op):
                 p = producer.get(id(v))
                 if p is None or id(p) not in members:
-                    b = self._leaf_buffer(v)
+                    b = self._leaf_buffer(v, op)
                     if b is not None and b not in reads:
                         reads.append(b)
         self.kernels.append(Kernel(f"k{len(self.kernels)}", kind, g, reads, outs))
 
-    def _leaf_buffer(self, v: Value) -> Optional[Buffer]:
+    def _leaf_buffer(self, v: Value, reader: Op) -> Optional[Buffer]:
         p = v.producer
-        if p is not None and p.opname == "constant" and p.attrs["value"].size <= 1:
-            return None  # inlined as an immediate
+        if p is not None and p.opname == "constant" and p.attrs["value"].size == 1 \
+                and (reader.opname in LOWER or reader.opname in REDUCE_OPS):
+            return None  # inlined as an immediate by the element expression
+        # (transposes, slices, GEMMs, concat, ... load their operands from memory)
         return self._buffer_of(v)
 
     def _apply_donations(self, producer) -> None:
@@ -288,7 +350,7 @@ class ModuleBuilder:
 
     # ------------------------------------------------------------------ codegen ----------
     def build(self) -> str:
-        parts = [mathlib.library()]
+        parts = [mathlib.library(), *EXTRA_LIBRARY]
         for k in self.kernels:
             k.text = KernelGen(self, k).generate()
             parts.append(k.text)
@@ -329,13 +391,13 @@ class _Ctx:
     def runtime_int(self, key) -> str:
         return self.gen.runtime_int(key)
 
-    def flag_error(self, cond: str, message: str) -> None:
+    def flag_error(self, cond: str, message: str, exact: bool = False) -> None:
         op = self.op
         if op is not None:   # the reference backend's wording: the node, its operands, its line
             args = ", ".join(str(v.type) for v in op.operands)
             message += (f"\n\t [[node {op.loc.tf_name or op.opname} (op {op.opname}({args})) "
                         f"defined at {op.loc.file or '<unknown>'}:{op.loc.line}]]")
-        self.gen.flag_error(cond, message)
+        self.gen.flag_error(cond, message, exact)
 
 
 class KernelGen:
@@ -374,10 +436,14 @@ class KernelGen:
             return self.ref(r)
         raise KeyError(key)
 
-    def flag_error(self, cond: str, message: str) -> None:
+    def flag_error(self, cond: str, message: str, exact: bool = False) -> None:
+        """Set the kernel's status when ``cond`` holds. ``exact``: the message depends on
+        run-time values; the executable re-runs the reference interpreter to word it."""
         if message not in self.mb.errors:
             self.mb.errors.append(message)
         code = self.mb.errors.index(message) + 1
+        if exact:
+            self.mb.reference_errors.add(code)
         # keep the smallest code: codes follow program order, so the earliest failing op wins
         cur = self.em.op(f"load i32, ptr %status", "st")
         unset = self.em.op(f"icmp eq i32 {cur}, 0")
@@ -408,6 +474,7 @@ class KernelGen:
 
     def generate(self) -> str:
         self._prologue: list[str] = []
+        self.module_text: list[str] = []   # module-level lines a kernel needs (loop metadata)
         self.par_n: Optional[str] = None
         em = self.em
         em.label("body")
@@ -426,7 +493,7 @@ class KernelGen:
         text = head + "\n".join(self._prologue) + "\n  br label %body\n" + em.text() + "\n}\n"
         if self.par_n is not None:
             text += self._parallel_wrappers(params, sep)
-        return text
+        return text + "".join(line + "\n" for line in self.module_text)
 
     def _parallel_wrappers(self, params: str, sep: str) -> str:
         """``@k`` runs ``@k.range`` serially below PARALLEL_MIN elements, else on every
@@ -516,7 +583,7 @@ done:
             if id(v) in cache:
                 return cache[id(v)]
             p = v.producer
-            if p is not None and p.opname == "constant" and p.attrs["value"].size <= 1:
+            if p is not None and p.opname == "constant" and p.attrs["value"].size == 1:
                 r = const(p.attrs["value"].reshape(()).item(), v.type.dtype)
             elif p is not None and id(p) in members and id(v) not in self.gemm_done:
                 r = self._lower_member(p, v, idx, value, space)
@@ -651,7 +718,7 @@ done:
             for _, v in data_operands(op):
                 if v.producer is None or id(v.producer) not in members:
                     p = v.producer
-                    if p is not None and p.opname == "constant" and p.attrs["value"].size <= 1:
+                    if p is not None and p.opname == "constant" and p.attrs["value"].size == 1:
                         continue
                     out.append(v)
         return out
@@ -699,7 +766,7 @@ done:
             if id(v) in cache:
                 return cache[id(v)]
             p = v.producer
-            if p is not None and p.opname == "constant" and p.attrs["value"].size <= 1:
+            if p is not None and p.opname == "constant" and p.attrs["value"].size == 1:
                 r = const(p.attrs["value"].reshape(()).item(), v.type.dtype)
             elif p is not None and id(p) in members and inline_matmul(p):
                 n = p.results[0].type.shape[1]
@@ -755,6 +822,16 @@ done:
         """An i64 computed per input-shape signature by ``fn(shapes)`` (shapes: id(Value) ->
         tuple of ints)."""
         return self.ref(self.table.ref(key, fn))
+
+    def scratch(self, nbytes) -> str:
+        """A pointer to ``nbytes(shapes)`` bytes of scratch space private to this kernel:
+        planned in the arena per input-shape signature, live only while the kernel runs."""
+        b = self.mb._new_buffer("scratch", None)
+        b.nbytes = nbytes
+        self.k.writes.append(b)
+        self.k.args.append(b)
+        self.args[b.idx] = f"%a{len(self.args)}"
+        return self.args[b.idx]
 
     # ------------------------------------------------------------------ copy -------------
     def gen_copy(self) -> None:

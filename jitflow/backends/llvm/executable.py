@@ -113,7 +113,7 @@ class LLVMExecutable:
         last: dict[int, int] = {}
         for n, k in enumerate(self.mb.kernels):
             for b in k.writes:
-                if b.kind == "temp":
+                if b.kind in ("temp", "scratch"):
                     first.setdefault(b.idx, n)
                     last[b.idx] = max(last.get(b.idx, n), n)
             for b in k.reads:
@@ -124,6 +124,8 @@ class LLVMExecutable:
             if b.kind == "temp":
                 n = int(np.prod(shapes[id(b.value)], dtype=np.int64)) * b.value.type.dtype.np.itemsize
                 sizes[b.idx] = (n + ALIGN - 1) // ALIGN * ALIGN
+            elif b.kind == "scratch":   # a kernel's private scratch space
+                sizes[b.idx] = (max(int(b.nbytes(shapes)), 1) + ALIGN - 1) // ALIGN * ALIGN
         offsets, live, top = {}, [], 0   # live: (end_kernel, offset, size)
         for idx in sorted(sizes, key=lambda i: (first.get(i, 0), i)):
             start = first.get(idx, 0)
@@ -142,7 +144,7 @@ class LLVMExecutable:
         base += (-base) % ALIGN
         plan.bufs = np.zeros(max(len(self.buffers), 1), dtype=np.uint64)
         for b in self.buffers:
-            if b.kind == "temp":
+            if b.kind in ("temp", "scratch"):
                 plan.bufs[b.idx] = base + offsets[b.idx]
             elif b.kind == "const":
                 arr = np.ascontiguousarray(b.array)
@@ -153,6 +155,16 @@ class LLVMExecutable:
         plan.bufs_ptr = plan.bufs.ctypes.data
         plan.prm_ptr = plan.prm.ctypes.data
         return plan
+
+    def _reference_error(self, args) -> None:
+        """Raise the reference interpreter's error for these arguments (its message names
+        run-time values, e.g. the offending label); return if it raises none."""
+        from ...errors import OpError
+        from ..reference import ReferenceExecutable
+        try:
+            ReferenceExecutable(self.function).run(list(args))
+        except OpError as e:
+            raise e from None
 
     # ------------------------------------------------------------------ run --------------
     def _as_param(self, a, dt: np.dtype, i: int) -> np.ndarray:
@@ -202,6 +214,8 @@ class LLVMExecutable:
             status = self._entry(plan.bufs_ptr, plan.prm_ptr)
         if status:
             msg = self.errors[status - 1] if 0 < status <= len(self.errors) else f"status {status}"
+            if status in self.mb.reference_errors:
+                self._reference_error(args)
             raise InvalidArgumentError(msg)
         for i, v in enumerate(self.function.results):
             if results[i] is None:
