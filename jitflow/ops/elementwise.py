@@ -45,8 +45,9 @@ defop("tanh", infer=unary_rule("f"), reference=lambda x: np.tanh(x),
 defop("sigmoid", infer=unary_rule("f"), reference=_sigmoid,
       grad=lambda b, op, g: [b.mul(g[0], b.mul(op.result, b.sub(1, op.result)))], num_inputs=1)
 defop("relu", infer=unary_rule("fi"), reference=lambda x: np.maximum(x, np.zeros((), x.dtype)),
-      grad=lambda b, op, g: [b.select(b.greater(op.operands[0], 0), g[0], b.zeros_like(g[0]))],
-      num_inputs=1, doc="gradient 0 at exactly 0 (TF's features > 0)")
+      grad=lambda b, op, g: [b.select(b.greater(op.result, 0), g[0], b.zeros_like(g[0]))],
+      num_inputs=1, doc="gradient 0 at exactly 0; reads the output (y > 0 iff x > 0), as TF's "
+                        "ReluGrad does, so the pre-activation need not stay in memory")
 
 # ---------------------------------------------------------------- binary --------------
 
