@@ -61,6 +61,9 @@ def _register_symbols() -> None:
                                  ("jf_cblas_dgemm", "scipy_cblas_dgemm64_")):
                 llvm.add_symbol(ours, ctypes.cast(getattr(lib, theirs), ctypes.c_void_p).value)
             _state["blas_path"] = path
+            threads = os.environ.get("JITFLOW_BLAS_THREADS")
+            if threads:   # OpenBLAS's pool spins; on a shared machine 1 thread can be faster
+                lib.scipy_openblas_set_num_threads64_(ctypes.c_int(int(threads)))
             break
         except (OSError, AttributeError):
             continue
