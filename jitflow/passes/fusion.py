@@ -91,7 +91,7 @@ def fuse(f: Function) -> Function:
                 else:
                     g["gemm"] = True
                     joined = True
-            elif g["gemm"] and any(u.opname == "matmul" for u in us):
+            elif any(u.opname == "matmul" for u in us):
                 log.append(f"refused {where}: GEMM operands must be in memory")
             elif g["kind"] == "reduce" and any(id(r) in results for r in op.results):
                 log.append(f"refused {where}: returned, and a reduction's prologue is not stored")
