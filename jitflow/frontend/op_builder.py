@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import GraphShapeError, GraphTypeError
 from ..ir.dtypes import DType, as_dtype, bool_, float32, int32, int64
 from ..ir.opdef import get_opdef
-from ..ir.types import ShapeMismatch, TensorType, format_shape_tf
+from ..ir.types import ShapeMismatch, TensorType
 from .graph import Operation, Tensor, get_default_graph, user_location
 
 RNG_STEP_TYPE = TensorType(int64, ())

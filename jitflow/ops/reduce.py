@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.opdef import Attr, defop
-from ..ir.types import ShapeMismatch, TensorType, normalize_axes
+from ..ir.types import TensorType, normalize_axes
 from .common import require_dtype
 
 REDUCE_ATTRS = {"axes": Attr("opt_ints", None), "keepdims": Attr("bool", False)}

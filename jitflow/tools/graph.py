@@ -104,7 +104,7 @@ def function_to_dot(f: Function, title: str = "") -> str:
             label = f"{lhs} = {_const_label(op)}\n{types}"
             if op.loc.tf_name:
                 label += f"\n{op.loc.tf_name}"
-            attr = f"shape=note, style=filled, fillcolor=\"#f5f5f5\", fontsize=8, height=0.3"
+            attr = "shape=note, style=filled, fillcolor=\"#f5f5f5\", fontsize=8, height=0.3"
         else:
             label = f"{lhs} = {op.opname}" if lhs else op.opname
             short = _short_attrs(op)

@@ -197,7 +197,6 @@ class ModuleBuilder:
         groups = [g for g in self._groups() if any(id(r) in needed for op in g for r in op.results)]
         group_of = {id(op): gi for gi, g in enumerate(groups) for op in g}
         producer = {id(r): op for op in f.ops for r in op.results}
-        result_ids = {id(v) for v in f.results}
         # values that must live in memory: used outside their group, by views, or results
         materialize: set[int] = set()
         for gi, g in enumerate(groups):
@@ -445,7 +444,7 @@ class KernelGen:
         if exact:
             self.mb.reference_errors.add(code)
         # keep the smallest code: codes follow program order, so the earliest failing op wins
-        cur = self.em.op(f"load i32, ptr %status", "st")
+        cur = self.em.op("load i32, ptr %status", "st")
         unset = self.em.op(f"icmp eq i32 {cur}, 0")
         later = self.em.op(f"icmp ugt i32 {cur}, {code}")
         better = self.em.op(f"or i1 {unset}, {later}")

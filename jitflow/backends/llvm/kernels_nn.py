@@ -1058,8 +1058,8 @@ def _sparse_xent(gen, op: Op) -> None:
     def row(r):
         lab = ir.to_i64(ldt, rl(r))
         ok = ir.cmp("ult", lab, C)
-        _flag(gen, op, ir.not_(ok), f"Received a label value which is outside the valid range "
-                                    f"of [0, depth)")
+        _flag(gen, op, ir.not_(ok), "Received a label value which is outside the valid range "
+                                    "of [0, depth)")
         lab = ir.sel(ok, "i64", lab, "0")
         base = ir.mul(r, C)
 
