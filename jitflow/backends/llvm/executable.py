@@ -47,6 +47,7 @@ class LLVMExecutable:
         self.param_ids = [id(p) for p in f.params]
         self.param_dtypes = [p.type.dtype.np for p in f.params]
         self._plans: dict[tuple, _ShapePlan] = {}
+        self._checked: list = [None] * len(f.params)
         self._lock = threading.Lock()
         seen: set[int] = set()
         self.duplicate_result = []
@@ -180,9 +181,20 @@ class LLVMExecutable:
         dts = self.param_dtypes
         if len(args) != len(dts):
             raise InvalidArgumentError(f"expected {len(dts)} arguments, got {len(args)}")
-        args = [a if isinstance(a, np.ndarray) and a.flags.c_contiguous and a.dtype == dt
-                else self._as_param(a, dt, i) for i, (a, dt) in enumerate(zip(args, dts))]
-        key = tuple(a.shape for a in args)
+        checked = self._checked       # arrays already validated (variables come back each run)
+        converted = None
+        for i, a in enumerate(args):
+            if a is checked[i]:
+                continue
+            if type(a) is np.ndarray and a.flags.c_contiguous and a.dtype == dts[i]:
+                checked[i] = a
+            else:
+                if converted is None:
+                    converted = list(args)
+                converted[i] = self._as_param(a, dts[i], i)
+        if converted is not None:
+            args = converted
+        key = tuple([a.shape for a in args])
         with self._lock:
             plan = self._plans.get(key)
             if plan is None:
