@@ -1,0 +1,9 @@
+"""Test configuration: in CI (CI=true) hypothesis runs derandomized, so a run is reproducible
+and a failure shows the same example locally with CI=true."""
+import os
+
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
