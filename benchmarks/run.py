@@ -79,18 +79,78 @@ def overhead(tf, name):
     report(bench="overhead", framework=name, seconds=times)
 """
 
-JITFLOW = TF1_STYLE + """
+CNN_TF1 = """
+def cnn(tf, name, steps=20):
+    tf.reset_default_graph()
+    tf.set_random_seed(42)
+    X = tf.placeholder(tf.float32, shape=[None, 784], name="X")
+    y = tf.placeholder(tf.int32, shape=[None], name="y")
+    xr = tf.reshape(X, shape=[-1, 28, 28, 1])
+    c1 = tf.layers.conv2d(xr, filters=32, kernel_size=3, strides=1, padding="SAME", activation=tf.nn.relu)
+    c2 = tf.layers.conv2d(c1, filters=64, kernel_size=3, strides=2, padding="SAME", activation=tf.nn.relu)
+    p = tf.nn.max_pool(c2, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="VALID")
+    f = tf.reshape(p, shape=[-1, 64 * 7 * 7])
+    d = tf.layers.dense(f, 64, activation=tf.nn.relu)
+    logits = tf.layers.dense(d, 10)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits, labels=y))
+    train = tf.train.AdamOptimizer().minimize(loss)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    rng = np.random.RandomState(0)
+    xb = rng.rand(100, 784).astype(np.float32)
+    yb = rng.randint(0, 10, 100).astype(np.int32)
+    for _ in range(3):
+        sess.run(train, {X: xb, y: yb})
+    times = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        for _ in range(steps):
+            sess.run(train, {X: xb, y: yb})
+        times.append((time.perf_counter() - t) / steps)
+    report(bench="cnn", framework=name, seconds=times)
+"""
+
+TORCH_CNN = """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+torch.set_num_threads(2)
+model = nn.Sequential(nn.Conv2d(1, 32, 3, 1, 1), nn.ReLU(), nn.ZeroPad2d((0, 1, 0, 1)),
+                      nn.Conv2d(32, 64, 3, 2, 0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                      nn.Linear(64 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, 10))
+opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
+rng = np.random.RandomState(0)
+xb = torch.from_numpy(rng.rand(100, 1, 28, 28).astype(np.float32))
+yb = torch.from_numpy(rng.randint(0, 10, 100).astype(np.int64))
+def step():
+    opt.zero_grad()
+    loss = nn.functional.cross_entropy(model(xb), yb)
+    loss.backward()
+    opt.step()
+for _ in range(3):
+    step()
+times = []
+for _ in range(REPEATS):
+    t = time.perf_counter()
+    for _ in range(20):
+        step()
+    times.append((time.perf_counter() - t) / 20)
+report(bench="cnn", framework="PyTorch eager", seconds=times)
+"""
+
+JITFLOW = TF1_STYLE + CNN_TF1 + """
 import jitflow.compat.v1 as tf
 quadratic(tf, "jitflow " + os.environ.get("JITFLOW_BACKEND", "llvm"))
 overhead(tf, "jitflow " + os.environ.get("JITFLOW_BACKEND", "llvm"))
+cnn(tf, "jitflow " + os.environ.get("JITFLOW_BACKEND", "llvm"))
 """
 
-TENSORFLOW = TF1_STYLE + """
+TENSORFLOW = TF1_STYLE + CNN_TF1 + """
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tensorflow.compat.v1 as tf
 tf.disable_v2_behavior()
 quadratic(tf, "TensorFlow compat.v1")
 overhead(tf, "TensorFlow compat.v1")
+cnn(tf, "TensorFlow compat.v1")
 """
 
 JAX = """
@@ -204,6 +264,7 @@ def main() -> None:
     go("TensorFlow", TENSORFLOW, "tensorflow")
     go("JAX", JAX, "jax")
     go("PyTorch", TORCH, "torch")
+    go("PyTorch CNN", TORCH_CNN, "torch")
     with tempfile.TemporaryDirectory() as cache:
         go("compile cold", COMPILE, COMPILE_MODE="cold (empty disk cache)", JITFLOW_CACHE_DIR=cache)
         go("compile warm", COMPILE, COMPILE_MODE="warm (disk cache)", JITFLOW_CACHE_DIR=cache)
@@ -236,6 +297,16 @@ def write_report(results: list[dict], missing: list[str], out: str, repeats: int
             ratio = (f"{med / statistics.median(ref['seconds']):.1f}x" if ref and r is not ref else "-")
             lines.append(f"| {r['framework']} | {_fmt_us(med)} | {ratio} | {r.get('loss', float('nan')):.5f} |")
         lines.append("")
+    cnn = by.get("cnn", [])
+    if cnn:
+        ref = next((r for r in cnn if r["framework"] == "jitflow llvm"), None)
+        lines += ["## MNIST CNN training step (ch13 architecture, batch 100, Adam)", "",
+                  "| framework | median per step | jitflow llvm is faster by |", "| --- | --- | --- |"]
+        for r in sorted(cnn, key=lambda r: statistics.median(r["seconds"])):
+            med = statistics.median(r["seconds"])
+            ratio = (f"{med / statistics.median(ref['seconds']):.2f}x" if ref and r is not ref else "-")
+            lines.append(f"| {r['framework']} | {_fmt_us(med)} | {ratio} |")
+        lines.append("")
     ov = by.get("overhead", [])
     if ov:
         lines += ["## Per-call overhead (cached `sess.run(x + 1, {x: 1.0})`)", "",
@@ -254,6 +325,11 @@ def write_report(results: list[dict], missing: list[str], out: str, repeats: int
         lines.append("")
     if missing:
         lines += ["## Not measured", ""] + [f"- {m}" for m in missing] + [""]
+    sva = ROOT / "benchmarks" / "SYNC_VS_ASYNC.md"
+    if sva.exists():   # written by benchmarks/sync_vs_async.py (a separate, longer experiment)
+        body = sva.read_text().splitlines()
+        lines += ["## Data-parallel training: sync vs async (benchmarks/sync_vs_async.py)", ""]
+        lines += [ln for ln in body if not ln.startswith("# ")] + [""]
     Path(out).write_text("\n".join(lines))
 
 
