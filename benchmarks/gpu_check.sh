@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# GPU check for the cuda backend (issue 6). Run on a machine with an NVIDIA GPU from the
+# repository root of a working tree, with no network and no installs:
+#
+#     bash benchmarks/gpu_check.sh            # everything (about 5-10 minutes)
+#     QUICK=1 bash benchmarks/gpu_check.sh    # fewer benchmark steps
+#
+# Needs python3 with numpy, numba, numba-cuda, pytest, hypothesis (the lent H100/H200 machines
+# have them, plus cupy for cuBLAS); torch is optional. jitflow itself comes from the working
+# tree (PYTHONPATH=.), nothing is installed. Steps, each reported PASS/FAIL/SKIP, the script
+# going on after a failure (exit status: the number of failed steps):
+#   1. environment: GPU, driver, Python and package versions;
+#   2. the CUDA tests on the real device (NUMBA_ENABLE_CUDASIM=0): every op against the
+#      reference backend, the training graphs, placement, GPU-only tests, the sm_90 PTX check;
+#   3. quadratic.py (2,000 steps) with JITFLOW_BACKEND=cuda, final loss must be < 0.01;
+#   4. one epoch of mnist_cnn.py with JITFLOW_BACKEND=cuda (EPOCHS=1), printing its accuracy;
+#   5. the CNN training step at batch 100: jitflow cuda vs PyTorch eager CUDA (if torch is
+#      importable): time per step and accuracy (benchmarks/gpu_cnn.py).
+# Output is also written to ${OUT:-gpu-check-out}/ (one log per step, summary.txt).
+# The reference programs come from $WORKLOADS, ../shared/workloads or ./shared/workloads, MNIST
+# from jitflow's offline loader (JITFLOW_MNIST_DIR, ./shared/data/mnist or ../shared/...): a
+# device runner that copies only the working tree needs a shared/ folder (or link) in it;
+# without them steps 3-4 are skipped (said so) and step 5 times the step on random images.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+PY=${PYTHON:-python3}
+OUT=${OUT:-gpu-check-out}
+mkdir -p "$OUT"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export NUMBA_ENABLE_CUDASIM=0
+export PYTHONDONTWRITEBYTECODE=1
+export PYTHONUNBUFFERED=1
+STEPS=${STEPS:-200}
+[ "${QUICK:-0}" = "1" ] && STEPS=50
+FAILED=0
+SUMMARY="$OUT/summary.txt"
+: > "$SUMMARY"
+
+note() { echo "== $*" | tee -a "$SUMMARY"; }
+run_step() {   # run_step NAME TIMEOUT_SECONDS COMMAND...
+  local name=$1 limit=$2; shift 2
+  local log="$OUT/$name.log"
+  echo
+  echo "==================== $name: $*"
+  local t0=$(date +%s)
+  if command -v timeout >/dev/null 2>&1; then
+    timeout "$limit" "$@" 2>&1 | tee "$log"; local rc=${PIPESTATUS[0]}
+  else
+    "$@" 2>&1 | tee "$log"; local rc=${PIPESTATUS[0]}
+  fi
+  local dt=$(( $(date +%s) - t0 ))
+  if [ "$rc" = 0 ]; then note "PASS $name (${dt}s)"; else note "FAIL $name (exit $rc, ${dt}s)"; FAILED=$((FAILED + 1)); fi
+  return 0
+}
+
+# workloads: $WORKLOADS, ../shared/workloads, or shared/workloads in the tree
+WL=""
+for d in "${WORKLOADS:-}" "$ROOT/../shared/workloads" "$ROOT/shared/workloads"; do
+  if [ -n "$d" ] && [ -f "$d/quadratic.py" ]; then WL=$(cd "$d" && pwd); break; fi
+done
+
+# ---------------------------------------------------------------- 1. environment
+echo "==================== environment"
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$OUT/nvidia-smi.txt"
+$PY - <<'EOF' 2>&1 | tee "$OUT/environment.txt"
+import importlib, platform, sys
+print("python", platform.python_version(), sys.executable)
+for m in ("numpy", "numba", "numba_cuda", "llvmlite", "cupy", "torch", "pytest", "hypothesis"):
+    try:
+        mod = importlib.import_module(m)
+        print(f"{m:12s}", getattr(mod, "__version__", "?"))
+    except Exception as e:
+        print(f"{m:12s} not importable ({type(e).__name__})")
+from jitflow.backends import default_backend_name
+from jitflow.backends.cuda import device
+print("gpu_present", device.gpu_present(), "default backend", default_backend_name())
+if device.gpu_present():
+    c = device.cuda()
+    print("numba.cuda device:", c.get_current_device().name, "simulator:", device.is_simulator())
+    print("cuBLAS via CuPy:", device.cupy_module() is not None)
+EOF
+if ! $PY -c "from jitflow.backends.cuda.device import gpu_present; import sys; sys.exit(0 if gpu_present() else 1)"; then
+  note "FAIL no CUDA GPU visible to the driver: nothing else can run"
+  exit 1
+fi
+
+# ---------------------------------------------------------------- 2. tests on the device
+run_step cuda-tests 1500 $PY -m pytest -q -p no:cacheprovider -o addopts="" \
+  tests/test_cuda_gpu.py tests/test_cuda_ops.py tests/test_cuda_graphs.py \
+  tests/test_cuda_placement.py tests/test_cuda_ptx.py
+
+# ---------------------------------------------------------------- 3. quadratic
+if [ -n "$WL" ]; then
+  run_step quadratic 900 env JITFLOW_BACKEND=cuda WORKLOAD_OUT="$OUT" $PY "$WL/quadratic.py"
+else
+  note "SKIP quadratic: quadratic.py not found (set WORKLOADS=<dir with the reference programs>)"
+fi
+
+# ---------------------------------------------------------------- 4. one epoch of mnist_cnn
+if [ -n "$WL" ] && [ -f "$WL/mnist_cnn.py" ]; then
+  run_step mnist_cnn_epoch 1800 env JITFLOW_BACKEND=cuda EPOCHS=1 WORKLOAD_OUT="$OUT" $PY "$WL/mnist_cnn.py"
+else
+  note "SKIP mnist_cnn: mnist_cnn.py not found (set WORKLOADS=<dir with the reference programs>)"
+fi
+
+# ---------------------------------------------------------------- 5. CNN step vs PyTorch
+run_step cnn_step_vs_torch 1200 $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10
+
+echo
+echo "==================== summary"
+cat "$SUMMARY"
+grep -h '"workload"\|"bench"' "$OUT"/*.log 2>/dev/null | grep -v '"epoch"' || true
+exit "$FAILED"

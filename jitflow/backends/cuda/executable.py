@@ -1,0 +1,1424 @@
+"""The CUDA executable: a compiled Function as a list of kernel launches over device buffers.
+
+Compile time (once per Function): fusion groups become steps (a generated elementwise or
+reduction kernel, a library kernel, a GEMM through cuBLAS or the tiled fallback, a strided
+copy); view ops (reshape, expand_dims, squeeze, identity) alias their operand's buffer.
+
+Per input-shape signature (cached): every value's concrete shape from the ops' own type rules
+(which validates the run), each launch's integer arguments and grid, and the arena: one device
+allocation per executable holding every temporary, laid out by a liveness-based first-fit
+planner (a buffer lives from the step that writes it to the last step that reads it; scratch
+space, e.g. convolution columns, only during its step) and reused by later runs of the same
+signature. Fed arrays are copied into their arena slots.
+
+Per run: parameters that are ``DeviceTensor``s (variables from earlier steps) are used in
+place; variable updates are new DeviceTensors, or are written in place into the variable's own
+buffer when no later kernel reads the old value (donation); fetched values are copied to the
+host. Kernels report run-time errors (a bad label, an integer division by zero, a NaN under
+check_numerics) through one int32 status word; the message is the reference backend's.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from ...errors import InvalidArgumentError, OpError, ResourceExhaustedError
+from ...ir.core import Function, Op, Value
+from ...ir.opdef import OPS
+from ...ir.types import ShapeMismatch, TensorType
+from ...ir.verifier import verify
+from . import library
+from .codegen import (EW, INT_MAX_CODE, REDUCE_KINDS, SPECIAL_MAP_OPS, ErrorTable, GroupGen,
+                      UnsupportedOp, contig, op_where, same_static, slice_map)
+from .device import DeviceTensor, alloc, cuda, cupy_module, gpu_present, is_simulator, upload
+from .runtime_ns import compile_source
+
+VIEW_OPS = {"reshape", "reshape_like", "expand_dims", "squeeze", "identity", "stop_gradient",
+            "copy_to_device", "copy_to_host"}
+#: operands read only for their run-time shape, never their values
+SHAPE_ONLY = {"broadcast_like": {1}, "sum_to": {1}, "reshape_like": {1}, "zeros_like": {0},
+              "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1},
+              "conv2d_backprop_input": {2}, "conv2d_backprop_filter": {2}, "avg_pool_grad": {1},
+              "gather_grad": {2}, "tile_grad": {1}}
+ALIGN = 256
+PLAN_CACHE = 8
+
+
+def data_operands(op: Op) -> list[tuple[int, Value]]:
+    skip = SHAPE_ONLY.get(op.opname, set())
+    return [(i, v) for i, v in enumerate(op.operands) if i not in skip]
+
+
+def _prod(xs) -> int:
+    n = 1
+    for x in xs:
+        n *= int(x)
+    return n
+
+
+@dataclass(eq=False)
+class Buf:
+    idx: int
+    kind: str                       # param | const | temp | vresult | donated | scratch
+    value: Optional[Value]
+    ref: int = -1                   # param index (param, donated)
+    array: Optional[np.ndarray] = None
+    dtype: Optional[np.dtype] = None
+    nbytes_fn: Optional[Callable] = None   # scratch: fn(shapes) -> bytes
+    name: str = ""
+
+    def np_dtype(self) -> np.dtype:
+        return np.dtype(self.dtype) if self.dtype is not None else self.value.type.dtype.np
+
+
+@dataclass(eq=False)
+class Step:
+    kind: str
+    ops: list
+    reads: list = field(default_factory=list)
+    writes: list = field(default_factory=list)
+    scratch: list = field(default_factory=list)
+    bind: Optional[Callable] = None       # bind(shapes, plan) -> list[Launch]
+    gen: Optional[GroupGen] = None
+    kernels: Optional[dict] = None
+
+
+class Launch:
+    """One kernel launch (``kernel[grid, block](*args)``) or a host callable ``fn(bufs, args)``.
+    ``template``: (0, value) | (1, buffer index) | (2, param index: host scalar) | (3, err)."""
+
+    __slots__ = ("kernel", "grid", "block", "template", "fn", "configured")
+
+    def __init__(self, kernel=None, grid=1, block=1, template=(), fn=None) -> None:
+        self.kernel = kernel
+        self.grid = grid
+        self.block = block
+        self.template = list(template)
+        self.fn = fn
+        self.configured = None       # kernel[grid, block], made once
+
+
+class _Plan:
+    __slots__ = ("shapes", "arena", "bufs", "launches", "offsets", "result_shapes", "keep")
+
+
+class CUDAExecutable:
+    def __init__(self, f: Function, donations: Optional[dict[int, int]] = None,
+                 num_fetches: Optional[int] = None, num_feeds: Optional[int] = None,
+                 scalar_params: Optional[Sequence[int]] = None) -> None:
+        verify(f, allow_pseudo=False)
+        self.function = f
+        self.sim = is_simulator()
+        # the simulator runs each thread as a Python thread: few threads, grid-stride loops
+        self.block = 4 if self.sim else 256
+        self.max_grid = 1 if self.sim else 4096
+        self.reduce_block = 8 if self.sim else 256
+        self.block_reduce_min = 64 if self.sim else 128
+        self.tile = 2 if self.sim else 16
+        self.n_params = len(f.params)
+        self.num_fetches = len(f.results) if num_fetches is None else num_fetches
+        self.num_feeds = self.n_params if num_feeds is None else num_feeds
+        if scalar_params is None:
+            scalar_params = [i for i, p in enumerate(f.params) if p.name == "rng_step"]
+        self.scalar_params = {i for i in scalar_params
+                              if f.params[i].type.shape == () and i < self.n_params}
+        self.donations = dict(donations or {})
+        self.applied_donations: dict[int, int] = {}
+        self.errors = ErrorTable()
+        self.bufs: list[Buf] = []
+        self.storage: dict[int, Buf] = {}
+        self.steps: list[Step] = []
+        self.cp = cupy_module()
+        self._plans: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._const_dev: dict[int, object] = {}
+        self._err = None
+        self._zero_off = None
+        self._cp_views: dict = {}
+        self._dry = False
+        self.param_dtypes = [p.type.dtype.np for p in f.params]
+        self._build()
+
+    # ================================================================ compile time =========
+    def _new(self, kind: str, value: Optional[Value], **kw) -> Buf:
+        b = Buf(len(self.bufs), kind, value, **kw)
+        self.bufs.append(b)
+        return b
+
+    def _groups(self) -> list[list[Op]]:
+        by: dict = {}
+        order: list = []
+        for n, op in enumerate(self.function.ops):
+            key = ("g", op.group) if op.group is not None else ("o", n)
+            if key not in by:
+                by[key] = []
+                order.append(key)
+            by[key].append(op)
+        return [by[k] for k in order]
+
+    def _build(self) -> None:
+        f = self.function
+        for i, p in enumerate(f.params):
+            self.storage[id(p)] = self._new("param", p, ref=i, name=p.name or f"param{i}")
+        needed: set[int] = {id(v) for v in f.results}
+        for op in reversed(f.ops):
+            if OPS[op.opname].effectful or any(id(r) in needed for r in op.results):
+                needed.update(id(r) for r in op.results)
+                for _, v in data_operands(op):
+                    needed.add(id(v))
+        self.needed = needed
+        pos = {id(op): n for n, op in enumerate(f.ops)}
+        units: list[tuple[tuple, list[Op]]] = []     # (sort key, ops)
+        unsupported: set[str] = set()
+        for g in self._groups():
+            g = [op for op in g if any(id(r) in needed for r in op.results)
+                 or OPS[op.opname].effectful]
+            if not g:
+                continue
+            mms = [op for op in g if op.opname == "matmul"]
+            rest = [op for op in g if op.opname != "matmul"]
+            for mm in mms:
+                units.append(((pos[id(g[-1])], 0, pos[id(mm)]), [mm]))
+            if rest:
+                if self._group_ok(rest):
+                    units.append(((pos[id(g[-1])], 1, 0), rest))
+                else:
+                    for op in rest:
+                        units.append(((pos[id(op)], 1, 0), [op]))
+        units.sort(key=lambda u: u[0])
+        groups = self._split_stored_members([u[1] for u in units])
+        member_group = {id(op): gi for gi, g in enumerate(groups) for op in g}
+        producer = {id(r): op for op in f.ops for r in op.results}
+        # values that must live in memory
+        mat: set[int] = {id(v) for v in f.results}
+        for gi, g in enumerate(groups):
+            gen_kernel = self._is_generated(g)
+            for op in g:
+                for i, v in data_operands(op):
+                    p = producer.get(id(v))
+                    if p is None:
+                        continue
+                    inside = member_group.get(id(p)) == gi
+                    if not inside or not gen_kernel or (op.opname in SPECIAL_MAP_OPS):
+                        mat.add(id(v))
+        self.materialize = mat
+        var_results = {id(v) for v in f.results[self.num_fetches:]}
+        for g in groups:
+            try:
+                self._plan_group(g, producer, var_results)
+            except UnsupportedOp as e:
+                unsupported.update(getattr(e, "ops", {g[0].opname}))
+                for op in g:            # placeholders, so the rest is planned (and checked)
+                    for r in op.results:
+                        self._out_buffer(r, var_results)
+        if unsupported:
+            err = UnsupportedOp(f"the cuda backend has no lowering for op(s) "
+                                f"{sorted(unsupported)}")
+            err.ops = unsupported
+            raise err
+        self._finish_results()
+        self._apply_donations()
+        self.device_params = {b.ref for b in self.bufs if b.kind == "param"
+                              and any(b in s.reads for s in self.steps)}
+        self.donated_params = set(self.applied_donations.values())
+        self.uses_err = any(s.gen is not None and s.gen.uses_err for s in self.steps) or \
+            any(s.kind in ("gather", "gather_grad", "sparse_softmax_cross_entropy")
+                for s in self.steps)
+
+    def _split_stored_members(self, groups: list[list[Op]]) -> list[list[Op]]:
+        """An elementwise group iterates over its root's shape; a member whose (smaller,
+        broadcast) result must be stored would not be computed at all when that shape is empty
+        at run time. Such a member and what it depends on in the group become a kernel of
+        their own, which the rest of the group reads."""
+        f = self.function
+        results = {id(v) for v in f.results}
+        out: list[list[Op]] = []
+        work = list(groups)
+        while work:
+            g = work.pop(0)
+            root = g[-1]
+            if root.opname in REDUCE_KINDS or len(g) == 1:
+                out.append(g)
+                continue
+            members = {id(op) for op in g}
+            space = root.results[0]
+            stored = None
+            for op in g[:-1]:
+                r = op.results[0]
+                if same_static(r, space):
+                    continue
+                used_out = id(r) in results or any(
+                    id(u) not in members and any(v is r for _, v in data_operands(u))
+                    for u in f.ops)
+                if used_out:
+                    stored = op
+                    break
+            if stored is None:
+                out.append(g)
+                continue
+            cone: set[int] = set()
+            stack = [stored]
+            while stack:
+                op = stack.pop()
+                if id(op) in cone:
+                    continue
+                cone.add(id(op))
+                for v in op.operands:
+                    p = v.producer
+                    if p is not None and id(p) in members:
+                        stack.append(p)
+            head = [op for op in g if id(op) in cone]
+            rest = [op for op in g if id(op) not in cone]
+            work[:0] = [head, rest] if rest else [head]
+        return out
+
+    @staticmethod
+    def _is_generated(g: list[Op]) -> bool:
+        root = g[-1]
+        return root.opname in REDUCE_KINDS or root.opname in EW or root.opname in SPECIAL_MAP_OPS
+
+    def _group_ok(self, g: list[Op]) -> bool:
+        """A group the generator handles as one kernel (else its ops run one by one)."""
+        root = g[-1]
+        if len(g) == 1:
+            return True
+        body = g[:-1] if root.opname in REDUCE_KINDS else g
+        for op in body:
+            if op.opname not in EW and op.opname not in SPECIAL_MAP_OPS:
+                return False
+            if op.opname in VIEW_OPS:
+                return False
+            if len(op.results) != 1:
+                return False
+        if root.opname not in REDUCE_KINDS and root.opname not in EW and \
+                root.opname not in SPECIAL_MAP_OPS:
+            return False
+        if root.opname in REDUCE_KINDS:
+            # a reduction's prologue is never stored: every value stays inside the group
+            members = {id(op) for op in g}
+            res = {id(v) for v in self.function.results}
+            for op in g[:-1]:
+                if id(op.result) in res:
+                    return False
+                for u in self.function.ops:
+                    if id(u) not in members and any(v is op.result for _, v in data_operands(u)):
+                        return False
+        # a transpose / slice reads its operand from memory: not computed in the same kernel
+        members = {id(op) for op in g}
+        for op in g:
+            if op.opname in SPECIAL_MAP_OPS:
+                p = op.operands[0].producer
+                if p is not None and id(p) in members:
+                    return False
+            if op.opname.startswith("random") and \
+                    not same_static(op.result, (g[-1].operands[0] if root.opname in REDUCE_KINDS
+                                                else g[-1].result)):
+                return False
+        return True
+
+    def _buffer_of(self, v: Value) -> Buf:
+        b = self.storage.get(id(v))
+        if b is None:
+            p = v.producer
+            if p is not None and p.opname == "constant":
+                b = self._new("const", v, array=p.attrs["value"], name=p.loc.tf_name or "const")
+                self.storage[id(v)] = b
+                return b
+            raise AssertionError(f"value {v} has no buffer")
+        return b
+
+    def _out_buffer(self, v: Value, var_results: set) -> Buf:
+        if id(v) not in self.storage:
+            kind = "vresult" if id(v) in var_results else "temp"
+            name = (v.producer.loc.tf_name or v.producer.opname) if v.producer else "value"
+            if kind == "vresult":
+                f = self.function
+                rname = next((f.result_names[i] for i in range(self.num_fetches, len(f.results))
+                              if f.results[i] is v and f.result_names[i]), "")
+                if rname:
+                    name = f"{rname} (the value of {name})"
+            self.storage[id(v)] = self._new(kind, v, name=name)
+        return self.storage[id(v)]
+
+    def _plan_group(self, g: list[Op], producer, var_results) -> None:
+        root = g[-1]
+        name = root.opname
+        if len(g) == 1 and name in VIEW_OPS:
+            self.storage[id(root.result)] = self._buffer_of(root.operands[0])
+            return
+        if len(g) == 1 and name == "constant":
+            if id(root.result) in self.materialize:
+                self._buffer_of(root.result)
+            return
+        outs = []
+        for op in g:
+            for r in op.results:
+                if id(r) in self.materialize and id(r) in self.needed:
+                    outs.append(r)
+        if self._is_generated(g) and (len(g) > 1 or name in EW or name in REDUCE_KINDS
+                                      or name in SPECIAL_MAP_OPS):
+            self._plan_generated(g, outs, producer, var_results)
+            return
+        handler = LIBRARY.get(name)
+        if handler is None or len(g) != 1:
+            e = UnsupportedOp(f"the cuda backend has no lowering for op {name!r}")
+            e.ops = {op.opname for op in g if op.opname not in EW}
+            raise e
+        out_bufs = [self._out_buffer(r, var_results) for r in root.results]
+        reads = [self._buffer_of(v) for _, v in data_operands(root)]
+        step = Step(name, [root], reads, out_bufs)
+        handler(self, step, root)
+        self.steps.append(step)
+
+    def _plan_generated(self, g, outs, producer, var_results) -> None:
+        root = g[-1]
+        if root.opname in REDUCE_KINDS:
+            outs = [root.result]
+        out_pairs = [(v, self._out_buffer(v, var_results).idx) for v in outs]
+        reads: list[Buf] = []
+
+        def leaf_buf(v: Value) -> int:
+            b = self._buffer_of(v)
+            if b not in reads:
+                reads.append(b)
+            return b.idx
+
+        def host_param(v: Value) -> Optional[int]:
+            if v.producer is None and v.index in self.scalar_params:
+                return v.index
+            return None
+
+        gen = GroupGen(g, out_pairs, leaf_buf, host_param, self.errors, self.block,
+                       self.reduce_block)
+        src = gen.generate()
+        names = ("kernel_serial", "kernel_block") if gen.reduce else ("kernel",)
+        kernels = compile_source(src, names)
+        step = Step("reduce" if gen.reduce else "ew", list(g), reads,
+                    [self.bufs[i] for _, i in out_pairs], gen=gen, kernels=kernels)
+        step.bind = lambda shapes, plan, step=step: _bind_generated(self, step, shapes, plan)
+        self.steps.append(step)
+
+    def _finish_results(self) -> None:
+        """Variable updates must own their buffers: one held in another buffer (a parameter, a
+        constant, a view of a temporary) is copied into a buffer of its own."""
+        f = self.function
+        owned: set[int] = set()
+        for r_idx in range(self.num_fetches, len(f.results)):
+            v = f.results[r_idx]
+            b = self.storage.get(id(v))
+            if b is None:
+                b = self._buffer_of(v)
+            if b.kind == "vresult" and b.value is v and b.idx not in owned:
+                owned.add(b.idx)
+                continue
+            out = self._new("vresult", v, name=f.result_names[r_idx] or "variable update")
+            step = Step("copy", [], [b], [out])
+            step.bind = (lambda shapes, plan, src=b, dst=out, v=v:
+                         self._copy_launches(dst.idx, src.idx, shapes[id(v)]))
+            self.steps.append(step)
+            self.storage[("result", r_idx)] = out
+
+    def result_buf(self, r_idx: int) -> Buf:
+        return self.storage.get(("result", r_idx)) or self.storage[id(self.function.results[r_idx])]
+
+    def _apply_donations(self) -> None:
+        f = self.function
+        for r_idx, p_idx in self.donations.items():
+            if r_idx < self.num_fetches or r_idx >= len(f.results):
+                continue
+            v, p = f.results[r_idx], f.params[p_idx]
+            rbuf, pbuf = self.result_buf(r_idx), self.storage[id(p)]
+            if rbuf.kind != "vresult" or v.type != p.type or pbuf.kind != "param":
+                continue
+            if sum(1 for x in f.results if x is v) > 1 or any(
+                    self.storage.get(id(x)) is pbuf for x in f.results):
+                continue
+            kpos = next((n for n, s in enumerate(self.steps) if rbuf in s.writes), None)
+            if kpos is None or self.steps[kpos].kind != "ew":
+                continue
+            step = self.steps[kpos]
+            if any(pbuf in s.reads for s in self.steps[kpos + 1:]):
+                continue
+            if not self._reads_in_place(step, pbuf, v):
+                continue
+            rbuf.kind, rbuf.ref = "donated", p_idx
+            self.applied_donations[r_idx] = p_idx
+
+    def _reads_in_place(self, step: Step, pbuf: Buf, out: Value) -> bool:
+        space = step.gen.space
+        if not same_static(out, space):
+            return False
+        for op in step.ops:
+            for i, v in enumerate(op.operands):
+                if self.storage.get(id(v)) is not pbuf:
+                    continue
+                if op.opname in SPECIAL_MAP_OPS or (op.opname == "bias_add" and i == 1):
+                    return False
+                if not same_static(v, space):
+                    return False
+        return True
+
+    # ================================================================ library steps ========
+    def grid_for(self, n: int, block: Optional[int] = None) -> tuple[int, int]:
+        block = block or self.block
+        return max(1, min((n + block - 1) // block, self.max_grid)), block
+
+    def _copy_launches(self, dst: int, src: int, shape, db=0, ds=None, sb=0, ss=None) -> list:
+        shape = tuple(int(d) for d in shape) or (1,)
+        n = _prod(shape)
+        if n == 0:
+            return []
+        ds = tuple(contig(shape)) if ds is None else tuple(int(x) for x in ds)
+        ss = tuple(contig(shape)) if ss is None else tuple(int(x) for x in ss)
+        if len(ds) < len(shape):
+            ds = (0,) * (len(shape) - len(ds)) + ds
+        if len(ss) < len(shape):
+            ss = (0,) * (len(shape) - len(ss)) + ss
+        k = library.kernel("copy_strided", rank=len(shape))
+        grid, block = self.grid_for(n)
+        return [Launch(k, grid, block, [(0, n), (0, shape), (1, dst), (0, int(db)), (0, ds),
+                                        (1, src), (0, int(sb)), (0, ss)])]
+
+    def _fill_launch(self, dst: int, n: int, value) -> list:
+        if n == 0:
+            return []
+        value = np.asarray(value).astype(self.bufs[dst].np_dtype()).item()
+        k = library.kernel("fill")
+        grid, block = self.grid_for(n)
+        return [Launch(k, grid, block, [(0, n), (1, dst), (0, value)])]
+
+    # ================================================================ per-signature ========
+    def _shapes(self, args) -> dict:
+        f = self.function
+        shapes: dict = {}
+        symbols: dict = {}
+        for i, (p, a) in enumerate(zip(f.params, args)):
+            decl = p.type.shape
+            ash = tuple(a.shape)
+            bad = len(ash) != len(decl)
+            if not bad:
+                for d, n in zip(decl, ash):
+                    if isinstance(d, int) and d != n:
+                        bad = True
+                    elif isinstance(d, str) and symbols.setdefault(d, n) != n:
+                        bad = True
+            if bad:
+                raise InvalidArgumentError(
+                    f"parameter {i} ({p.name or 'unnamed'}) of type {p.type} cannot take an "
+                    f"array of shape {ash}")
+            shapes[id(p)] = ash
+        for op in f.ops:
+            ins = [TensorType(v.type.dtype, shapes[id(v)]) for v in op.operands]
+            try:
+                outs = OPS[op.opname].result_types(ins, op.attrs)
+            except (ShapeMismatch, ValueError, TypeError) as e:
+                raise InvalidArgumentError(
+                    f"{e}\n\t [[node {op.loc.tf_name or op.opname} (defined at "
+                    f"{op.loc.file or '<unknown>'}:{op.loc.line}) ]]") from None
+            for r, t in zip(op.results, outs):
+                if any(not isinstance(d, int) for d in t.shape):
+                    raise InvalidArgumentError(f"cannot determine the run-time shape of "
+                                               f"{op.opname}{op_where(op)}")
+                shapes[id(r)] = tuple(t.shape)
+        return shapes
+
+    def _nbytes(self, b: Buf, shapes) -> int:
+        if b.kind == "scratch":
+            return int(b.nbytes_fn(shapes))
+        return _prod(shapes[id(b.value)]) * b.np_dtype().itemsize
+
+    def _plan(self, args) -> _Plan:
+        if not self.sim and not gpu_present():
+            raise RuntimeError("the cuda backend found no CUDA GPU (the driver reports none); "
+                               "set NUMBA_ENABLE_CUDASIM=1 to run it on Numba's CUDA simulator")
+        shapes = self._shapes(args)
+        plan = _Plan()
+        plan.shapes = shapes
+        plan.keep = []
+        # liveness over steps; fetched values live to the end, fed values from the start
+        nsteps = len(self.steps)
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        for n, s in enumerate(self.steps):
+            for b in s.writes + s.scratch:
+                if b.kind in ("temp", "scratch"):
+                    first.setdefault(b.idx, n)
+                    last[b.idx] = max(last.get(b.idx, n), n)
+            for b in s.reads:
+                if b.kind in ("temp",):
+                    last[b.idx] = n
+        staged = [b for b in self.bufs if b.kind == "param" and b.ref < self.num_feeds
+                  and b.ref in self.device_params and b.ref not in self.donated_params]
+        for b in staged:
+            first[b.idx] = -1
+            last[b.idx] = max(n for n, s in enumerate(self.steps) if b in s.reads)
+        for v in self.function.results[:self.num_fetches]:
+            b = self.storage.get(id(v))
+            if b is not None and b.kind == "temp":
+                last[b.idx] = nsteps
+        sizes: dict[int, int] = {}
+        for b in self.bufs:
+            if b.kind in ("temp", "scratch") or b in staged:
+                if b.idx not in first and b.kind != "param":
+                    continue
+                nb = self._nbytes(b, shapes)
+                sizes[b.idx] = max(ALIGN, (nb + ALIGN - 1) // ALIGN * ALIGN)
+        offsets, live, top = {}, [], 0
+        for idx in sorted(sizes, key=lambda i: (first.get(i, 0), i)):
+            start = first.get(idx, 0)
+            live = [x for x in live if x[0] >= start]
+            size = sizes[idx]
+            posn = 0
+            for _, off, sz in sorted(live, key=lambda x: x[1]):
+                if posn + size <= off:
+                    break
+                posn = max(posn, off + sz)
+            offsets[idx] = posn
+            top = max(top, posn + size)
+            live.append((last.get(idx, start), posn, size))
+        plan.offsets = offsets
+        try:
+            plan.arena = alloc(max(top, ALIGN), np.uint8, "arena", (max(top, ALIGN),))
+        except ResourceExhaustedError as e:
+            big = sorted(((self._nbytes(self.bufs[i], shapes), i) for i in sizes), reverse=True)[:3]
+            desc = "; ".join(f"{self.bufs[i].name or 'tmp'} {self._shape_of(self.bufs[i], shapes)} "
+                             f"{nb} bytes" for nb, i in big)
+            raise ResourceExhaustedError(f"{e.message}. The arena holds the run's temporaries; "
+                                         f"the largest: {desc}") from None
+        bufs: list = [None] * len(self.bufs)
+        for b in self.bufs:
+            if b.idx in offsets:
+                dt = b.np_dtype()
+                n = max(1, self._nbytes(b, shapes) // dt.itemsize)
+                off = offsets[b.idx]
+                bufs[b.idx] = plan.arena[off:off + n * dt.itemsize].view(dt)
+            elif b.kind == "const":
+                bufs[b.idx] = self._const(b)
+        plan.bufs = bufs
+        plan.launches = []
+        for s in self.steps:
+            if s.bind is None:
+                continue
+            plan.launches.extend(s.bind(shapes, plan))
+        plan.result_shapes = [shapes[id(v)] for v in self.function.results]
+        return plan
+
+    @staticmethod
+    def _shape_of(b: Buf, shapes):
+        if b.value is not None and id(b.value) in shapes:
+            return list(shapes[id(b.value)])
+        return "[scratch]"
+
+    def _const(self, b: Buf):
+        d = self._const_dev.get(b.idx)
+        if d is None:
+            arr = np.ascontiguousarray(b.array, dtype=b.np_dtype())
+            d = upload(arr if arr.size else np.zeros(1, arr.dtype), f"constant {b.name}")
+            self._const_dev[b.idx] = d
+        return d
+
+    # ================================================================ run ===================
+    def _check_args(self, args) -> list:
+        if len(args) != self.n_params:
+            raise InvalidArgumentError(f"expected {self.n_params} arguments, got {len(args)}")
+        out = []
+        for i, (a, dt) in enumerate(zip(args, self.param_dtypes)):
+            if isinstance(a, DeviceTensor):
+                if a.dtype != dt:
+                    raise InvalidArgumentError(f"parameter {i} has dtype {dt}, the device tensor "
+                                               f"{a.dtype}")
+                out.append(a)
+                continue
+            if isinstance(a, np.ndarray) and a.dtype != dt:
+                p = self.function.params[i]
+                raise InvalidArgumentError(f"parameter {i} ({p.name or 'unnamed'}) of type "
+                                           f"{p.type} cannot take an array of dtype {a.dtype}")
+            out.append(np.asarray(a, dtype=dt, order="C"))
+        return out
+
+    def run(self, args: Sequence) -> list:
+        args = self._check_args(args)
+        key = tuple(tuple(a.shape) for a in args)
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plan(args)
+                self._plans[key] = plan
+                while len(self._plans) > PLAN_CACHE:
+                    self._plans.popitem(last=False)
+            else:
+                self._plans.move_to_end(key)
+            if not self.sim:
+                return self._run(plan, args)
+            # the simulator's scheduler polls its threads: a short GIL switch interval keeps
+            # that polling from starving the simulated threads (restored afterwards)
+            # (and NumPy's scalar warnings, e.g. log(0), are what the GPU does silently)
+            old = sys.getswitchinterval()
+            sys.setswitchinterval(min(old, 5e-5))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    return self._run(plan, args)
+            finally:
+                sys.setswitchinterval(old)
+
+    def _run(self, plan: _Plan, args: list) -> list:
+        f = self.function
+        bufs = list(plan.bufs)
+        fresh: dict[int, object] = {}        # param index -> device array uploaded this run
+        for b in self.bufs:
+            if b.kind != "param":
+                continue
+            a = args[b.ref]
+            if isinstance(a, DeviceTensor):
+                bufs[b.idx] = a.data
+            elif b.idx in plan.offsets:
+                if a.size:
+                    bufs[b.idx][:a.size].copy_to_device(a.reshape(-1))
+            elif b.ref in self.device_params or b.ref in self.donated_params:
+                d = upload(a if a.size else np.zeros(1, a.dtype), f"'{b.name}'")
+                bufs[b.idx] = d
+                fresh[b.ref] = d
+        for b in self.bufs:
+            if b.kind == "vresult":
+                shape = plan.shapes[id(b.value)]
+                bufs[b.idx] = alloc(max(1, _prod(shape)), b.np_dtype(), f"'{b.name}'", shape)
+            elif b.kind == "donated":
+                bufs[b.idx] = bufs[self.storage[id(f.params[b.ref])].idx]
+        err = None
+        if self.uses_err:
+            err = self._err_array()
+        for L in plan.launches:
+            if L.fn is not None:
+                L.fn(bufs, args)
+                continue
+            vals = []
+            for tag, v in L.template:
+                if tag == 0:
+                    vals.append(v)
+                elif tag == 1:
+                    vals.append(bufs[v])
+                elif tag == 2:
+                    a = args[v]
+                    vals.append(a.numpy().item() if isinstance(a, DeviceTensor) else a.item())
+                else:
+                    vals.append(err)
+            launcher = L.configured
+            if launcher is None:
+                launcher = L.kernel[L.grid, L.block]
+                if not self.sim:        # (the simulator's configuration is not a new object)
+                    L.configured = launcher
+            launcher(*vals)
+        if err is not None:
+            code = int(err.copy_to_host()[0])
+            if code != INT_MAX_CODE:
+                self._raise(code, args)
+        results: list = []
+        for r_idx, v in enumerate(f.results):
+            shape = plan.result_shapes[r_idx]
+            b = self.result_buf(r_idx)
+            if r_idx < self.num_fetches:
+                results.append(self._fetch(b, v, shape, bufs, args))
+            elif b.kind == "donated":
+                a = args[b.ref]
+                results.append(a if isinstance(a, DeviceTensor) else
+                               DeviceTensor(bufs[b.idx], shape, b.np_dtype()))
+            else:
+                results.append(DeviceTensor(bufs[b.idx], shape, b.np_dtype()))
+        if not self.sim and err is None:
+            cuda().synchronize()      # a run returns when its kernels are done, as in TF
+        return results
+
+    def _fetch(self, b: Buf, v: Value, shape, bufs, args) -> np.ndarray:
+        if b.kind == "param":
+            a = args[b.ref]
+            return a.numpy().reshape(shape) if isinstance(a, DeviceTensor) else \
+                np.array(a).reshape(shape)
+        if b.kind == "const":
+            return np.array(b.array, dtype=b.np_dtype()).reshape(shape)
+        out = np.empty(shape, dtype=b.np_dtype())
+        if out.size:
+            bufs[b.idx][:out.size].copy_to_host(out.reshape(-1))
+        return out
+
+    def _err_array(self):
+        host = np.array([INT_MAX_CODE], dtype=np.int32)
+        if self._err is None:
+            self._err = upload(host, "status word")
+        else:
+            self._err.copy_to_device(host)
+        return self._err
+
+    def _raise(self, code: int, args) -> None:
+        if code in self.errors.exact:
+            from ..reference import ReferenceExecutable
+            host = [a.numpy() if isinstance(a, DeviceTensor) else a for a in args]
+            try:
+                ReferenceExecutable(self.function).run(host)
+            except OpError as e:
+                raise e from None
+        msg = self.errors.messages[code - 1] if 0 < code <= len(self.errors.messages) else \
+            f"kernel status {code}"
+        raise InvalidArgumentError(msg)
+
+    def close(self) -> None:
+        """Release the arenas, constants and status word (device memory)."""
+        with self._lock:
+            self._plans.clear()
+            self._const_dev.clear()
+            self._cp_views.clear()
+            self._err = None
+            self._zero_off = None
+
+    def _upload(self, host: np.ndarray, what: str):
+        return host if self._dry else upload(host, what)
+
+    # ================================================================ PTX ==================
+    def ptx(self, args: Sequence, cc=(9, 0)) -> list[tuple[str, str]]:
+        """Compile every kernel this executable launches for ``args`` (host arrays giving the
+        shapes) to PTX for compute capability ``cc`` with ``cuda.compile_ptx``, without a GPU
+        (needs NVVM: ``numba-cuda[cu13]``); returns (kernel name, PTX text) pairs. Both variants
+        of a reduction (one thread per output, one block per output) are compiled."""
+        from numba import typeof, types
+        from .device import cuda
+        args = self._check_args(args)
+        self._dry = True
+        try:
+            shapes = self._shapes(args)
+            launches = []
+            for s in self.steps:
+                if s.bind is not None:
+                    for L in s.bind(shapes, None):
+                        launches.append(L)
+                        if s.kind == "reduce":    # the sibling variant, same signature
+                            other = [k for n, k in s.kernels.items() if n.startswith("kernel_")
+                                     and k is not L.kernel]
+                            launches.extend(Launch(k, 1, 1, L.template) for k in other)
+        finally:
+            self._dry = False
+        out, seen = [], set()
+        for L in launches:
+            if L.kernel is None:
+                continue
+            sig = []
+            for tag, v in L.template:
+                if tag == 0:
+                    sig.append(typeof(v))
+                elif tag == 1:
+                    sig.append(types.Array(typeof(self.bufs[v].np_dtype().type(0)), 1, "C"))
+                elif tag == 2:
+                    sig.append(typeof(args[v].item()))
+                else:
+                    sig.append(types.int32[::1])
+            fn = L.kernel.py_func
+            key = (id(fn), tuple(str(t) for t in sig))
+            if key in seen:
+                continue
+            seen.add(key)
+            ptx, _ = cuda().compile_ptx(fn, tuple(sig), cc=cc)
+            out.append((fn.__name__, ptx))
+        return out
+
+    # ================================================================ cuBLAS ===============
+    def cp_view(self, arr, shape):
+        cp = self.cp
+        key = id(arr)
+        hit = self._cp_views.get(key)
+        if hit is None or hit[0] is not arr:
+            if len(self._cp_views) > 256:
+                self._cp_views.clear()
+            hit = (arr, cp.asarray(arr))
+            self._cp_views[key] = hit
+        n = _prod(shape)
+        return hit[1][:n].reshape(shape)
+
+
+# ==================================================================== step binders ==========
+
+def _bind_generated(self: CUDAExecutable, step: Step, shapes, plan) -> list:
+    gen = step.gen
+    template = []
+    for spec in gen.specs:
+        if spec[0] == "buf":
+            template.append((1, spec[1]))
+        elif spec[0] == "host":
+            template.append((2, spec[1]))
+        else:
+            template.append((0, spec[1](shapes)))
+    if gen.reduce:
+        odims, rdims = gen.reduce_axes(shapes)
+        nout, nred = _prod(odims), _prod(rdims)
+        if nout == 0:
+            return []
+        sst = tuple(contig(shapes[id(gen.space)])) or (0,)
+        head = [(0, nout), (0, nred), (0, odims or (1,)), (0, rdims or (1,)), (0, sst), (3, None)]
+        use_block = nred > self.block_reduce_min and nout < (1 << 16)
+        if use_block:
+            grid = max(1, min(nout, 1 if self.sim else 65535))
+            return [Launch(step.kernels["kernel_block"], grid, self.reduce_block,
+                           head + template)]
+        grid, block = self.grid_for(nout)
+        return [Launch(step.kernels["kernel_serial"], grid, block, head + template)]
+    space = shapes[id(gen.space)]
+    n = _prod(space)
+    if n == 0:
+        return []
+    head = [(0, n)] + ([(0, tuple(int(d) for d in space))] if gen.rank and gen.need_ix else []) \
+        + [(3, None)]
+    grid, block = self.grid_for(n)
+    return [Launch(step.kernels["kernel"], grid, block, head + template)]
+
+
+# ==================================================================== library ops ============
+
+LIBRARY: dict[str, Callable] = {}
+
+
+def library_op(*names):
+    def deco(fn):
+        for n in names:
+            LIBRARY[n] = fn
+        return fn
+    return deco
+
+
+def _dt(v: Value):
+    return v.type.dtype
+
+
+def _shape(shapes, v):
+    return tuple(int(d) for d in shapes[id(v)])
+
+
+@library_op("shape")
+def _shape_op(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    out = step.writes[0]
+    step.reads = []
+
+    def bind(shapes, plan):
+        arr = np.array(shapes[id(op.operands[0])], dtype=op.attrs["dtype"].np)
+
+        def fn(bufs, args, arr=arr, idx=out.idx):
+            if arr.size:
+                bufs[idx][:arr.size].copy_to_device(arr)
+        return [Launch(fn=fn)]
+    step.bind = bind
+
+
+@library_op("matmul")
+def _matmul(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    x, y = op.operands
+    out = step.writes[0]
+    ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
+    ia, ib = ex.storage[id(x)].idx, ex.storage[id(y)].idx
+
+    def bind(shapes, plan):
+        xs, ys, os_ = _shape(shapes, x), _shape(shapes, y), _shape(shapes, op.result)
+        M, N = os_[-2], os_[-1]
+        K = xs[-2] if ta else xs[-1]
+        if _prod(os_) == 0:
+            return []
+        if ex.cp is not None:
+            cp = ex.cp
+
+            def fn(bufs, args):
+                a = ex.cp_view(bufs[ia], xs)
+                b = ex.cp_view(bufs[ib], ys)
+                if ta:
+                    a = cp.swapaxes(a, -1, -2)
+                if tb:
+                    b = cp.swapaxes(b, -1, -2)
+                cp.matmul(a, b, out=ex.cp_view(bufs[out.idx], os_))
+            return [Launch(fn=fn)]
+        return ex._gemm_launches(ia, xs, ta, ib, ys, tb, out.idx, os_, M, N, K)
+    step.bind = bind
+
+
+def _gemm_launches(self: CUDAExecutable, ia, xs, ta, ib, ys, tb, ic, os_, M, N, K,
+                   a_base=0, b_base=0) -> list:
+    """C[batch] = op(A) @ op(B) with the tiled shared-memory kernel (batch dims broadcast)."""
+    ob = os_[:-2]
+    nb = _prod(ob)
+    if nb == 0 or M == 0 or N == 0:
+        return []
+    xb, yb = xs[:-2], ys[:-2]
+    xr, xc = xs[-2], xs[-1]
+    yr, yc = ys[-2], ys[-1]
+
+    def offsets(b_shape, mat):
+        if not b_shape:
+            return np.zeros(max(nb, 1), dtype=np.int64)
+        base = np.arange(_prod(b_shape), dtype=np.int64).reshape(b_shape) * mat
+        return np.ascontiguousarray(np.broadcast_to(base, ob)).reshape(-1)
+    aoff = self._upload(offsets(xb, xr * xc) + a_base, "matmul batch offsets")
+    boff = self._upload(offsets(yb, yr * yc) + b_base, "matmul batch offsets")
+    sam, sak = (1, xc) if ta else (xc, 1)
+    sbk, sbn = (1, yc) if tb else (yc, 1)
+    dt = self.bufs[ic].np_dtype()
+    from ...ir.dtypes import as_dtype
+    jdt = as_dtype(dt)
+    t = self.tile
+    reg = 4 if self.sim or dt.itemsize == 4 else 2     # 48 KiB of static shared memory
+    k = library.kernel("gemm", dt=jdt, tile=t, reg=reg)
+    bm = t * reg
+    grid = ((N + bm - 1) // bm, (M + bm - 1) // bm, nb)
+    L = Launch(k, grid, (t, t), [(0, M), (0, N), (0, K), (1, ia), (0, aoff), (0, sam),
+                                 (0, sak), (1, ib), (0, boff), (0, sbk), (0, sbn), (1, ic)])
+    return [L]
+
+
+CUDAExecutable._gemm_launches = _gemm_launches
+
+
+def _gemm2d(ex: CUDAExecutable, ia, a_shape, ta, ib, b_shape, tb, ic) -> list:
+    """A 2-D GEMM between flat buffers: C = op(A) @ op(B)."""
+    M = a_shape[1] if ta else a_shape[0]
+    K = a_shape[0] if ta else a_shape[1]
+    N = b_shape[0] if tb else b_shape[1]
+    if ex.cp is not None:
+        cp = ex.cp
+
+        def fn(bufs, args):
+            a = ex.cp_view(bufs[ia], a_shape)
+            b = ex.cp_view(bufs[ib], b_shape)
+            cp.matmul(a.T if ta else a, b.T if tb else b, out=ex.cp_view(bufs[ic], (M, N)))
+        return [Launch(fn=fn)]
+    return ex._gemm_launches(ia, a_shape, ta, ib, b_shape, tb, ic, (M, N), M, N, K)
+
+
+def _conv_geo(xs, ws, attrs):
+    from ...ops.nn import window_geometry
+    (sh, sw), (dh, dw) = attrs["strides"], attrs["dilations"]
+    oh, pt, _ = window_geometry(xs[1], ws[0], sh, dh, attrs["padding"])
+    ow, pl, _ = window_geometry(xs[2], ws[1], sw, dw, attrs["padding"])
+    return (xs[0], xs[1], xs[2], xs[3], oh, ow, ws[0], ws[1], sh, sw, dh, dw, pt, pl)
+
+
+def _im2col_launch(ex: CUDAExecutable, geo, ix: int, icols: int, dt) -> list:
+    n = geo[0] * geo[4] * geo[5] * geo[6] * geo[7] * geo[3]
+    if n == 0:
+        return []
+    k = library.kernel("im2col", dt=dt)
+    grid, block = ex.grid_for(n)
+    return [Launch(k, grid, block, [(0, n), (0, tuple(geo)), (1, ix), (1, icols)])]
+
+
+def _scratch(ex: CUDAExecutable, step: Step, fn, dtype, name) -> Buf:
+    b = ex._new("scratch", None, dtype=np.dtype(dtype), nbytes_fn=fn, name=name)
+    step.scratch.append(b)
+    return b
+
+
+@library_op("conv2d")
+def _conv2d(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    x, w = op.operands
+    out = step.writes[0]
+    dt = _dt(x)
+    ix, iw = ex.storage[id(x)].idx, ex.storage[id(w)].idx
+
+    def cols_bytes(shapes):
+        g = _conv_geo(_shape(shapes, x), _shape(shapes, w), op.attrs)
+        return g[0] * g[4] * g[5] * g[6] * g[7] * g[3] * dt.np.itemsize
+    cols = _scratch(ex, step, cols_bytes, dt.np, f"{op.loc.tf_name or 'conv2d'}/im2col")
+
+    def bind(shapes, plan):
+        xs, ws = _shape(shapes, x), _shape(shapes, w)
+        g = _conv_geo(xs, ws, op.attrs)
+        M, K, O = g[0] * g[4] * g[5], g[6] * g[7] * g[3], ws[3]
+        if M == 0 or O == 0:
+            return []
+        if K == 0:
+            return ex._fill_launch(out.idx, M * O, 0)
+        return (_im2col_launch(ex, g, ix, cols.idx, dt) +
+                _gemm2d(ex, cols.idx, (M, K), False, iw, (K, O), False, out.idx))
+    step.bind = bind
+
+
+@library_op("conv2d_backprop_filter")
+def _conv_bpf(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    x, gy, like = op.operands
+    out = step.writes[0]
+    dt = _dt(x)
+    ix, ig = ex.storage[id(x)].idx, ex.storage[id(gy)].idx
+
+    def cols_bytes(shapes):
+        g = _conv_geo(_shape(shapes, x), _shape(shapes, like), op.attrs)
+        return g[0] * g[4] * g[5] * g[6] * g[7] * g[3] * dt.np.itemsize
+    cols = _scratch(ex, step, cols_bytes, dt.np, f"{op.loc.tf_name or 'conv2d'}/im2col")
+
+    def bind(shapes, plan):
+        xs, ws = _shape(shapes, x), _shape(shapes, like)
+        g = _conv_geo(xs, ws, op.attrs)
+        M, K, O = g[0] * g[4] * g[5], g[6] * g[7] * g[3], ws[3]
+        if K == 0 or O == 0:
+            return []
+        if M == 0:
+            return ex._fill_launch(out.idx, K * O, 0)
+        return (_im2col_launch(ex, g, ix, cols.idx, dt) +
+                _gemm2d(ex, cols.idx, (M, K), True, ig, (M, O), False, out.idx))
+    step.bind = bind
+
+
+@library_op("conv2d_backprop_input")
+def _conv_bpi(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    gy, w, like = op.operands
+    out = step.writes[0]
+    dt = _dt(gy)
+    ig, iw = ex.storage[id(gy)].idx, ex.storage[id(w)].idx
+
+    def cols_bytes(shapes):
+        g = _conv_geo(_shape(shapes, like), _shape(shapes, w), op.attrs)
+        return g[0] * g[4] * g[5] * g[6] * g[7] * g[3] * dt.np.itemsize
+    dcols = _scratch(ex, step, cols_bytes, dt.np, f"{op.loc.tf_name or 'conv2d'}/dcols")
+
+    def bind(shapes, plan):
+        xs, ws = _shape(shapes, like), _shape(shapes, w)
+        g = _conv_geo(xs, ws, op.attrs)
+        M, K, O = g[0] * g[4] * g[5], g[6] * g[7] * g[3], ws[3]
+        n = _prod(xs)
+        if n == 0:
+            return []
+        if M == 0 or K == 0 or O == 0:
+            return ex._fill_launch(out.idx, n, 0)
+        k = library.kernel("col2im", dt=dt)
+        grid, block = ex.grid_for(n)
+        return (_gemm2d(ex, ig, (M, O), False, iw, (K, O), True, dcols.idx) +
+                [Launch(k, grid, block, [(0, n), (0, tuple(g)), (1, dcols.idx), (1, out.idx)])])
+    step.bind = bind
+
+
+def _pool_geo(xs, attrs):
+    from ...ops.nn import window_geometry
+    (kh, kw), (sh, sw) = attrs["ksize"], attrs["strides"]
+    oh, pt, _ = window_geometry(xs[1], kh, sh, 1, attrs["padding"])
+    ow, pl, _ = window_geometry(xs[2], kw, sw, 1, attrs["padding"])
+    return (xs[0], xs[1], xs[2], xs[3], oh, ow, kh, kw, sh, sw, pt, pl)
+
+
+def _pool(kname: str, x_index: int, n_from: str):
+    def handler(ex: CUDAExecutable, step: Step, op: Op) -> None:
+        out = step.writes[0]
+        xv = op.operands[x_index]
+        dt = _dt(op.result)
+        ins = [ex.storage[id(v)].idx for _, v in data_operands(op)]
+
+        def bind(shapes, plan):
+            xs = _shape(shapes, xv)
+            p = _pool_geo(xs, op.attrs)
+            n = _prod(_shape(shapes, op.result))
+            if n == 0:
+                return []
+            k = library.kernel(kname, dt=dt)
+            grid, block = ex.grid_for(n)
+            return [Launch(k, grid, block, [(0, n), (0, p)] + [(1, i) for i in ins] +
+                           [(1, out.idx)])]
+        step.bind = bind
+    return handler
+
+
+LIBRARY["max_pool"] = _pool("max_pool", 0, "out")
+LIBRARY["max_pool_grad"] = _pool("max_pool_grad", 0, "in")
+LIBRARY["max_pool_grad_grad"] = _pool("max_pool_grad_grad", 0, "out")
+LIBRARY["avg_pool"] = _pool("avg_pool", 0, "out")
+LIBRARY["avg_pool_grad"] = _pool("avg_pool_grad", 1, "in")
+
+
+def _axis_split(shape, axis):
+    ax = axis % len(shape)
+    return _prod(shape[:ax]), int(shape[ax]), _prod(shape[ax + 1:])
+
+
+@library_op("softmax", "log_softmax")
+def _softmax(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    x = op.operands[0]
+    out = step.writes[0]
+    ixb = ex.storage[id(x)].idx
+
+    def bind(shapes, plan):
+        outer, L, inner = _axis_split(_shape(shapes, x), op.attrs["axis"])
+        n = outer * inner
+        if n == 0 or L == 0:
+            return []
+        k = library.kernel(op.opname, dt=_dt(x))
+        grid, block = ex.grid_for(n)
+        return [Launch(k, grid, block, [(0, n), (0, L), (0, inner), (1, ixb), (1, out.idx)])]
+    step.bind = bind
+
+
+@library_op("argmax", "argmin")
+def _argx(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    x = op.operands[0]
+    out = step.writes[0]
+    ixb = ex.storage[id(x)].idx
+
+    def bind(shapes, plan):
+        xs = _shape(shapes, x)
+        outer, L, inner = _axis_split(xs, op.attrs["axis"])
+        n = outer * inner
+        if n == 0:
+            return []
+        if L == 0:
+            raise InvalidArgumentError(f"Reduction axis {op.attrs['axis']} is empty in shape "
+                                       f"{list(xs)}{op_where(op)}")
+        k = library.kernel(op.opname, dt=_dt(x))
+        grid, block = ex.grid_for(n)
+        return [Launch(k, grid, block, [(0, n), (0, L), (0, inner), (1, ixb), (1, out.idx)])]
+    step.bind = bind
+
+
+@library_op("sparse_softmax_cross_entropy")
+def _sparse_xent(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    logits, labels = op.operands
+    loss, bp = step.writes
+    il, it = ex.storage[id(logits)].idx, ex.storage[id(labels)].idx
+    code = ex.errors.code("label out of range" + op_where(op), exact=True)
+
+    def bind(shapes, plan):
+        ls = _shape(shapes, logits)
+        L = ls[-1]
+        n = _prod(ls[:-1])
+        if n == 0:
+            return []
+        k = library.kernel("sparse_xent", dt=_dt(logits))
+        grid, block = ex.grid_for(n)
+        return [Launch(k, grid, block, [(0, n), (0, L), (1, il), (1, it), (1, loss.idx),
+                                        (1, bp.idx), (3, None), (0, code)])]
+    step.bind = bind
+
+
+def _bstrides(vs, S):
+    """Strides of a tensor of shape vs broadcast (right-aligned) to S."""
+    lead = len(S) - len(vs)
+    cs = contig(vs)
+    return tuple([0] * lead + [0 if vs[k] == 1 else cs[k] for k in range(len(vs))])
+
+
+@library_op("softmax_cross_entropy")
+def _xent(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    logits, labels = op.operands
+    loss, bp = step.writes
+    il, iy = ex.storage[id(logits)].idx, ex.storage[id(labels)].idx
+
+    def bind(shapes, plan):
+        S = _shape(shapes, op.results[1])
+        rank = len(S)
+        L = S[-1]
+        n = _prod(S[:-1])
+        if n == 0:
+            return []
+        k = library.kernel("xent", dt=_dt(logits), rank=rank)
+        grid, block = ex.grid_for(n)
+        xs = _bstrides(_shape(shapes, logits), S)
+        ys = _bstrides(_shape(shapes, labels), S)
+        return [Launch(k, grid, block, [(0, n), (0, tuple(S[:-1]) or (1,)), (0, L), (1, il),
+                                        (0, xs), (1, iy), (0, ys), (1, loss.idx),
+                                        (1, bp.idx)])]
+    step.bind = bind
+
+
+@library_op("in_top_k")
+def _in_top_k(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    p, t = op.operands
+    out = step.writes[0]
+    ip, itt = ex.storage[id(p)].idx, ex.storage[id(t)].idx
+
+    def bind(shapes, plan):
+        n, C = _shape(shapes, p)
+        if n == 0:
+            return []
+        k = library.kernel("in_top_k", dt=_dt(p))
+        grid, block = ex.grid_for(n)
+        return [Launch(k, grid, block, [(0, n), (0, C), (0, int(op.attrs["k"])), (1, ip),
+                                        (1, itt), (1, out.idx)])]
+    step.bind = bind
+
+
+@library_op("one_hot")
+def _one_hot(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    idx, on, off = op.operands
+    out = step.writes[0]
+    ii, ion, ioff = (ex.storage[id(v)].idx for v in (idx, on, off))
+
+    def bind(shapes, plan):
+        isz = _shape(shapes, idx)
+        rank = len(isz)
+        ax = rank if op.attrs["axis"] == -1 else op.attrs["axis"]
+        inner = _prod(isz[ax:])
+        depth = op.attrs["depth"]
+        n = _prod(_shape(shapes, op.result))
+        if n == 0:
+            return []
+        k = library.kernel("one_hot")
+        grid, block = ex.grid_for(n)
+        return [Launch(k, grid, block, [(0, n), (0, depth), (0, inner), (1, out.idx), (1, ii),
+                                        (1, ion), (1, ioff)])]
+    step.bind = bind
+
+
+@library_op("gather")
+def _gather(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    params, idx = op.operands
+    out = step.writes[0]
+    ip, ii = ex.storage[id(params)].idx, ex.storage[id(idx)].idx
+    code = ex.errors.code("gather index out of range" + op_where(op), exact=True)
+
+    def bind(shapes, plan):
+        ps = _shape(shapes, params)
+        outer, alen, inner = _axis_split(ps, op.attrs["axis"])
+        nidx = _prod(_shape(shapes, idx))
+        n = outer * nidx * inner
+        if n == 0:
+            return []
+        k = library.kernel("gather", dt=_dt(params))
+        grid, block = ex.grid_for(n)
+        return [Launch(k, grid, block, [(0, n), (0, inner), (0, nidx), (0, alen),
+                                        (1, out.idx), (1, ip), (1, ii), (3, None),
+                                        (0, code)])]
+    step.bind = bind
+
+
+@library_op("gather_grad")
+def _gather_grad(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    g, idx, like = op.operands
+    out = step.writes[0]
+    ig, ii = ex.storage[id(g)].idx, ex.storage[id(idx)].idx
+    code = ex.errors.code("gather index out of range" + op_where(op), exact=True)
+
+    def bind(shapes, plan):
+        ls = _shape(shapes, like)
+        outer, alen, inner = _axis_split(ls, op.attrs["axis"])
+        nidx = _prod(_shape(shapes, idx))
+        n = outer * nidx * inner
+        launches = ex._fill_launch(out.idx, _prod(ls), 0)
+        if n == 0:
+            return launches
+        k = library.kernel("gather_grad")
+        grid, block = ex.grid_for(n)
+        return launches + [Launch(k, grid, block, [(0, n), (0, inner), (0, nidx), (0, alen),
+                                                   (1, out.idx), (1, ig), (1, ii), (3, None),
+                                                   (0, code)])]
+    step.bind = bind
+
+
+@library_op("tile")
+def _tile(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    x = op.operands[0]
+    out = step.writes[0]
+    ixb = ex.storage[id(x)].idx
+
+    def bind(shapes, plan):
+        xs, os_ = _shape(shapes, x), _shape(shapes, op.result)
+        n = _prod(os_)
+        if n == 0:
+            return []
+        if not xs:
+            return ex._copy_launches(out.idx, ixb, (1,))
+        k = library.kernel("tile", rank=len(xs))
+        grid, block = ex.grid_for(n)
+        return [Launch(k, grid, block, [(0, n), (0, os_), (0, xs), (1, out.idx), (1, ixb)])]
+    step.bind = bind
+
+
+@library_op("tile_grad")
+def _tile_grad(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    g, like = op.operands
+    out = step.writes[0]
+    igb = ex.storage[id(g)].idx
+
+    def bind(shapes, plan):
+        ls = _shape(shapes, like)
+        n = _prod(ls)
+        if n == 0:
+            return []
+        if not ls:
+            return ex._copy_launches(out.idx, igb, (1,))
+        mult = tuple(int(m) for m in op.attrs["multiples"])
+        ntile = _prod(mult)
+        if ntile == 0:
+            return ex._fill_launch(out.idx, n, 0)
+        k = library.kernel("tile_grad", rank=len(ls), dt=_dt(g))
+        grid, block = ex.grid_for(n)
+        return [Launch(k, grid, block, [(0, n), (0, ls), (0, mult), (0, ntile), (1, out.idx),
+                                        (1, igb)])]
+    step.bind = bind
+
+
+@library_op("concat")
+def _concat(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    out = step.writes[0]
+    ins = [(v, ex.storage[id(v)].idx) for v in op.operands]
+
+    def bind(shapes, plan):
+        os_ = _shape(shapes, op.result)
+        ax = op.attrs["axis"] % len(os_)
+        cs = contig(os_)
+        launches, start = [], 0
+        for v, i in ins:
+            vs = _shape(shapes, v)
+            launches += ex._copy_launches(out.idx, i, vs, db=start * cs[ax], ds=cs)
+            start += vs[ax]
+        return launches
+    step.bind = bind
+
+
+@library_op("split")
+def _split(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    x = op.operands[0]
+    ixb = ex.storage[id(x)].idx
+    outs = list(zip(op.results, step.writes))
+
+    def bind(shapes, plan):
+        xs = _shape(shapes, x)
+        ax = op.attrs["axis"] % len(xs)
+        cs = contig(xs)
+        launches, start = [], 0
+        for r, b in outs:
+            rs = _shape(shapes, r)
+            launches += ex._copy_launches(b.idx, ixb, rs, sb=start * cs[ax], ss=cs)
+            start += rs[ax]
+        return launches
+    step.bind = bind
+
+
+@library_op("pad")
+def _pad(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    x = op.operands[0]
+    out = step.writes[0]
+    ixb = ex.storage[id(x)].idx
+    dt = _dt(x)
+
+    def bind(shapes, plan):
+        xs, os_ = _shape(shapes, x), _shape(shapes, op.result)
+        pads = op.attrs["paddings"]
+        value = np.asarray(op.attrs["value"]).astype(dt.np).item()
+        launches = ex._fill_launch(out.idx, _prod(os_), value)
+        if not xs:
+            return ex._copy_launches(out.idx, ixb, (1,))
+        cs = contig(os_)
+        db = sum(pads[2 * a] * cs[a] for a in range(len(xs)))
+        return launches + ex._copy_launches(out.idx, ixb, xs, db=db, ds=cs)
+    step.bind = bind
+
+
+@library_op("strided_slice_grad")
+def _ssg(ex: CUDAExecutable, step: Step, op: Op) -> None:
+    g, like = op.operands
+    out = step.writes[0]
+    igb = ex.storage[id(g)].idx
+
+    def bind(shapes, plan):
+        ls, gs = _shape(shapes, like), _shape(shapes, g)
+        launches = ex._fill_launch(out.idx, _prod(ls), 0)
+        if _prod(gs) == 0:
+            return launches
+        base, st = slice_map(ls, op.attrs)
+        if not gs:
+            return launches + ex._copy_launches(out.idx, igb, (1,), db=base, ds=(0,))
+        return launches + ex._copy_launches(out.idx, igb, gs, db=base, ds=st)
+    step.bind = bind

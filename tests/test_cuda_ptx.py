@@ -1,0 +1,123 @@
+"""The kernels the cuda backend generates compile to PTX for sm_90 (H100) with
+``cuda.compile_ptx``, without a GPU: Numba's CUDA typing and NVVM see every kernel of every op
+case in test_cuda_ops.py (plus both variants of each reduction and the training graphs of
+test_cuda_graphs.py), which the simulator alone cannot check (it runs kernels as Python).
+
+Needs NVVM (``pip install "numba-cuda[cu13]"``, in the ``test`` extra); skips with the reason
+otherwise. The compile runs in a subprocess with ``NUMBA_ENABLE_CUDASIM=0`` because the
+simulator choice is fixed when ``numba.cuda`` is first imported.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+PROBE = """
+from numba import cuda, float32
+def k(a):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] = a[i] * 2.0
+cuda.compile_ptx(k, (float32[::1],), cc=(9, 0))
+print("ok")
+"""
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["NUMBA_ENABLE_CUDASIM"] = "0"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE), env.get("PYTHONPATH", "")])
+    return env
+
+
+def _nvvm_or_skip() -> None:
+    try:
+        import importlib.util
+        if importlib.util.find_spec("numba_cuda") is None:
+            pytest.skip("numba-cuda is not installed")
+    except ImportError:
+        pytest.skip("numba-cuda is not installed")
+    p = subprocess.run([sys.executable, "-c", PROBE], env=_env(), capture_output=True,
+                       text=True, timeout=300)
+    if p.returncode != 0 or "ok" not in p.stdout:
+        last = (p.stderr.strip().splitlines() or ["?"])[-1]
+        pytest.skip(f"cuda.compile_ptx is unavailable (NVVM/NVRTC wheels missing? "
+                    f"pip install 'numba-cuda[cu13]'): {last}")
+
+
+def test_every_op_case_compiles_to_sm90_ptx():
+    _nvvm_or_skip()
+    p = subprocess.run([sys.executable, str(Path(__file__).resolve()), "ops"], env=_env(),
+                       capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
+    report = json.loads(p.stdout.strip().splitlines()[-1])
+    assert not report["failures"], "\n\n".join(report["failures"][:10])
+    assert report["kernels"] > 100, report
+
+
+def test_training_graphs_compile_to_sm90_ptx():
+    _nvvm_or_skip()
+    p = subprocess.run([sys.executable, str(Path(__file__).resolve()), "graphs"], env=_env(),
+                       capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
+    report = json.loads(p.stdout.strip().splitlines()[-1])
+    assert not report["failures"], "\n\n".join(report["failures"][:10])
+    assert report["kernels"] >= 10, report
+
+
+# ------------------------------------------------------------------ subprocess side ---------
+
+def _compile_cases(which: str) -> dict:
+    import traceback
+
+    import numpy as np
+
+    from _cuda_util import compile_cuda
+
+    failures, kernels, seen = [], 0, set()
+
+    def ptx_of(name, f, args):
+        nonlocal kernels
+        try:
+            exe = compile_cuda(f)
+            for kname, ptx in exe.ptx(args, cc=(9, 0)):
+                assert ".target sm_90" in ptx, f"{kname}: not sm_90"
+                key = hash(ptx)
+                if key not in seen:
+                    seen.add(key)
+                    kernels += 1
+        except Exception:  # noqa: BLE001 - collected and reported
+            failures.append(f"{name}:\n{traceback.format_exc(limit=3)[-2500:]}")
+
+    if which == "ops":
+        from test_cuda_ops import CASES
+        from _cuda_util import build
+        for op, cid, maker in CASES:
+            if maker is None:
+                continue
+            f, args, _ = maker()
+            ptx_of(f"{op}-{cid}", f, args)
+        from jitflow.ir import as_dtype
+        for op in ("random_uniform", "random_normal", "random_truncated_normal"):
+            for dt in ("f32", "f64"):
+                f = build([("i64", ())], lambda b, s, op=op, dt=dt:
+                          b.op(op, s, shape=(5,), dtype=as_dtype(dt), seed=1, seed2=2))
+                ptx_of(f"{op}-{dt}", f, [np.array(3, np.int64)])
+    else:
+        from test_cuda_graphs import ptx_graphs
+        for name, f, args in ptx_graphs():
+            ptx_of(name, f, args)
+    return {"failures": failures, "kernels": kernels}
+
+
+if __name__ == "__main__":
+    sys.path[:0] = [str(HERE), str(ROOT)]
+    print(json.dumps(_compile_cases(sys.argv[1])))
