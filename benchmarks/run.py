@@ -146,6 +146,7 @@ cnn(tf, "jitflow " + os.environ.get("JITFLOW_BACKEND", "llvm"))
 
 TENSORFLOW = TF1_STYLE + CNN_TF1 + """
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+os.environ["TF_USE_LEGACY_KERAS"] = "1"   # tf.layers needs Keras 2 (the tf_keras package)
 import tensorflow.compat.v1 as tf
 tf.disable_v2_behavior()
 quadratic(tf, "TensorFlow compat.v1")
@@ -225,9 +226,9 @@ def run_snippet(code: str, python: str, env: dict, repeats: int) -> list[dict]:
     proc = subprocess.run([python, "-c", src], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=1800)
     out = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 and not out:
+    if proc.returncode != 0:   # report a failure even after partial results
         err = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return [{"error": err}]
+        out.append({"error": err})
     return out
 
 
@@ -273,7 +274,7 @@ def main() -> None:
 
 
 def _fmt_us(s: float) -> str:
-    return f"{s * 1e6:.1f} us" if s < 1e-2 else f"{s * 1e3:.1f} ms"
+    return f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.2f} ms"
 
 
 def write_report(results: list[dict], missing: list[str], out: str, repeats: int) -> None:
