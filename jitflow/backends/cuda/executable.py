@@ -28,6 +28,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from ..memplan import assign_offsets
 from ...errors import InvalidArgumentError, OpError, ResourceExhaustedError
 from ...ir.core import Function, Op, Value
 from ...ir.opdef import OPS
@@ -569,19 +570,7 @@ class CUDAExecutable:
                     continue
                 nb = self._nbytes(b, shapes)
                 sizes[b.idx] = max(ALIGN, (nb + ALIGN - 1) // ALIGN * ALIGN)
-        offsets, live, top = {}, [], 0
-        for idx in sorted(sizes, key=lambda i: (first.get(i, 0), i)):
-            start = first.get(idx, 0)
-            live = [x for x in live if x[0] >= start]
-            size = sizes[idx]
-            posn = 0
-            for _, off, sz in sorted(live, key=lambda x: x[1]):
-                if posn + size <= off:
-                    break
-                posn = max(posn, off + sz)
-            offsets[idx] = posn
-            top = max(top, posn + size)
-            live.append((last.get(idx, start), posn, size))
+        offsets, top = assign_offsets(sizes, first, last)
         plan.offsets = offsets
         try:
             plan.arena = alloc(max(top, ALIGN), np.uint8, "arena", (max(top, ALIGN),))

@@ -17,6 +17,7 @@ from ...errors import InvalidArgumentError
 from ...ir.core import Function
 from ...ir.opdef import OPS
 from ...ir.types import ShapeMismatch, TensorType
+from ..memplan import assign_offsets
 from .compiler import ModuleBuilder
 
 ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
@@ -127,19 +128,7 @@ class LLVMExecutable:
                 sizes[b.idx] = (n + ALIGN - 1) // ALIGN * ALIGN
             elif b.kind == "scratch":   # a kernel's private scratch space
                 sizes[b.idx] = (max(int(b.nbytes(shapes)), 1) + ALIGN - 1) // ALIGN * ALIGN
-        offsets, live, top = {}, [], 0   # live: (end_kernel, offset, size)
-        for idx in sorted(sizes, key=lambda i: (first.get(i, 0), i)):
-            start = first.get(idx, 0)
-            live = [x for x in live if x[0] >= start]
-            size = sizes[idx]
-            pos = 0
-            for _, off, sz in sorted(live, key=lambda x: x[1]):
-                if pos + size <= off:
-                    break
-                pos = max(pos, off + sz)
-            offsets[idx] = pos
-            top = max(top, pos + size)
-            live.append((last.get(idx, start), pos, size))
+        offsets, top = assign_offsets(sizes, first, last)
         plan.arena = np.empty(max(top, ALIGN) + ALIGN, dtype=np.uint8)
         base = plan.arena.ctypes.data
         base += (-base) % ALIGN
