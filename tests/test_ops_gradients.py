@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import jitflow  # noqa: F401  (registers the ops)
+from _op_coverage import assert_tested_by_family
 from jitflow.backends import get_backend
 from jitflow.errors import OpError
 from jitflow.ir import (OPS, Builder, Function, TensorType, as_dtype, float32, float64, int32,
@@ -38,22 +39,6 @@ def family(name):
     d = OPS[name]
     return (d.reference or d.infer).__module__
 
-
-#: where the ops of other families are tested; an op of those families must be named there
-FAMILY_TESTS = {"jitflow.ops.nn": ("test_nn_ops.py", "test_nn_gradients.py", "test_llvm_nn.py"),
-                "jitflow.ops.debug": ("test_check_numerics.py",),
-                "jitflow.ops.transfer": ("test_cuda_placement.py",)}
-
-
-def assert_tested_by_family(name):
-    """Ops outside this file's families must be exercised by their family's own tests."""
-    from pathlib import Path
-    import re as _re
-    files = FAMILY_TESTS.get(family(name), ())
-    here = Path(__file__).parent
-    text = "".join((here / f).read_text() for f in files if (here / f).exists())
-    assert _re.search(rf"\b{_re.escape(name)}\b", text), \
-        f"{name} ({family(name)}): no test in {files} names it; add one there or a probe here"
 
 
 # ----------------------------------------------------------------------------- harness ------
@@ -428,7 +413,7 @@ def test_every_differentiable_op_is_checked(opname):
         except (TypeError, ValueError, OpError):
             continue      # the type rule or the reference does not take this signature
         return
-    assert_tested_by_family(opname)
+    assert_tested_by_family(opname, family(opname))
 
 
 # ----------------------------------------------------------------------------- helpers ------

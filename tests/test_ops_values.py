@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import jitflow  # noqa: F401  (registers the ops)
+from _op_coverage import assert_tested_by_family
 from jitflow.backends import get_backend
 from jitflow.errors import InvalidArgumentError, OpError
 from jitflow.ir import (OPS, Builder, Function, ShapeMismatch, TensorType, as_dtype, bool_,
@@ -45,22 +46,6 @@ def family(name):
     d = OPS[name]
     return (d.reference or d.infer).__module__
 
-
-#: where the ops of other families are tested; an op of those families must be named there
-FAMILY_TESTS = {"jitflow.ops.nn": ("test_nn_ops.py", "test_nn_gradients.py", "test_llvm_nn.py"),
-                "jitflow.ops.debug": ("test_check_numerics.py",),
-                "jitflow.ops.transfer": ("test_cuda_placement.py",)}
-
-
-def assert_tested_by_family(name):
-    """Ops outside this file's families must be exercised by their family's own tests."""
-    from pathlib import Path
-    import re as _re
-    files = FAMILY_TESTS.get(family(name), ())
-    here = Path(__file__).parent
-    text = "".join((here / f).read_text() for f in files if (here / f).exists())
-    assert _re.search(rf"\b{_re.escape(name)}\b", text), \
-        f"{name} ({family(name)}): no test in {files} names it; add one there or a probe here"
 
 
 def covers(*names):
@@ -1039,7 +1024,7 @@ def test_type_rule_agrees_with_reference(name):
                 continue
             ran += 1
     if not ran and family(name) not in OWNED_MODULES:
-        assert_tested_by_family(name)
+        assert_tested_by_family(name, family(name))
         return
     assert ran, f"{name}: no sample call type-checks; add one to SAMPLE_CALLS"
 
@@ -1049,7 +1034,7 @@ def test_every_op_has_an_oracle_test(name):
     if name in COVERED:
         return
     if family(name) not in OWNED_MODULES:
-        assert_tested_by_family(name)
+        assert_tested_by_family(name, family(name))
         return
     pytest.fail(f"{name} has no NumPy/Python oracle test in {__file__}; add one marked "
                 f"@covers({name!r})")

@@ -1004,22 +1004,31 @@ def _scratch(ex: CUDAExecutable, step: Step, fn, dtype, name) -> Buf:
     return b
 
 
+def _conv_dims(shapes, x: Value, w: Value, attrs) -> tuple:
+    """(geometry, M, K, O) of a convolution as one GEMM: M output pixels, K = kh*kw*cin,
+    O output channels."""
+    g = _conv_geo(_shape(shapes, x), _shape(shapes, w), attrs)
+    return g, g[0] * g[4] * g[5], g[6] * g[7] * g[3], _shape(shapes, w)[3]
+
+
+def _cols_scratch(ex: CUDAExecutable, step: Step, op: Op, x: Value, w: Value, dt, what: str) -> Buf:
+    """Scratch for the (M, K) im2col matrix of a convolution, sized per input shape."""
+    def nbytes(shapes):
+        _, M, K, _ = _conv_dims(shapes, x, w, op.attrs)
+        return M * K * dt.np.itemsize
+    return _scratch(ex, step, nbytes, dt.np, f"{op.loc.tf_name or 'conv2d'}/{what}")
+
+
 @library_op("conv2d")
 def _conv2d(ex: CUDAExecutable, step: Step, op: Op) -> None:
     x, w = op.operands
     out = step.writes[0]
     dt = _dt(x)
     ix, iw = ex.storage[id(x)].idx, ex.storage[id(w)].idx
-
-    def cols_bytes(shapes):
-        g = _conv_geo(_shape(shapes, x), _shape(shapes, w), op.attrs)
-        return g[0] * g[4] * g[5] * g[6] * g[7] * g[3] * dt.np.itemsize
-    cols = _scratch(ex, step, cols_bytes, dt.np, f"{op.loc.tf_name or 'conv2d'}/im2col")
+    cols = _cols_scratch(ex, step, op, x, w, dt, "im2col")
 
     def bind(shapes, plan):
-        xs, ws = _shape(shapes, x), _shape(shapes, w)
-        g = _conv_geo(xs, ws, op.attrs)
-        M, K, O = g[0] * g[4] * g[5], g[6] * g[7] * g[3], ws[3]
+        g, M, K, O = _conv_dims(shapes, x, w, op.attrs)
         if M == 0 or O == 0:
             return []
         if K == 0:
@@ -1035,16 +1044,10 @@ def _conv_bpf(ex: CUDAExecutable, step: Step, op: Op) -> None:
     out = step.writes[0]
     dt = _dt(x)
     ix, ig = ex.storage[id(x)].idx, ex.storage[id(gy)].idx
-
-    def cols_bytes(shapes):
-        g = _conv_geo(_shape(shapes, x), _shape(shapes, like), op.attrs)
-        return g[0] * g[4] * g[5] * g[6] * g[7] * g[3] * dt.np.itemsize
-    cols = _scratch(ex, step, cols_bytes, dt.np, f"{op.loc.tf_name or 'conv2d'}/im2col")
+    cols = _cols_scratch(ex, step, op, x, like, dt, "im2col")
 
     def bind(shapes, plan):
-        xs, ws = _shape(shapes, x), _shape(shapes, like)
-        g = _conv_geo(xs, ws, op.attrs)
-        M, K, O = g[0] * g[4] * g[5], g[6] * g[7] * g[3], ws[3]
+        g, M, K, O = _conv_dims(shapes, x, like, op.attrs)
         if K == 0 or O == 0:
             return []
         if M == 0:
@@ -1060,16 +1063,11 @@ def _conv_bpi(ex: CUDAExecutable, step: Step, op: Op) -> None:
     out = step.writes[0]
     dt = _dt(gy)
     ig, iw = ex.storage[id(gy)].idx, ex.storage[id(w)].idx
-
-    def cols_bytes(shapes):
-        g = _conv_geo(_shape(shapes, like), _shape(shapes, w), op.attrs)
-        return g[0] * g[4] * g[5] * g[6] * g[7] * g[3] * dt.np.itemsize
-    dcols = _scratch(ex, step, cols_bytes, dt.np, f"{op.loc.tf_name or 'conv2d'}/dcols")
+    dcols = _cols_scratch(ex, step, op, like, w, dt, "dcols")
 
     def bind(shapes, plan):
-        xs, ws = _shape(shapes, like), _shape(shapes, w)
-        g = _conv_geo(xs, ws, op.attrs)
-        M, K, O = g[0] * g[4] * g[5], g[6] * g[7] * g[3], ws[3]
+        g, M, K, O = _conv_dims(shapes, like, w, op.attrs)
+        xs = _shape(shapes, like)
         n = _prod(xs)
         if n == 0:
             return []

@@ -1,0 +1,17 @@
+"""Shared by the op test files: ops of families they do not own must be named by the tests of
+their own family (tests/test_nn_*.py, ...), a real check instead of a skip."""
+import re
+from pathlib import Path
+
+#: where the ops of other families are tested
+FAMILY_TESTS = {"jitflow.ops.nn": ("test_nn_ops.py", "test_nn_gradients.py", "test_llvm_nn.py"),
+                "jitflow.ops.debug": ("test_check_numerics.py",),
+                "jitflow.ops.transfer": ("test_cuda_placement.py",)}
+
+
+def assert_tested_by_family(name: str, family: str) -> None:
+    files = FAMILY_TESTS.get(family, ())
+    here = Path(__file__).parent
+    text = "".join((here / f).read_text() for f in files if (here / f).exists())
+    assert re.search(rf"\b{re.escape(name)}\b", text), \
+        f"{name} ({family}): no test in {files} names it; add one there or a probe here"
