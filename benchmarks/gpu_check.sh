@@ -11,12 +11,15 @@
 # going on after a failure (exit status: the number of failed steps):
 #   1. environment: GPU, driver, Python and package versions;
 #   2. the CUDA tests on the real device (NUMBA_ENABLE_CUDASIM=0): every op against the
-#      reference backend, the training graphs, placement, GPU-only tests, the sm_90 PTX check;
+#      reference backend, the training graphs, placement, GPU-only tests, the sm_90 PTX check,
+#      the fast launch path (in the background, with pytest-xdist when present);
 #   3. quadratic.py (2,000 steps) with JITFLOW_BACKEND=cuda, final loss must be < 0.01;
 #   4. one epoch of mnist_cnn.py with JITFLOW_BACKEND=cuda (EPOCHS=1), printing its accuracy;
-#   5. the CNN training step at batch 100: jitflow cuda vs PyTorch eager CUDA (if torch is
-#      importable): time per step and accuracy (benchmarks/gpu_cnn.py).
-# Output is also written to ${OUT:-gpu-check-out}/ (one log per step, summary.txt).
+#   5. the CNN training step at batch 100: jitflow cuda (default launch path, with a cProfile of
+#      the host time; then Numba's plain dispatcher) vs PyTorch eager CUDA (if torch is
+#      importable): time per step and accuracy (benchmarks/gpu_cnn.py), each process alone.
+# Output is also written to ${OUT:-gpu-check-out}/ (environment.txt, one log per step,
+# summary.txt; the programs' own outputs in ${WORKLOAD_OUT:-$OUT/workload-out}).
 # The reference programs come from $WORKLOADS, ../shared/workloads or ./shared/workloads, MNIST
 # from jitflow's offline loader (JITFLOW_MNIST_DIR, ./shared/data/mnist or ../shared/...): a
 # device runner that copies only the working tree needs a shared/ folder (or link) in it;
@@ -33,8 +36,9 @@ export PYTHONDONTWRITEBYTECODE=1
 export PYTHONUNBUFFERED=1
 STEPS=${STEPS:-200}
 [ "${QUICK:-0}" = "1" ] && STEPS=50
-FAILED=0
 SUMMARY="$OUT/summary.txt"
+WL_OUT=${WORKLOAD_OUT:-$OUT/workload-out}     # the programs' plots and JSON
+mkdir -p "$WL_OUT"
 : > "$SUMMARY"
 
 note() { echo "== $*" | tee -a "$SUMMARY"; }
@@ -44,13 +48,15 @@ run_step() {   # run_step NAME TIMEOUT_SECONDS COMMAND...
   echo
   echo "==================== $name: $*"
   local t0=$(date +%s)
-  if command -v timeout >/dev/null 2>&1; then
-    timeout "$limit" "$@" 2>&1 | tee "$log"; local rc=${PIPESTATUS[0]}
+  local to=""
+  command -v timeout >/dev/null 2>&1 && to="timeout $limit"
+  if [ "${QUIET:-0}" = "1" ]; then       # background steps: log only
+    $to "$@" > "$log" 2>&1; local rc=$?
   else
-    "$@" 2>&1 | tee "$log"; local rc=${PIPESTATUS[0]}
+    $to "$@" 2>&1 | tee "$log"; local rc=${PIPESTATUS[0]}
   fi
   local dt=$(( $(date +%s) - t0 ))
-  if [ "$rc" = 0 ]; then note "PASS $name (${dt}s)"; else note "FAIL $name (exit $rc, ${dt}s)"; FAILED=$((FAILED + 1)); fi
+  if [ "$rc" = 0 ]; then note "PASS $name (${dt}s)"; else note "FAIL $name (exit $rc, ${dt}s)"; fi
   return 0
 }
 
@@ -62,8 +68,8 @@ done
 
 # ---------------------------------------------------------------- 1. environment
 echo "==================== environment"
-command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$OUT/nvidia-smi.txt"
-$PY - <<'EOF' 2>&1 | tee "$OUT/environment.txt"
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tee "$OUT/environment.txt"
+$PY - <<'EOF' 2>&1 | tee -a "$OUT/environment.txt"
 import importlib, platform, sys
 print("python", platform.python_version(), sys.executable)
 for m in ("numpy", "numba", "numba_cuda", "llvmlite", "cupy", "torch", "pytest", "hypothesis"):
@@ -86,29 +92,45 @@ if ! $PY -c "from jitflow.backends.cuda.device import gpu_present; import sys; s
 fi
 
 # ---------------------------------------------------------------- 2. tests on the device
-run_step cuda-tests 1500 $PY -m pytest -q -p no:cacheprovider -o addopts="" \
-  tests/test_cuda_gpu.py tests/test_cuda_ops.py tests/test_cuda_graphs.py \
-  tests/test_cuda_placement.py tests/test_cuda_ptx.py
+# In the background (pytest-xdist when importable), while steps 3-4 run: they report accuracy,
+# not time. Step 5, the timing, runs alone afterwards.
+XDIST=""
+$PY -c "import xdist" >/dev/null 2>&1 && XDIST="-n ${JOBS:-8}"
+export CI=${CI:-true}          # hypothesis: derandomized, no deadline (kernels compile on first use)
+QUIET=1 run_step cuda-tests "${TEST_TIMEOUT:-420}" $PY -m pytest -q -p no:cacheprovider -o addopts="" \
+  $XDIST tests/test_cuda_gpu.py tests/test_cuda_ops.py tests/test_cuda_graphs.py \
+  tests/test_cuda_placement.py tests/test_cuda_ptx.py tests/test_cuda_launch.py &
+TESTS_PID=$!
 
 # ---------------------------------------------------------------- 3. quadratic
 if [ -n "$WL" ]; then
-  run_step quadratic 900 env JITFLOW_BACKEND=cuda WORKLOAD_OUT="$OUT" $PY "$WL/quadratic.py"
+  run_step quadratic 300 env JITFLOW_BACKEND=cuda WORKLOAD_OUT="$WL_OUT" $PY "$WL/quadratic.py"
 else
   note "SKIP quadratic: quadratic.py not found (set WORKLOADS=<dir with the reference programs>)"
 fi
 
 # ---------------------------------------------------------------- 4. one epoch of mnist_cnn
 if [ -n "$WL" ] && [ -f "$WL/mnist_cnn.py" ]; then
-  run_step mnist_cnn_epoch 1800 env JITFLOW_BACKEND=cuda EPOCHS=1 WORKLOAD_OUT="$OUT" $PY "$WL/mnist_cnn.py"
+  run_step mnist_cnn_epoch 400 env JITFLOW_BACKEND=cuda EPOCHS=1 WORKLOAD_OUT="$WL_OUT" $PY "$WL/mnist_cnn.py"
 else
   note "SKIP mnist_cnn: mnist_cnn.py not found (set WORKLOADS=<dir with the reference programs>)"
 fi
 
+wait "$TESTS_PID"
+echo "==================== cuda-tests (log tail)"
+tail -n 40 "$OUT/cuda-tests.log"
+
 # ---------------------------------------------------------------- 5. CNN step vs PyTorch
-run_step cnn_step_vs_torch 1200 $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10
+# jitflow's default launch path, then Numba's dispatcher with cupy.matmul (the path before the
+# fast launches), then PyTorch eager; each in its own process.
+run_step cnn_step_jitflow 300 $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 \
+  --framework jitflow --profile "${PROFILE_STEPS:-100}"
+run_step cnn_step_jitflow_dispatch 300 env JITFLOW_CUDA_LAUNCH=dispatch JITFLOW_CUDA_RAW_CUBLAS=0 \
+  $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 --framework jitflow
+run_step cnn_step_torch 300 $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 --framework torch
 
 echo
 echo "==================== summary"
 cat "$SUMMARY"
 grep -h '"workload"\|"bench"' "$OUT"/*.log 2>/dev/null | grep -v '"epoch"' || true
-exit "$FAILED"
+exit "$(grep -c '^== FAIL' "$SUMMARY")"

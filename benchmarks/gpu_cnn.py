@@ -4,6 +4,11 @@ architecture and optimizer. Prints one JSON line per framework: time per step (m
 the timed steps, after warm-up), steps timed, test accuracy after the steps.
 
     python3 benchmarks/gpu_cnn.py [--steps 200] [--warmup 10] [--framework jitflow,torch]
+                                  [--profile 100]
+
+JITFLOW_CUDA_LAUNCH=dispatch|kernel|packed and JITFLOW_CUDA_RAW_CUBLAS=0|1 choose the cuda
+backend's launch path (see jitflow/backends/cuda/launch.py and blas.py); the JSON line says which
+ran.
 
 Runs from the working tree alone (PYTHONPATH=.). MNIST comes from jitflow's offline loader
 (``JITFLOW_MNIST_DIR``, ``../shared/data/mnist``, ...); without data it trains on random
@@ -55,7 +60,7 @@ def batches(x, y, steps, seed=42):
     return out
 
 
-def bench_jitflow(data, steps, warmup):
+def bench_jitflow(data, steps, warmup, profile=0):
     os.environ.setdefault("JITFLOW_BACKEND", "cuda")
     import jitflow.compat.v1 as tf
     xt, yt, xs, ys, src = data
@@ -90,11 +95,31 @@ def bench_jitflow(data, steps, warmup):
             t = time.perf_counter()
             sess.run(train, {X: xb, y: yb})      # returns after the step (no fetch: sync in run)
             times.append(time.perf_counter() - t)
+        prof = None
+        if profile:
+            import cProfile
+            import io
+            import pstats
+            pr = cProfile.Profile()
+            pr.enable()
+            for xb, yb in bs[warmup:warmup + profile]:
+                sess.run(train, {X: xb, y: yb})
+            pr.disable()
+            buf = io.StringIO()
+            pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(18)
+            prof = buf.getvalue()
         accuracy = None
         if src is not None:
             accuracy = float(np.mean([sess.run(acc, {X: xs[i:i + 1000], y: ys[i:i + 1000]})
                                       for i in range(0, len(xs), 1000)]))
-    return {"framework": f"jitflow[{backend}]", "seconds_per_step": statistics.median(times),
+    if prof:
+        print(f"[gpu_cnn] cProfile of {profile} jitflow steps (host time, by tottime):\n{prof}",
+              file=sys.stderr, flush=True)
+    from jitflow.backends.cuda import blas, launch
+    return {"framework": f"jitflow[{backend}]",
+            "launch_mode": launch._state.get("mode"),
+            "raw_cublas": blas._state.get("gemm") is not None,
+            "seconds_per_step": statistics.median(times),
             "mean_seconds_per_step": statistics.fmean(times), "steps": len(times),
             "first_step_seconds": first, "test_accuracy": accuracy, "data": src}
 
@@ -159,6 +184,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--framework", default="jitflow,torch")
+    ap.add_argument("--profile", type=int, default=0,
+                    help="after timing, profile this many jitflow steps with cProfile (stderr)")
     a = ap.parse_args()
     data = load_data()
     for fw in a.framework.split(","):
@@ -172,7 +199,7 @@ def main() -> None:
                     continue
                 r = bench_torch(data, a.steps, a.warmup)
             else:
-                r = bench_jitflow(data, a.steps, a.warmup)
+                r = bench_jitflow(data, a.steps, a.warmup, a.profile)
         except Exception as e:  # noqa: BLE001 - one framework failing must not hide the other
             r = {"framework": fw, "error": f"{type(e).__name__}: {e}"}
         r["bench"] = "cnn_step"

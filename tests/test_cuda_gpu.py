@@ -81,3 +81,19 @@ def test_cnn_batch_100_matches_the_reference():
             losses = [sess.run([g["loss"], g["train"]], g["feed"])[0] for _ in range(3)]
             out[backend] = (losses, sess.run(g["acc"], g["feed"]))
     np.testing.assert_allclose(out["cuda"][0], out["reference"][0], rtol=1e-3)
+
+
+def test_raw_cublas_gemms_pass_their_self_check_and_match_the_reference():
+    from jitflow.backends.cuda import blas
+    from jitflow.backends.cuda.device import cupy_module
+    if cupy_module() is None:
+        pytest.skip("CuPy is not installed or disabled: GEMMs use the tiled Numba kernel")
+    assert blas.raw_gemm(cupy_module()) is not None, "raw cuBLAS fell back (see the warning)"
+    for ta in (False, True):
+        for tb in (False, True):
+            xs, ys = ((70, 130) if ta else (130, 70)), ((90, 70) if tb else (70, 90))
+            f = build([("f32", xs), ("f32", ys)],
+                      lambda b, x, y: b.matmul(x, y, transpose_a=ta, transpose_b=tb))
+            args = [rand("f32", xs), rand("f32", ys, 1)]
+            assert_same(reference(f, args)[0], np.asarray(compile_cuda(f).run(args)[0]),
+                        rtol=1e-4, atol=1e-4)

@@ -37,7 +37,9 @@ from ...ir.verifier import verify
 from . import library
 from .codegen import (EW, INT_MAX_CODE, REDUCE_KINDS, SPECIAL_MAP_OPS, ErrorTable, GroupGen,
                       UnsupportedOp, contig, op_where, same_static, slice_map)
+from .blas import device_ptr, raw_gemm
 from .device import DeviceTensor, alloc, cuda, cupy_module, gpu_present, is_simulator, upload
+from .launch import KernelLauncher, launch_mode
 from .runtime_ns import compile_source
 
 VIEW_OPS = {"reshape", "reshape_like", "expand_dims", "squeeze", "identity", "stop_gradient",
@@ -102,7 +104,7 @@ class Launch:
         self.block = block
         self.template = list(template)
         self.fn = fn
-        self.configured = None       # kernel[grid, block], made once
+        self.configured = None       # a KernelLauncher (real GPU), made at the first launch
 
 
 class _Plan:
@@ -116,6 +118,7 @@ class CUDAExecutable:
         verify(f, allow_pseudo=False)
         self.function = f
         self.sim = is_simulator()
+        self.launch_mode = launch_mode(self.sim)
         # the simulator runs each thread as a Python thread: few threads, grid-stride loops
         self.block = 4 if self.sim else 256
         self.max_grid = 1 if self.sim else 4096
@@ -142,6 +145,7 @@ class CUDAExecutable:
         self._err = None
         self._zero_off = None
         self._cp_views: dict = {}
+        self._ptrs: dict = {}
         self._dry = False
         self.param_dtypes = [p.type.dtype.np for p in f.params]
         self._build()
@@ -700,10 +704,11 @@ class CUDAExecutable:
                     vals.append(err)
             launcher = L.configured
             if launcher is None:
-                launcher = L.kernel[L.grid, L.block]
-                if not self.sim:        # (the simulator's configuration is not a new object)
-                    L.configured = launcher
-            launcher(*vals)
+                if self.sim:            # (the simulator's configuration is not a new object)
+                    L.kernel[L.grid, L.block](*vals)
+                    continue
+                launcher = L.configured = KernelLauncher(L.kernel, L.grid, L.block)
+            launcher(tuple(vals))
         if err is not None:
             code = int(err.copy_to_host()[0])
             if code != INT_MAX_CODE:
@@ -815,6 +820,16 @@ class CUDAExecutable:
         return out
 
     # ================================================================ cuBLAS ===============
+    def device_ptr(self, arr) -> int:
+        """``arr``'s device address (cached per array object)."""
+        hit = self._ptrs.get(id(arr))
+        if hit is None or hit[0] is not arr:
+            if len(self._ptrs) > 1024:
+                self._ptrs.clear()
+            hit = (arr, device_ptr(arr))
+            self._ptrs[id(arr)] = hit
+        return hit[1]
+
     def cp_view(self, arr, shape):
         cp = self.cp
         key = id(arr)
@@ -913,6 +928,8 @@ def _matmul(ex: CUDAExecutable, step: Step, op: Op) -> None:
         K = xs[-2] if ta else xs[-1]
         if _prod(os_) == 0:
             return []
+        if len(xs) == 2 and len(ys) == 2:
+            return _gemm2d(ex, ia, xs, ta, ib, ys, tb, out.idx)
         if ex.cp is not None:
             cp = ex.cp
 
@@ -970,6 +987,18 @@ def _gemm2d(ex: CUDAExecutable, ia, a_shape, ta, ib, b_shape, tb, ic) -> list:
     M = a_shape[1] if ta else a_shape[0]
     K = a_shape[0] if ta else a_shape[1]
     N = b_shape[0] if tb else b_shape[1]
+    if M == 0 or N == 0:
+        return []
+    if K == 0:
+        return ex._fill_launch(ic, M * N, 0)
+    g = raw_gemm(ex.cp)
+    if g is not None and g.supports(ex.bufs[ic].np_dtype()):
+        dt, ptr = ex.bufs[ic].np_dtype(), ex.device_ptr
+        lda, ldb = a_shape[1], b_shape[1]
+
+        def fn(bufs, args):
+            g(dt, ta, tb, M, N, K, ptr(bufs[ia]), lda, ptr(bufs[ib]), ldb, ptr(bufs[ic]))
+        return [Launch(fn=fn)]
     if ex.cp is not None:
         cp = ex.cp
 
