@@ -10,14 +10,14 @@
 # tree (PYTHONPATH=.), nothing is installed. Steps, each reported PASS/FAIL/SKIP, the script
 # going on after a failure (exit status: the number of failed steps):
 #   1. environment: GPU, driver, Python and package versions;
-#   2. the CUDA tests on the real device (NUMBA_ENABLE_CUDASIM=0): every op against the
+#   2. the CNN training step at batch 100: jitflow cuda (default launch path, with a cProfile of
+#      the host time; then Numba's plain dispatcher) vs PyTorch eager CUDA (if torch is
+#      importable): time per step and accuracy (benchmarks/gpu_cnn.py), each process alone;
+#   3. the CUDA tests on the real device (NUMBA_ENABLE_CUDASIM=0): every op against the
 #      reference backend, the training graphs, placement, GPU-only tests, the sm_90 PTX check,
 #      the fast launch path (in the background, with pytest-xdist when present);
-#   3. quadratic.py (2,000 steps) with JITFLOW_BACKEND=cuda, final loss must be < 0.01;
-#   4. one epoch of mnist_cnn.py with JITFLOW_BACKEND=cuda (EPOCHS=1), printing its accuracy;
-#   5. the CNN training step at batch 100: jitflow cuda (default launch path, with a cProfile of
-#      the host time; then Numba's plain dispatcher) vs PyTorch eager CUDA (if torch is
-#      importable): time per step and accuracy (benchmarks/gpu_cnn.py), each process alone.
+#   4. quadratic.py (2,000 steps) with JITFLOW_BACKEND=cuda, final loss must be < 0.01;
+#   5. one epoch of mnist_cnn.py with JITFLOW_BACKEND=cuda (EPOCHS=1), printing its accuracy.
 # Output is also written to ${OUT:-gpu-check-out}/ (environment.txt, one log per step,
 # summary.txt; the programs' own outputs in ${WORKLOAD_OUT:-$OUT/workload-out}).
 # The reference programs come from $WORKLOADS, ../shared/workloads or ./shared/workloads, MNIST
@@ -91,25 +91,35 @@ if ! $PY -c "from jitflow.backends.cuda.device import gpu_present; import sys; s
   exit 1
 fi
 
-# ---------------------------------------------------------------- 2. tests on the device
-# In the background (pytest-xdist when importable), while steps 3-4 run: they report accuracy,
-# not time. Step 5, the timing, runs alone afterwards.
+# ---------------------------------------------------------------- 2. CNN step vs PyTorch
+# First, on an idle machine (steps 3-5 share it).
+# jitflow's default launch path, then Numba's dispatcher with cupy.matmul (the path before the
+# fast launches), then PyTorch eager; each in its own process.
+run_step cnn_step_jitflow 300 $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 \
+  --framework jitflow --profile "${PROFILE_STEPS:-100}"
+run_step cnn_step_jitflow_dispatch 300 env JITFLOW_CUDA_LAUNCH=dispatch JITFLOW_CUDA_RAW_CUBLAS=0 \
+  $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 --framework jitflow
+run_step cnn_step_torch 300 $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 --framework torch
+
+# ---------------------------------------------------------------- 3. tests on the device
+# In the background (pytest-xdist when importable), while steps 4-5 run: they report accuracy,
+# not time.
 XDIST=""
 $PY -c "import xdist" >/dev/null 2>&1 && XDIST="-n ${JOBS:-8}"
 export CI=${CI:-true}          # hypothesis: derandomized, no deadline (kernels compile on first use)
 QUIET=1 run_step cuda-tests "${TEST_TIMEOUT:-420}" $PY -m pytest -q -p no:cacheprovider -o addopts="" \
-  $XDIST tests/test_cuda_gpu.py tests/test_cuda_ops.py tests/test_cuda_graphs.py \
+  $XDIST --maxfail=25 tests/test_cuda_gpu.py tests/test_cuda_ops.py tests/test_cuda_graphs.py \
   tests/test_cuda_placement.py tests/test_cuda_ptx.py tests/test_cuda_launch.py &
 TESTS_PID=$!
 
-# ---------------------------------------------------------------- 3. quadratic
+# ---------------------------------------------------------------- 4. quadratic
 if [ -n "$WL" ]; then
   run_step quadratic 300 env JITFLOW_BACKEND=cuda WORKLOAD_OUT="$WL_OUT" $PY "$WL/quadratic.py"
 else
   note "SKIP quadratic: quadratic.py not found (set WORKLOADS=<dir with the reference programs>)"
 fi
 
-# ---------------------------------------------------------------- 4. one epoch of mnist_cnn
+# ---------------------------------------------------------------- 5. one epoch of mnist_cnn
 if [ -n "$WL" ] && [ -f "$WL/mnist_cnn.py" ]; then
   run_step mnist_cnn_epoch 400 env JITFLOW_BACKEND=cuda EPOCHS=1 WORKLOAD_OUT="$WL_OUT" $PY "$WL/mnist_cnn.py"
 else
@@ -119,15 +129,6 @@ fi
 wait "$TESTS_PID"
 echo "==================== cuda-tests (log tail)"
 tail -n 40 "$OUT/cuda-tests.log"
-
-# ---------------------------------------------------------------- 5. CNN step vs PyTorch
-# jitflow's default launch path, then Numba's dispatcher with cupy.matmul (the path before the
-# fast launches), then PyTorch eager; each in its own process.
-run_step cnn_step_jitflow 300 $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 \
-  --framework jitflow --profile "${PROFILE_STEPS:-100}"
-run_step cnn_step_jitflow_dispatch 300 env JITFLOW_CUDA_LAUNCH=dispatch JITFLOW_CUDA_RAW_CUBLAS=0 \
-  $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 --framework jitflow
-run_step cnn_step_torch 300 $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 --framework torch
 
 echo
 echo "==================== summary"

@@ -184,3 +184,10 @@ def test_an_unidentified_overload_keeps_the_dispatcher_for_that_launch(fake):
     for _ in range(3):
         kl((a, 1))
     assert kinds(log) == ["dispatch"] * 3
+
+
+def test_numpy_2_5_alias_that_numba_cuda_needs_is_restored(monkeypatch):
+    from jitflow.backends.cuda import device
+    monkeypatch.delattr(np, "row_stack", raising=False)
+    device._numpy_compat()
+    assert np.row_stack is np.vstack

@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 PROBE = """
+import jitflow.backends.cuda.device  # (its NumPy 2.5 shim for numba-cuda)
 from numba import cuda, float32
 def k(a):
     i = cuda.grid(1)

@@ -9,6 +9,7 @@
 * ``DeviceTensor``: a device-resident array (a flat Numba device array plus shape and dtype).
   Variables live in the Session as DeviceTensors between steps; ``np.asarray(t)`` copies to
   the host.
+* NumPy 2.5 compatibility for numba-cuda 0.30 (``_numpy_compat``).
 * ``alloc()``: every device allocation of the backend; an out-of-memory error names the tensor,
   its shape and its size in bytes (``JITFLOW_CUDA_MEMORY_LIMIT=<bytes>`` caps single
   allocations, which makes the error testable under the simulator).
@@ -28,6 +29,18 @@ from ...errors import ResourceExhaustedError
 
 _lock = threading.Lock()
 _state: dict = {}
+
+
+def _numpy_compat() -> None:
+    """numba-cuda 0.30 registers an overload for ``np.row_stack`` when it first compiles a
+    kernel, and NumPy 2.5 removed that alias of ``np.vstack``: without it every compilation fails
+    (AttributeError: module 'numpy' has no attribute 'row_stack'; seen on the lent H200 machines'
+    NumPy 2.5.2). Put the alias back while it is missing."""
+    if not hasattr(np, "row_stack"):
+        np.row_stack = np.vstack
+
+
+_numpy_compat()
 
 
 def simulator_requested() -> bool:
