@@ -107,6 +107,23 @@ class Launch:
         self.configured = None       # a KernelLauncher (real GPU), made at the first launch
 
 
+_SCALARS = (bool, int, float, np.integer, np.floating, np.bool_)
+
+
+def _check_gpu_args(L: Launch, vals: list) -> None:
+    """Under the simulator (which runs kernels as Python and takes anything): fail on an
+    argument a kernel on a real GPU could not take (None, a host array, an object), so the
+    simulator tests catch what only the device would."""
+    for n, v in enumerate(vals):
+        if isinstance(v, _SCALARS) or type(v).__name__ == "FakeCUDAArray" or \
+                hasattr(v, "__cuda_array_interface__") or \
+                (isinstance(v, tuple) and all(isinstance(x, _SCALARS) for x in v)):
+            continue
+        name = getattr(getattr(L.kernel, "py_func", None), "__name__", "kernel")
+        raise TypeError(f"internal error: argument {n} of {name} ({L.template[n]}) is "
+                        f"{type(v).__name__}, which a kernel on a GPU cannot take")
+
+
 class _Plan:
     __slots__ = ("shapes", "arena", "bufs", "launches", "offsets", "result_shapes", "keep")
 
@@ -684,9 +701,8 @@ class CUDAExecutable:
                 bufs[b.idx] = alloc(max(1, _prod(shape)), b.np_dtype(), f"'{b.name}'", shape)
             elif b.kind == "donated":
                 bufs[b.idx] = bufs[self.storage[id(f.params[b.ref])].idx]
-        err = None
-        if self.uses_err:
-            err = self._err_array()
+        # every generated kernel takes the status word; without checks it is a dummy, not read
+        err = self._err_array() if self.uses_err else self._unused_err()
         for L in plan.launches:
             if L.fn is not None:
                 L.fn(bufs, args)
@@ -705,11 +721,12 @@ class CUDAExecutable:
             launcher = L.configured
             if launcher is None:
                 if self.sim:            # (the simulator's configuration is not a new object)
+                    _check_gpu_args(L, vals)
                     L.kernel[L.grid, L.block](*vals)
                     continue
                 launcher = L.configured = KernelLauncher(L.kernel, L.grid, L.block)
             launcher(tuple(vals))
-        if err is not None:
+        if self.uses_err:
             code = int(err.copy_to_host()[0])
             if code != INT_MAX_CODE:
                 self._raise(code, args)
@@ -725,7 +742,7 @@ class CUDAExecutable:
                                DeviceTensor(bufs[b.idx], shape, b.np_dtype()))
             else:
                 results.append(DeviceTensor(bufs[b.idx], shape, b.np_dtype()))
-        if not self.sim and err is None:
+        if not self.sim and not self.uses_err:
             cuda().synchronize()      # a run returns when its kernels are done, as in TF
         return results
 
@@ -747,6 +764,11 @@ class CUDAExecutable:
             self._err = upload(host, "status word")
         else:
             self._err.copy_to_device(host)
+        return self._err
+
+    def _unused_err(self):
+        if self._err is None:
+            self._err = upload(np.array([INT_MAX_CODE], dtype=np.int32), "status word")
         return self._err
 
     def _raise(self, code: int, args) -> None:
