@@ -96,7 +96,7 @@ fi
 # jitflow's default launch path, then Numba's dispatcher with cupy.matmul (the path before the
 # fast launches), then PyTorch eager; each in its own process.
 run_step cnn_step_jitflow 300 $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 \
-  --framework jitflow --profile "${PROFILE_STEPS:-100}"
+  --framework jitflow --profile "${PROFILE_STEPS:-100}" --kernel-times 20
 run_step cnn_step_jitflow_dispatch 300 env JITFLOW_CUDA_LAUNCH=dispatch JITFLOW_CUDA_RAW_CUBLAS=0 \
   $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 --framework jitflow
 run_step cnn_step_torch 300 $PY benchmarks/gpu_cnn.py --steps "$STEPS" --warmup 10 --framework torch

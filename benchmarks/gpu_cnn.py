@@ -4,7 +4,7 @@ architecture and optimizer. Prints one JSON line per framework: time per step (m
 the timed steps, after warm-up), steps timed, test accuracy after the steps.
 
     python3 benchmarks/gpu_cnn.py [--steps 200] [--warmup 10] [--framework jitflow,torch]
-                                  [--profile 100]
+                                  [--profile 100] [--kernel-times 20]
 
 JITFLOW_CUDA_LAUNCH=dispatch|kernel|packed and JITFLOW_CUDA_RAW_CUBLAS=0|1 choose the cuda
 backend's launch path (see jitflow/backends/cuda/launch.py and blas.py); the JSON line says which
@@ -60,7 +60,7 @@ def batches(x, y, steps, seed=42):
     return out
 
 
-def bench_jitflow(data, steps, warmup, profile=0):
+def bench_jitflow(data, steps, warmup, profile=0, kernel_times=0):
     os.environ.setdefault("JITFLOW_BACKEND", "cuda")
     import jitflow.compat.v1 as tf
     xt, yt, xs, ys, src = data
@@ -108,6 +108,19 @@ def bench_jitflow(data, steps, warmup, profile=0):
             buf = io.StringIO()
             pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(18)
             prof = buf.getvalue()
+        if kernel_times:
+            from jitflow.backends.cuda import executable as cuda_exe
+            cuda_exe.KERNEL_TIMES = {}
+            for xb, yb in bs[warmup:warmup + kernel_times]:
+                sess.run(train, {X: xb, y: yb})
+            rows = cuda_exe.kernel_times()
+            cuda_exe.KERNEL_TIMES = None
+            total = sum(r[1] for r in rows) or 1.0
+            lines = [f"{secs / kernel_times * 1e6:9.1f} us/step {100 * secs / total:5.1f}%  "
+                     f"x{n // kernel_times:<3d} {label[:90]}" for label, secs, n in rows[:25]]
+            print(f"[gpu_cnn] per-launch time (synchronized), {kernel_times} steps, "
+                  f"{total / kernel_times * 1e6:.0f} us/step in all:\n" + "\n".join(lines),
+                  file=sys.stderr, flush=True)
         accuracy = None
         if src is not None:
             accuracy = float(np.mean([sess.run(acc, {X: xs[i:i + 1000], y: ys[i:i + 1000]})
@@ -186,6 +199,8 @@ def main() -> None:
     ap.add_argument("--framework", default="jitflow,torch")
     ap.add_argument("--profile", type=int, default=0,
                     help="after timing, profile this many jitflow steps with cProfile (stderr)")
+    ap.add_argument("--kernel-times", type=int, default=0,
+                    help="then time each launch of this many jitflow steps (stderr)")
     a = ap.parse_args()
     data = load_data()
     for fw in a.framework.split(","):
@@ -199,7 +214,7 @@ def main() -> None:
                     continue
                 r = bench_torch(data, a.steps, a.warmup)
             else:
-                r = bench_jitflow(data, a.steps, a.warmup, a.profile)
+                r = bench_jitflow(data, a.steps, a.warmup, a.profile, a.kernel_times)
         except Exception as e:  # noqa: BLE001 - one framework failing must not hide the other
             r = {"framework": fw, "error": f"{type(e).__name__}: {e}"}
         r["bench"] = "cnn_step"

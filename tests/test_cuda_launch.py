@@ -191,3 +191,16 @@ def test_numpy_2_5_alias_that_numba_cuda_needs_is_restored(monkeypatch):
     monkeypatch.delattr(np, "row_stack", raising=False)
     device._numpy_compat()
     assert np.row_stack is np.vstack
+
+
+def test_kernel_times_label_each_launch_by_its_step(monkeypatch):
+    from _cuda_util import build, compile_cuda, rand, usable_or_skip
+    from jitflow.backends.cuda import executable as E
+    usable_or_skip()
+    monkeypatch.setattr(E, "KERNEL_TIMES", {})
+    f = build([("f32", (4, 3)), ("f32", (3,))],
+              lambda b, x, y: b.reduce_sum(b.tanh(b.add(x, y)), axes=(1,)))
+    compile_cuda(f).run([rand("f32", (4, 3)), rand("f32", (3,))])
+    rows = E.kernel_times()
+    assert rows and all(secs >= 0 and n >= 1 for _, secs, n in rows)
+    assert any("reduce_sum" in label and "tanh" in label for label, _, _ in rows), rows

@@ -360,6 +360,25 @@ def test_sparse_xent_bad_label_has_the_reference_message():
     assert "label value of 7" in str(got) and str(got) == str(ref)
 
 
+def test_the_status_word_is_reset_after_an_error_and_only_then():
+    """A failed run leaves its error code on the device; the next run must start clean, and
+    runs after a clean one reuse the word as it is (no upload per run)."""
+    usable_or_skip()
+    f = build([("f32", (2, 3)), ("i32", (2,))],
+              lambda b, x, y: b.sparse_softmax_cross_entropy(x, y)[0])
+    exe = compile_cuda(f)
+    x = rand(F32, (2, 3))
+    good, bad = np.array([1, 2], np.int32), np.array([1, 7], np.int32)
+    for labels in (good, bad, good, good, bad, bad, good):
+        if labels is bad:
+            with pytest.raises(InvalidArgumentError, match="label value of 7"):
+                exe.run([x, labels])
+            assert not exe._err_clean
+        else:
+            assert_same(reference(f, [x, labels])[0], np.asarray(exe.run([x, labels])[0]))
+            assert exe._err_clean
+
+
 def test_integer_division_by_zero():
     usable_or_skip()
     f = build([("i32", (3,)), ("i32", (3,))], lambda b, x, y: b.floordiv(x, y))

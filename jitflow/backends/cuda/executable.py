@@ -19,8 +19,10 @@ check_numerics) through one int32 status word; the message is the reference back
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -96,7 +98,7 @@ class Launch:
     """One kernel launch (``kernel[grid, block](*args)``) or a host callable ``fn(bufs, args)``.
     ``template``: (0, value) | (1, buffer index) | (2, param index: host scalar) | (3, err)."""
 
-    __slots__ = ("kernel", "grid", "block", "template", "fn", "configured")
+    __slots__ = ("kernel", "grid", "block", "template", "fn", "configured", "label")
 
     def __init__(self, kernel=None, grid=1, block=1, template=(), fn=None) -> None:
         self.kernel = kernel
@@ -105,9 +107,22 @@ class Launch:
         self.template = list(template)
         self.fn = fn
         self.configured = None       # a KernelLauncher (real GPU), made at the first launch
+        self.label = ""              # the step's kind and ops (kernel timing)
 
 
 _SCALARS = (bool, int, float, np.integer, np.floating, np.bool_)
+
+# JITFLOW_CUDA_KERNEL_TIMES=1: every launch is timed (synchronized before and after, so this
+# slows a run down): label -> [seconds, launches]. Read it with kernel_times().
+KERNEL_TIMES: Optional[dict] = {} if os.environ.get("JITFLOW_CUDA_KERNEL_TIMES", "") not in (
+    "", "0") else None
+
+
+def kernel_times() -> list[tuple[str, float, int]]:
+    """(label, total seconds, launches) per step kind and ops, slowest first (empty unless
+    JITFLOW_CUDA_KERNEL_TIMES=1)."""
+    return sorted(((k, v[0], v[1]) for k, v in (KERNEL_TIMES or {}).items()),
+                  key=lambda r: -r[1])
 
 
 def _check_gpu_args(L: Launch, vals: list) -> None:
@@ -160,6 +175,7 @@ class CUDAExecutable:
         self._lock = threading.Lock()
         self._const_dev: dict[int, object] = {}
         self._err = None
+        self._err_clean = False
         self._zero_off = None
         self._cp_views: dict = {}
         self._ptrs: dict = {}
@@ -615,7 +631,11 @@ class CUDAExecutable:
         for s in self.steps:
             if s.bind is None:
                 continue
-            plan.launches.extend(s.bind(shapes, plan))
+            launches = s.bind(shapes, plan)
+            label = f"{s.kind}: {'+'.join(op.opname for op in s.ops)}"
+            for L in launches:
+                L.label = label
+            plan.launches.extend(launches)
         plan.result_shapes = [shapes[id(v)] for v in self.function.results]
         return plan
 
@@ -689,8 +709,8 @@ class CUDAExecutable:
             if isinstance(a, DeviceTensor):
                 bufs[b.idx] = a.data
             elif b.idx in plan.offsets:
-                if a.size:
-                    bufs[b.idx][:a.size].copy_to_device(a.reshape(-1))
+                if a.size:              # (the staged view has exactly a.size elements)
+                    bufs[b.idx].copy_to_device(a.reshape(-1))
             elif b.ref in self.device_params or b.ref in self.donated_params:
                 d = upload(a if a.size else np.zeros(1, a.dtype), f"'{b.name}'")
                 bufs[b.idx] = d
@@ -703,32 +723,23 @@ class CUDAExecutable:
                 bufs[b.idx] = bufs[self.storage[id(f.params[b.ref])].idx]
         # every generated kernel takes the status word; without checks it is a dummy, not read
         err = self._err_array() if self.uses_err else self._unused_err()
-        for L in plan.launches:
-            if L.fn is not None:
-                L.fn(bufs, args)
-                continue
-            vals = []
-            for tag, v in L.template:
-                if tag == 0:
-                    vals.append(v)
-                elif tag == 1:
-                    vals.append(bufs[v])
-                elif tag == 2:
-                    a = args[v]
-                    vals.append(a.numpy().item() if isinstance(a, DeviceTensor) else a.item())
-                else:
-                    vals.append(err)
-            launcher = L.configured
-            if launcher is None:
-                if self.sim:            # (the simulator's configuration is not a new object)
-                    _check_gpu_args(L, vals)
-                    L.kernel[L.grid, L.block](*vals)
-                    continue
-                launcher = L.configured = KernelLauncher(L.kernel, L.grid, L.block)
-            launcher(tuple(vals))
+        if KERNEL_TIMES is None:
+            for L in plan.launches:
+                self._launch(L, bufs, args, err)
+        else:
+            sync = cuda().synchronize
+            for L in plan.launches:
+                sync()
+                t0 = time.perf_counter()
+                self._launch(L, bufs, args, err)
+                sync()
+                rec = KERNEL_TIMES.setdefault(L.label, [0.0, 0])
+                rec[0] += time.perf_counter() - t0
+                rec[1] += 1
         if self.uses_err:
             code = int(err.copy_to_host()[0])
-            if code != INT_MAX_CODE:
+            self._err_clean = code == INT_MAX_CODE
+            if not self._err_clean:
                 self._raise(code, args)
         results: list = []
         for r_idx, v in enumerate(f.results):
@@ -758,12 +769,37 @@ class CUDAExecutable:
             bufs[b.idx][:out.size].copy_to_host(out.reshape(-1))
         return out
 
+    def _launch(self, L: Launch, bufs: list, args: list, err) -> None:
+        if L.fn is not None:
+            L.fn(bufs, args)
+            return
+        vals = []
+        for tag, v in L.template:
+            if tag == 0:
+                vals.append(v)
+            elif tag == 1:
+                vals.append(bufs[v])
+            elif tag == 2:
+                a = args[v]
+                vals.append(a.numpy().item() if isinstance(a, DeviceTensor) else a.item())
+            else:
+                vals.append(err)
+        launcher = L.configured
+        if launcher is None:
+            if self.sim:            # (the simulator's configuration is not a new object)
+                _check_gpu_args(L, vals)
+                L.kernel[L.grid, L.block](*vals)
+                return
+            launcher = L.configured = KernelLauncher(L.kernel, L.grid, L.block)
+        launcher(tuple(vals))
+
     def _err_array(self):
-        host = np.array([INT_MAX_CODE], dtype=np.int32)
+        """The status word, holding "no error" (re-uploaded only after a run that failed)."""
         if self._err is None:
-            self._err = upload(host, "status word")
-        else:
-            self._err.copy_to_device(host)
+            self._err = upload(np.array([INT_MAX_CODE], dtype=np.int32), "status word")
+        elif not self._err_clean:
+            self._err.copy_to_device(np.array([INT_MAX_CODE], dtype=np.int32))
+        self._err_clean = False     # until this run's check reads "no error" back
         return self._err
 
     def _unused_err(self):
@@ -789,6 +825,7 @@ class CUDAExecutable:
             self._plans.clear()
             self._const_dev.clear()
             self._cp_views.clear()
+            self._ptrs.clear()
             self._err = None
             self._zero_off = None
 
