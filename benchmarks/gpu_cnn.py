@@ -95,6 +95,11 @@ def bench_jitflow(data, steps, warmup, profile=0, kernel_times=0):
             t = time.perf_counter()
             sess.run(train, {X: xb, y: yb})      # returns after the step (no fetch: sync in run)
             times.append(time.perf_counter() - t)
+        # accuracy after the warm-up + timed steps, as for torch (the profiling below trains on)
+        accuracy = None
+        if src is not None:
+            accuracy = float(np.mean([sess.run(acc, {X: xs[i:i + 1000], y: ys[i:i + 1000]})
+                                      for i in range(0, len(xs), 1000)]))
         prof = None
         if profile:
             import cProfile
@@ -121,10 +126,6 @@ def bench_jitflow(data, steps, warmup, profile=0, kernel_times=0):
             print(f"[gpu_cnn] per-launch time (synchronized), {kernel_times} steps, "
                   f"{total / kernel_times * 1e6:.0f} us/step in all:\n" + "\n".join(lines),
                   file=sys.stderr, flush=True)
-        accuracy = None
-        if src is not None:
-            accuracy = float(np.mean([sess.run(acc, {X: xs[i:i + 1000], y: ys[i:i + 1000]})
-                                      for i in range(0, len(xs), 1000)]))
     if prof:
         print(f"[gpu_cnn] cProfile of {profile} jitflow steps (host time, by tottime):\n{prof}",
               file=sys.stderr, flush=True)

@@ -331,6 +331,11 @@ def write_report(results: list[dict], missing: list[str], out: str, repeats: int
         body = sva.read_text().splitlines()
         lines += ["## Data-parallel training: sync vs async (benchmarks/sync_vs_async.py)", ""]
         lines += [ln for ln in body if not ln.startswith("# ")] + [""]
+    gpu = ROOT / "benchmarks" / "GPU.md"
+    if gpu.exists():   # recorded from benchmarks/gpu_check.sh on a lent GPU machine
+        body = gpu.read_text().splitlines()
+        lines += ["## GPU: cuda backend vs PyTorch eager CUDA (benchmarks/gpu_check.sh)", ""]
+        lines += [ln for ln in body if not ln.startswith("# ")] + [""]
     Path(out).write_text("\n".join(lines))
 
 
