@@ -277,11 +277,25 @@ def _fmt_us(s: float) -> str:
     return f"{s * 1e6:.1f} us" if s < 1e-3 else f"{s * 1e3:.2f} ms"
 
 
+def _blas_core() -> str:
+    """The OpenBLAS kernel set the llvm backend's GEMMs run (OPENBLAS_CORETYPE, which this
+    workplace sets on some processors for old OpenBLAS builds, forces one: `make bench` unsets
+    it, since TensorFlow, JAX and PyTorch bring their own GEMMs)."""
+    try:
+        from jitflow.backends.llvm import jit
+        core = jit.host_info().get("blas_core") or "?"
+    except Exception as e:  # noqa: BLE001 - report, do not fail
+        return f"unknown ({type(e).__name__})"
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return f"{core} (forced by OPENBLAS_CORETYPE)" if forced else core
+
+
 def write_report(results: list[dict], missing: list[str], out: str, repeats: int) -> None:
     lines = ["# Benchmark results", "",
              f"Written by `benchmarks/run.py` (median of {repeats} repeats; one subprocess per "
              f"framework) on {platform.node() or 'this machine'}: {platform.processor() or platform.machine()}, "
-             f"{os.cpu_count()} cores, Python {platform.python_version()}.",
+             f"{os.cpu_count()} cores, Python {platform.python_version()}; jitflow's BLAS: "
+             f"OpenBLAS {_blas_core()} kernels.",
              "Ratios compare frameworks measured in this same run; absolute times on this "
              "shared machine are noisy.", ""]
     by = {}

@@ -57,6 +57,10 @@ def collect() -> dict[str, Any]:
         out["cpu features"] = ", ".join(f"{f}: {'yes' if feats[f] else 'no'}" for f in known) or \
             "(none of the listed features reported)"
         out["blas"] = (host["blas"] and os.path.realpath(host["blas"])) or "not found (GEMMs use generated loops)"
+        if host.get("blas_core"):
+            forced = os.environ.get("OPENBLAS_CORETYPE")
+            out["blas"] += f" [{host['blas_core']} kernels" + \
+                (f", forced by OPENBLAS_CORETYPE={forced}]" if forced else "]")
         d = jit.cache_dir()
         if d.is_dir():
             files = [p for p in d.iterdir() if p.is_file()]

@@ -45,7 +45,7 @@ def _init() -> dict:
 def host_info() -> dict:
     s = _init()
     return {"cpu": s["cpu"], "features": s["features"], "triple": s["triple"],
-            "blas": _state.get("blas_path")}
+            "blas": _state.get("blas_path"), "blas_core": _state.get("blas_core")}
 
 
 def _register_symbols() -> None:
@@ -61,6 +61,11 @@ def _register_symbols() -> None:
                                  ("jf_cblas_dgemm", "scipy_cblas_dgemm64_")):
                 llvm.add_symbol(ours, ctypes.cast(getattr(lib, theirs), ctypes.c_void_p).value)
             _state["blas_path"] = path
+            try:   # the kernel set OpenBLAS chose (OPENBLAS_CORETYPE can force one)
+                lib.scipy_openblas_get_corename64_.restype = ctypes.c_char_p
+                _state["blas_core"] = lib.scipy_openblas_get_corename64_().decode()
+            except (AttributeError, UnicodeDecodeError):
+                _state["blas_core"] = None
             threads = os.environ.get("JITFLOW_BLAS_THREADS")
             if threads:   # OpenBLAS's pool spins; on a shared machine 1 thread can be faster
                 lib.scipy_openblas_set_num_threads64_(ctypes.c_int(int(threads)))
