@@ -25,6 +25,11 @@ ALIGN = 64
 MAX_ELEMENTS = 2 ** 31   # flat loops use 32-bit index arithmetic for broadcasts
 
 
+# result codes: an argument (or a parameter returned as is), a fresh array the kernel writes,
+# the same object as an earlier result, a copy of a constant
+_R_ARG, _R_NEW, _R_SAME, _R_CONST = range(4)
+
+
 class _ShapePlan:
     __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps", "arg_objs", "bufs_ptr", "prm_ptr")
 
@@ -55,6 +60,21 @@ class LLVMExecutable:
         for v in f.results:
             self.duplicate_result.append(id(v) in seen)
             seen.add(id(v))
+        # how each result is produced, decided once: (code, ref, buffer index, copy)
+        self._rprog: list[tuple[int, int, int, bool]] = []
+        self._has_dups = any(self.duplicate_result)
+        for r_idx, (b, v) in enumerate(zip(self.result_buf, f.results)):
+            dup = self.duplicate_result[r_idx]
+            if b is None:                                   # a parameter returned as is
+                self._rprog.append((_R_ARG, self.param_ids.index(id(v)), -1, False))
+            elif b.kind in ("param", "donated"):
+                self._rprog.append((_R_ARG, b.ref, -1, dup))
+            elif b.kind == "result" and b.ref == r_idx:
+                self._rprog.append((_R_NEW, r_idx, b.idx, dup))
+            elif b.kind == "result":
+                self._rprog.append((_R_SAME, b.ref, -1, dup))
+            else:
+                self._rprog.append((_R_CONST, r_idx, -1, dup))
         self.donated = mb.applied_donations
         if dump_dir:
             from pathlib import Path
@@ -195,32 +215,26 @@ class LLVMExecutable:
                     bufs[i] = a.__array_interface__["data"][0]
                     seen[i] = a
             results: list = []
-            for r_idx, (b, shape, dt) in enumerate(zip(self.result_buf, plan.result_shapes,
-                                                       self.result_dtypes)):
-                if b is None:                        # a parameter returned as is
-                    results.append(None)
-                elif b.kind == "param":
-                    results.append(args[b.ref])
-                elif b.kind == "donated":
-                    results.append(args[b.ref])
-                elif b.kind == "result":
-                    if b.ref == r_idx:
-                        out = np.empty(shape, dtype=dt)
-                        bufs[b.idx] = out.__array_interface__["data"][0]
-                        results.append(out)
-                    else:
-                        results.append(results[b.ref])
+            shapes, dts = plan.result_shapes, self.result_dtypes
+            for code, ref, bidx, _ in self._rprog:
+                if code == _R_ARG:
+                    results.append(args[ref])
+                elif code == _R_NEW:
+                    out = np.empty(shapes[ref], dtype=dts[ref])
+                    bufs[bidx] = out.__array_interface__["data"][0]
+                    results.append(out)
+                elif code == _R_SAME:
+                    results.append(results[ref])
                 else:
-                    results.append(b.array.reshape(shape).copy())
+                    results.append(self.result_buf[ref].array.reshape(shapes[ref]).copy())
             status = self._entry(plan.bufs_ptr, plan.prm_ptr)
         if status:
             msg = self.errors[status - 1] if 0 < status <= len(self.errors) else f"status {status}"
             if status in self.mb.reference_errors:
                 self._reference_error(args)
             raise InvalidArgumentError(msg)
-        for i, v in enumerate(self.function.results):
-            if results[i] is None:
-                results[i] = args[self.param_ids.index(id(v))]
-            elif self.duplicate_result[i]:
-                results[i] = results[i].copy()
+        if self._has_dups:
+            for i, (_, _, _, dup) in enumerate(self._rprog):
+                if dup:
+                    results[i] = results[i].copy()
         return results
