@@ -277,6 +277,46 @@ def test_control_dependencies_and_group_run_their_updates():
         assert sess.run(counter) == 11
 
 
+def test_a_read_ordered_after_an_assignment_sees_the_new_value():
+    v = tf.Variable(1.0, name="v")
+    inc = tf.assign_add(v, 2.0)
+    plain = v * 10                               # not ordered: the value at the start of the run
+    with tf.control_dependencies([inc]):
+        fresh = v.read_value()                   # TF1's way to read in the current context
+        ident = tf.identity(v)                   # through the v/read snapshot, as TF1's alias
+        scaled = v * 10
+    after_both = tf.identity(fresh) + 0.0        # ordered after through its input
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        assert sess.run([plain, fresh, ident, scaled, after_both]) == [10.0, 3.0, 3.0, 30.0, 3.0]
+        assert sess.run(v) == 3.0
+        assert sess.run(plain) == 30.0           # no assignment in this run
+        assert sess.run(fresh) == 5.0            # the fetch runs the assignment it depends on
+
+
+def test_reads_see_the_latest_of_the_assignments_they_are_ordered_after():
+    v = tf.Variable(1.0, name="v")
+    first = tf.assign(v, 5.0)
+    with tf.control_dependencies([first]):
+        second = tf.assign(v, v.read_value() * 2.0)   # 10
+    with tf.control_dependencies([second]):
+        last = v.read_value()
+    with tf.control_dependencies([first]):
+        mid = v.read_value()
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        assert sess.run([mid, last]) == [5.0, 10.0]
+        assert sess.run(v) == 10.0
+
+
+def test_reading_after_the_initializer_in_the_same_run():
+    v = tf.Variable(4.0, name="v")
+    with tf.control_dependencies([v.initializer]):
+        y = v.read_value() * 2
+    with tf.Session() as sess:
+        assert sess.run(y) == 8.0                # no uninitialized-value error: it was just set
+
+
 # ---------------------------------------------------------------- default session ----------
 
 def test_eval_and_run_inside_with_session(model):

@@ -2,14 +2,20 @@
 
 Parameters: the fed tensors (in feed order), then each variable the run reads (its value at
 the start of the run), then the run step if a random op needs it. Results: the fetched
-tensors, then the final value of each variable the run assigns. Reads see the value from
-before the run's updates (TF1: a loss fetched beside ``train_op`` is the pre-update loss);
-assignments to one variable apply in graph order, each seeing the previous one.
+tensors, then the final value of each variable the run assigns.
+
+Reads see the value from before the run's updates (TF1: a loss fetched beside ``train_op`` is
+the pre-update loss), except where the reading op is ordered after assignments to that variable
+(through its inputs or ``control_dependencies``): it then sees the latest of those (TF1's
+``with tf.control_dependencies([assign]): v.read_value()`` or ``tf.identity(v)``; a ref
+variable's ``v/read`` snapshot aliases the variable, so an op reading through it sees the
+value at the time it runs). Assignments to one variable apply in graph order, each seeing the
+previous one.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Optional, Sequence
 
 from ..errors import InvalidArgumentError
 from ..ir.builder import Builder
@@ -30,6 +36,17 @@ class Lowered:
     var_writes: list[Operation] = field(default_factory=list)  # VariableV2 ops, result order
     uses_rng: bool = False
     num_fetches: int = 0
+
+
+def _variable_read(t: Tensor) -> Optional[Operation]:
+    """The variable ``t`` reads: a VariableV2 output, or an Identity of one (``v/read``,
+    ``read_value()``); None otherwise."""
+    op = t.op
+    if op.type == "VariableV2":
+        return op
+    if op.type == "Identity" and op.inputs and op.inputs[0].op.type == "VariableV2":
+        return op.inputs[0].op
+    return None
 
 
 def needed_ops(fetches: Sequence[Tensor], targets: Sequence[Operation],
@@ -75,7 +92,32 @@ def lower(name: str, fetches: Sequence[Tensor], targets: Sequence[Operation],
             out.var_reads.append(var_op)
         return var_param[id(var_op)]
 
-    def value_of(t: Tensor) -> Value:
+    # id(op) -> {id(variable op): (assign op _id, value)}: the assignments the op is ordered
+    # after (through inputs and control inputs), the latest per variable; None for none
+    after: dict[int, Optional[dict]] = {}
+
+    def ordered_after(op: Operation) -> Optional[dict]:
+        merged, shared = None, True
+        for src in [t.op for t in op.inputs] + list(op.control_inputs):
+            d = after.get(id(src))
+            if not d or d is merged:
+                continue
+            if merged is None:
+                merged = d
+                continue
+            if shared:
+                merged, shared = dict(merged), False
+            for k, (i, val) in d.items():
+                cur = merged.get(k)
+                if cur is None or cur[0] < i:
+                    merged[k] = (i, val)
+        return merged
+
+    def value_of(t: Tensor, ctx: Optional[dict] = None) -> Value:
+        if ctx and id(t) not in fed:
+            var_op = _variable_read(t)
+            if var_op is not None and id(var_op) in ctx:
+                return ctx[id(var_op)][1]       # read after an assignment it is ordered after
         if t.op.type == "VariableV2" and id(t) not in fed:
             return read_var(t.op)       # read lazily: an initializer's target is not a read
         return env[id(t)]
@@ -85,9 +127,11 @@ def lower(name: str, fetches: Sequence[Tensor], targets: Sequence[Operation],
             continue
         b.loc = op.location
         kind = op.type
+        ctx = ordered_after(op)
+        after[id(op)] = ctx
         try:
             if op.ir_op is not None:
-                operands = [value_of(t) for t in op.inputs]
+                operands = [value_of(t, ctx) for t in op.inputs]
                 if op.rng:
                     if not rng:
                         rng.append(f.add_param(TensorType(int64, ()), "rng_step"))
@@ -99,12 +143,12 @@ def lower(name: str, fetches: Sequence[Tensor], targets: Sequence[Operation],
             elif kind == "Placeholder":
                 raise _placeholder_error(op)
             elif kind == "PlaceholderWithDefault":
-                env[id(op.outputs[0])] = value_of(op.inputs[0])
+                env[id(op.outputs[0])] = value_of(op.inputs[0], ctx)
             elif kind == "VariableV2":
                 pass
             elif kind in _STATEFUL_ASSIGN:
                 var_op = op.inputs[0].op
-                value = value_of(op.inputs[1])
+                value = value_of(op.inputs[1], ctx)
                 combine = _STATEFUL_ASSIGN[kind]
                 if combine is not None:
                     prev = current.get(id(var_op)) or read_var(var_op)
@@ -116,6 +160,7 @@ def lower(name: str, fetches: Sequence[Tensor], targets: Sequence[Operation],
                     out.var_writes.append(var_op)
                 current[id(var_op)] = value
                 env[id(op.outputs[0])] = value
+                after[id(op)] = {**(ctx or {}), id(var_op): (op._id, value)}
             elif kind == "NoOp":
                 pass
             else:
