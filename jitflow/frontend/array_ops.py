@@ -9,6 +9,7 @@ import numpy as np
 from ..ir.dtypes import as_dtype, float32
 from ..ir.types import TensorType
 from .graph import Tensor, get_default_graph, name_scope
+from .dynamic_shape import is_dynamic, shape_like
 from .op_builder import constant, convert_to_tensor, make_op, static_ints, to_numpy
 
 
@@ -90,11 +91,20 @@ def squeeze(input: Any, axis: Any = None, name: Optional[str] = None, squeeze_di
 
 def fill(dims: Any, value: Any, name: Optional[str] = None) -> Tensor:
     v = convert_to_tensor(value)
+    if is_dynamic(dims):                      # e.g. tf.fill(tf.shape(x), 3.0)
+        with name_scope(name or "Fill") as scope:
+            like = shape_like(dims, "tf.fill")
+            return _out(make_op("Add", "add", [zeros_like(like, dtype=v.dtype), v], name=scope))
     return _out(make_op("Fill", "fill", [v], {"shape": static_ints(dims, "dims")}, name))
 
 
 def _filled(shape: Any, dtype: Any, value: float, name: str) -> Tensor:
     dt = as_dtype(dtype)
+    if is_dynamic(shape):                     # e.g. tf.zeros(tf.shape(x)), tf.ones([n, 3])
+        with name_scope(name) as scope:
+            like = shape_like(shape, f"tf.{name}")
+            fn = zeros_like if value == 0 else ones_like
+            return fn(like, dtype=dt, name=scope)
     dims = static_ints(shape, "shape")
     with name_scope(name) as scope:
         v = constant(to_numpy(value, dt), name="Const")

@@ -5,6 +5,7 @@ import secrets
 from typing import Any, Optional
 
 from ..ir.dtypes import as_dtype, float32
+from .dynamic_shape import is_dynamic, shape_like
 from .graph import Tensor, get_default_graph, name_scope
 from .op_builder import convert_to_tensor, make_op, static_ints
 
@@ -33,6 +34,10 @@ def set_random_seed(seed: Optional[int]) -> None:
 
 def _random(op_type: str, ir_op: str, shape: Any, dtype: Any, seed: Optional[int]) -> Tensor:
     s1, s2 = get_seed(seed)
+    if is_dynamic(shape):      # e.g. tf.random_normal(tf.shape(x)): the IR op copies like's shape
+        like = shape_like(shape, f"tf.{ir_op}")
+        attrs = {"shape": (), "dtype": as_dtype(dtype), "seed": s1, "seed2": s2}
+        return make_op(op_type, ir_op, [like], attrs, op_type, rng=True).outputs[0]
     dims = static_ints(shape, "shape")
     attrs = {"shape": dims, "dtype": as_dtype(dtype), "seed": s1, "seed2": s2}
     return make_op(op_type, ir_op, [], attrs, op_type, rng=True).outputs[0]
