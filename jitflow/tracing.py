@@ -85,6 +85,7 @@ from .ir.parser import parse_function
 from .ir.printer import print_function
 from .ir.types import TensorType, format_type
 from .passes.manager import PassManager, pipeline_for
+from .runtime import session as session_mod
 from .runtime.lowering import lower
 from .runtime.session import _log_compile
 
@@ -537,9 +538,10 @@ class TracedFunction:
         t0 = time.perf_counter()
         exe, final = None, None
         num = low.num_fetches
+        hooks = session_mod.COMPILE_HOOKS
         if num:
             backend = get_backend(backend_name)
-            pm = PassManager(pipeline_for(backend.name))
+            pm = PassManager(pipeline_for(backend.name), record=bool(hooks))
             final = pm.run(f)
             opts = {}
             if backend.name == "llvm":
@@ -550,6 +552,12 @@ class TracedFunction:
         else:
             copy = []
         compile_secs = time.perf_counter() - t0
+        if hooks and final is not None:      # tools (jitflow dump-ir) see traced functions too
+            event = session_mod.CompileEvent(None, list(low.fetches), [], final, pm.stages, exe,
+                                             backend.name, compile_secs,
+                                             list(getattr(final, "fusion_log", [])))
+            for hook in list(hooks):
+                hook(event)
         cf = ConcreteFunction(self.name, backend_name, descr, list(types), ir_text, final, exe,
                               trace_secs, compile_secs, num, copy, low.uses_rng, rebuild)
         why = "" if not previous else f"; retrace #{len(previous)}: " + _signature_diff(

@@ -319,6 +319,27 @@ def test_dump_ir_from_stored_ir(small):
     assert p.returncode == 1 and "cannot parse the IR" in p.stderr
 
 
+def test_dump_ir_of_a_traced_function(tmp_path):
+    """A script that only uses @jitflow.function: its compilation is what dump-ir shows."""
+    (tmp_path / "traced.py").write_text(textwrap.dedent('''
+        import numpy as np
+        import jitflow, jitflow.compat.v1 as tf
+
+        @jitflow.function
+        def mlp(x, w):
+            return tf.reduce_sum(tf.nn.relu(tf.matmul(x, w)), name="total")
+
+        print(mlp(np.ones((4, 3), np.float32), np.ones((3, 2), np.float32)))
+    '''))
+    p = jitflow("dump-ir", "traced.py", "--stage", "all", cwd=tmp_path)
+    got = sections(p.stdout)
+    assert list(got)[:len(IR_STAGES)] == IR_STAGES
+    assert "@mlp" in got["frontend"] and "matmul" in got["frontend"]
+    assert "group(" in got["fusion"]
+    p = jitflow("dump-ir", "traced.py", "--fetch", "total", cwd=tmp_path)
+    assert "reduce_sum" in p.stdout
+
+
 def test_script_errors(tmp_path):
     (tmp_path / "raises.py").write_text(textwrap.dedent('''
         import jitflow.compat.v1 as tf

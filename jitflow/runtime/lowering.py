@@ -36,6 +36,7 @@ class Lowered:
     var_writes: list[Operation] = field(default_factory=list)  # VariableV2 ops, result order
     uses_rng: bool = False
     num_fetches: int = 0
+    fetches: list[Tensor] = field(default_factory=list)        # the fetched tensors, in order
 
 
 def _variable_read(t: Tensor) -> Optional[Operation]:
@@ -80,7 +81,7 @@ def lower(name: str, fetches: Sequence[Tensor], targets: Sequence[Operation],
     env: dict[int, Value] = {}
     for t, ty in zip(feeds, feed_types):
         env[id(t)] = f.add_param(ty, t.name)
-    out = Lowered(f, list(feeds), num_fetches=len(fetches))
+    out = Lowered(f, list(feeds), num_fetches=len(fetches), fetches=list(fetches))
     var_param: dict[int, Value] = {}
     current: dict[int, Value] = {}
     rng: list[Value] = []

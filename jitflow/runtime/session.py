@@ -72,7 +72,7 @@ def _log_compile(msg: str) -> None:
 @dataclass
 class CompileEvent:
     """What one compilation produced, for tools (``jitflow dump-ir``) and tests."""
-    session: "Session"
+    session: Optional["Session"]   # None for a traced function (@jitflow.function)
     fetches: list
     targets: list
     function: Any                  # the final ir.Function

@@ -259,7 +259,12 @@ def _matches(event, name: str, script: str) -> bool:
         if name == op.name:
             return True
     fetched = {id(x) for x in list(event.fetches) + list(event.targets)}
-    graph = event.session.graph
+    if event.session is not None:
+        graph = event.session.graph
+    elif event.fetches:                 # a traced function (@jitflow.function): its own graph
+        graph = event.fetches[0].graph
+    else:
+        return False
     for obj in _user_objects(name, script):
         items = obj if isinstance(obj, (list, tuple)) else [obj]
         if not items or any(isinstance(i, (str, bytes)) for i in items):
