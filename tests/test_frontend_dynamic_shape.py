@@ -118,3 +118,50 @@ def test_cuda_backend_follows_the_dynamic_shape():
         for a, b in zip(ref.run(fetch, feed), dev.run(fetch, feed)):
             assert a.shape == b.shape
             assert a.tobytes() == np.asarray(b).tobytes()
+
+
+# ------------------------------------------------------------------ property-based ---------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def _shape_exprs(draw):
+    """A rank-3 input shape and a shape expression over tf.shape(x): a list of pieces, each a
+    constant, an index (possibly negative) or a slice (with steps) of the shape vector."""
+    dims = draw(st.lists(st.integers(0, 4), min_size=3, max_size=3))
+    pieces = draw(st.lists(st.one_of(
+        st.tuples(st.just("const"), st.integers(0, 3)),
+        st.tuples(st.just("index"), st.integers(-3, 2)),
+        st.tuples(st.just("slice"), st.one_of(st.none(), st.integers(-3, 3)),
+                  st.one_of(st.none(), st.integers(-3, 3)), st.sampled_from([1, 2, -1]))),
+        min_size=1, max_size=4))
+    return dims, pieces
+
+
+@settings(max_examples=40, deadline=None)
+@given(_shape_exprs())
+def test_shapes_built_from_tf_shape_match_numpy(case):
+    tf.reset_default_graph()
+    dims, pieces = case
+    x = tf.placeholder(tf.float32, [None, None, None])
+    s = tf.shape(x)
+    want_dims = np.array(dims)
+    parts, want = [], []
+    for p in pieces:
+        if p[0] == "const":
+            parts.append(tf.constant([p[1]]))
+            want.append(p[1])
+        elif p[0] == "index":
+            parts.append(tf.stack([s[p[1]]]))
+            want.append(int(want_dims[p[1]]))
+        else:
+            parts.append(s[p[1]:p[2]:p[3]])
+            want.extend(int(d) for d in want_dims[p[1]:p[2]:p[3]])
+    shape = tf.concat(parts, 0)
+    if not want:
+        return                                   # a rank-0 result: nothing to compare
+    z = tf.zeros(shape)
+    r = tf.random_uniform(shape, seed=1)
+    with tf.Session() as sess:
+        zv, rv = sess.run([z, r], {x: np.zeros(dims, np.float32)})
+    assert zv.shape == tuple(want) and rv.shape == tuple(want)

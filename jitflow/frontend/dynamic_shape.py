@@ -21,6 +21,14 @@ from .graph import Tensor
 _Entry = Any        # int | (Tensor, axis)
 
 
+def _objects(entries: list) -> np.ndarray:
+    """A 1-d object array of entries (``np.array`` would split the (tensor, axis) pairs)."""
+    out = np.empty(len(entries), dtype=object)
+    for i, e in enumerate(entries):
+        out[i] = e
+    return out
+
+
 def _eval(t: Tensor) -> Optional[np.ndarray]:
     """A 0-d or 1-d object array of entries, or None when ``t`` is not such a shape."""
     op = t.op
@@ -33,8 +41,7 @@ def _eval(t: Tensor) -> Optional[np.ndarray]:
         dims = x.shape.dims
         if dims is None:
             return None                       # unknown rank
-        return np.array([d if d is not None else (x, i) for i, d in enumerate(dims)] or [],
-                        dtype=object)
+        return _objects([d if d is not None else (x, i) for i, d in enumerate(dims)])
     if kind in ("Identity", "Cast"):
         return _eval(op.inputs[0])
     if kind == "ExpandDims":
@@ -44,7 +51,7 @@ def _eval(t: Tensor) -> Optional[np.ndarray]:
         parts = [_eval(i) for i in op.inputs]
         if any(p is None or p.ndim != 1 for p in parts):
             return None
-        return np.concatenate(parts) if parts else np.array([], dtype=object)
+        return np.concatenate(parts) if parts else _objects([])
     if kind == "StridedSlice":
         v = _eval(op.inputs[0])
         a = op.attrs
