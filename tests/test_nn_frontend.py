@@ -493,3 +493,71 @@ def test_extra_ops_are_exported_at_top_level():
                  "in_top_k", "l2_loss", "elu", "leaky_relu", "softplus", "relu6", "dropout",
                  "relu", "tanh", "sigmoid"):
         assert callable(getattr(tf.nn, name)), name
+
+
+# ------------------------------------------------------------------ mirror padding ---------
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def _mirror_cases(draw):
+    mode = draw(st.sampled_from(["REFLECT", "SYMMETRIC"]))
+    rank = draw(st.integers(1, 3))
+    shape = draw(st.lists(st.integers(2, 4), min_size=rank, max_size=rank))
+    edge = 1 if mode == "REFLECT" else 0
+    pads = [[draw(st.integers(0, n - edge)), draw(st.integers(0, n - edge))] for n in shape]
+    return mode, shape, pads, draw(st.sampled_from(["reference", "llvm"]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(_mirror_cases())
+def test_mirror_pad_matches_numpy_and_its_gradient_is_the_adjoint(case):
+    mode, shape, pads, backend = case
+    tf.reset_default_graph()
+    rng = np.random.RandomState(len(shape))
+    xv = rng.rand(*shape)
+    x = tf.placeholder(tf.float64, shape)                   # fed: no constant folding
+    y = tf.pad(x, pads, mode=mode.lower() if len(shape) % 2 else mode)
+    weights = rng.rand(*[n + a + b for n, (a, b) in zip(shape, pads)])
+    g, = tf.gradients(tf.reduce_sum(y * weights), x)
+    with tf.Session(backend=backend) as s:
+        yv, gv = s.run([y, g], {x: xv})
+    np.testing.assert_array_equal(yv, np.pad(xv, pads, mode=mode.lower()))
+    # the adjoint of the padding map: scatter-add the weights back through the same pad
+    want = np.zeros(xv.size)
+    index = np.pad(np.arange(xv.size).reshape(shape), pads, mode=mode.lower())
+    np.add.at(want, index.reshape(-1), weights.reshape(-1))
+    np.testing.assert_allclose(gv, want.reshape(shape), rtol=1e-12)
+
+
+def test_mirror_pad_checks_its_arguments():
+    x = tf.placeholder(tf.float32, [None, 3])
+    assert tf.pad(x, [[0, 0], [2, 2]], "REFLECT").shape.as_list() == [None, 7]
+    with pytest.raises(ValueError, match="REFLECT padding of dimension 1 \\(size 3\\) must be at most 2"):
+        tf.pad(x, [[0, 0], [3, 0]], "REFLECT")
+    tf.pad(x, [[0, 0], [3, 3]], "SYMMETRIC")                 # the edge counts: up to the size
+    with pytest.raises(ValueError, match="must be CONSTANT, REFLECT or SYMMETRIC"):
+        tf.pad(x, [[0, 0], [1, 1]], "WRAP")
+    with pytest.raises(ValueError, match="shape \\[2, 2\\]"):
+        tf.pad(x, [[1, 1]], "SYMMETRIC")
+    with tf.Session() as s:                                   # a fed batch: the rows mirror too
+        out = s.run(tf.pad(x, [[1, 1], [1, 0]], "SYMMETRIC"),
+                    {x: np.arange(6, dtype=np.float32).reshape(2, 3)})
+    np.testing.assert_array_equal(out, np.pad(np.arange(6.0).reshape(2, 3), [[1, 1], [1, 0]],
+                                              mode="symmetric"))
+
+
+def test_concat_gradient_with_one_operand_of_symbolic_size():
+    x = tf.placeholder(tf.float32, [None, 2])
+    y = tf.concat([tf.zeros([2, 2]), x * 3.0, tf.ones([1, 2])], 0)
+    w = tf.placeholder(tf.float32, [None, 2])
+    g, = tf.gradients(tf.reduce_sum(y * w), x)
+    xv = np.ones((4, 2), np.float32)
+    wv = np.arange(14, dtype=np.float32).reshape(7, 2)
+    for backend in ("reference", "llvm"):
+        with tf.Session(backend=backend) as s:
+            np.testing.assert_array_equal(s.run(g, {x: xv, w: wv}), 3.0 * wv[2:6])
+    two = tf.concat([x, x], 0)
+    with pytest.raises(NotImplementedError, match="more than one operand of symbolic size"):
+        with tf.Session() as s:
+            s.run(tf.gradients(tf.reduce_sum(two), x), {x: xv})

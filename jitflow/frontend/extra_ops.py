@@ -150,10 +150,16 @@ def gather(params: Any, indices: Any, validate_indices: Any = None, name: Option
 
 def pad(tensor: Any, paddings: Any, mode: str = "CONSTANT", name: Optional[str] = None,
         constant_values: Any = 0) -> Tensor:
-    """Constant padding; ``paddings`` is [[before, after], ...] per dimension."""
-    if str(mode).upper() != "CONSTANT":
-        raise NotImplementedError(f"pad mode {mode!r} is not supported (only CONSTANT)")
+    """``paddings`` is [[before, after], ...] per dimension. CONSTANT pads with
+    ``constant_values``; REFLECT mirrors without the edge (``[1,2,3]`` padded by 2 on each
+    side: ``[3,2,1,2,3,2,1]``), SYMMETRIC with it (``[2,1,1,2,3,3,2]``), as reversed slices
+    concatenated around the input, so their gradient is the slices' and concat's."""
+    mode = str(mode).upper()
+    if mode not in ("CONSTANT", "REFLECT", "SYMMETRIC"):
+        raise ValueError(f"pad mode must be CONSTANT, REFLECT or SYMMETRIC, got {mode!r}")
     x = convert_to_tensor(tensor, name="tensor")
+    if mode != "CONSTANT":
+        return _mirror_pad(x, paddings, mode, name)
     pads = static_value(paddings)
     if pads is None:
         raise NotImplementedError("pad's paddings must be known at graph build")
@@ -170,6 +176,39 @@ def pad(tensor: Any, paddings: Any, mode: str = "CONSTANT", name: Optional[str] 
     op_type = "Pad" if value == 0 else "PadV2"
     attrs = {"paddings": tuple(int(p) for p in pads.reshape(-1)), "value": value}
     return _out(make_op(op_type, "pad", [x], attrs, name))
+
+
+def _mirror_pad(x: Tensor, paddings: Any, mode: str, name: Optional[str]) -> Tensor:
+    from .graph import name_scope
+    pads = static_value(paddings)
+    if pads is None:
+        raise NotImplementedError("pad's paddings must be known at graph build")
+    pads = np.asarray(pads).astype(np.int64)
+    rank = x.shape.ndims
+    if rank is None or pads.shape != (rank, 2):
+        raise ValueError(f"paddings must be a matrix of shape [{rank}, 2] for a rank-{rank} "
+                         f"tensor, got shape {list(pads.shape)}")
+    edge = 1 if mode == "REFLECT" else 0      # REFLECT skips the edge row
+    with name_scope(name or "MirrorPad"):
+        out = x
+        for a, (before, after) in enumerate(pads.tolist()):
+            if before < 0 or after < 0:
+                raise ValueError(f"paddings must be non-negative, got {pads.tolist()}")
+            n = x.shape.dims[a]
+            limit = None if n is None else n - edge
+            if limit is not None and max(before, after) > limit:
+                raise ValueError(f"{mode} padding of dimension {a} (size {n}) must be at most "
+                                 f"{limit}, got {[before, after]}")
+            lead = (slice(None),) * a
+            parts = []
+            if before:      # rows before-1+edge down to edge
+                parts.append(out[lead + (slice(before - 1 + edge, 0 if edge else None, -1),)])
+            parts.append(out)
+            if after:       # rows n-1-edge ... n-after-edge, reversed (counted from the end)
+                parts.append(out[lead + (slice(-1 - edge, -1 - edge - after, -1),)])
+            if len(parts) > 1:
+                out = concat(parts, axis=a)
+        return out
 
 
 def tile(input: Any, multiples: Any, name: Optional[str] = None) -> Tensor:

@@ -7,6 +7,8 @@ integer index ``begin[i]``, which drops the axis) or 2 (``newaxis``). Axes not i
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..ir.dtypes import int32
@@ -119,21 +121,34 @@ def _concat_infer(types, a):
 
 
 def _concat_grad(b, op, g):
+    """Each operand's slice of ``g`` along the axis. One operand may have a symbolic size there
+    (a batch dim): the operands before it are sliced from the start, those after it from the
+    end (negative indices), and it takes what lies between."""
     ax = normalize_axes([op.attrs["axis"]], op.result.type.rank)[0]
-    rank = op.result.type.rank
+    sizes = [v.type.shape[ax] for v in op.operands]
+    symbolic = [i for i, n in enumerate(sizes) if not isinstance(n, int)]
+    if len(symbolic) > 1:
+        raise NotImplementedError("gradient of concat with more than one operand of symbolic "
+                                  "size along the concatenation axis")
+    pivot = symbolic[0] if symbolic else len(sizes)
+    lead = (1 << ax) - 1                # the axes before ``ax``: whole
     grads, start = [], 0
-    for v in op.operands:
-        size = v.type.shape[ax]
-        if not isinstance(size, int) or start is None:
-            raise NotImplementedError("gradient of concat along a symbolic axis")
-        kinds = (0,) * (ax + 1)
-        begin = (0,) * ax + (start,)
-        end = (0,) * ax + (start + size,)
-        grads.append(b.strided_slice(g[0], kinds=kinds, begin=begin, end=end,
-                                     strides=(1,) * (ax + 1), begin_mask=(1 << ax) - 1,
-                                     end_mask=(1 << ax) - 1))
-        start += size
-    del rank
+
+    def piece(begin: int, end: Optional[int]):
+        return b.strided_slice(g[0], kinds=(0,) * (ax + 1), begin=(0,) * ax + (begin,),
+                               end=(0,) * ax + (end or 0,), strides=(1,) * (ax + 1),
+                               begin_mask=lead, end_mask=lead | ((end is None) << ax))
+    for i, v in enumerate(op.operands):
+        if i < pivot:
+            grads.append(b.zeros_like(v) if sizes[i] == 0 else piece(start, start + sizes[i]))
+            start += sizes[i]
+            continue
+        after = sum(sizes[i + 1:])          # static: only operands after the pivot
+        end = -after if after else None
+        if i == pivot:
+            grads.append(piece(start, end))
+        else:
+            grads.append(b.zeros_like(v) if sizes[i] == 0 else piece(-(after + sizes[i]), end))
     return grads
 
 
