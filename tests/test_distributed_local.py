@@ -136,6 +136,64 @@ def test_sync_matches_plain_session_training():
         np.testing.assert_array_equal(got[k], v, err_msg=k)
 
 
+def _bn_model(seed=3):
+    """Batch norm on the input and after a hidden layer (training mode), UPDATE_OPS tied to
+    the train op as TF1 programs do."""
+    tf.reset_default_graph()
+    tf.set_random_seed(seed)
+    X = tf.placeholder(tf.float32, [None, 20], name="X")
+    y = tf.placeholder(tf.int32, [None], name="y")
+    xn = tf.layers.batch_normalization(X, training=True, momentum=0.9, name="bn_in")
+    h = tf.layers.dense(xn, 16, activation=tf.nn.relu, name="hidden")
+    hn = tf.layers.batch_normalization(h, training=True, momentum=0.9, name="bn_h")
+    logits = tf.layers.dense(hn, 3, name="logits")
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits, labels=y))
+    return X, y, loss
+
+
+def test_sync_one_replica_runs_update_ops_as_plain_training():
+    X, y, loss = _bn_model()
+    xd, yd = data()
+    opt = tf.train.GradientDescentOptimizer(0.2)
+    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+        train_op = opt.minimize(loss)
+    moving = [v for v in tf.global_variables() if "moving_" in v.op.name]
+    assert len(moving) == 4
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        order = np.random.default_rng([0, 0]).permutation(len(xd))
+        for i in range(0, len(xd), 48):
+            idx = order[i:i + 48]
+            sess.run(train_op, {X: xd[idx], y: yd[idx]})
+        want = {v.op.name: sess.run(v) for v in moving + tf.trainable_variables()}
+    with DataParallel(loss, opt, inputs=(X, y)) as dp:
+        assert {v.op.name for v in dp.plan.update_vars} == {v.op.name for v in moving}
+        dp.fit(xd, yd, batch_size=48, epochs=1, verbose=0)
+        got = dp.get_variables()
+    for k, v in want.items():
+        np.testing.assert_allclose(got[k], v, rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_sync_replicas_average_their_moving_statistics():
+    """Batch norm on the input: each replica's moving mean is the EMA of its half-batch means;
+    the average over two equal halves is the EMA of the whole batches' means (it is linear)."""
+    X, y, loss = _bn_model()
+    xd, yd = data()
+    with DataParallel(loss, tf.train.GradientDescentOptimizer(0.2), inputs=(X, y),
+                      replicas=2) as dp:
+        dp.fit(xd, yd, batch_size=24, epochs=2, verbose=0)
+        got = dp.get_variables()
+        names = {v.op.name for v in dp.plan.update_vars}
+    assert "bn_in/moving_mean" in names and "bn_h/moving_variance" in names
+    mean = np.zeros(20)
+    for epoch in range(2):
+        order = np.random.default_rng([0, epoch]).permutation(len(xd))
+        for i in range(0, len(xd), 48):
+            mean = 0.9 * mean + 0.1 * xd[order[i:i + 48]].mean(axis=0)
+    np.testing.assert_allclose(got["bn_in/moving_mean"], mean, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(got["bn_h/moving_variance"], 1.0)       # updated, not the initial
+
+
 # ---------------------------------------------------------------------- async -----------
 
 def test_async_no_push_lost_and_staleness_reported():

@@ -72,6 +72,27 @@ def test_ray_sync_two_shards_equals_one_local_replica():
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-4, atol=1e-6, err_msg=k)
 
 
+def test_ray_workers_run_update_ops_and_their_statistics_are_averaged():
+    """Batch norm on the input over 2 Ray workers: the averaged moving mean is the EMA of the
+    whole batches' means (see the local engine's test)."""
+    tf.reset_default_graph()
+    X = tf.placeholder(tf.float32, [None, 20], name="X")
+    y = tf.placeholder(tf.int32, [None], name="y")
+    xn = tf.layers.batch_normalization(X, training=True, momentum=0.9, name="bn_in")
+    logits = tf.layers.dense(xn, 3, name="logits")
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits, labels=y))
+    xd, yd = data()
+    with DataParallel(loss, tf.train.GradientDescentOptimizer(0.1), inputs=(X, y), replicas=2,
+                      engine="ray") as dp:
+        dp.fit(xd, yd, batch_size=30, epochs=1, verbose=0)
+        got = dp.get_variables()["bn_in/moving_mean"]
+    mean = np.zeros(20)
+    order = np.random.default_rng([0, 0]).permutation(len(xd))
+    for i in range(0, len(xd), 60):
+        mean = 0.9 * mean + 0.1 * xd[order[i:i + 60]].mean(axis=0)
+    np.testing.assert_allclose(got, mean, rtol=1e-4, atol=1e-5)
+
+
 def test_ray_async_no_push_lost_staleness_and_killed_worker_replaced():
     """Async on Ray: a worker killed mid-training (ray.kill) is replaced, its batch requeued,
     training finishes with every shard having applied every push it received, finite

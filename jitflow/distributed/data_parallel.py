@@ -364,6 +364,7 @@ class DataParallel:
                 if bar is not None:
                     bar.close()
             seconds = time.perf_counter() - t0
+            self._gather_updates()
             after = self.engine.stats()
             recs = self.steps[first_step:]
             images = sum(r["n"] for r in recs)
@@ -389,6 +390,19 @@ class DataParallel:
             if on_epoch is not None:
                 on_epoch(m)
         return out
+
+    def _gather_updates(self) -> None:
+        """The variables that UPDATE_OPS assign (batch norm's moving statistics), averaged over
+        the replicas' copies, into the driver's session (so evaluate, checkpoints and the next
+        fit use them)."""
+        if not self.plan.update_vars:
+            return
+        per_replica = [d for d in self.engine.update_values() if d]
+        for v in self.plan.update_vars:
+            vals = [d[v.op.name] for d in per_replica if v.op.name in d]
+            if vals:
+                mean = np.mean(np.stack(vals), axis=0)
+                self._sess._load_variable(v, mean.astype(vals[0].dtype))
 
     def _fit_sync_epoch(self, order: np.ndarray, batch_size: int, record) -> None:
         pos, n = 0, len(order)

@@ -68,7 +68,7 @@ class LocalEngine:
         p = self.plan
         return Replica(p.graph, p.loss, p.grads, p.inputs, p.var_list, p.worker_vars,
                        p.train_feed, self.backends[rank], self.delays.get(rank, 0.0),
-                       self.threads)
+                       self.threads, p.update_ops, p.update_vars)
 
     # ------------------------------------------------------------------ state ------------
     @property
@@ -89,6 +89,10 @@ class LocalEngine:
         self._worker_values = dict(values)
         for rep in self.replicas.values():
             rep.load(values)
+
+    def update_values(self) -> list[dict]:
+        """Each live replica's values of the variables the update ops assign."""
+        return [self.replicas[r].update_values() for r in self.ranks]
 
     def set_data(self, arrays: Sequence[np.ndarray]) -> None:
         self.data = list(arrays)

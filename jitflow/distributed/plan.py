@@ -49,6 +49,31 @@ def variables_read(fetches: Sequence[Any], fed: Sequence[Tensor]) -> list:
     return [op for op in ops if op.type == "VariableV2"]
 
 
+def assigned_variables(targets: Sequence[Operation], fed: Sequence[Tensor]) -> list:
+    """The VariableV2 ops that running ``targets`` assigns."""
+    ops = needed_ops([], list(targets), {id(t) for t in fed})
+    out: list = []
+    for op in ops:
+        if op.type in ("Assign", "AssignAdd", "AssignSub") and op.inputs[0].op not in out:
+            out.append(op.inputs[0].op)
+    return out
+
+
+def _runnable_update_ops(graph, fed: Sequence[Tensor]) -> list:
+    """The ops of ``UPDATE_OPS`` that a replica can run with its feeds (no other placeholder)."""
+    fed_ids = {id(t) for t in fed}
+    out: list = []
+    for item in graph.get_collection(GraphKeys.UPDATE_OPS):
+        op = item.op if isinstance(item, Tensor) else item
+        if not isinstance(op, Operation) or op in out:
+            continue
+        needed = needed_ops([], [op], fed_ids)
+        if any(o.type == "Placeholder" for o in needed):
+            continue
+        out.append(op)
+    return out
+
+
 def shard_by_size(sizes: Sequence[int], num_shards: int) -> list[list[int]]:
     """Greedy balancing: largest first, each to the currently lightest shard. Returns, per
     shard, the indices it owns (in ascending order); no shard is empty unless there are fewer
@@ -135,11 +160,17 @@ class TrainingPlan:
         for sh in self.shards:
             sh.state_vars = [self.all_vars[op] for op in
                              variables_read([sh.apply_op], self.grad_placeholders)]
+        fed = self.inputs + list(self.train_feed)
+        # UPDATE_OPS (batch norm's moving statistics): each replica runs them with its gradient
+        # step on its own batches; fit averages the replicas' values at the end (the mean over
+        # replicas of their moving averages: TF's sync-on-read MEAN)
+        self.update_ops = _runnable_update_ops(g, fed)
         self.worker_vars = [self.all_vars[op] for op in
-                            variables_read([loss] + self.grads, self.inputs + list(self.train_feed))]
+                            variables_read([loss] + self.grads + self.update_ops, fed)]
+        self.update_vars = [self.all_vars[op] for op in assigned_variables(self.update_ops, fed)]
         trainable_ops = {v.op for v in self.var_list}
         # variables the forward pass reads but no gradient updates (e.g. batch norm's moving
-        # statistics): the replicas get their values once, at the start of fit
+        # statistics): the replicas get their values at the start of fit
         self.worker_aux = [v for v in self.worker_vars if v.op not in trainable_ops]
         ps_ops = {v.op for sh in self.shards for v in sh.state_vars}
         # every variable not held by a parameter server: kept by the driver (checkpointed too)
@@ -186,6 +217,8 @@ class TrainingPlan:
                         "apply": sh.apply_op.name,
                         "state": [v.op.name for v in sh.state_vars]} for sh in self.shards],
             "worker_vars": [v.op.name for v in self.worker_vars],
+            "update_ops": [op.name for op in self.update_ops],
+            "update_vars": [v.op.name for v in self.update_vars],
             "train_feed": {t.name: a for t, a in self.train_feed.items()},
         }
 

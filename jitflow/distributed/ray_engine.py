@@ -74,6 +74,9 @@ class _Worker:
     def set_values(self, values: dict) -> None:
         self.rep.load(values)
 
+    def update_values(self) -> dict:
+        return self.rep.update_values()
+
     def compute(self, idx: np.ndarray, *pulled) -> list:
         """sync: gradients at the pulled parameters, split per shard."""
         versions, params = self._params(pulled)
@@ -264,6 +267,13 @@ class RayEngine:
         if values:
             self._get([w.set_values.remote(values) for w in self.workers.values()],
                       self.step_timeout, "loading worker values")
+
+    def update_values(self) -> list[dict]:
+        """Each live worker's values of the variables the update ops assign."""
+        if not self.workers:
+            return []
+        return self._get([self.workers[r].update_values.remote() for r in sorted(self.workers)],
+                         self.step_timeout, "reading the update ops' variables")
 
     def set_data(self, arrays: Sequence[np.ndarray]) -> None:
         ray = _ray()

@@ -47,10 +47,13 @@ class Replica:
     def __init__(self, graph: Graph, loss: Tensor, grads: Sequence[Tensor],
                  inputs: Sequence[Tensor], var_list: Sequence[Any], worker_vars: Sequence[Any],
                  train_feed: Optional[dict] = None, backend: Optional[str] = None,
-                 delay: float = 0.0, threads: Optional[int] = None) -> None:
+                 delay: float = 0.0, threads: Optional[int] = None,
+                 update_ops: Sequence[Any] = (), update_vars: Sequence[Any] = ()) -> None:
         self.graph = graph
         self.sess = Session(graph=graph, backend=backend)
-        self.fetches = [loss] + list(grads)
+        self.n_grads = len(grads)
+        self.fetches = [loss] + list(grads) + list(update_ops)     # (ops fetch None)
+        self.update_vars = list(update_vars)
         self.inputs = list(inputs)
         self.var_list = list(var_list)
         self.worker_vars = list(worker_vars)
@@ -71,10 +74,13 @@ class Replica:
                    [by_name[n] for n in spec["var_list"]],
                    [by_name[n] for n in spec["worker_vars"]],
                    {g.get_tensor_by_name(k): v for k, v in spec["train_feed"].items()},
-                   backend, delay, threads)
+                   backend, delay, threads,
+                   [g.get_operation_by_name(n) for n in spec.get("update_ops", [])],
+                   [by_name[n] for n in spec.get("update_vars", [])])
 
     def load(self, values: dict) -> None:
-        """Set the variables the forward pass reads (by op name); missing names are skipped."""
+        """Set the variables the forward pass and the update ops read (by op name); missing
+        names are skipped."""
         for v in self.worker_vars:
             a = values.get(v.op.name)
             if a is not None:
@@ -94,7 +100,16 @@ class Replica:
         if self.delay > 0:
             time.sleep(self.delay)    # a simulated slower device (for experiments and tests)
         self.steps += 1
-        return float(out[0]), [np.asarray(g) for g in out[1:]]
+        return float(out[0]), [np.asarray(g) for g in out[1:1 + self.n_grads]]
+
+    def update_values(self) -> dict:
+        """{op name: value} of the variables the update ops assign (this replica's copy)."""
+        out = {}
+        for v in self.update_vars:
+            val = self.sess._variable_value(v)
+            if val is not None:
+                out[v.op.name] = np.array(val)
+        return out
 
     def warmup(self, params: Sequence[np.ndarray]) -> bool:
         """Compile the step now, on a batch of one zero example (the batch dim is symbolic,
@@ -103,11 +118,13 @@ class Replica:
         if any(b is None for b in batch):
             return False
         delay, self.delay = self.delay, 0.0
+        kept = self.update_values()     # the warm-up batch must not move the statistics
         try:
             self.compute(params, batch)
         finally:
             self.delay = delay
             self.steps -= 1
+            self.load(kept)
         return True
 
 
