@@ -135,6 +135,19 @@ def test_ray_async_counts_without_faults():
         assert {r["rank"] for r in dp.steps} <= {0, 1}
 
 
+def _kill_and_wait(actor, timeout: float = 10.0) -> None:
+    """``ray.kill`` returns before the actor is gone; wait until a call to it fails."""
+    ray.kill(actor)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            ray.get(actor.pid.remote(), timeout=1.0)
+        except Exception:  # noqa: BLE001 - RayActorError (or a timeout): it is gone
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed Ray actor still answers")
+
+
 def test_ray_sync_killed_worker_errors_clearly_without_hanging():
     X, y, loss, _ = build()
     xd, yd = data()
@@ -142,7 +155,7 @@ def test_ray_sync_killed_worker_errors_clearly_without_hanging():
                       engine="ray", step_timeout=20.0) as dp:
         def on_step(rec):
             if rec["version"] == 2:
-                ray.kill(dp.workers[1])
+                _kill_and_wait(dp.workers[1])    # dead before step 3 starts, however loaded
         t0 = time.perf_counter()
         with pytest.raises(WorkerFailedError, match=r"replica\(s\) \[1\] died") as ei:
             dp.fit(xd, yd, batch_size=20, epochs=1, verbose=0, on_step=on_step)
