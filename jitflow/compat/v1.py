@@ -10,6 +10,7 @@ from ..frontend import nn  # noqa: F401
 from ..frontend import layers, losses  # noqa: F401
 from ..frontend import saver as _saver
 from ..frontend.extra_ops import *  # noqa: F401,F403
+from ..frontend import summary  # noqa: F401
 from ..frontend import train as _train
 from ..frontend.array_ops import (expand_dims, fill, identity, ones, ones_like, placeholder,  # noqa: F401
                                   placeholder_with_default, reshape, shape, squeeze, stack,

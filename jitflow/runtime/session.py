@@ -263,6 +263,11 @@ class Session:
     def _flatten(self, fetch: Any, flat: list, index: dict) -> Callable[[dict], Any]:
         if fetch is None:
             raise TypeError(f"Fetch argument None has invalid type {type(None)}")
+        parts_of = getattr(fetch, "_fetch_parts", None)
+        if parts_of is not None:      # a composite fetch (tf.summary): tensors + how to combine
+            tensors, combine = parts_of()
+            parts = [self._flatten(t, flat, index) for t in tensors]
+            return lambda vals: combine([p(vals) for p in parts])
         if isinstance(fetch, (list, tuple)) and not hasattr(fetch, "_as_graph_element"):
             parts = [self._flatten(f, flat, index) for f in fetch]
             if hasattr(fetch, "_fields"):  # namedtuple
