@@ -153,3 +153,21 @@ def test_add_summary_checks_its_argument(tmp_path):
             writer.add_summary(1.0, 0)
     with pytest.raises(RuntimeError, match="closed"):
         writer.add_summary(b"", 1)
+
+
+def test_summaries_travel_with_the_meta_graph(tmp_path):
+    v = tf.Variable(3.0, name="v")
+    tf.summary.scalar("v_value", v)
+    saver = tf.train.Saver()
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        path = saver.save(sess, str(tmp_path / "model"))
+    tf.reset_default_graph()
+    restorer = tf.train.import_meta_graph(path + ".meta")
+    merged = tf.summary.merge_all()
+    assert merged is not None
+    with tf.Session() as sess, tf.summary.FileWriter(str(tmp_path / "logs")) as writer:
+        restorer.restore(sess, path)
+        writer.add_summary(sess.run(merged), 1)
+    events = read_events(next((tmp_path / "logs").glob("events*")))
+    assert events[1]["values"] == [{"tag": "v_value", "simple_value": 3.0}]

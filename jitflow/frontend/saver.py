@@ -824,6 +824,10 @@ def _collection_item(item: Any) -> Optional[dict]:
         return {"op": item.name}
     if item is None or isinstance(item, (bool, int, float, str)):
         return {"value": item}
+    from .summary import SummaryTensor
+    if isinstance(item, SummaryTensor):
+        return {"summary": item.name,
+                "entries": [[tag, kind, t.name] for tag, kind, t in item._entries]}
     return None
 
 
@@ -971,6 +975,11 @@ def import_meta_graph(meta_graph_or_file: Any, clear_devices: bool = False,
                     g.add_to_collection(key, op)
                 elif "value" in d:
                     g.add_to_collection(key, d["value"])
+                elif "summary" in d:
+                    from .summary import SummaryTensor
+                    g.add_to_collection(key, SummaryTensor(
+                        [(tag, kind, tensor(name)) for tag, kind, name in d["entries"]],
+                        d["summary"]))
     except (KeyError, TypeError) as ex:
         raise DataLossError(f"{where} is malformed: {ex!r}") from None
     sd = meta.get("saver")
