@@ -561,3 +561,86 @@ def test_concat_gradient_with_one_operand_of_symbolic_size():
     with pytest.raises(NotImplementedError, match="more than one operand of symbolic size"):
         with tf.Session() as s:
             s.run(tf.gradients(tf.reduce_sum(two), x), {x: xv})
+
+
+# ------------------------------------------------------------------ transposed convolution ---
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from(["SAME", "VALID"]), st.integers(1, 3), st.integers(1, 4),
+       st.integers(3, 6), st.sampled_from(["reference", "llvm"]))
+def test_conv2d_transpose_is_the_gradient_of_conv2d(padding, stride, k, size, backend):
+    """By definition (and as TensorFlow computes it: checked once against TF 2.21, max abs
+    difference 1e-6), conv2d_transpose(v, f, shape) is d conv2d(x, f) / dx applied to v."""
+    tf.reset_default_graph()
+    rng = np.random.RandomState(size * 10 + k)
+    out_h = size * stride if padding == "SAME" else (size - 1) * stride + k
+    fv = rng.rand(k, k, 2, 3)
+    v = tf.placeholder(tf.float64, [None, size, size, 3])
+    y = tf.nn.conv2d_transpose(v, tf.constant(fv), tf.stack([tf.shape(v)[0], out_h, out_h, 2]),
+                               [1, stride, stride, 1], padding)
+    xi = tf.placeholder(tf.float64, [None, out_h, out_h, 2])
+    conv = tf.nn.conv2d(xi, tf.constant(fv), [1, stride, stride, 1], padding)
+    assert conv.shape.as_list()[1:3] == [size, size]
+    want = tf.gradients(conv, xi, grad_ys=v)[0]
+    vv = rng.rand(2, size, size, 3)
+    with tf.Session(backend=backend) as s:
+        got, ref = s.run([y, want], {v: vv, xi: np.zeros((2, out_h, out_h, 2))})
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_transpose_gradients_match_finite_differences():
+    rng = np.random.RandomState(0)
+    vv, fv = rng.rand(1, 3, 3, 2), rng.rand(3, 3, 2, 2)
+    v = tf.placeholder(tf.float64, [1, 3, 3, 2])
+    f = tf.placeholder(tf.float64, [3, 3, 2, 2])
+    w = rng.rand(1, 6, 6, 2)
+    y = tf.reduce_sum(tf.nn.conv2d_transpose(v, f, [1, 6, 6, 2], [1, 2, 2, 1], "SAME") * w)
+    gv, gf = tf.gradients(y, [v, f])
+    with tf.Session() as s:
+        a, b = s.run([gv, gf], {v: vv, f: fv})
+
+        def num(arr, which, eps=1e-6):
+            out = np.zeros_like(arr)
+            for i in np.ndindex(arr.shape):
+                hi, lo = arr.copy(), arr.copy()
+                hi[i] += eps
+                lo[i] -= eps
+                feeds = ({v: hi, f: fv}, {v: lo, f: fv}) if which == "v" else \
+                    ({v: vv, f: hi}, {v: vv, f: lo})
+                out[i] = (s.run(y, feeds[0]) - s.run(y, feeds[1])) / (2 * eps)
+            return out
+        np.testing.assert_allclose(a, num(vv, "v"), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(b, num(fv, "f"), rtol=1e-6, atol=1e-8)
+
+
+def test_conv2d_transpose_layer_shapes_names_and_training():
+    x = tf.placeholder(tf.float32, [None, 4, 4, 3])
+    same = tf.layers.conv2d_transpose(x, 5, 3, strides=2, padding="same")
+    valid = tf.layers.conv2d_transpose(x, 2, 3, strides=2, padding="valid", activation=tf.nn.relu)
+    small_k = tf.layers.conv2d_transpose(x, 2, 1, strides=3, padding="valid")
+    assert same.shape.as_list() == [None, 8, 8, 5]
+    assert valid.shape.as_list() == [None, 9, 9, 2]
+    assert small_k.shape.as_list() == [None, 12, 12, 2]        # in*s + max(k - s, 0)
+    names = {v.op.name: v.shape.as_list() for v in tf.trainable_variables()}
+    assert names["conv2d_transpose/kernel"] == [3, 3, 5, 3]
+    assert names["conv2d_transpose/bias"] == [5]
+    assert "conv2d_transpose_1/kernel" in names
+    target = tf.placeholder(tf.float32, [None, 8, 8, 5])
+    loss = tf.reduce_mean(tf.square(same - target))
+    train = tf.train.AdamOptimizer(0.05).minimize(loss)
+    rng = np.random.RandomState(1)
+    feed = {x: rng.rand(4, 4, 4, 3).astype(np.float32),
+            target: rng.rand(4, 8, 8, 5).astype(np.float32)}
+    with tf.Session() as s:
+        s.run(tf.global_variables_initializer())
+        first = s.run(loss, feed)
+        for _ in range(100):
+            s.run(train, feed)
+        assert s.run(loss, feed) < 0.5 * first
+        assert s.run(valid, {x: feed[x][:2]}).shape == (2, 9, 9, 2)
+
+
+def test_conv2d_transpose_checks_the_output_shape():
+    v = tf.placeholder(tf.float32, [1, 3, 3, 2])
+    with pytest.raises(Exception, match="out_backprop dim 1 is 3 but the convolution gives 5"):
+        tf.nn.conv2d_transpose(v, tf.ones([3, 3, 4, 2]), [1, 10, 10, 4], [1, 2, 2, 1], "SAME")

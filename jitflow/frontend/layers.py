@@ -39,8 +39,9 @@ from .op_builder import convert_to_tensor, make_op, static_value
 from .variables import Variable, assign_sub, get_variable, variable_scope
 
 __all__ = [
-    "Layer", "Dense", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Flatten", "Dropout",
-    "BatchNormalization", "dense", "conv2d", "max_pooling2d", "average_pooling2d", "flatten",
+    "Layer", "Dense", "Conv2D", "Conv2DTranspose", "MaxPooling2D", "AveragePooling2D",
+    "Flatten", "Dropout", "BatchNormalization", "dense", "conv2d", "conv2d_transpose",
+    "max_pooling2d", "average_pooling2d", "flatten",
     "dropout", "batch_normalization", "l1_regularizer", "l2_regularizer", "l1_l2_regularizer",
     "sum_regularizer", "apply_regularization",
 ]
@@ -436,6 +437,77 @@ def conv2d(inputs: Any, filters: int, kernel_size: Any, strides: Any = (1, 1),
                    bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
                    kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
                    trainable=trainable, name=name, _reuse=reuse)
+    return layer.apply(inputs)
+
+
+class Conv2DTranspose(Conv2D):
+    """NHWC transposed convolution; kernel ``[kh, kw, filters, in_channels]``; output size
+    ``in * stride`` (same) or ``in * stride + max(k - stride, 0)`` (valid), as TF's."""
+
+    def build(self, input_shape) -> None:
+        dims = input_shape.dims
+        if dims is None or len(dims) != 4:
+            raise ValueError(f"Input 0 of layer {self.name} is incompatible with the layer: "
+                             f"expected ndim=4, found shape {input_shape}")
+        if dims[-1] is None:
+            raise ValueError("The channel dimension of the inputs should be defined. "
+                             "Found `None`.")
+        if self.dilation_rate != (1, 1):
+            raise NotImplementedError("conv2d_transpose: dilation_rate is not supported")
+        kh, kw = self.kernel_size
+        self.kernel = self.add_weight("kernel", [kh, kw, self.filters, dims[-1]],
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, trainable=True)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", [self.filters], initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer, trainable=True)
+
+    def call(self, inputs: Tensor) -> Tensor:
+        from .array_ops import shape, stack
+        (sh, sw), (kh, kw) = self.strides, self.kernel_size
+
+        def length(n, k, s):
+            if n is None:
+                return None
+            return n * s if self.padding == "SAME" else n * s + max(k - s, 0)
+        _, h, w, _ = inputs.shape.dims
+        oh, ow = length(h, kh, sh), length(w, kw, sw)
+        if oh is None or ow is None:
+            raise NotImplementedError("conv2d_transpose needs static spatial dims")
+        batch = inputs.shape.dims[0]
+        out_shape = [batch, oh, ow, self.filters] if batch is not None else \
+            stack([shape(inputs)[0], oh, ow, self.filters])
+        conv_t = _nn_fn("conv2d_transpose", "conv2d_transpose")
+        outputs = conv_t(inputs, self.kernel, out_shape, strides=[1, sh, sw, 1],
+                         padding=self.padding)
+        if self.use_bias:
+            outputs = _bias_add(outputs, self.bias)
+        if self.activation is not None:
+            outputs = self.activation(outputs)
+        _activity(self, outputs)
+        return outputs
+
+
+def conv2d_transpose(inputs: Any, filters: int, kernel_size: Any, strides: Any = (1, 1),
+                     padding: str = "valid", data_format: str = "channels_last",
+                     activation: Optional[Callable] = None, use_bias: bool = True,
+                     kernel_initializer: Any = None, bias_initializer: Any = None,
+                     kernel_regularizer: Optional[Callable] = None,
+                     bias_regularizer: Optional[Callable] = None,
+                     activity_regularizer: Optional[Callable] = None,
+                     kernel_constraint: Any = None, bias_constraint: Any = None,
+                     trainable: bool = True, name: Optional[str] = None,
+                     reuse: Any = None) -> Tensor:
+    """``tf.layers.conv2d_transpose`` (NHWC; padding "valid"/"same" in any case)."""
+    layer = Conv2DTranspose(filters, kernel_size, strides=strides, padding=padding,
+                            data_format=data_format, activation=activation, use_bias=use_bias,
+                            kernel_initializer=kernel_initializer,
+                            bias_initializer=bias_initializer,
+                            kernel_regularizer=kernel_regularizer,
+                            bias_regularizer=bias_regularizer,
+                            activity_regularizer=activity_regularizer,
+                            kernel_constraint=kernel_constraint, bias_constraint=bias_constraint,
+                            trainable=trainable, name=name, _reuse=reuse)
     return layer.apply(inputs)
 
 

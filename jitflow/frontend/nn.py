@@ -19,7 +19,8 @@ from .math_ops import relu, sigmoid, tanh  # noqa: F401  (tf.nn.relu, tf.nn.sigm
 from .op_builder import convert_to_tensor, make_op, static_ints, static_value
 
 __all__ = [
-    "avg_pool", "avg_pool2d", "batch_normalization", "bias_add", "conv2d", "dropout", "elu",
+    "avg_pool", "avg_pool2d", "batch_normalization", "bias_add", "conv2d", "conv2d_transpose",
+    "dropout", "elu",
     "embedding_lookup", "in_top_k", "l2_loss", "leaky_relu", "log_softmax", "max_pool",
     "max_pool2d", "moments", "relu", "relu6", "sigmoid", "sigmoid_cross_entropy_with_logits",
     "softmax", "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
@@ -107,6 +108,37 @@ def conv2d(input: Any, filter: Any = None, strides: Any = None, padding: Any = N
     with name_scope(name, "Conv2D") as scope:
         y = _out(make_op("Conv2D", "conv2d", [_to_nhwc(x), w], attrs, "Conv2D"))
         return _from_nhwc(y, scope)
+
+
+def conv2d_transpose(value: Any = None, filter: Any = None, output_shape: Any = None,
+                     strides: Any = None, padding: str = "SAME", data_format: str = "NHWC",
+                     name: Optional[str] = None, input: Any = None, filters: Any = None,
+                     dilations: Any = None) -> Tensor:
+    """The gradient of ``conv2d`` with respect to its input, as a layer: ``filter`` is
+    ``[kh, kw, output_channels, input_channels]`` and ``output_shape`` the NHWC shape of the
+    result (a list, or built from ``tf.shape``); ``value`` must be what ``conv2d`` of a tensor of
+    that shape with these strides and padding would give."""
+    from .dynamic_shape import is_dynamic, shape_like
+    value = input if value is None else value
+    filter = filters if filter is None else filter
+    if value is None or filter is None or output_shape is None:
+        raise ValueError("conv2d_transpose needs value, filter and output_shape")
+    nchw = _nchw(data_format)
+    if nchw:
+        raise NotImplementedError("conv2d_transpose: data_format='NCHW' is not supported; "
+                                  "use NHWC")
+    x = convert_to_tensor(value, name="value")
+    w = _like(x, filter, "filter")
+    attrs = {"strides": _spatial(strides, "strides", False), "padding": _padding(padding),
+             "dilations": _spatial(1 if dilations is None else dilations, "dilations", False)}
+    with name_scope(name, "conv2d_transpose") as scope:
+        if is_dynamic(output_shape):
+            like = shape_like(output_shape, "conv2d_transpose output_shape")
+        else:
+            from .array_ops import zeros
+            like = zeros(static_ints(output_shape, "output_shape"), dtype=x.dtype)
+        return _out(make_op("Conv2DBackpropInput", "conv2d_backprop_input", [x, w, like], attrs,
+                            scope))
 
 
 def _pool(op_type: str, ir_op: str, value: Any, ksize: Any, strides: Any, padding: Any,
