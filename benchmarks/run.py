@@ -349,7 +349,8 @@ def write_report(results: list[dict], missing: list[str], out: str, repeats: int
     if gpu.exists():   # recorded from benchmarks/gpu_check.sh on a lent GPU machine
         body = gpu.read_text().splitlines()
         lines += ["## GPU: cuda backend vs PyTorch eager CUDA (benchmarks/gpu_check.sh)", ""]
-        lines += [ln for ln in body if not ln.startswith("# ")] + [""]
+        lines += ["#" + ln if ln.startswith("#") else ln   # its sections nest under this one
+                  for ln in body if not ln.startswith("# ")] + [""]
     Path(out).write_text("\n".join(lines))
 
 
