@@ -171,3 +171,14 @@ def test_summaries_travel_with_the_meta_graph(tmp_path):
         writer.add_summary(sess.run(merged), 1)
     events = read_events(next((tmp_path / "logs").glob("events*")))
     assert events[1]["values"] == [{"tag": "v_value", "simple_value": 3.0}]
+
+
+def test_add_summary_flushes_every_flush_secs(tmp_path):
+    s = tf.summary.scalar("c", tf.constant(2.0))
+    with tf.Session() as sess:
+        value = sess.run(s)
+    writer = tf.summary.FileWriter(str(tmp_path), flush_secs=0)
+    writer.add_summary(value, 3)             # visible on disk before close (TensorBoard live)
+    events = read_events(next(tmp_path.glob("events*")))
+    assert events[-1]["step"] == 3 and events[-1]["values"][0]["simple_value"] == 2.0
+    writer.close()

@@ -229,6 +229,8 @@ class FileWriter:
         self._path = os.path.join(self._logdir, name)
         self._file = open(self._path, "ab")
         self._closed = False
+        self._flush_secs = float(flush_secs)      # add_summary flushes at most this often
+        self._flushed = time.monotonic()
         self._write(_event(time.time(), 0, file_version="brain.Event:2"))
         self.flush()
 
@@ -246,6 +248,8 @@ class FileWriter:
             raise TypeError(f"add_summary takes a serialized Summary (bytes), got "
                             f"{type(summary).__name__}")
         self._write(_event(time.time(), int(global_step or 0), summary=bytes(summary)))
+        if time.monotonic() - self._flushed >= self._flush_secs:
+            self.flush()
 
     def add_graph(self, graph: Any, global_step: Optional[int] = None) -> None:
         """Accepted; the graph is not written (jitflow has no GraphDef protocol buffers)."""
@@ -256,6 +260,7 @@ class FileWriter:
     def flush(self) -> None:
         if not self._closed:
             self._file.flush()
+            self._flushed = time.monotonic()
 
     def close(self) -> None:
         if not self._closed:
