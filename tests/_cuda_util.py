@@ -20,8 +20,9 @@ import pytest  # noqa: E402
 
 import jitflow.ops  # noqa: E402,F401  (registers the ops)
 from jitflow.backends import get_backend  # noqa: E402
-from jitflow.ir import Builder, Function, TensorType, as_dtype, verify  # noqa: E402
+from jitflow.ir import Function, as_dtype  # noqa: E402
 from jitflow.passes.manager import PassManager, pipeline_for  # noqa: E402
+from _llvm_util import build, reference  # noqa: E402,F401  (the same IR helpers)
 
 HAVE_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM", "") not in ("", "0")
@@ -48,23 +49,6 @@ F32, F64, I32, I64, BOOL = (as_dtype(n) for n in ("f32", "f64", "i32", "i64", "b
 
 RTOL = {"f32": 2e-5, "f64": 1e-12}
 ATOL = {"f32": 1e-6, "f64": 1e-12}
-
-
-def build(param_types, fn, name: str = "main") -> Function:
-    """``param_types``: (dtype, shape) pairs; ``fn(builder, *params)`` returns the result
-    Value(s)."""
-    f = Function(name)
-    params = [f.add_param(TensorType(as_dtype(d), tuple(s)), f"p{i}:0")
-              for i, (d, s) in enumerate(param_types)]
-    out = fn(Builder(f.ops), *params)
-    if not isinstance(out, (list, tuple)):
-        out = [out]
-    f.set_results(list(out))
-    return verify(f)
-
-
-def reference(f: Function, args) -> list:
-    return get_backend("reference").compile(f).run(list(args))
 
 
 def compile_cuda(f: Function, **opts):

@@ -11,7 +11,7 @@ Each refused fusion is recorded with its reason in ``f.fusion_log`` (JITFLOW_DUM
 """
 from __future__ import annotations
 
-from ..ir.core import Function, Op
+from ..ir.core import Function, Op, Value
 
 ELEMENTWISE = {
     "neg", "abs", "sign", "square", "sqrt", "rsqrt", "exp", "log", "tanh", "sigmoid", "relu",
@@ -27,10 +27,26 @@ EXPENSIVE = {"exp", "log", "tanh", "sigmoid", "pow", "random_uniform", "random_n
              "elu", "softplus", "sigmoid_cross_entropy"}
 REMAP = {"transpose", "strided_slice"}
 REDUCE = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "sum_to"}
+#: operands read only for their (run-time) shape, never their values (backends skip them)
 SHAPE_ONLY = {"broadcast_like": {1}, "sum_to": {1}, "reshape_like": {1}, "zeros_like": {0},
               "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1},
               "conv2d_backprop_input": {2}, "conv2d_backprop_filter": {2}, "avg_pool_grad": {1},
               "gather_grad": {2}, "tile_grad": {1}}
+
+
+def data_operands(op: Op) -> list[tuple[int, Value]]:
+    """(index, operand) pairs whose values ``op`` reads (SHAPE_ONLY ones left out)."""
+    skip = SHAPE_ONLY.get(op.opname, set())
+    return [(i, v) for i, v in enumerate(op.operands) if i not in skip]
+
+
+def fusion_groups(f: Function) -> list[list[Op]]:
+    """The ops of ``f`` grouped by their ``group`` annotation (one kernel each), groups in the
+    order of their first op; an op without a group is a group of its own."""
+    by_key: dict = {}
+    for n, op in enumerate(f.ops):
+        by_key.setdefault(("g", op.group) if op.group is not None else ("o", n), []).append(op)
+    return list(by_key.values())
 
 
 def _is_elementwise(op: Op) -> bool:
@@ -50,10 +66,8 @@ def _broadcasts_to(shape: tuple, space: tuple) -> bool:
 def fuse(f: Function) -> Function:
     users: dict[int, list[Op]] = {}
     for op in f.ops:
-        skip = SHAPE_ONLY.get(op.opname, set())
-        for i, v in enumerate(op.operands):
-            if i not in skip:
-                users.setdefault(id(v), []).append(op)
+        for _, v in data_operands(op):
+            users.setdefault(id(v), []).append(op)
     results = {id(v) for v in f.results}
     groups: dict[int, dict] = {}
     log: list[str] = []

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..backends import default_backend_name, get_backend
-from ..errors import FailedPreconditionError, InvalidArgumentError
+from ..errors import FailedPreconditionError
 from ..ir.types import TensorType
 from ..passes.manager import PassManager, pipeline_for
 from ..frontend.graph import Graph, Operation, Tensor, get_default_graph

@@ -31,10 +31,11 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from ..memplan import assign_offsets
+from ..runshapes import run_shapes
+from ...passes.fusion import data_operands, fusion_groups
 from ...errors import InvalidArgumentError, OpError, ResourceExhaustedError
 from ...ir.core import Function, Op, Value
 from ...ir.opdef import OPS
-from ...ir.types import ShapeMismatch, TensorType
 from ...ir.verifier import verify
 from . import library
 from .codegen import (EW, INT_MAX_CODE, REDUCE_KINDS, SPECIAL_MAP_OPS, ErrorTable, GroupGen,
@@ -46,18 +47,9 @@ from .runtime_ns import compile_source
 
 VIEW_OPS = {"reshape", "reshape_like", "expand_dims", "squeeze", "identity", "stop_gradient",
             "copy_to_device", "copy_to_host"}
-#: operands read only for their run-time shape, never their values
-SHAPE_ONLY = {"broadcast_like": {1}, "sum_to": {1}, "reshape_like": {1}, "zeros_like": {0},
-              "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1},
-              "conv2d_backprop_input": {2}, "conv2d_backprop_filter": {2}, "avg_pool_grad": {1},
-              "gather_grad": {2}, "tile_grad": {1}}
 ALIGN = 256
 PLAN_CACHE = 8
 
-
-def data_operands(op: Op) -> list[tuple[int, Value]]:
-    skip = SHAPE_ONLY.get(op.opname, set())
-    return [(i, v) for i, v in enumerate(op.operands) if i not in skip]
 
 
 def _prod(xs) -> int:
@@ -189,16 +181,6 @@ class CUDAExecutable:
         self.bufs.append(b)
         return b
 
-    def _groups(self) -> list[list[Op]]:
-        by: dict = {}
-        order: list = []
-        for n, op in enumerate(self.function.ops):
-            key = ("g", op.group) if op.group is not None else ("o", n)
-            if key not in by:
-                by[key] = []
-                order.append(key)
-            by[key].append(op)
-        return [by[k] for k in order]
 
     def _build(self) -> None:
         f = self.function
@@ -214,7 +196,7 @@ class CUDAExecutable:
         pos = {id(op): n for n, op in enumerate(f.ops)}
         units: list[tuple[tuple, list[Op]]] = []     # (sort key, ops)
         unsupported: set[str] = set()
-        for g in self._groups():
+        for g in fusion_groups(self.function):
             g = [op for op in g if any(id(r) in needed for r in op.results)
                  or OPS[op.opname].effectful]
             if not g:
@@ -533,38 +515,7 @@ class CUDAExecutable:
 
     # ================================================================ per-signature ========
     def _shapes(self, args) -> dict:
-        f = self.function
-        shapes: dict = {}
-        symbols: dict = {}
-        for i, (p, a) in enumerate(zip(f.params, args)):
-            decl = p.type.shape
-            ash = tuple(a.shape)
-            bad = len(ash) != len(decl)
-            if not bad:
-                for d, n in zip(decl, ash):
-                    if isinstance(d, int) and d != n:
-                        bad = True
-                    elif isinstance(d, str) and symbols.setdefault(d, n) != n:
-                        bad = True
-            if bad:
-                raise InvalidArgumentError(
-                    f"parameter {i} ({p.name or 'unnamed'}) of type {p.type} cannot take an "
-                    f"array of shape {ash}")
-            shapes[id(p)] = ash
-        for op in f.ops:
-            ins = [TensorType(v.type.dtype, shapes[id(v)]) for v in op.operands]
-            try:
-                outs = OPS[op.opname].result_types(ins, op.attrs)
-            except (ShapeMismatch, ValueError, TypeError) as e:
-                raise InvalidArgumentError(
-                    f"{e}\n\t [[node {op.loc.tf_name or op.opname} (defined at "
-                    f"{op.loc.file or '<unknown>'}:{op.loc.line}) ]]") from None
-            for r, t in zip(op.results, outs):
-                if any(not isinstance(d, int) for d in t.shape):
-                    raise InvalidArgumentError(f"cannot determine the run-time shape of "
-                                               f"{op.opname}{op_where(op)}")
-                shapes[id(r)] = tuple(t.shape)
-        return shapes
+        return run_shapes(self.function, args)
 
     def _nbytes(self, b: Buf, shapes) -> int:
         if b.kind == "scratch":

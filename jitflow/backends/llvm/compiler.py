@@ -18,6 +18,7 @@ from ...ir.dtypes import DType
 from ...ir.opdef import OPS
 from ...ops.indexing import slice_key
 from ...ops.reduce import reduced_axes
+from ...passes.fusion import SHAPE_ONLY, data_operands, fusion_groups
 from . import mathlib
 from .elementwise import LOWER
 from .emitter import Emitter, const, mtype, rtype
@@ -29,11 +30,6 @@ REDUCE_OPS = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_p
 REMAP_OPS = {"transpose", "strided_slice"}
 RANDOM_OPS = {"random_uniform", "random_normal", "random_truncated_normal"}
 SPECIAL_OPS = {"matmul", "concat", "strided_slice_grad", "shape", "constant"}
-#: operands read only for their (run-time) shape, never their values
-SHAPE_ONLY = {"broadcast_like": {1}, "sum_to": {1}, "reshape_like": {1}, "zeros_like": {0},
-              "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1},
-              "conv2d_backprop_input": {2}, "conv2d_backprop_filter": {2}, "avg_pool_grad": {1},
-              "gather_grad": {2}, "tile_grad": {1}}
 BLAS_MIN_FLOPS = 1 << 15
 PARALLEL_MIN = 1 << 17     # elements: flat elementwise kernels above this use every core
 #: op name -> generator ``fn(gen: KernelGen, op: Op)`` writing the whole kernel of an op that
@@ -42,10 +38,6 @@ CUSTOM_KERNELS: dict = {}
 #: extra module-level LLVM IR (declarations, helper functions) appended after mathlib's
 EXTRA_LIBRARY: list = []
 
-
-def data_operands(op: Op) -> list[tuple[int, Value]]:
-    skip = SHAPE_ONLY.get(op.opname, set())
-    return [(i, v) for i, v in enumerate(op.operands) if i not in skip]
 
 
 def elementwise_ok(op: Op) -> bool:
@@ -135,15 +127,7 @@ class ModuleBuilder:
     def _groups(self) -> list[list[Op]]:
         """Ops grouped by the fusion pass's ``group`` annotation, in execution order (root
         position). Ops without a group form their own."""
-        by_id: dict = {}
-        order: list = []
-        for n, op in enumerate(self.f.ops):
-            key = ("g", op.group) if op.group is not None else ("o", n)
-            if key not in by_id:
-                by_id[key] = []
-                order.append(key)
-            by_id[key].append(op)
-        groups = [part for k in order for part in _split_matmul_prologue(by_id[k])]
+        groups = [part for g in fusion_groups(self.f) for part in _split_matmul_prologue(g)]
         groups = self._split_broadcast_stores(groups)
         pos = {id(op): n for n, op in enumerate(self.f.ops)}
         groups.sort(key=lambda g: pos[id(g[-1])])

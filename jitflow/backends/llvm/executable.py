@@ -15,9 +15,8 @@ import numpy as np
 
 from ...errors import InvalidArgumentError
 from ...ir.core import Function
-from ...ir.opdef import OPS
-from ...ir.types import ShapeMismatch, TensorType
 from ..memplan import assign_offsets
+from ..runshapes import run_shapes
 from .compiler import ModuleBuilder
 
 ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
@@ -86,44 +85,7 @@ class LLVMExecutable:
 
     # ------------------------------------------------------------------ shapes -----------
     def _shapes(self, args: Sequence[np.ndarray]) -> dict:
-        f = self.function
-        shapes = {}
-        symbols: dict = {}
-        for i, (p, a) in enumerate(zip(f.params, args)):
-            # the kernels trust the declared static dims and one size per symbol: a mismatch
-            # would read or write out of bounds, so it is an error, as the reference's
-            # type rules would not catch every case
-            decl = p.type.shape
-            bad = len(a.shape) != len(decl) or int(np.prod(a.shape, dtype=np.int64)) >= MAX_ELEMENTS
-            if not bad:
-                for d, n in zip(decl, a.shape):
-                    if isinstance(d, int) and d != n:
-                        bad = True
-                    elif isinstance(d, str) and symbols.setdefault(d, n) != n:
-                        bad = True
-            if bad:
-                sym = {d: symbols[d] for d in decl if isinstance(d, str) and d in symbols}
-                raise InvalidArgumentError(
-                    f"parameter {i} ({p.name or 'unnamed'}) of type {p.type} cannot take an array "
-                    f"of shape {tuple(a.shape)}" + (f" (bound so far: {sym})" if sym else ""))
-            shapes[id(p)] = tuple(a.shape)
-        for op in f.ops:
-            ins = [TensorType(v.type.dtype, shapes[id(v)]) for v in op.operands]
-            try:
-                outs = OPS[op.opname].result_types(ins, op.attrs)
-            except (ShapeMismatch, ValueError, TypeError) as e:
-                raise InvalidArgumentError(
-                    f"{e}\n\t [[node {op.loc.tf_name or op.opname} (defined at "
-                    f"{op.loc.file or '<unknown>'}:{op.loc.line}) ]]") from None
-            for r, t in zip(op.results, outs):
-                if any(not isinstance(d, int) for d in t.shape):
-                    raise InvalidArgumentError(f"cannot determine the run-time shape of {op.opname}")
-                if int(np.prod(t.shape, dtype=np.int64)) >= MAX_ELEMENTS:
-                    raise InvalidArgumentError(
-                        f"{op.loc.tf_name or op.opname}: tensors of 2**31 or more elements are not "
-                        f"supported by the llvm backend (shape {t.shape})")
-                shapes[id(r)] = tuple(t.shape)
-        return shapes
+        return run_shapes(self.function, args, MAX_ELEMENTS, "llvm")
 
     def _plan(self, args: Sequence[np.ndarray]) -> _ShapePlan:
         shapes = self._shapes(args)

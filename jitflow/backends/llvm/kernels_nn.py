@@ -794,7 +794,9 @@ def _window_count(ir: _IR, pl: _Pool, h0: str, w0: str) -> str:
     return ir.mul(ir.smax(ir.sub(khhi, khlo), "0"), ir.smax(ir.sub(kwhi, kwlo), "0"))
 
 
-def _max_pool(gen, op: Op) -> None:
+def _pool_forward(gen, op: Op, average: bool) -> None:
+    """Max or average pooling: each output pixel starts at the lowest value (zero), every
+    window tap folds in with max (add), and the average divides by the window's real size."""
     x = op.operands[0]
     yp = gen.out_ptr(op.result)
     if yp is None:
@@ -803,45 +805,33 @@ def _max_pool(gen, op: Op) -> None:
     pl = _Pool(gen, op, x, op.result)
     dt = pl.dt
     rx = _reader(gen, x)
+    combine = ir.fadd if average else ir.vmax
 
     def pixel(n, h0, w0, yb):
-        ir.fill(dt, ir.gep(dt, yp, yb), pl.C, _lowest(dt))
+        ir.fill(dt, ir.gep(dt, yp, yb), pl.C, _zero(dt) if average else _lowest(dt))
 
         def tap(kh, kw, xb):
             def c_(c):
                 o = ir.add(yb, c)
-                ir.st(dt, ir.vmax(dt, ir.ld(dt, yp, o), rx(ir.add(xb, c))), yp, o)
+                ir.st(dt, combine(dt, ir.ld(dt, yp, o), rx(ir.add(xb, c))), yp, o)
             ir.vloop(pl.C, c_)
         _taps(ir, pl, n, h0, w0, tap)
+        if average:
+            cnt = ir.i64_to(dt, _window_count(ir, pl, h0, w0))
+
+            def div(c):
+                o = ir.add(yb, c)
+                ir.st(dt, ir.fdiv(dt, ir.ld(dt, yp, o), cnt), yp, o)
+            ir.vloop(pl.C, div)
     _out_pixels(ir, pl, pixel)
+
+
+def _max_pool(gen, op: Op) -> None:
+    _pool_forward(gen, op, average=False)
 
 
 def _avg_pool(gen, op: Op) -> None:
-    x = op.operands[0]
-    yp = gen.out_ptr(op.result)
-    if yp is None:
-        return
-    ir = _IR(gen)
-    pl = _Pool(gen, op, x, op.result)
-    dt = pl.dt
-    rx = _reader(gen, x)
-
-    def pixel(n, h0, w0, yb):
-        ir.fill(dt, ir.gep(dt, yp, yb), pl.C, _zero(dt))
-
-        def tap(kh, kw, xb):
-            def c_(c):
-                o = ir.add(yb, c)
-                ir.st(dt, ir.fadd(dt, ir.ld(dt, yp, o), rx(ir.add(xb, c))), yp, o)
-            ir.vloop(pl.C, c_)
-        _taps(ir, pl, n, h0, w0, tap)
-        cnt = ir.i64_to(dt, _window_count(ir, pl, h0, w0))
-
-        def div(c):
-            o = ir.add(yb, c)
-            ir.st(dt, ir.fdiv(dt, ir.ld(dt, yp, o), cnt), yp, o)
-        ir.vloop(pl.C, div)
-    _out_pixels(ir, pl, pixel)
+    _pool_forward(gen, op, average=True)
 
 
 def _avg_pool_grad(gen, op: Op) -> None:
