@@ -250,7 +250,7 @@ class Layer:
         return inputs
 
     def get_weights(self, session=None) -> list:
-        from ..runtime.session import _session_for
+        from .default_session import session_for as _session_for
         return _session_for(session, "get_weights()").run(self.weights)
 
 
