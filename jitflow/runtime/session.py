@@ -72,8 +72,8 @@ def _fast_key(fetches: Any, feed_dict: Optional[dict]) -> Optional[tuple]:
         tv = type(v)
         if tv is np.ndarray:
             items.append((id(k), v.shape, v.dtype.num))
-        elif tv in _SCALAR_FEEDS:
-            items.append((id(k), tv))
+        elif tv in _SCALAR_FEEDS or isinstance(v, np.generic):
+            items.append((id(k), tv))      # Python and NumPy scalars: rank 0, fixed dtype
         else:
             return None
     return (fk, tuple(items))
