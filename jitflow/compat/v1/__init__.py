@@ -3,42 +3,42 @@ from __future__ import annotations
 
 import types as _types
 
-from .. import errors  # noqa: F401
-from ..frontend import overloads as _overloads  # noqa: F401  (installs Tensor operators)
-from ..frontend import initializers as _init
-from ..frontend import nn  # noqa: F401
-from ..frontend import layers, losses  # noqa: F401
-from ..frontend import saver as _saver
-from ..frontend.extra_ops import *  # noqa: F401,F403
-from ..frontend import summary  # noqa: F401
-from ..frontend import train as _train
-from ..frontend.array_ops import (expand_dims, fill, identity, ones, ones_like, placeholder,  # noqa: F401
+from ... import errors  # noqa: F401
+from ...frontend import overloads as _overloads  # noqa: F401  (installs Tensor operators)
+from ...frontend import initializers as _init
+from ...frontend import nn  # noqa: F401
+from ...frontend import layers, losses  # noqa: F401
+from ...frontend import saver as _saver
+from ...frontend.extra_ops import *  # noqa: F401,F403
+from ...frontend import summary  # noqa: F401
+from ...frontend import train as _train
+from ...frontend.array_ops import (expand_dims, fill, identity, ones, ones_like, placeholder,  # noqa: F401
                                   placeholder_with_default, reshape, shape, squeeze, stack,
                                   stop_gradient, transpose, unstack, where, zeros, zeros_like)
-from ..frontend.debug_ops import add_check_numerics_ops, check_numerics  # noqa: F401
-from ..frontend.gradients import gradients  # noqa: F401
-from ..frontend.graph import (Graph, GraphKeys, Operation, Tensor, TensorShape,  # noqa: F401
+from ...frontend.debug_ops import add_check_numerics_ops, check_numerics  # noqa: F401
+from ...frontend.gradients import gradients  # noqa: F401
+from ...frontend.graph import (Graph, GraphKeys, Operation, Tensor, TensorShape,  # noqa: F401
                               add_to_collection, add_to_collections, control_dependencies,
                               device, get_collection, get_collection_ref, get_default_graph,
                               name_scope, reset_default_graph)
-from ..frontend.math_ops import (abs, add, add_n, cast, div, divide, equal, exp, floordiv,  # noqa: F401
+from ...frontend.math_ops import (abs, add, add_n, cast, div, divide, equal, exp, floordiv,  # noqa: F401
                                  floormod, greater, greater_equal, less, less_equal, log,
                                  logical_and, logical_not, logical_or, matmul, maximum, minimum,
                                  mod, multiply, negative, not_equal, pow, reciprocal, reduce_max,
                                  reduce_mean, reduce_min, reduce_prod, reduce_sum, rsqrt, sigmoid,
                                  sign, sqrt, square, squared_difference, subtract, tanh, to_double,
                                  to_float, to_int32, to_int64, truediv)
-from ..frontend.op_builder import constant, convert_to_tensor  # noqa: F401
-from ..frontend.random_ops import (random_normal, random_uniform, set_random_seed,  # noqa: F401
+from ...frontend.op_builder import constant, convert_to_tensor  # noqa: F401
+from ...frontend.random_ops import (random_normal, random_uniform, set_random_seed,  # noqa: F401
                                    truncated_normal)
-from ..frontend.variables import (AUTO_REUSE, Variable, VariableScope, all_variables,  # noqa: F401
+from ...frontend.variables import (AUTO_REUSE, Variable, VariableScope, all_variables,  # noqa: F401
                                   assign, assign_add, assign_sub, get_variable, get_variable_scope,
                                   global_variables, global_variables_initializer, group,
                                   initialize_all_variables, local_variables,
                                   local_variables_initializer, no_op, trainable_variables,
                                   variable_scope, variables_initializer)
-from ..ir.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64  # noqa: F401,A001
-from ..runtime.session import (ConfigProto, GPUOptions, InteractiveSession, Session,  # noqa: F401
+from ...ir.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64  # noqa: F401,A001
+from ...runtime.session import (ConfigProto, GPUOptions, InteractiveSession, Session,  # noqa: F401
                                get_default_session)
 
 float16 = None  # not supported: jitflow has float32/float64 only
@@ -88,7 +88,7 @@ for _name in ("Saver", "latest_checkpoint", "get_checkpoint_state", "import_meta
 
 
 def _keras_namespace():
-    from ..datasets import mnist as _mnist
+    from ...datasets import mnist as _mnist
     datasets = _types.SimpleNamespace(mnist=_types.SimpleNamespace(
         load_data=getattr(_mnist, "load_data", None)))
     return _types.SimpleNamespace(datasets=datasets)
