@@ -171,6 +171,9 @@ class Session:
             run_metadata: Any = None) -> Any:
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        host_feed = getattr(self.graph, "_host_feed", None)
+        if host_feed is not None:   # extension point: tf.data / queues (frontend/data/hostfeed.py)
+            feed_dict = host_feed(self, fetches, feed_dict)
         fast_key = _fast_key(fetches, feed_dict)
         hit = self._fast.get(fast_key) if fast_key is not None else None
         if hit is not None:
