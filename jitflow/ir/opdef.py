@@ -40,6 +40,8 @@ InferFn = Callable[[Sequence[TensorType], dict], Any]
 RefFn = Callable[..., Any]
 #: grad(builder, op, output cotangents) -> one cotangent Value (or None) per operand
 GradFn = Callable[..., Sequence[Any]]
+#: region_infer(input types, attrs, regions) -> result types, for ops with regions
+RegionInferFn = Callable[[Sequence[TensorType], dict, Sequence[Any]], Any]
 
 
 @dataclass
@@ -55,9 +57,19 @@ class OpDef:
     stateful: bool = False          # e.g. random ops: never folded or CSE'd
     effectful: bool = False         # runs for its effect (e.g. failing a check): never dropped
     doc: str = ""
+    #: control flow: the names of the op's regions (nested Functions), e.g. ("then", "else");
+    #: its reference then takes ``regions=`` (one callable per region: arrays -> arrays)
+    region_names: tuple = ()
+    #: control flow: result types from operand types, attrs and the regions (``infer`` then
+    #: only says that the regions are needed)
+    region_infer: Optional[RegionInferFn] = None
 
-    def result_types(self, in_types: Sequence[TensorType], attrs: dict) -> list[TensorType]:
-        out = self.infer(list(in_types), attrs)
+    def result_types(self, in_types: Sequence[TensorType], attrs: dict,
+                     regions: Optional[Sequence[Any]] = None) -> list[TensorType]:
+        if self.region_infer is not None and regions is not None:
+            out = self.region_infer(list(in_types), attrs, list(regions))
+        else:
+            out = self.infer(list(in_types), attrs)
         return [out] if isinstance(out, TensorType) else list(out)
 
     def complete_attrs(self, attrs: dict) -> dict:
@@ -90,12 +102,13 @@ OPS: dict[str, OpDef] = {}
 def defop(name: str, *, infer: InferFn, reference: Optional[RefFn], grad: Optional[GradFn] = None,
           attrs: Optional[dict[str, Attr]] = None, num_inputs: int = -1,
           differentiable: bool = True, pseudo: bool = False, stateful: bool = False,
-          effectful: bool = False, doc: str = "") -> OpDef:
+          effectful: bool = False, doc: str = "", region_names: tuple = (),
+          region_infer: Optional[RegionInferFn] = None) -> OpDef:
     """Register an op. ``differentiable=False`` declares that it has no gradient on purpose."""
     if name in OPS:
         raise ValueError(f"op {name!r} registered twice")
     d = OpDef(name, infer, reference, grad, dict(attrs or {}), num_inputs, differentiable,
-              pseudo, stateful, effectful, doc)
+              pseudo, stateful, effectful, doc, tuple(region_names), region_infer)
     OPS[name] = d
     return d
 

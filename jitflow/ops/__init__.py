@@ -1,2 +1,2 @@
 """Op families. Importing this package registers every op in ``jitflow.ir.OPS``."""
-from . import array, debug, elementwise, gradients, indexing, linalg, nn, random, reduce, transfer  # noqa: F401,E501
+from . import array, control, debug, elementwise, gradients, indexing, linalg, nn, random, reduce, transfer  # noqa: F401,E501

@@ -79,4 +79,6 @@ def expand_gradients(f: Function) -> Function:
         f.ops[i:i + 1] = new_ops
         f.replace_all_uses(mapping)
         i += len(new_ops)
+    from .autodiff_control import merge_recorded_loops
+    merge_recorded_loops(f)
     return f
