@@ -135,3 +135,4 @@ def enable_eager_execution(*args, **kwargs) -> None:
 
 def executing_eagerly() -> bool:
     return False
+from ._control_flow import *  # noqa: E402,F401,F403  (tf.cond, tf.while_loop, ...)
