@@ -230,3 +230,36 @@ def test_assignment_inside_a_body_is_not_implemented_and_names_the_line():
                                                   rf".*{line_of('MARK-assign')}"):
         tf.while_loop(lambda i: i < 3, lambda i: [i + tf.cast(tf.assign(v, 2.0), tf.int32)],  # MARK-assign
                       [tf.constant(0)])
+
+
+# ------------------------------------------------------------------------------ map/scan ---
+
+def test_map_fn_scan_and_range_values():
+    e = tf.placeholder(tf.float32, [None, 2])
+    m = tf.map_fn(lambda x: x * 2.0 + 1.0, e)
+    s = tf.scan(lambda a, x: a + x, e, initializer=tf.zeros([2]))
+    sr = tf.scan(lambda a, x: a + x, e, initializer=tf.zeros([2]), reverse=True)
+    n = tf.placeholder(tf.int32, [])
+    r = tf.range(n)
+    ev = np.arange(6, dtype=np.float32).reshape(3, 2)
+    got = run([m, s, sr, r, tf.range(2, 11, 3)], {e: ev, n: 4})
+    np.testing.assert_allclose(got[0], ev * 2 + 1)
+    np.testing.assert_allclose(got[1], np.cumsum(ev, 0))
+    np.testing.assert_allclose(got[2], np.cumsum(ev[::-1], 0)[::-1])
+    assert got[3].tolist() == [0, 1, 2, 3] and got[4].tolist() == [2, 5, 8]
+
+
+def test_gradient_through_scan():
+    e = tf.placeholder(tf.float64, [None, 2])
+    s = tf.scan(lambda a, x: tf.tanh(a * 0.5 + x), e, initializer=tf.zeros([2], tf.float64))
+    loss = tf.reduce_sum(s * s)
+    g, = tf.gradients(loss, e)
+    ev = np.linspace(-1, 1, 8).reshape(4, 2)
+    with tf.Session(backend="reference") as sess:
+        got = sess.run(g, {e: ev})
+        fd = np.zeros_like(ev)
+        for k in range(ev.size):
+            d = np.zeros_like(ev)
+            d.flat[k] = 1e-6
+            fd.flat[k] = (sess.run(loss, {e: ev + d}) - sess.run(loss, {e: ev - d})) / 2e-6
+    np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-8)

@@ -324,3 +324,93 @@ def _fold(fn, elems, initializer, back_prop, name, reverse):
         keep = (lambda i, acc: i >= 0) if reverse else (lambda i, acc: i < n)
         _, acc = while_loop(keep, step, [i0, initializer], back_prop=back_prop)
     return acc
+
+
+def _stacked_loop(step: Callable, elems: Any, init: Any, back_prop: bool, name: str,
+                  reverse: bool = False):
+    """Run ``(carry, y) = step(carry, elems[i])`` over i and stack the ys: the row i of each
+    output accumulator is set by a one-hot mask (no TensorArray yet: O(n) work per step)."""
+    from .array_ops import expand_dims, reshape, zeros_like
+    from .extra_ops import gather
+    from .math_ops import add, cast, equal, multiply, subtract
+    elems_flat = [convert_to_tensor(e) for e in flatten(elems)]
+    g = elems_flat[0].graph
+    with g.name_scope(name):
+        n = _leading(elems_flat[0])
+        positions = range(n)
+        first = subtract(n, 1) if reverse else 0
+        # one probe step (graph build only needs its types; it also sizes the accumulators)
+        _, y_probe = step(init, pack_as(elems, [gather(e, first) for e in elems_flat]))
+        y_flat = [convert_to_tensor(t) for t in flatten(y_probe)]
+        tiles = [multiply(expand_dims(zeros_like(y), 0),
+                          reshape(zeros_like(elems_flat[0][:, 0] if elems_flat[0].shape.ndims
+                                             and elems_flat[0].shape.ndims > 1 else elems_flat[0]),
+                                  [-1] + [1] * (y.shape.ndims or 0)))
+                 for y in y_flat]
+
+        def body(i, carry, accs):
+            carry2, y = step(carry, pack_as(elems, [gather(e, i) for e in elems_flat]))
+            out = []
+            for a, yv in zip(accs, flatten(y)):
+                yv = convert_to_tensor(yv)
+                mask = reshape(cast(equal(positions, i), yv.dtype),
+                               [-1] + [1] * (yv.shape.ndims or 0))
+                out.append(add(multiply(a, 1.0 - mask), multiply(mask, expand_dims(yv, 0))))
+            return [subtract(i, 1) if reverse else add(i, 1), carry2, out]
+
+        i0 = subtract(n, 1) if reverse else convert_to_tensor(0, dtype=int32)
+        keep = (lambda i, c, a: i >= 0) if reverse else (lambda i, c, a: i < n)
+        _, carry, accs = while_loop(keep, body, [i0, init, tiles], back_prop=back_prop,
+                                    return_same_structure=True)
+    return carry, pack_as(y_probe, accs)
+
+
+def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,
+          name: str = "range") -> Tensor:
+    """TF1 ``tf.range``: a constant when the bounds are known at graph build, else a loop."""
+    from .array_ops import expand_dims
+    from .math_ops import add, cast
+    from .op_builder import constant
+    if limit is None:
+        start, limit = 0, start
+    vals = [static_value(v) for v in (start, limit, delta)]
+    if all(v is not None for v in vals):
+        arr = np.arange(*[np.asarray(v).item() for v in vals])
+        if dtype is None and arr.dtype.kind == "i":
+            arr = arr.astype(np.int32)
+        elif dtype is None:
+            arr = arr.astype(np.float32)
+        return constant(arr, dtype=dtype, name=name)
+    start, limit, delta = (convert_to_tensor(v, dtype=int32) if not isinstance(v, Tensor) else v
+                           for v in (start, limit, delta))
+    from .extra_ops import concat
+    from .op_builder import constant as const
+    empty = const(np.zeros((0,), np.int32))
+    out = while_loop(lambda k, p: k < limit,
+                     lambda k, p: [add(k, delta), concat([p, expand_dims(k, 0)], 0)],
+                     [start, empty], shape_invariants=[TensorShape([]), TensorShape([None])],
+                     name=name)[1]
+    return out if dtype is None else cast(out, dtype)
+
+
+def map_fn(fn: Callable, elems: Any, dtype: Any = None, parallel_iterations: int = 10,
+           back_prop: bool = True, swap_memory: bool = False, infer_shape: bool = True,
+           name: Optional[str] = None):
+    """TF1 ``tf.map_fn``: ``stack([fn(elems[i]) for i])`` as a while loop (float outputs)."""
+    _, out = _stacked_loop(lambda c, x: (c, fn(x)), elems, convert_to_tensor(0.0), back_prop,
+                           name or "map")
+    return out
+
+
+def scan(fn: Callable, elems: Any, initializer: Any = None, parallel_iterations: int = 10,
+         back_prop: bool = True, swap_memory: bool = False, infer_shape: bool = True,
+         reverse: bool = False, name: Optional[str] = None):
+    """TF1 ``tf.scan``: ``acc = fn(acc, elems[i])`` for every i, stacking each acc."""
+    if initializer is None:
+        raise NotImplementedError("tf.scan without an initializer is not supported yet")
+
+    def step(acc, x):
+        nxt = fn(acc, x)
+        return nxt, nxt
+    _, out = _stacked_loop(step, elems, initializer, back_prop, name or "scan", reverse)
+    return out
