@@ -263,3 +263,16 @@ def test_gradient_through_scan():
             d.flat[k] = 1e-6
             fd.flat[k] = (sess.run(loss, {e: ev + d}) - sess.run(loss, {e: ev - d})) / 2e-6
     np.testing.assert_allclose(got, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_lowered_loop_keeps_symbolic_dims_and_widens_only_invariants():
+    from jitflow.frontend.graph_to_ir import graph_to_ir
+    from jitflow.ir import TensorType, float32, print_function
+    x = tf.placeholder(tf.float32, [None, 3])
+    _, h = tf.while_loop(lambda i, h: i < 3, lambda i, h: [i + 1, tf.tanh(h)], [0, x])
+    _, v = tf.while_loop(lambda i, v: i < 3, lambda i, v: [i + 1, tf.concat([v, v], 0)], [0, x],
+                         shape_invariants=[tf.TensorShape([]), tf.TensorShape([None, 3])])
+    gf = graph_to_ir("f", [h, v], [], [x], [TensorType(float32, ("s0", 3))])
+    text = print_function(gf.function)
+    loops = [op for op in gf.function.ops if op.opname == "while"]
+    assert [str(op.results[1].type) for op in loops] == ["f32[s0,3]", "f32[?,3]"], text

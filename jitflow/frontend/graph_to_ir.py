@@ -98,9 +98,8 @@ def lower_region_op(b: Builder, op: Operation, operands: Sequence[Value]) -> lis
         regions = [_lower_region(n, r, types[1:]) for n, r in zip(("then", "else"), op.regions)]
     else:
         n = op.attrs["num_carried"]
-        for k, p in enumerate(op.regions[0].params[:n]):     # shape invariants: dims given as ?
-            dims = p.shape.dims
-            if types[k].shape is not None and dims is not None:
+        for k, dims in enumerate(getattr(op, "shape_invariants", [None] * n)):
+            if types[k].shape is not None and dims is not None:   # shape_invariants: ? dims
                 types[k] = TensorType(types[k].dtype, tuple(
                     None if d is None else t for d, t in zip(dims, types[k].shape)))
         for _ in range(4):
