@@ -276,3 +276,12 @@ def test_lowered_loop_keeps_symbolic_dims_and_widens_only_invariants():
     text = print_function(gf.function)
     loops = [op for op in gf.function.ops if op.opname == "while"]
     assert [str(op.results[1].type) for op in loops] == ["f32[s0,3]", "f32[?,3]"], text
+
+
+def test_maximum_iterations_given_as_a_run_time_tensor():
+    m = tf.placeholder(tf.int32, [])
+    out = tf.while_loop(lambda i, v: i < 100, lambda i, v: (i + 2, v * 2.0),
+                        (tf.constant(0), tf.constant(1.0)), maximum_iterations=m)
+    assert isinstance(out, tuple)
+    assert run(list(out), {m: 5}) == [10, 32.0]
+    assert run(list(out), {m: 500}) == [100, 2.0 ** 50]

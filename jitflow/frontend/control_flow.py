@@ -223,8 +223,17 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
     max_iter = -1
     if maximum_iterations is not None:
         v = static_value(maximum_iterations)
-        if v is None:
-            raise NotImplementedError("maximum_iterations must be a Python int or a constant")
+        if v is None:       # a run-time limit: count the trips in one more loop variable
+            from .math_ops import add, logical_and
+            m = convert_to_tensor(maximum_iterations)
+            invs = None if shape_invariants is None else [TensorShape([]), shape_invariants]
+            out = while_loop(
+                lambda k, lv: logical_and(k < m, cond(*([lv] if single else lv))),
+                lambda k, lv: [add(k, 1), body(*([lv] if single else lv))],
+                [convert_to_tensor(0, dtype=m.dtype), loop_vars],
+                shape_invariants=invs, back_prop=back_prop, name=name,
+                return_same_structure=True)[1]
+            return out
         max_iter = int(v)
     g = flat[0].graph
     with g.name_scope(name or "while"):
