@@ -20,6 +20,7 @@ from ..backends.base import CompileOptions
 from ..errors import FailedPreconditionError
 from ..frontend.default_session import default_session_stack as _default_session_stack
 from ..frontend.default_session import get_default_session  # noqa: F401  (re-exported)
+from ..frontend.default_session import register_session_class
 from ..frontend.default_session import session_for as _session_for  # noqa: F401
 from ..frontend.graph import Graph, Operation, Tensor, get_default_graph
 from ..frontend.graph import _stack as _graph_stack
@@ -431,6 +432,9 @@ class Session:
         if v is not None and not isinstance(v, np.ndarray):
             v = np.asarray(v)      # a device-resident value (cuda backend): copy to the host
         return v
+
+
+register_session_class(Session)
 
 
 class InteractiveSession(Session):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+from ..default_session import new_session
 from ..graph import Graph, Tensor
 from .hostfeed import HostNode, HostRegistry, StringTensor
 from .structure import Spec, flatten, pack_as, string
@@ -47,8 +48,7 @@ class TracedFn:
     def __call__(self, flat_values: list) -> list:
         with self._lock:
             if self._sess is None:
-                from ...runtime.session import Session
-                self._sess = Session(graph=self.graph)
+                self._sess = new_session(graph=self.graph)
             ctx = {id(self._in_node): tuple(flat_values)}
             return self.registry.evaluate(self._sess, self.flat_out, None, ctx)
 
