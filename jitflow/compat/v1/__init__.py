@@ -135,3 +135,4 @@ def enable_eager_execution(*args, **kwargs) -> None:
 
 def executing_eagerly() -> bool:
     return False
+from . import _surface  # noqa: E402,F401  (wider TF1 surface; missing names name the TF symbol)
