@@ -73,7 +73,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
-from .backends import available_backends, default_backend_name, get_backend
+from .backends import available_backends, default_backend_name
 from .frontend import overloads as _overloads  # noqa: F401  (Tensor operators)
 from .frontend.array_ops import placeholder
 from .frontend.gradients import gradients as _tf_gradients
@@ -84,10 +84,9 @@ from .ir.dtypes import ALL as _SUPPORTED_DTYPES
 from .ir.parser import parse_function
 from .ir.printer import print_function
 from .ir.types import TensorType, format_type
+from .frontend.graph_to_ir import graph_to_ir
 from .passes.manager import PassManager, pipeline_for
-from .runtime import session as session_mod
-from .runtime.lowering import lower
-from .runtime.session import _log_compile
+from .runtime.compile import compile_function, log_compile
 
 __all__ = ["ConcreteFunction", "TracedFunction", "function", "grad", "make_ir", "value_and_grad"]
 
@@ -519,7 +518,7 @@ class TracedFunction:
                     f"{self.name}() returned {t.name}, a tensor of another graph (a tensor "
                     "captured from outside the function?); build every tensor inside the "
                     "traced function or pass its value as an argument")
-        low = lower(name or self.name, tensors, [], phs, types)
+        low = graph_to_ir(name or self.name, tensors, [], phs, types)
         if low.var_reads or low.var_writes:
             names = sorted({op.name for op in low.var_reads + low.var_writes})
             raise ValueError(
@@ -538,32 +537,20 @@ class TracedFunction:
         t0 = time.perf_counter()
         exe, final = None, None
         num = low.num_fetches
-        hooks = session_mod.COMPILE_HOOKS
         if num:
-            backend = get_backend(backend_name)
-            pm = PassManager(pipeline_for(backend.name), record=bool(hooks))
-            final = pm.run(f)
-            opts = {}
-            if backend.name == "llvm":
-                opts["dump_dir"] = str(pm.last_dump) if pm.last_dump else None
-            exe = backend.compile(final, **opts)
+            c = compile_function(f, backend_name, fetches=low.fetches, start=t0)
+            final, exe = c.function, c.executable
             params = {id(p) for p in final.params}
             copy = [id(v) in params for v in final.results]
         else:
             copy = []
         compile_secs = time.perf_counter() - t0
-        if hooks and final is not None:      # tools (jitflow dump-ir) see traced functions too
-            event = session_mod.CompileEvent(None, list(low.fetches), [], final, pm.stages, exe,
-                                             backend.name, compile_secs,
-                                             list(getattr(final, "fusion_log", [])))
-            for hook in list(hooks):
-                hook(event)
         cf = ConcreteFunction(self.name, backend_name, descr, list(types), ir_text, final, exe,
                               trace_secs, compile_secs, num, copy, low.uses_rng, rebuild)
         why = "" if not previous else f"; retrace #{len(previous)}: " + _signature_diff(
             previous[-1].signature, descr)
         n_ops = len(final.ops) if final is not None else 0
-        _log_compile(f"compiled function {self.name}: signature ({cf.signature_str()}), "
+        log_compile(f"compiled function {self.name}: signature ({cf.signature_str()}), "
                      f"{num} results, {n_ops} ops on {backend_name} in "
                      f"{(trace_secs + compile_secs) * 1e3:.1f} ms (trace "
                      f"{trace_secs * 1e3:.1f} ms, compile {compile_secs * 1e3:.1f} ms){why}")

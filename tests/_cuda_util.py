@@ -53,9 +53,10 @@ ATOL = {"f32": 1e-6, "f64": 1e-12}
 
 def compile_cuda(f: Function, **opts):
     """The cuda pipeline (legalize, fusion) on a copy of ``f``, compiled by the cuda backend
-    (which raises UnsupportedOp rather than falling back)."""
+    (which raises UnsupportedOp rather than falling back); ``opts`` are CompileOptions fields."""
+    from jitflow.backends.base import CompileOptions
     g = PassManager(pipeline_for("cuda")).run(f.clone())
-    return get_backend("cuda").compile(g, **opts)
+    return get_backend("cuda").compile(g, CompileOptions(**opts))
 
 
 def cuda_run(f: Function, args, **opts) -> list:

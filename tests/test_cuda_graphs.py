@@ -257,7 +257,7 @@ def test_an_op_without_a_cuda_lowering_is_named():
 
 def ptx_graphs():
     """(name, IR Function, args) of the training graphs, for the PTX compile check."""
-    from jitflow.runtime.lowering import lower
+    from jitflow.frontend.graph_to_ir import graph_to_ir
     from jitflow.ir import TensorType
     out = []
     for name, g in (("quadratic", quadratic_graph()), ("cnn", cnn_graph())):
@@ -265,7 +265,7 @@ def ptx_graphs():
         types = [TensorType(t.dtype, tuple(None if d is None else d for d in
                                            ["s0" if d is None else d for d in t.shape.as_list()]))
                  for t in feeds]
-        low = lower("train", [g["loss"]], [g["train"]], feeds, types)
+        low = graph_to_ir("train", [g["loss"]], [g["train"]], feeds, types)
         args = [np.asarray(g["feed"][t]) for t in feeds]
         for op in low.var_reads:
             t = op.outputs[0]

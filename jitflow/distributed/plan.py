@@ -25,7 +25,7 @@ import numpy as np
 from ..frontend.graph import GraphKeys, Operation, Tensor
 from ..frontend import saver as _saver
 from ..frontend.array_ops import placeholder
-from ..runtime.lowering import needed_ops
+from ..frontend.graph_to_ir import needed_ops
 
 SCOPE = "data_parallel"
 

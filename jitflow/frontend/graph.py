@@ -16,6 +16,7 @@ from typing import Any, Iterator, Optional, Sequence
 from ..ir.core import Location
 from ..ir.dtypes import DType
 from ..ir.types import TensorType, format_shape_tf
+from .default_session import default_session_stack, session_for
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -188,8 +189,7 @@ class Tensor:
         return [op for op in self.graph._ops if any(t is self for t in op.inputs)]
 
     def eval(self, feed_dict=None, session=None):
-        from ..runtime.session import _session_for
-        return _session_for(session, "eval()").run(self, feed_dict)
+        return session_for(session, "eval()").run(self, feed_dict)
 
     def __repr__(self) -> str:
         return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
@@ -262,8 +262,7 @@ class Operation:
         self.control_inputs.append(op)
 
     def run(self, feed_dict=None, session=None) -> None:
-        from ..runtime.session import _session_for
-        _session_for(session, "run()").run(self, feed_dict)
+        session_for(session, "run()").run(self, feed_dict)
 
     def __repr__(self) -> str:
         return f"<tf.Operation '{self.name}' type={self.type}>"
@@ -496,8 +495,7 @@ def reset_default_graph() -> None:
     if _stack():
         raise AssertionError("Do not use tf.reset_default_graph() to clear nested graphs. If you "
                              "need a cleared graph, exit the nesting and create a new graph.")
-    from ..runtime.session import _default_session_stack
-    if _default_session_stack():
+    if default_session_stack():
         raise AssertionError("Do not use tf.reset_default_graph() while a default session is "
                              "active (inside `with tf.Session()`).")
     _global_default[0] = Graph()

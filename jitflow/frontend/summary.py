@@ -150,7 +150,7 @@ class SummaryTensor:
         return tensors, combine
 
     def eval(self, feed_dict: Optional[dict] = None, session: Any = None) -> bytes:
-        from ..runtime.session import _session_for
+        from .default_session import session_for as _session_for
         return _session_for(session, "eval()").run(self, feed_dict)
 
     def __repr__(self) -> str:

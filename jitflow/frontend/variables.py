@@ -8,6 +8,7 @@ from ..ir.dtypes import as_dtype, float32
 from ..ir.types import TensorType
 from .graph import GraphKeys, Operation, Tensor, TensorShape, get_default_graph
 from .op_builder import convert_to_tensor, make_op
+from .default_session import session_for
 
 
 class _ReuseMarker:
@@ -144,8 +145,7 @@ class Variable:
         return self._variable.eval(session=session)
 
     def load(self, value: Any, session=None) -> None:
-        from ..runtime.session import _session_for
-        _session_for(session, "load()")._load_variable(self, value)
+        session_for(session, "load()")._load_variable(self, value)
 
     def __repr__(self) -> str:
         return (f"<tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}_ref>")

@@ -377,11 +377,28 @@ class PartitionedExecutable:
                 c()
 
 
+#: the passes that depend on the device a segment runs on: they run after placement
+DEVICE_PASS_NAMES = ("cuda-legalize", "fusion")
+
+
+def pre_placement_passes(backend: str) -> list:
+    """``backend``'s pipeline up to placement (autodiff and simplification)."""
+    from ..passes.manager import pipeline_for
+    return [p for p in pipeline_for(backend) if p.name not in DEVICE_PASS_NAMES]
+
+
+def device_passes(backend: str) -> list:
+    """The rest of ``backend``'s pipeline, run on each device's part after placement."""
+    from ..passes.manager import pipeline_for
+    return [p for p in pipeline_for(backend) if p.name in DEVICE_PASS_NAMES]
+
+
 def compile_partitioned(f: Function, dev_of: dict[int, Device], placer: Placer,
                         num_fetches: int, num_feeds: int):
     """Split ``f`` (already autodiffed and simplified) by device and compile each part."""
     from ..backends import get_backend
-    from ..passes.manager import PassManager, pipeline_for
+    from ..backends.base import CompileOptions
+    from ..passes.manager import PassManager
     f = insert_copies(f, dev_of)
     steps = schedule(f, dev_of)
     # which values each later step (or the results) reads
@@ -399,14 +416,11 @@ def compile_partitioned(f: Function, dev_of: dict[int, Device], placer: Placer,
             continue
         sub = _segment_function(st, f, reads_after[k], results, k)
         name = backend_for(st.device, placer)
-        rest = [p for p in pipeline_for(name) if p.name in ("cuda-legalize", "fusion")]
-        sub = PassManager(rest).run(sub)
+        sub = PassManager(device_passes(name)).run(sub)
         st.function = sub
-        backend = get_backend(name)
-        if name == "cuda":
-            st.executable = backend.compile(sub, num_fetches=0, num_feeds=len(sub.params))
-        else:
-            st.executable = backend.compile(sub)
+        # a segment's results stay where they are made; its parameters are all "fed"
+        st.executable = get_backend(name).compile(
+            sub, CompileOptions(num_fetches=0, num_feeds=len(sub.params)))
     return PartitionedExecutable(f, steps, num_fetches)
 
 

@@ -6,9 +6,8 @@ which run-time dims are equal (so a new batch size reuses the compiled code).
 """
 from __future__ import annotations
 
-import collections
 from dataclasses import dataclass
-import os
+import itertools
 import sys
 import threading
 import time
@@ -17,45 +16,31 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..backends import default_backend_name, get_backend
+from ..backends.base import CompileOptions
 from ..errors import FailedPreconditionError
-from ..ir.types import TensorType
-from ..passes.manager import PassManager, pipeline_for
+from ..frontend.default_session import default_session_stack as _default_session_stack
+from ..frontend.default_session import get_default_session  # noqa: F401  (re-exported)
+from ..frontend.default_session import register_session_class
+from ..frontend.default_session import session_for as _session_for  # noqa: F401
 from ..frontend.graph import Graph, Operation, Tensor, get_default_graph
 from ..frontend.graph import _stack as _graph_stack
-from .lowering import Lowered, lower
+from ..frontend.graph_to_ir import GraphFunction, graph_to_ir, needed_ops
+from ..ir.types import TensorType
+from ..passes.manager import pipeline_for
+from .compile import COMPILE_HOOKS, CompileEvent, compile_function, log_compile  # noqa: F401
 
-_local = threading.local()
-
-
-def _default_session_stack() -> list:
-    s = getattr(_local, "sessions", None)
-    if s is None:
-        s = _local.sessions = []
-    return s
-
-
-def get_default_session() -> Optional["Session"]:
-    s = _default_session_stack()
-    return s[-1] if s else None
-
-
-def _session_for(session: Optional["Session"], what: str) -> "Session":
-    if session is not None:
-        return session
-    s = get_default_session()
-    if s is None:
-        kind = "tensor using `eval()`" if what == "eval()" else f"operation using `{what}`"
-        raise ValueError(f"Cannot evaluate {kind}: No default session is registered. Use `with "
-                         f"sess.as_default()` or pass an explicit session to `{what[:-2]}(session=sess)`")
-    return s
+_log_compile = log_compile     # the name tracing and older tools import
 
 
 class _Compiled:
-    __slots__ = ("lowered", "executable", "copy_results", "compile_seconds", "host_args")
+    __slots__ = ("lowered", "executable", "copy_results", "compile_seconds", "host_args",
+                 "write_locks")
 
-    def __init__(self, lowered: Lowered, executable, compile_seconds: float,
-                 host_args: bool = False) -> None:
+    def __init__(self, lowered: GraphFunction, executable, compile_seconds: float,
+                 host_args: bool = False, write_locks: tuple = ()) -> None:
         self.lowered = lowered
+        # the locks of the variables the run assigns, in the session's global lock order
+        self.write_locks = write_locks
         self.executable = executable
         # a CPU executable: variables held on the GPU (DeviceTensor) are copied to the host
         self.host_args = host_args
@@ -63,28 +48,6 @@ class _Compiled:
         self.copy_results = [id(v) in params for v in lowered.function.results[:lowered.num_fetches]]
         self.compile_seconds = compile_seconds
 
-
-def _log_compile(msg: str) -> None:
-    if "compile" in os.environ.get("JITFLOW_LOG", "").split(","):
-        print(f"[jitflow] {msg}", file=sys.stderr)
-
-
-@dataclass
-class CompileEvent:
-    """What one compilation produced, for tools (``jitflow dump-ir``) and tests."""
-    session: Optional["Session"]   # None for a traced function (@jitflow.function)
-    fetches: list
-    targets: list
-    function: Any                  # the final ir.Function
-    stages: list                   # [(stage name, IR text)] from the frontend to the last pass
-    executable: Any
-    backend: str
-    seconds: float
-    fusion_log: list
-
-
-#: callables ``hook(event: CompileEvent)`` run after each compilation (may raise to stop)
-COMPILE_HOOKS: list = []
 
 _FETCH_TYPES = (Tensor, Operation)
 _SCALAR_FEEDS = (float, int, bool)
@@ -110,15 +73,22 @@ def _fast_key(fetches: Any, feed_dict: Optional[dict]) -> Optional[tuple]:
         tv = type(v)
         if tv is np.ndarray:
             items.append((id(k), v.shape, v.dtype.num))
-        elif tv in _SCALAR_FEEDS:
-            items.append((id(k), tv))
+        elif tv in _SCALAR_FEEDS or isinstance(v, np.generic):
+            items.append((id(k), tv))      # Python and NumPy scalars: rank 0, fixed dtype
         else:
             return None
     return (fk, tuple(items))
 
 
 class Session:
-    """Runs fetches of one graph. Variable values live here, not in the graph."""
+    """Runs fetches of one graph. Variable values live here, not in the graph.
+
+    Thread-safe, as TF1's: a run that assigns variables holds those variables' locks from
+    reading their values to storing the updates, so concurrent training steps (Hogwild-style
+    threads) never lose an update; runs that only read take no lock and proceed in parallel
+    (an executable serializes its own concurrent calls). A signature missed by two threads at
+    once is compiled once.
+    """
 
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config: Any = None,
                  backend: Optional[str] = None) -> None:
@@ -127,7 +97,9 @@ class Session:
         self._values: dict[int, np.ndarray] = {}     # id(VariableV2 op) -> value
         self._cache: dict[tuple, _Compiled] = {}
         self._fast: dict[tuple, tuple] = {}          # exact-run key -> (compiled, ...)
-        self._step = 0
+        self._steps = itertools.count()              # the run step of random ops
+        self._compile_lock = threading.RLock()       # one compilation at a time
+        self._var_locks: dict[int, threading.Lock] = {}   # id(VariableV2 op) -> its lock
         cfg_backend = getattr(config, "backend", None) if config is not None else None
         self.backend_name = backend or cfg_backend or default_backend_name()
         self._backend = get_backend(self.backend_name)
@@ -200,6 +172,9 @@ class Session:
             run_metadata: Any = None) -> Any:
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        host_feed = getattr(self.graph, "_host_feed", None)
+        if host_feed is not None:   # extension point: tf.data / queues (frontend/data/hostfeed.py)
+            feed_dict = host_feed(self, fetches, feed_dict)
         fast_key = _fast_key(fetches, feed_dict)
         hit = self._fast.get(fast_key) if fast_key is not None else None
         if hit is not None:
@@ -217,12 +192,28 @@ class Session:
             key, types = self._signature(tensors, targets, feeds, arrays)
             compiled = self._cache.get(key)
             if compiled is None:
-                compiled = self._compile(tensors, targets, feeds, types)
-                self._cache[key] = compiled
+                with self._compile_lock:
+                    compiled = self._cache.get(key)      # another thread may have compiled it
+                    if compiled is None:
+                        compiled = self._compile(tensors, targets, feeds, types)
+                        self._cache[key] = compiled
             if fast_key is not None:
                 if len(self._fast) > 256:
                     self._fast.clear()
                 self._fast[fast_key] = (compiled, [t.dtype.np for t in feeds], tensors, rebuild)
+        locks = compiled.write_locks
+        for lock in locks:
+            lock.acquire()
+        try:
+            values = self._execute(compiled, arrays, tensors)
+        finally:
+            for lock in reversed(locks):
+                lock.release()
+        return rebuild(values)
+
+    def _execute(self, compiled: _Compiled, arrays: list, tensors: list) -> dict:
+        """One call of the executable: variables' values in, updates stored, fetched values
+        out (keyed by id of the fetched tensor). The caller holds the write locks."""
         low = compiled.lowered
         args = list(arrays)
         for var_op in low.var_reads:
@@ -233,8 +224,7 @@ class Session:
                     f"{var_op.name} (defined at {var_op.file}:{var_op.line}) ]]")
             args.append(v)
         if low.uses_rng:
-            args.append(np.array(self._step, dtype=np.int64))
-            self._step += 1
+            args.append(np.array(next(self._steps), dtype=np.int64))
         if compiled.host_args and self._device_values:
             args = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in args]
         results = compiled.executable.run(args)
@@ -258,7 +248,7 @@ class Session:
                 r = np.array(r)
             owned.add(id(r))
             values[id(t)] = r[()] if r.ndim == 0 else r
-        return rebuild(values)
+        return values
 
     def _flatten(self, fetch: Any, flat: list, index: dict) -> Callable[[dict], Any]:
         if fetch is None:
@@ -356,37 +346,34 @@ class Session:
 
     def _compile(self, tensors, targets, feeds, types) -> _Compiled:
         t0 = time.perf_counter()
-        low = lower(f"run{len(self._cache)}", tensors, targets, feeds, types)
-        placed = self._placed_backend(tensors, targets, feeds, low)
+        low = graph_to_ir(f"run{len(self._cache)}", tensors, targets, feeds, types)
+        placed = self._placed_backend(tensors, targets, feeds, low, t0)
         if placed is None:          # no device scopes: the session's backend runs it all
-            backend = self._backend
-            pm = PassManager(pipeline_for(backend.name), record=bool(COMPILE_HOOKS))
-            f = pm.run(low.function)
-            low.function = f
-            exe = backend.compile(f, **self._compile_options(low, pm, backend.name))
-            backend_name = backend.name
+            c = compile_function(low.function, self._backend.name, self._compile_options(low),
+                                 session=self, fetches=tensors, targets=targets, start=t0)
+            low.function, exe, backend_name = c.function, c.executable, c.backend
+            host_args = getattr(self._backend, "device", "cpu") == "cpu"
         else:
-            f, exe, backend_name, pm = placed
+            exe, backend_name, host_args = placed
+        f = low.function
         secs = time.perf_counter() - t0
-        _log_compile(f"compiled {f.name}: {len(tensors)} fetches, {len(targets)} targets, "
-                     f"feeds {[str(t) for t in types]}, {len(f.ops)} ops on {backend_name} "
-                     f"in {secs * 1e3:.1f} ms")
-        compiled = _Compiled(low, exe, secs, host_args=backend_name not in ("cuda",) and
-                             not backend_name.startswith("partitioned"))
-        if COMPILE_HOOKS:
-            event = CompileEvent(self, list(tensors), list(targets), f, pm.stages, exe,
-                                 backend_name, secs, list(getattr(f, "fusion_log", [])))
-            for hook in list(COMPILE_HOOKS):
-                hook(event)
-        return compiled
+        log_compile(f"compiled {f.name}: {len(tensors)} fetches, {len(targets)} targets, "
+                    f"feeds {[str(t) for t in types]}, {len(f.ops)} ops on {backend_name} "
+                    f"in {secs * 1e3:.1f} ms")
+        for var_op in low.var_writes:
+            self._var_locks.setdefault(id(var_op), threading.Lock())
+        locks = tuple(self._var_locks[k] for k in sorted({id(op) for op in low.var_writes}))
+        return _Compiled(low, exe, secs, host_args=host_args, write_locks=locks)
 
-    def _placed_backend(self, tensors, targets, feeds, low: Lowered):
+    def _placed_backend(self, tensors, targets, feeds, low: GraphFunction, t0: float):
         """With ``tf.device`` scopes in the run (or placement logging on): place its ops
         (jitflow/runtime/placement.py) and compile for one device, or split the graph across
-        devices. Returns None when the session's own backend should run everything."""
-        from .lowering import needed_ops
+        devices. Returns (executable, backend name, host_args), or None when the session's
+        own backend should run everything."""
+        from .compile import Compiled, fire_compile_hooks, run_pipeline
         from .placement import (HostArgs, Placer, backend_for, compile_partitioned,
-                                ops_by_device, parse_device, single_device)
+                                device_passes, ops_by_device, parse_device, pre_placement_passes,
+                                single_device)
         fops = needed_ops(tensors, targets, {id(t) for t in feeds})
         placer = Placer(self)
         explicit = any(parse_device(op.device) is not None for op in fops)
@@ -395,46 +382,37 @@ class Session:
         names = placer.assign(self.graph, fops)
         if not explicit:
             return None
-        early = [p for p in pipeline_for(self._backend.name)
-                 if p.name not in ("fusion", "cuda-legalize")]
-        pm = PassManager(early, record=bool(COMPILE_HOOKS))
-        f = pm.run(low.function)
+        f, pm = run_pipeline(low.function, self._backend.name,
+                             pre_placement_passes(self._backend.name))
         low.function = f
         dev_of = ops_by_device(f, placer, names, self.graph)
         single, device = single_device(f, dev_of)
         if single:
             name = backend_for(device, placer) if device is not None else self._backend.name
-            backend = self._backend if name == self._backend.name else get_backend(name)
-            late = [p for p in pipeline_for(name) if p.name in ("fusion", "cuda-legalize")]
-            f = PassManager(late).run(f)
-            low.function = f
-            exe = backend.compile(f, **self._compile_options(low, pm, name))
-            if name != "cuda":
-                exe = HostArgs(exe)
-            return f, exe, name, pm
+            c = compile_function(f, name, self._compile_options(low), passes=device_passes(name),
+                                 start=t0)
+            c.passes = pm          # the stages from the frontend to placement
+            low.function = c.function
+            fire_compile_hooks(c, self, tensors, targets)
+            backend = get_backend(name)
+            on_cpu = getattr(backend, "device", "cpu") == "cpu"
+            return (HostArgs(c.executable) if on_cpu else c.executable), c.backend, on_cpu
         exe = compile_partitioned(f, dev_of, placer, low.num_fetches, len(low.feeds))
         low.function = exe.function
-        return exe.function, exe, "partitioned(" + ",".join(sorted(
-            {backend_for(d, placer) for d in dev_of.values()})) + ")", pm
+        name = "partitioned(" + ",".join(sorted({backend_for(d, placer)
+                                                  for d in dev_of.values()})) + ")"
+        fire_compile_hooks(Compiled(exe.function, exe, name, time.perf_counter() - t0, pm),
+                           self, tensors, targets)
+        return exe, name, False
 
-    def _compile_options(self, low: Lowered, pm: PassManager, backend_name: str = "") -> dict:
-        """Backend extras: variable updates that may be written in place (result index ->
-        parameter index) and the JITFLOW_DUMP directory for .ll/.s files."""
-        backend_name = backend_name or self._backend.name
-        if backend_name not in ("llvm", "cuda"):
-            return {}
+    @staticmethod
+    def _compile_options(low: GraphFunction) -> CompileOptions:
+        """What the backend may assume: variable updates that may be written in place (result
+        index -> parameter index) and how many results are fetches, parameters feeds."""
         nf, feeds = low.num_fetches, len(low.feeds)
         reads = {id(op): feeds + i for i, op in enumerate(low.var_reads)}
         donations = {nf + i: reads[id(op)] for i, op in enumerate(low.var_writes) if id(op) in reads}
-        opts = {"donations": donations, "dump_dir": str(pm.last_dump) if pm.last_dump else None}
-        if backend_name == "cuda":
-            # fetched results come back as NumPy arrays, variable updates stay on the device;
-            # fed scalars (and the run step) are passed to kernels as host values
-            params = low.function.params
-            opts.update(num_fetches=nf, num_feeds=feeds, scalar_params=[
-                i for i, p in enumerate(params)
-                if (i < feeds or p.name == "rng_step") and p.type.shape == ()])
-        return opts
+        return CompileOptions(donations=donations, num_fetches=nf, num_feeds=feeds)
 
     # ------------------------------------------------------------------ variables --------
     def _load_variable(self, var: Any, value: Any) -> None:
@@ -442,13 +420,21 @@ class Session:
         if tuple(arr.shape) != tuple(var.shape.as_list()):
             raise ValueError(f"Cannot load value of shape {arr.shape} into variable {var.op.name} "
                              f"of shape {var.shape}")
-        self._values[id(var.op)] = arr.copy()
+        lock = self._var_locks.get(id(var.op))
+        if lock is None:
+            self._values[id(var.op)] = arr.copy()
+        else:
+            with lock:
+                self._values[id(var.op)] = arr.copy()
 
     def _variable_value(self, var: Any) -> Optional[np.ndarray]:
         v = self._values.get(id(var.op))
         if v is not None and not isinstance(v, np.ndarray):
             v = np.asarray(v)      # a device-resident value (cuda backend): copy to the host
         return v
+
+
+register_session_class(Session)
 
 
 class InteractiveSession(Session):
@@ -501,5 +487,3 @@ class ConfigProto:
         self.__dict__.update(kwargs)
         self.backend = kwargs.get("backend")
 
-
-_ = collections

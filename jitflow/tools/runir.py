@@ -16,7 +16,7 @@ import numpy as np
 from ..ir.core import Function
 from ..ir.parser import parse
 from ..ir.types import format_type
-from ..passes.manager import PassManager, pipeline_for
+from ..runtime.compile import run_pipeline
 
 
 class RunIRError(ValueError):
@@ -129,7 +129,7 @@ def run_ir(text: str, arrays: dict[str, np.ndarray], backend: str, path: str = "
         raise RunIRError(f"{path}: cannot parse the IR: {e}") from None
     args = bind_inputs(f, arrays)
     try:
-        f = PassManager(pipeline_for(backend)).run(f)
+        f, _ = run_pipeline(f, backend, record=False)
     except Exception as e:  # noqa: BLE001 - verification/pass errors, shown to the user
         raise RunIRError(f"{path}: the {backend} pipeline failed: {type(e).__name__}: {e}") from None
     exe = get_backend(backend).compile(f)

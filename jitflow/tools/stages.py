@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
 from ..ir.parser import parse
-from ..passes.manager import PassManager, pipeline_for
+from ..passes.manager import pipeline_for
+from ..runtime.compile import run_pipeline
 
 IR_DESCRIPTIONS = {
     "frontend": "the graph as lowered from the TF ops (params: feeds, variables read, rng step; "
@@ -195,9 +196,8 @@ def stages_from_ir(path: str, text: str, backend: str) -> Compilation:
         f = parse(text)
     except ValueError as e:
         raise StageError(f"{path}: cannot parse the IR: {e}") from None
-    pm = PassManager(pipeline_for(backend), record=True)
     try:
-        f = pm.run(f)
+        f, pm = run_pipeline(f, backend, record=True)
     except Exception as e:  # noqa: BLE001 - verification or pass failure, reported to the user
         raise StageError(f"{path}: the {backend} pipeline failed: {type(e).__name__}: {e}") from None
     recorded = [("input", text if text.endswith("\n") else text + "\n")] + pm.stages[1:]
@@ -303,7 +303,7 @@ def capture_script(script: str, args: Sequence[str] = (), fetch: Optional[str] =
     """Run ``script`` until its ``nth`` compilation (that fetches ``fetch``, if given), stop
     it, and return that compilation's stages. Raises ScriptError if the script fails first
     or never gets there."""
-    from ..runtime import session as session_mod
+    from ..runtime import compile as compile_mod
     seen: list[str] = []
     captured: list = []
     count = [0]
@@ -332,7 +332,7 @@ def capture_script(script: str, args: Sequence[str] = (), fetch: Optional[str] =
         os.environ["JITFLOW_BACKEND"] = backend
     sys.argv = [script] + list(args)
     sys.path.insert(0, os.path.dirname(script_abs))
-    session_mod.COMPILE_HOOKS.append(hook)
+    compile_mod.COMPILE_HOOKS.append(hook)
     try:
         with contextlib.redirect_stdout(sys.stderr):
             runpy.run_path(script, run_name="__main__")
@@ -349,7 +349,7 @@ def capture_script(script: str, args: Sequence[str] = (), fetch: Optional[str] =
                           f"{_format_user_traceback(e, script)}") from None
     finally:
         try:
-            session_mod.COMPILE_HOOKS.remove(hook)
+            compile_mod.COMPILE_HOOKS.remove(hook)
         except ValueError:
             pass
         sys.argv = old_argv

@@ -10,9 +10,10 @@ other kernels), device.py (GPU access, DeviceTensor, out-of-memory errors).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 from ...ir.core import Function
+from ..base import CompileOptions
 from .codegen import UnsupportedOp
 from .device import DeviceTensor, cuda_usable, gpu_present, to_host
 
@@ -24,18 +25,23 @@ class CUDABackend:
     name = "cuda"
     device = "gpu"
 
-    def compile(self, f: Function, donations: Optional[dict[int, int]] = None,
-                num_fetches: Optional[int] = None, num_feeds: Optional[int] = None,
-                scalar_params: Optional[Sequence[int]] = None,
-                dump_dir: Optional[str] = None):
-        """Compile ``f``; an op without a CUDA lowering raises UnsupportedOp naming it."""
+    def compile(self, f: Function, options: Optional[CompileOptions] = None):
+        """Compile ``f``; an op without a CUDA lowering raises UnsupportedOp naming it.
+
+        Fetched results come back as NumPy arrays, variable updates stay on the device; fed
+        scalars (and the run step) are passed to kernels as host values."""
         from .device import numba_cuda_installed
         if not numba_cuda_installed():
             raise RuntimeError("the cuda backend needs numba-cuda: pip install 'jitflow[cuda]'")
         from .executable import CUDAExecutable
-        exe = CUDAExecutable(f, donations, num_fetches, num_feeds, scalar_params)
-        if dump_dir:
-            d = Path(dump_dir)
+        opts = options or CompileOptions()
+        feeds = opts.num_feeds
+        scalar_params = None if feeds is None else [
+            i for i, p in enumerate(f.params)
+            if (i < feeds or p.name == "rng_step") and p.type.shape == ()]
+        exe = CUDAExecutable(f, opts.donations, opts.num_fetches, feeds, scalar_params)
+        if opts.dump_dir:
+            d = Path(opts.dump_dir)
             d.mkdir(parents=True, exist_ok=True)
             texts = []
             for n, s in enumerate(exe.steps):

@@ -6,6 +6,7 @@ import sys
 from typing import Optional
 
 from ...ir.core import Function
+from ..base import CompileOptions
 
 _warned: set = set()
 
@@ -13,14 +14,14 @@ _warned: set = set()
 class LLVMBackend:
     name = "llvm"
 
-    def compile(self, f: Function, donations: Optional[dict[int, int]] = None,
-                dump_dir: Optional[str] = None):
+    def compile(self, f: Function, options: Optional[CompileOptions] = None):
         """Compile ``f`` to native code. A Function using an op that has no LLVM lowering yet
         runs on the reference interpreter instead, with a warning naming the ops."""
         from .compiler import UnsupportedOp
         from .executable import LLVMExecutable
         try:
-            return LLVMExecutable(f, donations, dump_dir)
+            opts = options or CompileOptions()
+            return LLVMExecutable(f, opts.donations, opts.dump_dir)
         except UnsupportedOp as e:
             if str(e) not in _warned:
                 _warned.add(str(e))

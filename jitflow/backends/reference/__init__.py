@@ -1,7 +1,7 @@
 """The reference backend: a NumPy interpreter of the IR, the oracle for every other backend."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -9,6 +9,7 @@ from ...errors import InvalidArgumentError, OpError
 from ...ir.core import Function, Op
 from ...ir.opdef import OPS
 from ...ir.verifier import verify
+from ..base import CompileOptions
 
 
 def _op_error(op: Op, e: Exception) -> OpError:
@@ -59,5 +60,6 @@ class ReferenceExecutable:
 class ReferenceBackend:
     name = "reference"
 
-    def compile(self, f: Function) -> ReferenceExecutable:
+    def compile(self, f: Function, options: Optional[CompileOptions] = None
+                ) -> ReferenceExecutable:
         return ReferenceExecutable(f)

@@ -1,4 +1,6 @@
-"""Lowering a pruned TF1 subgraph to an ``ir.Function``.
+"""Graph -> IR: a pruned TF1 subgraph becomes an ``ir.Function`` (``graph_to_ir``).
+
+(IR -> native code is the backends' business; "lowering" there means that, never this.)
 
 Parameters: the fed tensors (in feed order), then each variable the run reads (its value at
 the start of the run), then the run step if a random op needs it. Results: the fetched
@@ -22,14 +24,14 @@ from ..ir.builder import Builder
 from ..ir.core import Function, Value
 from ..ir.dtypes import int64
 from ..ir.types import ShapeMismatch, TensorType
-from ..frontend.graph import Operation, Tensor
+from .graph import Operation, Tensor
 
 #: frontend op types with no IR op, handled here
 _STATEFUL_ASSIGN = {"Assign": None, "AssignAdd": "add", "AssignSub": "sub"}
 
 
 @dataclass
-class Lowered:
+class GraphFunction:
     function: Function
     feeds: list[Tensor]
     var_reads: list[Operation] = field(default_factory=list)   # VariableV2 ops, param order
@@ -74,14 +76,14 @@ def _placeholder_error(op: Operation) -> InvalidArgumentError:
         f"{shape}\n\t [[node {op.name} (defined at {op.file}:{op.line}) ]]")
 
 
-def lower(name: str, fetches: Sequence[Tensor], targets: Sequence[Operation],
-          feeds: Sequence[Tensor], feed_types: Sequence[TensorType]) -> Lowered:
+def graph_to_ir(name: str, fetches: Sequence[Tensor], targets: Sequence[Operation],
+                feeds: Sequence[Tensor], feed_types: Sequence[TensorType]) -> GraphFunction:
     f = Function(name)
     fed = {id(t) for t in feeds}
     env: dict[int, Value] = {}
     for t, ty in zip(feeds, feed_types):
         env[id(t)] = f.add_param(ty, t.name)
-    out = Lowered(f, list(feeds), num_fetches=len(fetches), fetches=list(fetches))
+    out = GraphFunction(f, list(feeds), num_fetches=len(fetches), fetches=list(fetches))
     var_param: dict[int, Value] = {}
     current: dict[int, Value] = {}
     rng: list[Value] = []
