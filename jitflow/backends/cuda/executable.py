@@ -1024,7 +1024,7 @@ def _gemm2d(ex: CUDAExecutable, ia, a_shape, ta, ib, b_shape, tb, ic) -> list:
 
 
 def _conv_geo(xs, ws, attrs):
-    from ...ops.nn import window_geometry
+    from ...ops.window import window_geometry
     (sh, sw), (dh, dw) = attrs["strides"], attrs["dilations"]
     oh, pt, _ = window_geometry(xs[1], ws[0], sh, dh, attrs["padding"])
     ow, pl, _ = window_geometry(xs[2], ws[1], sw, dw, attrs["padding"])
@@ -1123,7 +1123,7 @@ def _conv_bpi(ex: CUDAExecutable, step: Step, op: Op) -> None:
 
 
 def _pool_geo(xs, attrs):
-    from ...ops.nn import window_geometry
+    from ...ops.window import window_geometry
     (kh, kw), (sh, sw) = attrs["ksize"], attrs["strides"]
     oh, pt, _ = window_geometry(xs[1], kh, sh, 1, attrs["padding"])
     ow, pl, _ = window_geometry(xs[2], kw, sw, 1, attrs["padding"])

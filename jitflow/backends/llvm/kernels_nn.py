@@ -47,7 +47,8 @@ import numpy as np
 
 from ...ir.core import Op, Value
 from ...ir.dtypes import DType, float32
-from ...ops.nn import _one_hot_axis, window_geometry
+from ...ops.classify import _one_hot_axis
+from ...ops.window import window_geometry
 from ...ops.reduce import reduced_axes
 from .compiler import CUSTOM_KERNELS, EXTRA_LIBRARY, UnsupportedOp, mb_have_blas
 from .elementwise import _minmax, lowering
