@@ -135,3 +135,7 @@ def enable_eager_execution(*args, **kwargs) -> None:
 
 def executing_eagerly() -> bool:
     return False
+
+
+from ._interop import install as _install_interop  # noqa: E402
+_install_interop(globals())

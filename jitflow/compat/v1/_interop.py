@@ -1,0 +1,16 @@
+"""TensorFlow interop in the ``tf`` namespace: checkpoint utilities, GraphDef/MetaGraphDef
+import and export, ``tf.graph_util``, SavedModel (wired by ``install(namespace)``)."""
+from __future__ import annotations
+
+import types
+from typing import Any
+
+
+def install(ns: dict[str, Any]) -> None:
+    """Add the interop names to the ``jitflow.compat.v1`` module namespace ``ns``."""
+    from ...frontend import saver as _saver
+    train = ns["train"]
+    for name in ("init_from_checkpoint", "NewCheckpointReader", "list_variables",
+                 "load_variable", "load_checkpoint"):
+        setattr(train, name, getattr(_saver, name))
+    ns.setdefault("graph_util", types.SimpleNamespace())
