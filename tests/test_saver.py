@@ -414,8 +414,9 @@ def test_export_meta_graph_round_trips_attrs_and_import_scope(tmp_path):
     with pytest.raises(ValueError, match="already exists"):
         tf.train.import_meta_graph(meta_path, import_scope="imp")
     # a damaged meta file is refused
-    raw = Path(meta_path).read_text()
-    Path(meta_path).write_text(raw.replace('"r"', '"q"', 1))
+    raw = Path(meta_path).read_bytes()
+    assert raw.count(b'"r"') == 1              # jitflow's exact graph travels inside the .meta
+    Path(meta_path).write_bytes(raw.replace(b'"r"', b'"q"', 1))
     tf.reset_default_graph()
     with pytest.raises(errors.DataLossError):
         tf.train.import_meta_graph(meta_path)

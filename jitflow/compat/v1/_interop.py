@@ -13,4 +13,10 @@ def install(ns: dict[str, Any]) -> None:
     for name in ("init_from_checkpoint", "NewCheckpointReader", "list_variables",
                  "load_variable", "load_checkpoint"):
         setattr(train, name, getattr(_saver, name))
-    ns.setdefault("graph_util", types.SimpleNamespace())
+    from ...frontend import graph_def as _gd
+    train.write_graph = _gd.write_graph
+    ns["import_graph_def"] = _gd.import_graph_def
+    ns["graph_util"] = types.SimpleNamespace(
+        convert_variables_to_constants=_gd.convert_variables_to_constants)
+    ns["GraphDef"] = _gd.P.graph_pb2.GraphDef
+    ns["MetaGraphDef"] = _gd.P.meta_graph_pb2.MetaGraphDef

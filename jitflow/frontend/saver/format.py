@@ -129,7 +129,7 @@ def _load_sealed_json(path: str, fmt: str) -> dict:
         raise DataLossError(f"Unable to read {path}: {e}") from None
     try:
         obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise DataLossError(f"{path} is corrupted or truncated (not valid JSON: {e})") from None
     if not isinstance(obj, dict) or obj.get("format") != fmt:
         raise DataLossError(f"{path} is not a {fmt} file (format field "
