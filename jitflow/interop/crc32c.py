@@ -20,8 +20,7 @@ try:
 
     def crc32c(data: bytes) -> int:
         """CRC-32C of ``data``."""
-        return _g.value(bytes(data) if not isinstance(data, (bytes, bytearray, memoryview))
-                        else data)
+        return _g.value(data if isinstance(data, bytes) else bytes(data))
 
     IMPLEMENTATION = "google-crc32c"
 except ImportError:

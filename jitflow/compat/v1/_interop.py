@@ -14,6 +14,8 @@ def install(ns: dict[str, Any]) -> None:
                  "load_variable", "load_checkpoint"):
         setattr(train, name, getattr(_saver, name))
     from ...frontend import graph_def as _gd
+    from ...frontend import summary as _summary
+    train.summary_iterator = _summary.summary_iterator
     train.write_graph = _gd.write_graph
     ns["import_graph_def"] = _gd.import_graph_def
     ns["graph_util"] = types.SimpleNamespace(
