@@ -10,8 +10,9 @@ writes anyway. Alternatives considered: ``tensorflow`` itself (a 600 MB runtime 
 excluded by design); ``tensorboardX`` (ships only the summary/event/graph subset, no
 MetaGraphDef/SaverDef); ``tensorflow-protobuf`` (unmaintained since 2022); vendoring
 ``protoc`` output of TF's ``.proto`` files (a copy to keep in sync by hand). Not shipped by
-TensorBoard: ``tensor_bundle.proto`` and ``saved_model.proto`` -- jitflow encodes those few
-fields itself (:mod:`jitflow.interop.protowire`).
+TensorBoard: ``tensor_bundle.proto`` (the checkpoint bundle encodes its few fields itself,
+:mod:`jitflow.interop.protowire`) and ``saved_model.proto`` (its two-field ``SavedModel`` is
+declared below over TensorBoard's ``MetaGraphDef``).
 
 Parsing with the protobuf runtime executes nothing, and its decoder bounds nesting (100
 levels): a too-deep or malformed message raises ``DecodeError``, which callers report as a
@@ -34,3 +35,27 @@ except ImportError as _e:        # pragma: no cover - a broken install
 DT_FROM_TF = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8",
               7: "string", 9: "int64", 10: "bool", 17: "uint16", 19: "float16"}
 DT_TO_TF = {v: k for k, v in DT_FROM_TF.items()}
+
+
+def _saved_model_class():
+    """``SavedModel`` (tensorflow/core/protobuf/saved_model.proto: ``int64
+    saved_model_schema_version = 1; repeated MetaGraphDef meta_graphs = 2;``), which TensorBoard
+    does not ship: declared here over TensorBoard's MetaGraphDef, in the same descriptor pool,
+    so binary and text format both work."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    pool = descriptor_pool.Default()
+    name = "jitflow/interop/saved_model.proto"
+    try:
+        pool.FindFileByName(name)
+    except KeyError:
+        f = descriptor_pb2.FileDescriptorProto(name=name, package="tensorboard", syntax="proto3",
+                                               dependency=[meta_graph_pb2.DESCRIPTOR.name])
+        m = f.message_type.add(name="SavedModel")
+        m.field.add(name="saved_model_schema_version", number=1, type=3, label=1)
+        m.field.add(name="meta_graphs", number=2, type=11, label=3,
+                    type_name=".tensorboard.MetaGraphDef")
+        pool.Add(f)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorboard.SavedModel"))
+
+
+SavedModel = _saved_model_class()

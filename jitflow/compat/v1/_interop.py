@@ -20,5 +20,7 @@ def install(ns: dict[str, Any]) -> None:
     ns["import_graph_def"] = _gd.import_graph_def
     ns["graph_util"] = types.SimpleNamespace(
         convert_variables_to_constants=_gd.convert_variables_to_constants)
+    from ...frontend import saved_model as _sm
+    ns["saved_model"] = _sm.namespace()
     ns["GraphDef"] = _gd.P.graph_pb2.GraphDef
     ns["MetaGraphDef"] = _gd.P.meta_graph_pb2.MetaGraphDef
