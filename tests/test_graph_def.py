@@ -174,3 +174,17 @@ def test_the_op_table_covers_the_common_tf_op_types():
               "Cast", "ExpandDims", "Squeeze", "Transpose", "Fill", "RandomUniform",
               "SparseSoftmaxCrossEntropyWithLogits", "NoOp", "Shape", "GatherV2", "Exp", "Log"]
     assert set(common) <= set(TABLE)
+
+
+@pytest.mark.parametrize("opt", ["adam", "momentum"])
+def test_tensorflow_adam_and_momentum_graphs_train_like_tensorflow(opt):
+    saver = tf.train.import_meta_graph(str(FIX / opt / "model.ckpt.meta"))
+    train_op = tf.get_collection("train_op")[0]
+    feed = {"X:0": EXP[opt + "_x"], "y:0": EXP[opt + "_y"]}
+    with tf.Session() as s:
+        saver.restore(s, str(FIX / opt / "model.ckpt"))     # slots and beta powers too
+        assert s.run("loss:0", feed) == pytest.approx(float(EXP[opt + "_loss"]), rel=1e-6)
+        for i in range(1, 4):
+            s.run(train_op, feed)
+            assert s.run("loss:0", feed) == pytest.approx(float(EXP[f"{opt}_loss_{i}"]),
+                                                          rel=1e-5)

@@ -221,3 +221,24 @@ def test_slice_keys_match_the_ones_tensorflow_wrote():
     want = {bundle.slice_key("part", [(0, 3), (0, 2)]), bundle.slice_key("part", [(3, 2), (0, 2)]),
             bundle.slice_key("part", [(5, 2), (0, 2)])}
     assert want <= set(keys)
+
+
+def test_restore_assembles_a_partitioned_variable():
+    p = tf.Variable(np.zeros((7, 2), np.float32), name="part")
+    with tf.Session() as s:
+        tf.train.Saver([p]).restore(s, str(FIX / "part" / "model.ckpt"))
+        np.testing.assert_array_equal(s.run(p), EXP["part"])
+
+
+def test_old_jitflow_meta_graph_json_is_read_with_a_deprecation_warning(tmp_path):
+    from jitflow.frontend.saver.format import _sealed_json
+    x = tf.placeholder(tf.float32, (None, 2), name="x")
+    y = tf.reduce_sum(x * 3.0, axis=1, name="y")
+    meta = dict(tf.train.export_meta_graph())
+    (tmp_path / "old.meta").write_bytes(_sealed_json(meta))
+    tf.reset_default_graph()
+    with pytest.warns(DeprecationWarning, match="jitflow 0.1 meta graph"):
+        tf.train.import_meta_graph(str(tmp_path / "old.meta"))
+    with tf.Session() as s:
+        np.testing.assert_array_equal(s.run("y:0", {"x:0": [[1.0, 2.0]]}), [9.0])
+    _ = y

@@ -221,7 +221,11 @@ def write_graph(graph_or_graph_def: Any, logdir: str, name: str, as_text: bool =
 # ------------------------------------------------------------------ import -----------------
 
 _GRAD_SEED = re.compile(r"^(.*?gradients(?:_\d+)?)/(?:Fill|grad_ys_0)$")
-_APPLY = {"ApplyGradientDescent", "ApplyMomentum", "ApplyAdam"}
+# TF's optimizer ops and the index of their gradient input (training_ops.cc signatures:
+# ApplyGradientDescent(var, alpha, delta), ApplyMomentum(var, accum, lr, grad, momentum),
+# ApplyAdam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad))
+_APPLY_GRAD_INPUT = {"ApplyGradientDescent": 2, "ApplyMomentum": 3, "ApplyAdam": 9}
+_APPLY = set(_APPLY_GRAD_INPUT)
 _SKIP_SAVER = re.compile(r"^(save(_\d+)?)/")
 
 
@@ -395,7 +399,7 @@ def _apply(g, node, ins, refs, scopes, nodes, grads, tensor_for, prefix) -> Oper
     from . import math_ops as M
     from .gradients import gradients
     from .op_builder import make_op
-    gi = len(refs) - 1                         # the gradient is the last input of every Apply
+    gi = _APPLY_GRAD_INPUT[node.op]             # which input is the gradient
     scope = _scope_of(_split_input(refs[gi])[0], scopes)
     var = ins[0]
     if scope is None:
