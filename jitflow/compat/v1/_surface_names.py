@@ -4,7 +4,68 @@ from __future__ import annotations
 import types
 from typing import Callable
 
+from ...frontend import composite_ops as C
+from ...frontend import image as _image
+from ...frontend import keras_layers as _keras_layers
+from ...frontend import metrics as _metrics
+from ...frontend import schedules as _schedules
+from ...frontend import train as _train
+from ...frontend.contrib import layers as _contrib_layers
+from ...frontend.graph import GraphKeys as _GraphKeys
+
+
+class GraphKeys(_GraphKeys):
+    """``tf.GraphKeys`` with the collections of metrics and moving averages."""
+    METRIC_VARIABLES = _metrics.METRIC_VARIABLES
+    MOVING_AVERAGE_VARIABLES = "moving_average_variables"
+
+
+def _set(ns: object, **names: object) -> None:
+    for k, v in names.items():
+        if k not in vars(ns):
+            setattr(ns, k, v)
+
 
 def install(tf: types.ModuleType, ns: Callable) -> None:
     """Add the frontend's TF1 names to ``tf``; ``ns(tf, "image")`` gives (or makes)
     the namespace ``tf.image``."""
+    tf.GraphKeys = GraphKeys
+    top = {n: getattr(C, n) for n in (
+        "log_sigmoid", "norm", "clip_by_average_norm", "eye", "linspace", "lin_space", "range",
+        "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum", "floor", "ceil",
+        "tuple", "identity_n", "make_template")}
+    _set(tf, **top, random_crop=_image.random_crop)
+
+    _set(ns(tf, "nn"), softsign=C.softsign, selu=C.selu, crelu=C.crelu,
+         l2_normalize=C.l2_normalize,
+         weighted_cross_entropy_with_logits=C.weighted_cross_entropy_with_logits)
+    _set(ns(tf, "math"), floor=C.floor, ceil=C.ceil, log_sigmoid=C.log_sigmoid,
+         softsign=C.softsign, l2_normalize=C.l2_normalize, reduce_logsumexp=tf.reduce_logsumexp,
+         reduce_any=tf.reduce_any, reduce_all=tf.reduce_all, argmax=tf.argmax,
+         argmin=tf.argmin)
+    _set(ns(tf, "linalg"), eye=C.eye, norm=C.norm, tensordot=C.tensordot, einsum=C.einsum,
+         matmul=tf.matmul, l2_normalize=C.l2_normalize, transpose=tf.transpose)
+    _set(ns(tf, "random"), random_crop=_image.random_crop)
+
+    metrics = ns(tf, "metrics")
+    object.__setattr__(metrics, "_base", _metrics)
+    image = ns(tf, "image")
+    object.__setattr__(image, "_base", _image)
+
+    train = ns(tf, "train")
+    _set(train, **{n: getattr(_schedules, n) for n in _schedules.__all__})
+    _set(train, AdadeltaOptimizer=_train.AdadeltaOptimizer, FtrlOptimizer=_train.FtrlOptimizer,
+         ProximalGradientDescentOptimizer=_train.ProximalGradientDescentOptimizer,
+         ProximalAdagradOptimizer=_train.ProximalAdagradOptimizer,
+         ExponentialMovingAverage=_train.ExponentialMovingAverage)
+
+    contrib = ns(tf, "contrib")
+    if "layers" not in vars(contrib):
+        contrib.layers = type(contrib)("tf.contrib.layers")
+    _set(contrib.layers, **{n: getattr(_contrib_layers, n) for n in _contrib_layers.__all__})
+
+    keras = ns(tf, "keras")
+    if "layers" not in vars(keras):
+        keras.layers = type(keras)("tf.keras.layers")
+    _set(keras.layers, **{n: getattr(_keras_layers, n) for n in _keras_layers.__all__
+                          if n[0].isupper()})
