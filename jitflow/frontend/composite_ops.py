@@ -157,7 +157,7 @@ def eye(num_rows: int, num_columns: Optional[int] = None, batch_shape: Any = Non
     cols = rows if num_columns is None else int(np.asarray(static_value(num_columns)).reshape(()))
     m = np.eye(rows, cols, dtype=as_dtype(dtype).np)
     if batch_shape is not None:
-        m = np.broadcast_to(m, tuple(static_ints(batch_shape, "batch_shape")) + m.shape).copy()
+        m = np.broadcast_to(m, _py_tuple(static_ints(batch_shape, "batch_shape")) + m.shape).copy()
     return constant(m, name=name or "eye")
 
 
@@ -234,8 +234,6 @@ def meshgrid(*args: Any, **kwargs: Any) -> list:
     with name_scope(name):
         xs = [reshape(convert_to_tensor(a), [-1]) for a in args]
         n = len(xs)
-        if indexing == "xy" and n >= 2:
-            xs[0], xs[1] = xs[1], xs[0]
         outs = []
         sizes = [x.shape.dims[0] for x in xs]
         if any(s is None for s in sizes):
@@ -246,7 +244,6 @@ def meshgrid(*args: Any, **kwargs: Any) -> list:
             outs.append(M.add(reshape(x, shape), zeros(sizes, x.dtype)))
         if indexing == "xy" and n >= 2:
             outs = [transpose(o, [1, 0] + list(_py_range(2, n))) for o in outs]
-            outs[0], outs[1] = outs[1], outs[0]
         return outs
 
 

@@ -91,27 +91,26 @@ def accuracy(labels: Any, predictions: Any, weights: Any = None,
              metrics_collections: Any = None, updates_collections: Any = None,
              name: Optional[str] = None) -> tuple[Tensor, Tensor]:
     """How often ``predictions`` equals ``labels`` (predictions cast to labels' dtype)."""
-    with name_scope(name, "accuracy"):
-        lab, pred = _same_dtype(labels, predictions)
-        is_correct = M.cast(M.equal(pred, lab), float32)
-        return mean(is_correct, weights, metrics_collections, updates_collections)
+    lab, pred = _same_dtype(labels, predictions)
+    is_correct = M.cast(M.equal(pred, lab), float32)
+    return mean(is_correct, weights, metrics_collections, updates_collections,
+                name or "accuracy")
 
 
 def mean_squared_error(labels: Any, predictions: Any, weights: Any = None,
                        metrics_collections: Any = None, updates_collections: Any = None,
                        name: Optional[str] = None) -> tuple[Tensor, Tensor]:
-    with name_scope(name, "mean_squared_error"):
-        lab, pred = _same_dtype(labels, predictions)
-        return mean(M.square(M.subtract(pred, lab)), weights, metrics_collections,
-                    updates_collections)
+    lab, pred = _same_dtype(labels, predictions)
+    return mean(M.square(M.subtract(pred, lab)), weights, metrics_collections,
+                updates_collections, name or "mean_squared_error")
 
 
 def root_mean_squared_error(labels: Any, predictions: Any, weights: Any = None,
                             metrics_collections: Any = None, updates_collections: Any = None,
                             name: Optional[str] = None) -> tuple[Tensor, Tensor]:
-    with name_scope(name, "root_mean_squared_error"):
-        mse, up = mean_squared_error(labels, predictions, weights)
-        value, update = M.sqrt(mse), M.sqrt(up)
+    mse, up = mean_squared_error(labels, predictions, weights,
+                                 name=name or "root_mean_squared_error")
+    value, update = M.sqrt(mse), M.sqrt(up)
     _collect(metrics_collections, updates_collections, value, update)
     return value, update
 
@@ -119,10 +118,9 @@ def root_mean_squared_error(labels: Any, predictions: Any, weights: Any = None,
 def mean_absolute_error(labels: Any, predictions: Any, weights: Any = None,
                         metrics_collections: Any = None, updates_collections: Any = None,
                         name: Optional[str] = None) -> tuple[Tensor, Tensor]:
-    with name_scope(name, "mean_absolute_error"):
-        lab, pred = _same_dtype(labels, predictions)
-        return mean(M.abs(M.subtract(pred, lab)), weights, metrics_collections,
-                    updates_collections)
+    lab, pred = _same_dtype(labels, predictions)
+    return mean(M.abs(M.subtract(pred, lab)), weights, metrics_collections,
+                updates_collections, name or "mean_absolute_error")
 
 
 # ---------------------------------------------------------------------- confusion counts ---
@@ -138,12 +136,11 @@ def _bools(labels: Any, predictions: Any) -> tuple[Tensor, Tensor]:
 
 
 def _count(cond: Tensor, weights: Any, name: str) -> tuple[Tensor, Tensor]:
-    """A float32 counter of ``cond`` (weighted): (value, update)."""
-    with name_scope(None, name):
-        c, w = _floats(M.cast(cond, float32), weights)
-        var = metric_variable([], float32, "count")
-        up = assign_add(var, M.reduce_sum(M.multiply(c, w)))
-        return var.value(), up
+    """A float32 counter ``count`` of ``cond`` (weighted): (value, update)."""
+    c, w = _floats(M.cast(cond, float32), weights)
+    var = metric_variable([], float32, "count")
+    up = assign_add(var, M.reduce_sum(M.multiply(c, w)))
+    return var.value(), up
 
 
 def _counter(kind: str):
