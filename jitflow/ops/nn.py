@@ -244,12 +244,12 @@ def _bpf_grad(b, op, g):
     return [b.conv2d_backprop_input(gy, g[0], x, **op.attrs), b.conv2d(x, g[0], **op.attrs), None]
 
 
-defop("conv2d", infer=_conv_infer, reference=_conv_ref, grad=_conv_grad, attrs=CONV_ATTRS,
+defop("conv2d", kind="library", infer=_conv_infer, reference=_conv_ref, grad=_conv_grad, attrs=CONV_ATTRS,
       num_inputs=2, doc="NHWC input, HWIO filter; strides/dilations (h, w); SAME or VALID")
-defop("conv2d_backprop_input", infer=_bpi_infer, reference=_conv_backprop_input_ref,
+defop("conv2d_backprop_input", kind="library", shape_only={2}, infer=_bpi_infer, reference=_conv_backprop_input_ref,
       grad=_bpi_grad, attrs=CONV_ATTRS, num_inputs=3,
       doc="operands (out_backprop, filter, like_input); like's values are not read")
-defop("conv2d_backprop_filter", infer=_bpf_infer, reference=_conv_backprop_filter_ref,
+defop("conv2d_backprop_filter", kind="library", shape_only={2}, infer=_bpf_infer, reference=_conv_backprop_filter_ref,
       grad=_bpf_grad, attrs=CONV_ATTRS, num_inputs=3,
       doc="operands (input, out_backprop, like_filter); like's values are not read")
 
@@ -413,21 +413,21 @@ def _avg_pool_grad_infer(types, a):
     return TensorType(g.dtype, xs)
 
 
-defop("max_pool", infer=_pool_infer("fi"), reference=_max_pool_ref, attrs=POOL_ATTRS,
+defop("max_pool", kind="library", infer=_pool_infer("fi"), reference=_max_pool_ref, attrs=POOL_ATTRS,
       num_inputs=1, grad=lambda b, op, g: [b.max_pool_grad(op.operands[0], g[0], **op.attrs)],
       doc="NHWC; SAME pads with -inf (padding never wins)")
-defop("max_pool_grad", infer=_max_pool_grad_infer, reference=_max_pool_grad_ref,
+defop("max_pool_grad", kind="library", infer=_max_pool_grad_infer, reference=_max_pool_grad_ref,
       attrs=POOL_ATTRS, num_inputs=2,
       grad=lambda b, op, g: [None, b.max_pool_grad_grad(op.operands[0], g[0], **op.attrs)],
       doc="operands (x, g): each window's g goes to its first maximum (row-major)")
-defop("max_pool_grad_grad", infer=_max_pool_grad_grad_infer, reference=_max_pool_grad_grad_ref,
+defop("max_pool_grad_grad", kind="library", infer=_max_pool_grad_grad_infer, reference=_max_pool_grad_grad_ref,
       attrs=POOL_ATTRS, num_inputs=2,
       grad=lambda b, op, g: [None, b.max_pool_grad(op.operands[0], g[0], **op.attrs)],
       doc="operands (x, gg): gg at each window's first maximum (transpose of max_pool_grad)")
-defop("avg_pool", infer=_pool_infer("f"), reference=_avg_pool_ref, attrs=POOL_ATTRS,
+defop("avg_pool", kind="library", infer=_pool_infer("f"), reference=_avg_pool_ref, attrs=POOL_ATTRS,
       num_inputs=1, grad=lambda b, op, g: [b.avg_pool_grad(g[0], op.operands[0], **op.attrs)],
       doc="NHWC; SAME divides by the number of real (non-padded) elements")
-defop("avg_pool_grad", infer=_avg_pool_grad_infer, reference=_avg_pool_grad_ref,
+defop("avg_pool_grad", kind="library", shape_only={1}, infer=_avg_pool_grad_infer, reference=_avg_pool_grad_ref,
       attrs=POOL_ATTRS, num_inputs=2,
       grad=lambda b, op, g: [b.avg_pool(g[0], **op.attrs), None],
       doc="operands (g, like_x); like's values are not read")
@@ -477,7 +477,14 @@ def _bias_add_grad(b, op, g):
     return [g[0], b.reduce_sum(g[0], axes=axes, keepdims=False)]
 
 
-defop("bias_add", infer=_bias_add_infer, reference=_bias_add_ref, grad=_bias_add_grad,
+def _bias_add_fusable(op) -> bool:
+    """A right-aligned broadcast add (fusable) only along the last axis."""
+    shape = op.operands[0].type.shape
+    return shape is not None and op.attrs["axis"] % len(shape) == len(shape) - 1
+
+
+defop("bias_add", kind="elementwise", fusable=_bias_add_fusable, infer=_bias_add_infer,
+      reference=_bias_add_ref, grad=_bias_add_grad,
       attrs={"axis": Attr("int", -1)}, num_inputs=2,
       doc="add a rank-1 bias along axis (-1 for NHWC, 1 for NCHW)")
 
@@ -511,11 +518,11 @@ def softmax_vjp(b, y, g, axis):
     return b.mul(b.sub(g, s), y)
 
 
-defop("softmax", infer=_softmax_infer, attrs={"axis": Attr("int", -1)}, num_inputs=1,
+defop("softmax", kind="library", infer=_softmax_infer, attrs={"axis": Attr("int", -1)}, num_inputs=1,
       reference=lambda x, axis: softmax_np(x, axis).astype(x.dtype, copy=False),
       grad=lambda b, op, g: [softmax_vjp(b, op.result, g[0], op.attrs["axis"])],
       doc="max-shifted softmax along axis")
-defop("log_softmax", infer=_softmax_infer, attrs={"axis": Attr("int", -1)}, num_inputs=1,
+defop("log_softmax", kind="library", infer=_softmax_infer, attrs={"axis": Attr("int", -1)}, num_inputs=1,
       reference=lambda x, axis: log_softmax_np(x, axis).astype(x.dtype, copy=False),
       grad=lambda b, op, g: [b.sub(g[0], b.mul(b.exp(op.result), b.reduce_sum(
           g[0], axes=(op.attrs["axis"],), keepdims=True)))],
@@ -585,7 +592,7 @@ def _sparse_xent_grad(b, op, g):
     return [out if out is not None else b.zeros_like(logits), None]
 
 
-defop("sparse_softmax_cross_entropy", infer=_sparse_xent_infer, reference=_sparse_xent_ref,
+defop("sparse_softmax_cross_entropy", kind="library", infer=_sparse_xent_infer, reference=_sparse_xent_ref,
       grad=_sparse_xent_grad, num_inputs=2,
       doc="operands (logits [..., C], labels [...]); results (loss [...], backprop = "
           "softmax - onehot); an out-of-range label is an InvalidArgumentError")
@@ -632,7 +639,7 @@ def _xent_grad(b, op, g):
             unbroadcast(b, gz, labels) if gz is not None else b.zeros_like(labels)]
 
 
-defop("softmax_cross_entropy", infer=_xent_infer, reference=_xent_ref, grad=_xent_grad,
+defop("softmax_cross_entropy", kind="library", infer=_xent_infer, reference=_xent_ref, grad=_xent_grad,
       num_inputs=2,
       doc="operands (logits, labels) of equal rank, broadcast; results (loss = "
           "-sum(labels * log_softmax(logits), -1), backprop = softmax - labels)")
@@ -655,7 +662,7 @@ def _sigmoid_xent_grad(b, op, g):
             unbroadcast(b, b.mul(g[0], b.neg(x)), z)]
 
 
-defop("sigmoid_cross_entropy", infer=_sigmoid_xent_infer, reference=_sigmoid_xent_ref,
+defop("sigmoid_cross_entropy", kind="elementwise", cost="expensive", infer=_sigmoid_xent_infer, reference=_sigmoid_xent_ref,
       grad=_sigmoid_xent_grad, num_inputs=2,
       doc="max(x, 0) - x * z + log(1 + exp(-|x|)) for logits x and labels z")
 
@@ -696,7 +703,7 @@ def _in_top_k_ref(p, t, k):
     return valid & finite & (above < k)
 
 
-defop("in_top_k", infer=_in_top_k_infer, reference=_in_top_k_ref, attrs={"k": Attr("int")},
+defop("in_top_k", kind="library", infer=_in_top_k_infer, reference=_in_top_k_ref, attrs={"k": Attr("int")},
       num_inputs=2, differentiable=False,
       doc="target's prediction is among the k largest (ties count as in); a non-finite row "
           "or an out-of-range target gives False")
@@ -713,17 +720,17 @@ def _zero_like(x):
     return np.zeros((), x.dtype)
 
 
-defop("elu", infer=_unary_f, num_inputs=1,
+defop("elu", kind="elementwise", cost="expensive", infer=_unary_f, num_inputs=1,
       reference=lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False),
       grad=lambda b, op, g: [b.select(b.greater(op.operands[0], 0), g[0],
                                       b.mul(g[0], b.add(op.result, 1)))],
       doc="x if x > 0 else exp(x) - 1")
-defop("leaky_relu", infer=_unary_f, num_inputs=1, attrs={"alpha": Attr("float", 0.2)},
+defop("leaky_relu", kind="elementwise", infer=_unary_f, num_inputs=1, attrs={"alpha": Attr("float", 0.2)},
       reference=lambda x, alpha: np.where(x > 0, x, x * x.dtype.type(alpha)),
       grad=lambda b, op, g: [b.select(b.greater(op.operands[0], 0), g[0],
                                       b.mul(g[0], op.attrs["alpha"]))],
       doc="x if x > 0 else alpha * x (TF's LeakyRelu)")
-defop("softplus", infer=_unary_f, num_inputs=1,
+defop("softplus", kind="elementwise", cost="expensive", infer=_unary_f, num_inputs=1,
       reference=lambda x: np.logaddexp(_zero_like(x), x),
       grad=lambda b, op, g: [b.mul(g[0], b.sigmoid(op.operands[0]))],
       doc="log(1 + exp(x)), computed stably")
@@ -732,7 +739,7 @@ def _unary_fi(types, a):
     return types[0]
 
 
-defop("relu6", infer=_unary_fi, num_inputs=1,
+defop("relu6", kind="elementwise", infer=_unary_fi, num_inputs=1,
       reference=lambda x: np.minimum(np.maximum(x, _zero_like(x)), np.asarray(6, x.dtype)),
       grad=lambda b, op, g: [b.select(b.logical_and(b.greater(op.operands[0], 0),
                                                     b.less(op.operands[0], 6)),
@@ -745,7 +752,14 @@ def _l2_infer(types, a):
     return TensorType(types[0].dtype, ())
 
 
-defop("l2_loss", infer=_l2_infer, num_inputs=1,
+def _l2_decompose(b, op):
+    """sum(square(x)) / 2: the reference's arithmetic, as fusable ops."""
+    x = op.operands[0]
+    s = b.reduce_sum(b.square(x), axes=None, keepdims=False)
+    return b.div(s, b.const(np.asarray(2, dtype=x.type.dtype.np), x.type.dtype))
+
+
+defop("l2_loss", kind="library", decompose=_l2_decompose, infer=_l2_infer, num_inputs=1,
       reference=lambda x: np.asarray(np.sum(np.square(x), dtype=x.dtype) / 2, dtype=x.dtype),
       grad=lambda b, op, g: [b.mul(op.operands[0], g[0])], doc="sum(x ** 2) / 2")
 
@@ -776,9 +790,9 @@ def _arg_ref(fn, name):
 
 
 ARG_ATTRS = {"axis": Attr("int", 0), "dtype": Attr("dtype", int64)}
-defop("argmax", infer=_arg_infer, reference=_arg_ref(np.argmax, "argmax"), attrs=ARG_ATTRS,
+defop("argmax", kind="library", infer=_arg_infer, reference=_arg_ref(np.argmax, "argmax"), attrs=ARG_ATTRS,
       num_inputs=1, differentiable=False, doc="index of the first maximum along axis")
-defop("argmin", infer=_arg_infer, reference=_arg_ref(np.argmin, "argmin"), attrs=ARG_ATTRS,
+defop("argmin", kind="library", infer=_arg_infer, reference=_arg_ref(np.argmin, "argmin"), attrs=ARG_ATTRS,
       num_inputs=1, differentiable=False, doc="index of the first minimum along axis")
 
 # =============================================================== one_hot =====================
@@ -814,7 +828,7 @@ def _one_hot_ref(idx, on, off, depth, axis):
     return np.where(hit, on, off).astype(on.dtype, copy=False)
 
 
-defop("one_hot", infer=_one_hot_infer, reference=_one_hot_ref,
+defop("one_hot", kind="library", infer=_one_hot_infer, reference=_one_hot_ref,
       attrs={"depth": Attr("int"), "axis": Attr("int", -1)}, num_inputs=3, differentiable=False,
       doc="operands (indices, on_value, off_value); out-of-range indices give off_value rows")
 
@@ -869,11 +883,11 @@ def _gather_grad_infer(types, a):
     return TensorType(g.dtype, like.shape)
 
 
-defop("gather", infer=_gather_infer, reference=_gather_ref, attrs={"axis": Attr("int", 0)},
+defop("gather", kind="library", infer=_gather_infer, reference=_gather_ref, attrs={"axis": Attr("int", 0)},
       num_inputs=2,
       grad=lambda b, op, g: [b.gather_grad(g[0], op.operands[1], op.operands[0], **op.attrs), None],
       doc="params[..., indices, ...] along axis; out-of-range indices are an error")
-defop("gather_grad", infer=_gather_grad_infer, reference=_gather_grad_ref,
+defop("gather_grad", kind="library", shape_only={2}, infer=_gather_grad_infer, reference=_gather_grad_ref,
       attrs={"axis": Attr("int", 0)}, num_inputs=3,
       grad=lambda b, op, g: [b.gather(g[0], op.operands[1], **op.attrs), None, None],
       doc="operands (g, indices, like_params): scatter-add g into zeros shaped like params")
@@ -935,7 +949,7 @@ def _split_ref(x, axis, num, sizes):
     return out if len(out) > 1 else out[0]     # a one-result op returns its array
 
 
-defop("split", infer=_split_infer, reference=_split_ref, num_inputs=1,
+defop("split", kind="library", infer=_split_infer, reference=_split_ref, num_inputs=1,
       attrs={"axis": Attr("int", 0), "num": Attr("int"), "sizes": Attr("opt_ints", None)},
       grad=lambda b, op, g: [b.concat(*g, axis=op.attrs["axis"])],
       doc="num pieces along axis: equal (sizes none) or of the given sizes (one may be -1)")
@@ -979,7 +993,7 @@ def _pad_grad(b, op, g):
                             begin_mask=0, end_mask=end_mask)]
 
 
-defop("pad", infer=_pad_infer, reference=_pad_ref, grad=_pad_grad, num_inputs=1,
+defop("pad", kind="library", infer=_pad_infer, reference=_pad_ref, grad=_pad_grad, num_inputs=1,
       attrs={"paddings": Attr("ints"), "value": Attr("float", 0.0)},
       doc="constant padding; paddings flattened (before_0, after_0, before_1, ...)")
 
@@ -1017,10 +1031,10 @@ def _tile_grad_infer(types, a):
     return TensorType(g.dtype, like.shape)
 
 
-defop("tile", infer=_tile_infer, reference=lambda x, multiples: np.tile(x, multiples),
+defop("tile", kind="library", infer=_tile_infer, reference=lambda x, multiples: np.tile(x, multiples),
       attrs={"multiples": Attr("ints")}, num_inputs=1,
       grad=lambda b, op, g: [b.tile_grad(g[0], op.operands[0], **op.attrs)])
-defop("tile_grad", infer=_tile_grad_infer, reference=_tile_grad_ref,
+defop("tile_grad", kind="library", shape_only={1}, infer=_tile_grad_infer, reference=_tile_grad_ref,
       attrs={"multiples": Attr("ints")}, num_inputs=2,
       grad=lambda b, op, g: [b.tile(g[0], **op.attrs), None],
       doc="operands (g, like): the sum of g's tiles, shaped like the tiled input")
@@ -1053,14 +1067,32 @@ def _logsumexp_grad(b, op, g):
     return [b.mul(gk, b.exp(b.sub(x, yk)))]
 
 
-defop("reduce_logsumexp", infer=reduce_infer("f"), reference=_logsumexp_ref,
+def _logsumexp_decompose(b, op):
+    """log(sum(exp(x - m))) + m with m the max over the axes, replaced by 0 where it is not
+    finite (the reference's shift)."""
+    x = op.operands[0]
+    dt = x.type.dtype
+    ax = reduced_axes(len(x.type.shape), op.attrs["axes"])
+    m = b.reduce_max(x, axes=ax, keepdims=True)
+    inf = b.const(np.asarray(np.inf, dtype=dt.np), dt)
+    finite = b.less(b.abs(m), inf)
+    m = b.select(finite, m, b.zeros_like(m))
+    s = b.reduce_sum(b.exp(b.sub(x, m)), axes=ax, keepdims=True)
+    out = b.add(b.log(s), m)
+    if not op.attrs["keepdims"]:
+        out = b.reduce_sum(out, axes=ax, keepdims=False)   # drops the size-1 axes
+    return out
+
+
+defop("reduce_logsumexp", kind="library", decompose=_logsumexp_decompose,
+      infer=reduce_infer("f"), reference=_logsumexp_ref,
       grad=_logsumexp_grad, attrs=REDUCE_ATTRS, num_inputs=1,
       doc="log(sum(exp(x))) over axes, shifted by the (finite) max")
-defop("reduce_all", infer=reduce_infer("b"), attrs=REDUCE_ATTRS, num_inputs=1,
+defop("reduce_all", kind="reduction", combiner="all", infer=reduce_infer("b"), attrs=REDUCE_ATTRS, num_inputs=1,
       reference=lambda x, axes, keepdims: np.asarray(
           np.all(x, axis=reduced_axes(x.ndim, axes), keepdims=keepdims)),
       differentiable=False)
-defop("reduce_any", infer=reduce_infer("b"), attrs=REDUCE_ATTRS, num_inputs=1,
+defop("reduce_any", kind="reduction", combiner="any", infer=reduce_infer("b"), attrs=REDUCE_ATTRS, num_inputs=1,
       reference=lambda x, axes, keepdims: np.asarray(
           np.any(x, axis=reduced_axes(x.ndim, axes), keepdims=keepdims)),
       differentiable=False)

@@ -20,6 +20,7 @@ from ..backends.base import CompileOptions
 from ..errors import FailedPreconditionError
 from ..frontend.default_session import default_session_stack as _default_session_stack
 from ..frontend.default_session import get_default_session  # noqa: F401  (re-exported)
+from ..frontend.default_session import register_session_class
 from ..frontend.default_session import session_for as _session_for  # noqa: F401
 from ..frontend.graph import Graph, Operation, Tensor, get_default_graph
 from ..frontend.graph import _stack as _graph_stack
@@ -72,8 +73,8 @@ def _fast_key(fetches: Any, feed_dict: Optional[dict]) -> Optional[tuple]:
         tv = type(v)
         if tv is np.ndarray:
             items.append((id(k), v.shape, v.dtype.num))
-        elif tv in _SCALAR_FEEDS:
-            items.append((id(k), tv))
+        elif tv in _SCALAR_FEEDS or isinstance(v, np.generic):
+            items.append((id(k), tv))      # Python and NumPy scalars: rank 0, fixed dtype
         else:
             return None
     return (fk, tuple(items))
@@ -171,6 +172,9 @@ class Session:
             run_metadata: Any = None) -> Any:
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        host_feed = getattr(self.graph, "_host_feed", None)
+        if host_feed is not None:   # extension point: tf.data / queues (frontend/data/hostfeed.py)
+            feed_dict = host_feed(self, fetches, feed_dict)
         fast_key = _fast_key(fetches, feed_dict)
         hit = self._fast.get(fast_key) if fast_key is not None else None
         if hit is not None:
@@ -428,6 +432,9 @@ class Session:
         if v is not None and not isinstance(v, np.ndarray):
             v = np.asarray(v)      # a device-resident value (cuda backend): copy to the host
         return v
+
+
+register_session_class(Session)
 
 
 class InteractiveSession(Session):

@@ -5,6 +5,7 @@
     jitflow run-ir FILE.jfir --inputs in.npz [--backend NAME] [-o out.npz]
     jitflow info
     jitflow run [--backend NAME] PROG.py [ARGS...]
+    jitflow cache info|clear
 """
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="versions, backends, CPU features, BLAS, cache, Graphviz",
                    description="Print what jitflow runs with on this machine.")
     _add_run_parser(sub)
+    from . import cache
+    cache.add_parser(sub)
     return p
 
 
@@ -426,6 +429,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise CLIError("arguments after `--` are passed to dump-ir scripts only")
         if args.command == "run-ir":
             return cmd_run_ir(args)
+        if args.command == "cache":
+            from . import cache
+            return cache.run(args)
         if args.command == "info":
             from .info import info_text
             sys.stdout.write(info_text())

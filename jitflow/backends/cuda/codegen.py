@@ -20,6 +20,7 @@ import numpy as np
 
 from ...ir.core import Op, Value
 from ...ir.dtypes import DType, float32, float64
+from ...ir.opdef import OPS
 from ...ops.indexing import slice_key
 from ...ops.random import LN2_HI, LN2_LO, PHI_MINUS_2, _A, _B, _C, _D, _E, _F, fold_seed
 from ...ops.reduce import reduced_axes
@@ -113,11 +114,17 @@ def embed(base: int, local: list[int], op_shape, space_shape) -> tuple:
     return (int(base),) + tuple(int(s) for s in st)
 
 
-SPECIAL_MAP_OPS = {"transpose", "strided_slice"}
+def remaps(name: str) -> bool:
+    """A transpose or strided slice: read through its own index map, from memory."""
+    return OPS[name].kind == "remap"
+
+
+def reduces(name: str) -> bool:
+    return OPS[name].kind == "reduction"
 
 
 def is_special_read(op: Op, idx: int) -> bool:
-    return op.opname in SPECIAL_MAP_OPS or (op.opname == "bias_add" and idx == 1)
+    return remaps(op.opname) or (op.opname == "bias_add" and idx == 1)
 
 
 def same_static(a: Value, b: Value) -> bool:
@@ -557,10 +564,6 @@ def _random(c, op, a):
 
 # ================================================================ group generator ===========
 
-REDUCE_KINDS = {"reduce_sum": "sum", "reduce_mean": "mean", "reduce_max": "max",
-                "reduce_min": "min", "reduce_prod": "prod", "sum_to": "sum",
-                "reduce_all": "all", "reduce_any": "any"}
-
 
 class GroupGen:
     """Generates the kernel of one group.
@@ -582,7 +585,7 @@ class GroupGen:
         self.block = block
         self.reduce_block = reduce_block
         self.root = ops[-1]
-        self.reduce = REDUCE_KINDS.get(self.root.opname)
+        self.reduce = OPS[self.root.opname].combiner     # None: an elementwise kernel
         self.space = self.root.operands[0] if self.reduce else self.root.results[0]
         self.rank = len(self.space.type.shape)
         self.specs: list[tuple] = []
@@ -701,14 +704,13 @@ class GroupGen:
         self.values: dict[int, str] = getattr(self, "values", {})
         for op in ops:
             fn = EW.get(op.opname)
-            if fn is None and op.opname not in SPECIAL_MAP_OPS:
+            if fn is None and not remaps(op.opname):
                 raise UnsupportedOp(f"no CUDA elementwise lowering for op {op.opname!r}")
             ctx.op = op
-            if op.opname in SPECIAL_MAP_OPS:
+            if remaps(op.opname):
                 expr = self.load(op, 0)
             else:
-                skip = {"broadcast_like": {1}, "zeros_like": {0}, "ones_like": {0},
-                        "size": {0}}.get(op.opname, set())
+                skip = OPS[op.opname].shape_only
                 args = [self.load(op, i) if i not in skip else None
                         for i in range(len(op.operands))]
                 expr = fn(ctx, op, args)

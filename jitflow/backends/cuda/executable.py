@@ -38,15 +38,18 @@ from ...ir.core import Function, Op, Value
 from ...ir.opdef import OPS
 from ...ir.verifier import verify
 from . import library
-from .codegen import (EW, INT_MAX_CODE, REDUCE_KINDS, SPECIAL_MAP_OPS, ErrorTable, GroupGen,
-                      UnsupportedOp, contig, op_where, same_static, slice_map)
+from .codegen import (EW, INT_MAX_CODE, ErrorTable, GroupGen, UnsupportedOp, contig, op_where,
+                      reduces, remaps, same_static, slice_map)
 from .blas import device_ptr, raw_gemm
 from .device import DeviceTensor, alloc, cuda, cupy_module, gpu_present, is_simulator, upload
 from .launch import KernelLauncher, launch_mode
 from .runtime_ns import compile_source
 
-VIEW_OPS = {"reshape", "reshape_like", "expand_dims", "squeeze", "identity", "stop_gradient",
-            "copy_to_device", "copy_to_host"}
+
+
+def views(name: str) -> bool:
+    return OPS[name].kind == "view"
+
 ALIGN = 256
 PLAN_CACHE = 8
 
@@ -225,7 +228,7 @@ class CUDAExecutable:
                     if p is None:
                         continue
                     inside = member_group.get(id(p)) == gi
-                    if not inside or not gen_kernel or (op.opname in SPECIAL_MAP_OPS):
+                    if not inside or not gen_kernel or remaps(op.opname):
                         mat.add(id(v))
         self.materialize = mat
         var_results = {id(v) for v in f.results[self.num_fetches:]}
@@ -263,7 +266,7 @@ class CUDAExecutable:
         while work:
             g = work.pop(0)
             root = g[-1]
-            if root.opname in REDUCE_KINDS or len(g) == 1:
+            if reduces(root.opname) or len(g) == 1:
                 out.append(g)
                 continue
             members = {id(op) for op in g}
@@ -301,25 +304,25 @@ class CUDAExecutable:
     @staticmethod
     def _is_generated(g: list[Op]) -> bool:
         root = g[-1]
-        return root.opname in REDUCE_KINDS or root.opname in EW or root.opname in SPECIAL_MAP_OPS
+        return reduces(root.opname) or root.opname in EW or remaps(root.opname)
 
     def _group_ok(self, g: list[Op]) -> bool:
         """A group the generator handles as one kernel (else its ops run one by one)."""
         root = g[-1]
         if len(g) == 1:
             return True
-        body = g[:-1] if root.opname in REDUCE_KINDS else g
+        body = g[:-1] if reduces(root.opname) else g
         for op in body:
-            if op.opname not in EW and op.opname not in SPECIAL_MAP_OPS:
+            if op.opname not in EW and not remaps(op.opname):
                 return False
-            if op.opname in VIEW_OPS:
+            if views(op.opname):
                 return False
             if len(op.results) != 1:
                 return False
-        if root.opname not in REDUCE_KINDS and root.opname not in EW and \
-                root.opname not in SPECIAL_MAP_OPS:
+        if not reduces(root.opname) and root.opname not in EW and \
+                not remaps(root.opname):
             return False
-        if root.opname in REDUCE_KINDS:
+        if reduces(root.opname):
             # a reduction's prologue is never stored: every value stays inside the group
             members = {id(op) for op in g}
             res = {id(v) for v in self.function.results}
@@ -332,12 +335,12 @@ class CUDAExecutable:
         # a transpose / slice reads its operand from memory: not computed in the same kernel
         members = {id(op) for op in g}
         for op in g:
-            if op.opname in SPECIAL_MAP_OPS:
+            if remaps(op.opname):
                 p = op.operands[0].producer
                 if p is not None and id(p) in members:
                     return False
-            if op.opname.startswith("random") and \
-                    not same_static(op.result, (g[-1].operands[0] if root.opname in REDUCE_KINDS
+            if OPS[op.opname].kind == "random" and \
+                    not same_static(op.result, (g[-1].operands[0] if reduces(root.opname)
                                                 else g[-1].result)):
                 return False
         return True
@@ -369,7 +372,7 @@ class CUDAExecutable:
     def _plan_group(self, g: list[Op], producer, var_results) -> None:
         root = g[-1]
         name = root.opname
-        if len(g) == 1 and name in VIEW_OPS:
+        if len(g) == 1 and views(name):
             self.storage[id(root.result)] = self._buffer_of(root.operands[0])
             return
         if len(g) == 1 and name == "constant":
@@ -381,8 +384,8 @@ class CUDAExecutable:
             for r in op.results:
                 if id(r) in self.materialize and id(r) in self.needed:
                     outs.append(r)
-        if self._is_generated(g) and (len(g) > 1 or name in EW or name in REDUCE_KINDS
-                                      or name in SPECIAL_MAP_OPS):
+        if self._is_generated(g) and (len(g) > 1 or name in EW or reduces(name)
+                                      or remaps(name)):
             self._plan_generated(g, outs, producer, var_results)
             return
         handler = LIBRARY.get(name)
@@ -398,7 +401,7 @@ class CUDAExecutable:
 
     def _plan_generated(self, g, outs, producer, var_results) -> None:
         root = g[-1]
-        if root.opname in REDUCE_KINDS:
+        if reduces(root.opname):
             outs = [root.result]
         out_pairs = [(v, self._out_buffer(v, var_results).idx) for v in outs]
         reads: list[Buf] = []
@@ -478,7 +481,7 @@ class CUDAExecutable:
             for i, v in enumerate(op.operands):
                 if self.storage.get(id(v)) is not pbuf:
                     continue
-                if op.opname in SPECIAL_MAP_OPS or (op.opname == "bias_add" and i == 1):
+                if remaps(op.opname) or (op.opname == "bias_add" and i == 1):
                     return False
                 if not same_static(v, space):
                     return False

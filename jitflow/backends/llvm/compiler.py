@@ -18,18 +18,15 @@ from ...ir.dtypes import DType
 from ...ir.opdef import OPS
 from ...ops.indexing import slice_key
 from ...ops.reduce import reduced_axes
-from ...passes.fusion import SHAPE_ONLY, data_operands, fusion_groups
+from ...passes.fusion import data_operands, fusion_groups, is_reduction, is_remap, shape_only
 from . import mathlib
 from .elementwise import LOWER
 from .emitter import Emitter, const, mtype, rtype
 from .maps import (ZERO, IndexMap, ParamTable, Ref, broadcast_map, contig_stride, dim_ref,
                    flat_kind, identity_map, numel_ref)
 
-VIEW_OPS = {"reshape", "reshape_like", "expand_dims", "squeeze", "identity", "stop_gradient"}
-REDUCE_OPS = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "sum_to"}
-REMAP_OPS = {"transpose", "strided_slice"}
-RANDOM_OPS = {"random_uniform", "random_normal", "random_truncated_normal"}
-SPECIAL_OPS = {"matmul", "concat", "strided_slice_grad", "shape", "constant"}
+#: kernels the module builder writes itself (besides elementwise, reduction, GEMM and copies)
+BUILTIN_KERNELS = ("concat", "strided_slice_grad", "shape")
 BLAS_MIN_FLOPS = 1 << 15
 PARALLEL_MIN = 1 << 17     # elements: flat elementwise kernels above this use every core
 #: op name -> generator ``fn(gen: KernelGen, op: Op)`` writing the whole kernel of an op that
@@ -41,7 +38,18 @@ EXTRA_LIBRARY: list = []
 
 
 def elementwise_ok(op: Op) -> bool:
-    return op.opname in LOWER or op.opname in REMAP_OPS or inline_matmul(op)
+    return op.opname in LOWER or is_remap(op) or inline_matmul(op)
+
+
+def is_view(op: Op) -> bool:
+    return OPS[op.opname].kind == "view"
+
+
+def in_loop(op: Op) -> bool:
+    """Computed inside its kernel's element loop from in-register operand values (an
+    elementwise op, a random draw, a reduction); every other op reads its operands from
+    memory (views, transposes and slices, GEMMs, library kernels)."""
+    return OPS[op.opname].kind in ("elementwise", "random", "reduction")
 
 
 INLINE_MATMUL_MAX_K = 16
@@ -143,17 +151,16 @@ class ModuleBuilder:
             for _, v in data_operands(op):
                 users.setdefault(id(v), []).append(op)
         results = {id(v) for v in self.f.results}
-        stores_via = VIEW_OPS | REMAP_OPS | SPECIAL_OPS
         while True:
             group_of = {id(op): gi for gi, g in enumerate(groups) for op in g}
             out: list[list[Op]] = []
             changed = False
             for gi, g in enumerate(groups):
                 root = g[-1]
-                space = (root.operands[0] if root.opname in REDUCE_OPS else root.results[0]).type.shape
+                space = (root.operands[0] if is_reduction(root) else root.results[0]).type.shape
                 moved = [op for op in g[:-1] if any(
                     r.type.shape != space and (id(r) in results or any(
-                        group_of[id(u)] != gi or u.opname in stores_via
+                        group_of[id(u)] != gi or not in_loop(u)
                         for u in users.get(id(r), ())))
                     for r in op.results)]
                 if moved:
@@ -189,8 +196,7 @@ class ModuleBuilder:
                     p = producer.get(id(v))
                     if p is None:
                         continue
-                    if group_of.get(id(p)) != gi or op.opname in VIEW_OPS or op.opname in REMAP_OPS \
-                            or op.opname in SPECIAL_OPS:
+                    if group_of.get(id(p)) != gi or not in_loop(op):
                         materialize.add(id(v))
         for v in f.results:
             if id(v) in producer:
@@ -215,7 +221,7 @@ class ModuleBuilder:
         self._apply_donations(producer)
 
     def _alias_views(self, op: Op) -> bool:
-        if op.opname not in VIEW_OPS:
+        if not is_view(op):
             return False
         src = self._buffer_of(op.operands[0])
         r = op.result
@@ -252,11 +258,11 @@ class ModuleBuilder:
                 self.kernels.append(Kernel(f"k{len(self.kernels)}", "copy", [root], [src],
                                            [self.storage[id(root.result)]]))
             return
-        if root.opname in REDUCE_OPS:
+        if is_reduction(root):
             kind = "reduce"
         elif any(op.opname == "matmul" and not inline_matmul(op) for op in g):
             kind = "gemm"
-        elif root.opname in ("concat", "strided_slice_grad", "shape"):
+        elif root.opname in BUILTIN_KERNELS:
             kind = root.opname
         elif len(g) == 1 and root.opname in CUSTOM_KERNELS:
             kind = "custom"
@@ -288,7 +294,7 @@ class ModuleBuilder:
     def _leaf_buffer(self, v: Value, reader: Op) -> Optional[Buffer]:
         p = v.producer
         if p is not None and p.opname == "constant" and p.attrs["value"].size == 1 \
-                and (reader.opname in LOWER or reader.opname in REDUCE_OPS):
+                and (reader.opname in LOWER or is_reduction(reader)):
             return None  # inlined as an immediate by the element expression
         # (transposes, slices, GEMMs, concat, ... load their operands from memory)
         return self._buffer_of(v)
@@ -326,7 +332,7 @@ class ModuleBuilder:
         for op in k.ops:
             # a transpose, slice or inline matmul reads elements other than the one being
             # written: p's buffer (p itself or a view of it) must stay intact
-            if op.opname in REMAP_OPS or inline_matmul(op):
+            if is_remap(op) or inline_matmul(op):
                 if any(self.storage.get(id(v)) is pbuf for v in op.operands):
                     return False
         return True
@@ -606,12 +612,12 @@ done:
             return self._remap_load(op, self._slice_map(op, space), idx)
         args = []
         for i, x in enumerate(op.operands):
-            if i in SHAPE_ONLY.get(op.opname, set()):
+            if i in shape_only(op):
                 args.append(None)
             else:
                 args.append(value(x, idx))
         self.ctx.op = op
-        if op.opname in RANDOM_OPS:   # the element's linear index within the op's own shape
+        if OPS[op.opname].kind == "random":   # the element's linear index in the op's own shape
             self.ctx.lin = self.offset(broadcast_map(self.table, op.results[0], space), idx)
         return LOWER[op.opname](self.em, op, args, self.ctx)
 
@@ -693,7 +699,7 @@ done:
         members = {id(op) for op in self.k.ops}
         out = []
         for op in self.k.ops:
-            if op.opname in REMAP_OPS:
+            if is_remap(op):
                 out.append(None)   # remapped reads are never flat
                 continue
             if inline_matmul(op):
@@ -758,10 +764,10 @@ done:
                 j = self.em.op(f"zext i32 {self.em.op(f'urem i32 {l32}, {n}', 'o')} to i64", "o")
                 r = self._inline_matmul(p, i, j)
             elif p is not None and id(p) in members and id(v) not in self.gemm_done:
-                args = [None if i in SHAPE_ONLY.get(p.opname, set()) else fv(x)
+                args = [None if i in shape_only(p) else fv(x)
                         for i, x in enumerate(p.operands)]
                 self.ctx.op = p
-                if p.opname in RANDOM_OPS:   # the linear index within the op's own shape
+                if OPS[p.opname].kind == "random":   # the linear index in the op's own shape
                     self.ctx.lin = self._flat_offset(p.results[0], space, lin)
                 r = LOWER[p.opname](self.em, p, args, self.ctx)
             else:
@@ -837,8 +843,8 @@ done:
         dt = out.type.dtype
         t = rtype(dt)
         ob = self.mb.storage[id(out)]
-        kind = {"reduce_sum": "sum", "sum_to": "sum", "reduce_mean": "sum", "reduce_max": "max",
-                "reduce_min": "min", "reduce_prod": "prod"}[red.opname]
+        comb = OPS[red.opname].combiner
+        kind = "sum" if comb == "mean" else comb    # a mean is a sum, divided at the end
         ident = {"sum": 0, "prod": 1}.get(kind)
         if ident is None:
             if dt.is_floating:
