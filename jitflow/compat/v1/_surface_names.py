@@ -4,6 +4,7 @@ from __future__ import annotations
 import types
 from typing import Callable
 
+from ...frontend import assert_ops as _asserts
 from ...frontend import composite_ops as C
 from ...frontend import image as _image
 from ...frontend import keras_layers as _keras_layers
@@ -35,6 +36,9 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
         "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum", "floor", "ceil",
         "tuple", "identity_n", "make_template")}
     _set(tf, **top, random_crop=_image.random_crop)
+    asserts = {n: getattr(_asserts, n) for n in _asserts.__all__}
+    _set(tf, **asserts)
+    _set(ns(tf, "debugging"), **asserts)
 
     _set(ns(tf, "nn"), softsign=C.softsign, selu=C.selu, crelu=C.crelu,
          l2_normalize=C.l2_normalize,
