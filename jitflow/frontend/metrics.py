@@ -157,7 +157,8 @@ def _counter(kind: str):
         _collect(metrics_collections, updates_collections, value, update)
         return value, update
     fn.__name__ = kind
-    fn.__doc__ = f"The (weighted) number of {kind.replace('_', ' ')} (labels, predictions cast to bool)."
+    fn.__doc__ = (f"The (weighted) number of {kind.replace('_', ' ')} (labels and predictions "
+                  "cast to bool).")
     return fn
 
 
