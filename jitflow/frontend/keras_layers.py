@@ -5,8 +5,10 @@ They are the ``tf.layers`` classes with Keras's argument conventions: activation
 initializers may be given by name (``activation="relu"``, ``kernel_initializer="he_normal"``;
 Keras's ``random_normal``/``random_uniform``/``truncated_normal`` use its 0.05 scale), pooling
 defaults to ``pool_size=(2, 2)``, ``input_shape``/``input_dim`` are accepted (they matter to
-``Sequential`` models, which jitflow does not have), and ``Dropout`` called without
-``training`` is the identity (Keras's learning phase defaults to inference in TF1 graphs).
+``Sequential`` models, which jitflow does not have), and ``Dropout`` and
+``BatchNormalization`` called without ``training`` run in inference mode (Keras's learning
+phase defaults to inference in TF1 graphs). Keras's BatchNormalization keeps its moving-average
+updates in ``layer.updates`` only (not in ``tf.GraphKeys.UPDATE_OPS``, unlike tf.layers').
 """
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ from . import initializers as I
 from . import layers_core as L
 from . import math_ops as M
 from .layer_base import Layer
+from .layers_norm import BatchNormalization as _TFBatchNorm
 from .layers_norm import Dropout as _TFDropout
 
 __all__ = ["Dense", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D",
-           "AvgPool2D", "Flatten", "Dropout", "Activation", "get_activation", "get_initializer"]
+           "AvgPool2D", "Flatten", "Dropout", "Activation", "BatchNormalization", "Embedding",
+           "get_activation", "get_initializer"]
 
 _SHAPE_KWARGS = ("input_shape", "input_dim", "batch_input_shape", "batch_size")
 
@@ -126,3 +130,61 @@ class Activation(Layer):
 
     def call(self, inputs: Any) -> Any:
         return inputs if self.activation is None else self.activation(inputs)
+
+
+class BatchNormalization(_TFBatchNorm):
+    """Keras defaults (momentum 0.99, epsilon 1e-3, center and scale); inference unless
+    called with ``training``; updates in ``self.updates`` (run them with the train op)."""
+
+    def __init__(self, axis: Any = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
+                 gamma_initializer: Any = "ones", moving_mean_initializer: Any = "zeros",
+                 moving_variance_initializer: Any = "ones", **kwargs: Any) -> None:
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, center=center,
+                         scale=scale, beta_initializer=get_initializer(beta_initializer),
+                         gamma_initializer=get_initializer(gamma_initializer),
+                         moving_mean_initializer=get_initializer(moving_mean_initializer),
+                         moving_variance_initializer=get_initializer(
+                             moving_variance_initializer), **_drop_shape_kwargs(kwargs))
+
+    def add_update(self, updates: Any, inputs: Any = None) -> None:
+        self._updates.extend(updates if isinstance(updates, (list, tuple)) else [updates])
+
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        return super().call(inputs, training=False if training is None else training)
+
+
+class Embedding(Layer):
+    """``embeddings`` [input_dim, output_dim] (Keras's uniform(-0.05, 0.05) by default); the
+    output is ``embedding_lookup(embeddings, ids)``."""
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
+                 embeddings_regularizer: Any = None, mask_zero: bool = False,
+                 input_length: Any = None, **kwargs: Any) -> None:
+        if mask_zero:
+            raise NotImplementedError("Embedding(mask_zero=True): jitflow has no Keras masks")
+        super().__init__(**_drop_shape_kwargs(kwargs))
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        init = "random_uniform" if embeddings_initializer == "uniform" else \
+            embeddings_initializer
+        self.embeddings_initializer = get_initializer(init)
+        self.embeddings_regularizer = embeddings_regularizer
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        from .op_builder import convert_to_tensor
+        from ..ir.dtypes import float32
+        ids = convert_to_tensor(inputs)
+        if self.dtype is None or not self.dtype.is_floating:
+            self.dtype = float32          # the ids' integer dtype is not the weights'
+        return super().__call__(ids, *args, **kwargs)
+
+    def build(self, input_shape) -> None:
+        self.embeddings = self.add_weight("embeddings", [self.input_dim, self.output_dim],
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer)
+
+    def call(self, inputs: Any) -> Any:
+        from .nn import embedding_lookup
+        from .math_ops import cast
+        ids = inputs if inputs.dtype.is_integer else cast(inputs, "int32")
+        return embedding_lookup(self.embeddings, ids)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import types
 from typing import Callable
 
+from ...frontend import array_extra as A
 from ...frontend import assert_ops as _asserts
+from ...frontend import nn_extra as _nn_extra
 from ...frontend import composite_ops as C
 from ...frontend import image as _image
 from ...frontend import keras_layers as _keras_layers
@@ -13,6 +15,8 @@ from ...frontend import schedules as _schedules
 from ...frontend import train as _train
 from ...frontend.contrib import layers as _contrib_layers
 from ...frontend.graph import GraphKeys as _GraphKeys
+from ._namespace import wrap
+from . import _host
 
 
 class GraphKeys(_GraphKeys):
@@ -22,9 +26,12 @@ class GraphKeys(_GraphKeys):
 
 
 def _set(ns: object, **names: object) -> None:
+    """Set the names missing from ``ns``; SimpleNamespaces become TFNamespaces."""
+    prefix = vars(ns).get("_tf_name", "tf")
     for k, v in names.items():
         if k not in vars(ns):
-            setattr(ns, k, v)
+            setattr(ns, k, wrap(f"{prefix}.{k}", v) if isinstance(v, types.SimpleNamespace)
+                    else v)
 
 
 def install(tf: types.ModuleType, ns: Callable) -> None:
@@ -50,6 +57,22 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "linalg"), eye=C.eye, norm=C.norm, tensordot=C.tensordot, einsum=C.einsum,
          matmul=tf.matmul, l2_normalize=C.l2_normalize, transpose=tf.transpose)
     _set(ns(tf, "random"), random_crop=_image.random_crop)
+    _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=A.diag_part)
+    _set(ns(tf, "math"), **{n: getattr(A, n) for n in (
+        "confusion_matrix", "cumsum", "is_nan", "is_inf", "is_finite", "round", "rint",
+        "count_nonzero")})
+    _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=A.diag_part,
+         band_part=A.matrix_band_part)
+    _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (
+        "conv1d", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "lrn",
+        "local_response_normalization")})
+    _set(ns(tf, "layers"), conv1d=_nn_extra.conv1d_layer, Conv1D=_nn_extra.Conv1D,
+         MaxPooling1D=_nn_extra.MaxPooling1D, AveragePooling1D=_nn_extra.AveragePooling1D,
+         max_pooling1d=_nn_extra.max_pooling1d, average_pooling1d=_nn_extra.average_pooling1d,
+         SeparableConv2D=_nn_extra.SeparableConv2D,
+         separable_conv2d=_nn_extra.separable_conv2d_layer)
+    _set(tf, logging=_host.logging, app=_host.app, flags=_host.flags, gfile=_host.gfile)
+    _set(ns(tf, "io"), gfile=_host.io_gfile)
 
     metrics = ns(tf, "metrics")
     object.__setattr__(metrics, "_base", _metrics)
@@ -73,3 +96,6 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
         keras.layers = type(keras)("tf.keras.layers")
     _set(keras.layers, **{n: getattr(_keras_layers, n) for n in _keras_layers.__all__
                           if n[0].isupper()})
+    if "backend" not in vars(keras):
+        keras.backend = type(keras)("tf.keras.backend")
+    _set(keras.backend, clear_session=tf.reset_default_graph)
