@@ -287,3 +287,73 @@ def test_flags_and_app_run(tmp_path):
                        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert r.returncode == 4, r.stderr
     assert r.stdout.strip() == "7 x True ['rest']"
+
+
+# ---------------------------------------------------------------------- sort / segments ----
+
+@SETTINGS
+@given(x=hnp.arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 6)),
+                    elements=st.sampled_from([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0, np.inf])),
+       k=st.integers(0, 6))
+def test_sort_argsort_top_k_with_ties(x, k):
+    k = min(k, x.shape[1])
+    tf.reset_default_graph()
+    t = tf.constant(x)
+    s_up, s_down, a_up, a_down, (tv, ti) = run([
+        tf.sort(t), tf.sort(t, direction="DESCENDING"), tf.argsort(t),
+        tf.argsort(t, direction="DESCENDING"), tf.nn.top_k(t, k)])
+    np.testing.assert_array_equal(s_up, np.sort(x, -1))
+    np.testing.assert_array_equal(s_down, -np.sort(-x, -1))
+    np.testing.assert_array_equal(a_up, np.argsort(x, -1, kind="stable"))
+    np.testing.assert_array_equal(a_down, np.argsort(-x, -1, kind="stable"))
+    np.testing.assert_array_equal(ti, np.argsort(-x, -1, kind="stable")[:, :k])
+    np.testing.assert_array_equal(tv, np.take_along_axis(x, ti, -1))
+
+
+def test_sort_axis0_ints_and_top_k_gradient():
+    tf.reset_default_graph()
+    xi = np.array([[3, 1], [1, 2], [2, 0]], np.int32)
+    np.testing.assert_array_equal(run(tf.sort(xi, axis=0)), np.sort(xi, 0))
+    check_gradients(lambda t: tf.nn.top_k(t, 2)[0], [np.array([[0.3, 2.0, -1.0, 0.7]])])
+    check_gradients(lambda t: tf.sort(t, axis=0), [X])
+
+
+@pytest.mark.parametrize("kind", ["sum", "mean", "max", "min"])
+def test_unsorted_segment_reductions(kind):
+    data = rng.randn(6, 2)
+    ids = np.array([0, 2, 0, 3, 2, 0], np.int32)
+    tf.reset_default_graph()
+    got = run(getattr(tf, f"unsorted_segment_{kind}")(data, ids, 5))
+    sorted_got = run(getattr(tf, f"segment_{kind}")(data[np.argsort(ids, kind="stable")],
+                                                     np.sort(ids)))
+    fn = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}[kind]
+    empty = {"sum": 0.0, "mean": 0.0, "max": np.finfo(np.float64).min,
+             "min": np.finfo(np.float64).max}[kind]
+    ref = np.array([fn(data[ids == s], 0) if (ids == s).any() else [empty] * 2
+                    for s in range(5)])
+    np.testing.assert_allclose(got, ref, rtol=1e-12)
+    np.testing.assert_allclose(sorted_got, ref[:4], rtol=1e-12)
+    if kind in ("sum", "mean", "max"):
+        full = np.array([0, 1, 0, 3, 2, 1], np.int32)     # no empty segment
+        check_gradients(lambda t: getattr(tf, f"unsorted_segment_{kind}")(t, full, 4), [data])
+
+
+def test_random_shuffle_and_multinomial():
+    tf.reset_default_graph()
+    x = np.arange(5.0)
+    sh = tf.random_shuffle(tf.constant(x), seed=1)
+    logits = tf.constant(np.log([[0.1, 0.6, 0.3], [0.98, 0.01, 0.01]]), dtype=tf.float32)
+    samples = tf.multinomial(logits, 400, seed=2)
+    cat = tf.random.categorical(logits, 5)
+    orders = set()
+    with tf.Session(backend="reference") as s:
+        for _ in range(10):
+            v = s.run(sh)
+            np.testing.assert_array_equal(np.sort(v), x)
+            orders.add(tuple(v))
+        sv, cv = s.run([samples, cat])
+    assert len(orders) > 3
+    assert sv.dtype == np.int64 and sv.shape == (2, 400) and cv.shape == (2, 5)
+    freq = np.bincount(sv[0], minlength=3) / 400
+    np.testing.assert_allclose(freq, [0.1, 0.6, 0.3], atol=0.08)
+    assert (sv[1] == 0).mean() > 0.9

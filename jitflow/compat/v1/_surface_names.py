@@ -12,6 +12,7 @@ from ...frontend import image as _image
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import metrics as _metrics
 from ...frontend import schedules as _schedules
+from ...frontend import sort_ops as S
 from ...frontend import train as _train
 from ...frontend.contrib import layers as _contrib_layers
 from ...frontend.graph import GraphKeys as _GraphKeys
@@ -71,6 +72,13 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          max_pooling1d=_nn_extra.max_pooling1d, average_pooling1d=_nn_extra.average_pooling1d,
          SeparableConv2D=_nn_extra.SeparableConv2D,
          separable_conv2d=_nn_extra.separable_conv2d_layer)
+    seg = {n: getattr(S, n) for n in S.__all__ if "segment" in n}
+    _set(tf, sort=S.sort, argsort=S.argsort, random_shuffle=S.random_shuffle,
+         multinomial=S.multinomial, **seg)
+    _set(ns(tf, "math"), top_k=S.top_k, **seg)
+    _set(ns(tf, "nn"), top_k=S.top_k)
+    _set(ns(tf, "random"), shuffle=S.random_shuffle, categorical=S.categorical,
+         multinomial=S.multinomial)
     _set(tf, logging=_host.logging, app=_host.app, flags=_host.flags, gfile=_host.gfile)
     _set(ns(tf, "io"), gfile=_host.io_gfile)
 
