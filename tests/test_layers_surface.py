@@ -189,3 +189,34 @@ def test_dropout_on_a_bool_placeholder_keeps_the_static_shape():
         b = s.run(d, {x: xv, training: True})
     np.testing.assert_array_equal(a, xv)
     assert 0.5 < (b != 0).mean() < 0.9
+
+
+# ---------------------------------------------------------------------- init_from_checkpoint
+
+def test_init_from_checkpoint(tmp_path):
+    tf.reset_default_graph()
+    with tf.variable_scope("old"):
+        a = tf.get_variable("a", initializer=np.arange(3.0, dtype=np.float32))
+        b = tf.get_variable("b", initializer=np.ones((2, 2), np.float32) * 5)
+    with tf.Session(backend="reference") as s:
+        s.run(tf.global_variables_initializer())
+        path = tf.train.Saver().save(s, str(tmp_path / "model"))
+    tf.reset_default_graph()
+    with tf.variable_scope("new"):
+        na = tf.get_variable("a", [3])
+        nb = tf.get_variable("b", [2, 2])
+    other = tf.get_variable("other", [3], initializer=tf.zeros_initializer())
+    single = tf.get_variable("single", [2, 2])
+    tf.train.init_from_checkpoint(str(tmp_path), {"old/": "new/"})
+    tf.train.init_from_checkpoint(path, {"old/b": single, "old/a": "other"})
+    with tf.Session(backend="reference") as s:
+        s.run(tf.global_variables_initializer())
+        va, vb, vo, vs = s.run([na, nb, other, single])
+    np.testing.assert_array_equal(va, [0, 1, 2])
+    np.testing.assert_array_equal(vb, np.full((2, 2), 5.0))
+    np.testing.assert_array_equal(vo, [0, 1, 2])
+    np.testing.assert_array_equal(vs, np.full((2, 2), 5.0))
+    with pytest.raises(ValueError, match="doesn't match"):
+        tf.train.init_from_checkpoint(path, {"old/a": single})
+    with pytest.raises(ValueError, match="not found"):
+        tf.train.init_from_checkpoint(path, {"old/zzz": "other"})

@@ -357,3 +357,21 @@ def test_random_shuffle_and_multinomial():
     freq = np.bincount(sv[0], minlength=3) / 400
     np.testing.assert_allclose(freq, [0.1, 0.6, 0.3], atol=0.08)
     assert (sv[1] == 0).mean() > 0.9
+
+
+@pytest.mark.parametrize("seq_axis, batch_axis", [(1, 0), (0, 1)])
+def test_reverse_sequence(seq_axis, batch_axis):
+    x = rng.randn(3, 5, 2) if batch_axis == 0 else rng.randn(5, 3, 2)
+    lens = np.array([2, 5, 0])
+    ref = x.copy()
+    for b, n in enumerate(lens):
+        if batch_axis == 0:
+            ref[b, :n] = x[b, :n][::-1]
+        else:
+            ref[:n, b] = x[:n, b][::-1]
+    tf.reset_default_graph()
+    ln = tf.placeholder(tf.int64, [3])
+    got = run(tf.reverse_sequence(tf.constant(x), ln, seq_axis=seq_axis, batch_axis=batch_axis),
+              {ln: lens})
+    np.testing.assert_array_equal(got, ref)
+    check_gradients(lambda t: tf.reverse_sequence(t, lens, seq_axis, batch_axis), [x])

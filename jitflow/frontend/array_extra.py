@@ -22,7 +22,7 @@ from .op_builder import constant, convert_to_tensor, make_op, static_ints, stati
 __all__ = ["size", "rank", "slice", "strided_slice", "reverse", "reverse_v2", "roll", "diag",
            "diag_part", "matrix_band_part", "matrix_diag", "count_nonzero", "confusion_matrix",
            "gather_nd", "batch_gather", "scatter_nd", "cumsum", "is_nan", "is_inf",
-           "is_finite", "round", "rint", "get_local_variable"]
+           "is_finite", "round", "rint", "get_local_variable", "reverse_sequence"]
 
 _py_slice = slice
 
@@ -313,6 +313,35 @@ def cumsum(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False
             inv = list(np.argsort(perm))
             out = transpose(out, inv)
         return identity(out, name=scope)
+
+
+def reverse_sequence(input: Any, seq_lengths: Any, seq_axis: Any = None, batch_axis: Any = None,
+                     name: Optional[str] = None, seq_dim: Any = None,
+                     batch_dim: Any = None) -> Tensor:
+    """Row b's first ``seq_lengths[b]`` steps along ``seq_axis`` reversed, the rest kept
+    (static shapes; the lengths may be computed): a batch_gather at
+    ``t < len ? len - 1 - t : t``."""
+    sa = seq_axis if seq_axis is not None else seq_dim
+    ba = batch_axis if batch_axis is not None else (batch_dim if batch_dim is not None else 0)
+    if sa is None:
+        raise ValueError("reverse_sequence needs seq_axis")
+    with name_scope(name, "ReverseSequence") as scope:
+        x = convert_to_tensor(input)
+        dims = _static_dims(x, "tf.reverse_sequence")
+        r = len(dims)
+        sa, ba = int(sa) % r, int(ba) % r
+        if sa == ba:
+            raise ValueError("reverse_sequence: seq_axis and batch_axis must differ")
+        perm = [ba, sa] + [d for d in range(r) if d not in (ba, sa)]
+        moved = transpose(x, perm)
+        lens = convert_to_tensor(seq_lengths)
+        lens = M.cast(lens, int32) if lens.dtype is not int32 else lens
+        t = constant(np.arange(dims[sa], dtype=np.int32).reshape(1, -1))
+        col = reshape(lens, [-1, 1])
+        idx = where(M.less(M.add(t, M.multiply(col, 0)), col),
+                    M.subtract(M.subtract(col, 1), t), M.add(t, M.multiply(col, 0)))
+        out = batch_gather(moved, idx)
+        return identity(transpose(out, list(np.argsort(perm))), name=scope)
 
 
 # ---------------------------------------------------------------------- float predicates ---

@@ -8,6 +8,7 @@ from ...frontend import array_extra as A
 from ...frontend import assert_ops as _asserts
 from ...frontend import nn_extra as _nn_extra
 from ...frontend import composite_ops as C
+from ...frontend.ckpt_init import init_from_checkpoint
 from ...frontend import image as _image
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import metrics as _metrics
@@ -92,7 +93,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(train, AdadeltaOptimizer=_train.AdadeltaOptimizer, FtrlOptimizer=_train.FtrlOptimizer,
          ProximalGradientDescentOptimizer=_train.ProximalGradientDescentOptimizer,
          ProximalAdagradOptimizer=_train.ProximalAdagradOptimizer,
-         ExponentialMovingAverage=_train.ExponentialMovingAverage)
+         ExponentialMovingAverage=_train.ExponentialMovingAverage,
+         init_from_checkpoint=init_from_checkpoint)
 
     contrib = ns(tf, "contrib")
     if "layers" not in vars(contrib):
