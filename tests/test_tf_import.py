@@ -21,8 +21,9 @@ def jitflow_run(*args: str, backend: str = "reference", timeout: int = 300):
                           timeout=timeout)
 
 
-def test_linear_regression_program_runs_and_learns():
-    r = jitflow_run(str(PROGRAMS / "tf1_linear_regression.py"), "150")
+@pytest.mark.parametrize("backend", ["reference", "llvm"])
+def test_linear_regression_program_runs_and_learns(backend):
+    r = jitflow_run(str(PROGRAMS / "tf1_linear_regression.py"), "150", backend=backend)
     assert r.returncode == 0, r.stderr
     line = next(s for s in r.stdout.splitlines() if s.startswith("cost"))
     first, last = float(line.split()[1]), float(line.split()[3])
@@ -48,6 +49,15 @@ def test_compat_v1_program_with_layers_metrics_and_dropout():
     assert r.returncode == 0, r.stderr
     acc = float(r.stdout.split("accuracy")[1])
     assert acc > 0.9
+
+
+@pytest.mark.parametrize("backend", ["reference", "llvm"])
+def test_cnn_program_with_bool_placeholder_dropout_image_keras_contrib(backend):
+    r = jitflow_run(str(PROGRAMS / "tf1_cnn.py"), backend=backend)
+    assert r.returncode == 0, r.stderr
+    assert "step 40 lr 0.05" in r.stdout and "flip shape (8, 8, 1)" in r.stdout
+    assert float(r.stdout.split("accuracy")[1].split()[0]) > 0.9
+    assert "assertion: assertion failed: assert_non_negative" in r.stdout
 
 
 def test_contrib_and_submodule_imports():

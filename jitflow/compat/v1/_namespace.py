@@ -20,11 +20,40 @@ from typing import Any, Optional
 DOC = "docs/tf_import.md"
 
 
+_HOST = "needs a host callback op, which jitflow does not have yet"
+_FLOW = "control flow has its own issue and is not in jitflow yet"
+_OPS = "needs a new IR op (type rule, gradient, llvm and cuda lowering), not there yet"
+#: why some often-used names are missing (shown in the error)
+WHY = {
+    "tf.Print": f"printing at run time {_HOST}; fetch the tensors with sess.run and print them",
+    "tf.print": f"printing at run time {_HOST}; fetch the tensors with sess.run and print them",
+    "tf.py_func": f"calling Python from a graph {_HOST}",
+    "tf.numpy_function": f"calling Python from a graph {_HOST}",
+    "tf.cond": _FLOW, "tf.while_loop": _FLOW, "tf.case": _FLOW, "tf.scan": _FLOW,
+    "tf.map_fn": _FLOW, "tf.foldl": _FLOW, "tf.nn.dynamic_rnn": _FLOW,
+    "tf.nn.rnn_cell": "RNN cells have their own issue", "tf.contrib.rnn": "RNN cells have "
+    "their own issue", "tf.estimator": "tf.estimator is not planned; use a Session loop",
+    "tf.where_v2": _OPS, "tf.unique": "a data-dependent output shape " + _OPS,
+    "tf.boolean_mask": "a data-dependent output shape " + _OPS,
+    "tf.nn.nce_loss": "it needs a seeded candidate sampler op, not there yet",
+    "tf.nn.sampled_softmax_loss": "it needs a seeded candidate sampler op, not there yet",
+}
+for _n in ("sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh",
+           "acosh", "atanh", "erf", "erfc", "lgamma", "digamma", "log1p", "expm1", "round",
+           "rint", "is_nan", "is_inf", "is_finite", "cumsum", "cumprod", "top_k", "argsort",
+           "sort", "segment_sum", "unsorted_segment_sum", "gather_nd", "scatter_nd", "reverse",
+           "roll", "diag", "matrix_band_part", "matrix_inverse", "matrix_determinant",
+           "cholesky", "matrix_solve", "scatter_update", "scatter_add", "scatter_sub"):
+    WHY.setdefault(f"tf.{_n}", _OPS)
+    WHY.setdefault(f"tf.math.{_n}", _OPS)
+
+
 class NotImplementedInJitflow(AttributeError):
     """A TF1 symbol that jitflow does not provide (yet)."""
 
     def __init__(self, symbol: str, detail: str = "") -> None:
         self.symbol = symbol
+        detail = detail or WHY.get(symbol, "")
         msg = f"{symbol} is not implemented in jitflow yet"
         if detail:
             msg += f" ({detail})"

@@ -59,6 +59,8 @@ def install(tf: types.ModuleType) -> None:
         tf.__version__ = f"1.15.0+jitflow{__version__}"   # the TF1 API level it implements
     from . import _surface_names
     _surface_names.install(tf, _ns)
+    for name in _namespaces(tf):           # the namespaces just added (tf.logging, tf.app, ...)
+        setattr(tf, name, wrap(f"tf.{name}", getattr(tf, name)))
     tf.__getattr__ = module_getattr(_PKG)
 
 
