@@ -135,3 +135,4 @@ def enable_eager_execution(*args, **kwargs) -> None:
 
 def executing_eagerly() -> bool:
     return False
+from . import _data  # noqa: F401,E402  (tf.data, queues, the tf.train loop, app/logging/gfile)
