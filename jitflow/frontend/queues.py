@@ -37,7 +37,7 @@ class _HostQueue:
         self.name, self.capacity = name, max(int(capacity), 1)
         self.min_after = int(min_after_dequeue)
         self.items: list = []
-        self.closed = self.cancelled = False
+        self.closed = False
         self.cond = threading.Condition()
         self.rng = np.random.default_rng(seed) if shuffle else None
 
@@ -55,8 +55,8 @@ class _HostQueue:
         with self.cond:
             while not self.closed and len(self.items) < n + (self.min_after if self.rng is not None else 0):
                 self.cond.wait(0.1)
-            if len(self.items) < n and (self.closed or self.cancelled):
-                if not (allow_smaller and self.items) or self.cancelled:
+            if len(self.items) < n and self.closed:
+                if not (allow_smaller and self.items):
                     raise OutOfRangeError(f"{type(self).__name__.strip('_')} '{self.name}' is "
                                           f"closed and has insufficient elements (requested "
                                           f"{n}, current size {len(self.items)})")
@@ -73,11 +73,9 @@ class _HostQueue:
             return out
 
     def close(self, cancel: bool = False) -> None:
+        """No more enqueues (pending ones fail); what is queued can still be dequeued."""
         with self.cond:
             self.closed = True
-            if cancel:
-                self.cancelled = True
-                self.items.clear()
             self.cond.notify_all()
 
 
@@ -462,9 +460,8 @@ def _batch_queue(tensors: Any, batch_size: int, capacity: int, enqueue_many: boo
     op = q.enqueue_many(flat) if enqueue_many else q.enqueue(flat)
     add_queue_runner(QueueRunner(q, [op] * max(int(num_threads), 1)))
     out = q.dequeue_up_to(batch_size) if allow_smaller else q.dequeue_many(batch_size)
-    out = out if isinstance(out, list) else [out]
-    if single:
-        return out[0]
+    if not isinstance(out, list):      # one component: a single tensor, as TF1 returns it
+        return pack_as(tensors, [out]) if isinstance(tensors, dict) else out
     if isinstance(tensors, dict):
         return pack_as(tensors, out)
     return type(tensors)(out) if isinstance(tensors, tuple) else out
