@@ -14,9 +14,23 @@ WARNING = _logging.WARNING
 ERROR = _logging.ERROR
 FATAL = _logging.FATAL
 
+
+
+class _StderrHandler(_logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (redirections apply)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 _logger = _logging.getLogger("tensorflow")
 if not _logger.handlers:
-    _handler = _logging.StreamHandler(sys.stderr)
+    _handler = _StderrHandler()
     _handler.setFormatter(_logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
     _logger.addHandler(_handler)
     _logger.propagate = False
