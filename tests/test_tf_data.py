@@ -278,3 +278,15 @@ def test_string_components_cannot_be_fetched():
     with tf.Session() as s:
         with pytest.raises(TypeError, match="tf.string"):
             s.run(nxt)
+
+
+def test_one_shot_iterator_over_placeholders_and_captured_tensors_explain_themselves():
+    ph = tf.placeholder(tf.float32, [None])
+    nxt = tf.data.Dataset.from_tensor_slices(ph).make_one_shot_iterator().get_next()
+    with tf.Session() as s:
+        with pytest.raises(tf.errors.FailedPreconditionError,
+                           match="use make_initializable_iterator"):
+            s.run(nxt)
+    outer = tf.constant(2.0)
+    with pytest.raises(ValueError, match="Dataset.map uses a tensor created outside it"):
+        tf.data.Dataset.range(3).map(lambda v: tf.cast(v, tf.float32) * outer)

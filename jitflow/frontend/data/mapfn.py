@@ -34,8 +34,18 @@ class TracedFn:
             flat_in = [reg.output(self._in_node, i, s.dtype, s.shape, f"arg{i}")
                        for i, s in enumerate(specs)]
             args = pack_as(structure, flat_in)
-            out = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
-                else fn(args)
+            try:
+                out = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
+                    else fn(args)
+            except ValueError as e:
+                if "must be from the same graph" not in str(e):
+                    raise
+                raise ValueError(
+                    f"the function passed to Dataset.{what} uses a tensor created outside it "
+                    f"({e}); jitflow traces it into a graph of its own, which cannot capture "
+                    "outer tensors: create constants inside the function, or use Python/NumPy "
+                    "values (a placeholder's value can be a from_tensor_slices/from_tensors "
+                    "component instead)") from None
             if isinstance(out, list):
                 out = tuple(out)          # TF1 reads a returned list as a tuple
             self.structure_out = out
