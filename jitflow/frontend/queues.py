@@ -455,6 +455,9 @@ def _batch_queue(tensors: Any, batch_size: int, capacity: int, enqueue_many: boo
             raise ValueError(f"{name}: all shapes must be fully defined: component {i} has "
                              f"shape {s} (pass shapes= or set_shape)")
         shp.append(s)
+    if shuffle and capacity < min_after + batch_size:
+        raise ValueError(f"{name}: capacity {capacity} must be at least min_after_dequeue + "
+                         f"batch_size = {min_after + batch_size}, or dequeues wait forever")
     q = (RandomShuffleQueue(capacity, min_after, dts, shp, seed=seed, name=name) if shuffle
          else FIFOQueue(capacity, dts, shp, name=name))
     op = q.enqueue_many(flat) if enqueue_many else q.enqueue(flat)
