@@ -290,3 +290,25 @@ def test_one_shot_iterator_over_placeholders_and_captured_tensors_explain_themse
     outer = tf.constant(2.0)
     with pytest.raises(ValueError, match="Dataset.map uses a tensor created outside it"):
         tf.data.Dataset.range(3).map(lambda v: tf.cast(v, tf.float32) * outer)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 30), buf=st.integers(1, 40), batch=st.integers(1, 9),
+       repeat=st.integers(1, 3), take=st.integers(-1, 40), drop=st.booleans(),
+       seed=st.integers(0, 1000))
+def test_row_gather_batching_equals_element_batching(n, buf, batch, repeat, take, drop, seed):
+    """slices->shuffle/repeat/take->batch gathers rows by index; a zip (not a row-order-only
+    step) forces element-wise batching: both must give the same batches."""
+    x = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+
+    def chain(ds):
+        return ds.shuffle(buf, seed=seed).repeat(repeat).take(take)
+    tf.reset_default_graph()
+    fast = drain(chain(tf.data.Dataset.from_tensor_slices(x)).batch(batch, drop))
+    tf.reset_default_graph()
+    zipped = tf.data.Dataset.zip((tf.data.Dataset.from_tensor_slices(x), tf.data.Dataset.range(n)))
+    slow = drain(chain(zipped).batch(batch, drop))
+    assert len(fast) == len(slow)
+    for f, (sx, sr) in zip(fast, slow):
+        np.testing.assert_array_equal(f, sx)
+        np.testing.assert_array_equal(sx[:, 0] / 2, sr)

@@ -427,6 +427,41 @@ def _stack(elems: list, k: int, first_index: int) -> np.ndarray:
     return np.stack(parts)
 
 
+class _RowIndices(Dataset):
+    """Stands for a from_tensor_slices source in a batch's index chain: yields row numbers."""
+
+    def __init__(self, src: "_TensorSlices") -> None:
+        self._src, self._structure = src, src._structure
+
+    def _iter(self, env: _Env) -> Iterator[list]:
+        n = len(env.value(self._src._components[0]))
+        for i in range(n):
+            yield [i]
+
+
+_ROW_ORDER_ONLY = ()     # filled below: transformations that only select/reorder elements
+
+
+def _index_chain(ds: Dataset) -> Optional[tuple]:
+    """For ``slices -> (shuffle|repeat|take|skip)* -> batch``: (source, a copy of the chain
+    that yields row numbers), so batch gathers rows with one fancy index per component
+    instead of stacking elements. Same elements, same order (the copies keep the seeds)."""
+    import copy
+    chain = []
+    while isinstance(ds, _ROW_ORDER_ONLY):
+        chain.append(ds)
+        ds = ds._children[0]
+    if not isinstance(ds, _TensorSlices) or any(
+            s.dtype is string for s in flatten(ds._structure)):
+        return None
+    node: Dataset = _RowIndices(ds)
+    for t in reversed(chain):
+        c = copy.copy(t)
+        c._children = (node,)
+        node = c
+    return ds, node
+
+
 class _Batch(Dataset):
     def __init__(self, ds: Dataset, batch_size: int, drop_remainder: bool) -> None:
         batch_size = int(batch_size)
@@ -438,8 +473,12 @@ class _Batch(Dataset):
         self._structure = pack_as(ds._structure, [
             Spec(s.dtype, TensorShape(None) if s.shape.dims is None else [lead, *s.shape.dims])
             for s in flatten(ds._structure)])
+        self._rows = _index_chain(ds)
 
     def _iter(self, env: _Env) -> Iterator[list]:
+        if self._rows is not None:
+            yield from self._gather(env)
+            return
         it = self._children[0]._iter(env)
         n, seen = self._n, 0
         while True:
@@ -449,6 +488,22 @@ class _Batch(Dataset):
             ncomp = len(elems[0])
             yield [_stack(elems, k, seen) for k in range(ncomp)]
             seen += len(elems)
+
+
+    def _gather(self, env: _Env) -> Iterator[list]:
+        src, chain = self._rows
+        arrays = [env.value(c) for c in src._components]
+        if len({len(a) for a in arrays}) != 1:
+            raise InvalidArgumentError(f"from_tensor_slices: all components must have the same "
+                                       f"size in dimension 0, got {[len(a) for a in arrays]}")
+        it = chain._iter(env)
+        n = self._n
+        while True:
+            rows = [e[0] for e in itertools.islice(it, n)]
+            if not rows or (self._drop and len(rows) < n):
+                return
+            idx = np.asarray(rows, dtype=np.intp)
+            yield [a[idx] for a in arrays]
 
 
 class _PaddedBatch(Dataset):
@@ -617,6 +672,7 @@ class _Cache(Dataset):
         env.values[key] = rec
 
 
+_ROW_ORDER_ONLY = (_Shuffle, _Repeat, _Take, _Skip)
 _END = object()
 
 
