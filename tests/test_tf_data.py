@@ -312,3 +312,56 @@ def test_row_gather_batching_equals_element_batching(n, buf, batch, repeat, take
     for f, (sx, sr) in zip(fast, slow):
         np.testing.assert_array_equal(f, sx)
         np.testing.assert_array_equal(sx[:, 0] / 2, sr)
+
+
+def py_interleave(inputs, make, cycle, block):
+    """TF's InterleaveDataset loop on Python lists."""
+    inputs, slots = list(inputs), [None] * cycle
+    out, ci, bi, n_open, end = [], 0, 0, 0, False
+    while not end or n_open:
+        if slots[ci] is not None:
+            if slots[ci]:
+                out.append(slots[ci].pop(0))
+                bi += 1
+                if bi == block:
+                    bi, ci = 0, (ci + 1) % cycle
+                continue
+            slots[ci], n_open, bi, ci = None, n_open - 1, 0, (ci + 1) % cycle
+        elif not end:
+            if inputs:
+                slots[ci], n_open = list(make(inputs.pop(0))), n_open + 1
+            else:
+                end = True
+        else:
+            bi, ci = 0, (ci + 1) % cycle
+    return out
+
+
+def test_interleave_documented_example():
+    ds = tf.data.Dataset.range(1, 6).interleave(
+        lambda x: tf.data.Dataset.from_tensors(x).repeat(6), cycle_length=2, block_length=4)
+    assert [int(v) for v in drain(ds)] == [1, 1, 1, 1, 2, 2, 2, 2, 1, 1, 2, 2, 3, 3, 3, 3, 4, 4,
+                                           4, 4, 3, 3, 4, 4, 5, 5, 5, 5, 5, 5]
+
+
+@settings(max_examples=20, deadline=None)
+@given(lens=st.lists(st.integers(0, 5), min_size=1, max_size=6), cycle=st.integers(1, 4),
+       block=st.integers(1, 3))
+def test_interleave_matches_round_robin_model(lens, cycle, block):
+    tf.reset_default_graph()
+    arr = np.array(lens, dtype=np.int64)
+    ds = tf.data.Dataset.from_tensor_slices(arr).interleave(
+        lambda n: tf.data.Dataset.range(int(n) * 10, int(n) * 10 + int(n)),
+        cycle_length=cycle, block_length=block)
+    got = [int(v) for v in drain(ds)]
+    want = py_interleave(lens, lambda n: range(n * 10, n * 10 + n), cycle, block)
+    assert got == want
+
+
+def test_experimental_apply_helpers():
+    ds = tf.data.Dataset.range(6).apply(tf.data.experimental.map_and_batch(lambda v: v * 3, 4))
+    assert [b.tolist() for b in drain(ds)] == [[0, 3, 6, 9], [12, 15]]
+    tf.reset_default_graph()
+    ds = tf.data.Dataset.range(5).apply(tf.data.experimental.shuffle_and_repeat(5, 2, seed=1))
+    got = [int(v) for v in drain(ds)]
+    assert sorted(got[:5]) == sorted(got[5:]) == list(range(5))

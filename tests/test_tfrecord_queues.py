@@ -234,3 +234,15 @@ def test_fifo_queue_enqueue_dequeue_close():
         with pytest.raises(tf.errors.CancelledError, match="is closed"):
             s.run(enq, {ph: [0.0, 0.0]})
     assert os.path.exists(os.devnull)
+
+
+def test_sharded_files_through_list_files_and_interleave(tmp_path):
+    for k in range(3):
+        with tf.python_io.TFRecordWriter(str(tmp_path / f"shard-{k}.tfrecords")) as w:
+            for i in range(4):
+                w.write(example(10 * k + i).SerializeToString())
+    files = tf.data.Dataset.list_files(str(tmp_path / "shard-*.tfrecords"), shuffle=False)
+    ds = files.interleave(tf.data.TFRecordDataset, cycle_length=3, block_length=2).map(
+        lambda s: tf.parse_single_example(s, FEATURES)["label"] + 3)
+    got = [int(v) for v in run_all(ds.make_one_shot_iterator().get_next())]
+    assert got == [0, 1, 10, 11, 20, 21, 2, 3, 12, 13, 22, 23]

@@ -374,6 +374,15 @@ def range_input_producer(limit: int, num_epochs: Optional[int] = None, shuffle: 
                          name or "input_producer")
 
 
+def match_filenames_once(pattern: Any, name: Optional[str] = None) -> list:
+    """The files matching ``pattern`` (a glob or a list of them), as a sorted list, matched
+    now (TF1 matches once when its local variable is initialized: the same for a program that
+    does not create the files in between)."""
+    import glob
+    pats = [pattern] if isinstance(pattern, (str, bytes)) else list(pattern)
+    return sorted({f for p in pats for f in glob.glob(p.decode() if isinstance(p, bytes) else p)})
+
+
 # ====================================================================== readers ==============
 
 class ReaderBase:

@@ -52,7 +52,9 @@ data = _types.SimpleNamespace(
     make_one_shot_iterator=_iterator.make_one_shot_iterator,
     make_initializable_iterator=_iterator.make_initializable_iterator,
     get_output_types=_iterator.get_output_types, get_output_shapes=_iterator.get_output_shapes,
-    experimental=_types.SimpleNamespace(AUTOTUNE=_dataset.AUTOTUNE),
+    experimental=_types.SimpleNamespace(AUTOTUNE=_dataset.AUTOTUNE,
+                                        shuffle_and_repeat=_dataset.shuffle_and_repeat,
+                                        map_and_batch=_dataset.map_and_batch),
     AUTOTUNE=_dataset.AUTOTUNE)
 _put(_tf, data=data)
 
@@ -75,6 +77,7 @@ _train_names = dict(
     string_input_producer=_queues.string_input_producer,
     slice_input_producer=_queues.slice_input_producer,
     range_input_producer=_queues.range_input_producer, batch=_queues.batch,
+    match_filenames_once=_queues.match_filenames_once,
     shuffle_batch=_queues.shuffle_batch,
     Example=_example.Example, Features=_example.Features, Feature=_example.Feature,
     BytesList=_example.BytesList, FloatList=_example.FloatList, Int64List=_example.Int64List,

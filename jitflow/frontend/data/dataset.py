@@ -133,6 +133,10 @@ class Dataset:
     def flat_map(self, map_func: Callable) -> "Dataset":
         return _FlatMap(self, map_func)
 
+    def interleave(self, map_func: Callable, cycle_length: Optional[int] = None,
+                   block_length: int = 1, num_parallel_calls: Any = None) -> "Dataset":
+        return _Interleave(self, map_func, cycle_length, block_length)
+
     def batch(self, batch_size: int, drop_remainder: bool = False) -> "Dataset":
         return _Batch(self, batch_size, drop_remainder)
 
@@ -409,10 +413,60 @@ class _FlatMap(Dataset):
             yield from inner._iter(_Env(env.session, {}))
 
 
+class _Interleave(_FlatMap):
+    """``interleave(fn, cycle_length, block_length)``: ``fn`` (Python, returning a Dataset)
+    makes the inner datasets. TF's cycle: visit slots 0..cycle_length-1 in turn, taking
+    ``block_length`` elements from each; an empty slot is filled with the next input's dataset
+    when visited; an inner dataset that ends frees its slot and the cycle moves on."""
+
+    def __init__(self, ds: Dataset, fn: Callable, cycle_length: Optional[int],
+                 block_length: int) -> None:
+        super().__init__(ds, fn)
+        self._cycle = int(cycle_length) if cycle_length not in (None, AUTOTUNE) else 2
+        self._block = int(block_length)
+        if self._cycle <= 0 or self._block <= 0:
+            raise InvalidArgumentError(f"interleave: cycle_length ({cycle_length}) and "
+                                       f"block_length ({block_length}) must be positive")
+
+    def _iter(self, env: _Env) -> Iterator[list]:
+        outer = self._children[0]._iter(env)
+        st = self._children[0]._structure
+        slots: list = [None] * self._cycle
+        ci = bi = n_open = 0
+        end_of_input = False
+        while not end_of_input or n_open > 0:
+            cur = slots[ci]
+            if cur is not None:
+                elem = next(cur, None)
+                if elem is not None:
+                    bi += 1
+                    if bi == self._block:
+                        bi, ci = 0, (ci + 1) % self._cycle
+                    yield elem
+                    continue
+                slots[ci] = None
+                n_open -= 1
+                bi, ci = 0, (ci + 1) % self._cycle
+            elif not end_of_input:
+                got = next(outer, None)
+                if got is None:
+                    end_of_input = True
+                    continue
+                args = pack_as(st, got)
+                inner = self._func(*args) if isinstance(args, tuple) else self._func(args)
+                slots[ci] = inner._iter(_Env(env.session, {}))
+                n_open += 1
+            else:
+                bi, ci = 0, (ci + 1) % self._cycle
+
+
 def _probe_args(structure: Any) -> Any:
-    return pack_as(structure, [np.zeros([d or 1 for d in (s.shape.dims or ())], dtype=object
-                                        if s.dtype is string else s.dtype.np)
-                               for s in flatten(structure)])
+    def probe(s: Spec) -> np.ndarray:
+        shape = [d or 1 for d in (s.shape.dims or ())]
+        if s.dtype is string:
+            return np.full(shape, b"", dtype=object)
+        return np.zeros(shape, dtype=s.dtype.np)
+    return pack_as(structure, [probe(s) for s in flatten(structure)])
 
 
 def _stack(elems: list, k: int, first_index: int) -> np.ndarray:
@@ -673,6 +727,18 @@ class _Cache(Dataset):
 
 
 _ROW_ORDER_ONLY = (_Shuffle, _Repeat, _Take, _Skip)
+
+
+def shuffle_and_repeat(buffer_size: int, count: Optional[int] = None,
+                       seed: Optional[int] = None) -> Callable:
+    """``tf.data.experimental.shuffle_and_repeat``: for ``dataset.apply``."""
+    return lambda ds: ds.shuffle(buffer_size, seed=seed).repeat(count)
+
+
+def map_and_batch(map_func: Callable, batch_size: int, num_parallel_batches: Any = None,
+                  drop_remainder: bool = False, num_parallel_calls: Any = None) -> Callable:
+    """``tf.data.experimental.map_and_batch``: for ``dataset.apply``."""
+    return lambda ds: ds.map(map_func).batch(batch_size, drop_remainder)
 _END = object()
 
 

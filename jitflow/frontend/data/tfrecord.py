@@ -14,6 +14,8 @@ import struct
 import zlib
 from typing import Any, Iterator, Optional
 
+import numpy as np
+
 from ...errors import DataLossError, NotFoundError
 from ..summary import masked_crc32c, tfrecord
 from .dataset import Dataset, _Env
@@ -143,6 +145,8 @@ def _filenames(filenames: Any) -> Any:
     from ..graph import Tensor
     if isinstance(filenames, Tensor) or isinstance(filenames, Dataset):
         return filenames
+    if isinstance(filenames, np.ndarray):
+        return list(filenames.reshape(-1))
     return [filenames] if isinstance(filenames, (str, bytes)) else list(filenames)
 
 
