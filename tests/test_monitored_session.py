@@ -21,7 +21,6 @@ def build(lr=0.1):
 
 
 XS = np.ones((4, 1), np.float32)
-FEED = None
 
 
 def feed(x, y):

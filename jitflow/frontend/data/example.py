@@ -8,7 +8,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from ..summary import _bytes_field, _key, _varint
+from ..summary import _bytes_field, _varint
 
 
 class DecodeError(ValueError):
@@ -206,5 +206,3 @@ class Example:
     def __repr__(self) -> str:
         return f"Example(features={sorted(self.features.feature)})"
 
-
-_ = _key

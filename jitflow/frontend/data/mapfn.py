@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from ..graph import Graph, Tensor
 from .hostfeed import HostNode, HostRegistry, StringTensor
-from .structure import Spec, flatten, pack_as, string
+from .structure import Spec, flatten, pack_as
 
 
 class TracedFn:
@@ -72,5 +72,3 @@ def _as_output(o: Any, what: str) -> Any:
     from ..op_builder import convert_to_tensor
     return convert_to_tensor(o)
 
-
-_ = string

@@ -18,7 +18,7 @@ from ...errors import InvalidArgumentError
 from ..graph import Tensor, TensorShape, get_default_graph
 from .example import DecodeError, Example
 from .hostfeed import HostNode, StringTensor, registry_for
-from .structure import is_string, string, to_dtype
+from .structure import string, to_dtype
 
 
 def _where(v: Any) -> str:
@@ -261,5 +261,3 @@ def string_to_number(string_tensor: Any, out_type: Any = None, name: Optional[st
     node = HostNode(fn, [s], name=name or "StringToNumber")
     return _outputs(node, s.graph, [(dt, s.shape)], name or "StringToNumber")[0]
 
-
-_ = is_string

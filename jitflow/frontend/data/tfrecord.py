@@ -209,5 +209,3 @@ def read_lines(path: str, compression_type: Any = None, skip: int = 0) -> Iterat
             continue
         yield f"{path}:line {i + 1}", line[:-1] if line.endswith(b"\r") else line
 
-
-_ = Record

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Optional
 
-from ...errors import CancelledError, OutOfRangeError
+from ...errors import OutOfRangeError
 
 
 class Coordinator:
@@ -138,5 +138,3 @@ class LooperThread(threading.Thread):
                     self.run_loop()
             self.stop_loop()
 
-
-_ = CancelledError
