@@ -8,7 +8,6 @@ from ...frontend import array_extra as A
 from ...frontend import assert_ops as _asserts
 from ...frontend import nn_extra as _nn_extra
 from ...frontend import composite_ops as C
-from ...frontend.ckpt_init import init_from_checkpoint
 from ...frontend import image as _image
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import metrics as _metrics
@@ -18,7 +17,6 @@ from ...frontend import train as _train
 from ...frontend.contrib import layers as _contrib_layers
 from ...frontend.graph import GraphKeys as _GraphKeys
 from ._namespace import wrap
-from . import _host
 
 
 class GraphKeys(_GraphKeys):
@@ -80,8 +78,6 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "nn"), top_k=S.top_k)
     _set(ns(tf, "random"), shuffle=S.random_shuffle, categorical=S.categorical,
          multinomial=S.multinomial)
-    _set(tf, logging=_host.logging, app=_host.app, flags=_host.flags, gfile=_host.gfile)
-    _set(ns(tf, "io"), gfile=_host.io_gfile)
 
     metrics = ns(tf, "metrics")
     object.__setattr__(metrics, "_base", _metrics)
@@ -93,8 +89,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(train, AdadeltaOptimizer=_train.AdadeltaOptimizer, FtrlOptimizer=_train.FtrlOptimizer,
          ProximalGradientDescentOptimizer=_train.ProximalGradientDescentOptimizer,
          ProximalAdagradOptimizer=_train.ProximalAdagradOptimizer,
-         ExponentialMovingAverage=_train.ExponentialMovingAverage,
-         init_from_checkpoint=init_from_checkpoint)
+         ExponentialMovingAverage=_train.ExponentialMovingAverage)
 
     contrib = ns(tf, "contrib")
     if "layers" not in vars(contrib):
