@@ -217,8 +217,8 @@ class SummaryTensor:
         return tensors, combine
 
     def eval(self, feed_dict: Optional[dict] = None, session: Any = None) -> bytes:
-        from ..runtime.session import _session_for
-        return _session_for(session, "eval()").run(self, feed_dict)
+        from .default_session import session_for
+        return session_for(session, "eval()").run(self, feed_dict)
 
     def __repr__(self) -> str:
         tags = ", ".join(tag for tag, _, _ in self._entries)
