@@ -135,3 +135,6 @@ def enable_eager_execution(*args, **kwargs) -> None:
 
 def executing_eagerly() -> bool:
     return False
+
+
+from . import _rnn  # noqa: E402,F401  (installs tf.nn.rnn_cell, dynamic_rnn, tf.contrib.rnn)
