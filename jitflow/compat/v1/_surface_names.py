@@ -8,6 +8,8 @@ from ...frontend import array_extra as A
 from ...frontend import assert_ops as _asserts
 from ...frontend import nn_extra as _nn_extra
 from ...frontend import composite_ops as C
+from ...frontend import distributions as _dist
+from ...frontend import math_extra as X
 from ...frontend.ckpt_init import init_from_checkpoint
 from ...frontend import image as _image
 from ...frontend import keras_layers as _keras_layers
@@ -80,6 +82,17 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "nn"), top_k=S.top_k)
     _set(ns(tf, "random"), shuffle=S.random_shuffle, categorical=S.categorical,
          multinomial=S.multinomial)
+    _set(tf, div_no_nan=X.div_no_nan, logical_xor=X.logical_xor,
+         accumulate_n=X.accumulate_n, scalar_mul=X.scalar_mul, shape_n=X.shape_n)
+    _set(ns(tf, "math"), div_no_nan=X.div_no_nan, logical_xor=X.logical_xor,
+         reduce_std=X.reduce_std, reduce_variance=X.reduce_variance,
+         accumulate_n=X.accumulate_n, scalar_mul=X.scalar_mul)
+    _set(ns(tf, "nn"), swish=X.swish, zero_fraction=X.zero_fraction,
+         weighted_moments=X.weighted_moments)
+    _set(ns(tf, "image"), transpose_image=X.transpose_image, rot90=X.rot90,
+         total_variation=X.total_variation, psnr=X.psnr)
+    dist = {n: getattr(_dist, n) for n in _dist.__all__}
+    _set(ns(tf, "distributions"), **dist)
     _set(tf, logging=_host.logging, app=_host.app, flags=_host.flags, gfile=_host.gfile)
     _set(ns(tf, "io"), gfile=_host.io_gfile)
 
@@ -100,6 +113,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     if "layers" not in vars(contrib):
         contrib.layers = type(contrib)("tf.contrib.layers")
     _set(contrib.layers, **{n: getattr(_contrib_layers, n) for n in _contrib_layers.__all__})
+    _set(contrib, training=_host.training, distributions=tf.distributions)
 
     keras = ns(tf, "keras")
     if "layers" not in vars(keras):
