@@ -146,3 +146,11 @@ def test_unsupported_dtype_names_exist_but_refuse_use():
         with pytest.raises(TypeError, match=f"dtype {name} is not supported by jitflow yet"):
             tf.placeholder(d, [2])
     assert tf.float32.name == "float32" and tf.dtypes.float32 is tf.float32
+
+
+def test_vae_program_with_distributions_flags_and_logging():
+    r = jitflow_run(str(PROGRAMS / "tf1_vae.py"), "--steps", "150")
+    assert r.returncode == 0, r.stderr
+    first, last = (float(v) for v in r.stdout.split("elbo")[1].split())
+    assert last > first + 1.0
+    assert "INFO:tensorflow:elbo" in r.stderr

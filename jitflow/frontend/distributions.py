@@ -32,6 +32,21 @@ def _sample_shape(sample_shape: Any) -> list:
     return list(s)
 
 
+def _noise(kind: str, sample_shape: Any, like: Tensor, seed: Optional[int]) -> Tensor:
+    """Standard normal/uniform noise of shape ``sample_shape + like.shape``; a batch with
+    unknown dims (a placeholder's None) takes its run-time shape when sample_shape is ()."""
+    from .array_ops import shape as tf_shape
+    from .random_ops import random_normal, random_uniform
+    fn = random_normal if kind == "normal" else random_uniform
+    ss = _sample_shape(sample_shape)
+    if like.shape.dims is not None and like.shape.is_fully_defined():
+        return fn(ss + like.shape.as_list(), dtype=like.dtype, seed=seed)
+    if ss:
+        raise NotImplementedError("sample(sample_shape) of a distribution whose batch shape "
+                                  f"{like.shape} is not static is not supported; use sample()")
+    return fn(tf_shape(like), dtype=like.dtype, seed=seed)
+
+
 class Distribution:
     """Base: subclasses give batch_shape, sample, log_prob; prob = exp(log_prob)."""
 
@@ -63,11 +78,8 @@ class Normal(Distribution):
 
     def sample(self, sample_shape: Any = (), seed: Optional[int] = None,
                name: str = "sample") -> Tensor:
-        from .random_ops import random_normal
         with name_scope(self.name + "/"), name_scope(name):
-            dims = self._batch.shape.as_list()
-            eps = random_normal(_sample_shape(sample_shape) + dims, dtype=self.loc.dtype,
-                                seed=seed)
+            eps = _noise("normal", sample_shape, self._batch, seed)
             return M.add(M.multiply(eps, self.scale), self.loc)
 
     def log_prob(self, value: Any, name: str = "log_prob") -> Tensor:
@@ -99,10 +111,8 @@ class Uniform(Distribution):
 
     def sample(self, sample_shape: Any = (), seed: Optional[int] = None,
                name: str = "sample") -> Tensor:
-        from .random_ops import random_uniform
         with name_scope(self.name + "/"), name_scope(name):
-            u = random_uniform(_sample_shape(sample_shape) + self._batch.shape.as_list(),
-                               dtype=self.low.dtype, seed=seed)
+            u = _noise("uniform", sample_shape, self._batch, seed)
             return M.add(self.low, M.multiply(u, M.subtract(self.high, self.low)))
 
     def log_prob(self, value: Any, name: str = "log_prob") -> Tensor:
@@ -145,10 +155,8 @@ class Bernoulli(Distribution):
 
     def sample(self, sample_shape: Any = (), seed: Optional[int] = None,
                name: str = "sample") -> Tensor:
-        from .random_ops import random_uniform
         with name_scope(self.name + "/"), name_scope(name):
-            u = random_uniform(_sample_shape(sample_shape) + self.probs.shape.as_list(),
-                               dtype=self.probs.dtype, seed=seed)
+            u = _noise("uniform", sample_shape, self.probs, seed)
             return M.cast(M.less(u, self.probs), self.dtype)
 
     def log_prob(self, value: Any, name: str = "log_prob") -> Tensor:
