@@ -375,3 +375,19 @@ def test_reverse_sequence(seq_axis, batch_axis):
               {ln: lens})
     np.testing.assert_array_equal(got, ref)
     check_gradients(lambda t: tf.reverse_sequence(t, lens, seq_axis, batch_axis), [x])
+
+
+def test_tensor_scatter_nd():
+    t = rng.randn(4, 3)
+    idx = np.array([[1], [3]], np.int32)
+    upd = rng.randn(2, 3)
+    tf.reset_default_graph()
+    a, s_, u = run([tf.tensor_scatter_nd_add(t, idx, upd), tf.tensor_scatter_nd_sub(t, idx, upd),
+                    tf.tensor_scatter_nd_update(t, idx, upd)])
+    ra, rs, ru = t.copy(), t.copy(), t.copy()
+    ra[[1, 3]] += upd
+    rs[[1, 3]] -= upd
+    ru[[1, 3]] = upd
+    np.testing.assert_allclose(a, ra) and np.testing.assert_allclose(s_, rs)
+    np.testing.assert_allclose(u, ru, rtol=1e-12)
+    check_gradients(lambda x, v: tf.tensor_scatter_nd_update(x, idx, v), [t, upd])
