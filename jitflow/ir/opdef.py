@@ -87,6 +87,9 @@ class OpDef:
     decompose: Optional[Callable[..., Any]] = None
     #: elementwise ops fusable only in some configurations: fusable(op) -> bool
     fusable: Optional[Callable[..., bool]] = None
+    #: remap ops: index_map(operand shape, attrs) -> (base, strides): result element
+    #: ``idx`` reads the contiguous operand at ``base + sum(idx[a] * strides[a])``
+    index_map: Optional[Callable[..., tuple]] = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -98,6 +101,9 @@ class OpDef:
         if self.combiner is not None and self.combiner not in COMBINERS:
             raise ValueError(f"op {self.name!r}: combiner {self.combiner!r} is not one of "
                              f"{COMBINERS}")
+        if (self.kind == "remap") != (self.index_map is not None):
+            raise ValueError(f"op {self.name!r}: a remap op needs an index_map, and only a "
+                             f"remap op has one (kind {self.kind!r})")
         if self.cost not in COSTS:
             raise ValueError(f"op {self.name!r}: cost {self.cost!r} is not one of {COSTS}")
         if self.pseudo != (self.kind == "pseudo"):
@@ -146,7 +152,8 @@ def defop(name: str, *, infer: InferFn, reference: Optional[RefFn], grad: Option
           effectful: bool = False, doc: str = "", kind: Optional[str] = None,
           combiner: Optional[str] = None, cost: str = "cheap", shape_only=(),
           decompose: Optional[Callable[..., Any]] = None,
-          fusable: Optional[Callable[..., bool]] = None) -> OpDef:
+          fusable: Optional[Callable[..., bool]] = None,
+          index_map: Optional[Callable[..., tuple]] = None) -> OpDef:
     """Register an op. ``differentiable=False`` declares that it has no gradient on purpose.
     ``kind`` (one of KINDS) is required, except for pseudo ops (kind ``pseudo``)."""
     if name in OPS:
@@ -157,7 +164,7 @@ def defop(name: str, *, infer: InferFn, reference: Optional[RefFn], grad: Option
         kind = "pseudo"
     d = OpDef(name, infer, reference, grad, dict(attrs or {}), num_inputs, differentiable,
               pseudo, stateful, effectful, doc, kind, combiner, cost, frozenset(shape_only),
-              decompose, fusable)
+              decompose, fusable, index_map)
     OPS[name] = d
     return d
 

@@ -144,7 +144,21 @@ def _transpose_grad(b, op, g):
     return [b.transpose(g[0], perm=inv)]
 
 
-defop("transpose", kind="remap", infer=_transpose_infer,
+def _contig(shape) -> list[int]:
+    st, acc = [0] * len(shape), 1
+    for k in range(len(shape) - 1, -1, -1):
+        st[k] = acc
+        acc *= shape[k]
+    return st
+
+
+def _transpose_map(shape, a) -> tuple[int, list[int]]:
+    """Result index idx reads x at sum(idx[j] * stride(perm[j]))."""
+    cs = _contig(shape)
+    return 0, [cs[p] for p in _perm(len(shape), a["perm"])]
+
+
+defop("transpose", kind="remap", index_map=_transpose_map, infer=_transpose_infer,
       reference=lambda x, perm: np.transpose(x, _perm(x.ndim, perm)),
       grad=_transpose_grad, attrs={"perm": Attr("ints", ())}, num_inputs=1,
       doc="empty perm reverses the axes, as tf.transpose does")

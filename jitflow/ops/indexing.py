@@ -85,7 +85,31 @@ def _slice_grad_ref(g, like, **a):
     return out
 
 
-defop("strided_slice", kind="remap", infer=_slice_infer, reference=_slice_ref, attrs=SLICE_ATTRS, num_inputs=1,
+def slice_map(shape, a: dict) -> tuple[int, list[int]]:
+    """(base, strides over the result's axes) of a strided slice of a contiguous tensor of
+    ``shape``."""
+    cs = [0] * len(shape)
+    acc = 1
+    for k in range(len(shape) - 1, -1, -1):
+        cs[k] = acc
+        acc *= shape[k]
+    base, out, axis = 0, [], 0
+    for e in slice_key(a):
+        if e is None:
+            out.append(0)
+            continue
+        if isinstance(e, slice):
+            start, _, step = e.indices(shape[axis])
+            base += start * cs[axis]
+            out.append(step * cs[axis])
+        else:
+            base += (e % shape[axis] if shape[axis] else 0) * cs[axis]
+        axis += 1
+    out.extend(cs[axis:])
+    return base, out
+
+
+defop("strided_slice", kind="remap", index_map=slice_map, infer=_slice_infer, reference=_slice_ref, attrs=SLICE_ATTRS, num_inputs=1,
       grad=lambda b, op, g: [b.strided_slice_grad(g[0], op.operands[0], **op.attrs)])
 defop("strided_slice_grad", kind="library", shape_only={1}, infer=lambda types, a: TensorType(types[0].dtype, types[1].shape),
       reference=_slice_grad_ref, attrs=SLICE_ATTRS, num_inputs=2,

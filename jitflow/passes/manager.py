@@ -27,8 +27,12 @@ PassFn = Callable[[Function], Function]
 
 @dataclass(frozen=True)
 class Pass:
+    """A named IR -> IR function. ``per_device``: it depends on the device the code runs on
+    (fusion, a backend's legalization), so with ``tf.device`` scopes it runs on each device's
+    part after placement, the other passes on the whole Function before it."""
     name: str
     run: PassFn
+    per_device: bool = False
 
 
 AUTODIFF = Pass("autodiff", expand_gradients)
@@ -36,7 +40,7 @@ DCE = Pass("dce", dce)
 CANONICALIZE = Pass("canonicalize", canonicalize)
 FOLD = Pass("constant-fold", fold_constants)
 CSE = Pass("cse", cse)
-FUSION = Pass("fusion", fuse)
+FUSION = Pass("fusion", fuse, per_device=True)
 CHECK_NUMERICS = Pass("check-numerics", insert_numeric_checks)
 
 #: the passes every compiling backend runs before its own (fusion last, by convention)

@@ -167,6 +167,11 @@ class Session:
     def sess_str(self) -> str:
         return ""
 
+    @property
+    def graph_def(self) -> Any:
+        """The session's graph as TF's ``GraphDef`` protocol buffer."""
+        return self.graph.as_graph_def()
+
     # ------------------------------------------------------------------ run --------------
     def run(self, fetches: Any, feed_dict: Optional[dict] = None, options: Any = None,
             run_metadata: Any = None) -> Any:

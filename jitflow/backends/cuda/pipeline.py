@@ -8,6 +8,6 @@ from ...passes.decompose import decomposer
 from ...passes.manager import FUSION, SIMPLIFY, Pass, register_pipeline
 
 #: every op with a decomposition is decomposed (the cuda backend keeps none as a kernel)
-CUDA_LEGALIZE = Pass("cuda-legalize", decomposer(keep=()))
+CUDA_LEGALIZE = Pass("cuda-legalize", decomposer(keep=()), per_device=True)
 PIPELINE = [*SIMPLIFY, CUDA_LEGALIZE, FUSION]
 register_pipeline("cuda", PIPELINE)

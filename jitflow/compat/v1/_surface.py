@@ -51,8 +51,8 @@ def install(tf: types.ModuleType) -> None:
         d = UnsupportedDType(name)
         if getattr(tf, name, None) is None:
             setattr(tf, name, d)
-        if name not in vars(dtypes):
-            setattr(dtypes, name, d)
+        if name not in vars(dtypes):       # the tf-level object (a real dtype, or d)
+            setattr(dtypes, name, getattr(tf, name))
     tf.compat = TFNamespace("tf.compat", v1=tf)
     if "__version__" not in vars(tf):
         from ... import __version__

@@ -10,7 +10,6 @@ from ...frontend import nn_extra as _nn_extra
 from ...frontend import composite_ops as C
 from ...frontend import distributions as _dist
 from ...frontend import math_extra as X
-from ...frontend.ckpt_init import init_from_checkpoint
 from ...frontend import image as _image
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import metrics as _metrics
@@ -19,8 +18,8 @@ from ...frontend import sort_ops as S
 from ...frontend import train as _train
 from ...frontend.contrib import layers as _contrib_layers
 from ...frontend.graph import GraphKeys as _GraphKeys
+from . import _hparams
 from ._namespace import wrap
-from . import _host
 
 
 class GraphKeys(_GraphKeys):
@@ -93,8 +92,6 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          total_variation=X.total_variation, psnr=X.psnr)
     dist = {n: getattr(_dist, n) for n in _dist.__all__}
     _set(ns(tf, "distributions"), **dist)
-    _set(tf, logging=_host.logging, app=_host.app, flags=_host.flags, gfile=_host.gfile)
-    _set(ns(tf, "io"), gfile=_host.io_gfile)
 
     metrics = ns(tf, "metrics")
     object.__setattr__(metrics, "_base", _metrics)
@@ -106,14 +103,13 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(train, AdadeltaOptimizer=_train.AdadeltaOptimizer, FtrlOptimizer=_train.FtrlOptimizer,
          ProximalGradientDescentOptimizer=_train.ProximalGradientDescentOptimizer,
          ProximalAdagradOptimizer=_train.ProximalAdagradOptimizer,
-         ExponentialMovingAverage=_train.ExponentialMovingAverage,
-         init_from_checkpoint=init_from_checkpoint)
+         ExponentialMovingAverage=_train.ExponentialMovingAverage)
 
     contrib = ns(tf, "contrib")
     if "layers" not in vars(contrib):
         contrib.layers = type(contrib)("tf.contrib.layers")
     _set(contrib.layers, **{n: getattr(_contrib_layers, n) for n in _contrib_layers.__all__})
-    _set(contrib, training=_host.training, distributions=tf.distributions)
+    _set(contrib, training=_hparams.training, distributions=tf.distributions)
 
     keras = ns(tf, "keras")
     if "layers" not in vars(keras):

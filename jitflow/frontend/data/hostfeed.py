@@ -143,7 +143,8 @@ class HostRegistry:
         """Compute the host values of ``placeholders`` (memoized in ``ctx``) into ``out``."""
         for t in placeholders:
             node, index = self.fed[id(t.op)]
-            out[t] = node.evaluate(session, ctx)[index]
+            v = node.evaluate(session, ctx)[index]
+            out[t] = v if type(v) is np.ndarray else np.asarray(v)
 
     def needed_placeholders(self, tensors: Sequence[Any], feed_dict: Optional[dict]) -> list:
         return self._plan(list(tensors), feed_dict)[1]
@@ -157,7 +158,10 @@ class HostRegistry:
         got: dict = {}
         if graph_ts:
             self.fill(session, self.needed_placeholders(graph_ts, out), out, ctx)
-            got = dict(zip(map(id, graph_ts), session.run(graph_ts, out)))
+            rest = [t for t in graph_ts if t not in out]     # fed values need no run
+            got = {id(t): out[t] for t in graph_ts if t in out}
+            if rest:
+                got.update(zip(map(id, rest), session.run(rest, out)))
         res = []
         for v in values:
             res.append(v.evaluate(session, ctx) if isinstance(v, StringTensor) else got[id(v)])

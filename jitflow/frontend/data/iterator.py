@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ...errors import FailedPreconditionError, OutOfRangeError
+from ...errors import FailedPreconditionError, InvalidArgumentError, OutOfRangeError
 from ..graph import Tensor, TensorShape, get_default_graph
 from .dataset import Dataset, _Env
 from .hostfeed import HostNode, registry_for
@@ -128,7 +128,7 @@ class Iterator:
                     f"getting the next element. (iterator {self._name})")
             try:
                 state = self._start(session, self._dataset, None)
-            except (FailedPreconditionError, ValueError) as e:
+            except (FailedPreconditionError, InvalidArgumentError, ValueError) as e:
                 raise FailedPreconditionError(
                     f"a one-shot iterator's dataset could not be evaluated ({e}); for a "
                     "dataset built from placeholders use make_initializable_iterator()") from e

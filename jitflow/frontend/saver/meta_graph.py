@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Optional
 
 import numpy as np
 
-from ...errors import DataLossError
+from ...errors import DataLossError, NotFoundError
 from ...ir.dtypes import as_dtype
 from ...ir.types import TensorType
 from ..graph import GraphKeys, Operation, Tensor, get_default_graph
@@ -44,6 +45,14 @@ def _parse_attr_text(text: str, where: str) -> Any:
         return v
     except (IRParseError, ValueError, TypeError) as e:
         raise DataLossError(f"{where}: cannot parse attribute {text[:80]!r}: {e}") from None
+    except RecursionError:
+        raise DataLossError(f"{where}: attribute {text[:80]!r}... is nested too deeply") from None
+
+
+def _ir_ops() -> dict:
+    from ... import ops  # noqa: F401  (registers the IR ops)
+    from ...ir.opdef import OPS
+    return OPS
 
 
 def _collection_item(item: Any) -> Optional[dict]:
@@ -109,18 +118,32 @@ def export_meta_graph(filename: Optional[str] = None, meta_info_def: Any = None,
             "collections": collections,
             "saver": saver._saver_def() if saver is not None else None}
     if filename:
-        _atomic_write(os.fspath(filename), _sealed_json(meta))
+        from .tf_meta import build_meta_graph_def, write_meta_graph
+        write_meta_graph(filename, build_meta_graph_def(g, meta, saver, clear_devices), as_text)
     return MetaGraph(meta)
 
 
-def _read_meta(meta_graph_or_file: Any) -> dict:
+def _read_meta(meta_graph_or_file: Any) -> Any:
+    """The jitflow JSON dict of a meta graph, or a TensorFlow-written MetaGraphDef."""
+    from .tf_meta import embedded_json, parse_meta_graph
     if isinstance(meta_graph_or_file, dict):
         return dict(meta_graph_or_file)
+    if hasattr(meta_graph_or_file, "graph_def"):          # a MetaGraphDef message
+        return embedded_json(meta_graph_or_file, "meta graph") or meta_graph_or_file
     path = os.fspath(meta_graph_or_file)
     try:
-        return _load_sealed_json(path, "jitflow.meta_graph")
+        with open(path, "rb") as f:
+            head = f.read(1)
     except FileNotFoundError:
         raise OSError(f"File {path} does not exist.") from None
+    if head == b"{":
+        warnings.warn(f"{path} is a jitflow 0.1 meta graph (JSON), a deprecated format: "
+                      "re-save it to get TensorFlow's .meta", DeprecationWarning, stacklevel=3)
+        return _load_sealed_json(path, "jitflow.meta_graph")
+    with open(path, "rb") as f:
+        raw = f.read()
+    m = parse_meta_graph(raw, path)
+    return embedded_json(m, path) or m
 
 
 def import_meta_graph(meta_graph_or_file: Any, clear_devices: bool = False,
@@ -131,6 +154,9 @@ def import_meta_graph(meta_graph_or_file: Any, clear_devices: bool = False,
     from ..variables import Variable
     meta = _read_meta(meta_graph_or_file)
     where = meta_graph_or_file if isinstance(meta_graph_or_file, (str, os.PathLike)) else "meta graph"
+    if not isinstance(meta, dict):
+        from .tf_meta import import_tf_meta
+        return import_tf_meta(meta, str(where), import_scope, clear_devices)
     g = get_default_graph()
     prefix = (import_scope.rstrip("/") + "/") if import_scope else ""
 
@@ -153,6 +179,9 @@ def import_meta_graph(meta_graph_or_file: Any, clear_devices: bool = False,
             if name in g._ops_by_name:
                 raise ValueError(f"Cannot import {where}: an op named {name} already exists in "
                                  "the default graph (use import_scope= or a new graph)")
+            if e.get("ir_op") is not None and e["ir_op"] not in _ir_ops():
+                raise NotFoundError(f"{where}: op {e['name']} (type {e['type']}) names the "
+                                    f"unknown IR op {e['ir_op']!r} (Op type not registered)")
             inputs = [tensor(t) for t in e["inputs"]]
             outs = [TensorType(as_dtype(o["dtype"]),
                                None if o["shape"] is None else tuple(o["shape"]))

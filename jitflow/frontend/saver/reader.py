@@ -1,11 +1,17 @@
+"""``tf.train`` checkpoint utilities: ``NewCheckpointReader``, ``list_variables``,
+``load_variable``, ``load_checkpoint``, ``init_from_checkpoint``, ``checkpoint_exists``,
+``remove_checkpoint`` (TensorFlow's format and jitflow 0.1's, see :mod:`.checkpoint`)."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
-from .format import (DATA_SUFFIX, INDEX_SUFFIX, PENDING_SUFFIX, CheckpointReader,
-                     _silent_remove)
+from ..graph import GraphKeys, get_default_graph
+
+from .checkpoint import CheckpointReader
+from .format import DATA_SUFFIX, INDEX_SUFFIX, PENDING_SUFFIX, _silent_remove
 
 
 def NewCheckpointReader(filepattern: str) -> CheckpointReader:  # noqa: N802 (TF's name)
@@ -54,3 +60,46 @@ def remove_checkpoint(checkpoint_prefix: str, checkpoint_format_version: int = 2
     p = str(checkpoint_prefix)
     for suffix in (INDEX_SUFFIX, PENDING_SUFFIX, DATA_SUFFIX, "." + meta_graph_suffix):
         _silent_remove(p + suffix)
+
+
+def init_from_checkpoint(ckpt_dir_or_file: str, assignment_map: Any) -> None:
+    """``tf.train.init_from_checkpoint``: make the mapped variables' initializers load their
+    values from the checkpoint. ``assignment_map``: ``{"ckpt_scope/": "graph_scope/"}`` (every
+    graph variable under the scope, by the same relative name; ``"/"`` = all), or
+    ``{"ckpt_name": variable or "graph_name"}``."""
+    from ..op_builder import constant, make_op
+    from ..variables import Variable
+    reader = load_checkpoint(ckpt_dir_or_file)
+    g = get_default_graph()
+    by_name = {v.op.name: v for v in g.get_collection(GraphKeys.GLOBAL_VARIABLES)}
+    pairs: list[tuple[str, Any]] = []
+    for ckpt, target in dict(assignment_map).items():
+        if isinstance(target, Variable):
+            pairs.append((ckpt, target))
+        elif ckpt.endswith("/") or ckpt == "":
+            src = "" if ckpt == "/" else ckpt
+            dst = "" if target in ("/", "") else str(target).rstrip("/") + "/"
+            for name, v in by_name.items():
+                if name.startswith(dst):
+                    pairs.append((src + name[len(dst):], v))
+        else:
+            v = by_name.get(str(target).split(":")[0])
+            if v is None:
+                raise ValueError(f"init_from_checkpoint: no variable {target!r} in the graph "
+                                 f"(mapping checkpoint key {ckpt!r})")
+            pairs.append((ckpt, v))
+    for ckpt, v in pairs:
+        if not reader.has_tensor(ckpt):
+            raise ValueError(f"Tensor {ckpt} ({v.op.name} in the graph) is not found in "
+                             f"{reader.prefix} checkpoint")
+        e = reader.entry(ckpt)
+        if list(e["shape"]) != v.shape.as_list():
+            raise ValueError(f"Shape of variable {v.op.name} ({v.shape.as_list()}) doesn't match "
+                             f"with shape of tensor {ckpt} ({e['shape']}) from checkpoint reader.")
+    values = reader.read(sorted({c for c, _ in pairs}))
+    for ckpt, v in pairs:
+        with g.name_scope(None), g.control_dependencies(None):
+            init = constant(values[ckpt].astype(v.dtype.np), name=v.op.name + "/ckpt_value")
+            v.initializer = make_op("Assign", None, [v._variable, init],
+                                    name=v.op.name + "/restore_from_checkpoint",
+                                    out_types=[v._variable._type])

@@ -8,7 +8,8 @@ import numpy as np
 
 from ...errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from ..graph import GraphKeys, Operation, Tensor, get_default_graph
-from .format import INDEX_SUFFIX, CheckpointReader, write_checkpoint
+from .checkpoint import CheckpointReader, write_checkpoint
+from .format import INDEX_SUFFIX, _clean_stale_temps
 from .reader import checkpoint_exists, remove_checkpoint
 from .state import update_checkpoint_state
 
@@ -170,6 +171,7 @@ class Saver:
         if not checkpoint_exists(save_path):
             raise ValueError(f"The passed save_path is not a valid checkpoint: {save_path}")
         _check_session(sess)
+        _clean_stale_temps(save_path)
         reader = CheckpointReader(save_path)
         for key, var in self._vars.items():
             if not reader.has_tensor(key):
@@ -191,6 +193,7 @@ class Saver:
         values = reader.read(self._vars.keys())
         for key, var in self._vars.items():
             sess._load_variable(var, values[key])
+        reader.finish_interrupted_save()
 
     # -------------------------------------------------------------- meta graph ------------
     def export_meta_graph(self, filename: Optional[str] = None, collection_list=None,
