@@ -3,7 +3,8 @@ no module grows past what one reader can hold.
 
 Layers, lowest first: ``errors`` <- ``ir`` <- ``ops`` <- ``passes`` <- ``kernels`` <-
 ``backends`` <- ``runtime``; the ``frontend`` (the TF1 API: graph, tensors, layers...) sits on
-``ir``/``ops`` and never imports the compiler below it or the runtime above it. Everything at the
+``ir``/``ops`` (and ``interop``, TF's wire formats, and ``datasets``) and never imports the
+compiler below it or the runtime above it. Everything at the
 top (``compat``, ``tracing``, ``tools``, ``distributed``) may use any layer.
 """
 from __future__ import annotations
@@ -22,8 +23,9 @@ ALLOWED: dict[str, set[str]] = {
     "passes": {"errors", "ir", "ops"},
     "kernels": {"errors", "ir", "ops", "passes"},
     "backends": {"errors", "ir", "ops", "passes", "kernels"},
-    "frontend": {"errors", "ir", "ops", "datasets"},
+    "frontend": {"errors", "ir", "ops", "datasets", "interop"},
     "datasets": {"errors"},
+    "interop": {"errors"},          # TF's wire formats: protos, CRC-32C
     "runtime": {"errors", "ir", "ops", "passes", "kernels", "backends", "frontend"},
 }
 

@@ -296,7 +296,7 @@ def start_queue_runners(sess: Any = None, coord: Optional[Coordinator] = None,
                         collection: str = QUEUE_RUNNERS) -> list:
     """Start the threads of every QueueRunner in ``collection`` of the session's graph."""
     if sess is None:
-        from ..runtime.session import get_default_session
+        from .default_session import get_default_session
         sess = get_default_session()
         if sess is None:
             raise ValueError("Cannot start queue runners: No default session is registered. "

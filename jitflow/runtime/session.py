@@ -28,6 +28,7 @@ from ..frontend.graph_to_ir import GraphFunction, graph_to_ir, needed_ops
 from ..ir.types import TensorType
 from ..passes.manager import pipeline_for
 from .compile import COMPILE_HOOKS, CompileEvent, compile_function, log_compile  # noqa: F401
+from . import progress as _progress
 
 _log_compile = log_compile     # the name tracing and older tools import
 
@@ -214,6 +215,8 @@ class Session:
         finally:
             for lock in reversed(locks):
                 lock.release()
+        if _progress.enabled:       # JITFLOW_PROGRESS: count the run (runtime/progress.py)
+            _progress.run_done()
         return rebuild(values)
 
     def _execute(self, compiled: _Compiled, arrays: list, tensors: list) -> dict:
@@ -365,6 +368,8 @@ class Session:
         log_compile(f"compiled {f.name}: {len(tensors)} fetches, {len(targets)} targets, "
                     f"feeds {[str(t) for t in types]}, {len(f.ops)} ops on {backend_name} "
                     f"in {secs * 1e3:.1f} ms")
+        if _progress.enabled:       # JITFLOW_PROGRESS: report the compilation
+            _progress.compile_done(f.name, len(f.ops), backend_name, secs)
         for var_op in low.var_writes:
             self._var_locks.setdefault(id(var_op), threading.Lock())
         locks = tuple(self._var_locks[k] for k in sorted({id(op) for op in low.var_writes}))

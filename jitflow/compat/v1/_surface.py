@@ -48,8 +48,9 @@ def install(tf: types.ModuleType) -> None:
         setattr(tf, name, wrap(f"tf.{name}", getattr(tf, name)))
     dtypes = _ns(tf, "dtypes")
     for name in UNSUPPORTED_DTYPES:
-        d = UnsupportedDType(name)
-        if getattr(tf, name, None) is None:
+        d = getattr(tf, name, None)      # tf.data's host dtypes (tf.string, tf.uint8, ...)
+        if d is None:
+            d = UnsupportedDType(name)
             setattr(tf, name, d)
         if name not in vars(dtypes):       # the tf-level object (a real dtype, or d)
             setattr(dtypes, name, getattr(tf, name))

@@ -401,9 +401,8 @@ class StepCounterHook(SessionRunHook):
                 self.rates.append(rate)
                 logging.info("global_step/sec: %g", rate)
                 if self._writer is not None:
-                    from ..summary import _summary_value
-                    self._writer.add_summary(_summary_value("global_step/sec", "scalar",
-                                                            np.float32(rate)), step)
+                    from ..summary import scalar_summary
+                    self._writer.add_summary(scalar_summary("global_step/sec", rate), step)
 
 
 class FinalOpsHook(SessionRunHook):

@@ -134,7 +134,7 @@ class ChiefSessionCreator(SessionCreator):
         self._dir, self._file = checkpoint_dir, checkpoint_filename_with_path
 
     def create_session(self) -> Any:
-        from ...runtime.session import Session
+        from ..default_session import new_session as Session
         from ..saver import latest_checkpoint
         sc = self._scaffold.finalize()
         sess = Session(self._master, graph=get_default_graph(), config=self._config)

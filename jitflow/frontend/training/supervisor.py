@@ -94,7 +94,7 @@ class Supervisor:
     def prepare_or_wait_for_session(self, master: str = "", config: Any = None,
                                     wait_for_checkpoint: bool = False, max_wait_secs: float = 7200,
                                     start_standard_services: bool = True) -> Any:
-        from ...runtime.session import Session
+        from ..default_session import new_session as Session
         from ..saver import latest_checkpoint
         sess = Session(master, graph=self._graph, config=config)
         ckpt = latest_checkpoint(self._logdir) if self._logdir and self._saver else None
