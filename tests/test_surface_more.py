@@ -391,3 +391,23 @@ def test_tensor_scatter_nd():
     np.testing.assert_allclose(a, ra) and np.testing.assert_allclose(s_, rs)
     np.testing.assert_allclose(u, ru, rtol=1e-12)
     check_gradients(lambda x, v: tf.tensor_scatter_nd_update(x, idx, v), [t, upd])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.integers(1, 9), batch=st.integers(1, 5), width=st.integers(1, 3),
+       data=st.data())
+def test_reverse_sequence_any_lengths_unknown_batch_and_non_finite_values(steps, batch, width,
+                                                                           data):
+    """Exact for every value (NaN, infinities), every length 0..T, a batch unknown at build."""
+    x = data.draw(hnp.arrays(np.float32, (batch, steps, width),
+                             elements=st.sampled_from([0.5, -2.0, np.inf, -np.inf, np.nan, 3.25])))
+    lens = np.array(data.draw(st.lists(st.integers(0, steps), min_size=batch, max_size=batch)),
+                    np.int32)
+    ref = x.copy()
+    for b, n in enumerate(lens):
+        ref[b, :n] = x[b, :n][::-1]
+    tf.reset_default_graph()
+    xp = tf.placeholder(tf.float32, [None, steps, width])
+    lp = tf.placeholder(tf.int32, [None])
+    got = run(tf.reverse_sequence(xp, lp, seq_axis=1, batch_axis=0), {xp: x, lp: lens})
+    np.testing.assert_array_equal(got, ref)

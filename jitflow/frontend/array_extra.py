@@ -352,30 +352,48 @@ def cumsum(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False
 def reverse_sequence(input: Any, seq_lengths: Any, seq_axis: Any = None, batch_axis: Any = None,
                      name: Optional[str] = None, seq_dim: Any = None,
                      batch_dim: Any = None) -> Tensor:
-    """Row b's first ``seq_lengths[b]`` steps along ``seq_axis`` reversed, the rest kept
-    (static shapes; the lengths may be computed): a batch_gather at
-    ``t < len ? len - 1 - t : t``."""
+    """Row b's first ``seq_lengths[b]`` steps along ``seq_axis`` reversed, the rest kept.
+
+    Exact for every value (NaN and infinities included: only selects and slices move data) and
+    the batch may be unknown at graph build; the sequence axis must be static. With ``xr`` the
+    whole sequence reversed, row b's answer is ``xr`` rotated left by ``T - len_b`` on its first
+    ``len_b`` steps: the rotation is built from the bits of ``T - len_b``, one static rotation
+    by ``2**j`` per bit, selected per row (ceil(log2(T + 1)) stages)."""
     sa = seq_axis if seq_axis is not None else seq_dim
     ba = batch_axis if batch_axis is not None else (batch_dim if batch_dim is not None else 0)
     if sa is None:
         raise ValueError("reverse_sequence needs seq_axis")
     with name_scope(name, "ReverseSequence") as scope:
         x = convert_to_tensor(input)
-        dims = _static_dims(x, "tf.reverse_sequence")
-        r = len(dims)
+        r = x.shape.ndims
+        if r is None or r < 2:
+            raise ValueError(f"reverse_sequence: input must have rank >= 2, got {x.shape}")
         sa, ba = int(sa) % r, int(ba) % r
         if sa == ba:
-            raise ValueError("reverse_sequence: seq_axis and batch_axis must differ")
+            raise ValueError(f"reverse_sequence: seq_axis and batch_axis are both {sa}")
+        steps = x.shape.dims[sa]
+        if steps is None:
+            raise NotImplementedError(f"tf.reverse_sequence needs the sequence axis ({sa}) "
+                                      f"known at graph build, got shape {x.shape}")
         perm = [ba, sa] + [d for d in range(r) if d not in (ba, sa)]
-        moved = transpose(x, perm)
+        moved = transpose(x, perm) if perm != list(range(r)) else x
         lens = convert_to_tensor(seq_lengths)
         lens = M.cast(lens, int32) if lens.dtype is not int32 else lens
-        t = constant(np.arange(dims[sa], dtype=np.int32).reshape(1, -1))
-        col = reshape(lens, [-1, 1])
-        idx = where(M.less(M.add(t, M.multiply(col, 0)), col),
-                    M.subtract(M.subtract(col, 1), t), M.add(t, M.multiply(col, 0)))
-        out = batch_gather(moved, idx)
-        return identity(transpose(out, list(np.argsort(perm))), name=scope)
+        lens = reshape(lens, [-1])
+        shift = M.subtract(constant(np.int32(steps)), lens)          # T - len_b, per row
+        y = reverse(moved, 1)
+        j = 1
+        while j < steps:                   # shift = steps (len 0) leaves no step inside
+            bit = M.equal(M.floormod(M.floordiv(shift, j), 2), 1)   # [B]
+            y = where(bit, concat([y[:, j:], y[:, :j]], axis=1), y)
+            j *= 2
+        t = constant(np.arange(steps, dtype=np.int32).reshape(1, steps))
+        inside = M.less(t, reshape(lens, [-1, 1]))                    # [B, T]
+        inside = reshape(inside, [-1, steps] + [1] * (r - 2))
+        out = where(inside, y, moved)
+        if perm != list(range(r)):
+            out = transpose(out, list(np.argsort(perm)))
+        return identity(out, name=scope)
 
 
 # ---------------------------------------------------------------------- float predicates ---

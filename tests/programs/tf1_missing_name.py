@@ -8,7 +8,7 @@ which = sys.argv[1] if len(sys.argv) > 1 else "nn"
 if which == "nn":
     tf.nn.nce_loss(weights=x, biases=x, labels=x, inputs=x, num_sampled=1, num_classes=2)
 elif which == "import":
-    from tensorflow.contrib import rnn  # noqa: F401
+    from tensorflow.contrib import learn  # noqa: F401
 elif which == "dtype":
     tf.placeholder(tf.float16, [2])
 elif which == "exit":
