@@ -11,6 +11,7 @@ from ...frontend import composite_ops as C
 from ...frontend import distributions as _dist
 from ...frontend import math_extra as X
 from ...frontend import image as _image
+from ...frontend import image_color as _color
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import metrics as _metrics
 from ...frontend import schedules as _schedules
@@ -89,7 +90,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "nn"), swish=X.swish, zero_fraction=X.zero_fraction,
          weighted_moments=X.weighted_moments)
     _set(ns(tf, "image"), transpose_image=X.transpose_image, rot90=X.rot90,
-         total_variation=X.total_variation, psnr=X.psnr)
+         total_variation=X.total_variation, psnr=X.psnr,
+         **{n: getattr(_color, n) for n in _color.__all__})
     dist = {n: getattr(_dist, n) for n in _dist.__all__}
     _set(ns(tf, "distributions"), **dist)
 
