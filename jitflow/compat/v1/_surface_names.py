@@ -6,6 +6,7 @@ from typing import Callable
 
 from ...frontend import array_extra as A
 from ...frontend import assert_ops as _asserts
+from ...frontend import nn3d as _nn3d
 from ...frontend import nn_extra as _nn_extra
 from ...frontend import composite_ops as C
 from ...frontend import distributions as _dist
@@ -74,7 +75,12 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          MaxPooling1D=_nn_extra.MaxPooling1D, AveragePooling1D=_nn_extra.AveragePooling1D,
          max_pooling1d=_nn_extra.max_pooling1d, average_pooling1d=_nn_extra.average_pooling1d,
          SeparableConv2D=_nn_extra.SeparableConv2D,
-         separable_conv2d=_nn_extra.separable_conv2d_layer)
+         separable_conv2d=_nn_extra.separable_conv2d_layer, conv3d=_nn3d.conv3d_layer,
+         Conv3D=_nn3d.Conv3D, MaxPooling3D=_nn3d.MaxPooling3D,
+         AveragePooling3D=_nn3d.AveragePooling3D, max_pooling3d=_nn3d.max_pooling3d,
+         average_pooling3d=_nn3d.average_pooling3d)
+    _set(ns(tf, "nn"), conv3d=_nn3d.conv3d, max_pool3d=_nn3d.max_pool3d,
+         avg_pool3d=_nn3d.avg_pool3d)
     seg = {n: getattr(S, n) for n in S.__all__ if "segment" in n}
     _set(tf, sort=S.sort, argsort=S.argsort, random_shuffle=S.random_shuffle,
          multinomial=S.multinomial, **seg)
