@@ -201,3 +201,41 @@ def test_resize_images_and_gradient():
 def test_integer_images_are_refused_with_a_hint():
     with pytest.raises(TypeError, match="float32/float64 images"):
         tf.image.flip_left_right(tf.constant(np.zeros((2, 2, 1), np.int32)))
+
+
+def test_hsv_round_trip_saturation_hue_against_colorsys():
+    import colorsys
+    x = np.random.RandomState(3).rand(4, 5, 3)
+    x[0, 0] = [0.5, 0.5, 0.5]          # grey: hue 0, saturation 0
+    x[0, 1] = [0.0, 0.0, 0.0]          # black
+    tf.reset_default_graph()
+    hsv, back, sat, hue = run([tf.image.rgb_to_hsv(x), tf.image.hsv_to_rgb(tf.image.rgb_to_hsv(x)),
+                               tf.image.adjust_saturation(x, 0.4), tf.image.adjust_hue(x, 0.3)])
+    ref = np.array([[colorsys.rgb_to_hsv(*p) for p in row] for row in x])
+    np.testing.assert_allclose(hsv, ref, atol=1e-12)
+    np.testing.assert_allclose(back, x, atol=1e-12)
+
+    def via(fn):
+        return np.array([[colorsys.hsv_to_rgb(*fn(*colorsys.rgb_to_hsv(*p))) for p in row]
+                         for row in x])
+    np.testing.assert_allclose(sat, via(lambda h, s, v: (h, min(s * 0.4, 1.0), v)), atol=1e-12)
+    np.testing.assert_allclose(hue, via(lambda h, s, v: ((h + 0.3) % 1.0, s, v)), atol=1e-12)
+
+
+def test_convert_image_dtype_and_resize_names():
+    tf.reset_default_graph()
+    a, b, c, d = run([tf.image.convert_image_dtype(np.array([0, 2**31 - 1], np.int32),
+                                                   tf.float32),
+                      tf.image.convert_image_dtype(np.array([0.5, 1.0]), tf.float32),
+                      tf.image.resize(IMG, [7, 9]),
+                      tf.image.resize(IMG, [3, 3], method="nearest")])
+    np.testing.assert_allclose(a, [0.0, 1.0])
+    assert b.dtype == np.float32
+    np.testing.assert_allclose(c, _tf1_resize_ref(IMG[None], 7, 9, "bilinear", False)[0])
+    np.testing.assert_allclose(d, _tf1_resize_ref(IMG[None], 3, 3, "nearest", False)[0])
+    tf.reset_default_graph()
+    x = tf.constant(IMG)
+    rs, rh = tf.image.random_saturation(x, 0.5, 1.5), tf.image.random_hue(x, 0.1)
+    assert rs.shape.as_list() == [5, 6, 3] and rh.shape.as_list() == [5, 6, 3]
+    with pytest.raises(ValueError, match="max_delta"):
+        tf.image.random_hue(x, 0.7)

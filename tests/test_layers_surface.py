@@ -220,3 +220,24 @@ def test_init_from_checkpoint(tmp_path):
         tf.train.init_from_checkpoint(path, {"old/a": single})
     with pytest.raises(ValueError, match="not found"):
         tf.train.init_from_checkpoint(path, {"old/zzz": "other"})
+
+
+def test_keras_activations_initializers_regularizers():
+    tf.reset_default_graph()
+    x = np.array([-1.0, 0.5, 2.0])
+    a = run([tf.keras.activations.relu(x), tf.keras.activations.get("tanh")(x),
+             tf.keras.activations.linear(tf.constant(x))])
+    np.testing.assert_allclose(a[0], np.maximum(x, 0))
+    np.testing.assert_allclose(a[1], np.tanh(x))
+    np.testing.assert_array_equal(a[2], x)
+    w = tf.get_variable("w", [3, 2], initializer=tf.keras.initializers.Ones(),
+                        regularizer=tf.keras.regularizers.l2(0.1))
+    v = tf.get_variable("v", [2], initializer=tf.keras.initializers.zeros(),
+                        regularizer=tf.keras.regularizers.l1_l2(0.5, 0.25))
+    reg = tf.losses.get_regularization_loss()
+    assert run(reg) == pytest.approx(0.1 * 6)
+    assert w is not None and v is not None
+    d = tf.keras.layers.Dense(2, kernel_regularizer=tf.keras.regularizers.l1(0.5),
+                              kernel_initializer=tf.keras.initializers.Constant(-2.0))
+    d(tf.constant(np.ones((1, 3), np.float32)))
+    assert run(tf.losses.get_regularization_loss()) == pytest.approx(0.6 + 0.5 * 12)

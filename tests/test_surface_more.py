@@ -377,6 +377,22 @@ def test_reverse_sequence(seq_axis, batch_axis):
     check_gradients(lambda t: tf.reverse_sequence(t, lens, seq_axis, batch_axis), [x])
 
 
+def test_tensor_scatter_nd():
+    t = rng.randn(4, 3)
+    idx = np.array([[1], [3]], np.int32)
+    upd = rng.randn(2, 3)
+    tf.reset_default_graph()
+    a, s_, u = run([tf.tensor_scatter_nd_add(t, idx, upd), tf.tensor_scatter_nd_sub(t, idx, upd),
+                    tf.tensor_scatter_nd_update(t, idx, upd)])
+    ra, rs, ru = t.copy(), t.copy(), t.copy()
+    ra[[1, 3]] += upd
+    rs[[1, 3]] -= upd
+    ru[[1, 3]] = upd
+    np.testing.assert_allclose(a, ra) and np.testing.assert_allclose(s_, rs)
+    np.testing.assert_allclose(u, ru, rtol=1e-12)
+    check_gradients(lambda x, v: tf.tensor_scatter_nd_update(x, idx, v), [t, upd])
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.integers(1, 9), batch=st.integers(1, 5), width=st.integers(1, 3),
        data=st.data())
@@ -395,3 +411,67 @@ def test_reverse_sequence_any_lengths_unknown_batch_and_non_finite_values(steps,
     lp = tf.placeholder(tf.int32, [None])
     got = run(tf.reverse_sequence(xp, lp, seq_axis=1, batch_axis=0), {xp: x, lp: lens})
     np.testing.assert_array_equal(got, ref)
+
+
+# ---------------------------------------------------------------------- 3-D ----------------
+
+def _geo(n, k, s, padding):
+    if padding == "VALID":
+        return (n - k) // s + 1, 0
+    out = -(-n // s)
+    return out, max((out - 1) * s + k - n, 0) // 2
+
+
+def _conv3d_ref(x, w, st, padding):
+    out_dims, pads = zip(*[_geo(x.shape[1 + a], w.shape[a], st[a], padding) for a in range(3)])
+    full = [max((o - 1) * s + k - n, 0) for o, s, k, n in zip(out_dims, st, w.shape[:3],
+                                                              x.shape[1:4])]
+    xp = np.pad(x, [(0, 0)] + [(p, f - p) for p, f in zip(pads, full)] + [(0, 0)])
+    out = np.zeros((x.shape[0],) + out_dims + (w.shape[4],))
+    for i in range(out_dims[0]):
+        for j in range(out_dims[1]):
+            for k in range(out_dims[2]):
+                patch = xp[:, i * st[0]:i * st[0] + w.shape[0], j * st[1]:j * st[1] + w.shape[1],
+                           k * st[2]:k * st[2] + w.shape[2]]
+                out[:, i, j, k] = np.einsum("ndhwc,dhwco->no", patch, w)
+    return out
+
+
+def _pool3d_ref(x, k, st, padding, kind):
+    out_dims, pads = zip(*[_geo(x.shape[1 + a], k[a], st[a], padding) for a in range(3)])
+    out = np.zeros((x.shape[0],) + out_dims + (x.shape[4],))
+    for idx in np.ndindex(*out_dims):
+        sl = [slice(max(i * s - p, 0), min(i * s - p + kk, n))
+              for i, s, p, kk, n in zip(idx, st, pads, k, x.shape[1:4])]
+        win = x[:, sl[0], sl[1], sl[2]]
+        out[(slice(None),) + idx] = win.max((1, 2, 3)) if kind == "max" else win.mean((1, 2, 3))
+    return out
+
+
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+@pytest.mark.parametrize("strides", [(1, 1, 1), (2, 1, 2)])
+def test_conv3d_and_pool3d(padding, strides):
+    x = rng.randn(2, 5, 4, 5, 2)
+    w = rng.randn(3, 2, 3, 2, 3)
+    st = [1, *strides, 1]
+    tf.reset_default_graph()
+    c, mp, ap = run([tf.nn.conv3d(x, w, st, padding),
+                     tf.nn.max_pool3d(x, [1, 2, 3, 2, 1], st, padding),
+                     tf.nn.avg_pool3d(x, [1, 2, 3, 2, 1], st, padding)])
+    np.testing.assert_allclose(c, _conv3d_ref(x, w, strides, padding), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(mp, _pool3d_ref(x, (2, 3, 2), strides, padding, "max"))
+    np.testing.assert_allclose(ap, _pool3d_ref(x, (2, 3, 2), strides, padding, "avg"),
+                               rtol=1e-12)
+
+
+def test_conv3d_gradients_and_layers():
+    check_gradients(lambda a, b: tf.nn.conv3d(a, b, [1, 1, 1, 1, 1], "SAME"),
+                    [rng.randn(1, 3, 2, 2, 1), rng.randn(2, 2, 1, 1, 2)])
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 4, 6, 6, 1])
+    y = tf.layers.conv3d(x, 2, 3, padding="same", activation=tf.nn.relu, name="c3")
+    p = tf.layers.max_pooling3d(y, 2, 2)
+    q = tf.layers.average_pooling3d(y, [2, 2, 2], 1)
+    assert y.shape.as_list() == [None, 4, 6, 6, 2] and p.shape.as_list() == [None, 2, 3, 3, 2]
+    assert q.shape.as_list() == [None, 3, 5, 5, 2]
+    assert [v.op.name for v in tf.trainable_variables()] == ["c3/kernel", "c3/bias"]

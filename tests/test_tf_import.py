@@ -78,7 +78,7 @@ def test_missing_names_fail_naming_the_tf_symbol(which, expected):
     assert r.returncode == 1
     symbol = {"nn": "tf.nn.nce_loss is not implemented in jitflow yet",
               "import": "tensorflow.contrib.learn is not implemented in jitflow yet",
-              "dtype": "dtype uint8 is not supported by jitflow yet"}[which]
+              "dtype": "dtype float16 is not supported by jitflow yet"}[which]
     assert symbol in r.stderr
     last = r.stderr.strip().splitlines()[-1]
     assert last.split(":")[0].endswith(expected)
@@ -136,9 +136,17 @@ def test_missing_name_error_is_an_attribute_error_naming_the_symbol():
 
 def test_unsupported_dtype_names_exist_but_refuse_use():
     import jitflow.compat.v1 as tf
-    for name in ("uint8", "int16", "float16", "string", "int8", "complex64"):
+    for name in ("float16", "bfloat16", "complex64", "complex128", "uint32", "half"):
         d = getattr(tf, name)
         assert getattr(tf.dtypes, name) is d and repr(d).startswith(f"tf.{name}")
         with pytest.raises(TypeError, match=f"dtype {name} is not supported by jitflow yet"):
             tf.placeholder(d, [2])
     assert tf.float32.name == "float32" and tf.dtypes.float32 is tf.float32
+
+
+def test_vae_program_with_distributions_flags_and_logging():
+    r = jitflow_run(str(PROGRAMS / "tf1_vae.py"), "--steps", "150")
+    assert r.returncode == 0, r.stderr
+    first, last = (float(v) for v in r.stdout.split("elbo")[1].split())
+    assert last > first + 1.0
+    assert "INFO:tensorflow:elbo" in r.stderr

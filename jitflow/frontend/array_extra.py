@@ -22,7 +22,8 @@ from .op_builder import constant, convert_to_tensor, make_op, static_ints, stati
 __all__ = ["size", "rank", "slice", "strided_slice", "reverse", "reverse_v2", "roll", "diag",
            "diag_part", "matrix_band_part", "matrix_diag", "count_nonzero", "confusion_matrix",
            "gather_nd", "batch_gather", "scatter_nd", "cumsum", "is_nan", "is_inf",
-           "is_finite", "round", "rint", "get_local_variable", "reverse_sequence"]
+           "is_finite", "round", "rint", "get_local_variable", "reverse_sequence",
+           "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update"]
 
 _py_slice = slice
 
@@ -282,6 +283,39 @@ def scatter_nd(indices: Any, updates: Any, shape: Any, name: Optional[str] = Non
         hot = one_hot(reshape(lin, [-1]), n, dtype=u.dtype)          # [num_updates, n]
         flat = M.matmul(hot, reshape(u, [-1, m]), transpose_a=True)  # [n, m]
         return reshape(flat, dims, name=scope)
+
+
+def tensor_scatter_nd_add(tensor: Any, indices: Any, updates: Any,
+                          name: Optional[str] = None) -> Tensor:
+    """``tensor`` with ``updates`` added at ``indices`` (duplicates add up)."""
+    with name_scope(name, "TensorScatterAdd") as scope:
+        t = convert_to_tensor(tensor)
+        return M.add(t, scatter_nd(indices, updates, _static_dims(t, "tensor_scatter_nd_add")),
+                     name=scope)
+
+
+def tensor_scatter_nd_sub(tensor: Any, indices: Any, updates: Any,
+                          name: Optional[str] = None) -> Tensor:
+    with name_scope(name, "TensorScatterSub") as scope:
+        t = convert_to_tensor(tensor)
+        return M.subtract(t, scatter_nd(indices, updates,
+                                        _static_dims(t, "tensor_scatter_nd_sub")), name=scope)
+
+
+def tensor_scatter_nd_update(tensor: Any, indices: Any, updates: Any,
+                             name: Optional[str] = None) -> Tensor:
+    """``tensor`` with the slices at ``indices`` replaced by ``updates``. TF leaves the
+    result for duplicate indices unspecified; here they get the mean of their updates."""
+    with name_scope(name, "TensorScatterUpdate") as scope:
+        t = convert_to_tensor(tensor)
+        dims = _static_dims(t, "tensor_scatter_nd_update")
+        u = convert_to_tensor(updates, dtype=None if isinstance(updates, Tensor) else t.dtype)
+        total = scatter_nd(indices, u, dims)
+        count = scatter_nd(indices, M.add(M.multiply(u, 0), 1), dims)
+        hit = M.greater(count, M.multiply(count, 0))
+        safe = where(hit, count, M.add(M.multiply(count, 0), 1))
+        return where(hit, M.truediv(total, safe) if t.dtype.is_floating else
+                     M.floordiv(total, safe), t, name=scope)
 
 
 def cumsum(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False,

@@ -23,7 +23,7 @@ from .layers_norm import Dropout as _TFDropout
 
 __all__ = ["Dense", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D",
            "AvgPool2D", "Flatten", "Dropout", "Activation", "BatchNormalization", "Embedding",
-           "get_activation", "get_initializer"]
+           "get_activation", "get_initializer", "keras_l1", "keras_l2", "keras_l1_l2"]
 
 _SHAPE_KWARGS = ("input_shape", "input_dim", "batch_input_shape", "batch_size")
 
@@ -188,3 +188,29 @@ class Embedding(Layer):
         from .math_ops import cast
         ids = inputs if inputs.dtype.is_integer else cast(inputs, "int32")
         return embedding_lookup(self.embeddings, ids)
+
+
+def keras_l1_l2(l1: float = 0.0, l2: float = 0.0) -> Callable:
+    """``tf.keras.regularizers.l1_l2``: ``l1 * sum(|w|) + l2 * sum(w**2)`` (no 1/2, unlike
+    tf.contrib.layers.l2_regularizer)."""
+    def reg(w: Any) -> Any:
+        from .op_builder import convert_to_tensor
+        t = convert_to_tensor(w)
+        total = None
+        if l1:
+            total = M.multiply(M.reduce_sum(M.abs(t)), float(l1))
+        if l2:
+            sq = M.multiply(M.reduce_sum(M.square(t)), float(l2))
+            total = sq if total is None else M.add(total, sq)
+        if total is None:
+            total = M.multiply(M.reduce_sum(t), 0.0)
+        return total
+    return reg
+
+
+def keras_l1(l: float = 0.01) -> Callable:  # noqa: E741 - Keras's argument name
+    return keras_l1_l2(l1=l)
+
+
+def keras_l2(l: float = 0.01) -> Callable:  # noqa: E741
+    return keras_l1_l2(l2=l)

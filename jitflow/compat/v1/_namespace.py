@@ -140,15 +140,24 @@ def wrap(tf_name: str, obj: Any) -> Any:
     SimpleNamespaces become TFNamespaces too. Anything else is returned unchanged."""
     if isinstance(obj, TFNamespace):
         return obj
+    done = _WRAPPED.get(id(obj))
+    if done is not None and done[0] is obj:     # one object, one namespace (tf.app.flags is
+        return done[1]                          # tf.flags)
     if isinstance(obj, types.SimpleNamespace):
         ns = TFNamespace(tf_name)
+        _WRAPPED[id(obj)] = (obj, ns)
         for k, v in vars(obj).items():
             setattr(ns, k, wrap(f"{tf_name}.{k}", v))
         object.__setattr__(ns, "_base", obj)      # names set on the original later still show
         return ns
     if isinstance(obj, types.ModuleType) and obj.__name__.startswith("jitflow."):
-        return TFNamespace(tf_name, base=obj)
+        ns = TFNamespace(tf_name, base=obj)
+        _WRAPPED[id(obj)] = (obj, ns)
+        return ns
     return obj
+
+
+_WRAPPED: dict = {}
 
 
 def module_getattr(package: str, tf_name: str = "tf"):

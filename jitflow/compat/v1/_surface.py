@@ -52,8 +52,8 @@ def install(tf: types.ModuleType) -> None:
         if d is None:
             d = UnsupportedDType(name)
             setattr(tf, name, d)
-        if name not in vars(dtypes):
-            setattr(dtypes, name, d)
+        if name not in vars(dtypes):       # the tf-level object (a real dtype, or d)
+            setattr(dtypes, name, getattr(tf, name))
     tf.compat = TFNamespace("tf.compat", v1=tf)
     if "__version__" not in vars(tf):
         from ... import __version__

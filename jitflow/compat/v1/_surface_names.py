@@ -6,9 +6,13 @@ from typing import Callable
 
 from ...frontend import array_extra as A
 from ...frontend import assert_ops as _asserts
+from ...frontend import nn3d as _nn3d
 from ...frontend import nn_extra as _nn_extra
 from ...frontend import composite_ops as C
+from ...frontend import distributions as _dist
+from ...frontend import math_extra as X
 from ...frontend import image as _image
+from ...frontend import image_color as _color
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import metrics as _metrics
 from ...frontend import schedules as _schedules
@@ -16,6 +20,7 @@ from ...frontend import sort_ops as S
 from ...frontend import train as _train
 from ...frontend.contrib import layers as _contrib_layers
 from ...frontend.graph import GraphKeys as _GraphKeys
+from . import _hparams
 from ._namespace import wrap
 
 
@@ -70,7 +75,12 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          MaxPooling1D=_nn_extra.MaxPooling1D, AveragePooling1D=_nn_extra.AveragePooling1D,
          max_pooling1d=_nn_extra.max_pooling1d, average_pooling1d=_nn_extra.average_pooling1d,
          SeparableConv2D=_nn_extra.SeparableConv2D,
-         separable_conv2d=_nn_extra.separable_conv2d_layer)
+         separable_conv2d=_nn_extra.separable_conv2d_layer, conv3d=_nn3d.conv3d_layer,
+         Conv3D=_nn3d.Conv3D, MaxPooling3D=_nn3d.MaxPooling3D,
+         AveragePooling3D=_nn3d.AveragePooling3D, max_pooling3d=_nn3d.max_pooling3d,
+         average_pooling3d=_nn3d.average_pooling3d)
+    _set(ns(tf, "nn"), conv3d=_nn3d.conv3d, max_pool3d=_nn3d.max_pool3d,
+         avg_pool3d=_nn3d.avg_pool3d)
     seg = {n: getattr(S, n) for n in S.__all__ if "segment" in n}
     _set(tf, sort=S.sort, argsort=S.argsort, random_shuffle=S.random_shuffle,
          multinomial=S.multinomial, **seg)
@@ -78,6 +88,18 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "nn"), top_k=S.top_k)
     _set(ns(tf, "random"), shuffle=S.random_shuffle, categorical=S.categorical,
          multinomial=S.multinomial)
+    _set(tf, div_no_nan=X.div_no_nan, logical_xor=X.logical_xor,
+         accumulate_n=X.accumulate_n, scalar_mul=X.scalar_mul, shape_n=X.shape_n)
+    _set(ns(tf, "math"), div_no_nan=X.div_no_nan, logical_xor=X.logical_xor,
+         reduce_std=X.reduce_std, reduce_variance=X.reduce_variance,
+         accumulate_n=X.accumulate_n, scalar_mul=X.scalar_mul)
+    _set(ns(tf, "nn"), swish=X.swish, zero_fraction=X.zero_fraction,
+         weighted_moments=X.weighted_moments)
+    _set(ns(tf, "image"), transpose_image=X.transpose_image, rot90=X.rot90,
+         total_variation=X.total_variation, psnr=X.psnr,
+         **{n: getattr(_color, n) for n in _color.__all__})
+    dist = {n: getattr(_dist, n) for n in _dist.__all__}
+    _set(ns(tf, "distributions"), **dist)
 
     metrics = ns(tf, "metrics")
     object.__setattr__(metrics, "_base", _metrics)
@@ -95,12 +117,30 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     if "layers" not in vars(contrib):
         contrib.layers = type(contrib)("tf.contrib.layers")
     _set(contrib.layers, **{n: getattr(_contrib_layers, n) for n in _contrib_layers.__all__})
+    _set(contrib, training=_hparams.training, distributions=tf.distributions)
 
     keras = ns(tf, "keras")
     if "layers" not in vars(keras):
         keras.layers = type(keras)("tf.keras.layers")
     _set(keras.layers, **{n: getattr(_keras_layers, n) for n in _keras_layers.__all__
                           if n[0].isupper()})
+    K = _keras_layers
+    acts = {n: K.get_activation(n) or (lambda x: x) for n in (
+        "relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "selu", "softsign", "linear",
+        "exponential")}
+    for sub in ("activations", "initializers", "regularizers"):
+        if sub not in vars(keras):
+            setattr(keras, sub, type(keras)(f"tf.keras.{sub}"))
+    _set(keras.activations, get=K.get_activation, **acts)
+    inits = {n: (lambda n=n: K.get_initializer(n)) for n in (
+        "glorot_uniform", "glorot_normal", "zeros", "ones", "he_normal", "he_uniform",
+        "lecun_normal", "random_normal", "random_uniform", "truncated_normal")}
+    from ...frontend import initializers as _I
+    _set(keras.initializers, get=K.get_initializer, GlorotUniform=_I.GlorotUniform,
+         GlorotNormal=_I.GlorotNormal, Zeros=_I.Zeros, Ones=_I.Ones, Constant=_I.Constant,
+         RandomNormal=_I.RandomNormal, RandomUniform=_I.RandomUniform,
+         TruncatedNormal=_I.TruncatedNormal, VarianceScaling=_I.VarianceScaling, **inits)
+    _set(keras.regularizers, l1=K.keras_l1, l2=K.keras_l2, l1_l2=K.keras_l1_l2)
     if "backend" not in vars(keras):
         keras.backend = type(keras)("tf.keras.backend")
     _set(keras.backend, clear_session=tf.reset_default_graph)

@@ -19,7 +19,7 @@ from ..op_builder import convert_to_tensor
 from ..variables import get_variable, variable_scope
 
 __all__ = ["fully_connected", "linear", "conv2d", "convolution2d", "flatten", "batch_norm",
-           "dropout", "max_pool2d", "avg_pool2d"]
+           "dropout", "max_pool2d", "avg_pool2d", "layer_norm", "one_hot_encoding"]
 
 _DEFAULT = object()
 
@@ -230,5 +230,53 @@ def dropout(inputs: Any, keep_prob: Any = 0.5, noise_shape: Any = None, is_train
     with variable_scope(scope, default_name="Dropout"):
         out = Dropout(rate, noise_shape=noise_shape, seed=seed, name="dropout").apply(
             inputs, training=is_training)
+    _collect(outputs_collections, out)
+    return out
+
+
+def layer_norm(inputs: Any, center: bool = True, scale: bool = True,
+               activation_fn: Optional[Callable] = None, reuse: Any = None,
+               variables_collections: Any = None, outputs_collections: Any = None,
+               trainable: bool = True, begin_norm_axis: int = 1, begin_params_axis: int = -1,
+               scope: Optional[str] = None) -> Tensor:
+    """Normalize over dims ``begin_norm_axis...`` (per example), then ``gamma``/``beta`` of
+    shape ``inputs.shape[begin_params_axis:]`` (variables ``LayerNorm/beta``,
+    ``LayerNorm/gamma``; variance epsilon 1e-12, as TF)."""
+    from ..initializers import Ones
+    x = convert_to_tensor(inputs)
+    dims = x.shape.dims
+    if dims is None:
+        raise ValueError(f"layer_norm needs inputs of known rank, got {x.shape}")
+    r = len(dims)
+    bn, bp = begin_norm_axis % r, begin_params_axis % r
+    pshape = list(dims[bp:])
+    if any(d is None for d in pshape):
+        raise ValueError(f"layer_norm: the parameter dims {pshape} of {x.shape} must be static")
+    with variable_scope(scope, default_name="LayerNorm", reuse=reuse):
+        axes = list(range(bn, r))
+        mean = M.reduce_mean(x, axes, keepdims=True)
+        var = M.reduce_mean(M.square(M.subtract(x, mean)), axes, keepdims=True)
+        out = M.multiply(M.subtract(x, mean), M.rsqrt(M.add(var, 1e-12)))
+        if scale:
+            g = _weights("gamma", pshape, x.dtype, Ones(), None, trainable,
+                         variables_collections)
+            out = M.multiply(out, g)
+        if center:
+            b = _weights("beta", pshape, x.dtype, Zeros(), None, trainable,
+                         variables_collections)
+            out = M.add(out, b)
+        if activation_fn is not None:
+            out = activation_fn(out)
+    _collect(outputs_collections, out)
+    return out
+
+
+def one_hot_encoding(labels: Any, num_classes: int, on_value: float = 1.0,
+                     off_value: float = 0.0, outputs_collections: Any = None,
+                     scope: Optional[str] = None) -> Tensor:
+    """``tf.one_hot`` of integer labels as float32."""
+    from ..extra_ops import one_hot
+    with variable_scope(scope, default_name="OneHotEncoding"):
+        out = one_hot(labels, num_classes, on_value=on_value, off_value=off_value)
     _collect(outputs_collections, out)
     return out
