@@ -188,3 +188,16 @@ def test_tensorflow_adam_and_momentum_graphs_train_like_tensorflow(opt):
             s.run(train_op, feed)
             assert s.run("loss:0", feed) == pytest.approx(float(EXP[f"{opt}_loss_{i}"]),
                                                           rel=1e-5)
+
+
+def test_hostile_sizes_are_refused_before_allocating():
+    gd = P.graph_pb2.GraphDef()
+    c = gd.node.add(name="big", op="Const")
+    c.attr["dtype"].type = 1
+    t = c.attr["value"].tensor
+    t.dtype = 1
+    for d in (1 << 20, 1 << 20):
+        t.tensor_shape.dim.add().size = d
+    t.float_val.append(1.0)                   # "repeat the last value" a trillion times
+    with pytest.raises(errors.DataLossError, match=r"node big.*exceeds the limit"):
+        tf.import_graph_def(gd)

@@ -15,6 +15,7 @@ gradients of the same loss, so an imported training graph trains.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any, Iterable, Optional
@@ -28,6 +29,7 @@ from .graph import Graph, Operation, Tensor, get_default_graph
 from .tf_op_table import EXPORT_INPUT_ORDER, TABLE, export_row
 
 MAX_NODES = 1_000_000
+MAX_CONST_ELEMENTS = 1 << 28
 
 
 # ------------------------------------------------------------------ values -----------------
@@ -56,7 +58,10 @@ def tensor_value(t: Any, where: str) -> np.ndarray:
     shape = tuple(int(d.size) for d in t.tensor_shape.dim)
     if any(d < 0 for d in shape):
         raise DataLossError(f"{where}: tensor with negative dimension {list(shape)}")
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
+    if n > MAX_CONST_ELEMENTS:
+        raise DataLossError(f"{where}: a tensor of shape {list(shape)} ({n} elements) exceeds "
+                            f"the limit of {MAX_CONST_ELEMENTS}")
     if name == "string":
         vals = list(t.string_val)
         return np.array(vals if len(vals) == n else vals[:1] * n, dtype=object).reshape(shape)
