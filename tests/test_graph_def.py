@@ -176,7 +176,7 @@ def test_the_op_table_covers_the_common_tf_op_types():
     assert set(common) <= set(TABLE)
 
 
-@pytest.mark.parametrize("opt", ["adam", "momentum"])
+@pytest.mark.parametrize("opt", ["adam", "momentum", "resource_adam"])
 def test_tensorflow_adam_and_momentum_graphs_train_like_tensorflow(opt):
     saver = tf.train.import_meta_graph(str(FIX / opt / "model.ckpt.meta"))
     train_op = tf.get_collection("train_op")[0]

@@ -412,6 +412,26 @@ def _sqdiff_imp(node, ins, consts):
     return make_op("Square", "square", [d], {}, node.name + "/")    # exports as Sub + Square
 
 
+# resource variables (TF 2.x graphs built with tf.compat.v1): the handle is jitflow's variable
+def _var_handle_imp(node, ins, consts):
+    return _variable_imp(node, ins, consts)
+
+
+def _read_variable_imp(node, ins, consts):
+    return make_op("Identity", "identity", ins[:1], {}, node.name + "/")
+
+
+def _assign_variable_row(tf_type: str, ir: Optional[str]) -> Row:
+    def imp(node, ins, consts):
+        value = ins[1]
+        if ir is not None:           # AssignAdd/AssignSubVariableOp: var <- var (+|-) value
+            value = make_op("Add" if ir == "add" else "Sub", ir, [ins[0], value], {},
+                            node.name + "/value/").outputs[0]
+        return make_op("Assign", None, [ins[0], value], name=node.name + "/",
+                       out_types=[ins[0]._type])
+    return Row(tf_type, imp, None)
+
+
 # ------------------------------------------------------------------ the table ---------------
 
 _ELEMENTWISE = [
@@ -471,7 +491,15 @@ TABLE: dict[str, Row] = {r.tf_type: r for r in [
     Row("LeakyRelu", _leaky_imp, lambda op: ({"T": _t(op), "alpha": float(op.attrs["alpha"])},
                                              [])),
     Row("SquaredDifference", _sqdiff_imp, None),
+    Row("VarHandleOp", _var_handle_imp, None),
+    Row("ReadVariableOp", _read_variable_imp, None),
+    _assign_variable_row("AssignVariableOp", None),
+    _assign_variable_row("AssignAddVariableOp", "add"),
+    _assign_variable_row("AssignSubVariableOp", "sub"),
 ]}
+
+# op types imported only when something imported uses them (then: an error naming them)
+DROP_IF_UNUSED = {"VarIsInitializedOp"}
 
 # export: a jitflow op type -> its row, where jitflow's type name differs or the inputs move
 EXPORT_INPUT_ORDER = {"Fill": _fill_reorder, "OneHot": _one_hot_reorder, "Split": _split_reorder}
