@@ -183,6 +183,13 @@ def _values(tag: str, kind: str, value: np.ndarray, opts: dict) -> list:
     raise ValueError(f"unknown summary kind {kind!r}")
 
 
+def scalar_summary(tag: str, value: float) -> bytes:
+    """A serialized ``Summary`` holding one scalar (what a fetched ``tf.summary.scalar``
+    gives), for host code such as training hooks that report rates."""
+    S = _protos().summary_pb2
+    return S.Summary(value=_values(tag, "scalar", np.float32(value), {})).SerializeToString()
+
+
 # ------------------------------------------------------------------ summaries --------------
 
 class SummaryTensor:
@@ -210,8 +217,8 @@ class SummaryTensor:
         return tensors, combine
 
     def eval(self, feed_dict: Optional[dict] = None, session: Any = None) -> bytes:
-        from ..runtime.session import _session_for
-        return _session_for(session, "eval()").run(self, feed_dict)
+        from .default_session import session_for
+        return session_for(session, "eval()").run(self, feed_dict)
 
     def __repr__(self) -> str:
         tags = ", ".join(tag for tag, _, _ in self._entries)

@@ -20,6 +20,7 @@ from ..backends.base import CompileOptions
 from ..errors import FailedPreconditionError
 from ..frontend.default_session import default_session_stack as _default_session_stack
 from ..frontend.default_session import get_default_session  # noqa: F401  (re-exported)
+from ..frontend.default_session import register_session_class
 from ..frontend.default_session import session_for as _session_for  # noqa: F401
 from ..frontend.graph import Graph, Operation, Tensor, get_default_graph
 from ..frontend.graph import _stack as _graph_stack
@@ -27,6 +28,7 @@ from ..frontend.graph_to_ir import GraphFunction, graph_to_ir, needed_ops
 from ..ir.types import TensorType
 from ..passes.manager import pipeline_for
 from .compile import COMPILE_HOOKS, CompileEvent, compile_function, log_compile  # noqa: F401
+from . import progress as _progress
 
 _log_compile = log_compile     # the name tracing and older tools import
 
@@ -176,6 +178,9 @@ class Session:
             run_metadata: Any = None) -> Any:
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        host_feed = getattr(self.graph, "_host_feed", None)
+        if host_feed is not None:   # extension point: tf.data / queues (frontend/data/hostfeed.py)
+            feed_dict = host_feed(self, fetches, feed_dict)
         fast_key = _fast_key(fetches, feed_dict)
         hit = self._fast.get(fast_key) if fast_key is not None else None
         if hit is not None:
@@ -210,6 +215,8 @@ class Session:
         finally:
             for lock in reversed(locks):
                 lock.release()
+        if _progress.enabled:       # JITFLOW_PROGRESS: count the run (runtime/progress.py)
+            _progress.run_done()
         return rebuild(values)
 
     def _execute(self, compiled: _Compiled, arrays: list, tensors: list) -> dict:
@@ -361,6 +368,8 @@ class Session:
         log_compile(f"compiled {f.name}: {len(tensors)} fetches, {len(targets)} targets, "
                     f"feeds {[str(t) for t in types]}, {len(f.ops)} ops on {backend_name} "
                     f"in {secs * 1e3:.1f} ms")
+        if _progress.enabled:       # JITFLOW_PROGRESS: report the compilation
+            _progress.compile_done(f.name, len(f.ops), backend_name, secs)
         for var_op in low.var_writes:
             self._var_locks.setdefault(id(var_op), threading.Lock())
         locks = tuple(self._var_locks[k] for k in sorted({id(op) for op in low.var_writes}))
@@ -433,6 +442,9 @@ class Session:
         if v is not None and not isinstance(v, np.ndarray):
             v = np.asarray(v)      # a device-resident value (cuda backend): copy to the host
         return v
+
+
+register_session_class(Session)
 
 
 class InteractiveSession(Session):

@@ -83,7 +83,7 @@ def memory_plan_text(exe) -> str:
     last: dict[int, int] = {}
     for n, k in enumerate(mb.kernels):
         for b in k.writes:
-            if b.kind == "temp":
+            if b.kind in ("temp", "scratch"):
                 first.setdefault(b.idx, n)
                 last[b.idx] = max(last.get(b.idx, n), n)
         for b in k.reads:
@@ -92,8 +92,14 @@ def memory_plan_text(exe) -> str:
 
     totals: dict[str, Optional[Poly]] = {}
     rows = [["buf", "kind", "type", "bytes", "holds", "notes"]]
-    kind_order = {"param": 0, "result": 1, "donated": 2, "const": 3, "temp": 4}
+    kind_order = {"param": 0, "result": 1, "donated": 2, "const": 3, "temp": 4, "scratch": 5}
+    scratch = _scratch_sizes(exe)
     for b in sorted(mb.buffers, key=lambda b: (kind_order.get(b.kind, 9), b.idx)):
+        if b.value is None:          # a kernel's private scratch space: no IR value
+            rows.append([f"#{b.idx}", b.kind, "-", scratch[b.idx][0], _owner(mb, b),
+                         "; ".join(filter(None, [f"live k{first[b.idx]}..k{last[b.idx]}"
+                                                 if b.idx in first else "", scratch[b.idx][1]]))])
+            continue
         size = size_poly(b.value.type)
         totals[b.kind] = add_poly(totals.get(b.kind, {}), size)
         notes = []
@@ -185,4 +191,57 @@ def memory_plan_text(exe) -> str:
             note = "  (upper bound: the arena reuses space after a temp's last reader)" \
                 if kind == "temp" else ""
             lines.append(f"  {kind:<8} {format_poly(totals[kind])}{note}")
+    if scratch:
+        lines.append(f"  scratch  {len(scratch)} kernel-private buffer(s) sized per input shape "
+                     "(see their rows), planned in the arena beside the temps")
     return "\n".join(lines) + "\n"
+
+
+class _Shaped:
+    """Stands in for an argument array where only the shape is read (run_shapes)."""
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = shape
+
+
+def _scratch_sizes(exe) -> dict[int, tuple[str, str]]:
+    """buffer idx -> (bytes column, note) for each scratch buffer: the exact size when every
+    param's shape is static, else its size at two example sizes of the symbolic dims (a
+    scratch size is a function of the concrete shapes, e.g. an im2col chunk capped by a
+    budget, not a polynomial)."""
+    from ..backends.runshapes import run_shapes
+    bufs = [b for b in exe.mb.buffers if b.kind == "scratch"]
+    if not bufs:
+        return {}
+    f = exe.function
+    syms = sorted({d for p in f.params for d in (p.type.shape or ()) if isinstance(d, str)})
+    unknown = any(p.type.shape is None or None in p.type.shape for p in f.params)
+
+    def sizes_at(n: int) -> Optional[dict[int, int]]:
+        args = [_Shaped(tuple(n if isinstance(d, str) else d for d in p.type.shape))
+                for p in f.params]
+        try:
+            shapes = run_shapes(f, args)
+            return {b.idx: int(b.nbytes(shapes)) for b in bufs}
+        except Exception:  # noqa: BLE001 - a shape rule refusing the example sizes
+            return None
+
+    out: dict[int, tuple[str, str]] = {}
+    if unknown:
+        return {b.idx: ("?", "sized per input shape (a param has an unknown dim)") for b in bufs}
+    if not syms:
+        exact = sizes_at(1) or {}
+        return {b.idx: (str(exact.get(b.idx, "?")), "") for b in bufs}
+    small, big = sizes_at(1), sizes_at(1000)
+    names = ",".join(syms)
+    for b in bufs:
+        parts = [f"{d[b.idx]} at {names}={n}" for n, d in ((1, small), (1000, big)) if d]
+        out[b.idx] = ("per shape", "sized per input shape: " + (", ".join(parts) or "?"))
+    return out
+
+
+def _owner(mb, b) -> str:
+    for k in mb.kernels:
+        if b in k.writes:
+            return f"scratch of {k.name}"
+    return "scratch"

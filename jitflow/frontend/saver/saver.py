@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -50,6 +52,17 @@ def _var_list_to_dict(var_list: Any) -> dict:
     return out
 
 
+def _one_at_a_time(method: Callable) -> Callable:
+    """Serialize calls of ``method`` on one Saver: two threads saving through the same Saver
+    (a Supervisor's checkpoint thread and the training loop) must not interleave their files
+    and checkpoint-state updates."""
+    @functools.wraps(method)
+    def locked(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return locked
+
+
 class Saver:
     """``tf.train.Saver``: saves and restores variables' values in a Session.
 
@@ -75,6 +88,7 @@ class Saver:
         self._last_checkpoints: list[tuple[str, float]] = []
         self._next_preserve = time.time() + keep_checkpoint_every_n_hours * 3600
         self._vars: Optional[dict] = None
+        self._lock = threading.Lock()    # one save at a time (a checkpoint thread and the user)
         if not defer_build:
             self.build()
 
@@ -110,6 +124,7 @@ class Saver:
         return dict(self._vars)
 
     # -------------------------------------------------------------- save ------------------
+    @_one_at_a_time
     def save(self, sess: Any, save_path: str, global_step: Any = None,
              latest_filename: Optional[str] = None, meta_graph_suffix: str = "meta",
              write_meta_graph: bool = True, write_state: bool = True,
