@@ -48,7 +48,8 @@ def test_pseudo_ops_are_exactly_the_listed_ones():
 
 @pytest.mark.parametrize("name", ALL_OPS)
 def test_signatures_match_the_calling_conventions(name):
-    """reference(*input arrays, **attrs); grad(builder, op, output cotangents)."""
+    """reference(*input arrays, **attrs); grad(builder, op, output cotangents), and for a
+    control op also the vjp that differentiates its regions."""
     d = OPS[name]
     n = d.num_inputs if d.num_inputs >= 0 else 1
     if d.reference is not None:
@@ -58,7 +59,8 @@ def test_signatures_match_the_calling_conventions(name):
             pytest.fail(f"{name}: reference cannot be called with {n} inputs and attrs "
                         f"{sorted(d.attrs)}: {e}")
     if d.grad is not None:
-        inspect.signature(d.grad).bind(None, None, None)
+        args = (None, None, None, None) if d.kind == "control" else (None, None, None)
+        inspect.signature(d.grad).bind(*args)
     inspect.signature(d.infer).bind([], {})
 
 

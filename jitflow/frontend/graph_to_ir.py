@@ -52,6 +52,70 @@ def _variable_read(t: Tensor) -> Optional[Operation]:
     return None
 
 
+def _region_ops(outputs: Sequence[Tensor], params: Sequence[Tensor]) -> list[Operation]:
+    """The ops a region's outputs reach, stopping at its parameters, in graph order."""
+    stop = {id(p) for p in params}
+    seen: dict[int, Operation] = {}
+    stack = [t.op for t in outputs if id(t) not in stop]
+    while stack:
+        op = stack.pop()
+        if id(op) in seen:
+            continue
+        seen[id(op)] = op
+        stack.extend(t.op for t in op.inputs if id(t) not in stop)
+    return sorted(seen.values(), key=lambda o: o._id)
+
+
+def _lower_region(name: str, region, types: Sequence[TensorType]) -> Function:
+    """A traced region (frontend/control_flow.py) as a closed Function with ``types`` params."""
+    f = Function(name)
+    env: dict[int, Value] = {id(t): f.add_param(ty) for t, ty in zip(region.params, types)}
+    b = Builder(f.ops)
+    for op in _region_ops(region.outputs, region.params):
+        b.loc = op.location
+        operands = [env[id(t)] for t in op.inputs]
+        if getattr(op, "regions", None):
+            res = lower_region_op(b, op, operands)
+        elif op.ir_op is not None:
+            res = b.op(op.ir_op, *operands, **op.attrs)
+            res = res if isinstance(res, tuple) else (res,)
+        else:
+            raise NotImplementedError(f"op {op.name} ({op.type}, defined at {op.file}:{op.line}) "
+                                      f"cannot be used inside a tf.cond/tf.while_loop")
+        for t, v in zip(op.outputs, res):
+            env[id(t)] = v
+    f.set_results([env[id(t)] for t in region.outputs])
+    return f
+
+
+def lower_region_op(b: Builder, op: Operation, operands: Sequence[Value]) -> list[Value]:
+    """Lower a frontend If/While op: its regions become nested Functions. A loop's carried
+    parameter types start as its operands' and are widened (dim -> ?) where the body gives
+    another dim, until the body's results fit."""
+    from ..ops.control import accepts
+    types = [v.type for v in operands]
+    if op.ir_op == "cond":
+        regions = [_lower_region(n, r, types[1:]) for n, r in zip(("then", "else"), op.regions)]
+    else:
+        n = op.attrs["num_carried"]
+        for k, p in enumerate(op.regions[0].params[:n]):     # shape invariants: dims given as ?
+            dims = p.shape.dims
+            if types[k].shape is not None and dims is not None:
+                types[k] = TensorType(types[k].dtype, tuple(
+                    None if d is None else t for d, t in zip(dims, types[k].shape)))
+        for _ in range(4):
+            body = _lower_region("body", op.regions[1], types)
+            bad = [k for k in range(n) if not accepts(types[k], body.results[k].type)]
+            if not bad:
+                break
+            for k in bad:
+                types[k] = TensorType(types[k].dtype, tuple(
+                    a if a == c else None for a, c in zip(types[k].shape, body.results[k].type.shape)))
+        regions = [_lower_region("cond", op.regions[0], types), body]
+    res = b.op(op.ir_op, *operands, regions=regions, **op.attrs)
+    return list(res) if isinstance(res, tuple) else [res]
+
+
 def needed_ops(fetches: Sequence[Tensor], targets: Sequence[Operation],
                fed: set[int]) -> list[Operation]:
     seen: dict[int, Operation] = {}
@@ -133,7 +197,12 @@ def graph_to_ir(name: str, fetches: Sequence[Tensor], targets: Sequence[Operatio
         ctx = ordered_after(op)
         after[id(op)] = ctx
         try:
-            if op.ir_op is not None:
+            if getattr(op, "regions", None):
+                operands = [value_of(t, ctx) for t in op.inputs]
+                res = lower_region_op(b, op, operands)
+                for t, v in zip(op.outputs, res):
+                    env[id(t)] = v
+            elif op.ir_op is not None:
                 operands = [value_of(t, ctx) for t in op.inputs]
                 if op.rng:
                     if not rng:

@@ -49,18 +49,24 @@ class Value:
 
 
 class Op:
-    """One operation: an OpDef name, operands, attributes, typed results and a location."""
+    """One operation: an OpDef name, operands, attributes, typed results and a location.
 
-    __slots__ = ("opname", "operands", "attrs", "results", "loc", "group")
+    ``regions`` (control-flow ops only) are closed nested Functions: a region sees nothing of
+    the enclosing Function; every value it uses comes in as one of its parameters, which the
+    op binds to its operands (see ``jitflow/ops/control.py``)."""
+
+    __slots__ = ("opname", "operands", "attrs", "results", "loc", "group", "regions")
 
     def __init__(self, opname: str, operands: Sequence[Value], attrs: dict[str, Any],
-                 result_types: Sequence[TensorType], loc: Location = UNKNOWN_LOC) -> None:
+                 result_types: Sequence[TensorType], loc: Location = UNKNOWN_LOC,
+                 regions: Sequence["Function"] = ()) -> None:
         self.opname = opname
         self.operands = list(operands)
         self.attrs = dict(attrs)
         self.results = [Value(t, self, i) for i, t in enumerate(result_types)]
         self.loc = loc
         self.group: Optional[int] = None  # fusion group (set by the fusion pass), printed "group(N)"
+        self.regions: list[Function] = list(regions)
 
     @property
     def result(self) -> Value:
@@ -123,8 +129,15 @@ class Function:
         from .printer import print_function
         return print_function(self)
 
+    def walk(self) -> Iterator[Op]:
+        """Every op of this Function and, depth first, of the regions nested in it."""
+        for op in self.ops:
+            yield op
+            for r in op.regions:
+                yield from r.walk()
+
     def clone(self) -> "Function":
-        """A deep copy (new Values and Ops) so passes can work on their own copy."""
+        """A deep copy (new Values and Ops, regions included) so passes can work on their own copy."""
         from .printer import print_function
         from .parser import parse_function
         return parse_function(print_function(self))

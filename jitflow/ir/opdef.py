@@ -49,9 +49,11 @@ class Attr:
 #: * ``contraction``: a matrix product (GEMM; its elementwise users may form its epilogue);
 #: * ``library``: a kernel of its own written by hand per backend (conv, pool, softmax, ...);
 #: * ``constant``: a value known at compile time;
-#: * ``pseudo``: expanded by a pass before any backend runs (``gradients``).
+#: * ``pseudo``: expanded by a pass before any backend runs (``gradients``);
+#: * ``control``: structured control flow with regions (``cond``, ``while``): nested
+#:   Functions the op runs (``region_names``); never fused.
 KINDS = ("elementwise", "random", "reduction", "view", "remap", "contraction", "library",
-         "constant", "pseudo")
+         "constant", "pseudo", "control")
 #: how a reduction combines elements
 COMBINERS = ("sum", "mean", "max", "min", "prod", "all", "any")
 #: cost classes: an ``expensive`` op is not recomputed per element of a larger kernel space
@@ -63,6 +65,8 @@ InferFn = Callable[[Sequence[TensorType], dict], Any]
 RefFn = Callable[..., Any]
 #: grad(builder, op, output cotangents) -> one cotangent Value (or None) per operand
 GradFn = Callable[..., Sequence[Any]]
+#: region_infer(input types, attrs, regions) -> result types, for ops with regions
+RegionInferFn = Callable[[Sequence[TensorType], dict, Sequence[Any]], Any]
 
 
 @dataclass
@@ -90,6 +94,12 @@ class OpDef:
     #: remap ops: index_map(operand shape, attrs) -> (base, strides): result element
     #: ``idx`` reads the contiguous operand at ``base + sum(idx[a] * strides[a])``
     index_map: Optional[Callable[..., tuple]] = None
+    #: control flow: the names of the op's regions (nested Functions), e.g. ("then", "else");
+    #: its reference then takes ``regions=`` (one callable per region: arrays -> arrays)
+    region_names: tuple = ()
+    #: control flow: result types from operand types, attrs and the regions (``infer`` then
+    #: only says that the regions are needed)
+    region_infer: Optional[RegionInferFn] = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -106,6 +116,9 @@ class OpDef:
                              f"remap op has one (kind {self.kind!r})")
         if self.cost not in COSTS:
             raise ValueError(f"op {self.name!r}: cost {self.cost!r} is not one of {COSTS}")
+        if (self.kind == "control") != bool(self.region_names):
+            raise ValueError(f"op {self.name!r}: a control op needs region_names, and only a "
+                             f"control op has regions (kind {self.kind!r})")
         if self.pseudo != (self.kind == "pseudo"):
             raise ValueError(f"op {self.name!r}: pseudo={self.pseudo} but kind={self.kind!r}")
         self.shape_only = frozenset(self.shape_only)
@@ -115,8 +128,12 @@ class OpDef:
         """Computed per element inside a fused loop (elementwise or random)."""
         return self.kind in ("elementwise", "random")
 
-    def result_types(self, in_types: Sequence[TensorType], attrs: dict) -> list[TensorType]:
-        out = self.infer(list(in_types), attrs)
+    def result_types(self, in_types: Sequence[TensorType], attrs: dict,
+                     regions: Optional[Sequence[Any]] = None) -> list[TensorType]:
+        if self.region_infer is not None and regions is not None:
+            out = self.region_infer(list(in_types), attrs, list(regions))
+        else:
+            out = self.infer(list(in_types), attrs)
         return [out] if isinstance(out, TensorType) else list(out)
 
     def complete_attrs(self, attrs: dict) -> dict:
@@ -153,7 +170,8 @@ def defop(name: str, *, infer: InferFn, reference: Optional[RefFn], grad: Option
           combiner: Optional[str] = None, cost: str = "cheap", shape_only=(),
           decompose: Optional[Callable[..., Any]] = None,
           fusable: Optional[Callable[..., bool]] = None,
-          index_map: Optional[Callable[..., tuple]] = None) -> OpDef:
+          index_map: Optional[Callable[..., tuple]] = None, region_names: tuple = (),
+          region_infer: Optional[RegionInferFn] = None) -> OpDef:
     """Register an op. ``differentiable=False`` declares that it has no gradient on purpose.
     ``kind`` (one of KINDS) is required, except for pseudo ops (kind ``pseudo``)."""
     if name in OPS:
@@ -164,7 +182,7 @@ def defop(name: str, *, infer: InferFn, reference: Optional[RefFn], grad: Option
         kind = "pseudo"
     d = OpDef(name, infer, reference, grad, dict(attrs or {}), num_inputs, differentiable,
               pseudo, stateful, effectful, doc, kind, combiner, cost, frozenset(shape_only),
-              decompose, fusable, index_map)
+              decompose, fusable, index_map, tuple(region_names), region_infer)
     OPS[name] = d
     return d
 

@@ -156,6 +156,11 @@ def _opt_label(ts: _Tokens) -> str:
 def parse_function(text: str) -> Function:
     """Parse one ``func`` (the printer's output) into a new Function."""
     ts = _Tokens(text)
+    return _parse_func(ts)
+
+
+def _parse_func(ts: _Tokens) -> Function:
+    """One ``func ... { ... }`` from the token stream, with its own value names."""
     ts.expect("func")
     name = ts.expect_kind("func")[1:]
     env: dict[str, Value] = {}
@@ -238,9 +243,13 @@ def _parse_op(ts: _Tokens, env: dict[str, Value]) -> Op:
         line_no = int(ts.expect_kind("num"))
         ts.expect(")")
         loc = Location(tf_name, file, line_no)
+    regions: list[Function] = []
+    if ts.accept("["):
+        while not ts.accept("]"):
+            regions.append(_parse_func(ts))
     if len(types) != len(lhs):
         raise IRParseError(f"op {opname}: {len(lhs)} results named but {len(types)} types given")
-    op = Op(opname, operands, attrs, types, loc)
+    op = Op(opname, operands, attrs, types, loc, regions)
     op.group = group
     for n, r in zip(lhs, op.results):
         env[n] = r

@@ -5,7 +5,20 @@
       return %2
     }
 
-Values are numbered in definition order (parameters first), so the text is stable.
+Values are numbered in definition order (parameters first), so the text is stable. An op
+with regions (``cond``, ``while``) prints them after its location, between ``[`` and ``]``, as
+nested ``func``s; a region is closed (it uses only its own parameters) and numbers its values
+from ``%0``::
+
+      %3 = cond(%0, %1, %2) : f32[3]  loc("cond" "prog.py":7) [
+        func @then(%0: f32[3], %1: f32[3]) -> (f32[3]) {
+          %2 = add(%0, %1) : f32[3]
+          return %2
+        }
+        func @else(%0: f32[3], %1: f32[3]) -> (f32[3]) {
+          return %1
+        }
+      ]
 """
 from __future__ import annotations
 
@@ -75,7 +88,7 @@ def _names(f: Function) -> dict[int, str]:
     return names
 
 
-def format_op(op: Op, names: dict[int, str]) -> str:
+def format_op(op: Op, names: dict[int, str], indent: str = "  ") -> str:
     lhs = ", ".join(names[id(r)] for r in op.results)
     args = ", ".join(names.get(id(v), "%<undefined>") for v in op.operands)
     text = f"{lhs} = {op.opname}({args})" if op.results else f"{op.opname}({args})"
@@ -88,6 +101,9 @@ def format_op(op: Op, names: dict[int, str]) -> str:
     loc = op.loc
     if loc.tf_name or loc.file:
         text += f"  loc({json.dumps(loc.tf_name)} {json.dumps(loc.file)}:{loc.line})"
+    if op.regions:
+        inner = indent + "  "
+        text += " [\n" + "".join(print_function(r, inner) for r in op.regions) + indent + "]"
     return text
 
 
@@ -95,15 +111,16 @@ def _label(v: Value) -> str:
     return f" {json.dumps(v.name)}" if v.name else ""
 
 
-def print_function(f: Function) -> str:
+def print_function(f: Function, indent: str = "") -> str:
     names = _names(f)
     params = ", ".join(f"{names[id(p)]}: {format_type(p.type)}{_label(p)}" for p in f.params)
     res_types = ", ".join(
         format_type(v.type) + (f" {json.dumps(n)}" if n else "")
         for v, n in zip(f.results, f.result_names))
-    lines = [f"func @{f.name}({params}) -> ({res_types}) {{"]
+    body = indent + "  "
+    lines = [f"{indent}func @{f.name}({params}) -> ({res_types}) {{"]
     for op in f.ops:
-        lines.append("  " + format_op(op, names))
-    lines.append("  return " + ", ".join(names.get(id(v), "%<undefined>") for v in f.results))
-    lines.append("}")
+        lines.append(body + format_op(op, names, body))
+    lines.append(body + "return " + ", ".join(names.get(id(v), "%<undefined>") for v in f.results))
+    lines.append(indent + "}")
     return "\n".join(lines) + "\n"

@@ -1,5 +1,9 @@
 """Verifier: every op known, attributes match their schema, operands defined before use
-(SSA dominance in a single block), result types equal to what the op's type rule gives."""
+(SSA dominance in a single block), result types equal to what the op's type rule gives.
+
+Regions of control-flow ops are verified as Functions of their own: closed (an op inside uses
+only values of its region), their parameter and result types checked against the op's
+operands and results by the op's ``region_infer`` rule."""
 from __future__ import annotations
 
 from .core import Function
@@ -11,13 +15,14 @@ class VerificationError(ValueError):
     pass
 
 
-def verify(f: Function, *, allow_pseudo: bool = True) -> Function:
+def verify(f: Function, *, allow_pseudo: bool = True, _region: str = "") -> Function:
     defined: set[int] = {id(p) for p in f.params}
+    outer = f"{_region}: " if _region else ""
     for p in f.params:
         if p.type.shape is None:
             raise VerificationError(f"parameter {p.name or p.index} has unknown rank")
     for n, op in enumerate(f.ops):
-        where = f"op #{n} {op.opname} ({op.loc})"
+        where = f"{outer}op #{n} {op.opname} ({op.loc})"
         opdef = OPS.get(op.opname)
         if opdef is None:
             raise VerificationError(f"{where}: unknown op")
@@ -27,6 +32,9 @@ def verify(f: Function, *, allow_pseudo: bool = True) -> Function:
             raise VerificationError(f"{where}: expected {opdef.num_inputs} operands, got {len(op.operands)}")
         for i, v in enumerate(op.operands):
             if id(v) not in defined:
+                if _region and id(v) not in {id(x) for x in f.values()}:
+                    raise VerificationError(f"{where}: operand {i} is not a value of this region "
+                                            f"(regions are closed: pass it in as an operand)")
                 raise VerificationError(f"{where}: operand {i} is used before it is defined")
         for key, val in op.attrs.items():
             spec = opdef.attrs.get(key)
@@ -37,8 +45,15 @@ def verify(f: Function, *, allow_pseudo: bool = True) -> Function:
         missing = set(opdef.attrs) - set(op.attrs)
         if missing:
             raise VerificationError(f"{where}: missing attributes {sorted(missing)}")
+        names = opdef.region_names
+        if len(op.regions) != len(names):
+            raise VerificationError(f"{where}: expected {len(names)} regions {list(names)}, got "
+                                    f"{len(op.regions)}")
+        for rname, r in zip(names, op.regions):
+            verify(r, allow_pseudo=allow_pseudo, _region=f"{where} region '{rname}'")
         try:
-            expected = opdef.result_types([v.type for v in op.operands], op.attrs)
+            expected = opdef.result_types([v.type for v in op.operands], op.attrs,
+                                          op.regions if names else None)
         except (ShapeMismatch, TypeError, ValueError) as e:
             raise VerificationError(f"{where}: type rule rejects operands: {e}") from None
         got = [r.type for r in op.results]
@@ -51,7 +66,7 @@ def verify(f: Function, *, allow_pseudo: bool = True) -> Function:
             defined.add(id(r))
     for i, v in enumerate(f.results):
         if id(v) not in defined:
-            raise VerificationError(f"result {i} is not defined in the function")
+            raise VerificationError(f"{outer}result {i} is not defined in the function")
     return f
 
 

@@ -1,5 +1,6 @@
 """Dead-code elimination: drop ops none of whose results reach a Function result (ops that
-run for an effect, such as check_numerics, stay)."""
+run for an effect, such as check_numerics, stay), also inside the regions of control-flow ops
+(a region's parameters stay: the op binds them to its operands)."""
 from __future__ import annotations
 
 from ..ir.core import Function
@@ -15,4 +16,7 @@ def dce(f: Function) -> Function:
             live.update(id(v) for v in op.operands)
     kept.reverse()
     f.ops = kept
+    for op in kept:
+        for r in op.regions:
+            dce(r)
     return f

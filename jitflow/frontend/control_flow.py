@@ -1,0 +1,326 @@
+"""TF1 control flow: ``tf.cond``, ``tf.case``, ``tf.while_loop``, ``tf.foldl``/``foldr``.
+
+As in TF1, branch and body functions are traced into the same Graph, under the op's name
+scope ("cond/", "while/"). The traced ops form a region: the loop variables enter as
+placeholder tensors (``while/Identity``), tensors from outside (variables' reads included)
+are captured and become explicit operands of the ``cond``/``while`` op. ``graph_to_ir``
+lowers each region to a closed nested ``ir.Function`` (``Region`` below records what it
+needs). Gradients flow through the IR ops' own rules (jitflow/ops/control_grad.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from ..errors import GraphShapeError, GraphTypeError
+from ..ir.dtypes import bool_, int32
+from ..ir.types import TensorType
+from .graph import Operation, Tensor, TensorShape, get_default_graph, user_location
+from .op_builder import convert_to_tensor, make_op, static_value
+
+
+@dataclass
+class Region:
+    """A traced region: ``params`` (placeholder tensors standing for the op's operands, in
+    order), the ``outputs`` it gives, and the op ids [start, end) traced for it."""
+    params: list
+    outputs: list
+    start: int
+    end: int
+
+
+def is_nested(x: Any) -> bool:
+    return isinstance(x, (list, tuple, dict))
+
+
+def flatten(x: Any) -> list:
+    """tf.nest order: lists, tuples (namedtuples) and dicts (keys sorted) nest."""
+    if isinstance(x, dict):
+        return [leaf for k in sorted(x) for leaf in flatten(x[k])]
+    if isinstance(x, (list, tuple)):
+        return [leaf for e in x for leaf in flatten(e)]
+    return [x]
+
+
+def pack_as(structure: Any, leaves: Sequence) -> Any:
+    it = iter(leaves)
+
+    def build(s: Any) -> Any:
+        if isinstance(s, dict):
+            built = {k: build(s[k]) for k in sorted(s)}
+            return type(s)((k, built[k]) for k in s)
+        if isinstance(s, tuple) and hasattr(s, "_fields"):
+            return type(s)(*[build(e) for e in s])
+        if isinstance(s, (list, tuple)):
+            return type(s)(build(e) for e in s)
+        return next(it)
+    return build(structure)
+
+
+def _where() -> str:
+    f, line = user_location()
+    return f"{f}:{line}"
+
+
+def _param(g, t_type: TensorType, name: str) -> Tensor:
+    op = g._add_op("RegionParam", [], [t_type], None, {}, name, user_location())
+    return op.outputs[0]
+
+
+def _check_region_ops(g, start: int, end: int, what: str) -> None:
+    for op in g._ops[start:end]:
+        if op.type in ("Assign", "AssignAdd", "AssignSub"):
+            raise NotImplementedError(
+                f"assigning a variable inside {what} is not supported yet ({op.name}, defined "
+                f"at {op.file}:{op.line}); assign after the loop/cond instead")
+        if op.rng:
+            raise NotImplementedError(
+                f"random ops inside {what} are not supported yet ({op.name}, defined at "
+                f"{op.file}:{op.line})")
+
+
+def _captures(outputs: Sequence[Tensor], params: Sequence[Tensor], start: int) -> list[Tensor]:
+    """Tensors from outside the region [start, ...) that the region's outputs reach."""
+    inside = {id(p) for p in params}
+    seen: set[int] = set()
+    caps: list[Tensor] = []
+    stack = list(outputs)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen or id(t) in inside:
+            continue
+        seen.add(id(t))
+        if t.op._id < start:
+            caps.append(t)
+            continue
+        stack.extend(t.op.inputs)
+    caps.sort(key=lambda t: (t.op._id, t.value_index))
+    return caps
+
+
+def _make_region_op(g, op_type: str, ir_op: str, inputs: list, out_types: list, attrs: dict,
+                    regions: list, name: str) -> Operation:
+    op = g._add_op(op_type, inputs, out_types, ir_op, attrs, name, user_location())
+    op.regions = regions
+    return op
+
+
+def _tensors(structure: Any, what: str) -> list[Tensor]:
+    out = []
+    for leaf in flatten(structure):
+        if leaf is None:
+            raise TypeError(f"{what} returned None ({_where()}); it must return tensors")
+        out.append(convert_to_tensor(leaf))
+    return out
+
+
+# ------------------------------------------------------------------------------ cond -------
+
+def cond(pred: Any, true_fn: Optional[Callable] = None, false_fn: Optional[Callable] = None,
+         strict: bool = False, name: Optional[str] = None, fn1=None, fn2=None):
+    """TF1 ``tf.cond``: the result of ``true_fn()`` if ``pred`` else ``false_fn()``."""
+    true_fn = true_fn or fn1
+    false_fn = false_fn or fn2
+    if not callable(true_fn) or not callable(false_fn):
+        raise TypeError("true_fn and false_fn must be callable")
+    if isinstance(pred, (bool, np.bool_)):
+        raise TypeError("pred must not be a Python bool")
+    pred = convert_to_tensor(pred)
+    if pred.dtype is not bool_ or (pred.shape.dims is not None and pred.shape.dims != ()):
+        raise GraphTypeError(f"cond predicate must be a bool scalar, got {pred.name} of dtype "
+                             f"{pred.dtype.name} and shape {pred.shape}, at {_where()}")
+    g = pred.graph
+    with g.name_scope(name or "cond"):
+        s0 = len(g._ops)
+        t_out = true_fn()
+        t_flat = _tensors(t_out, "true_fn")
+        s1 = len(g._ops)
+        f_out = false_fn()
+        f_flat = _tensors(f_out, "false_fn")
+        s2 = len(g._ops)
+        if not strict:
+            t_out, f_out = _unpack_singleton(t_out), _unpack_singleton(f_out)
+        if is_nested(t_out) != is_nested(f_out) or len(t_flat) != len(f_flat):
+            raise ValueError(f"true_fn and false_fn must return the same structure: "
+                             f"{_struct(t_out)} and {_struct(f_out)}, at {_where()}")
+        out_types = []
+        for i, (a, b) in enumerate(zip(t_flat, f_flat)):
+            if a.dtype is not b.dtype:
+                raise GraphTypeError(f"Outputs of true_fn and false_fn must have the same "
+                                     f"type: {a.dtype.name}, {b.dtype.name} (output {i}, at "
+                                     f"{_where()})")
+            da, db = a.shape.dims, b.shape.dims
+            if da is None or db is None or len(da) != len(db):
+                raise GraphShapeError(f"Outputs of true_fn and false_fn must have the same "
+                                      f"rank: {a.shape} and {b.shape} (output {i}, at "
+                                      f"{_where()})")
+            out_types.append(TensorType(a.dtype, tuple(x if x == y else None
+                                                       for x, y in zip(da, db))))
+        _check_region_ops(g, s0, s2, "tf.cond")
+        caps = _captures(t_flat, [], s0)
+        caps += [c for c in _captures(f_flat, [], s0) if all(c is not d for d in caps)]
+        caps = [c for c in caps if c.op._id < s0]
+        regions = [Region(caps, t_flat, s0, s1), Region(caps, f_flat, s1, s2)]
+        op = _make_region_op(g, "If", "cond", [pred] + caps, out_types, {}, regions, "cond")
+        merged = [make_op("Identity", "identity", [t], name="Merge").outputs[0]
+                  for t in op.outputs]
+    return pack_as(t_out, merged) if is_nested(t_out) else merged[0]
+
+
+def _unpack_singleton(x: Any) -> Any:
+    if isinstance(x, (list, tuple)) and len(x) == 1:
+        return x[0]
+    return x
+
+
+def _struct(x: Any) -> str:
+    return type(x).__name__ + (f" of {len(flatten(x))}" if is_nested(x) else "")
+
+
+def case(pred_fn_pairs, default: Optional[Callable] = None, exclusive: bool = False,
+         strict: bool = False, name: str = "case"):
+    """TF1 ``tf.case``: the fn of the first true predicate (a chain of conds)."""
+    pairs = list(pred_fn_pairs.items()) if isinstance(pred_fn_pairs, dict) else list(pred_fn_pairs)
+    if not pairs:
+        if default is None:
+            raise ValueError("tf.case needs at least one (pred, fn) pair or a default")
+        return default()
+    if default is None:
+        pairs, default = pairs[:-1], pairs[-1][1]
+    with get_default_graph().name_scope(name):
+        def chain(i: int):
+            if i == len(pairs):
+                return default()
+            p, fn = pairs[i]
+            return cond(p, fn, lambda: chain(i + 1), strict=strict, name=f"If_{i}")
+        return chain(0)
+
+
+# ------------------------------------------------------------------------------ while ------
+
+def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants: Any = None,
+               parallel_iterations: int = 10, back_prop: bool = True, swap_memory: bool = False,
+               name: Optional[str] = None, maximum_iterations: Any = None,
+               return_same_structure: bool = False):
+    """TF1 ``tf.while_loop``: repeat ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)``."""
+    if not callable(cond) or not callable(body):
+        raise TypeError("cond and body must be callable")
+    single = not isinstance(loop_vars, (list, tuple)) or not loop_vars
+    structure = [loop_vars] if single else list(loop_vars)
+    flat = [convert_to_tensor(v) for v in flatten(structure)]
+    if not flat:
+        raise ValueError("No loop variables provided")
+    invariants = [None] * len(flat)
+    if shape_invariants is not None:
+        inv_s = [shape_invariants] if single else list(shape_invariants)
+        inv_flat = flatten(inv_s)
+        if len(inv_flat) != len(flat):
+            raise ValueError(f"shape_invariants has {len(inv_flat)} entries for {len(flat)} "
+                             f"loop variables")
+        invariants = [TensorShape(s) for s in inv_flat]
+    max_iter = -1
+    if maximum_iterations is not None:
+        v = static_value(maximum_iterations)
+        if v is None:
+            raise NotImplementedError("maximum_iterations must be a Python int or a constant")
+        max_iter = int(v)
+    g = flat[0].graph
+    with g.name_scope(name or "while"):
+        params = []
+        for i, (t, inv) in enumerate(zip(flat, invariants)):
+            dims = t.shape.dims if inv is None else inv.dims
+            if inv is not None and not inv.is_compatible_with(t.shape):
+                raise ValueError(f"The shape invariant specified for {t.name} is not compatible "
+                                 f"with the initial shape of the loop variable. It enters the "
+                                 f"loop with shape {t.shape}, but the specified shape invariant "
+                                 f"is {inv}.")
+            params.append(_param(g, TensorType(t.dtype, dims), "Identity"))
+        packed = pack_as(structure, params)
+        s0 = len(g._ops)
+        c = convert_to_tensor(cond(*packed))
+        if c.dtype is not bool_ or c.shape.dims not in (None, ()):
+            raise GraphTypeError(f"while_loop cond must return a bool scalar, got dtype "
+                                 f"{c.dtype.name} and shape {c.shape}, at {_where()}")
+        s1 = len(g._ops)
+        out = body(*packed)
+        if single and not (isinstance(out, (list, tuple)) and len(out) == 1
+                           and not is_nested(loop_vars)):
+            out = [out]
+        new = _tensors(list(out) if isinstance(out, (list, tuple)) else [out], "body")
+        if len(new) != len(flat):
+            raise ValueError(f"body returned {len(new)} values for {len(flat)} loop variables, "
+                             f"at {_where()}")
+        s2 = len(g._ops)
+        for t, p, n in zip(flat, params, new):
+            if n.dtype is not t.dtype:
+                raise GraphTypeError(f"Loop variable {t.name} enters the loop with dtype "
+                                     f"{t.dtype.name}, but has dtype {n.dtype.name} after one "
+                                     f"iteration (body at {n.op.file}:{n.op.line})")
+            if not p.shape.is_compatible_with(n.shape) or (
+                    p.shape.dims is not None and n.shape.dims is not None and any(
+                        a is not None and b is None for a, b in zip(p.shape.dims, n.shape.dims))):
+                raise GraphShapeError(
+                    f"Input tensor '{t.name}' enters the loop with shape {p.shape}, but has "
+                    f"shape {n.shape} after one iteration. To allow the shape to vary across "
+                    f"iterations, use the `shape_invariants` argument of tf.while_loop to "
+                    f"specify a less-specific shape. (body at {n.op.file}:{n.op.line})")
+        _check_region_ops(g, s0, s2, "tf.while_loop")
+        caps = _captures([c], params, s0)
+        caps += [x for x in _captures(new, params, s0) if all(x is not d for d in caps)]
+        caps = [x for x in caps if x.op._id < s0 and all(x is not p for p in params)]
+        regions = [Region(params + caps, [c], s0, s1), Region(params + caps, new, s1, s2)]
+        attrs = {"num_carried": len(flat), "maximum_iterations": max_iter}
+        op = _make_region_op(g, "While", "while", flat + caps, [p._type for p in params], attrs,
+                             regions, "While")
+        kind, ir = ("StopGradient", "stop_gradient") if not back_prop else ("Identity", "identity")
+        exits = [make_op(kind, ir, [t], name="Exit").outputs[0] for t in op.outputs]
+    result = pack_as(structure, exits)
+    if single and not return_same_structure:
+        return result[0]
+    if len(structure) == 1 and not return_same_structure and not is_nested(structure[0]):
+        return result[0]
+    return result
+
+
+def _leading(elems: Tensor) -> Tensor:
+    from .array_ops import shape
+    from .extra_ops import gather
+    return gather(shape(elems), 0)
+
+
+def foldl(fn: Callable, elems: Any, initializer: Any = None, parallel_iterations: int = 10,
+          back_prop: bool = True, swap_memory: bool = False, name: Optional[str] = None):
+    """TF1 ``tf.foldl``: ``acc = fn(acc, elems[i])`` for i = 0 .. n-1."""
+    return _fold(fn, elems, initializer, back_prop, name or "foldl", reverse=False)
+
+
+def foldr(fn: Callable, elems: Any, initializer: Any = None, parallel_iterations: int = 10,
+          back_prop: bool = True, swap_memory: bool = False, name: Optional[str] = None):
+    """TF1 ``tf.foldr``: ``acc = fn(acc, elems[i])`` for i = n-1 .. 0."""
+    return _fold(fn, elems, initializer, back_prop, name or "foldr", reverse=True)
+
+
+def _fold(fn, elems, initializer, back_prop, name, reverse):
+    from .extra_ops import gather
+    from .math_ops import add, subtract
+    elems_flat = [convert_to_tensor(e) for e in flatten(elems)]
+    g = elems_flat[0].graph
+    with g.name_scope(name):
+        n = _leading(elems_flat[0])
+        start = 0
+        if initializer is None:
+            initializer = pack_as(elems, [gather(e, subtract(n, 1) if reverse else 0)
+                                          for e in elems_flat])
+            start = 1
+        i0 = subtract(n, 1 + start) if reverse else convert_to_tensor(start, dtype=int32)
+
+        def step(i, acc):
+            x = pack_as(elems, [gather(e, i) for e in elems_flat])
+            nxt = subtract(i, 1) if reverse else add(i, 1)
+            return [nxt, fn(acc, x)]
+
+        keep = (lambda i, acc: i >= 0) if reverse else (lambda i, acc: i < n)
+        _, acc = while_loop(keep, step, [i0, initializer], back_prop=back_prop)
+    return acc
