@@ -14,13 +14,11 @@ $(VENV)/.installed-%: pyproject.toml
 	touch $@
 
 # The reference programs, unchanged, on real data (../shared/data/mnist; without it the
-# embedded 5,000-digit sample). EPOCHS=... TRAIN_LIMIT=... shorten the MNIST runs.
+# embedded 5,000-digit sample). EPOCHS=... TRAIN_LIMIT=... shorten the MNIST runs. The JSON
+# lines go to $(DEMO_OUT)/results.jsonl, plots beside them (examples/demo.py); a live status
+# line on stderr (JITFLOW_PROGRESS=1; JITFLOW_PROGRESS=0 turns it off).
 demo: $(VENV)/.installed-examples
-	mkdir -p $(DEMO_OUT)
-	WORKLOAD_OUT=$(DEMO_OUT) $(PY) $(WORKLOADS)/quadratic.py
-	WORKLOAD_OUT=$(DEMO_OUT) $(PY) $(WORKLOADS)/mnist_dnn_pretrain.py
-	WORKLOAD_OUT=$(DEMO_OUT) $(PY) $(WORKLOADS)/mnist_dnn_transfer.py
-	WORKLOAD_OUT=$(DEMO_OUT) $(PY) $(WORKLOADS)/mnist_cnn.py
+	JITFLOW_PROGRESS=$${JITFLOW_PROGRESS-1} $(PY) examples/demo.py --workloads $(WORKLOADS) --out $(DEMO_OUT)
 
 test: $(VENV)/.installed-test,examples
 	$(PY) -m pytest

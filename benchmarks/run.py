@@ -11,8 +11,16 @@ Measured:
 * quadratic: the 1-10-1 tanh network of ../shared/workloads/quadratic.py, one full-batch
   gradient-descent step on 200 points (median time per step over 1999 steps, 5 repeats);
 * overhead: a cached ``sess.run`` of a tiny graph (``x + 1`` on a fed scalar) — per-call cost;
+* dnn: the MNIST DNN of ../shared/workloads/mnist_dnn_pretrain.py (784-300-50x4-10 relu,
+  tf.layers.dense, GD, batch 50): one training step;
+* cnn: the MNIST CNN training step (batch 100, Adam);
+* sgemm peak: NumPy's OpenBLAS sgemm on 1024x1024 matrices, one thread and all threads;
 * compile: the quadratic train step's first ``sess.run`` in a fresh process, cold (empty
   disk cache) and warm (object code from the disk cache).
+
+``--load loaded`` (or ``both``) repeats the framework rows while two CPU-burning processes keep
+both cores busy (started before and stopped after each framework's subprocess, so every
+framework sees the same load): a shared box, a CI runner, a notebook server.
 """
 from __future__ import annotations
 
@@ -38,6 +46,8 @@ y_data = (np.square(x_data) + np.random.normal(0, 0.02, x_data.shape)).astype(np
 STEPS = 1999
 def report(**kw):
     print("RESULT " + json.dumps(kw))
+def _timed(fn):
+    t = time.perf_counter(); fn(); return time.perf_counter() - t
 """
 
 TF1_STYLE = """
@@ -77,6 +87,72 @@ def overhead(tf, name):
             sess.run(b, {a: 1.0})
         times.append((time.perf_counter() - t) / 5000)
     report(bench="overhead", framework=name, seconds=times)
+
+def dnn(tf, name, steps=50):
+    tf.reset_default_graph()
+    tf.set_random_seed(42)
+    X = tf.placeholder(tf.float32, shape=(None, 784), name="X")
+    y = tf.placeholder(tf.int32, shape=(None), name="y")
+    h = X
+    for i, n in enumerate([300, 50, 50, 50, 50]):
+        h = tf.layers.dense(h, n, activation=tf.nn.relu, name=f"hidden{i + 1}")
+    logits = tf.layers.dense(h, 10, name="outputs")
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits))
+    train = tf.train.GradientDescentOptimizer(0.01).minimize(loss)
+    sess = tf.Session()
+    sess.run(tf.global_variables_initializer())
+    rng = np.random.RandomState(0)
+    xb = rng.rand(50, 784).astype(np.float32)
+    yb = rng.randint(0, 10, 50).astype(np.int32)
+    for _ in range(3):
+        sess.run(train, {X: xb, y: yb})
+    times = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        for _ in range(steps):
+            sess.run(train, {X: xb, y: yb})
+        times.append((time.perf_counter() - t) / steps)
+    report(bench="dnn", framework=name, seconds=times)
+"""
+
+TORCH_DNN = """
+import torch, torch.nn as nn
+torch.manual_seed(0)
+torch.set_num_threads(2)
+layers, n_in = [], 784
+for n in [300, 50, 50, 50, 50]:
+    layers += [nn.Linear(n_in, n), nn.ReLU()]
+    n_in = n
+model = nn.Sequential(*layers, nn.Linear(n_in, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+rng = np.random.RandomState(0)
+xb = torch.from_numpy(rng.rand(50, 784).astype(np.float32))
+yb = torch.from_numpy(rng.randint(0, 10, 50).astype(np.int64))
+def step():
+    opt.zero_grad()
+    nn.functional.cross_entropy(model(xb), yb).backward()
+    opt.step()
+for _ in range(3):
+    step()
+times = []
+for _ in range(REPEATS):
+    t = time.perf_counter()
+    for _ in range(50):
+        step()
+    times.append((time.perf_counter() - t) / 50)
+report(bench="dnn", framework="PyTorch eager", seconds=times)
+"""
+
+SGEMM_PEAK = """
+import threadpoolctl
+a = np.random.rand(1024, 1024).astype(np.float32)
+b = np.random.rand(1024, 1024).astype(np.float32)
+for threads in (1, None):
+    with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
+        a @ b
+        best = min(_timed(lambda: a @ b) for _ in range(REPEATS))
+    report(bench="sgemm", framework="1 thread" if threads == 1 else f"{os.cpu_count()} threads",
+           seconds=[best], gflops=2 * 1024 ** 3 / best / 1e9)
 """
 
 CNN_TF1 = """
@@ -141,6 +217,7 @@ JITFLOW = TF1_STYLE + CNN_TF1 + """
 import jitflow.compat.v1 as tf
 quadratic(tf, "jitflow " + os.environ.get("JITFLOW_BACKEND", "llvm"))
 overhead(tf, "jitflow " + os.environ.get("JITFLOW_BACKEND", "llvm"))
+dnn(tf, "jitflow " + os.environ.get("JITFLOW_BACKEND", "llvm"))
 cnn(tf, "jitflow " + os.environ.get("JITFLOW_BACKEND", "llvm"))
 """
 
@@ -151,6 +228,7 @@ import tensorflow.compat.v1 as tf
 tf.disable_v2_behavior()
 quadratic(tf, "TensorFlow compat.v1")
 overhead(tf, "TensorFlow compat.v1")
+dnn(tf, "TensorFlow compat.v1")
 cnn(tf, "TensorFlow compat.v1")
 """
 
@@ -232,6 +310,28 @@ def run_snippet(code: str, python: str, env: dict, repeats: int) -> list[dict]:
     return out
 
 
+BURN = "import time\nend = time.time() + {secs}\nwhile time.time() < end:\n    pass\n"
+
+
+class Load:
+    """Two CPU-burning processes for the length of a ``with`` block (each bounded in time)."""
+
+    def __init__(self, python: str, n: int = 2, max_seconds: int = 1800) -> None:
+        self.python, self.n, self.max_seconds = python, n, max_seconds
+        self.procs: list = []
+
+    def __enter__(self) -> "Load":
+        code = BURN.format(secs=self.max_seconds)
+        self.procs = [subprocess.Popen([self.python, "-c", code]) for _ in range(self.n)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for pr in self.procs:
+            pr.kill()
+        for pr in self.procs:
+            pr.wait()
+
+
 def have(python: str, module: str) -> bool:
     return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
 
@@ -241,31 +341,44 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--load", choices=["quiet", "loaded", "both"], default="both",
+                    help="run the framework rows on a quiet machine, with two CPU-burning "
+                         "processes on the cores, or both (default)")
     args = ap.parse_args()
     py = args.python
     base_env = dict(os.environ)
     results: list[dict] = []
     missing: list[str] = []
 
-    def go(label, code, module=None, **env):
+    def go(label, code, module=None, load="quiet", **env):
         if module and not have(py, module):
-            missing.append(label)
+            if load == "quiet" or args.load == "loaded":
+                missing.append(label)
             print(f"- {label}: not installed", flush=True)
             return
-        print(f"- {label} ...", flush=True)
-        res = run_snippet(code, py, {**base_env, **env}, args.repeats)
+        print(f"- {label} ({load}) ...", flush=True)
+        if load == "loaded":
+            with Load(py):
+                res = run_snippet(code, py, {**base_env, **env}, args.repeats)
+        else:
+            res = run_snippet(code, py, {**base_env, **env}, args.repeats)
         for r in res:
             if "error" in r:
-                missing.append(f"{label} (failed: {r['error']})")
+                missing.append(f"{label}, {load} (failed: {r['error']})")
             else:
-                results.append(r)
+                results.append({**r, "load": load})
 
-    go("jitflow llvm", JITFLOW, JITFLOW_BACKEND="llvm")
-    go("jitflow reference", JITFLOW, JITFLOW_BACKEND="reference")
-    go("TensorFlow", TENSORFLOW, "tensorflow")
-    go("JAX", JAX, "jax")
-    go("PyTorch", TORCH, "torch")
-    go("PyTorch CNN", TORCH_CNN, "torch")
+    go("sgemm peak", SGEMM_PEAK, "threadpoolctl")
+    loads = ["quiet", "loaded"] if args.load == "both" else [args.load]
+    for load in loads:
+        go("jitflow llvm", JITFLOW, load=load, JITFLOW_BACKEND="llvm")
+        if load == "quiet":
+            go("jitflow reference", JITFLOW, JITFLOW_BACKEND="reference")
+        go("TensorFlow", TENSORFLOW, "tensorflow", load=load)
+        go("JAX", JAX, "jax", load=load)
+        go("PyTorch", TORCH, "torch", load=load)
+        go("PyTorch DNN", TORCH_DNN, "torch", load=load)
+        go("PyTorch CNN", TORCH_CNN, "torch", load=load)
     with tempfile.TemporaryDirectory() as cache:
         go("compile cold", COMPILE, COMPILE_MODE="cold (empty disk cache)", JITFLOW_CACHE_DIR=cache)
         go("compile warm", COMPILE, COMPILE_MODE="warm (disk cache)", JITFLOW_CACHE_DIR=cache)
@@ -301,34 +414,15 @@ def write_report(results: list[dict], missing: list[str], out: str, repeats: int
     by = {}
     for r in results:
         by.setdefault(r["bench"], []).append(r)
-    quad = by.get("quadratic", [])
-    if quad:
-        ref = next((r for r in quad if r["framework"] == "jitflow llvm"), None)
-        lines += ["## Quadratic training step (1-10-1 tanh net, 200 points, GD)", "",
-                  "| framework | median per step | jitflow llvm is faster by | final loss |",
-                  "| --- | --- | --- | --- |"]
-        for r in sorted(quad, key=lambda r: statistics.median(r["seconds"])):
-            med = statistics.median(r["seconds"])
-            ratio = (f"{med / statistics.median(ref['seconds']):.1f}x" if ref and r is not ref else "-")
-            lines.append(f"| {r['framework']} | {_fmt_us(med)} | {ratio} | {r.get('loss', float('nan')):.5f} |")
-        lines.append("")
-    cnn = by.get("cnn", [])
-    if cnn:
-        ref = next((r for r in cnn if r["framework"] == "jitflow llvm"), None)
-        lines += ["## MNIST CNN training step (ch13 architecture, batch 100, Adam)", "",
-                  "| framework | median per step | jitflow llvm is faster by |", "| --- | --- | --- |"]
-        for r in sorted(cnn, key=lambda r: statistics.median(r["seconds"])):
-            med = statistics.median(r["seconds"])
-            ratio = (f"{med / statistics.median(ref['seconds']):.2f}x" if ref and r is not ref else "-")
-            lines.append(f"| {r['framework']} | {_fmt_us(med)} | {ratio} |")
-        lines.append("")
-    ov = by.get("overhead", [])
-    if ov:
-        lines += ["## Per-call overhead (cached `sess.run(x + 1, {x: 1.0})`)", "",
-                  "| framework | median per call |", "| --- | --- |"]
-        for r in sorted(ov, key=lambda r: statistics.median(r["seconds"])):
-            lines.append(f"| {r['framework']} | {_fmt_us(statistics.median(r['seconds']))} |")
-        lines.append("")
+    peak = by.get("sgemm", [])
+    if peak:
+        lines += ["## The machine's sgemm peak (NumPy's OpenBLAS, 1024x1024, best of repeats)", "",
+                  "| threads | GFLOP/s |", "| --- | --- |"]
+        lines += [f"| {r['framework']} | {r['gflops']:.1f} |" for r in peak] + [""]
+    for load in ("quiet", "loaded"):
+        rows = [r for r in results if r.get("load") == load]
+        if rows:
+            lines += _load_sections(rows, load)
     comp = by.get("compile", [])
     if comp:
         lines += ["## Compile time of the quadratic train step (first `sess.run`)", "",
@@ -352,6 +446,50 @@ def write_report(results: list[dict], missing: list[str], out: str, repeats: int
         lines += ["#" + ln if ln.startswith("#") else ln   # its sections nest under this one
                   for ln in body if not ln.startswith("# ")] + [""]
     Path(out).write_text("\n".join(lines))
+
+
+LOAD_TITLES = {"quiet": "quiet machine",
+               "loaded": "loaded machine: two other processes keep both cores busy"}
+
+
+def _ratio_table(rows: list[dict], title: str, fmt: str, extra=None) -> list[str]:
+    """A table of ``rows`` (one bench) sorted by median time, with each row's time over
+    jitflow llvm's (above 1: jitflow llvm is faster)."""
+    ref = next((r for r in rows if r["framework"] == "jitflow llvm"), None)
+    head = "| framework | median per step | time / jitflow llvm's |" + (" final loss |" if extra else "")
+    lines = [title, "", head, "| --- | --- | --- |" + (" --- |" if extra else "")]
+    for r in sorted(rows, key=lambda r: statistics.median(r["seconds"])):
+        med = statistics.median(r["seconds"])
+        ratio = (f"{med / statistics.median(ref['seconds']):{fmt}}x" if ref and r is not ref else "-")
+        tail = f" {extra(r)} |" if extra else ""
+        lines.append(f"| {r['framework']} | {_fmt_us(med)} | {ratio} |{tail}")
+    return lines + [""]
+
+
+def _load_sections(results: list[dict], load: str) -> list[str]:
+    by: dict = {}
+    for r in results:
+        by.setdefault(r["bench"], []).append(r)
+    where = LOAD_TITLES[load]
+    lines: list[str] = []
+    if by.get("quadratic"):
+        lines += _ratio_table(by["quadratic"], f"## Quadratic training step (1-10-1 tanh net, 200 "
+                              f"points, GD) — {where}", ".1f",
+                              extra=lambda r: f"{r.get('loss', float('nan')):.5f}")
+    if by.get("dnn"):
+        lines += _ratio_table(by["dnn"], f"## MNIST DNN training step (784-300-50x4-10, batch 50, "
+                              f"GD) — {where}", ".2f")
+    if by.get("cnn"):
+        lines += _ratio_table(by["cnn"], f"## MNIST CNN training step (ch13 architecture, batch "
+                              f"100, Adam) — {where}", ".2f")
+    ov = by.get("overhead", [])
+    if ov:
+        lines += [f"## Per-call overhead (cached `sess.run(x + 1, {{x: 1.0}})`) — {where}", "",
+                  "| framework | median per call |", "| --- | --- |"]
+        for r in sorted(ov, key=lambda r: statistics.median(r["seconds"])):
+            lines.append(f"| {r['framework']} | {_fmt_us(statistics.median(r['seconds']))} |")
+        lines.append("")
+    return lines
 
 
 if __name__ == "__main__":

@@ -3,8 +3,14 @@ their own family (tests/test_nn_*.py, ...), a real check instead of a skip."""
 import re
 from pathlib import Path
 
+#: the neural-network op families (once one module, jitflow/ops/nn.py), tested together
+NN_MODULES = tuple(f"jitflow.ops.{m}" for m in ("activations", "classify", "conv", "gather",
+                                                 "layout", "pool", "reduce_extra", "softmax",
+                                                 "window"))
+NN_TESTS = ("test_nn_ops.py", "test_nn_gradients.py", "test_llvm_nn.py")
+
 #: where the ops of other families are tested
-FAMILY_TESTS = {"jitflow.ops.nn": ("test_nn_ops.py", "test_nn_gradients.py", "test_llvm_nn.py"),
+FAMILY_TESTS = {**{m: NN_TESTS for m in NN_MODULES},
                 "jitflow.ops.debug": ("test_check_numerics.py",),
                 "jitflow.ops.transfer": ("test_cuda_placement.py",),
                 "jitflow.ops.control": ("test_control_flow_ir.py",)}

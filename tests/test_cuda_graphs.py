@@ -242,7 +242,7 @@ def test_an_op_without_a_cuda_lowering_is_named():
     usable_or_skip()
     from jitflow.backends.cuda import UnsupportedOp
     from jitflow.ir import OPS, TensorType, defop
-    defop("_test_no_cuda", infer=lambda types, a: types[0], reference=lambda x: x,
+    defop("_test_no_cuda", kind="library", infer=lambda types, a: types[0], reference=lambda x: x,
           num_inputs=1, differentiable=False)
     try:
         f = build([("f32", (3,))], lambda b, x: b.exp(b.op("_test_no_cuda", b.neg(x))))

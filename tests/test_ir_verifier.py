@@ -194,7 +194,7 @@ def test_rejects_unknown_rank_result_where_the_rule_disagrees():
 def unknown_rank_op():
     """A throwaway op whose type rule gives an unknown rank (removed from OPS afterwards)."""
     name = "_test_unknown_rank"
-    defop(name, infer=lambda types, a: TensorType(types[0].dtype, None), reference=lambda x: x,
+    defop(name, kind="library", infer=lambda types, a: TensorType(types[0].dtype, None), reference=lambda x: x,
           num_inputs=1, differentiable=False)
     yield name
     del OPS[name]

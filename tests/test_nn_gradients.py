@@ -1,4 +1,4 @@
-"""Gradients of the ``jitflow.ops.nn`` ops against central finite differences in float64.
+"""Gradients of the neural-network ops (``jitflow.ops.conv``, ``pool``, ``softmax``, ...) against central finite differences in float64.
 
 Pattern: an ``ir.Function`` with the inputs as parameters, the op, a scalar loss
 ``sum_k reduce_sum(out_k * W_k)`` (fixed random weights), a ``gradients`` op; the reference
@@ -19,6 +19,8 @@ import jitflow  # noqa: F401  (registers the ops)
 from jitflow.backends import get_backend
 from jitflow.ir import OPS, Builder, Function, TensorType, as_dtype
 from jitflow.passes import PassManager, pipeline_for
+
+from _op_coverage import NN_MODULES
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -366,7 +368,7 @@ def test_reduce_logsumexp_gradient(shape, mode, seed, data):
 # ----------------------------------------------------------------------------- registry -----
 
 NOT_DIFFERENTIABLE = {"argmax", "argmin", "in_top_k", "one_hot", "reduce_all", "reduce_any"}
-NN_OPS = sorted(n for n, d in OPS.items() if (d.reference or d.infer).__module__ == "jitflow.ops.nn")
+NN_OPS = sorted(n for n, d in OPS.items() if (d.reference or d.infer).__module__ in NN_MODULES)
 
 
 @pytest.mark.parametrize("name", NN_OPS)

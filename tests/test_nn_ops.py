@@ -1,4 +1,4 @@
-"""Values of the ``jitflow.ops.nn`` ops against direct NumPy / naive-loop oracles.
+"""Values of the neural-network ops (``jitflow.ops.conv``, ``pool``, ``softmax``, ...) against direct NumPy / naive-loop oracles.
 
 Each op runs as a single-op Function on the reference backend with static, symbolic and
 unknown parameter dims; results are checked against the op's type rule (dtype, static dims,
@@ -20,7 +20,9 @@ from jitflow.backends import get_backend
 from jitflow.errors import InvalidArgumentError
 from jitflow.ir import (OPS, Builder, Function, ShapeMismatch, TensorType, as_dtype, bool_,
                         float32, float64, int32, int64, verify)
-from jitflow.ops.nn import window_geometry
+from jitflow.ops.window import window_geometry
+
+from _op_coverage import NN_MODULES
 
 SETTINGS = settings(max_examples=80, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
@@ -735,7 +737,7 @@ def test_reduce_all_any(shape, mode, seed, data):
 
 # ----------------------------------------------------------------------------- registry -----
 
-NN_OPS = sorted(n for n, d in OPS.items() if (d.reference or d.infer).__module__ == "jitflow.ops.nn")
+NN_OPS = sorted(n for n, d in OPS.items() if (d.reference or d.infer).__module__ in NN_MODULES)
 
 
 def test_every_nn_op_is_tested_here_or_in_the_gradient_file():

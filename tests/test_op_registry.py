@@ -14,7 +14,8 @@ import jitflow  # noqa: F401  (registers the ops)
 from jitflow.ir import (OPS, Attr, Builder, OpDef, ShapeMismatch, TensorType, defop, float32,
                         float64, get_opdef, int32)
 from jitflow.ir.dtypes import ALL as ALL_DTYPES
-from jitflow.ir.opdef import ATTR_KINDS, REQUIRED
+from jitflow.ir.core import Function
+from jitflow.ir.opdef import ATTR_KINDS, COMBINERS, COSTS, KINDS, REQUIRED
 
 #: ops that no backend ever runs: a pass expands them. Adding one is a deliberate decision.
 PSEUDO_OPS = {"gradients"}
@@ -47,7 +48,8 @@ def test_pseudo_ops_are_exactly_the_listed_ones():
 
 @pytest.mark.parametrize("name", ALL_OPS)
 def test_signatures_match_the_calling_conventions(name):
-    """reference(*input arrays, **attrs); grad(builder, op, output cotangents)."""
+    """reference(*input arrays, **attrs); grad(builder, op, output cotangents), and for a
+    control op also the vjp that differentiates its regions."""
     d = OPS[name]
     n = d.num_inputs if d.num_inputs >= 0 else 1
     if d.reference is not None:
@@ -57,7 +59,8 @@ def test_signatures_match_the_calling_conventions(name):
             pytest.fail(f"{name}: reference cannot be called with {n} inputs and attrs "
                         f"{sorted(d.attrs)}: {e}")
     if d.grad is not None:
-        inspect.signature(d.grad).bind(None, None, None)
+        args = (None, None, None, None) if d.kind == "control" else (None, None, None)
+        inspect.signature(d.grad).bind(*args)
     inspect.signature(d.infer).bind([], {})
 
 
@@ -90,10 +93,60 @@ def test_registry_rejects_duplicates_and_unknown_names():
         Builder([]).no_such_op  # noqa: B018
 
 
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_every_op_declares_consistent_traits(name):
+    d = OPS[name]
+    assert d.kind in KINDS
+    assert (d.combiner is not None) == (d.kind == "reduction"), name
+    assert d.combiner is None or d.combiner in COMBINERS
+    assert d.cost in COSTS
+    assert all(0 <= i < max(d.num_inputs, 1) or d.num_inputs == -1 for i in d.shape_only), name
+    if d.kind == "random":
+        assert d.stateful, f"{name}: a random op must be stateful (never folded or CSE'd)"
+
+
+def test_an_op_without_traits_is_refused_at_registration():
+    name = "_test_traitless_op"
+    with pytest.raises(ValueError, match="declares no kind"):
+        defop(name, infer=lambda t, a: t[0], reference=lambda x: x, num_inputs=1)
+    with pytest.raises(ValueError, match="needs a combiner"):
+        defop(name, kind="reduction", infer=lambda t, a: t[0], reference=lambda x: x)
+    with pytest.raises(ValueError, match="only a reduction has one"):
+        defop(name, kind="elementwise", combiner="sum", infer=lambda t, a: t[0],
+              reference=lambda x: x)
+    with pytest.raises(ValueError, match="kind 'elementwize' is not one of"):
+        defop(name, kind="elementwize", infer=lambda t, a: t[0], reference=lambda x: x)
+    with pytest.raises(ValueError, match="cost 'pricey' is not one of"):
+        defop(name, kind="library", cost="pricey", infer=lambda t, a: t[0],
+              reference=lambda x: x)
+    assert name not in OPS
+
+
+def test_decompositions_build_the_reference_value():
+    """Each op's decomposition (run by backends without a kernel of their own) computes
+    what its reference computes."""
+    from jitflow.backends import get_backend
+    from jitflow.passes.decompose import decompose
+    rng = np.random.default_rng(0)
+    with_rules = [n for n, d in OPS.items() if d.decompose is not None]
+    assert {"l2_loss", "reduce_logsumexp"} <= set(with_rules)
+    for name in with_rules:
+        for attrs in ({}, {"axes": (1,), "keepdims": True}) if name != "l2_loss" else ({},):
+            f = Function()
+            x = f.add_param(TensorType(float32, (3, 4)))
+            f.results = [Builder(f.ops).op(name, x, **attrs)]
+            a = rng.standard_normal((3, 4)).astype(np.float32)
+            want = get_backend("reference").compile(f.clone()).run([a])[0]
+            g = decompose(f.clone())
+            assert all(op.opname != name for op in g.ops)
+            got = get_backend("reference").compile(g).run([a])[0]
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 @pytest.fixture
 def scratch_op():
     name = "_test_scratch_op"
-    d = defop(name, infer=lambda types, a: types[0], reference=lambda x, **a: x,
+    d = defop(name, kind="library", infer=lambda types, a: types[0], reference=lambda x, **a: x,
               attrs={"n": Attr("int"), "scale": Attr("float", 1.0), "axes": Attr("opt_ints", None),
                      "perm": Attr("ints", ())},
               num_inputs=1, differentiable=False)

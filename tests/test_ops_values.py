@@ -8,7 +8,7 @@ result against the op's type rule (dtype, static dims, symbolic dims bound by th
 ``test_type_rule_agrees_with_reference`` runs every registered op automatically.
 ``test_every_op_has_an_oracle_test`` fails for a new op of the families this file owns
 (``OWNED_MODULES``) until a test here covers it (``@covers("op")``); ops of other families (e.g.
-``jitflow.ops.nn``) keep their oracle tests with their family and are skipped here.
+``jitflow.ops.conv``, ``pool``, ...) keep their oracle tests with their family and are skipped here.
 """
 from __future__ import annotations
 

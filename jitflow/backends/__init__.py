@@ -55,5 +55,9 @@ register_backend("reference", _reference)
 register_backend("llvm", _llvm)
 register_backend("cuda", _cuda)
 
+# each backend declares its pass pipeline (pure IR: no llvmlite or Numba import)
+from .cuda import pipeline as _cuda_pipeline  # noqa: E402,F401
+from .llvm import pipeline as _llvm_pipeline  # noqa: E402,F401
+
 __all__ = ["Backend", "Executable", "available_backends", "default_backend_name", "get_backend",
            "register_backend"]

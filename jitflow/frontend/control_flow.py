@@ -5,7 +5,7 @@ scope ("cond/", "while/"). The traced ops form a region: the loop variables ente
 placeholder tensors (``while/Identity``), tensors from outside (variables' reads included)
 are captured and become explicit operands of the ``cond``/``while`` op. ``graph_to_ir``
 lowers each region to a closed nested ``ir.Function`` (``Region`` below records what it
-needs). Gradients flow through the IR ops' own rules (jitflow/passes/autodiff_control.py).
+needs). Gradients flow through the IR ops' own rules (jitflow/ops/control_grad.py).
 """
 from __future__ import annotations
 

@@ -38,3 +38,21 @@ def session_for(session: Optional[Any], what: str) -> Any:
         raise ValueError(f"Cannot evaluate {kind}: No default session is registered. Use `with "
                          f"sess.as_default()` or pass an explicit session to `{what[:-2]}(session=sess)`")
     return s
+
+
+#: the Session class, registered by jitflow/runtime/session.py when it is imported (the
+#: frontend makes sessions for host-side work -- tf.data map functions, training loops --
+#: without importing the runtime above it)
+_session_class: list = []
+
+
+def register_session_class(cls: type) -> None:
+    """Called once by the runtime: the class :func:`new_session` instantiates."""
+    _session_class[:] = [cls]
+
+
+def new_session(*args: Any, **kwargs: Any) -> Any:
+    """A new ``tf.Session(*args, **kwargs)``."""
+    if not _session_class:      # (importing jitflow imports the runtime, which registers it)
+        raise RuntimeError("no Session class registered: import jitflow.runtime first")
+    return _session_class[0](*args, **kwargs)

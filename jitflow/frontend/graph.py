@@ -465,6 +465,15 @@ class Graph:
     def finalize(self) -> None:
         self._finalized = True
 
+    def as_graph_def(self, from_version: Any = None, add_shapes: bool = False) -> Any:
+        """TF's ``GraphDef`` protocol buffer of this graph (see frontend/graph_def.py)."""
+        from .graph_def import as_graph_def
+        return as_graph_def(self, from_version, add_shapes)
+
+    @property
+    def graph_def_versions(self) -> Any:
+        return self.as_graph_def().versions
+
     @property
     def finalized(self) -> bool:
         return self._finalized

@@ -82,6 +82,8 @@ def _training_value(training: Any) -> Any:
         raise TypeError(f"`training` must be a Python bool or a bool tensor, got {t!r}")
     if t.shape.ndims not in (None, 0):
         raise ValueError(f"`training` must be a scalar, got shape {t.shape}")
+    if t.shape.ndims is None:   # tf.placeholder(tf.bool): a scalar, so the select keeps shapes
+        t = reshape(t, [], name="training_scalar")
     return t
 
 

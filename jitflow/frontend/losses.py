@@ -20,7 +20,8 @@ __all__ = [
     "Reduction", "compute_weighted_loss", "add_loss", "get_losses", "get_regularization_losses",
     "get_regularization_loss", "get_total_loss", "sparse_softmax_cross_entropy",
     "softmax_cross_entropy", "sigmoid_cross_entropy", "mean_squared_error",
-    "absolute_difference", "log_loss", "huber_loss", "hinge_loss",
+    "absolute_difference", "log_loss", "huber_loss", "hinge_loss", "cosine_distance",
+    "mean_pairwise_squared_error",
 ]
 
 
@@ -294,3 +295,60 @@ def hinge_loss(labels: Any, logits: Any, weights: Any = 1.0, scope: Optional[str
         return M.relu(M.subtract(1.0, M.multiply(signed, z)))
     return _prediction_loss("hinge_loss", labels, logits, weights, scope, loss_collection,
                             reduction, per_element)
+
+
+def cosine_distance(labels: Any, predictions: Any, axis: Optional[int] = None, weights: Any = 1.0,
+                    scope: Optional[str] = None,
+                    loss_collection: Optional[str] = GraphKeys.LOSSES,
+                    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+                    dim: Optional[int] = None) -> Tensor:
+    """``1 - sum(labels * predictions, axis)`` per example (inputs already unit-normalized),
+    weighted and reduced."""
+    if axis is None:
+        axis = dim
+    if axis is None:
+        raise ValueError("You must specify 'axis'.")
+
+    def per_element(y: Tensor, p: Tensor) -> Tensor:
+        return M.subtract(1.0, M.reduce_sum(M.multiply(p, y), [axis], keepdims=True))
+    return _prediction_loss("cosine_distance_loss", labels, predictions, weights, scope,
+                            loss_collection, reduction, per_element)
+
+
+def mean_pairwise_squared_error(labels: Any, predictions: Any, weights: Any = 1.0,
+                                scope: Optional[str] = None,
+                                loss_collection: Optional[str] = GraphKeys.LOSSES) -> Tensor:
+    """Per example, the mean over pairs of its elements of ``((p_i - p_j) - (y_i - y_j))**2``
+    (``2*sum(d^2)/(n-1) - 2*sum(d)^2/(n*(n-1))`` with d = p - y and n the elements with non-zero
+    weight), times the example's weight, summed over the batch. ``weights`` is a scalar or has
+    one value per example (shape [batch] or [batch, 1, ...])."""
+    with name_scope(scope, "mean_pairwise_squared_error"):
+        p = convert_to_tensor(predictions)
+        if not p.dtype.is_floating:
+            p = M.cast(p, float32)
+        y = convert_to_tensor(labels)
+        y = M.cast(y, p.dtype) if y.dtype is not p.dtype else y
+        _check_compatible(p, y, "predictions and labels")
+        rank = p.shape.ndims
+        if rank is None or rank < 2:
+            raise ValueError(f"mean_pairwise_squared_error needs inputs of rank >= 2 "
+                             f"([batch, ...]), got {p.shape}")
+        axes = list(range(1, rank))
+        w = convert_to_tensor(weights, dtype=None if isinstance(weights, Tensor) else p.dtype)
+        w = M.cast(w, p.dtype) if w.dtype is not p.dtype else w
+        if w.shape.ndims == 1:
+            from .array_ops import reshape
+            w = reshape(w, [-1] + [1] * (rank - 1))
+        diffs = M.subtract(p, y)
+        present = where(M.equal(w, convert_to_tensor(0.0, dtype=w.dtype)), zeros_like(w),
+                        ones_like(w))
+        n = M.reduce_sum(M.multiply(present, ones_like(diffs)), axes, keepdims=True)
+        s2 = M.reduce_sum(M.square(diffs), axes, keepdims=True)
+        term1 = M.multiply(_safe_mean(s2, M.subtract(n, 1.0)), 2.0)
+        s1 = M.reduce_sum(diffs, axes, keepdims=True)
+        term2 = M.multiply(_safe_mean(M.square(s1), M.multiply(n, M.subtract(n, 1.0))), 2.0)
+        loss = M.reduce_sum(M.multiply(M.subtract(term1, term2), w))
+        mean_loss = where(M.greater(M.reduce_sum(n), 0.0), loss, zeros_like(loss),
+                          name="value")
+        add_loss(mean_loss, loss_collection)
+        return mean_loss

@@ -263,6 +263,219 @@ class AdagradOptimizer(Optimizer):
         return group(assign(acc, acc_t), assign(var, upd, name="ApplyAdagrad"))
 
 
+def _proximal(prox_v: Tensor, lr: Tensor, l1: Any, l2: Any) -> Tensor:
+    """TF's proximal step: ``sign(p) * max(|p| - lr*l1, 0) / (1 + lr*l2)`` (l1 = 0: ``p / (1 +
+    lr*l2)``)."""
+    from .math_ops import abs as tf_abs, maximum, sign
+    denom = add(multiply(lr, l2), 1.0)
+    if isinstance(l1, (int, float)) and l1 == 0:
+        return truediv(prox_v, denom)
+    shrunk = maximum(subtract(tf_abs(prox_v), multiply(lr, l1)), 0.0)
+    return truediv(multiply(sign(prox_v), shrunk), denom)
+
+
+class AdadeltaOptimizer(Optimizer):
+    """``accum = rho*accum + (1-rho)*g^2; update = sqrt(accum_update+eps)/sqrt(accum+eps)*g;
+    accum_update = rho*accum_update + (1-rho)*update^2; var -= lr*update``; slots
+    ``<var>/Adadelta`` (accum) and ``<var>/Adadelta_1`` (accum_update)."""
+
+    def __init__(self, learning_rate: Any = 0.001, rho: float = 0.95, epsilon: float = 1e-8,
+                 use_locking: bool = False, name: str = "Adadelta") -> None:
+        super().__init__(use_locking, name)
+        self._lr_value, self._rho, self._eps = learning_rate, rho, epsilon
+
+    def _create_slots(self, var_list):
+        for v in var_list:
+            self._zeros_slot(v, "accum", self._name)
+            self._zeros_slot(v, "accum_update", self._name)
+
+    def _apply_dense(self, grad, var):
+        lr, rho, eps = (self._lr(var, x) for x in (self._lr_value, self._rho, self._eps))
+        acc, acc_up = self.get_slot(var, "accum"), self.get_slot(var, "accum_update")
+        acc_t = add(multiply(acc, rho), multiply(square(grad), subtract(1.0, rho)))
+        update = multiply(truediv(sqrt(add(acc_up, eps)), sqrt(add(acc_t, eps))), grad)
+        acc_up_t = add(multiply(acc_up, rho), multiply(square(update), subtract(1.0, rho)))
+        return group(assign(acc, acc_t), assign(acc_up, acc_up_t),
+                     assign(var, subtract(var, multiply(update, lr)), name="ApplyAdadelta"))
+
+
+class FtrlOptimizer(Optimizer):
+    """FTRL-Proximal (TF's ApplyFtrlV2): ``accum_new = accum + g^2; linear += g' -
+    (accum_new^-p - accum^-p)/lr * var; var = (sign(linear)*l1 - linear) / (accum_new^-p/lr +
+    2*l2)`` where |linear| > l1, else 0 (p = learning_rate_power, g' = g + 2*l2_shrinkage*var);
+    slots ``<var>/Ftrl`` (accum, starts at initial_accumulator_value) and ``<var>/Ftrl_1``."""
+
+    def __init__(self, learning_rate: Any, learning_rate_power: float = -0.5,
+                 initial_accumulator_value: float = 0.1, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0, use_locking: bool = False,
+                 name: str = "Ftrl", accum_name: Optional[str] = None,
+                 linear_name: Optional[str] = None,
+                 l2_shrinkage_regularization_strength: float = 0.0) -> None:
+        if initial_accumulator_value < 0.0:
+            raise ValueError("initial_accumulator_value %f needs to be positive or zero"
+                             % initial_accumulator_value)
+        if learning_rate_power > 0.0:
+            raise ValueError("learning_rate_power %f needs to be negative or zero"
+                             % learning_rate_power)
+        for what, v in (("l1_regularization_strength", l1_regularization_strength),
+                        ("l2_regularization_strength", l2_regularization_strength),
+                        ("l2_shrinkage_regularization_strength",
+                         l2_shrinkage_regularization_strength)):
+            if v < 0.0:
+                raise ValueError(f"{what} {v:f} needs to be positive or zero")
+        super().__init__(use_locking, name)
+        self._lr_value, self._power = learning_rate, learning_rate_power
+        self._init_acc = initial_accumulator_value
+        self._l1, self._l2 = l1_regularization_strength, l2_regularization_strength
+        self._shrink = l2_shrinkage_regularization_strength
+        self._accum_name, self._linear_name = accum_name, linear_name
+
+    def _create_slots(self, var_list):
+        for v in var_list:
+            self._zeros_slot(v, "accum", self._accum_name or self._name, value=self._init_acc)
+            self._zeros_slot(v, "linear", self._linear_name or self._name)
+
+    def _apply_dense(self, grad, var):
+        from .math_ops import abs as tf_abs, greater, pow as tf_pow, sign
+        from .array_ops import where, zeros_like
+        lr = self._lr(var, self._lr_value)
+        p = -float(self._power)
+        acc, lin = self.get_slot(var, "accum"), self.get_slot(var, "linear")
+        acc_t = add(acc, square(grad))
+        g_lin = grad if self._shrink == 0 else add(grad, multiply(var, 2.0 * self._shrink))
+        sigma = truediv(subtract(tf_pow(acc_t, p), tf_pow(acc, p)), lr)
+        lin_t = subtract(add(lin, g_lin), multiply(sigma, var))
+        quad = add(truediv(tf_pow(acc_t, p), lr), 2.0 * float(self._l2))
+        l1 = self._lr(var, self._l1)
+        new_var = truediv(subtract(multiply(sign(lin_t), l1), lin_t), quad)
+        new_var = where(greater(tf_abs(lin_t), l1), new_var, zeros_like(new_var))
+        return group(assign(acc, acc_t), assign(lin, lin_t),
+                     assign(var, new_var, name="ApplyFtrl"))
+
+
+class ProximalGradientDescentOptimizer(Optimizer):
+    """``prox = var - lr*g; var = sign(prox)*max(|prox| - lr*l1, 0) / (1 + lr*l2)``."""
+
+    def __init__(self, learning_rate: Any, l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0, use_locking: bool = False,
+                 name: str = "ProximalGradientDescent") -> None:
+        super().__init__(use_locking, name)
+        self._lr_value = learning_rate
+        self._l1, self._l2 = l1_regularization_strength, l2_regularization_strength
+
+    def _apply_dense(self, grad, var):
+        lr = self._lr(var, self._lr_value)
+        new = _proximal(subtract(var, multiply(lr, grad)), lr, self._l1, self._l2)
+        return assign(var, new, name="ApplyProximalGradientDescent")
+
+
+class ProximalAdagradOptimizer(Optimizer):
+    """``accum += g^2; lr_t = lr/sqrt(accum); prox = var - lr_t*g; var = sign(prox) *
+    max(|prox| - lr_t*l1, 0) / (1 + lr_t*l2)``; slot ``<var>/ProximalAdagrad``."""
+
+    def __init__(self, learning_rate: Any, initial_accumulator_value: float = 0.1,
+                 l1_regularization_strength: float = 0.0,
+                 l2_regularization_strength: float = 0.0, use_locking: bool = False,
+                 name: str = "ProximalAdagrad") -> None:
+        if initial_accumulator_value <= 0.0:
+            raise ValueError(f"initial_accumulator_value must be positive: "
+                             f"{initial_accumulator_value}")
+        super().__init__(use_locking, name)
+        self._lr_value, self._init_acc = learning_rate, initial_accumulator_value
+        self._l1, self._l2 = l1_regularization_strength, l2_regularization_strength
+
+    def _create_slots(self, var_list):
+        for v in var_list:
+            self._zeros_slot(v, "accumulator", self._name, value=self._init_acc)
+
+    def _apply_dense(self, grad, var):
+        from .math_ops import rsqrt
+        acc = self.get_slot(var, "accumulator")
+        acc_t = add(acc, square(grad))
+        lr_t = multiply(self._lr(var, self._lr_value), rsqrt(acc_t))
+        new = _proximal(subtract(var, multiply(lr_t, grad)), lr_t, self._l1, self._l2)
+        return group(assign(acc, acc_t), assign(var, new, name="ApplyProximalAdagrad"))
+
+
+class ExponentialMovingAverage:
+    """Shadow variables ``<var>/ExponentialMovingAverage`` (starting at the variable's initial
+    value) moved by ``apply()``'s op: ``shadow -= (1 - decay) * (shadow - var)``, with
+    ``decay = min(decay, (1 + num_updates) / (10 + num_updates))`` when num_updates is given."""
+
+    def __init__(self, decay: Any, num_updates: Any = None, zero_debias: bool = False,
+                 name: str = "ExponentialMovingAverage") -> None:
+        if zero_debias:
+            raise NotImplementedError("ExponentialMovingAverage(zero_debias=True) is not "
+                                      "supported yet")
+        self._decay, self._num_updates, self._name = decay, num_updates, name
+        self._averages: dict = {}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def apply(self, var_list=None) -> Operation:
+        from .variables import trainable_variables as _tv
+        g = get_default_graph()
+        var_list = list(_tv() if var_list is None else var_list)
+        for v in var_list:
+            if not v.dtype.is_floating:
+                raise TypeError(f"The variables must be half, float, or double: {v.name}")
+            if v in self._averages:
+                raise ValueError(f"Moving average already computed for: {v.name}")
+        with g.name_scope(None):
+            for v in var_list:
+                init = v.initialized_value() if isinstance(v, Variable) else v
+                if isinstance(v, Variable):
+                    avg = Variable(init, trainable=False, name=f"{v.op.name}/{self._name}",
+                                   dtype=v.dtype)
+                else:
+                    from .array_ops import zeros
+                    t = convert_to_tensor(v)
+                    avg = Variable(zeros(t.shape.as_list(), t.dtype), trainable=False,
+                                   name=f"{t.op.name}/{self._name}", dtype=t.dtype)
+                self._averages[v] = avg
+                if isinstance(v, Variable):
+                    g.add_to_collection("moving_average_variables", v)
+        with name_scope(self._name) as scope:
+            decay = convert_to_tensor(self._decay, dtype="float32", name="decay") \
+                if not isinstance(self._decay, Tensor) else self._decay
+            if self._num_updates is not None:
+                from .math_ops import minimum
+                n = cast(convert_to_tensor(self._num_updates), decay.dtype)
+                decay = minimum(decay, truediv(add(n, 1.0), add(n, 10.0)))
+            ups = []
+            for v in var_list:
+                avg = self._averages[v]
+                d = cast(decay, avg.dtype) if decay.dtype is not avg.dtype else decay
+                delta = multiply(subtract(avg, convert_to_tensor(v)), subtract(1.0, d))
+                from .variables import assign_sub
+                ups.append(assign_sub(avg, delta))
+            return group(*ups, name=scope)
+
+    def average(self, var: Any) -> Optional[Variable]:
+        return self._averages.get(var)
+
+    def average_name(self, var: Any) -> str:
+        return f"{var.op.name}/{self._name}"
+
+    def variables_to_restore(self, moving_avg_variables=None) -> dict:
+        """``{name: variable}`` restoring each averaged variable from its average's key."""
+        from .variables import global_variables
+        out = {}
+        averaged = list(moving_avg_variables) if moving_avg_variables is not None else \
+            get_default_graph().get_collection("moving_average_variables") + \
+            trainable_variables()
+        shadows = set(id(a) for a in self._averages.values())
+        for v in averaged:
+            out[self.average_name(v)] = v
+        averaged_ids = set(id(v) for v in averaged)
+        for v in global_variables():
+            if id(v) not in shadows and id(v) not in averaged_ids and v.op.name not in out:
+                out[v.op.name] = v
+        return out
+
+
 # ---------------------------------------------------------------------- global step ---------
 
 def get_global_step(graph=None) -> Optional[Variable]:

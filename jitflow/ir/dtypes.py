@@ -76,8 +76,10 @@ def as_dtype(x: Any) -> DType:
         return bool_
     try:
         npd = np.dtype(x)
-    except TypeError:
-        raise TypeError(f"cannot convert {x!r} to a jitflow dtype") from None
+    except TypeError as e:
+        why = str(e) if "jitflow" in str(e) else ""     # the object's own explanation
+        raise TypeError(f"cannot convert {x!r} to a jitflow dtype" + (f": {why}" if why else "")
+                        ) from None
     for d in ALL:
         if d.np == npd:
             return d

@@ -1,2 +1,7 @@
-"""Op families. Importing this package registers every op in ``jitflow.ir.OPS``."""
-from . import array, control, debug, elementwise, gradients, indexing, linalg, nn, random, reduce, transfer  # noqa: F401,E501
+"""Op families. Importing this package registers every op in ``jitflow.ir.OPS``.
+
+One module per family; each op's whole story (attributes, type rule, reference, gradient,
+traits) is one ``defop`` record in its family's module."""
+from . import (activations, array, classify, control, conv, debug, elementwise, gather,  # noqa: F401
+               gradients, indexing, layout, linalg, pool, random, reduce, reduce_extra,
+               softmax, transfer)

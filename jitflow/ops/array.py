@@ -13,7 +13,7 @@ from .common import require_same_dtype, require_static_shape, unbroadcast
 
 # ------------------------------------------------------------------ constants -------------
 
-defop("constant", infer=lambda types, a: TensorType(as_dtype(a["value"].dtype), a["value"].shape),
+defop("constant", kind="constant", infer=lambda types, a: TensorType(as_dtype(a["value"].dtype), a["value"].shape),
       reference=lambda value: value, attrs={"value": Attr("array")}, num_inputs=0,
       differentiable=False)
 
@@ -24,17 +24,17 @@ def _fill_infer(types, a):
     return TensorType(types[0].dtype, require_static_shape(a["shape"], "fill"))
 
 
-defop("fill", infer=_fill_infer,
+defop("fill", kind="elementwise", infer=_fill_infer,
       reference=lambda v, shape: np.full(shape, v, dtype=v.dtype),
       grad=lambda b, op, g: [b.reduce_sum(g[0], axes=None, keepdims=False)],
       attrs={"shape": Attr("ints")}, num_inputs=1, doc="tf.fill(dims, value) with static dims")
-defop("zeros_like", infer=lambda types, a: types[0], reference=lambda x: np.zeros_like(x),
+defop("zeros_like", kind="elementwise", shape_only={0}, infer=lambda types, a: types[0], reference=lambda x: np.zeros_like(x),
       num_inputs=1, differentiable=False)
-defop("ones_like", infer=lambda types, a: types[0], reference=lambda x: np.ones_like(x),
+defop("ones_like", kind="elementwise", shape_only={0}, infer=lambda types, a: types[0], reference=lambda x: np.ones_like(x),
       num_inputs=1, differentiable=False)
-defop("identity", infer=lambda types, a: types[0], reference=lambda x: x,
+defop("identity", kind="view", infer=lambda types, a: types[0], reference=lambda x: x,
       grad=lambda b, op, g: [g[0]], num_inputs=1)
-defop("stop_gradient", infer=lambda types, a: types[0], reference=lambda x: x, num_inputs=1,
+defop("stop_gradient", kind="view", infer=lambda types, a: types[0], reference=lambda x: x, num_inputs=1,
       differentiable=False, doc="identity that blocks gradients (tf.stop_gradient)")
 
 
@@ -52,7 +52,7 @@ def _add_n_ref(*xs):
     return np.asarray(out, dtype=xs[0].dtype)
 
 
-defop("add_n", infer=_add_n_infer, reference=_add_n_ref,
+defop("add_n", kind="elementwise", infer=_add_n_infer, reference=_add_n_ref,
       grad=lambda b, op, g: [unbroadcast(b, g[0], x) for x in op.operands])
 
 # ------------------------------------------------------------------ reshape & co ----------
@@ -101,7 +101,7 @@ def _reshape_ref(x, shape):
             f"{list(shape)} does not fit") from None
 
 
-defop("reshape", infer=lambda types, a: TensorType(types[0].dtype, reshape_dims(types[0].shape, a["shape"])),
+defop("reshape", kind="view", infer=lambda types, a: TensorType(types[0].dtype, reshape_dims(types[0].shape, a["shape"])),
       reference=_reshape_ref, grad=lambda b, op, g: [b.reshape_like(g[0], op.operands[0])],
       attrs={"shape": Attr("ints")}, num_inputs=1)
 
@@ -114,7 +114,7 @@ def _reshape_like_infer(types, a):
     return TensorType(x.dtype, like.shape)
 
 
-defop("reshape_like", infer=_reshape_like_infer,
+defop("reshape_like", kind="view", shape_only={1}, infer=_reshape_like_infer,
       reference=lambda x, like: np.reshape(x, like.shape),
       grad=lambda b, op, g: [b.reshape_like(g[0], op.operands[0]), None], num_inputs=2,
       doc="reshape x to the (run-time) shape of like; like's values are not read")
@@ -144,7 +144,21 @@ def _transpose_grad(b, op, g):
     return [b.transpose(g[0], perm=inv)]
 
 
-defop("transpose", infer=_transpose_infer,
+def _contig(shape) -> list[int]:
+    st, acc = [0] * len(shape), 1
+    for k in range(len(shape) - 1, -1, -1):
+        st[k] = acc
+        acc *= shape[k]
+    return st
+
+
+def _transpose_map(shape, a) -> tuple[int, list[int]]:
+    """Result index idx reads x at sum(idx[j] * stride(perm[j]))."""
+    cs = _contig(shape)
+    return 0, [cs[p] for p in _perm(len(shape), a["perm"])]
+
+
+defop("transpose", kind="remap", index_map=_transpose_map, infer=_transpose_infer,
       reference=lambda x, perm: np.transpose(x, _perm(x.ndim, perm)),
       grad=_transpose_grad, attrs={"perm": Attr("ints", ())}, num_inputs=1,
       doc="empty perm reverses the axes, as tf.transpose does")
@@ -164,7 +178,7 @@ def _expand_infer(types, a):
     return TensorType(x.dtype, x.shape[:ax] + (1,) + x.shape[ax:])
 
 
-defop("expand_dims", infer=_expand_infer,
+defop("expand_dims", kind="view", infer=_expand_infer,
       reference=lambda x, axis: np.expand_dims(x, _expand_axis(x.ndim, axis)),
       grad=lambda b, op, g: [b.reshape_like(g[0], op.operands[0])],
       attrs={"axis": Attr("int")}, num_inputs=1)
@@ -180,7 +194,7 @@ def _squeeze_axes(shape, axes):
     return tuple(i for i, d in enumerate(shape) if d == 1)
 
 
-defop("squeeze",
+defop("squeeze", kind="view",
       infer=lambda types, a: types[0] if types[0].shape is None else TensorType(
           types[0].dtype, tuple(d for i, d in enumerate(types[0].shape)
                                 if i not in _squeeze_axes(types[0].shape, a["axes"]))),
@@ -191,7 +205,7 @@ defop("squeeze",
 
 # ------------------------------------------------------------------ broadcasting helpers ---
 
-defop("broadcast_like",
+defop("broadcast_like", kind="elementwise", shape_only={1},
       infer=lambda types, a: TensorType(types[0].dtype, broadcast_shapes(types[0].shape, types[1].shape)),
       reference=lambda x, like: np.broadcast_to(x, np.broadcast_shapes(x.shape, like.shape)),
       grad=lambda b, op, g: [b.sum_to(g[0], op.operands[0]), None], num_inputs=2,
@@ -206,7 +220,7 @@ def sum_to_ref(g, like):
     return out.reshape(like.shape)
 
 
-defop("sum_to", infer=lambda types, a: TensorType(types[0].dtype, types[1].shape),
+defop("sum_to", kind="reduction", combiner="sum", shape_only={1}, infer=lambda types, a: TensorType(types[0].dtype, types[1].shape),
       reference=sum_to_ref,
       grad=lambda b, op, g: [b.broadcast_like(g[0], op.operands[0]), None], num_inputs=2,
       doc="sum a broadcast result back to like's shape (undoes broadcast_like)")
@@ -217,6 +231,6 @@ def _size_ref(x, axes, dtype):
     return np.asarray(int(np.prod(dims, dtype=np.int64)), dtype=dtype.np)
 
 
-defop("size", infer=lambda types, a: TensorType(a["dtype"], ()), reference=_size_ref,
+defop("size", kind="elementwise", shape_only={0}, infer=lambda types, a: TensorType(a["dtype"], ()), reference=_size_ref,
       attrs={"axes": Attr("opt_ints", None), "dtype": Attr("dtype", int32)}, num_inputs=1,
       differentiable=False, doc="number of elements (over axes) at run time")

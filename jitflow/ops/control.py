@@ -91,13 +91,13 @@ def _cond_ref(pred, *args, regions: Sequence[Runner] = ()):
     return out[0] if len(out) == 1 else tuple(out)
 
 
-def _cond_grad(b, op, gs):
-    from ..passes.autodiff_control import cond_grad
-    return cond_grad(b, op, gs)
+def _cond_grad(b, op, gs, vjp):
+    from .control_grad import cond_grad       # (it imports this module)
+    return cond_grad(b, op, gs, vjp)
 
 
 defop("cond", infer=_needs_regions("cond"), region_infer=_cond_infer, reference=_cond_ref,
-      grad=_cond_grad, region_names=("then", "else"), stateful=True,
+      grad=_cond_grad, region_names=("then", "else"), stateful=True, kind="control",
       doc="operands (pred, *args); regions then/else take args; results of the branch taken")
 
 
@@ -154,13 +154,13 @@ def _while_ref(*args, num_carried, maximum_iterations, record, regions: Sequence
     return out[0] if len(out) == 1 else tuple(out)
 
 
-def _while_grad(b, op, gs):
-    from ..passes.autodiff_control import while_grad
-    return while_grad(b, op, gs)
+def _while_grad(b, op, gs, vjp):
+    from .control_grad import while_grad      # (it imports this module)
+    return while_grad(b, op, gs, vjp)
 
 
 defop("while", infer=_needs_regions("while"), region_infer=_while_infer, reference=_while_ref,
-      grad=_while_grad, region_names=("cond", "body"), stateful=True,
+      grad=_while_grad, region_names=("cond", "body"), stateful=True, kind="control",
       attrs={"num_carried": Attr("int"), "maximum_iterations": Attr("int", -1),
              "record": Attr("bool", False)},
       doc="operands (*carried, *invariants); regions cond/body; loops while cond holds")

@@ -21,6 +21,6 @@ def _check_ref(x, message):
     return x
 
 
-defop("check_numerics", infer=_check_infer, reference=_check_ref,
+defop("check_numerics", kind="elementwise", infer=_check_infer, reference=_check_ref,
       grad=lambda b, op, g: [g[0]], attrs={"message": Attr("str")}, num_inputs=1, effectful=True,
       doc="identity that raises InvalidArgumentError(message) on NaN or Inf")

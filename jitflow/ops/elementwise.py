@@ -22,29 +22,29 @@ def _sigmoid(x):
     return _same(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), x)
 
 
-defop("neg", infer=unary_rule("fi"), reference=lambda x: np.negative(x),
+defop("neg", kind="elementwise", infer=unary_rule("fi"), reference=lambda x: np.negative(x),
       grad=lambda b, op, g: [b.neg(g[0])], num_inputs=1)
-defop("abs", infer=unary_rule("fi"), reference=lambda x: np.abs(x),
+defop("abs", kind="elementwise", infer=unary_rule("fi"), reference=lambda x: np.abs(x),
       grad=lambda b, op, g: [b.mul(g[0], b.sign(op.operands[0]))], num_inputs=1)
-defop("sign", infer=unary_rule("fi"), reference=lambda x: np.sign(x),
+defop("sign", kind="elementwise", infer=unary_rule("fi"), reference=lambda x: np.sign(x),
       grad=lambda b, op, g: [b.zeros_like(op.operands[0])], num_inputs=1,
       doc="gradient is zero everywhere, as in TF")
-defop("square", infer=unary_rule("fi"), reference=lambda x: np.square(x),
+defop("square", kind="elementwise", infer=unary_rule("fi"), reference=lambda x: np.square(x),
       grad=lambda b, op, g: [b.mul(g[0], b.mul(op.operands[0], 2))], num_inputs=1)
-defop("sqrt", infer=unary_rule("f"), reference=lambda x: np.sqrt(x),
+defop("sqrt", kind="elementwise", cost="expensive", infer=unary_rule("f"), reference=lambda x: np.sqrt(x),
       grad=lambda b, op, g: [b.div(b.mul(g[0], 0.5), op.result)], num_inputs=1)
-defop("rsqrt", infer=unary_rule("f"), reference=lambda x: _same(1 / np.sqrt(x), x),
+defop("rsqrt", kind="elementwise", cost="expensive", infer=unary_rule("f"), reference=lambda x: _same(1 / np.sqrt(x), x),
       grad=lambda b, op, g: [b.mul(g[0], b.mul(b.mul(op.result, b.square(op.result)), -0.5))],
       num_inputs=1)
-defop("exp", infer=unary_rule("f"), reference=lambda x: np.exp(x),
+defop("exp", kind="elementwise", cost="expensive", infer=unary_rule("f"), reference=lambda x: np.exp(x),
       grad=lambda b, op, g: [b.mul(g[0], op.result)], num_inputs=1)
-defop("log", infer=unary_rule("f"), reference=lambda x: np.log(x),
+defop("log", kind="elementwise", cost="expensive", infer=unary_rule("f"), reference=lambda x: np.log(x),
       grad=lambda b, op, g: [b.div(g[0], op.operands[0])], num_inputs=1)
-defop("tanh", infer=unary_rule("f"), reference=lambda x: np.tanh(x),
+defop("tanh", kind="elementwise", cost="expensive", infer=unary_rule("f"), reference=lambda x: np.tanh(x),
       grad=lambda b, op, g: [b.mul(g[0], b.sub(1, b.square(op.result)))], num_inputs=1)
-defop("sigmoid", infer=unary_rule("f"), reference=_sigmoid,
+defop("sigmoid", kind="elementwise", cost="expensive", infer=unary_rule("f"), reference=_sigmoid,
       grad=lambda b, op, g: [b.mul(g[0], b.mul(op.result, b.sub(1, op.result)))], num_inputs=1)
-defop("relu", infer=unary_rule("fi"), reference=lambda x: np.maximum(x, np.zeros((), x.dtype)),
+defop("relu", kind="elementwise", infer=unary_rule("fi"), reference=lambda x: np.maximum(x, np.zeros((), x.dtype)),
       grad=lambda b, op, g: [b.select(b.greater(op.result, 0), g[0], b.zeros_like(g[0]))],
       num_inputs=1, doc="gradient 0 at exactly 0; reads the output (y > 0 iff x > 0), as TF's "
                         "ReluGrad does, so the pre-activation need not stay in memory")
@@ -85,33 +85,33 @@ def _pow_grad_y(b, op, g):
     return b.mul(g, b.mul(op.result, safe_log))
 
 
-defop("add", infer=binary_rule("fi"), reference=lambda x, y: np.add(x, y), num_inputs=2,
+defop("add", kind="elementwise", infer=binary_rule("fi"), reference=lambda x, y: np.add(x, y), num_inputs=2,
       grad=_binary_grad(lambda b, op, g: g, lambda b, op, g: g))
-defop("sub", infer=binary_rule("fi"), reference=lambda x, y: np.subtract(x, y), num_inputs=2,
+defop("sub", kind="elementwise", infer=binary_rule("fi"), reference=lambda x, y: np.subtract(x, y), num_inputs=2,
       grad=_binary_grad(lambda b, op, g: g, lambda b, op, g: b.neg(g)))
-defop("mul", infer=binary_rule("fi"), reference=lambda x, y: np.multiply(x, y), num_inputs=2,
+defop("mul", kind="elementwise", infer=binary_rule("fi"), reference=lambda x, y: np.multiply(x, y), num_inputs=2,
       grad=_binary_grad(lambda b, op, g: b.mul(g, op.operands[1]),
                         lambda b, op, g: b.mul(g, op.operands[0])))
-defop("div", infer=binary_rule("f"), reference=lambda x, y: np.true_divide(x, y), num_inputs=2,
+defop("div", kind="elementwise", cost="expensive", infer=binary_rule("f"), reference=lambda x, y: np.true_divide(x, y), num_inputs=2,
       grad=_binary_grad(
           lambda b, op, g: b.div(g, op.operands[1]),
           lambda b, op, g: b.mul(g, b.div(b.div(b.neg(op.operands[0]), op.operands[1]),
                                           op.operands[1]))),
       doc="true division of floats (the frontend casts integers first, as tf.truediv does)")
-defop("floordiv", infer=binary_rule("fi"), reference=_floordiv, num_inputs=2, differentiable=False)
-defop("mod", infer=binary_rule("fi"), reference=_floormod, num_inputs=2,
+defop("floordiv", kind="elementwise", cost="expensive", infer=binary_rule("fi"), reference=_floordiv, num_inputs=2, differentiable=False)
+defop("mod", kind="elementwise", cost="expensive", infer=binary_rule("fi"), reference=_floormod, num_inputs=2,
       differentiable=False, doc="floor modulus (Python's %), like tf.math.floormod")
-defop("pow", infer=binary_rule("fi"), reference=lambda x, y: np.power(x, y), num_inputs=2,
+defop("pow", kind="elementwise", cost="expensive", infer=binary_rule("fi"), reference=lambda x, y: np.power(x, y), num_inputs=2,
       grad=_binary_grad(
           lambda b, op, g: b.mul(g, b.mul(op.operands[1],
                                           b.pow(op.operands[0], b.sub(op.operands[1], 1)))),
           _pow_grad_y))
-defop("maximum", infer=binary_rule("fi"), reference=lambda x, y: np.maximum(x, y), num_inputs=2,
+defop("maximum", kind="elementwise", infer=binary_rule("fi"), reference=lambda x, y: np.maximum(x, y), num_inputs=2,
       grad=_binary_grad(
           lambda b, op, g: b.select(b.greater_equal(op.operands[0], op.operands[1]), g, b.zeros_like(g)),
           lambda b, op, g: b.select(b.greater_equal(op.operands[0], op.operands[1]), b.zeros_like(g), g)),
       doc="ties send the whole gradient to x")
-defop("minimum", infer=binary_rule("fi"), reference=lambda x, y: np.minimum(x, y), num_inputs=2,
+defop("minimum", kind="elementwise", infer=binary_rule("fi"), reference=lambda x, y: np.minimum(x, y), num_inputs=2,
       grad=_binary_grad(
           lambda b, op, g: b.select(b.less_equal(op.operands[0], op.operands[1]), g, b.zeros_like(g)),
           lambda b, op, g: b.select(b.less_equal(op.operands[0], op.operands[1]), b.zeros_like(g), g)),
@@ -122,14 +122,14 @@ defop("minimum", infer=binary_rule("fi"), reference=lambda x, y: np.minimum(x, y
 for _name, _fn, _kinds in [("equal", np.equal, "fib"), ("not_equal", np.not_equal, "fib"),
                            ("less", np.less, "fi"), ("less_equal", np.less_equal, "fi"),
                            ("greater", np.greater, "fi"), ("greater_equal", np.greater_equal, "fi")]:
-    defop(_name, infer=binary_rule(_kinds, result=bool_),
+    defop(_name, kind="elementwise", infer=binary_rule(_kinds, result=bool_),
           reference=(lambda f: lambda x, y: f(x, y))(_fn), num_inputs=2, differentiable=False)
 
-defop("logical_and", infer=binary_rule("b"), reference=lambda x, y: np.logical_and(x, y),
+defop("logical_and", kind="elementwise", infer=binary_rule("b"), reference=lambda x, y: np.logical_and(x, y),
       num_inputs=2, differentiable=False)
-defop("logical_or", infer=binary_rule("b"), reference=lambda x, y: np.logical_or(x, y),
+defop("logical_or", kind="elementwise", infer=binary_rule("b"), reference=lambda x, y: np.logical_or(x, y),
       num_inputs=2, differentiable=False)
-defop("logical_not", infer=unary_rule("b"), reference=lambda x: np.logical_not(x),
+defop("logical_not", kind="elementwise", infer=unary_rule("b"), reference=lambda x: np.logical_not(x),
       num_inputs=1, differentiable=False)
 
 
@@ -146,7 +146,7 @@ def _select_grad(b, op, g):
     return [None, unbroadcast(b, b.select(c, g[0], z), x), unbroadcast(b, b.select(c, z, g[0]), y)]
 
 
-defop("select", infer=_select_infer, reference=lambda c, x, y: np.where(c, x, y), num_inputs=3,
+defop("select", kind="elementwise", infer=_select_infer, reference=lambda c, x, y: np.where(c, x, y), num_inputs=3,
       grad=_select_grad, doc="tf.where(cond, x, y) with broadcasting")
 
 
@@ -164,6 +164,6 @@ def _cast_ref(x, dtype):
     return x.astype(dtype.np)
 
 
-defop("cast", infer=lambda types, a: types[0].with_dtype(a["dtype"]), reference=_cast_ref,
+defop("cast", kind="elementwise", infer=lambda types, a: types[0].with_dtype(a["dtype"]), reference=_cast_ref,
       grad=_cast_grad, attrs={"dtype": Attr("dtype")}, num_inputs=1,
       doc="bool -> 1/0; float -> int truncates toward zero; gradient only float -> float")

@@ -85,9 +85,33 @@ def _slice_grad_ref(g, like, **a):
     return out
 
 
-defop("strided_slice", infer=_slice_infer, reference=_slice_ref, attrs=SLICE_ATTRS, num_inputs=1,
+def slice_map(shape, a: dict) -> tuple[int, list[int]]:
+    """(base, strides over the result's axes) of a strided slice of a contiguous tensor of
+    ``shape``."""
+    cs = [0] * len(shape)
+    acc = 1
+    for k in range(len(shape) - 1, -1, -1):
+        cs[k] = acc
+        acc *= shape[k]
+    base, out, axis = 0, [], 0
+    for e in slice_key(a):
+        if e is None:
+            out.append(0)
+            continue
+        if isinstance(e, slice):
+            start, _, step = e.indices(shape[axis])
+            base += start * cs[axis]
+            out.append(step * cs[axis])
+        else:
+            base += (e % shape[axis] if shape[axis] else 0) * cs[axis]
+        axis += 1
+    out.extend(cs[axis:])
+    return base, out
+
+
+defop("strided_slice", kind="remap", index_map=slice_map, infer=_slice_infer, reference=_slice_ref, attrs=SLICE_ATTRS, num_inputs=1,
       grad=lambda b, op, g: [b.strided_slice_grad(g[0], op.operands[0], **op.attrs)])
-defop("strided_slice_grad", infer=lambda types, a: TensorType(types[0].dtype, types[1].shape),
+defop("strided_slice_grad", kind="library", shape_only={1}, infer=lambda types, a: TensorType(types[0].dtype, types[1].shape),
       reference=_slice_grad_ref, attrs=SLICE_ATTRS, num_inputs=2,
       grad=lambda b, op, g: [b.strided_slice(g[0], **op.attrs), None],
       doc="scatter g into zeros shaped like the sliced tensor (like's values are not read)")
@@ -152,11 +176,11 @@ def _concat_grad(b, op, g):
     return grads
 
 
-defop("concat", infer=_concat_infer,
+defop("concat", kind="library", infer=_concat_infer,
       reference=lambda *xs, axis: np.concatenate(xs, axis=axis),
       grad=_concat_grad, attrs={"axis": Attr("int")})
 
-defop("shape", infer=lambda types, a: TensorType(a["dtype"], (types[0].rank,)),
+defop("shape", kind="library", shape_only={0}, infer=lambda types, a: TensorType(a["dtype"], (types[0].rank,)),
       reference=lambda x, dtype: np.array(x.shape, dtype=dtype.np),
       attrs={"dtype": Attr("dtype", int32)}, num_inputs=1, differentiable=False,
       doc="run-time shape of x as an integer vector (tf.shape)")

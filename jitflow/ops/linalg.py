@@ -61,5 +61,5 @@ def _matmul_grad_full(b, op, g):
     return [mm(y, g, transpose_a=True, transpose_b=True), mm(g, x, transpose_a=True, transpose_b=True)]
 
 
-defop("matmul", infer=_matmul_infer, reference=_matmul_ref, grad=_matmul_grad, num_inputs=2,
+defop("matmul", kind="contraction", infer=_matmul_infer, reference=_matmul_ref, grad=_matmul_grad, num_inputs=2,
       attrs={"transpose_a": Attr("bool", False), "transpose_b": Attr("bool", False)})

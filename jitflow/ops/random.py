@@ -171,6 +171,7 @@ def _make_ref(kind):
 
 for _kind in ("uniform", "normal", "truncated_normal"):
     defop(f"random_{_kind}" if _kind != "truncated_normal" else "random_truncated_normal",
+          kind="random", cost="expensive",
           infer=_random_infer, reference=_make_ref(_kind), attrs=RANDOM_ATTRS,
           differentiable=False, stateful=True,
           doc=f"{_kind} samples; operands (step) or (step, like) where like gives the shape")

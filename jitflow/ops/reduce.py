@@ -103,19 +103,19 @@ def _prod_grad(b, op, g):
     return [b.mul(others, b.broadcast_like(gk, x))]
 
 
-defop("reduce_sum", infer=reduce_infer("fi"), attrs=REDUCE_ATTRS, num_inputs=1,
+defop("reduce_sum", kind="reduction", combiner="sum", infer=reduce_infer("fi"), attrs=REDUCE_ATTRS, num_inputs=1,
       reference=lambda x, axes, keepdims: np.asarray(
           np.sum(x, axis=_np_axes(x, axes), keepdims=keepdims, dtype=x.dtype), dtype=x.dtype),
       grad=_sum_grad)
-defop("reduce_mean", infer=reduce_infer("fi"), attrs=REDUCE_ATTRS, num_inputs=1,
+defop("reduce_mean", kind="reduction", combiner="mean", infer=reduce_infer("fi"), attrs=REDUCE_ATTRS, num_inputs=1,
       reference=_mean_ref, grad=_mean_grad, doc="integer inputs give a truncating mean, as in TF")
-defop("reduce_max", infer=reduce_infer("fi"), attrs=REDUCE_ATTRS, num_inputs=1,
+defop("reduce_max", kind="reduction", combiner="max", infer=reduce_infer("fi"), attrs=REDUCE_ATTRS, num_inputs=1,
       reference=lambda x, axes, keepdims: _extreme_ref(np.max, x, axes, keepdims),
       grad=_extreme_grad)
-defop("reduce_min", infer=reduce_infer("fi"), attrs=REDUCE_ATTRS, num_inputs=1,
+defop("reduce_min", kind="reduction", combiner="min", infer=reduce_infer("fi"), attrs=REDUCE_ATTRS, num_inputs=1,
       reference=lambda x, axes, keepdims: _extreme_ref(np.min, x, axes, keepdims),
       grad=_extreme_grad)
-defop("reduce_prod", infer=reduce_infer("fi"), attrs=REDUCE_ATTRS, num_inputs=1,
+defop("reduce_prod", kind="reduction", combiner="prod", infer=reduce_infer("fi"), attrs=REDUCE_ATTRS, num_inputs=1,
       reference=lambda x, axes, keepdims: np.asarray(
           np.prod(x, axis=_np_axes(x, axes), keepdims=keepdims, dtype=x.dtype), dtype=x.dtype),
       grad=_prod_grad)

@@ -8,9 +8,9 @@ from ..ir.opdef import Attr, defop
 
 _ATTRS = {"device": Attr("str", "")}
 
-defop("copy_to_device", infer=lambda types, a: types[0], reference=lambda x, device: x,
+defop("copy_to_device", kind="view", infer=lambda types, a: types[0], reference=lambda x, device: x,
       attrs=_ATTRS, num_inputs=1, differentiable=False,
       doc="host -> device copy (device: the target, e.g. '/device:GPU:0')")
-defop("copy_to_host", infer=lambda types, a: types[0], reference=lambda x, device: x,
+defop("copy_to_host", kind="view", infer=lambda types, a: types[0], reference=lambda x, device: x,
       attrs=_ATTRS, num_inputs=1, differentiable=False,
       doc="device -> host copy (device: the target, e.g. '/device:CPU:0')")

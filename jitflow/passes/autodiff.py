@@ -49,7 +49,9 @@ def vjp(ops: Sequence[Op], ys: Sequence[Value], xs: Sequence[Value],
                          op.loc.file, op.loc.line)
         if len(gs) > 1:
             gs = [g if g is not None else b.zeros_like(r) for g, r in zip(gs, op.results)]
-        in_grads = opdef.grad(b, op, gs)
+        # a control op's rule differentiates its regions' ops through this same vjp
+        in_grads = (opdef.grad(b, op, gs, vjp) if opdef.kind == "control"
+                    else opdef.grad(b, op, gs))
         if len(in_grads) != len(op.operands):
             raise AssertionError(f"gradient rule of {op.opname} returned {len(in_grads)} "
                                  f"cotangents for {len(op.operands)} operands")

@@ -12,32 +12,36 @@ Each refused fusion is recorded with its reason in ``f.fusion_log`` (JITFLOW_DUM
 from __future__ import annotations
 
 from ..ir.core import Function, Op, Value
+from ..ir.opdef import OPS
 
-ELEMENTWISE = {
-    "neg", "abs", "sign", "square", "sqrt", "rsqrt", "exp", "log", "tanh", "sigmoid", "relu",
-    "add", "sub", "mul", "div", "floordiv", "mod", "pow", "maximum", "minimum", "equal",
-    "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or",
-    "logical_not", "select", "cast", "fill", "zeros_like", "ones_like", "broadcast_like", "add_n",
-    "size", "random_uniform", "random_normal", "random_truncated_normal", "check_numerics",
-    # NN ops (jitflow/ops/nn.py); bias_add only along the last axis, see _is_elementwise
-    "elu", "leaky_relu", "softplus", "relu6", "sigmoid_cross_entropy", "bias_add",
-}
-EXPENSIVE = {"exp", "log", "tanh", "sigmoid", "pow", "random_uniform", "random_normal",
-             "random_truncated_normal", "sqrt", "rsqrt", "div", "mod", "floordiv",
-             "elu", "softplus", "sigmoid_cross_entropy"}
-REMAP = {"transpose", "strided_slice"}
-REDUCE = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "sum_to"}
-#: operands read only for their (run-time) shape, never their values (backends skip them)
-SHAPE_ONLY = {"broadcast_like": {1}, "sum_to": {1}, "reshape_like": {1}, "zeros_like": {0},
-              "ones_like": {0}, "size": {0}, "shape": {0}, "strided_slice_grad": {1},
-              "conv2d_backprop_input": {2}, "conv2d_backprop_filter": {2}, "avg_pool_grad": {1},
-              "gather_grad": {2}, "tile_grad": {1}}
+#: reductions whose elementwise producers join their kernel: those accumulating numbers (the
+#: logical ones, ``all``/``any``, are kernels of their own)
+FUSED_COMBINERS = frozenset({"sum", "mean", "max", "min", "prod"})
+
+
+def shape_only(op: Op) -> frozenset:
+    """Operand indices ``op`` reads only for their (run-time) shape (backends skip them)."""
+    return OPS[op.opname].shape_only
 
 
 def data_operands(op: Op) -> list[tuple[int, Value]]:
-    """(index, operand) pairs whose values ``op`` reads (SHAPE_ONLY ones left out)."""
-    skip = SHAPE_ONLY.get(op.opname, set())
+    """(index, operand) pairs whose values ``op`` reads (shape-only ones left out)."""
+    skip = OPS[op.opname].shape_only
     return [(i, v) for i, v in enumerate(op.operands) if i not in skip]
+
+
+def is_reduction(op: Op) -> bool:
+    """A reduction computed as a loop over its input (its producers may join it)."""
+    d = OPS[op.opname]
+    return d.kind == "reduction" and d.combiner in FUSED_COMBINERS
+
+
+def is_remap(op: Op) -> bool:
+    return OPS[op.opname].kind == "remap"
+
+
+def is_contraction(op: Op) -> bool:
+    return OPS[op.opname].kind == "contraction"
 
 
 def fusion_groups(f: Function) -> list[list[Op]]:
@@ -49,11 +53,10 @@ def fusion_groups(f: Function) -> list[list[Op]]:
     return list(by_key.values())
 
 
-def _is_elementwise(op: Op) -> bool:
-    if op.opname == "bias_add":   # a right-aligned broadcast add only along the last axis
-        shape = op.operands[0].type.shape
-        return shape is not None and op.attrs["axis"] % len(shape) == len(shape) - 1
-    return op.opname in ELEMENTWISE
+def is_elementwise(op: Op) -> bool:
+    """Computed per element in a fused loop (elementwise or random, where fusable)."""
+    d = OPS[op.opname]
+    return d.loop_fusable and (d.fusable is None or d.fusable(op))
 
 
 def _broadcasts_to(shape: tuple, space: tuple) -> bool:
@@ -75,13 +78,15 @@ def fuse(f: Function) -> Function:
         op.group = None
     for op in reversed(f.ops):
         name = op.opname
-        if not _is_elementwise(op) and name not in REMAP and name not in REDUCE and name != "matmul":
+        d = OPS[name]
+        reduce, remap, gemm = is_reduction(op), d.kind == "remap", d.kind == "contraction"
+        if not is_elementwise(op) and not remap and not reduce and not gemm:
             continue
         joined = False
         us = [u for r in op.results for u in users.get(id(r), [])]
         gids = {u.group for u in us}
         where = f"{name} ({op.loc.tf_name or '?'})"
-        if name in REDUCE:
+        if reduce:
             pass
         elif not us:
             pass
@@ -93,9 +98,9 @@ def fuse(f: Function) -> Function:
             g = groups[gid]
             space = g["space"].type.shape
             shape = op.results[0].type.shape
-            if any(u.opname in REMAP for u in us):
+            if any(is_remap(u) for u in us):
                 log.append(f"refused {where}: read through a transpose/slice, which needs it in memory")
-            elif name == "matmul":
+            elif gemm:
                 if g["kind"] != "ew" or g["gemm"]:
                     log.append(f"refused {where}: a GEMM fuses only as the head of an elementwise group")
                 elif shape != space or any(u.results[0].type.shape != shape for u in us):
@@ -105,17 +110,17 @@ def fuse(f: Function) -> Function:
                 else:
                     g["gemm"] = True
                     joined = True
-            elif any(u.opname == "matmul" for u in us):
+            elif any(is_contraction(u) for u in us):
                 log.append(f"refused {where}: GEMM operands must be in memory")
             elif g["kind"] == "reduce" and any(id(r) in results for r in op.results):
                 log.append(f"refused {where}: returned, and a reduction's prologue is not stored")
-            elif any(u.opname in REDUCE and u.operands[0] is not op.results[0] for u in us):
+            elif any(is_reduction(u) and u.operands[0] is not op.results[0] for u in us):
                 log.append(f"refused {where}: used by a reduction other than as its input")
             elif shape == space:
                 joined = True
-            elif name in REMAP or name.startswith("random"):
+            elif remap or d.kind == "random":
                 log.append(f"refused {where}: shape {shape} differs from the kernel's {space}")
-            elif name in EXPENSIVE:
+            elif d.cost == "expensive":
                 log.append(f"refused {where}: costly op of shape {shape} would be recomputed "
                            f"across the kernel's {space}")
             elif _broadcasts_to(shape, space):
@@ -126,8 +131,8 @@ def fuse(f: Function) -> Function:
                 op.group = gid
         if not joined:
             gid = len(groups)
-            kind = "reduce" if name in REDUCE else ("gemm" if name == "matmul" else "ew")
-            space = op.operands[0] if name in REDUCE else op.results[0]
+            kind = "reduce" if reduce else ("gemm" if gemm else "ew")
+            space = op.operands[0] if reduce else op.results[0]
             groups[gid] = {"kind": kind, "space": space, "gemm": False}
             op.group = gid
     # number groups in program order for readable dumps

@@ -27,8 +27,12 @@ PassFn = Callable[[Function], Function]
 
 @dataclass(frozen=True)
 class Pass:
+    """A named IR -> IR function. ``per_device``: it depends on the device the code runs on
+    (fusion, a backend's legalization), so with ``tf.device`` scopes it runs on each device's
+    part after placement, the other passes on the whole Function before it."""
     name: str
     run: PassFn
+    per_device: bool = False
 
 
 AUTODIFF = Pass("autodiff", expand_gradients)
@@ -36,23 +40,22 @@ DCE = Pass("dce", dce)
 CANONICALIZE = Pass("canonicalize", canonicalize)
 FOLD = Pass("constant-fold", fold_constants)
 CSE = Pass("cse", cse)
-FUSION = Pass("fusion", fuse)
+FUSION = Pass("fusion", fuse, per_device=True)
 CHECK_NUMERICS = Pass("check-numerics", insert_numeric_checks)
 
+#: the passes every compiling backend runs before its own (fusion last, by convention)
+SIMPLIFY = [AUTODIFF, CANONICALIZE, FOLD, CSE, CANONICALIZE, DCE]
 
-def _cuda_legalize(f: Function) -> Function:
-    from ..backends.cuda.legalize import legalize   # pure IR; no Numba import
-    return legalize(f)
-
-
-CUDA_LEGALIZE = Pass("cuda-legalize", _cuda_legalize)
-
-#: pipeline per backend name; backends may register theirs
+#: pipeline per backend name: the reference's here, the others registered by their backend
+#: package (``jitflow/backends/<name>/pipeline.py``) through ``register_pipeline``
 PIPELINES: dict[str, list[Pass]] = {
     "reference": [AUTODIFF, CANONICALIZE, FOLD, CSE, DCE],
-    "llvm": [AUTODIFF, CANONICALIZE, FOLD, CSE, CANONICALIZE, DCE, FUSION],
-    "cuda": [AUTODIFF, CANONICALIZE, FOLD, CSE, CANONICALIZE, DCE, CUDA_LEGALIZE, FUSION],
 }
+
+
+def register_pipeline(backend: str, passes: Sequence[Pass]) -> None:
+    """Declare the pass pipeline of ``backend`` (a later registration replaces it)."""
+    PIPELINES[backend] = list(passes)
 
 
 def graph_id(f: Function) -> str:

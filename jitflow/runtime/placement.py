@@ -377,20 +377,17 @@ class PartitionedExecutable:
                 c()
 
 
-#: the passes that depend on the device a segment runs on: they run after placement
-DEVICE_PASS_NAMES = ("cuda-legalize", "fusion")
-
-
 def pre_placement_passes(backend: str) -> list:
     """``backend``'s pipeline up to placement (autodiff and simplification)."""
     from ..passes.manager import pipeline_for
-    return [p for p in pipeline_for(backend) if p.name not in DEVICE_PASS_NAMES]
+    return [p for p in pipeline_for(backend) if not p.per_device]
 
 
 def device_passes(backend: str) -> list:
-    """The rest of ``backend``'s pipeline, run on each device's part after placement."""
+    """The passes of ``backend``'s pipeline that depend on the device (``Pass.per_device``:
+    legalization, fusion), run on each device's part after placement."""
     from ..passes.manager import pipeline_for
-    return [p for p in pipeline_for(backend) if p.name in DEVICE_PASS_NAMES]
+    return [p for p in pipeline_for(backend) if p.per_device]
 
 
 def compile_partitioned(f: Function, dev_of: dict[int, Device], placer: Placer,

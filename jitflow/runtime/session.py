@@ -20,6 +20,7 @@ from ..backends.base import CompileOptions
 from ..errors import FailedPreconditionError
 from ..frontend.default_session import default_session_stack as _default_session_stack
 from ..frontend.default_session import get_default_session  # noqa: F401  (re-exported)
+from ..frontend.default_session import register_session_class
 from ..frontend.default_session import session_for as _session_for  # noqa: F401
 from ..frontend.graph import Graph, Operation, Tensor, get_default_graph
 from ..frontend.graph import _stack as _graph_stack
@@ -27,6 +28,7 @@ from ..frontend.graph_to_ir import GraphFunction, graph_to_ir, needed_ops
 from ..ir.types import TensorType
 from ..passes.manager import pipeline_for
 from .compile import COMPILE_HOOKS, CompileEvent, compile_function, log_compile  # noqa: F401
+from . import progress as _progress
 
 _log_compile = log_compile     # the name tracing and older tools import
 
@@ -166,6 +168,11 @@ class Session:
     def sess_str(self) -> str:
         return ""
 
+    @property
+    def graph_def(self) -> Any:
+        """The session's graph as TF's ``GraphDef`` protocol buffer."""
+        return self.graph.as_graph_def()
+
     # ------------------------------------------------------------------ run --------------
     def run(self, fetches: Any, feed_dict: Optional[dict] = None, options: Any = None,
             run_metadata: Any = None) -> Any:
@@ -208,6 +215,8 @@ class Session:
         finally:
             for lock in reversed(locks):
                 lock.release()
+        if _progress.enabled:       # JITFLOW_PROGRESS: count the run (runtime/progress.py)
+            _progress.run_done()
         return rebuild(values)
 
     def _execute(self, compiled: _Compiled, arrays: list, tensors: list) -> dict:
@@ -359,6 +368,8 @@ class Session:
         log_compile(f"compiled {f.name}: {len(tensors)} fetches, {len(targets)} targets, "
                     f"feeds {[str(t) for t in types]}, {len(f.ops)} ops on {backend_name} "
                     f"in {secs * 1e3:.1f} ms")
+        if _progress.enabled:       # JITFLOW_PROGRESS: report the compilation
+            _progress.compile_done(f.name, len(f.ops), backend_name, secs)
         for var_op in low.var_writes:
             self._var_locks.setdefault(id(var_op), threading.Lock())
         locks = tuple(self._var_locks[k] for k in sorted({id(op) for op in low.var_writes}))
@@ -431,6 +442,9 @@ class Session:
         if v is not None and not isinstance(v, np.ndarray):
             v = np.asarray(v)      # a device-resident value (cuda backend): copy to the host
         return v
+
+
+register_session_class(Session)
 
 
 class InteractiveSession(Session):

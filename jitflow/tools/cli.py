@@ -4,6 +4,8 @@
                     [--backend NAME] [--diff A [B]] [--list-stages] [-- SCRIPT ARGS...]
     jitflow run-ir FILE.jfir --inputs in.npz [--backend NAME] [-o out.npz]
     jitflow info
+    jitflow run [--backend NAME] PROG.py [ARGS...]
+    jitflow cache info|clear
 """
 from __future__ import annotations
 
@@ -79,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("info", help="versions, backends, CPU features, BLAS, cache, Graphviz",
                    description="Print what jitflow runs with on this machine.")
+    _add_run_parser(sub)
+    from . import cache
+    cache.add_parser(sub)
     return p
 
 
@@ -355,9 +360,65 @@ def _name(text: str) -> str:
     return head.split("@", 1)[-1] if "@" in head else "main"
 
 
+# ----------------------------------------------------------------------------- run --------
+def _add_run_parser(sub) -> None:
+    r = sub.add_parser(
+        "run", help="run an unmodified TF1 program (`import tensorflow as tf`) on jitflow",
+        description="Run PROG.py as `python PROG.py ARGS...` would, with an import hook that "
+        "makes `import tensorflow` (and tensorflow.compat.v1, tensorflow.contrib..., "
+        "tensorflow.examples...) give jitflow's TF1 API; no file is changed. A TF name "
+        "jitflow lacks fails with an error naming it (see docs/tf_import.md).")
+    r.add_argument("--backend", metavar="NAME",
+                   help="backend to run on (default: JITFLOW_BACKEND or llvm)")
+    r.add_argument("script", help="the TF1 program (.py)")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the program")
+
+
+def cmd_run(args) -> int:
+    """Run ``args.script`` as ``__main__`` with ``tensorflow`` aliased to jitflow; the
+    program's exit status is the command's."""
+    import runpy
+    import traceback
+    from ..compat import tensorflow_alias
+    if not os.path.isfile(args.script):
+        print(f"jitflow run: error: {args.script}: no such file", file=sys.stderr)
+        return 2
+    if args.backend:
+        try:
+            os.environ["JITFLOW_BACKEND"] = _check_backend(args.backend)
+        except CLIError as e:
+            print(f"jitflow run: error: {e}", file=sys.stderr)
+            return 2
+    script = os.path.abspath(args.script)
+    sys.argv = [args.script] + list(args.args)
+    sys.path.insert(0, os.path.dirname(script))
+    tensorflow_alias.install()
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as e:
+        code = e.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BaseException as e:  # noqa: BLE001 - the program's error, shown as Python would
+        tb = e.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename != script:
+            tb = tb.tb_next          # drop jitflow's and runpy's frames above the program
+        traceback.print_exception(type(e), e, tb or e.__traceback__)
+        return 1
+    finally:
+        sys.stdout.flush()
+    return 0
+
+
 # ----------------------------------------------------------------------------- main -------
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:        # the program's own arguments may hold `--`: no split
+        return cmd_run(_parser().parse_args(argv))
     argv, script_args = _split_script_args(argv)
     parser = _parser()
     args = parser.parse_args(argv)
@@ -368,6 +429,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise CLIError("arguments after `--` are passed to dump-ir scripts only")
         if args.command == "run-ir":
             return cmd_run_ir(args)
+        if args.command == "cache":
+            from . import cache
+            return cache.run(args)
         if args.command == "info":
             from .info import info_text
             sys.stdout.write(info_text())

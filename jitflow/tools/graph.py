@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 from ..ir.core import Function, Op
 from ..ir.printer import format_attr
 from ..ir.types import format_type
-from ..passes.fusion import SHAPE_ONLY
+from ..passes.fusion import shape_only as _shape_only
 
 INSTALL_HINT = ("install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), "
                 "`dnf install graphviz` (Fedora), `brew install graphviz` (macOS) or "
@@ -133,7 +133,7 @@ def function_to_dot(f: Function, title: str = "") -> str:
         lines.append(f"  r{i} [shape=house, style=filled, fillcolor=\"#f4b6b6\", label={_q(label)}];")
     # edges
     for n, op in enumerate(f.ops):
-        shape_only = SHAPE_ONLY.get(op.opname, set())
+        shape_only = _shape_only(op)
         for k, v in enumerate(op.operands):
             src = node_of.get(id(v))
             if src is None:

@@ -61,13 +61,10 @@ def collect() -> dict[str, Any]:
             forced = os.environ.get("OPENBLAS_CORETYPE")
             out["blas"] += f" [{host['blas_core']} kernels" + \
                 (f", forced by OPENBLAS_CORETYPE={forced}]" if forced else "]")
-        d = jit.cache_dir()
-        if d.is_dir():
-            files = [p for p in d.iterdir() if p.is_file()]
-            total = sum(p.stat().st_size for p in files)
-            out["cache dir"] = f"{d} ({len(files)} files, {_human(total)}; JITFLOW_CACHE_DIR moves it)"
-        else:
-            out["cache dir"] = f"{d} (not created yet; JITFLOW_CACHE_DIR moves it)"
+        from ..backends.llvm import diskcache
+        c = diskcache.info()
+        out["cache dir"] = f"{c['directory']} ({c['state']}; {c['entries']} entries, " \
+            f"{_human(c['bytes'])} of {_human(c['limit_bytes'])}; JITFLOW_CACHE_DIR moves it)"
     except Exception as e:  # noqa: BLE001 - the llvm backend cannot start here
         out["cpu"] = f"unknown (llvm backend unavailable: {type(e).__name__}: {e})"
     prog = dot_program()

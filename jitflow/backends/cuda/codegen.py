@@ -20,16 +20,15 @@ import numpy as np
 
 from ...ir.core import Op, Value
 from ...ir.dtypes import DType, float32, float64
-from ...ops.indexing import slice_key
+from ...ir.opdef import OPS
+from ...kernels.errors import ErrorTable, UnsupportedOp, op_where  # noqa: F401  (re-exported)
+from ...kernels.groups import same_static  # noqa: F401  (re-exported)
+from ...kernels.indexmap import contig, embed, operand_map as operand_local_map  # noqa: F401
 from ...ops.random import LN2_HI, LN2_LO, PHI_MINUS_2, _A, _B, _C, _D, _E, _F, fold_seed
 from ...ops.reduce import reduced_axes
 
 CTOR = {"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64"}
 INT_MAX_CODE = 2 ** 31 - 1
-
-
-class UnsupportedOp(NotImplementedError):
-    """An op with no CUDA lowering (the message lists them)."""
 
 
 def lit(v, dt: DType) -> str:
@@ -54,75 +53,22 @@ def wrap(dt: DType, expr: str) -> str:
 
 # ================================================================ index maps ================
 
-def contig(shape) -> list[int]:
-    st, acc = [0] * len(shape), 1
-    for k in range(len(shape) - 1, -1, -1):
-        st[k] = acc
-        acc *= shape[k]
-    return st
-
-
 def slice_map(in_shape, attrs) -> tuple[int, list[int]]:
     """(base, strides over the result's axes) of a strided slice of a contiguous tensor."""
-    cs = contig(in_shape)
-    base, out, axis = 0, [], 0
-    for entry in slice_key(attrs):
-        if entry is None:
-            out.append(0)
-            continue
-        d = in_shape[axis]
-        if isinstance(entry, slice):
-            start, _, step = entry.indices(d)
-            base += start * cs[axis] if d else 0
-            out.append(step * cs[axis])
-        else:
-            idx = entry + d if entry < 0 else entry
-            base += idx * cs[axis]
-        axis += 1
-    out.extend(cs[axis:])
-    return base, out
+    return OPS["strided_slice"].index_map(in_shape, attrs)
 
 
-def operand_local_map(op: Op, idx: int, shapes) -> tuple[int, list[int]]:
-    """Map of ``op.operands[idx]`` over the axes of op's result (concrete shapes)."""
-    v = op.operands[idx]
-    vs = shapes[id(v)]
-    os_ = shapes[id(op.results[0])]
-    name = op.opname
-    if name == "transpose":
-        from ...ops.array import _perm
-        perm = _perm(len(vs), op.attrs["perm"])
-        cs = contig(vs)
-        return 0, [cs[p] for p in perm]
-    if name == "strided_slice":
-        return slice_map(vs, op.attrs)
-    if name == "bias_add" and idx == 1:
-        ax = op.attrs["axis"] % len(os_)
-        st = [0] * len(os_)
-        st[ax] = 0 if vs[0] == 1 else 1
-        return 0, st
-    lead = len(os_) - len(vs)
-    cs = contig(vs)
-    return 0, [0] * lead + [0 if vs[k] == 1 else cs[k] for k in range(len(vs))]
+def remaps(name: str) -> bool:
+    """A transpose or strided slice: read through its own index map, from memory."""
+    return OPS[name].kind == "remap"
 
 
-def embed(base: int, local: list[int], op_shape, space_shape) -> tuple:
-    """A map over an op's result axes as a map over the space (right-aligned broadcast)."""
-    lead = len(space_shape) - len(op_shape)
-    st = [0] * lead + [0 if op_shape[k] == 1 else local[k] for k in range(len(op_shape))]
-    return (int(base),) + tuple(int(s) for s in st)
-
-
-SPECIAL_MAP_OPS = {"transpose", "strided_slice"}
+def reduces(name: str) -> bool:
+    return OPS[name].kind == "reduction"
 
 
 def is_special_read(op: Op, idx: int) -> bool:
-    return op.opname in SPECIAL_MAP_OPS or (op.opname == "bias_add" and idx == 1)
-
-
-def same_static(a: Value, b: Value) -> bool:
-    sa, sb = a.type.shape, b.type.shape
-    return sa == sb and None not in sa
+    return remaps(op.opname) or (op.opname == "bias_add" and idx == 1)
 
 
 # ================================================================ source builder ============
@@ -137,29 +83,6 @@ class Src:
 
     def text(self) -> str:
         return "\n".join(self.lines)
-
-
-class ErrorTable:
-    """Run-time error messages of one executable; a kernel records ``code = index + 1`` with
-    ``cuda.atomic.min`` so the earliest op (smallest code) wins."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-        self.exact: set[int] = set()
-
-    def code(self, message: str, exact: bool = False) -> int:
-        if message not in self.messages:
-            self.messages.append(message)
-        c = self.messages.index(message) + 1
-        if exact:
-            self.exact.add(c)
-        return c
-
-
-def op_where(op: Op) -> str:
-    args = ", ".join(str(v.type) for v in op.operands)
-    return (f"\n\t [[node {op.loc.tf_name or op.opname} (op {op.opname}({args})) "
-            f"defined at {op.loc.file or '<unknown>'}:{op.loc.line}]]")
 
 
 # ================================================================ per-op expressions =========
@@ -557,10 +480,6 @@ def _random(c, op, a):
 
 # ================================================================ group generator ===========
 
-REDUCE_KINDS = {"reduce_sum": "sum", "reduce_mean": "mean", "reduce_max": "max",
-                "reduce_min": "min", "reduce_prod": "prod", "sum_to": "sum",
-                "reduce_all": "all", "reduce_any": "any"}
-
 
 class GroupGen:
     """Generates the kernel of one group.
@@ -582,7 +501,7 @@ class GroupGen:
         self.block = block
         self.reduce_block = reduce_block
         self.root = ops[-1]
-        self.reduce = REDUCE_KINDS.get(self.root.opname)
+        self.reduce = OPS[self.root.opname].combiner     # None: an elementwise kernel
         self.space = self.root.operands[0] if self.reduce else self.root.results[0]
         self.rank = len(self.space.type.shape)
         self.specs: list[tuple] = []
@@ -701,14 +620,13 @@ class GroupGen:
         self.values: dict[int, str] = getattr(self, "values", {})
         for op in ops:
             fn = EW.get(op.opname)
-            if fn is None and op.opname not in SPECIAL_MAP_OPS:
-                raise UnsupportedOp(f"no CUDA elementwise lowering for op {op.opname!r}")
+            if fn is None and not remaps(op.opname):
+                raise UnsupportedOp("cuda", {op.opname})
             ctx.op = op
-            if op.opname in SPECIAL_MAP_OPS:
+            if remaps(op.opname):
                 expr = self.load(op, 0)
             else:
-                skip = {"broadcast_like": {1}, "zeros_like": {0}, "ones_like": {0},
-                        "size": {0}}.get(op.opname, set())
+                skip = OPS[op.opname].shape_only
                 args = [self.load(op, i) if i not in skip else None
                         for i in range(len(op.operands))]
                 expr = fn(ctx, op, args)

@@ -25,28 +25,35 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from ..memplan import assign_offsets
-from ..runshapes import run_shapes
-from ...passes.fusion import data_operands, fusion_groups
+from ...kernels import plan as kplan
+from ...kernels.arena import assign_offsets
+from ...kernels.groups import kernel_groups, materialized, needed_values
+from ...kernels.plan import Buffer as Buf
+from ...kernels.plan import aligned, live_ranges
+from ...kernels.shapes import run_shapes
+from ...passes.fusion import data_operands
 from ...errors import InvalidArgumentError, OpError, ResourceExhaustedError
 from ...ir.core import Function, Op, Value
 from ...ir.opdef import OPS
 from ...ir.verifier import verify
 from . import library
-from .codegen import (EW, INT_MAX_CODE, REDUCE_KINDS, SPECIAL_MAP_OPS, ErrorTable, GroupGen,
-                      UnsupportedOp, contig, op_where, same_static, slice_map)
+from .codegen import (EW, INT_MAX_CODE, ErrorTable, GroupGen, UnsupportedOp, contig,
+                      is_special_read, op_where, reduces, remaps, same_static, slice_map)
 from .blas import device_ptr, raw_gemm
 from .device import DeviceTensor, alloc, cuda, cupy_module, gpu_present, is_simulator, upload
 from .launch import KernelLauncher, launch_mode
 from .runtime_ns import compile_source
 
-VIEW_OPS = {"reshape", "reshape_like", "expand_dims", "squeeze", "identity", "stop_gradient",
-            "copy_to_device", "copy_to_host"}
+
+
+def views(name: str) -> bool:
+    return OPS[name].kind == "view"
+
 ALIGN = 256
 PLAN_CACHE = 8
 
@@ -60,27 +67,8 @@ def _prod(xs) -> int:
 
 
 @dataclass(eq=False)
-class Buf:
-    idx: int
-    kind: str                       # param | const | temp | vresult | donated | scratch
-    value: Optional[Value]
-    ref: int = -1                   # param index (param, donated)
-    array: Optional[np.ndarray] = None
-    dtype: Optional[np.dtype] = None
-    nbytes_fn: Optional[Callable] = None   # scratch: fn(shapes) -> bytes
-    name: str = ""
-
-    def np_dtype(self) -> np.dtype:
-        return np.dtype(self.dtype) if self.dtype is not None else self.value.type.dtype.np
-
-
-@dataclass(eq=False)
-class Step:
-    kind: str
-    ops: list
-    reads: list = field(default_factory=list)
-    writes: list = field(default_factory=list)
-    scratch: list = field(default_factory=list)
+class Step(kplan.Kernel):
+    """A kernel of the plan as the cuda backend runs it: ``bind`` gives its launches."""
     bind: Optional[Callable] = None       # bind(shapes, plan) -> list[Launch]
     gen: Optional[GroupGen] = None
     kernels: Optional[dict] = None
@@ -159,8 +147,6 @@ class CUDAExecutable:
         self.donations = dict(donations or {})
         self.applied_donations: dict[int, int] = {}
         self.errors = ErrorTable()
-        self.bufs: list[Buf] = []
-        self.storage: dict[int, Buf] = {}
         self.steps: list[Step] = []
         self.cp = cupy_module()
         self._plans: OrderedDict = OrderedDict()
@@ -177,71 +163,28 @@ class CUDAExecutable:
 
     # ================================================================ compile time =========
     def _new(self, kind: str, value: Optional[Value], **kw) -> Buf:
-        b = Buf(len(self.bufs), kind, value, **kw)
-        self.bufs.append(b)
-        return b
-
+        return self.bt.new(kind, value, **kw)
 
     def _build(self) -> None:
         f = self.function
-        for i, p in enumerate(f.params):
-            self.storage[id(p)] = self._new("param", p, ref=i, name=p.name or f"param{i}")
-        needed: set[int] = {id(v) for v in f.results}
-        for op in reversed(f.ops):
-            if OPS[op.opname].effectful or any(id(r) in needed for r in op.results):
-                needed.update(id(r) for r in op.results)
-                for _, v in data_operands(op):
-                    needed.add(id(v))
-        self.needed = needed
-        pos = {id(op): n for n, op in enumerate(f.ops)}
-        units: list[tuple[tuple, list[Op]]] = []     # (sort key, ops)
-        unsupported: set[str] = set()
-        for g in fusion_groups(self.function):
-            g = [op for op in g if any(id(r) in needed for r in op.results)
-                 or OPS[op.opname].effectful]
-            if not g:
-                continue
-            mms = [op for op in g if op.opname == "matmul"]
-            rest = [op for op in g if op.opname != "matmul"]
-            for mm in mms:
-                units.append(((pos[id(g[-1])], 0, pos[id(mm)]), [mm]))
-            if rest:
-                if self._group_ok(rest):
-                    units.append(((pos[id(g[-1])], 1, 0), rest))
-                else:
-                    for op in rest:
-                        units.append(((pos[id(op)], 1, 0), [op]))
-        units.sort(key=lambda u: u[0])
-        groups = self._split_stored_members([u[1] for u in units])
-        member_group = {id(op): gi for gi, g in enumerate(groups) for op in g}
+        self.bt = kplan.BufferTable(f)
+        self.bufs, self.storage = self.bt.buffers, self.bt.storage
+        self.needed = needed = needed_values(f)
+        groups = kernel_groups(f, needed, gemm_epilogue=False, one_kernel=self._group_ok)
         producer = {id(r): op for op in f.ops for r in op.results}
-        # values that must live in memory
-        mat: set[int] = {id(v) for v in f.results}
-        for gi, g in enumerate(groups):
-            gen_kernel = self._is_generated(g)
-            for op in g:
-                for i, v in data_operands(op):
-                    p = producer.get(id(v))
-                    if p is None:
-                        continue
-                    inside = member_group.get(id(p)) == gi
-                    if not inside or not gen_kernel or (op.opname in SPECIAL_MAP_OPS):
-                        mat.add(id(v))
-        self.materialize = mat
+        self.materialize = materialized(f, groups)
         var_results = {id(v) for v in f.results[self.num_fetches:]}
+        unsupported: set[str] = set()
         for g in groups:
             try:
                 self._plan_group(g, producer, var_results)
             except UnsupportedOp as e:
-                unsupported.update(getattr(e, "ops", {g[0].opname}))
+                unsupported.update(e.ops)
                 for op in g:            # placeholders, so the rest is planned (and checked)
                     for r in op.results:
                         self._out_buffer(r, var_results)
         if unsupported:
-            err = UnsupportedOp(f"the cuda backend has no lowering for op(s) "
-                                f"{sorted(unsupported)}")
-            err.ops = unsupported
-            raise err
+            raise UnsupportedOp("cuda", unsupported)
         self._finish_results()
         self._apply_donations()
         self.device_params = {b.ref for b in self.bufs if b.kind == "param"
@@ -251,75 +194,28 @@ class CUDAExecutable:
             any(s.kind in ("gather", "gather_grad", "sparse_softmax_cross_entropy")
                 for s in self.steps)
 
-    def _split_stored_members(self, groups: list[list[Op]]) -> list[list[Op]]:
-        """An elementwise group iterates over its root's shape; a member whose (smaller,
-        broadcast) result must be stored would not be computed at all when that shape is empty
-        at run time. Such a member and what it depends on in the group become a kernel of
-        their own, which the rest of the group reads."""
-        f = self.function
-        results = {id(v) for v in f.results}
-        out: list[list[Op]] = []
-        work = list(groups)
-        while work:
-            g = work.pop(0)
-            root = g[-1]
-            if root.opname in REDUCE_KINDS or len(g) == 1:
-                out.append(g)
-                continue
-            members = {id(op) for op in g}
-            space = root.results[0]
-            stored = None
-            for op in g[:-1]:
-                r = op.results[0]
-                if same_static(r, space):
-                    continue
-                used_out = id(r) in results or any(
-                    id(u) not in members and any(v is r for _, v in data_operands(u))
-                    for u in f.ops)
-                if used_out:
-                    stored = op
-                    break
-            if stored is None:
-                out.append(g)
-                continue
-            cone: set[int] = set()
-            stack = [stored]
-            while stack:
-                op = stack.pop()
-                if id(op) in cone:
-                    continue
-                cone.add(id(op))
-                for v in op.operands:
-                    p = v.producer
-                    if p is not None and id(p) in members:
-                        stack.append(p)
-            head = [op for op in g if id(op) in cone]
-            rest = [op for op in g if id(op) not in cone]
-            work[:0] = [head, rest] if rest else [head]
-        return out
-
     @staticmethod
     def _is_generated(g: list[Op]) -> bool:
         root = g[-1]
-        return root.opname in REDUCE_KINDS or root.opname in EW or root.opname in SPECIAL_MAP_OPS
+        return reduces(root.opname) or root.opname in EW or remaps(root.opname)
 
     def _group_ok(self, g: list[Op]) -> bool:
         """A group the generator handles as one kernel (else its ops run one by one)."""
         root = g[-1]
         if len(g) == 1:
             return True
-        body = g[:-1] if root.opname in REDUCE_KINDS else g
+        body = g[:-1] if reduces(root.opname) else g
         for op in body:
-            if op.opname not in EW and op.opname not in SPECIAL_MAP_OPS:
+            if op.opname not in EW and not remaps(op.opname):
                 return False
-            if op.opname in VIEW_OPS:
+            if views(op.opname):
                 return False
             if len(op.results) != 1:
                 return False
-        if root.opname not in REDUCE_KINDS and root.opname not in EW and \
-                root.opname not in SPECIAL_MAP_OPS:
+        if not reduces(root.opname) and root.opname not in EW and \
+                not remaps(root.opname):
             return False
-        if root.opname in REDUCE_KINDS:
+        if reduces(root.opname):
             # a reduction's prologue is never stored: every value stays inside the group
             members = {id(op) for op in g}
             res = {id(v) for v in self.function.results}
@@ -332,26 +228,18 @@ class CUDAExecutable:
         # a transpose / slice reads its operand from memory: not computed in the same kernel
         members = {id(op) for op in g}
         for op in g:
-            if op.opname in SPECIAL_MAP_OPS:
+            if remaps(op.opname):
                 p = op.operands[0].producer
                 if p is not None and id(p) in members:
                     return False
-            if op.opname.startswith("random") and \
-                    not same_static(op.result, (g[-1].operands[0] if root.opname in REDUCE_KINDS
+            if OPS[op.opname].kind == "random" and \
+                    not same_static(op.result, (g[-1].operands[0] if reduces(root.opname)
                                                 else g[-1].result)):
                 return False
         return True
 
     def _buffer_of(self, v: Value) -> Buf:
-        b = self.storage.get(id(v))
-        if b is None:
-            p = v.producer
-            if p is not None and p.opname == "constant":
-                b = self._new("const", v, array=p.attrs["value"], name=p.loc.tf_name or "const")
-                self.storage[id(v)] = b
-                return b
-            raise AssertionError(f"value {v} has no buffer")
-        return b
+        return self.bt.of(v)
 
     def _out_buffer(self, v: Value, var_results: set) -> Buf:
         if id(v) not in self.storage:
@@ -363,13 +251,13 @@ class CUDAExecutable:
                               if f.results[i] is v and f.result_names[i]), "")
                 if rname:
                     name = f"{rname} (the value of {name})"
-            self.storage[id(v)] = self._new(kind, v, name=name)
+            return self.bt.out(v, kind, name)
         return self.storage[id(v)]
 
     def _plan_group(self, g: list[Op], producer, var_results) -> None:
         root = g[-1]
         name = root.opname
-        if len(g) == 1 and name in VIEW_OPS:
+        if len(g) == 1 and views(name):
             self.storage[id(root.result)] = self._buffer_of(root.operands[0])
             return
         if len(g) == 1 and name == "constant":
@@ -381,15 +269,13 @@ class CUDAExecutable:
             for r in op.results:
                 if id(r) in self.materialize and id(r) in self.needed:
                     outs.append(r)
-        if self._is_generated(g) and (len(g) > 1 or name in EW or name in REDUCE_KINDS
-                                      or name in SPECIAL_MAP_OPS):
+        if self._is_generated(g) and (len(g) > 1 or name in EW or reduces(name)
+                                      or remaps(name)):
             self._plan_generated(g, outs, producer, var_results)
             return
         handler = LIBRARY.get(name)
         if handler is None or len(g) != 1:
-            e = UnsupportedOp(f"the cuda backend has no lowering for op {name!r}")
-            e.ops = {op.opname for op in g if op.opname not in EW}
-            raise e
+            raise UnsupportedOp("cuda", {op.opname for op in g if op.opname not in EW})
         out_bufs = [self._out_buffer(r, var_results) for r in root.results]
         reads = [self._buffer_of(v) for _, v in data_operands(root)]
         step = Step(name, [root], reads, out_bufs)
@@ -398,7 +284,7 @@ class CUDAExecutable:
 
     def _plan_generated(self, g, outs, producer, var_results) -> None:
         root = g[-1]
-        if root.opname in REDUCE_KINDS:
+        if reduces(root.opname):
             outs = [root.result]
         out_pairs = [(v, self._out_buffer(v, var_results).idx) for v in outs]
         reads: list[Buf] = []
@@ -452,37 +338,17 @@ class CUDAExecutable:
         for r_idx, p_idx in self.donations.items():
             if r_idx < self.num_fetches or r_idx >= len(f.results):
                 continue
-            v, p = f.results[r_idx], f.params[p_idx]
-            rbuf, pbuf = self.result_buf(r_idx), self.storage[id(p)]
-            if rbuf.kind != "vresult" or v.type != p.type or pbuf.kind != "param":
-                continue
-            if sum(1 for x in f.results if x is v) > 1 or any(
+            rbuf, pbuf = self.result_buf(r_idx), self.storage[id(f.params[p_idx])]
+            if rbuf.kind != "vresult" or pbuf.kind != "param" or any(
                     self.storage.get(id(x)) is pbuf for x in f.results):
                 continue
-            kpos = next((n for n, s in enumerate(self.steps) if rbuf in s.writes), None)
-            if kpos is None or self.steps[kpos].kind != "ew":
-                continue
-            step = self.steps[kpos]
-            if any(pbuf in s.reads for s in self.steps[kpos + 1:]):
-                continue
-            if not self._reads_in_place(step, pbuf, v):
+            v = f.results[r_idx]
+            if kplan.donation_kernel(f, self.steps, r_idx, p_idx, rbuf, pbuf, lambda step: (
+                    kplan.reads_only_in_place(step.ops, self.storage, pbuf, step.gen.space, v,
+                                              lambda op, i: is_special_read(op, i)))) is None:
                 continue
             rbuf.kind, rbuf.ref = "donated", p_idx
             self.applied_donations[r_idx] = p_idx
-
-    def _reads_in_place(self, step: Step, pbuf: Buf, out: Value) -> bool:
-        space = step.gen.space
-        if not same_static(out, space):
-            return False
-        for op in step.ops:
-            for i, v in enumerate(op.operands):
-                if self.storage.get(id(v)) is not pbuf:
-                    continue
-                if op.opname in SPECIAL_MAP_OPS or (op.opname == "bias_add" and i == 1):
-                    return False
-                if not same_static(v, space):
-                    return False
-        return True
 
     # ================================================================ library steps ========
     def grid_for(self, n: int, block: Optional[int] = None) -> tuple[int, int]:
@@ -519,7 +385,7 @@ class CUDAExecutable:
 
     def _nbytes(self, b: Buf, shapes) -> int:
         if b.kind == "scratch":
-            return int(b.nbytes_fn(shapes))
+            return int(b.nbytes(shapes))
         return _prod(shapes[id(b.value)]) * b.np_dtype().itemsize
 
     def _plan(self, args) -> _Plan:
@@ -532,16 +398,7 @@ class CUDAExecutable:
         plan.keep = []
         # liveness over steps; fetched values live to the end, fed values from the start
         nsteps = len(self.steps)
-        first: dict[int, int] = {}
-        last: dict[int, int] = {}
-        for n, s in enumerate(self.steps):
-            for b in s.writes + s.scratch:
-                if b.kind in ("temp", "scratch"):
-                    first.setdefault(b.idx, n)
-                    last[b.idx] = max(last.get(b.idx, n), n)
-            for b in s.reads:
-                if b.kind in ("temp",):
-                    last[b.idx] = n
+        first, last = live_ranges(self.steps)
         staged = [b for b in self.bufs if b.kind == "param" and b.ref < self.num_feeds
                   and b.ref in self.device_params and b.ref not in self.donated_params]
         for b in staged:
@@ -557,7 +414,7 @@ class CUDAExecutable:
                 if b.idx not in first and b.kind != "param":
                     continue
                 nb = self._nbytes(b, shapes)
-                sizes[b.idx] = max(ALIGN, (nb + ALIGN - 1) // ALIGN * ALIGN)
+                sizes[b.idx] = max(ALIGN, aligned(nb, ALIGN))
         offsets, top = assign_offsets(sizes, first, last)
         plan.offsets = offsets
         try:
@@ -1021,7 +878,7 @@ def _gemm2d(ex: CUDAExecutable, ia, a_shape, ta, ib, b_shape, tb, ic) -> list:
 
 
 def _conv_geo(xs, ws, attrs):
-    from ...ops.nn import window_geometry
+    from ...ops.window import window_geometry
     (sh, sw), (dh, dw) = attrs["strides"], attrs["dilations"]
     oh, pt, _ = window_geometry(xs[1], ws[0], sh, dh, attrs["padding"])
     ow, pl, _ = window_geometry(xs[2], ws[1], sw, dw, attrs["padding"])
@@ -1038,7 +895,7 @@ def _im2col_launch(ex: CUDAExecutable, geo, ix: int, icols: int, dt) -> list:
 
 
 def _scratch(ex: CUDAExecutable, step: Step, fn, dtype, name) -> Buf:
-    b = ex._new("scratch", None, dtype=np.dtype(dtype), nbytes_fn=fn, name=name)
+    b = ex._new("scratch", None, dtype=np.dtype(dtype), nbytes=fn, name=name)
     step.scratch.append(b)
     return b
 
@@ -1120,7 +977,7 @@ def _conv_bpi(ex: CUDAExecutable, step: Step, op: Op) -> None:
 
 
 def _pool_geo(xs, attrs):
-    from ...ops.nn import window_geometry
+    from ...ops.window import window_geometry
     (kh, kw), (sh, sw) = attrs["ksize"], attrs["strides"]
     oh, pt, _ = window_geometry(xs[1], kh, sh, 1, attrs["padding"])
     ow, pl, _ = window_geometry(xs[2], kw, sw, 1, attrs["padding"])

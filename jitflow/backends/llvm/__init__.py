@@ -17,7 +17,7 @@ class LLVMBackend:
     def compile(self, f: Function, options: Optional[CompileOptions] = None):
         """Compile ``f`` to native code. A Function using an op that has no LLVM lowering yet
         runs on the reference interpreter instead, with a warning naming the ops."""
-        from .compiler import UnsupportedOp
+        from ...kernels.errors import UnsupportedOp
         from .executable import LLVMExecutable
         try:
             opts = options or CompileOptions()

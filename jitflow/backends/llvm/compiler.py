@@ -16,20 +16,20 @@ import numpy as np
 from ...ir.core import Function, Op, Value
 from ...ir.dtypes import DType
 from ...ir.opdef import OPS
-from ...ops.indexing import slice_key
 from ...ops.reduce import reduced_axes
-from ...passes.fusion import SHAPE_ONLY, data_operands, fusion_groups
+from ...kernels import plan
+from ...kernels.errors import ErrorTable, UnsupportedOp, op_where
+from ...kernels.groups import is_view, kernel_groups, materialized, needed_values
+from ...kernels.indexmap import (ZERO, IndexMap, ParamTable, Ref, broadcast_map, contig_stride,
+                                 dim_ref, flat_kind, identity_map, numel_ref)
+from ...kernels.plan import Buffer
+from ...passes.fusion import data_operands, is_reduction, is_remap, shape_only
 from . import mathlib
 from .elementwise import LOWER
 from .emitter import Emitter, const, mtype, rtype
-from .maps import (ZERO, IndexMap, ParamTable, Ref, broadcast_map, contig_stride, dim_ref,
-                   flat_kind, identity_map, numel_ref)
 
-VIEW_OPS = {"reshape", "reshape_like", "expand_dims", "squeeze", "identity", "stop_gradient"}
-REDUCE_OPS = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "sum_to"}
-REMAP_OPS = {"transpose", "strided_slice"}
-RANDOM_OPS = {"random_uniform", "random_normal", "random_truncated_normal"}
-SPECIAL_OPS = {"matmul", "concat", "strided_slice_grad", "shape", "constant"}
+#: kernels the module builder writes itself (besides elementwise, reduction, GEMM and copies)
+BUILTIN_KERNELS = ("concat", "strided_slice_grad", "shape")
 BLAS_MIN_FLOPS = 1 << 15
 PARALLEL_MIN = 1 << 17     # elements: flat elementwise kernels above this use every core
 #: op name -> generator ``fn(gen: KernelGen, op: Op)`` writing the whole kernel of an op that
@@ -41,7 +41,7 @@ EXTRA_LIBRARY: list = []
 
 
 def elementwise_ok(op: Op) -> bool:
-    return op.opname in LOWER or op.opname in REMAP_OPS or inline_matmul(op)
+    return op.opname in LOWER or is_remap(op) or inline_matmul(op)
 
 
 INLINE_MATMUL_MAX_K = 16
@@ -58,144 +58,44 @@ def inline_matmul(op: Op) -> bool:
     return isinstance(k, int) and 0 < k <= INLINE_MATMUL_MAX_K and isinstance(n, int)
 
 
-def _split_matmul_prologue(g: list[Op]) -> list[list[Op]]:
-    """A matmul reads its operands from memory before (GEMM) or while (inline) the kernel's
-    element loop runs, so group members that compute those operands cannot share its
-    kernel: each becomes a kernel of its own (the rest of the group stays fused)."""
-    members = {id(op) for op in g}
-    feed: set[int] = set()
-    stack = [v for op in g if op.opname == "matmul" for v in op.operands]
-    while stack:
-        p = stack.pop().producer
-        if p is not None and id(p) in members and id(p) not in feed:
-            feed.add(id(p))
-            stack.extend(p.operands)
-    if not feed:
-        return [g]
-    return [[op] for op in g if id(op) in feed] + [[op for op in g if id(op) not in feed]]
-
-
-@dataclass
-class Buffer:
-    idx: int
-    kind: str                 # param | result | const | temp
-    value: Value
-    ref: int = -1             # param or result index, or const index
-    array: Optional[np.ndarray] = None
-    nbytes: Optional[object] = None   # scratch: fn(shapes) -> bytes
-
-
-@dataclass
-class Kernel:
-    name: str
-    kind: str
-    ops: list
-    reads: list = field(default_factory=list)    # Buffers
-    writes: list = field(default_factory=list)   # Buffers
+@dataclass(eq=False)
+class Kernel(plan.Kernel):
+    """A kernel of the module: ``k<N>``, its LLVM text and its buffer arguments."""
+    name: str = ""
     text: str = ""
     args: list = field(default_factory=list)     # distinct Buffers, in argument order
-
-
-class UnsupportedOp(NotImplementedError):
-    pass
 
 
 class ModuleBuilder:
     def __init__(self, f: Function, donations: Optional[dict[int, int]] = None) -> None:
         self.f = f
         self.table = ParamTable()
-        self.buffers: list[Buffer] = []
-        self.storage: dict[int, Buffer] = {}       # id(Value) -> Buffer holding it
+        self.bt = plan.BufferTable(f)
+        self.buffers = self.bt.buffers
+        self.storage = self.bt.storage             # id(Value) -> Buffer holding it
         self.kernels: list[Kernel] = []
         self.donations = dict(donations or {})
         self.applied_donations: dict[int, int] = {}
-        self.result_copies: list = []
-        self.errors: list[str] = []
-        #: status codes whose exact message (with run-time values) the reference interpreter
-        #: re-derives when the native code reports them
-        self.reference_errors: set[int] = set()
+        self.errors = ErrorTable()
         from .jit import have_openmp
         self.parallel = have_openmp()
         self._plan()
 
     # ------------------------------------------------------------------ planning ---------
-    def _new_buffer(self, kind: str, value: Value, ref: int = -1, array=None) -> Buffer:
-        b = Buffer(len(self.buffers), kind, value, ref, array)
-        self.buffers.append(b)
-        return b
+    def _new_buffer(self, kind: str, value: Optional[Value], ref: int = -1, array=None) -> Buffer:
+        return self.bt.new(kind, value, ref=ref, array=array)
 
-    def _groups(self) -> list[list[Op]]:
-        """Ops grouped by the fusion pass's ``group`` annotation, in execution order (root
-        position). Ops without a group form their own."""
-        groups = [part for g in fusion_groups(self.f) for part in _split_matmul_prologue(g)]
-        groups = self._split_broadcast_stores(groups)
-        pos = {id(op): n for n, op in enumerate(self.f.ops)}
-        groups.sort(key=lambda g: pos[id(g[-1])])
-        return groups
-
-    def _split_broadcast_stores(self, groups: list[list[Op]]) -> list[list[Op]]:
-        """A kernel loops over its space once; a member smaller than the space (broadcast into
-        it) whose value must be stored (returned, or read by another kernel) would be written
-        once per space element, and never when the space is empty. Such members get kernels
-        of their own (repeated until no group has one: their producers may follow)."""
-        users: dict[int, list[Op]] = {}
-        for op in self.f.ops:
-            for _, v in data_operands(op):
-                users.setdefault(id(v), []).append(op)
-        results = {id(v) for v in self.f.results}
-        stores_via = VIEW_OPS | REMAP_OPS | SPECIAL_OPS
-        while True:
-            group_of = {id(op): gi for gi, g in enumerate(groups) for op in g}
-            out: list[list[Op]] = []
-            changed = False
-            for gi, g in enumerate(groups):
-                root = g[-1]
-                space = (root.operands[0] if root.opname in REDUCE_OPS else root.results[0]).type.shape
-                moved = [op for op in g[:-1] if any(
-                    r.type.shape != space and (id(r) in results or any(
-                        group_of[id(u)] != gi or u.opname in stores_via
-                        for u in users.get(id(r), ())))
-                    for r in op.results)]
-                if moved:
-                    changed = True
-                    out.extend([op] for op in moved)
-                    out.append([op for op in g if op not in moved])
-                else:
-                    out.append(g)
-            groups = out
-            if not changed:
-                return groups
+    def _kernel(self, kind: str, ops: list, reads: list, writes: list) -> Kernel:
+        k = Kernel(kind, ops, reads, writes, name=f"k{len(self.kernels)}")
+        self.kernels.append(k)
+        return k
 
     def _plan(self) -> None:
         f = self.f
-        for i, p in enumerate(f.params):
-            self.storage[id(p)] = self._new_buffer("param", p, i)
-        # which values are needed (shape-only uses do not count)
-        needed: set[int] = {id(v) for v in f.results}
-        for op in reversed(f.ops):
-            if OPS[op.opname].effectful or any(id(r) in needed for r in op.results):
-                needed.update(id(r) for r in op.results)
-                for _, v in data_operands(op):
-                    needed.add(id(v))
-        self.needed = needed
-        groups = [g for g in self._groups() if any(id(r) in needed for op in g for r in op.results)]
-        group_of = {id(op): gi for gi, g in enumerate(groups) for op in g}
+        self.needed = needed = needed_values(f)
+        groups = kernel_groups(f, needed, gemm_epilogue=True)
         producer = {id(r): op for op in f.ops for r in op.results}
-        # values that must live in memory: used outside their group, by views, or results
-        materialize: set[int] = set()
-        for gi, g in enumerate(groups):
-            for op in g:
-                for _, v in data_operands(op):
-                    p = producer.get(id(v))
-                    if p is None:
-                        continue
-                    if group_of.get(id(p)) != gi or op.opname in VIEW_OPS or op.opname in REMAP_OPS \
-                            or op.opname in SPECIAL_OPS:
-                        materialize.add(id(v))
-        for v in f.results:
-            if id(v) in producer:
-                materialize.add(id(v))
-        self.materialize = materialize
+        self.materialize = materialized(f, groups)
         # constants of other than one element (also empty ones) live in buffers held by the
         # executable; single values are inlined as immediates
         for op in f.ops:
@@ -206,65 +106,51 @@ class ModuleBuilder:
         for i, v in enumerate(f.results):
             if id(v) in self.storage or id(v) not in producer:
                 continue
-            if producer[id(v)].opname == "constant" and v.type.num_elements() == 1:
-                pass
             self.storage[id(v)] = self._new_buffer("result", v, i)
         # kernels
         for g in groups:
             self._plan_group(g, producer)
-        self._apply_donations(producer)
+        self._apply_donations()
 
     def _alias_views(self, op: Op) -> bool:
-        if op.opname not in VIEW_OPS:
+        if not is_view(op):
             return False
         src = self._buffer_of(op.operands[0])
         r = op.result
         if id(r) in self.storage and self.storage[id(r)].kind == "result":
             # a returned view: copy into the result's own buffer
-            k = Kernel(f"k{len(self.kernels)}", "copy", [op], [src], [self.storage[id(r)]])
-            self.kernels.append(k)
+            self._kernel("copy", [op], [src], [self.storage[id(r)]])
             return True
         self.storage[id(r)] = src
         return True
 
     def _buffer_of(self, v: Value) -> Buffer:
-        b = self.storage.get(id(v))
-        if b is None:
-            if v.producer is not None and v.producer.opname == "constant":
-                self.storage[id(v)] = b = self._new_buffer("const", v, array=v.producer.attrs["value"])
-                return b
-            raise AssertionError(f"value {v} has no buffer")
-        return b
+        return self.bt.of(v)
 
     def _out_buffer(self, v: Value) -> Buffer:
-        if id(v) not in self.storage:
-            self.storage[id(v)] = self._new_buffer("temp", v)
-        return self.storage[id(v)]
+        return self.bt.out(v)
 
     def _plan_group(self, g: list[Op], producer) -> None:
         if len(g) == 1 and self._alias_views(g[0]):
             return
         root = g[-1]
-        names = {op.opname for op in g}
         if root.opname == "constant":
             if id(root.result) in self.storage and self.storage[id(root.result)].kind == "result":
                 src = self._new_buffer("const", root.result, array=root.attrs["value"])
-                self.kernels.append(Kernel(f"k{len(self.kernels)}", "copy", [root], [src],
-                                           [self.storage[id(root.result)]]))
+                self._kernel("copy", [root], [src], [self.storage[id(root.result)]])
             return
-        if root.opname in REDUCE_OPS:
+        if is_reduction(root):
             kind = "reduce"
         elif any(op.opname == "matmul" and not inline_matmul(op) for op in g):
             kind = "gemm"
-        elif root.opname in ("concat", "strided_slice_grad", "shape"):
+        elif root.opname in BUILTIN_KERNELS:
             kind = root.opname
         elif len(g) == 1 and root.opname in CUSTOM_KERNELS:
             kind = "custom"
         elif all(elementwise_ok(op) for op in g):
             kind = "ew"
         else:
-            bad = sorted(n for n in names if not elementwise_ok(next(o for o in g if o.opname == n)))
-            raise UnsupportedOp(f"the llvm backend has no lowering for op(s) {bad}")
+            raise UnsupportedOp("llvm", {op.opname for op in g if not elementwise_ok(op)})
         members = {id(op) for op in g}
         outs = []
         for op in g:
@@ -283,53 +169,35 @@ class ModuleBuilder:
                     b = self._leaf_buffer(v, op)
                     if b is not None and b not in reads:
                         reads.append(b)
-        self.kernels.append(Kernel(f"k{len(self.kernels)}", kind, g, reads, outs))
+        self._kernel(kind, g, reads, outs)
 
     def _leaf_buffer(self, v: Value, reader: Op) -> Optional[Buffer]:
         p = v.producer
         if p is not None and p.opname == "constant" and p.attrs["value"].size == 1 \
-                and (reader.opname in LOWER or reader.opname in REDUCE_OPS):
+                and (reader.opname in LOWER or is_reduction(reader)):
             return None  # inlined as an immediate by the element expression
         # (transposes, slices, GEMMs, concat, ... load their operands from memory)
         return self._buffer_of(v)
 
-    def _apply_donations(self, producer) -> None:
+    def _apply_donations(self) -> None:
         """Write a variable's new value into its old buffer when no later kernel reads it."""
-        params = self.f.params
+        f = self.f
         for r_idx, p_idx in self.donations.items():
-            v = self.f.results[r_idx]
-            pbuf = self.storage[id(params[p_idx])]
-            rbuf = self.storage.get(id(v))
-            if rbuf is None or rbuf.kind != "result" or v.type != params[p_idx].type:
+            v, p = f.results[r_idx], f.params[p_idx]
+            pbuf, rbuf = self.storage[id(p)], self.storage.get(id(v))
+            if rbuf is None or rbuf.kind != "result" or any(
+                    self.storage.get(id(x)) is pbuf for x in f.results):
                 continue
-            if sum(1 for x in self.f.results if x is v) > 1 or any(x is params[p_idx] for x in self.f.results):
-                continue
-            kpos = next((n for n, k in enumerate(self.kernels) if rbuf in k.writes), None)
-            if kpos is None or self.kernels[kpos].kind != "ew":
-                continue
-            k = self.kernels[kpos]
-            if any(pbuf in later.reads for later in self.kernels[kpos + 1:]):
-                continue
-            if pbuf in k.reads and not self._reads_identity(k, params[p_idx], v):
+            k = plan.donation_kernel(f, self.kernels, r_idx, p_idx, rbuf, pbuf, lambda k: (
+                plan.reads_only_in_place(k.ops, self.storage, pbuf, k.ops[-1].results[0], v,
+                                         lambda op, i: is_remap(op) or inline_matmul(op))))
+            if k is None:
                 continue
             rbuf.kind, rbuf.ref = "donated", p_idx
             self.applied_donations[r_idx] = p_idx
             # the kernel now writes the parameter's buffer
             k.writes = [pbuf if b is rbuf else b for b in k.writes]
             self.storage[id(v)] = pbuf
-
-    def _reads_identity(self, k: Kernel, p: Value, out: Value) -> bool:
-        root = k.ops[-1].results[0]
-        if root.type.shape != out.type.shape or p.type.shape != root.type.shape:
-            return False
-        pbuf = self.storage[id(p)]
-        for op in k.ops:
-            # a transpose, slice or inline matmul reads elements other than the one being
-            # written: p's buffer (p itself or a view of it) must stay intact
-            if op.opname in REMAP_OPS or inline_matmul(op):
-                if any(self.storage.get(id(v)) is pbuf for v in op.operands):
-                    return False
-        return True
 
     # ------------------------------------------------------------------ codegen ----------
     def build(self) -> str:
@@ -375,11 +243,8 @@ class _Ctx:
         return self.gen.runtime_int(key)
 
     def flag_error(self, cond: str, message: str, exact: bool = False) -> None:
-        op = self.op
-        if op is not None:   # the reference backend's wording: the node, its operands, its line
-            args = ", ".join(str(v.type) for v in op.operands)
-            message += (f"\n\t [[node {op.loc.tf_name or op.opname} (op {op.opname}({args})) "
-                        f"defined at {op.loc.file or '<unknown>'}:{op.loc.line}]]")
+        if self.op is not None:   # the reference backend's wording: node, operands, line
+            message += op_where(self.op)
         self.gen.flag_error(cond, message, exact)
 
 
@@ -422,11 +287,7 @@ class KernelGen:
     def flag_error(self, cond: str, message: str, exact: bool = False) -> None:
         """Set the kernel's status when ``cond`` holds. ``exact``: the message depends on
         run-time values; the executable re-runs the reference interpreter to word it."""
-        if message not in self.mb.errors:
-            self.mb.errors.append(message)
-        code = self.mb.errors.index(message) + 1
-        if exact:
-            self.mb.reference_errors.add(code)
+        code = self.mb.errors.code(message, exact)
         # keep the smallest code: codes follow program order, so the earliest failing op wins
         cur = self.em.op("load i32, ptr %status", "st")
         unset = self.em.op(f"icmp eq i32 {cur}, 0")
@@ -606,12 +467,12 @@ done:
             return self._remap_load(op, self._slice_map(op, space), idx)
         args = []
         for i, x in enumerate(op.operands):
-            if i in SHAPE_ONLY.get(op.opname, set()):
+            if i in shape_only(op):
                 args.append(None)
             else:
                 args.append(value(x, idx))
         self.ctx.op = op
-        if op.opname in RANDOM_OPS:   # the element's linear index within the op's own shape
+        if OPS[op.opname].kind == "random":   # the element's linear index in the op's own shape
             self.ctx.lin = self.offset(broadcast_map(self.table, op.results[0], space), idx)
         return LOWER[op.opname](self.em, op, args, self.ctx)
 
@@ -633,23 +494,7 @@ done:
         attrs = op.attrs
 
         def plan(s):
-            key = slice_key(attrs)
-            shape = s[id(x)]
-            strides = [int(np.prod(shape[k + 1:], dtype=np.int64)) for k in range(len(shape))]
-            base, outs, axis = 0, [], 0
-            for e in key:
-                if e is None:
-                    outs.append(0)
-                    continue
-                if isinstance(e, slice):
-                    start, _, step = e.indices(shape[axis])
-                    base += start * strides[axis]
-                    outs.append(step * strides[axis])
-                else:
-                    base += (e % shape[axis] if shape[axis] else 0) * strides[axis]
-                axis += 1
-            outs.extend(strides[axis:])
-            return base, outs
+            return OPS["strided_slice"].index_map(s[id(x)], attrs)
         base = self.table.ref(("slice_base", id(op)), lambda s: plan(s)[0])
         n_out = len(out.type.shape)
         strides = [self.table.ref(("slice_stride", id(op), j), lambda s, j=j: plan(s)[1][j])
@@ -693,7 +538,7 @@ done:
         members = {id(op) for op in self.k.ops}
         out = []
         for op in self.k.ops:
-            if op.opname in REMAP_OPS:
+            if is_remap(op):
                 out.append(None)   # remapped reads are never flat
                 continue
             if inline_matmul(op):
@@ -758,10 +603,10 @@ done:
                 j = self.em.op(f"zext i32 {self.em.op(f'urem i32 {l32}, {n}', 'o')} to i64", "o")
                 r = self._inline_matmul(p, i, j)
             elif p is not None and id(p) in members and id(v) not in self.gemm_done:
-                args = [None if i in SHAPE_ONLY.get(p.opname, set()) else fv(x)
+                args = [None if i in shape_only(p) else fv(x)
                         for i, x in enumerate(p.operands)]
                 self.ctx.op = p
-                if p.opname in RANDOM_OPS:   # the linear index within the op's own shape
+                if OPS[p.opname].kind == "random":   # the linear index in the op's own shape
                     self.ctx.lin = self._flat_offset(p.results[0], space, lin)
                 r = LOWER[p.opname](self.em, p, args, self.ctx)
             else:
@@ -809,8 +654,7 @@ done:
     def scratch(self, nbytes) -> str:
         """A pointer to ``nbytes(shapes)`` bytes of scratch space private to this kernel:
         planned in the arena per input-shape signature, live only while the kernel runs."""
-        b = self.mb._new_buffer("scratch", None)
-        b.nbytes = nbytes
+        b = self.mb.bt.new("scratch", None, nbytes=nbytes)
         self.k.writes.append(b)
         self.k.args.append(b)
         self.args[b.idx] = f"%a{len(self.args)}"
@@ -837,8 +681,8 @@ done:
         dt = out.type.dtype
         t = rtype(dt)
         ob = self.mb.storage[id(out)]
-        kind = {"reduce_sum": "sum", "sum_to": "sum", "reduce_mean": "sum", "reduce_max": "max",
-                "reduce_min": "min", "reduce_prod": "prod"}[red.opname]
+        comb = OPS[red.opname].combiner
+        kind = "sum" if comb == "mean" else comb    # a mean is a sum, divided at the end
         ident = {"sum": 0, "prod": 1}.get(kind)
         if ident is None:
             if dt.is_floating:

@@ -15,8 +15,9 @@ import numpy as np
 
 from ...errors import InvalidArgumentError
 from ...ir.core import Function
-from ..memplan import assign_offsets
-from ..runshapes import run_shapes
+from ...kernels.arena import assign_offsets
+from ...kernels.plan import aligned, live_ranges
+from ...kernels.shapes import run_shapes
 from .compiler import ModuleBuilder
 
 ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
@@ -93,23 +94,14 @@ class LLVMExecutable:
         plan.result_shapes = [shapes[id(v)] for v in self.function.results]
         plan.prm = np.array(self.mb.table.evaluate(shapes) or [0], dtype=np.int64)
         # arena layout: temporaries live from their producing kernel to their last reader
-        first: dict[int, int] = {}
-        last: dict[int, int] = {}
-        for n, k in enumerate(self.mb.kernels):
-            for b in k.writes:
-                if b.kind in ("temp", "scratch"):
-                    first.setdefault(b.idx, n)
-                    last[b.idx] = max(last.get(b.idx, n), n)
-            for b in k.reads:
-                if b.kind == "temp":
-                    last[b.idx] = n
+        first, last = live_ranges(self.mb.kernels)
         sizes = {}
         for b in self.buffers:
             if b.kind == "temp":
                 n = int(np.prod(shapes[id(b.value)], dtype=np.int64)) * b.value.type.dtype.np.itemsize
-                sizes[b.idx] = (n + ALIGN - 1) // ALIGN * ALIGN
+                sizes[b.idx] = aligned(n, ALIGN)
             elif b.kind == "scratch":   # a kernel's private scratch space
-                sizes[b.idx] = (max(int(b.nbytes(shapes)), 1) + ALIGN - 1) // ALIGN * ALIGN
+                sizes[b.idx] = aligned(max(int(b.nbytes(shapes)), 1), ALIGN)
         offsets, top = assign_offsets(sizes, first, last)
         plan.arena = np.empty(max(top, ALIGN) + ALIGN, dtype=np.uint8)
         base = plan.arena.ctypes.data
@@ -191,8 +183,8 @@ class LLVMExecutable:
                     results.append(self.result_buf[ref].array.reshape(shapes[ref]).copy())
             status = self._entry(plan.bufs_ptr, plan.prm_ptr)
         if status:
-            msg = self.errors[status - 1] if 0 < status <= len(self.errors) else f"status {status}"
-            if status in self.mb.reference_errors:
+            msg = self.errors.message(status)
+            if status in self.errors.exact:
                 self._reference_error(args)
             raise InvalidArgumentError(msg)
         if self._has_dups:

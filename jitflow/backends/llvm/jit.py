@@ -1,10 +1,10 @@
 """llvmlite plumbing: the host target machine, O3 pipeline, MCJIT engine, external symbols
 (OpenBLAS from NumPy's wheel, libm) and a compile cache in memory and on disk.
 
-The disk cache (``~/.cache/jitflow`` or ``JITFLOW_CACHE_DIR``) stores object code keyed by a
-hash of the LLVM IR text, the CPU name and features, and the jitflow and llvmlite versions.
-Files are written to a temporary name and renamed (atomic), carry a SHA-256 of their payload,
-and anything unreadable or corrupt is ignored and rebuilt: never a crash, never a wrong result.
+The disk cache (``diskcache.py``: ``~/.cache/jitflow`` or ``JITFLOW_CACHE_DIR``) stores object
+code keyed by a hash of the LLVM IR text, the CPU name and features, and the jitflow and
+llvmlite versions; entries are authenticated with a per-user secret key (HMAC-SHA256) before
+the JIT loads them, and anything that fails is rebuilt: never a crash, never a wrong result.
 """
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ import ctypes
 import glob
 import hashlib
 import os
-import tempfile
 import threading
 from pathlib import Path
-from typing import Optional
 
 import llvmlite
 import llvmlite.binding as llvm
 import numpy as np
 
+from . import diskcache
+
 _lock = threading.RLock()
 _state: dict = {}
-MAGIC = b"JFOBJ2\n"
+MAGIC = diskcache.MAGIC
 
 
 def _init() -> dict:
@@ -105,7 +105,7 @@ def optimize(mod) -> None:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("JITFLOW_CACHE_DIR") or Path.home() / ".cache" / "jitflow")
+    return diskcache.cache_dir()
 
 
 def cache_key(ir_text: str) -> str:
@@ -116,44 +116,6 @@ def cache_key(ir_text: str) -> str:
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
-
-
-def _read_cached(key: str) -> Optional[bytes]:
-    path = cache_dir() / f"{key}.o"
-    try:
-        blob = path.read_bytes()
-    except OSError:
-        return None
-    if not blob.startswith(MAGIC) or len(blob) < len(MAGIC) + 64:
-        return None
-    digest, payload = blob[len(MAGIC):len(MAGIC) + 64], blob[len(MAGIC) + 64:]
-    if _digest(key, payload) != digest:
-        return None
-    return payload
-
-
-def _digest(key: str, obj: bytes) -> bytes:
-    """SHA-256 of the key and the object code: a damaged file, or a valid file under another
-    key's name (copied, renamed), does not match."""
-    return hashlib.sha256(key.encode() + b"\0" + obj).hexdigest().encode()
-
-
-def _write_cached(key: str, obj: bytes) -> None:
-    d = cache_dir()
-    tmp = None
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".o")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC + _digest(key, obj) + obj)
-        os.replace(tmp, d / f"{key}.o")
-    except OSError:
-        # a read-only or full disk only costs a recompile next time
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 class Compiled:
@@ -185,7 +147,8 @@ def compile_ir(ir_text: str, use_disk_cache: bool = True) -> Compiled:
         empty = llvm.parse_assembly("")
         engine = llvm.create_mcjit_compiler(empty, s["tm"])
         s["engines"].append(engine)      # engines live as long as the process
-        obj = _read_cached(key) if use_disk_cache and not os.environ.get("JITFLOW_NO_DISK_CACHE") else None
+        use_disk_cache = use_disk_cache and diskcache.enabled()
+        obj = diskcache.read(key) if use_disk_cache else None
         optimized = ""
         if obj is not None:
             try:
@@ -203,6 +166,6 @@ def compile_ir(ir_text: str, use_disk_cache: bool = True) -> Compiled:
         obj = s["tm"].emit_object(mod)
         engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
         engine.finalize_object()
-        if use_disk_cache and not os.environ.get("JITFLOW_NO_DISK_CACHE"):
-            _write_cached(key, obj)
+        if use_disk_cache:
+            diskcache.write(key, obj)
         return Compiled(engine, ir_text, optimized, False, time.perf_counter() - t0)

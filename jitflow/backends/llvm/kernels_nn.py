@@ -47,12 +47,13 @@ import numpy as np
 
 from ...ir.core import Op, Value
 from ...ir.dtypes import DType, float32
-from ...ops.nn import _one_hot_axis, window_geometry
+from ...ops.classify import _one_hot_axis
+from ...ops.window import window_geometry
 from ...ops.reduce import reduced_axes
 from .compiler import CUSTOM_KERNELS, EXTRA_LIBRARY, UnsupportedOp, mb_have_blas
 from .elementwise import _minmax, lowering
 from .emitter import const, fhex, mtype, rtype
-from .maps import IndexMap, ZERO, broadcast_map, contig_stride
+from ...kernels.indexmap import IndexMap, ZERO, broadcast_map, contig_stride
 
 #: bytes of im2col scratch per chunk of output rows (fits the L2 cache beside the GEMM's
 #: packed panels); JITFLOW_IM2COL_BYTES overrides it (benchmarks)
@@ -1577,6 +1578,6 @@ def _bias_add_ew(em, op, a, ctx):
     """Along the last axis only (fusion admits no other): the bias is right-aligned."""
     rank = len(op.operands[0].type.shape)
     if op.attrs["axis"] % rank != rank - 1:
-        raise UnsupportedOp("bias_add along a non-last axis cannot be fused elementwise")
+        raise UnsupportedOp("llvm", {"bias_add"})   # (fusion admits only the last axis)
     dt = op.operands[0].type.dtype
     return em.op(f"{'fadd' if dt.is_floating else 'add'} {rtype(dt)} {a[0]}, {a[1]}")

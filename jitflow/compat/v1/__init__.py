@@ -135,4 +135,11 @@ def enable_eager_execution(*args, **kwargs) -> None:
 
 def executing_eagerly() -> bool:
     return False
+
+
+from ._interop import install as _install_interop  # noqa: E402
+_install_interop(globals())
+from . import _data  # noqa: F401,E402  (tf.data, queues, the tf.train loop, app/logging/gfile)
+from . import _rnn  # noqa: E402,F401  (installs tf.nn.rnn_cell, dynamic_rnn, tf.contrib.rnn)
 from ._control_flow import *  # noqa: E402,F401,F403  (tf.cond, tf.while_loop, ...)
+from . import _surface  # noqa: E402,F401  (wider TF1 surface; missing names name the TF symbol)

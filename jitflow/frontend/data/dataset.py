@@ -18,8 +18,8 @@ import numpy as np
 
 from ...errors import InvalidArgumentError
 from ..graph import Tensor, TensorShape, get_default_graph
-from .structure import (Spec, array_of, flatten, is_string, pack_as, same_structure, string,
-                        to_dtype)
+from .hostfeed import StringTensor
+from .structure import Spec, array_of, flatten, pack_as, same_structure, string, to_dtype
 
 AUTOTUNE = -1
 
@@ -33,7 +33,7 @@ class _Env:
         self.counters: dict[int, int] = {}
 
     def value(self, x: Any) -> np.ndarray:
-        return self.values[id(x)] if isinstance(x, Tensor) else x
+        return self.values[id(x)] if isinstance(x, (Tensor, StringTensor)) else x
 
     def count(self, ds: Any) -> int:
         k = self.counters.get(id(ds), 0)
@@ -51,9 +51,9 @@ def _spec_of(x: Any) -> Spec:
 
 def _component(x: Any) -> Any:
     """A source component: a graph Tensor (evaluated at initialization) or an array."""
-    if isinstance(x, Tensor):
+    if isinstance(x, (Tensor, StringTensor)):
         return x
-    if hasattr(x, "_as_graph_element") and not hasattr(x, "evaluate"):
+    if hasattr(x, "_as_graph_element"):
         return x._as_graph_element()
     return array_of(x)
 
@@ -82,7 +82,7 @@ class Dataset:
         return pack_as(self._structure, [Tensor for _ in flatten(self._structure)])
 
     def _sources(self) -> list:
-        out = [c for c in getattr(self, "_components", ()) if isinstance(c, Tensor)]
+        out = [c for c in getattr(self, "_components", ()) if isinstance(c, (Tensor, StringTensor))]
         for ch in self._children:
             out.extend(ch._sources())
         return out
@@ -131,7 +131,13 @@ class Dataset:
         return _Filter(self, predicate)
 
     def flat_map(self, map_func: Callable) -> "Dataset":
-        return _FlatMap(self, map_func)
+        from .nested import FlatMap
+        return FlatMap(self, map_func)
+
+    def interleave(self, map_func: Callable, cycle_length: Optional[int] = None,
+                   block_length: int = 1, num_parallel_calls: Any = None) -> "Dataset":
+        from .nested import Interleave
+        return Interleave(self, map_func, cycle_length, block_length)
 
     def batch(self, batch_size: int, drop_remainder: bool = False) -> "Dataset":
         return _Batch(self, batch_size, drop_remainder)
@@ -389,32 +395,6 @@ class _Filter(Dataset):
                 yield elem
 
 
-class _FlatMap(Dataset):
-    """``flat_map(fn)``: ``fn`` runs in Python on each element's values (packed as the
-    structure) and returns a Dataset, whose elements are produced in turn."""
-
-    def __init__(self, ds: Dataset, fn: Callable) -> None:
-        self._children = (ds,)
-        self._func = fn
-        probe = fn(*_probe_args(ds._structure)) if isinstance(ds._structure, tuple) else \
-            fn(_probe_args(ds._structure))
-        if not isinstance(probe, Dataset):
-            raise TypeError(f"flat_map: the function must return a Dataset, got {probe!r}")
-        self._structure = probe._structure
-
-    def _iter(self, env: _Env) -> Iterator[list]:
-        for elem in self._children[0]._iter(env):
-            args = pack_as(self._children[0]._structure, elem)
-            inner = self._func(*args) if isinstance(args, tuple) else self._func(args)
-            yield from inner._iter(_Env(env.session, {}))
-
-
-def _probe_args(structure: Any) -> Any:
-    return pack_as(structure, [np.zeros([d or 1 for d in (s.shape.dims or ())], dtype=object
-                                        if s.dtype is string else s.dtype.np)
-                               for s in flatten(structure)])
-
-
 def _stack(elems: list, k: int, first_index: int) -> np.ndarray:
     parts = [e[k] for e in elems]
     shape0 = np.shape(parts[0])
@@ -425,6 +405,41 @@ def _stack(elems: list, k: int, first_index: int) -> np.ndarray:
                 f"had shape {list(shape0)} and element {first_index + j} had shape "
                 f"{list(np.shape(p))}.")
     return np.stack(parts)
+
+
+class _RowIndices(Dataset):
+    """Stands for a from_tensor_slices source in a batch's index chain: yields row numbers."""
+
+    def __init__(self, src: "_TensorSlices") -> None:
+        self._src, self._structure = src, src._structure
+
+    def _iter(self, env: _Env) -> Iterator[list]:
+        n = len(env.value(self._src._components[0]))
+        for i in range(n):
+            yield [i]
+
+
+_ROW_ORDER_ONLY = ()     # filled below: transformations that only select/reorder elements
+
+
+def _index_chain(ds: Dataset) -> Optional[tuple]:
+    """For ``slices -> (shuffle|repeat|take|skip)* -> batch``: (source, a copy of the chain
+    that yields row numbers), so batch gathers rows with one fancy index per component
+    instead of stacking elements. Same elements, same order (the copies keep the seeds)."""
+    import copy
+    chain = []
+    while isinstance(ds, _ROW_ORDER_ONLY):
+        chain.append(ds)
+        ds = ds._children[0]
+    if not isinstance(ds, _TensorSlices) or any(
+            s.dtype is string for s in flatten(ds._structure)):
+        return None
+    node: Dataset = _RowIndices(ds)
+    for t in reversed(chain):
+        c = copy.copy(t)
+        c._children = (node,)
+        node = c
+    return ds, node
 
 
 class _Batch(Dataset):
@@ -438,8 +453,12 @@ class _Batch(Dataset):
         self._structure = pack_as(ds._structure, [
             Spec(s.dtype, TensorShape(None) if s.shape.dims is None else [lead, *s.shape.dims])
             for s in flatten(ds._structure)])
+        self._rows = _index_chain(ds)
 
     def _iter(self, env: _Env) -> Iterator[list]:
+        if self._rows is not None:
+            yield from self._gather(env)
+            return
         it = self._children[0]._iter(env)
         n, seen = self._n, 0
         while True:
@@ -449,6 +468,22 @@ class _Batch(Dataset):
             ncomp = len(elems[0])
             yield [_stack(elems, k, seen) for k in range(ncomp)]
             seen += len(elems)
+
+
+    def _gather(self, env: _Env) -> Iterator[list]:
+        src, chain = self._rows
+        arrays = [env.value(c) for c in src._components]
+        if len({len(a) for a in arrays}) != 1:
+            raise InvalidArgumentError(f"from_tensor_slices: all components must have the same "
+                                       f"size in dimension 0, got {[len(a) for a in arrays]}")
+        it = chain._iter(env)
+        n = self._n
+        while True:
+            rows = [e[0] for e in itertools.islice(it, n)]
+            if not rows or (self._drop and len(rows) < n):
+                return
+            idx = np.asarray(rows, dtype=np.intp)
+            yield [a[idx] for a in arrays]
 
 
 class _PaddedBatch(Dataset):
@@ -617,6 +652,19 @@ class _Cache(Dataset):
         env.values[key] = rec
 
 
+_ROW_ORDER_ONLY = (_Shuffle, _Repeat, _Take, _Skip)
+
+
+def shuffle_and_repeat(buffer_size: int, count: Optional[int] = None,
+                       seed: Optional[int] = None) -> Callable:
+    """``tf.data.experimental.shuffle_and_repeat``: for ``dataset.apply``."""
+    return lambda ds: ds.shuffle(buffer_size, seed=seed).repeat(count)
+
+
+def map_and_batch(map_func: Callable, batch_size: int, num_parallel_batches: Any = None,
+                  drop_remainder: bool = False, num_parallel_calls: Any = None) -> Callable:
+    """``tf.data.experimental.map_and_batch``: for ``dataset.apply``."""
+    return lambda ds: ds.map(map_func).batch(batch_size, drop_remainder)
 _END = object()
 
 
@@ -667,5 +715,3 @@ class _Prefetch(Dataset):
         finally:
             stop.set()
 
-
-_ = (is_string, Callable)

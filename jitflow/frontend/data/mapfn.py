@@ -14,9 +14,10 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+from ..default_session import new_session
 from ..graph import Graph, Tensor
 from .hostfeed import HostNode, HostRegistry, StringTensor
-from .structure import Spec, flatten, pack_as, string
+from .structure import Spec, flatten, pack_as
 
 
 class TracedFn:
@@ -34,8 +35,18 @@ class TracedFn:
             flat_in = [reg.output(self._in_node, i, s.dtype, s.shape, f"arg{i}")
                        for i, s in enumerate(specs)]
             args = pack_as(structure, flat_in)
-            out = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
-                else fn(args)
+            try:
+                out = fn(*args) if isinstance(args, tuple) and not hasattr(args, "_fields") \
+                    else fn(args)
+            except ValueError as e:
+                if "must be from the same graph" not in str(e):
+                    raise
+                raise ValueError(
+                    f"the function passed to Dataset.{what} uses a tensor created outside it "
+                    f"({e}); jitflow traces it into a graph of its own, which cannot capture "
+                    "outer tensors: create constants inside the function, or use Python/NumPy "
+                    "values (a placeholder's value can be a from_tensor_slices/from_tensors "
+                    "component instead)") from None
             if isinstance(out, list):
                 out = tuple(out)          # TF1 reads a returned list as a tuple
             self.structure_out = out
@@ -47,8 +58,7 @@ class TracedFn:
     def __call__(self, flat_values: list) -> list:
         with self._lock:
             if self._sess is None:
-                from ...runtime.session import Session
-                self._sess = Session(graph=self.graph)
+                self._sess = new_session(graph=self.graph)
             ctx = {id(self._in_node): tuple(flat_values)}
             return self.registry.evaluate(self._sess, self.flat_out, None, ctx)
 
@@ -62,5 +72,3 @@ def _as_output(o: Any, what: str) -> Any:
     from ..op_builder import convert_to_tensor
     return convert_to_tensor(o)
 
-
-_ = string

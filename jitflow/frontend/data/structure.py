@@ -31,6 +31,12 @@ class HostDType:
     def base_dtype(self) -> "HostDType":
         return self
 
+    @property
+    def dtype(self):   # NumPy asks for this when a graph op converts the object to a dtype
+        raise TypeError(f"dtype {self.name} is not supported by jitflow yet in graph tensors "
+                        "(supported: float32, float64, int32, int64, bool); it exists for host-side "
+                        "input pipelines (tf.data parsing, decode_raw, queues)")
+
     def __repr__(self) -> str:
         return f"tf.{self.name}"
 

@@ -1,19 +1,71 @@
 """Index maps: how a kernel's iteration index reaches an element of a buffer.
 
 An element offset is ``base + sum(idx[a] * stride[a])`` over the kernel's iteration axes.
-Each base/stride is a ``Ref``: a compile-time int (``Ref(c=4)``) or a slot of the run-time
-int64 parameter table, filled per input-shape signature by a function of the concrete shapes
-(``Ref(slot=3)``). Static strides of 0 or 1 let LLVM vectorize the innermost loop.
+
+* Concrete maps (``contig``, ``broadcast_strides``, ``operand_map``, ``embed``): ints for the
+  concrete shapes of one input signature (a backend that binds launch arguments per signature
+  passes them as they are).
+* Symbolic maps (``IndexMap``): each base/stride is a ``Ref``: a compile-time int
+  (``Ref(c=4)``) or a slot of the run-time int64 parameter table, filled per input-shape
+  signature by a function of the concrete shapes (``Ref(slot=3)``); static strides of 0 or 1
+  let a compiler vectorize the innermost loop.
+
+A remap op's own map (transpose, strided slice) is its record's ``index_map`` trait.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ...ir.core import Value
+from ..ir.core import Op, Value
+from ..ir.opdef import OPS
 
 Shapes = dict  # id(Value) -> tuple of concrete ints
 
+
+# ================================================================ concrete maps ==============
+
+def contig(shape) -> list[int]:
+    """Row-major strides of a contiguous tensor of ``shape``."""
+    st, acc = [0] * len(shape), 1
+    for k in range(len(shape) - 1, -1, -1):
+        st[k] = acc
+        acc *= shape[k]
+    return st
+
+
+def broadcast_strides(vs, space) -> tuple:
+    """Strides of a tensor of shape ``vs`` read (right-aligned, broadcasting) over ``space``."""
+    lead = len(space) - len(vs)
+    cs = contig(vs)
+    return tuple([0] * lead + [0 if vs[k] == 1 else cs[k] for k in range(len(vs))])
+
+
+def operand_map(op: Op, idx: int, shapes) -> tuple[int, list[int]]:
+    """(base, strides) of ``op.operands[idx]`` over the axes of op's result, for concrete
+    ``shapes`` (id(Value) -> shape): a remap op's own index map, bias_add's bias along its
+    axis, else a right-aligned broadcast."""
+    v = op.operands[idx]
+    vs = shapes[id(v)]
+    os_ = shapes[id(op.results[0])]
+    d = OPS[op.opname]
+    if d.index_map is not None:
+        return d.index_map(vs, op.attrs)
+    if op.opname == "bias_add" and idx == 1:
+        st = [0] * len(os_)
+        st[op.attrs["axis"] % len(os_)] = 0 if vs[0] == 1 else 1
+        return 0, st
+    return 0, list(broadcast_strides(vs, os_))
+
+
+def embed(base: int, local: list[int], op_shape, space_shape) -> tuple:
+    """A map over an op's result axes as a map over the space (right-aligned broadcast)."""
+    lead = len(space_shape) - len(op_shape)
+    st = [0] * lead + [0 if op_shape[k] == 1 else local[k] for k in range(len(op_shape))]
+    return (int(base),) + tuple(int(s) for s in st)
+
+
+# ================================================================ symbolic maps ==============
 
 @dataclass(frozen=True)
 class Ref:

@@ -1,0 +1,146 @@
+"""The names ``_surface`` adds to the ``tf`` module and its namespaces."""
+from __future__ import annotations
+
+import types
+from typing import Callable
+
+from ...frontend import array_extra as A
+from ...frontend import assert_ops as _asserts
+from ...frontend import nn3d as _nn3d
+from ...frontend import nn_extra as _nn_extra
+from ...frontend import composite_ops as C
+from ...frontend import distributions as _dist
+from ...frontend import math_extra as X
+from ...frontend import image as _image
+from ...frontend import image_color as _color
+from ...frontend import keras_layers as _keras_layers
+from ...frontend import metrics as _metrics
+from ...frontend import schedules as _schedules
+from ...frontend import sort_ops as S
+from ...frontend import train as _train
+from ...frontend.contrib import layers as _contrib_layers
+from ...frontend.graph import GraphKeys as _GraphKeys
+from . import _hparams
+from ._namespace import wrap
+
+
+class GraphKeys(_GraphKeys):
+    """``tf.GraphKeys`` with the collections of metrics and moving averages."""
+    METRIC_VARIABLES = _metrics.METRIC_VARIABLES
+    MOVING_AVERAGE_VARIABLES = "moving_average_variables"
+
+
+def _set(ns: object, **names: object) -> None:
+    """Set the names missing from ``ns``; SimpleNamespaces become TFNamespaces."""
+    prefix = vars(ns).get("_tf_name", "tf")
+    for k, v in names.items():
+        if k not in vars(ns):
+            setattr(ns, k, wrap(f"{prefix}.{k}", v) if isinstance(v, types.SimpleNamespace)
+                    else v)
+
+
+def install(tf: types.ModuleType, ns: Callable) -> None:
+    """Add the frontend's TF1 names to ``tf``; ``ns(tf, "image")`` gives (or makes)
+    the namespace ``tf.image``."""
+    tf.GraphKeys = GraphKeys
+    top = {n: getattr(C, n) for n in (
+        "log_sigmoid", "norm", "clip_by_average_norm", "eye", "linspace", "lin_space", "range",
+        "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum", "floor", "ceil",
+        "tuple", "identity_n", "make_template")}
+    _set(tf, **top, random_crop=_image.random_crop)
+    asserts = {n: getattr(_asserts, n) for n in _asserts.__all__}
+    _set(tf, **asserts)
+    _set(ns(tf, "debugging"), **asserts)
+
+    _set(ns(tf, "nn"), softsign=C.softsign, selu=C.selu, crelu=C.crelu,
+         l2_normalize=C.l2_normalize,
+         weighted_cross_entropy_with_logits=C.weighted_cross_entropy_with_logits)
+    _set(ns(tf, "math"), floor=C.floor, ceil=C.ceil, log_sigmoid=C.log_sigmoid,
+         softsign=C.softsign, l2_normalize=C.l2_normalize, reduce_logsumexp=tf.reduce_logsumexp,
+         reduce_any=tf.reduce_any, reduce_all=tf.reduce_all, argmax=tf.argmax,
+         argmin=tf.argmin)
+    _set(ns(tf, "linalg"), eye=C.eye, norm=C.norm, tensordot=C.tensordot, einsum=C.einsum,
+         matmul=tf.matmul, l2_normalize=C.l2_normalize, transpose=tf.transpose)
+    _set(ns(tf, "random"), random_crop=_image.random_crop)
+    _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=A.diag_part)
+    _set(ns(tf, "math"), **{n: getattr(A, n) for n in (
+        "confusion_matrix", "cumsum", "is_nan", "is_inf", "is_finite", "round", "rint",
+        "count_nonzero")})
+    _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=A.diag_part,
+         band_part=A.matrix_band_part)
+    _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (
+        "conv1d", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "lrn",
+        "local_response_normalization")})
+    _set(ns(tf, "layers"), conv1d=_nn_extra.conv1d_layer, Conv1D=_nn_extra.Conv1D,
+         MaxPooling1D=_nn_extra.MaxPooling1D, AveragePooling1D=_nn_extra.AveragePooling1D,
+         max_pooling1d=_nn_extra.max_pooling1d, average_pooling1d=_nn_extra.average_pooling1d,
+         SeparableConv2D=_nn_extra.SeparableConv2D,
+         separable_conv2d=_nn_extra.separable_conv2d_layer, conv3d=_nn3d.conv3d_layer,
+         Conv3D=_nn3d.Conv3D, MaxPooling3D=_nn3d.MaxPooling3D,
+         AveragePooling3D=_nn3d.AveragePooling3D, max_pooling3d=_nn3d.max_pooling3d,
+         average_pooling3d=_nn3d.average_pooling3d)
+    _set(ns(tf, "nn"), conv3d=_nn3d.conv3d, max_pool3d=_nn3d.max_pool3d,
+         avg_pool3d=_nn3d.avg_pool3d)
+    seg = {n: getattr(S, n) for n in S.__all__ if "segment" in n}
+    _set(tf, sort=S.sort, argsort=S.argsort, random_shuffle=S.random_shuffle,
+         multinomial=S.multinomial, **seg)
+    _set(ns(tf, "math"), top_k=S.top_k, **seg)
+    _set(ns(tf, "nn"), top_k=S.top_k)
+    _set(ns(tf, "random"), shuffle=S.random_shuffle, categorical=S.categorical,
+         multinomial=S.multinomial)
+    _set(tf, div_no_nan=X.div_no_nan, logical_xor=X.logical_xor,
+         accumulate_n=X.accumulate_n, scalar_mul=X.scalar_mul, shape_n=X.shape_n)
+    _set(ns(tf, "math"), div_no_nan=X.div_no_nan, logical_xor=X.logical_xor,
+         reduce_std=X.reduce_std, reduce_variance=X.reduce_variance,
+         accumulate_n=X.accumulate_n, scalar_mul=X.scalar_mul)
+    _set(ns(tf, "nn"), swish=X.swish, zero_fraction=X.zero_fraction,
+         weighted_moments=X.weighted_moments)
+    _set(ns(tf, "image"), transpose_image=X.transpose_image, rot90=X.rot90,
+         total_variation=X.total_variation, psnr=X.psnr,
+         **{n: getattr(_color, n) for n in _color.__all__})
+    dist = {n: getattr(_dist, n) for n in _dist.__all__}
+    _set(ns(tf, "distributions"), **dist)
+
+    metrics = ns(tf, "metrics")
+    object.__setattr__(metrics, "_base", _metrics)
+    image = ns(tf, "image")
+    object.__setattr__(image, "_base", _image)
+
+    train = ns(tf, "train")
+    _set(train, **{n: getattr(_schedules, n) for n in _schedules.__all__})
+    _set(train, AdadeltaOptimizer=_train.AdadeltaOptimizer, FtrlOptimizer=_train.FtrlOptimizer,
+         ProximalGradientDescentOptimizer=_train.ProximalGradientDescentOptimizer,
+         ProximalAdagradOptimizer=_train.ProximalAdagradOptimizer,
+         ExponentialMovingAverage=_train.ExponentialMovingAverage)
+
+    contrib = ns(tf, "contrib")
+    if "layers" not in vars(contrib):
+        contrib.layers = type(contrib)("tf.contrib.layers")
+    _set(contrib.layers, **{n: getattr(_contrib_layers, n) for n in _contrib_layers.__all__})
+    _set(contrib, training=_hparams.training, distributions=tf.distributions)
+
+    keras = ns(tf, "keras")
+    if "layers" not in vars(keras):
+        keras.layers = type(keras)("tf.keras.layers")
+    _set(keras.layers, **{n: getattr(_keras_layers, n) for n in _keras_layers.__all__
+                          if n[0].isupper()})
+    K = _keras_layers
+    acts = {n: K.get_activation(n) or (lambda x: x) for n in (
+        "relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "selu", "softsign", "linear",
+        "exponential")}
+    for sub in ("activations", "initializers", "regularizers"):
+        if sub not in vars(keras):
+            setattr(keras, sub, type(keras)(f"tf.keras.{sub}"))
+    _set(keras.activations, get=K.get_activation, **acts)
+    inits = {n: (lambda n=n: K.get_initializer(n)) for n in (
+        "glorot_uniform", "glorot_normal", "zeros", "ones", "he_normal", "he_uniform",
+        "lecun_normal", "random_normal", "random_uniform", "truncated_normal")}
+    from ...frontend import initializers as _I
+    _set(keras.initializers, get=K.get_initializer, GlorotUniform=_I.GlorotUniform,
+         GlorotNormal=_I.GlorotNormal, Zeros=_I.Zeros, Ones=_I.Ones, Constant=_I.Constant,
+         RandomNormal=_I.RandomNormal, RandomUniform=_I.RandomUniform,
+         TruncatedNormal=_I.TruncatedNormal, VarianceScaling=_I.VarianceScaling, **inits)
+    _set(keras.regularizers, l1=K.keras_l1, l2=K.keras_l2, l1_l2=K.keras_l1_l2)
+    if "backend" not in vars(keras):
+        keras.backend = type(keras)("tf.keras.backend")
+    _set(keras.backend, clear_session=tf.reset_default_graph)

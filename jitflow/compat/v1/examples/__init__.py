@@ -1,0 +1,1 @@
+"""TF1 ``tensorflow.examples``: the tutorials' input_data module."""

@@ -1,0 +1,1 @@
+"""``tf.contrib`` pieces that are plain compositions of jitflow's frontend."""

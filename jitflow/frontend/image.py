@@ -1,0 +1,327 @@
+"""``tf.image`` on float images (HWC or NHWC) from existing ops: flips (random ones select
+between the image and its reversed slice), crops and pads with static boxes, random_crop (a
+gather of random offsets), per_image_standardization, rgb_to_grayscale, brightness and
+contrast, and resize by nearest neighbour or bilinear interpolation (TF1's
+``align_corners=False``, no half-pixel centers) as gathers of precomputed rows/columns.
+
+jitflow has no uint8 yet, so images are float32/float64 (decode/encode are host work left to
+NumPy/PIL in the program)."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from ..ir.dtypes import float32, int32
+from . import math_ops as M
+from .array_ops import expand_dims, where
+from .extra_ops import gather, pad, tile
+from .graph import Tensor, name_scope
+from .op_builder import constant, convert_to_tensor, static_ints, static_value
+from .random_ops import random_uniform
+
+__all__ = ["flip_left_right", "flip_up_down", "random_flip_left_right", "random_flip_up_down",
+           "per_image_standardization", "central_crop", "crop_to_bounding_box",
+           "pad_to_bounding_box", "rgb_to_grayscale", "grayscale_to_rgb", "adjust_brightness",
+           "adjust_contrast", "random_brightness", "random_contrast", "random_crop",
+           "resize_images", "resize_nearest_neighbor", "resize_bilinear", "ResizeMethod",
+           "resize_image_with_crop_or_pad"]
+
+
+def _image(image: Any, what: str) -> tuple[Tensor, bool]:
+    """The image as a float tensor and whether it is a batch (rank 4)."""
+    x = convert_to_tensor(image, name="image")
+    r = x.shape.ndims
+    if r not in (3, 4):
+        raise ValueError(f"{what}: 'image' must be of rank 3 or 4 (HWC or NHWC), got shape "
+                         f"{x.shape}")
+    if not x.dtype.is_floating:
+        raise TypeError(f"{what}: jitflow's tf.image works on float32/float64 images, got "
+                        f"{x.dtype.name} (convert with tf.cast(image, tf.float32) / 255)")
+    return x, r == 4
+
+
+def _hw(x: Tensor, batched: bool, what: str) -> tuple[int, int]:
+    dims = x.shape.dims
+    h, w = (dims[1], dims[2]) if batched else (dims[0], dims[1])
+    if h is None or w is None:
+        raise NotImplementedError(f"{what} needs static height and width, got {x.shape}")
+    return h, w
+
+
+def _flip(image: Any, axis3: int, name: Optional[str], default: str) -> Tensor:
+    with name_scope(name, default) as scope:
+        x, batched = _image(image, default)
+        a = axis3 + (1 if batched else 0)
+        idx = [slice(None)] * x.shape.ndims
+        idx[a] = slice(None, None, -1)
+        return _named(x[tuple(idx)], scope)
+
+
+def _named(t: Tensor, scope: str) -> Tensor:
+    from .array_ops import identity
+    return identity(t, name=scope)
+
+
+def flip_left_right(image: Any, name: Optional[str] = None) -> Tensor:
+    return _flip(image, 1, name, "flip_left_right")
+
+
+def flip_up_down(image: Any, name: Optional[str] = None) -> Tensor:
+    return _flip(image, 0, name, "flip_up_down")
+
+
+def _random_flip(image: Any, axis3: int, seed: Optional[int], default: str) -> Tensor:
+    with name_scope(None, default) as scope:
+        x, batched = _image(image, default)
+        flipped = _flip(x, axis3, None, "flip")
+        n = x.shape.dims[0] if batched else None
+        if batched and n is None:
+            raise NotImplementedError(f"{default} of a batch needs a static batch size")
+        u = random_uniform([n] if batched else [], dtype=x.dtype, seed=seed)
+        return where(M.less(u, 0.5), flipped, x, name=scope)
+
+
+def random_flip_left_right(image: Any, seed: Optional[int] = None) -> Tensor:
+    """Each image mirrored left-right with probability 1/2 (a fresh draw per run)."""
+    return _random_flip(image, 1, seed, "random_flip_left_right")
+
+
+def random_flip_up_down(image: Any, seed: Optional[int] = None) -> Tensor:
+    """Each image flipped upside down with probability 1/2 (a fresh draw per run)."""
+    return _random_flip(image, 0, seed, "random_flip_up_down")
+
+
+def per_image_standardization(image: Any) -> Tensor:
+    """``(x - mean) / max(stddev, 1/sqrt(num_elements))`` per image."""
+    with name_scope(None, "per_image_standardization") as scope:
+        x, batched = _image(image, "per_image_standardization")
+        dims = x.shape.dims[1:] if batched else x.shape.dims
+        if any(d is None for d in dims):
+            raise NotImplementedError("per_image_standardization needs a static image shape")
+        n = float(np.prod(dims))
+        axes = [1, 2, 3] if batched else [0, 1, 2]
+        mean = M.reduce_mean(x, axes, keepdims=True)
+        var = M.reduce_mean(M.square(M.subtract(x, mean)), axes, keepdims=True)
+        std = M.maximum(M.sqrt(var), convert_to_tensor(1.0 / np.sqrt(n), dtype=x.dtype))
+        return M.truediv(M.subtract(x, mean), std, name=scope)
+
+
+def crop_to_bounding_box(image: Any, offset_height: int, offset_width: int, target_height: int,
+                         target_width: int) -> Tensor:
+    """The box of ``target_height x target_width`` at (offset_height, offset_width)."""
+    with name_scope(None, "crop_to_bounding_box") as scope:
+        x, batched = _image(image, "crop_to_bounding_box")
+        h, w = _hw(x, batched, "crop_to_bounding_box")
+        oh, ow, th, tw = (int(np.asarray(static_value(v)).reshape(())) for v in
+                          (offset_height, offset_width, target_height, target_width))
+        if oh < 0 or ow < 0 or th <= 0 or tw <= 0 or oh + th > h or ow + tw > w:
+            raise ValueError(f"crop_to_bounding_box: box ({oh}, {ow}) + ({th}, {tw}) does not "
+                             f"fit an image of {h}x{w}")
+        hs, ws = slice(oh, oh + th), slice(ow, ow + tw)
+        key = (slice(None), hs, ws) if batched else (hs, ws)
+        return _named(x[key], scope)
+
+
+def pad_to_bounding_box(image: Any, offset_height: int, offset_width: int, target_height: int,
+                        target_width: int) -> Tensor:
+    """The image placed at (offset_height, offset_width) in a zero image of the target size."""
+    with name_scope(None, "pad_to_bounding_box") as scope:
+        x, batched = _image(image, "pad_to_bounding_box")
+        h, w = _hw(x, batched, "pad_to_bounding_box")
+        oh, ow, th, tw = (int(np.asarray(static_value(v)).reshape(())) for v in
+                          (offset_height, offset_width, target_height, target_width))
+        after_h, after_w = th - oh - h, tw - ow - w
+        if oh < 0 or ow < 0 or after_h < 0 or after_w < 0:
+            raise ValueError(f"pad_to_bounding_box: an image of {h}x{w} at ({oh}, {ow}) does "
+                             f"not fit {th}x{tw}")
+        pads = [[oh, after_h], [ow, after_w], [0, 0]]
+        return pad(x, ([[0, 0]] if batched else []) + pads, name=scope)
+
+
+def resize_image_with_crop_or_pad(image: Any, target_height: int, target_width: int) -> Tensor:
+    """Centrally crop and/or zero-pad to the target size."""
+    x, batched = _image(image, "resize_image_with_crop_or_pad")
+    h, w = _hw(x, batched, "resize_image_with_crop_or_pad")
+    th, tw = int(target_height), int(target_width)
+    ch, cw = max((h - th) // 2, 0), max((w - tw) // 2, 0)
+    x = crop_to_bounding_box(x, ch, cw, min(th, h), min(tw, w))
+    ph, pw = max((th - h) // 2, 0), max((tw - w) // 2, 0)
+    return pad_to_bounding_box(x, ph, pw, th, tw)
+
+
+def central_crop(image: Any, central_fraction: float) -> Tensor:
+    """The central ``central_fraction`` of each side (TF's rounding:
+    ``start = int((h - h*fraction) / 2)``, ``size = h - 2*start``)."""
+    f = float(central_fraction)
+    if f <= 0.0 or f > 1.0:
+        raise ValueError("central_fraction must be within (0, 1]")
+    x, batched = _image(image, "central_crop")
+    if f == 1.0:
+        return x
+    h, w = _hw(x, batched, "central_crop")
+    sh, sw = int((h - h * f) / 2), int((w - w * f) / 2)
+    return crop_to_bounding_box(x, sh, sw, h - 2 * sh, w - 2 * sw)
+
+
+_GRAY = (0.2989, 0.5870, 0.1140)
+
+
+def rgb_to_grayscale(images: Any, name: Optional[str] = None) -> Tensor:
+    """``0.2989 R + 0.5870 G + 0.1140 B``, keeping a channel dim of 1."""
+    with name_scope(name, "rgb_to_grayscale") as scope:
+        x = convert_to_tensor(images, name="images")
+        if not x.dtype.is_floating:
+            raise TypeError(f"rgb_to_grayscale: float images only, got {x.dtype.name}")
+        if x.shape.dims is None or x.shape.dims[-1] != 3:
+            raise ValueError(f"rgb_to_grayscale needs 3 channels last, got {x.shape}")
+        w = constant(np.asarray(_GRAY, dtype=x.dtype.np), name="rgb_weights")
+        return M.reduce_sum(M.multiply(x, w), [-1], keepdims=True, name=scope)
+
+
+def grayscale_to_rgb(images: Any, name: Optional[str] = None) -> Tensor:
+    """The single channel repeated three times."""
+    with name_scope(name, "grayscale_to_rgb") as scope:
+        x = convert_to_tensor(images, name="images")
+        if x.shape.dims is None or x.shape.dims[-1] != 1:
+            raise ValueError(f"grayscale_to_rgb needs 1 channel last, got {x.shape}")
+        return tile(x, [1] * (x.shape.ndims - 1) + [3], name=scope)
+
+
+def adjust_brightness(image: Any, delta: Any) -> Tensor:
+    """``image + delta``."""
+    with name_scope(None, "adjust_brightness") as scope:
+        x, _ = _image(image, "adjust_brightness")
+        return M.add(x, convert_to_tensor(delta, dtype=x.dtype, name="delta"), name=scope)
+
+
+def adjust_contrast(images: Any, contrast_factor: Any) -> Tensor:
+    """``(x - mean) * factor + mean`` with the mean over each image's pixels, per channel."""
+    with name_scope(None, "adjust_contrast") as scope:
+        x, batched = _image(images, "adjust_contrast")
+        axes = [1, 2] if batched else [0, 1]
+        mean = M.reduce_mean(x, axes, keepdims=True)
+        f = convert_to_tensor(contrast_factor, dtype=x.dtype, name="contrast_factor")
+        return M.add(M.multiply(M.subtract(x, mean), f), mean, name=scope)
+
+
+def random_brightness(image: Any, max_delta: float, seed: Optional[int] = None) -> Tensor:
+    """``adjust_brightness`` by a delta drawn from [-max_delta, max_delta)."""
+    if max_delta < 0:
+        raise ValueError("max_delta must be non-negative.")
+    x, _ = _image(image, "random_brightness")
+    delta = random_uniform([], -max_delta, max_delta, dtype=x.dtype, seed=seed)
+    return adjust_brightness(x, delta)
+
+
+def random_contrast(image: Any, lower: float, upper: float, seed: Optional[int] = None) -> Tensor:
+    """``adjust_contrast`` by a factor drawn from [lower, upper)."""
+    if upper <= lower:
+        raise ValueError("upper must be > lower.")
+    if lower < 0:
+        raise ValueError("lower must be non-negative.")
+    x, _ = _image(image, "random_contrast")
+    return adjust_contrast(x, random_uniform([], lower, upper, dtype=x.dtype, seed=seed))
+
+
+def random_crop(value: Any, size: Any, seed: Optional[int] = None,
+                name: Optional[str] = None) -> Tensor:
+    """A ``size`` slice of ``value`` at a uniformly random offset (a fresh one per run), as
+    a gather of ``offset + arange(size)`` along each dimension that shrinks."""
+    with name_scope(name, "random_crop") as scope:
+        x = convert_to_tensor(value, name="value")
+        dims = x.shape.dims
+        sz = static_ints(size, "size")
+        if dims is None or len(sz) != len(dims) or any(d is None for d in dims):
+            raise ValueError(f"random_crop: size {list(sz)} must match the static rank and "
+                             f"shape of value {x.shape}")
+        out = x
+        for a, (d, s) in enumerate(zip(dims, sz)):
+            if s > d or s < 0:
+                raise ValueError(f"random_crop: size {list(sz)} exceeds the shape {x.shape}")
+            if s == d:
+                continue
+            u = random_uniform([], dtype=float32, seed=None if seed is None else seed + a)
+            off = M.minimum(M.cast(M.multiply(u, float(d - s + 1)), int32), d - s)
+            idx = M.add(constant(np.arange(s, dtype=np.int32)), off)
+            out = gather(out, idx, axis=a)
+        return _named(out, scope)
+
+
+# ---------------------------------------------------------------------- resize -------------
+
+class ResizeMethod:
+    BILINEAR = 0
+    NEAREST_NEIGHBOR = 1
+    BICUBIC = 2
+    AREA = 3
+
+
+def _size(size: Any) -> tuple[int, int]:
+    s = static_ints(size, "size")
+    if s is None or len(s) != 2 or min(s) <= 0:
+        raise ValueError(f"'size' must be a 1-D int32 Tensor of 2 positive elements: "
+                         f"new_height, new_width; got {size}")
+    return s[0], s[1]
+
+
+def _batch(images: Any, what: str) -> tuple[Tensor, bool]:
+    x, batched = _image(images, what)
+    return (x if batched else expand_dims(x, 0)), batched
+
+
+def _source(out_n: int, in_n: int, align_corners: bool) -> np.ndarray:
+    scale = (in_n - 1) / (out_n - 1) if align_corners and out_n > 1 else in_n / out_n
+    return np.arange(out_n, dtype=np.float64) * scale
+
+
+def resize_nearest_neighbor(images: Any, size: Any, align_corners: bool = False,
+                            name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
+    if half_pixel_centers:
+        raise NotImplementedError("resize_nearest_neighbor(half_pixel_centers=True)")
+    with name_scope(name, "ResizeNearestNeighbor") as scope:
+        x, batched = _batch(images, "resize_nearest_neighbor")
+        h, w = _hw(x, True, "resize_nearest_neighbor")
+        oh, ow = _size(size)
+        out = x
+        for axis, (o, i) in ((1, (oh, h)), (2, (ow, w))):
+            src = _source(o, i, align_corners)
+            idx = np.minimum(np.round(src) if align_corners else np.floor(src), i - 1)
+            out = gather(out, constant(idx.astype(np.int32)), axis=axis)
+        return _named(out if batched else out[0], scope)
+
+
+def resize_bilinear(images: Any, size: Any, align_corners: bool = False,
+                    name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
+    if half_pixel_centers:
+        raise NotImplementedError("resize_bilinear(half_pixel_centers=True)")
+    with name_scope(name, "ResizeBilinear") as scope:
+        x, batched = _batch(images, "resize_bilinear")
+        h, w = _hw(x, True, "resize_bilinear")
+        oh, ow = _size(size)
+        out = x
+        for axis, (o, i) in ((1, (oh, h)), (2, (ow, w))):
+            src = _source(o, i, align_corners)
+            lo = np.floor(src).astype(np.int64)
+            hi = np.minimum(lo + 1, i - 1)
+            frac = (src - lo).astype(x.dtype.np)
+            shape = [1, 1, 1, 1]
+            shape[axis] = o
+            a = gather(out, constant(lo.astype(np.int32)), axis=axis)
+            b = gather(out, constant(hi.astype(np.int32)), axis=axis)
+            t = constant(frac.reshape(shape))
+            out = M.add(a, M.multiply(M.subtract(b, a), t))
+        return _named(out if batched else out[0], scope)
+
+
+def resize_images(images: Any, size: Any, method: int = ResizeMethod.BILINEAR,
+                  align_corners: bool = False, preserve_aspect_ratio: bool = False) -> Tensor:
+    """TF1's ``tf.image.resize_images``: bilinear (default) or nearest neighbour."""
+    if preserve_aspect_ratio:
+        raise NotImplementedError("resize_images(preserve_aspect_ratio=True)")
+    if method == ResizeMethod.BILINEAR:
+        return resize_bilinear(images, size, align_corners)
+    if method == ResizeMethod.NEAREST_NEIGHBOR:
+        return resize_nearest_neighbor(images, size, align_corners)
+    raise NotImplementedError(f"resize_images: method {method} (bicubic/area) is not "
+                              "implemented in jitflow yet")

@@ -1,0 +1,216 @@
+"""``tf.keras.layers`` used as graph-mode layers inside TF1 code: Dense, Conv2D,
+MaxPooling2D/AveragePooling2D, Flatten, Dropout, Activation.
+
+They are the ``tf.layers`` classes with Keras's argument conventions: activations and
+initializers may be given by name (``activation="relu"``, ``kernel_initializer="he_normal"``;
+Keras's ``random_normal``/``random_uniform``/``truncated_normal`` use its 0.05 scale), pooling
+defaults to ``pool_size=(2, 2)``, ``input_shape``/``input_dim`` are accepted (they matter to
+``Sequential`` models, which jitflow does not have), and ``Dropout`` and
+``BatchNormalization`` called without ``training`` run in inference mode (Keras's learning
+phase defaults to inference in TF1 graphs). Keras's BatchNormalization keeps its moving-average
+updates in ``layer.updates`` only (not in ``tf.GraphKeys.UPDATE_OPS``, unlike tf.layers').
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from . import initializers as I
+from . import layers_core as L
+from . import math_ops as M
+from .layer_base import Layer
+from .layers_norm import BatchNormalization as _TFBatchNorm
+from .layers_norm import Dropout as _TFDropout
+
+__all__ = ["Dense", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "AveragePooling2D",
+           "AvgPool2D", "Flatten", "Dropout", "Activation", "BatchNormalization", "Embedding",
+           "get_activation", "get_initializer", "keras_l1", "keras_l2", "keras_l1_l2"]
+
+_SHAPE_KWARGS = ("input_shape", "input_dim", "batch_input_shape", "batch_size")
+
+
+def _drop_shape_kwargs(kwargs: dict) -> dict:
+    return {k: v for k, v in kwargs.items() if k not in _SHAPE_KWARGS}
+
+
+def get_activation(activation: Any) -> Optional[Callable]:
+    """A Keras activation: None/'linear' (identity), a name, or a callable."""
+    if activation is None or callable(activation):
+        return activation
+    from . import nn
+    from .composite_ops import selu, softsign
+    table = {"linear": None, "relu": nn.relu if hasattr(nn, "relu") else M.relu,
+             "sigmoid": M.sigmoid, "tanh": M.tanh, "softmax": nn.softmax, "elu": nn.elu,
+             "softplus": nn.softplus, "selu": selu, "softsign": softsign, "relu6": nn.relu6,
+             "exponential": M.exp}
+    if activation not in table:
+        raise ValueError(f"Unknown activation function: {activation!r}; jitflow knows "
+                         f"{sorted(table)}")
+    return table[activation]
+
+
+def get_initializer(init: Any) -> Any:
+    """A Keras initializer: None, a name (Keras's defaults), or an initializer object."""
+    if init is None or not isinstance(init, str):
+        return init
+    table = {"glorot_uniform": I.GlorotUniform, "glorot_normal": I.GlorotNormal,
+             "zeros": I.Zeros, "ones": I.Ones, "he_normal": I.he_normal,
+             "he_uniform": I.he_uniform, "lecun_normal": I.lecun_normal,
+             "random_normal": lambda: I.RandomNormal(0.0, 0.05),
+             "random_uniform": lambda: I.RandomUniform(-0.05, 0.05),
+             "truncated_normal": lambda: I.TruncatedNormal(0.0, 0.05)}
+    if init not in table:
+        raise ValueError(f"Unknown initializer: {init!r}; jitflow knows {sorted(table)}")
+    return table[init]()
+
+
+def _keras_kwargs(kwargs: dict) -> dict:
+    kw = _drop_shape_kwargs(kwargs)
+    if "activation" in kw:
+        kw["activation"] = get_activation(kw["activation"])
+    for k in ("kernel_initializer", "bias_initializer"):
+        if k in kw:
+            kw[k] = get_initializer(kw[k])
+    return kw
+
+
+class Dense(L.Dense):
+    def __init__(self, units: int, activation: Any = None, **kwargs: Any) -> None:
+        super().__init__(units, **_keras_kwargs(dict(kwargs, activation=activation)))
+
+
+class Conv2D(L.Conv2D):
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1),
+                 padding: str = "valid", activation: Any = None, **kwargs: Any) -> None:
+        super().__init__(filters, kernel_size, strides=strides, padding=padding,
+                         **_keras_kwargs(dict(kwargs, activation=activation)))
+
+
+Convolution2D = Conv2D
+
+
+class MaxPooling2D(L.MaxPooling2D):
+    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
+                 data_format: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(pool_size, strides, padding, data_format or "channels_last",
+                         **_drop_shape_kwargs(kwargs))
+
+
+class AveragePooling2D(L.AveragePooling2D):
+    def __init__(self, pool_size: Any = (2, 2), strides: Any = None, padding: str = "valid",
+                 data_format: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(pool_size, strides, padding, data_format or "channels_last",
+                         **_drop_shape_kwargs(kwargs))
+
+
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+
+
+class Flatten(L.Flatten):
+    def __init__(self, data_format: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(data_format=data_format or "channels_last", **_drop_shape_kwargs(kwargs))
+
+
+class Dropout(_TFDropout):
+    """Drops ``rate`` of the inputs when called with ``training`` true (a bool or a bool
+    tensor); without ``training`` it is the identity (inference)."""
+
+    def __init__(self, rate: Any, noise_shape: Any = None, seed: Optional[int] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(rate, noise_shape=noise_shape, seed=seed, **_drop_shape_kwargs(kwargs))
+
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        return super().call(inputs, training=False if training is None else training)
+
+
+class Activation(Layer):
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**_drop_shape_kwargs(kwargs))
+        self.activation = get_activation(activation)
+
+    def call(self, inputs: Any) -> Any:
+        return inputs if self.activation is None else self.activation(inputs)
+
+
+class BatchNormalization(_TFBatchNorm):
+    """Keras defaults (momentum 0.99, epsilon 1e-3, center and scale); inference unless
+    called with ``training``; updates in ``self.updates`` (run them with the train op)."""
+
+    def __init__(self, axis: Any = -1, momentum: float = 0.99, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
+                 gamma_initializer: Any = "ones", moving_mean_initializer: Any = "zeros",
+                 moving_variance_initializer: Any = "ones", **kwargs: Any) -> None:
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, center=center,
+                         scale=scale, beta_initializer=get_initializer(beta_initializer),
+                         gamma_initializer=get_initializer(gamma_initializer),
+                         moving_mean_initializer=get_initializer(moving_mean_initializer),
+                         moving_variance_initializer=get_initializer(
+                             moving_variance_initializer), **_drop_shape_kwargs(kwargs))
+
+    def add_update(self, updates: Any, inputs: Any = None) -> None:
+        self._updates.extend(updates if isinstance(updates, (list, tuple)) else [updates])
+
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        return super().call(inputs, training=False if training is None else training)
+
+
+class Embedding(Layer):
+    """``embeddings`` [input_dim, output_dim] (Keras's uniform(-0.05, 0.05) by default); the
+    output is ``embedding_lookup(embeddings, ids)``."""
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
+                 embeddings_regularizer: Any = None, mask_zero: bool = False,
+                 input_length: Any = None, **kwargs: Any) -> None:
+        if mask_zero:
+            raise NotImplementedError("Embedding(mask_zero=True): jitflow has no Keras masks")
+        super().__init__(**_drop_shape_kwargs(kwargs))
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        init = "random_uniform" if embeddings_initializer == "uniform" else \
+            embeddings_initializer
+        self.embeddings_initializer = get_initializer(init)
+        self.embeddings_regularizer = embeddings_regularizer
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        from .op_builder import convert_to_tensor
+        from ..ir.dtypes import float32
+        ids = convert_to_tensor(inputs)
+        if self.dtype is None or not self.dtype.is_floating:
+            self.dtype = float32          # the ids' integer dtype is not the weights'
+        return super().__call__(ids, *args, **kwargs)
+
+    def build(self, input_shape) -> None:
+        self.embeddings = self.add_weight("embeddings", [self.input_dim, self.output_dim],
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer)
+
+    def call(self, inputs: Any) -> Any:
+        from .nn import embedding_lookup
+        from .math_ops import cast
+        ids = inputs if inputs.dtype.is_integer else cast(inputs, "int32")
+        return embedding_lookup(self.embeddings, ids)
+
+
+def keras_l1_l2(l1: float = 0.0, l2: float = 0.0) -> Callable:
+    """``tf.keras.regularizers.l1_l2``: ``l1 * sum(|w|) + l2 * sum(w**2)`` (no 1/2, unlike
+    tf.contrib.layers.l2_regularizer)."""
+    def reg(w: Any) -> Any:
+        from .op_builder import convert_to_tensor
+        t = convert_to_tensor(w)
+        total = None
+        if l1:
+            total = M.multiply(M.reduce_sum(M.abs(t)), float(l1))
+        if l2:
+            sq = M.multiply(M.reduce_sum(M.square(t)), float(l2))
+            total = sq if total is None else M.add(total, sq)
+        if total is None:
+            total = M.multiply(M.reduce_sum(t), 0.0)
+        return total
+    return reg
+
+
+def keras_l1(l: float = 0.01) -> Callable:  # noqa: E741 - Keras's argument name
+    return keras_l1_l2(l1=l)
+
+
+def keras_l2(l: float = 0.01) -> Callable:  # noqa: E741
+    return keras_l1_l2(l2=l)
