@@ -285,3 +285,16 @@ def test_maximum_iterations_given_as_a_run_time_tensor():
     assert isinstance(out, tuple)
     assert run(list(out), {m: 5}) == [10, 32.0]
     assert run(list(out), {m: 500}) == [100, 2.0 ** 50]
+
+
+def test_loops_in_traced_functions_and_jitflow_grad():
+    import jitflow
+
+    @jitflow.function
+    def double_until(x):
+        return tf.while_loop(lambda v: tf.reduce_sum(v) < 100.0, lambda v: v * 2.0, x)
+    np.testing.assert_array_equal(double_until(np.ones(3, np.float32)), [64.0] * 3)
+    g = jitflow.grad(lambda x: tf.reduce_sum(
+        tf.while_loop(lambda i, v: i < 3, lambda i, v: [i + 1, v * v], [0, x])[1]))
+    x = np.array([1.1, 0.9])
+    np.testing.assert_allclose(g(x), 8 * x ** 7, rtol=1e-12)
