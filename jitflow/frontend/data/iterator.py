@@ -1,5 +1,6 @@
-"""TF1 iterators over datasets: one-shot, initializable and reinitializable
-(``Iterator.from_structure`` + ``make_initializer``).
+"""TF1 iterators over datasets: one-shot, initializable, reinitializable
+(``Iterator.from_structure`` + ``make_initializer``) and feedable
+(``Iterator.from_string_handle`` + ``string_handle()``).
 
 An iterator's state lives per Session (as TF's iterator resource does): running its
 initializer (a host action, see hostfeed.py) evaluates the dataset's source tensors with the
