@@ -70,6 +70,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          band_part=A.matrix_band_part)
     _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (
         "conv1d", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "lrn",
+        "max_pool_with_argmax",
         "local_response_normalization")})
     _set(ns(tf, "layers"), conv1d=_nn_extra.conv1d_layer, Conv1D=_nn_extra.Conv1D,
          MaxPooling1D=_nn_extra.MaxPooling1D, AveragePooling1D=_nn_extra.AveragePooling1D,
