@@ -19,6 +19,7 @@ from ...frontend import schedules as _schedules
 from ...frontend import sort_ops as S
 from ...frontend import train as _train
 from ...frontend.contrib import layers as _contrib_layers
+from ...frontend.contrib import layers_more as _contrib_more
 from ...frontend.graph import GraphKeys as _GraphKeys
 from . import _hparams
 from ._namespace import wrap
@@ -118,6 +119,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     if "layers" not in vars(contrib):
         contrib.layers = type(contrib)("tf.contrib.layers")
     _set(contrib.layers, **{n: getattr(_contrib_layers, n) for n in _contrib_layers.__all__})
+    _set(contrib.layers, **{n: getattr(_contrib_more, n) for n in _contrib_more.__all__})
     _set(contrib, training=_hparams.training, distributions=tf.distributions)
 
     keras = ns(tf, "keras")
