@@ -503,3 +503,25 @@ def test_max_pool_with_argmax(padding, k, s):
         assert arg_b[b, i, j, ch] == where_ + b * h * w * c
     check_gradients(lambda t: tf.nn.max_pool_with_argmax(t, [1, 2, 2, 1], [1, 2, 2, 1],
                                                          "VALID")[0], [rng.randn(1, 4, 4, 1)])
+
+
+def test_variable_scatter_ops():
+    tf.reset_default_graph()
+    v0 = rng.randn(4, 2)
+    v = tf.Variable(v0)
+    up = tf.scatter_update(v, [1, 3], np.ones((2, 2)))
+    add = tf.scatter_add(v, [0, 0], np.full((2, 2), 0.5))
+    sub = tf.scatter_nd_sub(v, [[2, 1]], [3.0])
+    with tf.Session(backend="reference") as s:
+        s.run(tf.global_variables_initializer())
+        a = s.run(up)
+        b = s.run(add)
+        c = s.run(sub)
+        final = s.run(v)
+    r = v0.copy()
+    r[[1, 3]] = 1.0
+    np.testing.assert_allclose(a, r)
+    r[0] += 1.0
+    np.testing.assert_allclose(b, r)
+    r[2, 1] -= 3.0
+    np.testing.assert_allclose(c, r) and np.testing.assert_allclose(final, r)
