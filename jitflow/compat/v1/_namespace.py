@@ -43,6 +43,8 @@ for _n in ("sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh",
            "matrix_inverse", "matrix_determinant", "cholesky", "matrix_solve"):
     WHY.setdefault(f"tf.{_n}", _OPS)
     WHY.setdefault(f"tf.math.{_n}", _OPS)
+for _n in ("inv", "det", "cholesky", "solve", "qr", "svd", "eigh", "logdet"):
+    WHY.setdefault(f"tf.linalg.{_n}", _OPS)
 
 
 class NotImplementedInJitflow(AttributeError):
