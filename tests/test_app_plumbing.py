@@ -47,8 +47,8 @@ def test_duplicate_definition_and_tf_namespace():
     fv = fresh_flags()
     with pytest.raises(app.FlagError, match="defined twice"):
         app.DEFINE_string("steps", "x", "", flag_values=fv)
-    assert tf.app.flags is tf.flags and tf.flags.FLAGS is app.FLAGS
-    assert tf.flags.DEFINE_integer is app.DEFINE_integer
+    assert tf.app.flags.FLAGS is tf.flags.FLAGS is app.FLAGS      # one set of flags
+    assert tf.flags.DEFINE_integer is tf.app.flags.DEFINE_integer is app.DEFINE_integer
 
 
 def test_app_run_calls_main_with_rest_and_exits(monkeypatch):

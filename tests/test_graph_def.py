@@ -176,7 +176,7 @@ def test_the_op_table_covers_the_common_tf_op_types():
     assert set(common) <= set(TABLE)
 
 
-@pytest.mark.parametrize("opt", ["adam", "momentum"])
+@pytest.mark.parametrize("opt", ["adam", "momentum", "resource_adam"])
 def test_tensorflow_adam_and_momentum_graphs_train_like_tensorflow(opt):
     saver = tf.train.import_meta_graph(str(FIX / opt / "model.ckpt.meta"))
     train_op = tf.get_collection("train_op")[0]
@@ -188,3 +188,43 @@ def test_tensorflow_adam_and_momentum_graphs_train_like_tensorflow(opt):
             s.run(train_op, feed)
             assert s.run("loss:0", feed) == pytest.approx(float(EXP[f"{opt}_loss_{i}"]),
                                                           rel=1e-5)
+
+
+def test_hostile_sizes_are_refused_before_allocating():
+    gd = P.graph_pb2.GraphDef()
+    c = gd.node.add(name="big", op="Const")
+    c.attr["dtype"].type = 1
+    t = c.attr["value"].tensor
+    t.dtype = 1
+    for d in (1 << 20, 1 << 20):
+        t.tensor_shape.dim.add().size = d
+    t.float_val.append(1.0)                   # "repeat the last value" a trillion times
+    with pytest.raises(errors.DataLossError, match=r"node big.*exceeds the limit"):
+        tf.import_graph_def(gd)
+
+
+def test_more_op_types_round_trip(tmp_path):
+    x = tf.placeholder(tf.float32, (None, 4), name="x")
+    labels = tf.placeholder(tf.int32, (None,), name="labels")
+    a, b = tf.split(x, 2, axis=1, name="halves")
+    c, d = tf.split(x, [1, 3], axis=1, name="parts")
+    st = tf.stack([a, b], axis=1, name="stacked")
+    out = tf.concat([tf.reshape(st, [-1, 4]), tf.pad(c, [[0, 0], [1, 2]]),
+                     tf.nn.leaky_relu(d, alpha=0.3), tf.squared_difference(a, b),
+                     tf.one_hot(labels, 3, dtype=tf.float32)], axis=1, name="all")
+    am = tf.argmax(out, axis=1, name="am")
+    xv = np.random.RandomState(3).randn(3, 4).astype(np.float32)
+    lv = np.array([2, 0, 1], np.int32)
+    with tf.Session() as s:
+        want = s.run([out, am], {x: xv, labels: lv})
+        gd = s.graph_def
+    assert {"Split", "SplitV", "ConcatV2", "Pad", "LeakyRelu", "OneHot", "ArgMax"} <= \
+        {n.op for n in gd.node}
+    tf.train.write_graph(gd, str(tmp_path), "more.pb", as_text=False)
+    with tf.Graph().as_default():
+        o, m = tf.import_graph_def(P.graph_pb2.GraphDef.FromString(
+            (tmp_path / "more.pb").read_bytes()), return_elements=["all:0", "am:0"], name="")
+        with tf.Session() as s:
+            got = s.run([o, m], {"x:0": xv, "labels:0": lv})
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6)
+    np.testing.assert_array_equal(got[1], want[1])

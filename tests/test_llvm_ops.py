@@ -275,6 +275,8 @@ def _factor(n: int, draw) -> list[int]:
         d = draw(st.sampled_from(divs))
         dims.append(d)
         n //= d
+    if n > 1:              # at most 3 dims: the rest of the size goes into the last one
+        dims[-1] *= n
     return dims
 
 

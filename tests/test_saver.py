@@ -1,6 +1,5 @@
 """tf.train.Saver: TF1 file names and state file, restore semantics and errors, integrity
 (corruption, truncation), atomic saves under a killed process, max_to_keep, meta graphs."""
-import json
 import os
 import signal
 import subprocess

@@ -50,3 +50,14 @@ def test_tfrecord_mnist_conversion_and_training(tmp_path):
     assert out.count("batches 20") == 3
     assert float(re.search(r"train accuracy ([0-9.]+)", out).group(1)) > 0.8
     assert os.path.getsize(tmp_path / "train.tfrecords") > 784 * 1000
+
+
+def test_programs_run_under_jitflow_run_too(tmp_path):
+    """The same program through ``jitflow run`` (the project's import hook)."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.run([sys.executable, "-m", "jitflow", "run",
+                        os.path.join(HERE, "tf1_programs", "csv_queue_regression.py"),
+                        str(tmp_path)], capture_output=True, text=True, timeout=300, env=env,
+                       cwd=ROOT)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "epoch limit reached" in p.stdout and "steps 200" in p.stdout

@@ -242,3 +242,18 @@ def test_old_jitflow_meta_graph_json_is_read_with_a_deprecation_warning(tmp_path
     with tf.Session() as s:
         np.testing.assert_array_equal(s.run("y:0", {"x:0": [[1.0, 2.0]]}), [9.0])
     _ = y
+
+
+def test_a_partitioned_entry_whose_parts_do_not_cover_it_is_refused(tmp_path):
+    p = str(tmp_path / "bad")
+    Path(p + ".data-00000-of-00001").write_bytes(b"\0" * 8)
+    ext = field_bytes(1, field_varint(2, 1)) + field_bytes(1, field_varint(2, 2))
+    full = field_varint(1, 1) + field_bytes(2, bundle._shape_proto((10 ** 6, 10 ** 6))) + \
+        field_bytes(7, ext)
+    part = bundle._entry_proto(1, (1, 2), 0, 8, 0)
+    items = sorted([(b"", bundle._header_proto()), (b"w", full),
+                    (bundle.slice_key("w", [(0, 1), (0, 2)]), part)])
+    Path(p + ".index").write_bytes(table.build_table(items))
+    with pytest.raises(errors.DataLossError, match=r"partitions of w hold 8 bytes, its shape "
+                                                   r"\[1000000, 1000000\] needs 4000000000000"):
+        tf.train.NewCheckpointReader(p).get_tensor("w")

@@ -365,3 +365,30 @@ def test_experimental_apply_helpers():
     ds = tf.data.Dataset.range(5).apply(tf.data.experimental.shuffle_and_repeat(5, 2, seed=1))
     got = [int(v) for v in drain(ds)]
     assert sorted(got[:5]) == sorted(got[5:]) == list(range(5))
+
+
+def test_feedable_iterator_switches_between_datasets_by_handle():
+    train = tf.data.Dataset.range(100).repeat()
+    valid = tf.data.Dataset.range(1000, 1003)
+    handle = tf.placeholder(tf.string, shape=[])
+    it = tf.data.Iterator.from_string_handle(handle, train.output_types, train.output_shapes)
+    nxt = it.get_next()
+    doubled = nxt * 2
+    train_it, valid_it = train.make_one_shot_iterator(), valid.make_initializable_iterator()
+    with tf.Session() as s:
+        th, vh = s.run([train_it.string_handle(), valid_it.string_handle()])
+        assert isinstance(th, bytes) and th != vh
+        assert [int(s.run(nxt, {handle: th})) for _ in range(3)] == [0, 1, 2]
+        s.run(valid_it.initializer)
+        assert [int(s.run(doubled, {handle: vh})) for _ in range(3)] == [2000, 2002, 2004]
+        with pytest.raises(tf.errors.OutOfRangeError):
+            s.run(nxt, {handle: vh})
+        assert int(s.run(nxt, {handle: th})) == 3          # the train pass went on
+        with pytest.raises(tf.errors.InvalidArgumentError, match="must feed a value"):
+            s.run(nxt)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not the string_handle"):
+            s.run(nxt, {handle: b"nonsense"})
+    floats = tf.data.Dataset.from_tensors(1.0).make_one_shot_iterator()
+    with tf.Session() as s:
+        with pytest.raises(tf.errors.InvalidArgumentError, match="expects"):
+            s.run(nxt, {handle: s.run(floats.string_handle())})

@@ -243,3 +243,27 @@ def test_sharded_files_through_list_files_and_interleave(tmp_path):
         lambda s: tf.parse_single_example(s, FEATURES)["label"] + 3)
     got = [int(v) for v in run_all(ds.make_one_shot_iterator().get_next())]
     assert got == [0, 1, 10, 11, 20, 21, 2, 3, 12, 13, 22, 23]
+
+
+def test_file_names_fed_through_a_string_placeholder(tmp_path):
+    for k in range(2):
+        write(str(tmp_path / f"f{k}.tfrecords"), 2 + k)
+    filenames = tf.placeholder(tf.string, shape=[None])
+    ds = tf.data.TFRecordDataset(filenames).map(
+        lambda s: tf.parse_single_example(s, FEATURES)["label"])
+    it = ds.make_initializable_iterator()
+    nxt = it.get_next()
+    with tf.Session() as s:
+        for files, want in (([tmp_path / "f1.tfrecords"], [-3, -2, -1]),
+                            ([tmp_path / "f0.tfrecords", tmp_path / "f1.tfrecords"],
+                             [-3, -2, -3, -2, -1])):
+            s.run(it.initializer, {filenames: [str(f) for f in files]})
+            got = []
+            while True:
+                try:
+                    got.append(int(s.run(nxt)))
+                except tf.errors.OutOfRangeError:
+                    break
+            assert got == want
+        with pytest.raises(ValueError, match="Cannot feed value of shape"):
+            s.run(it.initializer, {filenames: str(tmp_path / "f0.tfrecords")})

@@ -15,6 +15,7 @@ gradients of the same loss, so an imported training graph trains.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any, Iterable, Optional
@@ -25,9 +26,10 @@ from ..errors import DataLossError, InvalidArgumentError, NotFoundError
 from ..interop import tf_protos as P
 from ..ir.dtypes import as_dtype
 from .graph import Graph, Operation, Tensor, get_default_graph
-from .tf_op_table import EXPORT_INPUT_ORDER, TABLE, export_row
+from .tf_op_table import DROP_IF_UNUSED, EXPORT_INPUT_ORDER, TABLE, export_row
 
 MAX_NODES = 1_000_000
+MAX_CONST_ELEMENTS = 1 << 28
 
 
 # ------------------------------------------------------------------ values -----------------
@@ -56,7 +58,10 @@ def tensor_value(t: Any, where: str) -> np.ndarray:
     shape = tuple(int(d.size) for d in t.tensor_shape.dim)
     if any(d < 0 for d in shape):
         raise DataLossError(f"{where}: tensor with negative dimension {list(shape)}")
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
+    if n > MAX_CONST_ELEMENTS:
+        raise DataLossError(f"{where}: a tensor of shape {list(shape)} ({n} elements) exceeds "
+                            f"the limit of {MAX_CONST_ELEMENTS}")
     if name == "string":
         vals = list(t.string_val)
         return np.array(vals if len(vals) == n else vals[:1] * n, dtype=object).reshape(shape)
@@ -225,6 +230,7 @@ _GRAD_SEED = re.compile(r"^(.*?gradients(?:_\d+)?)/(?:Fill|grad_ys_0)$")
 # ApplyGradientDescent(var, alpha, delta), ApplyMomentum(var, accum, lr, grad, momentum),
 # ApplyAdam(var, m, v, beta1_power, beta2_power, lr, beta1, beta2, epsilon, grad))
 _APPLY_GRAD_INPUT = {"ApplyGradientDescent": 2, "ApplyMomentum": 3, "ApplyAdam": 9}
+_APPLY_GRAD_INPUT.update({"Resource" + k: v for k, v in _APPLY_GRAD_INPUT.items()})
 _APPLY = set(_APPLY_GRAD_INPUT)
 _SKIP_SAVER = re.compile(r"^(save(_\d+)?)/")
 
@@ -293,6 +299,8 @@ def import_nodes(gd: Any, *, graph: Optional[Graph] = None, input_map: Optional[
     for name in nodes:
         if _scope_of(name, scopes):
             skip.add(name)
+    used = {_split_input(r)[0] for nd in gd.node if nd.name not in skip for r in nd.input}
+    skip |= {n for n, nd in nodes.items() if nd.op in DROP_IF_UNUSED and n not in used}
     for name, nd in nodes.items():       # every op type is checked before anything is built
         if name not in skip and nd.op not in TABLE and nd.op not in _APPLY:
             raise NotFoundError(f"{where}: node {name}: op type '{nd.op}' has no jitflow "
@@ -414,13 +422,14 @@ def _apply(g, node, ins, refs, scopes, nodes, grads, tensor_for, prefix) -> Oper
         grad = grads[key]
     base = prefix + node.name
     with g.name_scope(None), g.control_dependencies(None):
-        if node.op == "ApplyGradientDescent":
+        kind = node.op[len("Resource"):] if node.op.startswith("Resource") else node.op
+        if kind == "ApplyGradientDescent":
             lr = ins[1]
             new = make_op("Sub", "sub", [var, make_op("Mul", "mul", [lr, grad], {},
                                                       base + "/mul/").outputs[0]], {},
                           base + "/sub/").outputs[0]
             return make_op("Assign", None, [var, new], name=base + "/", out_types=[var._type])
-        if node.op == "ApplyMomentum":          # accum = accum*momentum + grad; var -= lr*accum
+        if kind == "ApplyMomentum":             # accum = accum*momentum + grad; var -= lr*accum
             accum, lr, mom = ins[1], ins[2], ins[4]
             if node.attr("use_nesterov", False):
                 raise InvalidArgumentError(f"{node.name}: Nesterov momentum is not supported")
@@ -430,7 +439,7 @@ def _apply(g, node, ins, refs, scopes, nodes, grads, tensor_for, prefix) -> Oper
             with g.control_dependencies([a1]):
                 new = M.subtract(var, M.multiply(lr, a1.outputs[0]))
             return make_op("Assign", None, [var, new], name=base + "/", out_types=[var._type])
-        if node.op == "ApplyAdam":
+        if kind == "ApplyAdam":
             m, v, b1p, b2p, lr, b1, b2, eps = ins[1:9]
             lr_t = M.divide(M.multiply(lr, M.sqrt(M.subtract(1.0, b2p))), M.subtract(1.0, b1p))
             m_new = M.add(m, M.multiply(M.subtract(grad, m), M.subtract(1.0, b1)))

@@ -203,7 +203,6 @@ def load(sess: Any, tags: Sequence[str], export_dir: str, import_scope: Optional
          **saver_kwargs: Any) -> Any:
     """``tf.saved_model.loader.load``: import the meta graph with exactly ``tags`` into
     ``sess.graph``, restore its variables, run its main op; returns the MetaGraphDef."""
-    from .saver.checkpoint import CheckpointReader  # noqa: F401
     from .saver.meta_graph import import_meta_graph
     export_dir = os.fspath(export_dir)
     sm = _read_saved_model(export_dir)

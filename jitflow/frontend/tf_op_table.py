@@ -326,6 +326,112 @@ def _select_imp(node, ins, consts):
     return make_op(node.op, "select", ins[:3], {}, node.name + "/")
 
 
+def _arg_row(tf_type, ir):
+    def imp(node, ins, consts):
+        axis = _int(_need_const(node, consts, 1, "dimension"))
+        return make_op(tf_type, ir, ins[:1], {"axis": axis,
+                                              "dtype": as_dtype(node.attr("output_type", "int64"))},
+                       node.name + "/")
+
+    def exp(op):
+        return {"T": _t(op), "Tidx": ("type", as_dtype("int32")),
+                "output_type": ("type", op.outputs[0].dtype)}, [np.asarray(op.attrs["axis"],
+                                                                           np.int32)]
+    return Row(tf_type, imp, exp)
+
+
+def _pad_imp(node, ins, consts):
+    pads = _ints(_need_const(node, consts, 1, "paddings"))
+    value = 0.0
+    if node.op == "PadV2":
+        value = float(np.asarray(_need_const(node, consts, 2, "constant_values")).reshape(()))
+    return make_op(node.op, "pad", ins[:1], {"paddings": pads, "value": value}, node.name + "/")
+
+
+def _pad_exp(op):
+    rank = len(op.attrs["paddings"]) // 2
+    extra = [np.asarray(op.attrs["paddings"], np.int32).reshape(rank, 2)]
+    if op.type == "PadV2":
+        extra.append(np.asarray(op.attrs.get("value", 0.0), op.inputs[0].dtype.np))
+    return {"T": _t(op), "Tpaddings": ("type", as_dtype("int32"))}, extra
+
+
+def _one_hot_imp(node, ins, consts):
+    depth = _int(_need_const(node, consts, 1, "depth"))
+    return make_op("OneHot", "one_hot", [ins[0], ins[2], ins[3]],
+                   {"depth": depth, "axis": int(node.attr("axis", -1))}, node.name + "/")
+
+
+def _one_hot_exp(op):
+    return {"T": ("type", op.outputs[0].dtype), "TI": _t(op), "axis": int(op.attrs["axis"])}, \
+        [np.asarray(op.attrs["depth"], np.int32)]
+
+
+def _one_hot_reorder(op: Operation, ins: list) -> list:
+    return [ins[0], ins[3], ins[1], ins[2]]      # TF: indices, depth, on_value, off_value
+
+
+def _pack_imp(node, ins, consts):
+    axis = int(node.attr("axis", 0))
+    ex = [make_op("ExpandDims", "expand_dims", [t], {"axis": axis},
+                  f"{node.name}/ExpandDims_{i}/").outputs[0] for i, t in enumerate(ins)]
+    return make_op("Pack", "concat", ex, {"axis": axis}, node.name + "/")
+
+
+def _split_imp(node, ins, consts):
+    if node.op == "Split":
+        axis = _int(_need_const(node, consts, 0, "split_dim"))
+        return make_op("Split", "split", ins[1:2], {"axis": axis,
+                                                    "num": int(node.attr("num_split")),
+                                                    "sizes": None}, node.name + "/")
+    sizes = _ints(_need_const(node, consts, 1, "size_splits"))
+    axis = _int(_need_const(node, consts, 2, "split_dim"))
+    return make_op("SplitV", "split", ins[:1], {"axis": axis, "num": len(sizes), "sizes": sizes},
+                   node.name + "/")
+
+
+def _split_exp(op):
+    a = {"T": _t(op), "num_split": int(op.attrs["num"])}
+    if op.type == "Split":
+        return a, [np.asarray(op.attrs["axis"], np.int32)]
+    a["Tlen"] = ("type", as_dtype("int32"))
+    return a, [np.asarray(op.attrs["sizes"], np.int32), np.asarray(op.attrs["axis"], np.int32)]
+
+
+def _split_reorder(op: Operation, ins: list) -> list:
+    return ins[1:] + ins[:1] if op.type == "Split" else ins     # TF: Split(split_dim, value)
+
+
+def _leaky_imp(node, ins, consts):
+    return make_op("LeakyRelu", "leaky_relu", ins[:1], {"alpha": float(node.attr("alpha", 0.2))},
+                   node.name + "/")
+
+
+def _sqdiff_imp(node, ins, consts):
+    d = make_op("Sub", "sub", ins[:2], {}, node.name + "/sub/").outputs[0]
+    return make_op("Square", "square", [d], {}, node.name + "/")    # exports as Sub + Square
+
+
+# resource variables (TF 2.x graphs built with tf.compat.v1): the handle is jitflow's variable
+def _var_handle_imp(node, ins, consts):
+    return _variable_imp(node, ins, consts)
+
+
+def _read_variable_imp(node, ins, consts):
+    return make_op("Identity", "identity", ins[:1], {}, node.name + "/")
+
+
+def _assign_variable_row(tf_type: str, ir: Optional[str]) -> Row:
+    def imp(node, ins, consts):
+        value = ins[1]
+        if ir is not None:           # AssignAdd/AssignSubVariableOp: var <- var (+|-) value
+            value = make_op("Add" if ir == "add" else "Sub", ir, [ins[0], value], {},
+                            node.name + "/value/").outputs[0]
+        return make_op("Assign", None, [ins[0], value], name=node.name + "/",
+                       out_types=[ins[0]._type])
+    return Row(tf_type, imp, None)
+
+
 # ------------------------------------------------------------------ the table ---------------
 
 _ELEMENTWISE = [
@@ -377,15 +483,35 @@ TABLE: dict[str, Row] = {r.tf_type: r for r in [
     Row("GatherV2", _gather_imp, _gather_exp),
     Row("Select", _select_imp, lambda op: ({"T": _t(op, 1)}, [])),
     Row("SelectV2", _select_imp, None),
+    _arg_row("ArgMax", "argmax"), _arg_row("ArgMin", "argmin"),
+    Row("Pad", _pad_imp, _pad_exp), Row("PadV2", _pad_imp, _pad_exp),
+    Row("OneHot", _one_hot_imp, _one_hot_exp),
+    Row("Pack", _pack_imp, None),
+    Row("Split", _split_imp, _split_exp), Row("SplitV", _split_imp, _split_exp),
+    Row("LeakyRelu", _leaky_imp, lambda op: ({"T": _t(op), "alpha": float(op.attrs["alpha"])},
+                                             [])),
+    Row("SquaredDifference", _sqdiff_imp, None),
+    Row("VarHandleOp", _var_handle_imp, None),
+    Row("ReadVariableOp", _read_variable_imp, None),
+    _assign_variable_row("AssignVariableOp", None),
+    _assign_variable_row("AssignAddVariableOp", "add"),
+    _assign_variable_row("AssignSubVariableOp", "sub"),
 ]}
 
+# op types imported only when something imported uses them (then: an error naming them)
+DROP_IF_UNUSED = {"VarIsInitializedOp"}
+
 # export: a jitflow op type -> its row, where jitflow's type name differs or the inputs move
-EXPORT_INPUT_ORDER = {"Fill": _fill_reorder}
+EXPORT_INPUT_ORDER = {"Fill": _fill_reorder, "OneHot": _one_hot_reorder, "Split": _split_reorder}
+
+
+# jitflow op types written as another TF type: jitflow's stack is a concat of expanded inputs
+EXPORT_AS = {"Pack": "ConcatV2"}
 
 
 def export_row(op: Operation) -> Optional[Row]:
     """The row that writes ``op`` (by its type), or None when TF has no equivalent."""
-    row = TABLE.get(op.type)
+    row = TABLE.get(EXPORT_AS.get(op.type, op.type))
     if row is None or row.exp is None:
         return None
     if op.type not in ("Placeholder", "PlaceholderWithDefault", "VariableV2", "Assign", "NoOp") \

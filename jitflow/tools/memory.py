@@ -209,7 +209,7 @@ def _scratch_sizes(exe) -> dict[int, tuple[str, str]]:
     param's shape is static, else its size at two example sizes of the symbolic dims (a
     scratch size is a function of the concrete shapes, e.g. an im2col chunk capped by a
     budget, not a polynomial)."""
-    from ..backends.runshapes import run_shapes
+    from ..kernels.shapes import run_shapes
     bufs = [b for b in exe.mb.buffers if b.kind == "scratch"]
     if not bufs:
         return {}

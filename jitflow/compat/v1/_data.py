@@ -14,6 +14,7 @@ from ...frontend import tf_logging as _logging
 from ...frontend import training as _training
 from ...frontend.data import dataset as _dataset
 from ...frontend.data import example as _example
+from ...frontend.data import hostfeed as _hostfeed
 from ...frontend.data import iterator as _iterator
 from ...frontend.data import string_ops as _string_ops
 from ...frontend.data import structure as _structure
@@ -45,6 +46,20 @@ for _k, _v in (("QUEUE_RUNNERS", "queue_runners"), ("LOCAL_INIT_OP", "local_init
 
 _put(_tf, string=_structure.string, uint8=_structure.uint8, int8=_structure.int8,
      int16=_structure.int16, uint16=_structure.uint16)
+
+_plain_placeholder = _tf.placeholder
+
+
+def placeholder(dtype: object, shape: object = None, name: object = None) -> object:
+    """``tf.placeholder``; ``tf.string`` ones are host string tensors (file names, iterator
+    handles) that only tf.data, the queues and the string ops consume."""
+    if _structure.is_string(dtype):
+        return _hostfeed.string_placeholder(shape, name)
+    return _plain_placeholder(dtype, shape=shape, name=name)
+
+
+placeholder.__wrapped__ = _plain_placeholder
+_tf.placeholder = placeholder
 
 data = _types.SimpleNamespace(
     Dataset=_dataset.Dataset, DatasetV1=_dataset.Dataset, Iterator=_iterator.Iterator,

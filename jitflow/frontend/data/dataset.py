@@ -18,6 +18,7 @@ import numpy as np
 
 from ...errors import InvalidArgumentError
 from ..graph import Tensor, TensorShape, get_default_graph
+from .hostfeed import StringTensor
 from .structure import Spec, array_of, flatten, pack_as, same_structure, string, to_dtype
 
 AUTOTUNE = -1
@@ -32,7 +33,7 @@ class _Env:
         self.counters: dict[int, int] = {}
 
     def value(self, x: Any) -> np.ndarray:
-        return self.values[id(x)] if isinstance(x, Tensor) else x
+        return self.values[id(x)] if isinstance(x, (Tensor, StringTensor)) else x
 
     def count(self, ds: Any) -> int:
         k = self.counters.get(id(ds), 0)
@@ -50,9 +51,9 @@ def _spec_of(x: Any) -> Spec:
 
 def _component(x: Any) -> Any:
     """A source component: a graph Tensor (evaluated at initialization) or an array."""
-    if isinstance(x, Tensor):
+    if isinstance(x, (Tensor, StringTensor)):
         return x
-    if hasattr(x, "_as_graph_element") and not hasattr(x, "evaluate"):
+    if hasattr(x, "_as_graph_element"):
         return x._as_graph_element()
     return array_of(x)
 
@@ -81,7 +82,7 @@ class Dataset:
         return pack_as(self._structure, [Tensor for _ in flatten(self._structure)])
 
     def _sources(self) -> list:
-        out = [c for c in getattr(self, "_components", ()) if isinstance(c, Tensor)]
+        out = [c for c in getattr(self, "_components", ()) if isinstance(c, (Tensor, StringTensor))]
         for ch in self._children:
             out.extend(ch._sources())
         return out

@@ -118,6 +118,8 @@ class HostRegistry:
     # ----------------------------------------------------------------- running ------------
     def before_run(self, session: Any, fetches: Any, feed_dict: Optional[dict]) -> Optional[dict]:
         elems: list = []
+        given = feed_dict
+        feed_dict, ctx = split_string_feeds(feed_dict)
         if not _flatten_fetches(self.graph, fetches, elems):
             return feed_dict            # not interpretable here: Session.run reports it
         fed_ids = tuple(id(k) for k in feed_dict) if feed_dict else ()
@@ -132,11 +134,11 @@ class HostRegistry:
         if not actions and not needed:
             return feed_dict
         for op in actions:
-            self.actions[id(op)](session, feed_dict)
+            self.actions[id(op)](session, given)       # with the string feeds
         if not needed:
             return feed_dict
         out = dict(feed_dict) if feed_dict else {}
-        self.fill(session, needed, out, {})
+        self.fill(session, needed, out, ctx)
         return out
 
     def fill(self, session: Any, placeholders: Sequence[Tensor], out: dict, ctx: dict) -> None:
@@ -152,7 +154,8 @@ class HostRegistry:
     def evaluate(self, session: Any, values: Sequence[Any], feed_dict: Optional[dict] = None,
                  ctx: Optional[dict] = None) -> list:
         """Values of a mix of StringTensors and graph tensors, all from one host evaluation."""
-        ctx = {} if ctx is None else ctx
+        feed_dict, fed_strings = split_string_feeds(feed_dict)
+        ctx = fed_strings if ctx is None else {**fed_strings, **ctx}
         graph_ts = [v for v in values if not isinstance(v, StringTensor)]
         out: dict = dict(feed_dict) if feed_dict else {}
         got: dict = {}
@@ -198,6 +201,40 @@ class HostRegistry:
             stack.extend(op.control_inputs)
         actions.sort(key=lambda o: o._id if hasattr(o, "_id") else 0)
         return actions, needed
+
+
+def split_string_feeds(feed_dict: Optional[dict]) -> tuple[Optional[dict], dict]:
+    """(feed_dict without StringTensor keys, run context with their values): fed strings
+    (``tf.placeholder(tf.string)``) never reach the Session."""
+    if not feed_dict or not any(isinstance(k, StringTensor) for k in feed_dict):
+        return feed_dict, {}
+    rest, ctx = {}, {}
+    for k, v in feed_dict.items():
+        if isinstance(k, StringTensor):
+            from .structure import array_of
+            arr = array_of(v, string)
+            if not k.shape.is_compatible_with(arr.shape):
+                raise ValueError(f"Cannot feed value of shape {arr.shape} for Tensor "
+                                 f"'{k.name}', which has shape '{k.shape}'")
+            ctx[id(k.node)] = (arr,)
+        else:
+            rest[k] = v
+    return rest, ctx
+
+
+def string_placeholder(shape: Any = None, name: Optional[str] = None) -> StringTensor:
+    """``tf.placeholder(tf.string, shape)``: a host string tensor that must be fed."""
+    from ..graph import get_default_graph
+    g = get_default_graph()
+    registry_for(g)                      # so the Session strips its feed
+    op_name = g.unique_name(name or "Placeholder")
+    shape_s = TensorShape(shape)
+
+    def missing(session: Any) -> tuple:
+        from ...errors import InvalidArgumentError
+        raise InvalidArgumentError(f"You must feed a value for placeholder tensor '{op_name}' "
+                                   f"with dtype string and shape {shape_s}")
+    return StringTensor(HostNode(missing, name=op_name), 0, shape, g, op_name + ":0")
 
 
 def _flatten_fetches(graph: Graph, fetch: Any, out: list) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 from ...errors import FailedPreconditionError, InvalidArgumentError, OutOfRangeError
 from ..graph import Tensor, TensorShape, get_default_graph
 from .dataset import Dataset, _Env
-from .hostfeed import HostNode, registry_for
+from .hostfeed import HostNode, StringTensor, registry_for
 from .structure import Spec, flatten, pack_as, same_structure, to_dtype
 
 
@@ -75,10 +75,16 @@ class Iterator:
                                                zip(types, shapes)]))
 
     @staticmethod
-    def from_string_handle(*args: Any, **kwargs: Any) -> "Iterator":
-        raise NotImplementedError("Iterator.from_string_handle (feedable iterators) is not "
-                                  "supported by jitflow: use Iterator.from_structure with "
-                                  "make_initializer for each dataset")
+    def from_string_handle(string_handle: Any, output_types: Any, output_shapes: Any = None,
+                           output_classes: Any = None) -> "Iterator":
+        """A feedable iterator: each run's ``get_next()`` comes from the iterator whose
+        ``string_handle()`` value is fed to ``string_handle`` (a tf.string placeholder)."""
+        if not isinstance(string_handle, StringTensor):
+            raise TypeError(f"from_string_handle takes a tf.string tensor "
+                            f"(tf.placeholder(tf.string, shape=[])), got {string_handle!r}")
+        it = Iterator.from_structure(output_types, output_shapes)
+        it._handle_input = string_handle
+        return it
 
     @property
     def initializer(self):
@@ -145,16 +151,37 @@ class Iterator:
                 raise
         return tuple(v if type(v) is np.ndarray else np.asarray(v) for v in flat)
 
+    def _next_by_handle(self, session: Any, handle: Any) -> tuple:
+        h = handle[()] if isinstance(handle, np.ndarray) and handle.shape == () else handle
+        target = _HANDLES.get(bytes(h)) if isinstance(h, (bytes, bytearray)) else None
+        if target is None:
+            raise InvalidArgumentError(f"{h!r} is not the string_handle() of an iterator of "
+                                       f"this program (feed the value sess.run("
+                                       f"iterator.string_handle()) returned)")
+        if not same_structure(target._structure, self._structure) or any(
+                a.dtype is not b.dtype for a, b in zip(flatten(target._structure),
+                                                       flatten(self._structure))):
+            raise InvalidArgumentError(f"the iterator behind handle {h!r} produces "
+                                       f"{target.output_types}, this feedable iterator expects "
+                                       f"{self.output_types}")
+        return target._next(session)
+
     def get_next(self, name: Optional[str] = None) -> Any:
-        node = HostNode(lambda sess: self._next(sess), name=name or "IteratorGetNext")
+        handle = getattr(self, "_handle_input", None)
+        if handle is not None:
+            node = HostNode(self._next_by_handle, [handle], name=name or "IteratorGetNext")
+        else:
+            node = HostNode(lambda sess: self._next(sess), name=name or "IteratorGetNext")
         base = name or "IteratorGetNext"
         outs = [self._registry.output(node, i, s.dtype, s.shape, base if i == 0 else f"{base}_{i}")
                 for i, s in enumerate(flatten(self._structure))]
         return pack_as(self._structure, outs)
 
-    def string_handle(self, name: Optional[str] = None):
-        raise NotImplementedError("Iterator.string_handle (feedable iterators) is not supported "
-                                  "by jitflow: use Iterator.from_structure + make_initializer")
+    def string_handle(self, name: Optional[str] = None) -> "_HandleFetch":
+        """A fetchable whose value (bytes) selects this iterator in a feedable iterator."""
+        key = f"jitflow-iterator:{self._name}:{id(self):x}".encode()
+        _HANDLES[key] = self
+        return _HandleFetch(key, self._graph)
 
     # ----------------------------------------------------------------- structure ----------
     @property
@@ -172,6 +199,32 @@ class Iterator:
     @property
     def output_classes(self) -> Any:
         return pack_as(self._structure, [Tensor for _ in flatten(self._structure)])
+
+
+#: string_handle() value -> the iterator (weak: a dropped iterator's handle stops working)
+_HANDLES: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+
+
+class _HandleFetch:
+    """What ``Iterator.string_handle()`` returns: ``sess.run`` of it gives the handle bytes
+    (a composite fetch over one constant, so it also works in a list of fetches)."""
+
+    def __init__(self, key: bytes, graph: Any) -> None:
+        from ..op_builder import constant
+        self._key = key
+        self.graph = graph
+        with graph.as_default():
+            self._anchor = constant(0, name="IteratorToStringHandle")
+        self.dtype = "string"
+
+    def _fetch_parts(self):
+        return [self._anchor], lambda values: self._key
+
+    def eval(self, feed_dict: Optional[dict] = None, session: Any = None) -> bytes:
+        return self._key
+
+    def __repr__(self) -> str:
+        return f"<tf.Tensor string_handle {self._key.decode()!r} dtype=string>"
 
 
 def make_one_shot_iterator(dataset: Dataset) -> Iterator:

@@ -19,6 +19,7 @@ import numpy as np
 from ...errors import DataLossError, NotFoundError
 from ..summary import masked_crc32c, tfrecord
 from .dataset import Dataset, _Env
+from .hostfeed import StringTensor
 from .structure import Spec, string
 
 
@@ -143,7 +144,7 @@ def tf_record_iterator(path: str, options: Any = None) -> Iterator[bytes]:
 
 def _filenames(filenames: Any) -> Any:
     from ..graph import Tensor
-    if isinstance(filenames, Tensor) or isinstance(filenames, Dataset):
+    if isinstance(filenames, (Tensor, StringTensor, Dataset)):
         return filenames
     if isinstance(filenames, np.ndarray):
         return list(filenames.reshape(-1))
@@ -154,9 +155,14 @@ class _FileDataset(Dataset):
     def __init__(self, filenames: Any) -> None:
         self._files = _filenames(filenames)
         self._children = (self._files,) if isinstance(self._files, Dataset) else ()
+        self._components = [self._files] if isinstance(self._files, StringTensor) else []
         self._structure = Spec(string, ())
 
     def _names(self, env: _Env) -> Iterator[str]:
+        if isinstance(self._files, StringTensor):      # a fed tf.placeholder(tf.string)
+            for v in np.asarray(env.value(self._files), dtype=object).reshape(-1):
+                yield v.decode() if isinstance(v, bytes) else str(v)
+            return
         if isinstance(self._files, Dataset):
             for elem in self._files._iter(env):
                 v = elem[0]

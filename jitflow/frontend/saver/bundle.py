@@ -32,6 +32,7 @@ naming the file and the entry.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Iterable, Optional
 
@@ -190,7 +191,7 @@ class Entry:
             raise DataLossError(f"{where}: entry {name} has a negative offset, size or shard")
 
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+        return math.prod(self.shape) * np.dtype(self.dtype).itemsize    # Python ints: no overflow
 
 
 class BundleReader:
@@ -279,13 +280,22 @@ class BundleReader:
         return np.frombuffer(raw, dtype=dt).astype(np.dtype(e.dtype)).reshape(e.shape)
 
     def _assemble(self, files: dict, e: Entry) -> np.ndarray:
-        out = np.zeros(e.shape, dtype=e.dtype)
+        parts = []
         for s in e.slices:
             ext = _parse_slice(s, len(e.shape), f"{self.index_path}: entry {e.name}")
-            key = slice_key(e.name, ext)
-            part = self._slices.get(key)
+            part = self._slices.get(slice_key(e.name, ext))
             if part is None:
                 raise DataLossError(f"{self.index_path}: partition {ext} of {e.name} is missing")
+            if part.dtype != e.dtype:
+                raise DataLossError(f"{self.index_path}: partition {ext} of {e.name} is "
+                                    f"{part.dtype}, the tensor {e.dtype}")
+            parts.append((ext, part))
+        if sum(p.size for _, p in parts) != e.nbytes():     # checked before allocating
+            raise DataLossError(f"{self.index_path}: the partitions of {e.name} hold "
+                                f"{sum(p.size for _, p in parts)} bytes, its shape "
+                                f"{list(e.shape)} needs {e.nbytes()}")
+        out = np.zeros(e.shape, dtype=e.dtype)
+        for ext, part in parts:
             idx = tuple(slice(st, None if ln == -1 else st + ln) for st, ln in ext)
             try:
                 out[idx] = self._read_raw(files, part)

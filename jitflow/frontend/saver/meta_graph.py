@@ -10,7 +10,7 @@ from ...errors import DataLossError, NotFoundError
 from ...ir.dtypes import as_dtype
 from ...ir.types import TensorType
 from ..graph import GraphKeys, Operation, Tensor, get_default_graph
-from .format import FORMAT_VERSION, _atomic_write, _load_sealed_json, _sealed_json
+from .format import FORMAT_VERSION, _load_sealed_json
 from .saver import Saver, _variables_by_op
 
 # ====================================================================== meta graphs ==========

@@ -217,7 +217,7 @@ class Saver:
                           strip_default_attrs: bool = False, save_debug_info: bool = False):
         from .meta_graph import export_meta_graph
         return export_meta_graph(filename, collection_list=collection_list, graph=self._graph,
-                                 clear_devices=clear_devices, saver=self)
+                                 clear_devices=clear_devices, saver=self, as_text=as_text)
 
     def _saver_def(self) -> dict:
         self.build()
