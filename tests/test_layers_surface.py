@@ -241,3 +241,43 @@ def test_keras_activations_initializers_regularizers():
                               kernel_initializer=tf.keras.initializers.Constant(-2.0))
     d(tf.constant(np.ones((1, 3), np.float32)))
     assert run(tf.losses.get_regularization_loss()) == pytest.approx(0.6 + 0.5 * 12)
+
+
+def test_contrib_conv2d_transpose_embed_repeat_stack():
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 3, 3, 2])
+    y = tf.contrib.layers.conv2d_transpose(x, 4, 3, stride=2)
+    yv = tf.contrib.layers.conv2d_transpose(x, 1, 3, stride=2, padding="VALID",
+                                            activation_fn=None)
+    assert y.shape.as_list() == [None, 6, 6, 4] and yv.shape.as_list() == [None, 7, 7, 1]
+    ids = tf.constant([[1, 2], [0, 3]])
+    e = tf.contrib.layers.embed_sequence(ids, vocab_size=5, embed_dim=3)
+    z = tf.placeholder(tf.float32, [None, 4])
+    r = tf.contrib.layers.repeat(z, 2, tf.contrib.layers.fully_connected, 4, scope="fc")
+    s = tf.contrib.layers.stack(z, tf.contrib.layers.fully_connected, [8, 2], scope="st")
+    names = [v.op.name for v in tf.global_variables()]
+    assert names[:2] == ["Conv2d_transpose/weights", "Conv2d_transpose/biases"]
+    assert "EmbedSequence/embeddings" in names
+    assert "fc/fc_1/weights" in names and "fc/fc_2/weights" in names
+    assert "st/st_1/weights" in names and "st/st_2/biases" in names
+    assert e.shape.as_list() == [2, 2, 3] and r.shape.as_list() == [None, 4]
+    assert s.shape.as_list() == [None, 2]
+
+
+def test_contrib_optimize_loss():
+    tf.reset_default_graph()
+    w = tf.Variable(np.array([3.0, -2.0], np.float32))
+    loss = tf.reduce_sum(tf.square(w))
+    step = tf.train.get_or_create_global_step()
+    train = tf.contrib.layers.optimize_loss(loss, step, 0.1, "SGD", clip_gradients=1.0)
+    with tf.Session(backend="reference") as sess:
+        sess.run(tf.global_variables_initializer())
+        before = sess.run(loss)
+        out = sess.run(train)
+        wv, st = sess.run([w, step])
+    g = 2 * np.array([3.0, -2.0])
+    g = g / max(np.linalg.norm(g), 1.0)
+    np.testing.assert_allclose(wv, np.array([3.0, -2.0]) - 0.1 * g, rtol=1e-5)
+    assert st == 1 and out == pytest.approx(before)
+    with pytest.raises(ValueError, match="Optimizer name"):
+        tf.contrib.layers.optimize_loss(loss, step, 0.1, "Nope")

@@ -475,3 +475,53 @@ def test_conv3d_gradients_and_layers():
     assert y.shape.as_list() == [None, 4, 6, 6, 2] and p.shape.as_list() == [None, 2, 3, 3, 2]
     assert q.shape.as_list() == [None, 3, 5, 5, 2]
     assert [v.op.name for v in tf.trainable_variables()] == ["c3/kernel", "c3/bias"]
+
+
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+@pytest.mark.parametrize("k, s", [((2, 2), (2, 2)), ((3, 2), (1, 2))])
+def test_max_pool_with_argmax(padding, k, s):
+    x = rng.choice([0.0, 1.0, 2.0, -1.0], size=(2, 5, 4, 3))     # ties on purpose
+    tf.reset_default_graph()
+    vals, arg, arg_b, ref_vals = run([
+        *tf.nn.max_pool_with_argmax(x, [1, *k, 1], [1, *s, 1], padding),
+        tf.nn.max_pool_with_argmax(x, [1, *k, 1], [1, *s, 1], padding,
+                                   include_batch_in_index=True)[1],
+        tf.nn.max_pool(x, [1, *k, 1], [1, *s, 1], padding)])
+    np.testing.assert_array_equal(vals, ref_vals)
+    assert arg.dtype == np.int64
+    n, h, w, c = x.shape
+    oh, ph = _geo(h, k[0], s[0], padding)
+    ow, pw = _geo(w, k[1], s[1], padding)
+    for b, i, j, ch in np.ndindex(n, oh, ow, c):
+        best, where_ = -np.inf, None
+        for dy in range(k[0]):
+            for dx in range(k[1]):
+                y, xx = i * s[0] + dy - ph, j * s[1] + dx - pw
+                if 0 <= y < h and 0 <= xx < w and x[b, y, xx, ch] > best:
+                    best, where_ = x[b, y, xx, ch], (y * w + xx) * c + ch
+        assert arg[b, i, j, ch] == where_
+        assert arg_b[b, i, j, ch] == where_ + b * h * w * c
+    check_gradients(lambda t: tf.nn.max_pool_with_argmax(t, [1, 2, 2, 1], [1, 2, 2, 1],
+                                                         "VALID")[0], [rng.randn(1, 4, 4, 1)])
+
+
+def test_variable_scatter_ops():
+    tf.reset_default_graph()
+    v0 = rng.randn(4, 2)
+    v = tf.Variable(v0)
+    up = tf.scatter_update(v, [1, 3], np.ones((2, 2)))
+    add = tf.scatter_add(v, [0, 0], np.full((2, 2), 0.5))
+    sub = tf.scatter_nd_sub(v, [[2, 1]], [3.0])
+    with tf.Session(backend="reference") as s:
+        s.run(tf.global_variables_initializer())
+        a = s.run(up)
+        b = s.run(add)
+        c = s.run(sub)
+        final = s.run(v)
+    r = v0.copy()
+    r[[1, 3]] = 1.0
+    np.testing.assert_allclose(a, r)
+    r[0] += 1.0
+    np.testing.assert_allclose(b, r)
+    r[2, 1] -= 3.0
+    np.testing.assert_allclose(c, r) and np.testing.assert_allclose(final, r)

@@ -23,7 +23,9 @@ __all__ = ["size", "rank", "slice", "strided_slice", "reverse", "reverse_v2", "r
            "diag_part", "matrix_band_part", "matrix_diag", "count_nonzero", "confusion_matrix",
            "gather_nd", "batch_gather", "scatter_nd", "cumsum", "is_nan", "is_inf",
            "is_finite", "round", "rint", "get_local_variable", "reverse_sequence",
-           "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update"]
+           "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
+           "scatter_update", "scatter_add", "scatter_sub", "scatter_nd_update", "scatter_nd_add",
+           "scatter_nd_sub"]
 
 _py_slice = slice
 
@@ -316,6 +318,56 @@ def tensor_scatter_nd_update(tensor: Any, indices: Any, updates: Any,
         safe = where(hit, count, M.add(M.multiply(count, 0), 1))
         return where(hit, M.truediv(total, safe) if t.dtype.is_floating else
                      M.floordiv(total, safe), t, name=scope)
+
+
+def _rows(indices: Any) -> Tensor:
+    """Row indices ``[...]`` as scatter_nd indices ``[..., 1]``."""
+    from .array_ops import expand_dims
+    return expand_dims(convert_to_tensor(indices), -1)
+
+
+def _var_update(kind: str, ref: Any, nd_indices: Any, updates: Any, name: Optional[str]):
+    from .variables import assign, assign_add, assign_sub
+    dims = ref.shape.as_list()
+    with name_scope(name, f"Scatter{kind.capitalize()}") as scope:
+        cur = convert_to_tensor(ref)
+        u = convert_to_tensor(updates, dtype=None if isinstance(updates, Tensor) else ref.dtype)
+        if kind == "update":
+            return assign(ref, tensor_scatter_nd_update(cur, nd_indices, u), name=scope)
+        delta = scatter_nd(nd_indices, u, dims)
+        return (assign_add if kind == "add" else assign_sub)(ref, delta, name=scope)
+
+
+def scatter_update(ref: Any, indices: Any, updates: Any, use_locking: bool = True,
+                   name: Optional[str] = None) -> Tensor:
+    """``ref[indices] = updates`` on a variable (rows of the first dim); the new value."""
+    return _var_update("update", ref, _rows(indices), updates, name)
+
+
+def scatter_add(ref: Any, indices: Any, updates: Any, use_locking: bool = False,
+                name: Optional[str] = None) -> Tensor:
+    """``ref[indices] += updates`` (duplicates add up); the new value."""
+    return _var_update("add", ref, _rows(indices), updates, name)
+
+
+def scatter_sub(ref: Any, indices: Any, updates: Any, use_locking: bool = False,
+                name: Optional[str] = None) -> Tensor:
+    return _var_update("sub", ref, _rows(indices), updates, name)
+
+
+def scatter_nd_update(ref: Any, indices: Any, updates: Any, use_locking: bool = True,
+                      name: Optional[str] = None) -> Tensor:
+    return _var_update("update", ref, indices, updates, name)
+
+
+def scatter_nd_add(ref: Any, indices: Any, updates: Any, use_locking: bool = False,
+                   name: Optional[str] = None) -> Tensor:
+    return _var_update("add", ref, indices, updates, name)
+
+
+def scatter_nd_sub(ref: Any, indices: Any, updates: Any, use_locking: bool = False,
+                   name: Optional[str] = None) -> Tensor:
+    return _var_update("sub", ref, indices, updates, name)
 
 
 def cumsum(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False,

@@ -16,7 +16,7 @@ from .initializers import Zeros
 from .layer_base import Layer, _activity, _bias_add, _no_constraints, _padding, _pair
 from .op_builder import constant, convert_to_tensor
 
-__all__ = ["conv1d", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "lrn",
+__all__ = ["max_pool_with_argmax", "conv1d", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "lrn",
            "local_response_normalization", "Conv1D", "conv1d_layer", "MaxPooling1D",
            "AveragePooling1D", "max_pooling1d", "average_pooling1d", "SeparableConv2D",
            "separable_conv2d_layer"]
@@ -132,6 +132,56 @@ def lrn(input: Any, depth_radius: int = 5, bias: float = 1.0, alpha: float = 1.0
 
 
 local_response_normalization = lrn
+
+
+def max_pool_with_argmax(input: Any, ksize: Any, strides: Any, padding: str,
+                         data_format: str = "NHWC", Targmax: Any = None, output_dtype: Any = None,
+                         include_batch_in_index: bool = False,
+                         name: Optional[str] = None) -> tuple[Tensor, Tensor]:
+    """``(max_pool(input), argmax)`` with argmax the flattened index ``(y * W + x) * C + c``
+    (``+ b * H * W * C`` with include_batch_in_index) of each window's first maximum in
+    row-major order, as TF's kernel; static shapes. The windows are strided slices of the
+    input padded with -inf, one per kernel offset."""
+    from ..ops.window import window_geometry
+    from .array_ops import where
+    from .extra_ops import pad
+    if data_format != "NHWC":
+        raise NotImplementedError("max_pool_with_argmax: NHWC only")
+    out_dt = Targmax if Targmax is not None else (output_dtype or "int64")
+    with name_scope(name, "MaxPoolWithArgmax") as scope:
+        x = convert_to_tensor(input, name="input")
+        dims = x.shape.dims
+        if dims is None or len(dims) != 4 or None in dims[1:] or (
+                include_batch_in_index and dims[0] is None):
+            raise NotImplementedError(f"max_pool_with_argmax needs static H, W, C, got {x.shape}")
+        n, h, w, c = dims
+        kh, kw = (ksize[1], ksize[2]) if len(ksize) == 4 else _pair(ksize, "ksize")
+        sh, sw = (strides[1], strides[2]) if len(strides) == 4 else _pair(strides, "strides")
+        p = str(padding).upper()
+        oh, ph, _ = window_geometry(h, kh, sh, 1, p)
+        ow, pw, _ = window_geometry(w, kw, sw, 1, p)
+        need_h, need_w = (oh - 1) * sh + kh, (ow - 1) * sw + kw
+        xp = pad(x, [[0, 0], [ph, max(need_h - h - ph, 0)], [pw, max(need_w - w - pw, 0)],
+                     [0, 0]], constant_values=-np.inf) if p == "SAME" else x
+        oy, ox, cc = np.meshgrid(np.arange(oh), np.arange(ow), np.arange(c), indexing="ij")
+        vals = idx = None
+        for dy in range(kh):
+            for dx in range(kw):
+                win = xp[:, dy:dy + (oh - 1) * sh + 1:sh, dx:dx + (ow - 1) * sw + 1:sw, :]
+                flat = ((oy * sh + dy - ph) * w + (ox * sw + dx - pw)) * c + cc
+                zeros = M.cast(M.greater(win, win), "int64")     # int64 zeros, window shape
+                here = M.add(zeros, constant(flat.astype(np.int64)))
+                if vals is None:
+                    vals, idx = win, here
+                    continue
+                better = M.greater(win, vals)        # strictly: the first maximum is kept
+                vals = where(better, win, vals)
+                idx = where(better, here, idx)
+        if include_batch_in_index:
+            off = constant((np.arange(n) * h * w * c).reshape(n, 1, 1, 1).astype(np.int64))
+            idx = M.add(idx, off)
+        from .array_ops import identity
+        return identity(vals, name=scope), M.cast(idx, out_dt)
 
 
 # ---------------------------------------------------------------------- layers -------------

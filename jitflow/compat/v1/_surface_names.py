@@ -19,6 +19,7 @@ from ...frontend import schedules as _schedules
 from ...frontend import sort_ops as S
 from ...frontend import train as _train
 from ...frontend.contrib import layers as _contrib_layers
+from ...frontend.contrib import layers_more as _contrib_more
 from ...frontend.graph import GraphKeys as _GraphKeys
 from . import _hparams
 from ._namespace import wrap
@@ -70,6 +71,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          band_part=A.matrix_band_part)
     _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (
         "conv1d", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "lrn",
+        "max_pool_with_argmax",
         "local_response_normalization")})
     _set(ns(tf, "layers"), conv1d=_nn_extra.conv1d_layer, Conv1D=_nn_extra.Conv1D,
          MaxPooling1D=_nn_extra.MaxPooling1D, AveragePooling1D=_nn_extra.AveragePooling1D,
@@ -117,6 +119,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     if "layers" not in vars(contrib):
         contrib.layers = type(contrib)("tf.contrib.layers")
     _set(contrib.layers, **{n: getattr(_contrib_layers, n) for n in _contrib_layers.__all__})
+    _set(contrib.layers, **{n: getattr(_contrib_more, n) for n in _contrib_more.__all__})
     _set(contrib, training=_hparams.training, distributions=tf.distributions)
 
     keras = ns(tf, "keras")
