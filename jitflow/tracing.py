@@ -65,6 +65,8 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
+import itertools
+import os
 import re
 import threading
 import time
@@ -90,6 +92,7 @@ from .runtime.compile import compile_function, log_compile
 
 __all__ = ["ConcreteFunction", "TracedFunction", "function", "grad", "make_ir", "value_and_grad"]
 
+_CALLS = itertools.count()     # call clock: the least recently called trace is evicted first
 _SUPPORTED_NAMES = ", ".join(d.name for d in _SUPPORTED_DTYPES)
 _NP_TO_DTYPE = {d.np: d for d in _SUPPORTED_DTYPES}
 
@@ -248,6 +251,7 @@ class ConcreteFunction:
                  copy_results: list[bool], uses_rng: bool, rebuild: Callable) -> None:
         self.name = name
         self.backend = backend
+        self.last_call = next(_CALLS)
         #: [(argument path, "f32[s0,3]" for an array or the repr of a static value)]
         self.signature = signature
         #: the IR types of the array arguments, in the order of the Function's parameters
@@ -451,7 +455,21 @@ class TracedFunction:
                 cf = self._trace_and_compile(arguments, bound, tree, types, statics, descr,
                                              backend)
                 self._cache[key] = cf
+                self._evict()
         return cf
+
+    def _evict(self) -> None:
+        """Keep at most JITFLOW_TRACE_CACHE_SIZE (default 64) traces: the least recently
+        called go, and their native code with them (nothing else holds it)."""
+        try:
+            limit = max(1, int(os.environ.get("JITFLOW_TRACE_CACHE_SIZE", "64")))
+        except ValueError:
+            limit = 64
+        while len(self._cache) > limit:
+            old = min(self._cache, key=lambda k: self._cache[k].last_call)
+            cf = self._cache.pop(old)
+            log_compile(f"evicted trace of {self.name}: signature ({cf.signature_str()}) "
+                        f"(JITFLOW_TRACE_CACHE_SIZE={limit})")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         arguments, bound = self._bind(args, kwargs)
@@ -463,6 +481,7 @@ class TracedFunction:
         cf = self._cache.get(key)
         if cf is None:
             cf = self._lookup(arguments, bound, key, tree, specs, statics, paths, backend)
+        cf.last_call = next(_CALLS)
         return self._run(cf, arrays)
 
     def get_concrete_function(self, *args: Any, **kwargs: Any) -> ConcreteFunction:

@@ -25,6 +25,8 @@ def cache(tmp_path, monkeypatch):
     d = tmp_path / "cache"
     monkeypatch.setenv("JITFLOW_CACHE_DIR", str(d))
     monkeypatch.delenv("JITFLOW_NO_DISK_CACHE", raising=False)
+    # the disk layer alone: no in-process object cache in front of it
+    monkeypatch.setenv("JITFLOW_MEMORY_CACHE_BYTES", "0")
     return d
 
 
@@ -132,6 +134,7 @@ def test_valid_entry_under_another_key_is_rejected(cache):
 
 
 def test_unusable_cache_dir_still_compiles(tmp_path, monkeypatch):
+    monkeypatch.setenv("JITFLOW_MEMORY_CACHE_BYTES", "0")
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache directory should be")
     monkeypatch.setenv("JITFLOW_CACHE_DIR", str(blocker / "sub"))
@@ -163,7 +166,8 @@ _WORKER = textwrap.dedent("""
 def test_concurrent_processes_share_one_cache_dir(cache, tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(_WORKER)
-    env = dict(os.environ, JITFLOW_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, JITFLOW_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT),
+               JITFLOW_MEMORY_CACHE_BYTES="0")
     env.pop("JITFLOW_NO_DISK_CACHE", None)
     import time
     start = time.time() + 4.0                 # after both interpreters have imported jitflow

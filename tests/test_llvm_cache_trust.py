@@ -35,6 +35,8 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.delenv("JITFLOW_CACHE_MAX_BYTES", raising=False)
     monkeypatch.setattr(diskcache, "_warned", set())
     monkeypatch.setattr(diskcache, "_keys", {})
+    # the disk layer alone: no in-process object cache in front of it
+    monkeypatch.setenv("JITFLOW_MEMORY_CACHE_BYTES", "0")
     return d
 
 
@@ -74,7 +76,8 @@ def test_forged_entry_is_rebuilt_not_loaded(cache, tmp_path, how):
     """Reproducer of the segfault (exit -11 before): run in a subprocess."""
     script = tmp_path / "forge.py"
     script.write_text(_FORGE)
-    env = dict(os.environ, JITFLOW_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
+    env = dict(os.environ, JITFLOW_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT),
+               JITFLOW_MEMORY_CACHE_BYTES="0")
     p = subprocess.run([sys.executable, str(script), str(ROOT / "tests"), how], env=env,
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, f"exit {p.returncode}: {p.stderr[-2000:]}"
@@ -141,6 +144,7 @@ def test_directory_owned_by_someone_else_is_refused(cache, monkeypatch):
 
 def test_parent_writable_by_others_needs_the_sticky_bit(tmp_path, monkeypatch):
     monkeypatch.setattr(diskcache, "_warned", set())
+    monkeypatch.setenv("JITFLOW_MEMORY_CACHE_BYTES", "0")
     shared = tmp_path / "shared"
     shared.mkdir()
     os.chmod(shared, 0o777)

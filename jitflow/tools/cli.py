@@ -201,13 +201,27 @@ def _diff(args, comp) -> int:
             a, b = comp.resolve(args.diff[0]), comp.resolve(args.diff[1])
     except ValueError as e:
         raise CLIError(str(e)) from None
-    lines = list(difflib.unified_diff(_stage_text(a).splitlines(), _stage_text(b).splitlines(),
+    lines = list(difflib.unified_diff(_diff_text(a).splitlines(), _diff_text(b).splitlines(),
                                       f"{comp.function_name} {a.name}",
                                       f"{comp.function_name} {b.name}", lineterm=""))
     if not lines:
         _status(args, f"no changes between {a.name} and {b.name}")
     _write(args, "".join(line + "\n" for line in lines))
     return 0
+
+
+def _diff_text(stage) -> str:
+    """An IR stage with stable value names (tools/naming.py: named by their producer, not
+    renumbered between stages), so a diff shows what the pass changed; other stages as is."""
+    text = _stage_text(stage)
+    if not stage.is_ir:
+        return text
+    from ..ir.parser import parse
+    from .naming import stable_text
+    try:
+        return stable_text(parse(text.split("--- fusion log")[0]))
+    except ValueError:
+        return text
 
 
 def _text_output(comp, stages) -> str:

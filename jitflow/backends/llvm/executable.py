@@ -42,7 +42,7 @@ class LLVMExecutable:
         mb = ModuleBuilder(f, donations)
         self.mb = mb
         self.ir_text = mb.build()
-        self.compiled = jit.compile_ir(self.ir_text)
+        self.compiled = jit.compile_ir(self.ir_text, keep_optimized=bool(dump_dir))
         self.compile_seconds = self.compiled.seconds
         self._entry = ENTRY(self.compiled.address("jf_entry"))
         self.errors = mb.errors
@@ -83,6 +83,15 @@ class LLVMExecutable:
             (d / "module.ll").write_text(self.compiled.optimized_ir or self.ir_text)
             (d / "module.unoptimized.ll").write_text(self.ir_text)
             (d / "module.s").write_text(self.compiled.assembly())
+
+    def close(self) -> None:
+        """Release the native code now (Session.close calls this); a later run raises.
+        Without it the code is released when the executable is garbage collected."""
+        with self._lock:
+            self._entry = None
+            self._plans.clear()
+            if self.compiled is not None:
+                self.compiled.close()
 
     # ------------------------------------------------------------------ shapes -----------
     def _shapes(self, args: Sequence[np.ndarray]) -> dict:
@@ -181,7 +190,11 @@ class LLVMExecutable:
                     results.append(results[ref])
                 else:
                     results.append(self.result_buf[ref].array.reshape(shapes[ref]).copy())
-            status = self._entry(plan.bufs_ptr, plan.prm_ptr)
+            entry = self._entry
+            if entry is None:
+                raise RuntimeError("this llvm executable was closed (its Session was closed): "
+                                   "its native code is released")
+            status = entry(plan.bufs_ptr, plan.prm_ptr)
         if status:
             msg = self.errors.message(status)
             if status in self.errors.exact:

@@ -13,7 +13,10 @@ import glob
 import hashlib
 import os
 import threading
+import weakref
+from collections import OrderedDict
 from pathlib import Path
+from typing import Optional
 
 import llvmlite
 import llvmlite.binding as llvm
@@ -37,7 +40,7 @@ def _init() -> dict:
         features = llvm.get_host_cpu_features().flatten()
         tm = target.create_target_machine(cpu=cpu, features=features, opt=3, jit=True)
         _state.update(target=target, tm=tm, cpu=cpu, features=features,
-                      triple=llvm.get_process_triple(), engines=[])
+                      triple=llvm.get_process_triple())
         _register_symbols()
         return _state
 
@@ -119,53 +122,132 @@ def cache_key(ir_text: str) -> str:
 
 
 class Compiled:
-    """A loaded module: function addresses plus the texts for JITFLOW_DUMP."""
+    """A loaded module: function addresses plus the texts for JITFLOW_DUMP. Its native code
+    lives as long as this object (or until ``close()``): whoever calls into it keeps it."""
 
-    def __init__(self, engine, ir_text: str, optimized_ir: str, from_cache: bool, seconds: float):
+    def __init__(self, engine, ir_text: str, optimized_ir: str, source: str, seconds: float):
         self.engine = engine
         self.ir_text = ir_text
         self.optimized_ir = optimized_ir
-        self.from_cache = from_cache
+        self.source = source                    # "memory", "disk" or "compiled"
+        self.from_cache = source != "compiled"
         self.seconds = seconds
+        _live.add(self)
 
     def address(self, name: str) -> int:
+        if self.engine is None:
+            raise RuntimeError("this compiled module was closed: its native code is released")
         return self.engine.get_function_address(name)
 
+    def close(self) -> None:
+        """Release the native code now (the engine frees its memory); addresses taken from
+        it must not be called afterwards."""
+        self.engine = None
+
     def assembly(self) -> str:
-        mod = llvm.parse_assembly(self.optimized_ir or self.ir_text)
+        ctx = llvm.create_context()
+        mod = llvm.parse_assembly(self.optimized_ir or self.ir_text, context=ctx)
         if not self.optimized_ir:
             optimize(mod)
-        return _state["tm"].emit_assembly(mod)
+        text = _state["tm"].emit_assembly(mod)
+        mod.close()
+        ctx.close()
+        return text
 
 
-def compile_ir(ir_text: str, use_disk_cache: bool = True) -> Compiled:
+#: every Compiled still alive (weak): its engine holds native code
+_live: "weakref.WeakSet[Compiled]" = weakref.WeakSet()
+
+
+def live_engines() -> int:
+    """How many compiled modules still hold native code in this process."""
+    return sum(1 for c in list(_live) if c.engine is not None)
+
+
+class _ObjectCache:
+    """Object code by cache key, in memory, least recently used out first beyond
+    ``JITFLOW_MEMORY_CACHE_BYTES`` (default 32 MiB; 0 disables it): compiling IR seen before
+    in this process (another Session, a re-traced function) loads it instead of optimizing
+    again, with or without the disk cache. Holds bytes only, never an engine."""
+
+    def __init__(self) -> None:
+        self.entries: "OrderedDict[str, bytes]" = OrderedDict()
+        self.nbytes = 0
+
+    @staticmethod
+    def limit() -> int:
+        raw = os.environ.get("JITFLOW_MEMORY_CACHE_BYTES", "")
+        try:
+            return max(int(raw), 0) if raw.strip() else 32 << 20
+        except ValueError:
+            return 32 << 20
+
+    def get(self, key: str) -> Optional[bytes]:
+        obj = self.entries.get(key)
+        if obj is not None:
+            self.entries.move_to_end(key)
+        return obj
+
+    def put(self, key: str, obj: bytes) -> None:
+        limit = self.limit()
+        if key in self.entries or len(obj) > limit:
+            return
+        self.entries[key] = obj
+        self.nbytes += len(obj)
+        while self.nbytes > limit:
+            _, old = self.entries.popitem(last=False)
+            self.nbytes -= len(old)
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.nbytes = 0
+
+
+memory_cache = _ObjectCache()
+
+
+def _load(s: dict, obj: bytes):
+    """A fresh engine holding ``obj``; raises on object code llvm cannot load. The engine
+    takes ownership of its target machine (disposing the engine deletes it), so each gets
+    its own, never the shared ``s["tm"]``."""
+    tm = s["target"].create_target_machine(cpu=s["cpu"], features=s["features"], opt=3, jit=True)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    return engine
+
+
+def compile_ir(ir_text: str, use_disk_cache: bool = True, keep_optimized: bool = True) -> Compiled:
+    """Native code for LLVM IR text: from the in-memory cache, the disk cache, or compiled
+    (``keep_optimized``: keep the optimized IR text for dumps)."""
     import time
     t0 = time.perf_counter()
     s = _init()
     key = cache_key(ir_text)
     with _lock:
-        empty = llvm.parse_assembly("")
-        engine = llvm.create_mcjit_compiler(empty, s["tm"])
-        s["engines"].append(engine)      # engines live as long as the process
         use_disk_cache = use_disk_cache and diskcache.enabled()
-        obj = diskcache.read(key) if use_disk_cache else None
-        optimized = ""
+        obj, source = memory_cache.get(key), "memory"
+        if obj is None and use_disk_cache:
+            obj, source = diskcache.read(key), "disk"
         if obj is not None:
             try:
-                engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-                engine.finalize_object()
-                return Compiled(engine, ir_text, "", True, time.perf_counter() - t0)
-            except Exception:  # noqa: BLE001 - corrupt cache entry: fall through and rebuild
-                empty = llvm.parse_assembly("")
-                engine = llvm.create_mcjit_compiler(empty, s["tm"])
-                s["engines"].append(engine)
-        mod = llvm.parse_assembly(ir_text)
+                engine = _load(s, obj)
+                memory_cache.put(key, obj)
+                return Compiled(engine, ir_text, "", source, time.perf_counter() - t0)
+            except Exception:  # noqa: BLE001 - unloadable object code: rebuild it
+                pass
+        # a context per module: types and constants are uniqued in (and owned by) the
+        # context, so in the global one every distinct graph's would stay forever
+        ctx = llvm.create_context()
+        mod = llvm.parse_assembly(ir_text, context=ctx)
         mod.verify()
         optimize(mod)
-        optimized = str(mod)
+        optimized = str(mod) if keep_optimized else ""
         obj = s["tm"].emit_object(mod)
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-        engine.finalize_object()
+        mod.close()
+        ctx.close()
+        engine = _load(s, obj)
+        memory_cache.put(key, obj)
         if use_disk_cache:
             diskcache.write(key, obj)
-        return Compiled(engine, ir_text, optimized, False, time.perf_counter() - t0)
+        return Compiled(engine, ir_text, optimized, "compiled", time.perf_counter() - t0)
