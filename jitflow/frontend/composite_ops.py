@@ -18,7 +18,7 @@ from .op_builder import constant, convert_to_tensor, static_ints, static_value
 
 __all__ = [
     "softsign", "selu", "log_sigmoid", "crelu", "l2_normalize", "norm", "clip_by_average_norm",
-    "eye", "linspace", "lin_space", "range", "broadcast_to", "meshgrid", "sequence_mask",
+    "eye", "linspace", "lin_space", "broadcast_to", "meshgrid", "sequence_mask",
     "tensordot", "einsum", "floor", "ceil", "tuple", "identity_n", "make_template",
     "weighted_cross_entropy_with_logits",
 ]
@@ -181,10 +181,10 @@ def linspace(start: Any, stop: Any, num: Any, name: Optional[str] = None) -> Ten
 lin_space = linspace
 
 
-def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,  # noqa: A001
-          name: str = "range") -> Tensor:
-    """``tf.range`` with bounds known at graph build (a constant); a computed bound would
-    need a data-dependent shape, which jitflow does not have yet."""
+def static_range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,
+                 name: str = "range") -> Tensor:
+    """``tf.range`` with bounds known at graph build: a constant (TF's dtype rules). With a
+    computed bound ``tf.range`` is a loop (frontend/control_flow.py)."""
     vals = []
     for v, what in ((start, "start"), (limit, "limit"), (delta, "delta")):
         sv = None if v is None else static_value(v)

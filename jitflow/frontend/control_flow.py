@@ -383,13 +383,9 @@ def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,
     if limit is None:
         start, limit = 0, start
     vals = [static_value(v) for v in (start, limit, delta)]
-    if all(v is not None for v in vals):
-        arr = np.arange(*[np.asarray(v).item() for v in vals])
-        if dtype is None and arr.dtype.kind == "i":
-            arr = arr.astype(np.int32)
-        elif dtype is None:
-            arr = arr.astype(np.float32)
-        return constant(arr, dtype=dtype, name=name)
+    if all(v is not None for v in vals):           # a constant, with TF's dtype rules
+        from .composite_ops import static_range
+        return static_range(start, limit, delta, dtype=dtype, name=name)
     start, limit, delta = (convert_to_tensor(v, dtype=int32) if not isinstance(v, Tensor) else v
                            for v in (start, limit, delta))
     from .extra_ops import concat

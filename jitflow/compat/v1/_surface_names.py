@@ -45,7 +45,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     the namespace ``tf.image``."""
     tf.GraphKeys = GraphKeys
     top = {n: getattr(C, n) for n in (
-        "log_sigmoid", "norm", "clip_by_average_norm", "eye", "linspace", "lin_space", "range",
+        "log_sigmoid", "norm", "clip_by_average_norm", "eye", "linspace", "lin_space",
         "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum", "floor", "ceil",
         "tuple", "identity_n", "make_template")}
     _set(tf, **top, random_crop=_image.random_crop)
