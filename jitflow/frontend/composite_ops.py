@@ -198,7 +198,11 @@ def static_range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = Non
     if dtype is not None:
         dt = as_dtype(dtype)
     elif any(v.dtype.kind == "f" for v in (lo, hi, step)):
-        dt = float32 if all(v.dtype != np.float64 for v in (lo, hi, step)) else as_dtype("float64")
+        # TF: Python floats give float32; a float64 tensor or NumPy float64 gives float64
+        wide = any(getattr(getattr(v, "dtype", None), "name", "") == "float64"
+                   or isinstance(v, np.floating) and v.dtype == np.float64
+                   for v in (start, limit, delta))
+        dt = as_dtype("float64") if wide else float32
     else:
         dt = int32
     if step == 0:
