@@ -1,4 +1,4 @@
-"""LLVM lowerings of the NN ops (jitflow/ops/nn.py, backends/llvm/kernels_nn.py) against the
+"""LLVM lowerings of the NN ops (jitflow/ops/conv.py, pool.py, ...; backends/llvm/lib/) against the
 reference backend (the oracle).
 
 Random small shapes with hypothesis (symbolic batch dims, size-0/1 dims, SAME with asymmetric
@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from jitflow.backends.llvm import compiler, kernels_nn
+from jitflow.backends.llvm import compiler
+from jitflow.backends.llvm.lib import conv as llvm_conv
 from jitflow.backends.llvm.elementwise import LOWER
 from jitflow.errors import InvalidArgumentError
 from jitflow.ir import OPS, as_dtype
@@ -52,14 +53,14 @@ def check(f, args, **tol):
 
 @contextlib.contextmanager
 def conv_mode(mode: str, chunk_bytes=None):
-    old_env, old_bytes = os.environ.get("JITFLOW_CONV"), kernels_nn.IM2COL_BYTES
+    old_env, old_bytes = os.environ.get("JITFLOW_CONV"), llvm_conv.IM2COL_BYTES
     os.environ["JITFLOW_CONV"] = mode
     if chunk_bytes is not None:
-        kernels_nn.IM2COL_BYTES = chunk_bytes
+        llvm_conv.IM2COL_BYTES = chunk_bytes
     try:
         yield
     finally:
-        kernels_nn.IM2COL_BYTES = old_bytes
+        llvm_conv.IM2COL_BYTES = old_bytes
         if old_env is None:
             os.environ.pop("JITFLOW_CONV", None)
         else:
@@ -180,7 +181,7 @@ def test_conv2d_batch_size_changes_without_recompiling():
 def test_nn_kernels_use_512_bit_vectors_without_gathers(case, tmp_path):
     """Channels are innermost and contiguous: the kernels' loops vectorize with zmm registers.
     (A small constant channel count fully unrolled before the vectorizer would leave scalar
-    code and outer loops vectorized with gathers; kernels_nn marks its channel loops.)"""
+    code and outer loops vectorized with gathers; the library kernels mark their channel loops.)"""
     S = "s0"
     cases = {
         "conv_direct": ([(F32, (S, 28, 28, 1)), (F32, (3, 3, 1, 32))],

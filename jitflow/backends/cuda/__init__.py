@@ -14,7 +14,7 @@ from typing import Optional
 
 from ...ir.core import Function
 from ..base import CompileOptions
-from .codegen import UnsupportedOp
+from ...kernels.errors import UnsupportedOp
 from .device import DeviceTensor, cuda_usable, gpu_present, to_host
 
 __all__ = ["CUDABackend", "DeviceTensor", "UnsupportedOp", "cuda_usable", "gpu_present",

@@ -10,6 +10,7 @@ from typing import Callable
 
 from ...ir.dtypes import DType, float32, float64
 from ...ops.random import LN2_HI, LN2_LO, PHI_MINUS_2, _A, _B, _C, _D, _E, _F, fold_seed
+from ...kernels.errors import UnsupportedOp
 from .emitter import Emitter, const, fhex, rtype
 
 LOWER: dict[str, Callable] = {}
@@ -413,3 +414,73 @@ def _check_numerics(em, op, a, ctx):
     bad = em.op(f"fcmp ueq {t} {ax}, 0x7FF0000000000000")   # true for Inf and for NaN
     ctx.flag_error(bad, op.attrs["message"] + " : Tensor had NaN or Inf values")
     return a[0]
+
+
+# ---------------------------------------------------------------- NN activations -------
+def _call1(em, dt: DType, f32: str, f64: str, x: str) -> str:
+    t = rtype(dt)
+    return em.op(f"call {t} @{f32 if dt is float32 else f64}({t} {x})")
+
+
+def _softplus_core(em, dt: DType, x: str) -> str:
+    """max(x, 0) + log1p(exp(-|x|)) (NaN-propagating, as np.logaddexp(0, x))."""
+    t = rtype(dt)
+    ax = em.op(f"call {t} @llvm.fabs.{dt.short}({t} {x})")
+    e = _call1(em, dt, "jf_expf", "jf_exp", em.op(f"fneg {t} {ax}"))
+    lp = _call1(em, dt, "jf_log1pf", "jf_log1p", e)
+    pos = em.op(f"call {t} @llvm.maximum.{dt.short}({t} {x}, {t} {const(0, dt)})")
+    return em.op(f"fadd {t} {pos}, {lp}")
+
+
+@lowering("elu")
+def _elu(em, op, a, ctx):
+    dt = op.operands[0].type.dtype
+    t = rtype(dt)
+    pos = em.op(f"fcmp ogt {t} {a[0]}, 0.0")
+    neg = _call1(em, dt, "jf_expm1f", "jf_expm1", a[0])
+    return em.op(f"select i1 {pos}, {t} {a[0]}, {t} {neg}")
+
+
+@lowering("leaky_relu")
+def _leaky_relu(em, op, a, ctx):
+    dt = op.operands[0].type.dtype
+    t = rtype(dt)
+    pos = em.op(f"fcmp ogt {t} {a[0]}, 0.0")
+    neg = em.op(f"fmul {t} {a[0]}, {const(op.attrs['alpha'], dt)}")
+    return em.op(f"select i1 {pos}, {t} {a[0]}, {t} {neg}")
+
+
+@lowering("softplus")
+def _softplus(em, op, a, ctx):
+    return _softplus_core(em, op.operands[0].type.dtype, a[0])
+
+
+@lowering("relu6")
+def _relu6(em, op, a, ctx):
+    dt = op.operands[0].type.dtype
+    r = _minmax(em, op, [a[0], const(0, dt)], True)
+    return _minmax(em, op, [r, const(6, dt)], False)
+
+
+@lowering("sigmoid_cross_entropy")
+def _sigmoid_xent(em, op, a, ctx):
+    """max(x, 0) - x * z + log1p(exp(-|x|))."""
+    dt = op.operands[0].type.dtype
+    t = rtype(dt)
+    x, z = a
+    ax = em.op(f"call {t} @llvm.fabs.{dt.short}({t} {x})")
+    e = _call1(em, dt, "jf_expf", "jf_exp", em.op(f"fneg {t} {ax}"))
+    lp = _call1(em, dt, "jf_log1pf", "jf_log1p", e)
+    pos = em.op(f"call {t} @llvm.maximum.{dt.short}({t} {x}, {t} {const(0, dt)})")
+    xz = em.op(f"fmul {t} {x}, {z}")
+    return em.op(f"fadd {t} {em.op(f'fsub {t} {pos}, {xz}')}, {lp}")
+
+
+@lowering("bias_add")
+def _bias_add_ew(em, op, a, ctx):
+    """Along the last axis only (fusion admits no other): the bias is right-aligned."""
+    rank = len(op.operands[0].type.shape)
+    if op.attrs["axis"] % rank != rank - 1:
+        raise UnsupportedOp("llvm", {"bias_add"})   # (fusion admits only the last axis)
+    dt = op.operands[0].type.dtype
+    return em.op(f"{'fadd' if dt.is_floating else 'add'} {rtype(dt)} {a[0]}, {a[1]}")

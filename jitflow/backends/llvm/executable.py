@@ -18,7 +18,7 @@ from ...ir.core import Function
 from ...kernels.arena import assign_offsets
 from ...kernels.plan import aligned, live_ranges
 from ...kernels.shapes import run_shapes
-from .compiler import ModuleBuilder
+from .module import ModuleBuilder
 
 ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
 ALIGN = 64

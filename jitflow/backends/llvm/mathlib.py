@@ -228,5 +228,49 @@ done:
 }}"""
 
 
+def _expm1f_log1pf() -> str:
+    """float32 expm1 and log1p (elu, softplus, sigmoid cross-entropy); float64 calls libm."""
+    return f"""
+declare double @jf_expm1(double) nounwind
+declare double @jf_log1p(double) nounwind
+
+; expm1 for float32: a Taylor polynomial near 0 (where exp(x) - 1 cancels), exp(x) - 1 beyond
+define internal float @jf_expm1f(float %x) alwaysinline nounwind readnone {{
+  %e = call float @jf_expf(float %x)
+  %big = fsub float %e, {_f(1.0)}
+  %ax = call float @llvm.fabs.f32(float %x)
+  %small = fcmp olt float %ax, {_f(0.0625)}
+  %p0 = fmul float %x, {_f(1 / 720)}
+  %p1 = fadd float %p0, {_f(1 / 120)}
+  %p2 = fmul float %p1, %x
+  %p3 = fadd float %p2, {_f(1 / 24)}
+  %p4 = fmul float %p3, %x
+  %p5 = fadd float %p4, {_f(1 / 6)}
+  %p6 = fmul float %p5, %x
+  %p7 = fadd float %p6, {_f(0.5)}
+  %p8 = fmul float %p7, %x
+  %p9 = fmul float %p8, %x
+  %p = fadd float %p9, %x
+  %r = select i1 %small, float %p, float %big
+  ret float %r
+}}
+
+; log1p for float32 (Goldberg): log(1 + u) * u / ((1 + u) - 1); u where 1 + u rounds to 1
+define internal float @jf_log1pf(float %u) alwaysinline nounwind readnone {{
+  %w = fadd float %u, {_f(1.0)}
+  %d = fsub float %w, {_f(1.0)}
+  %l = call float @jf_logf(float %w)
+  %q = fdiv float %u, %d
+  %r0 = fmul float %l, %q
+  %tiny = fcmp oeq float %d, 0.0
+  %r1 = select i1 %tiny, float %u, float %r0
+  %inf = fcmp oeq float %u, 0x7FF0000000000000
+  %r = select i1 %inf, float %u, float %r1
+  ret float %r
+}}
+"""
+
+
 def library() -> str:
-    return DECLS + _expf() + _logf() + _tanhf() + _sigmoidf() + _ipow("i32") + _ipow("i64") + "\n"
+    return (DECLS + _expf() + _logf() + _tanhf() + _sigmoidf() + _ipow("i32") + _ipow("i64") + "\n"
+            + "\n" + _expm1f_log1pf())
