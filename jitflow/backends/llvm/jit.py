@@ -183,6 +183,9 @@ class _ObjectCache:
             return 32 << 20
 
     def get(self, key: str) -> Optional[bytes]:
+        if not self.limit():         # disabled (JITFLOW_MEMORY_CACHE_BYTES=0): nothing is kept
+            self.clear()
+            return None
         obj = self.entries.get(key)
         if obj is not None:
             self.entries.move_to_end(key)
