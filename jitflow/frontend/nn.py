@@ -3,7 +3,8 @@ in_top_k, l2_loss, bias_add, embedding_lookup, moments, batch_normalization.
 
 TF1 signatures, TF op type names and TF's argument checks (keyword-only cross-entropy
 arguments, exact-case padding strings, 4-element strides/ksize). Each function creates the IR
-ops of ``jitflow/ops/nn.py`` (or a few generic ones) through ``make_op``.
+ops of the nn families in ``jitflow/ops/`` (conv, pool, activations, softmax, ...; or a
+few generic ones) through ``make_op``.
 """
 from __future__ import annotations
 
