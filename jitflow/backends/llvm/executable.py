@@ -42,7 +42,7 @@ class LLVMExecutable:
         mb = ModuleBuilder(f, donations)
         self.mb = mb
         self.ir_text = mb.build()
-        self.compiled = jit.compile_ir(self.ir_text, keep_optimized=bool(dump_dir))
+        self.compiled = jit.compile_ir(self.ir_text)
         self.compile_seconds = self.compiled.seconds
         self._entry = ENTRY(self.compiled.address("jf_entry"))
         self.errors = mb.errors

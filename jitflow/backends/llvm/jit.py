@@ -171,7 +171,7 @@ class _ObjectCache:
     again, with or without the disk cache. Holds bytes only, never an engine."""
 
     def __init__(self) -> None:
-        self.entries: "OrderedDict[str, bytes]" = OrderedDict()
+        self.entries: "OrderedDict[str, tuple[bytes, str]]" = OrderedDict()
         self.nbytes = 0
 
     @staticmethod
@@ -182,24 +182,31 @@ class _ObjectCache:
         except ValueError:
             return 32 << 20
 
-    def get(self, key: str) -> Optional[bytes]:
+    def get(self, key: str) -> Optional[tuple[bytes, str]]:
+        """(object code, optimized IR text or "") if cached."""
         if not self.limit():         # disabled (JITFLOW_MEMORY_CACHE_BYTES=0): nothing is kept
             self.clear()
             return None
-        obj = self.entries.get(key)
-        if obj is not None:
+        hit = self.entries.get(key)
+        if hit is not None:
             self.entries.move_to_end(key)
-        return obj
+        return hit
 
-    def put(self, key: str, obj: bytes) -> None:
+    def put(self, key: str, obj: bytes, optimized: str = "") -> None:
         limit = self.limit()
-        if key in self.entries or len(obj) > limit:
+        size = len(obj) + len(optimized)
+        if size > limit:
             return
-        self.entries[key] = obj
-        self.nbytes += len(obj)
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.nbytes -= len(old[0]) + len(old[1])
+            optimized = optimized or old[1]
+            size = len(obj) + len(optimized)
+        self.entries[key] = (obj, optimized)
+        self.nbytes += size
         while self.nbytes > limit:
-            _, old = self.entries.popitem(last=False)
-            self.nbytes -= len(old)
+            _, (o, t) = self.entries.popitem(last=False)
+            self.nbytes -= len(o) + len(t)
 
     def clear(self) -> None:
         self.entries.clear()
@@ -229,14 +236,16 @@ def compile_ir(ir_text: str, use_disk_cache: bool = True, keep_optimized: bool =
     key = cache_key(ir_text)
     with _lock:
         use_disk_cache = use_disk_cache and diskcache.enabled()
-        obj, source = memory_cache.get(key), "memory"
+        hit = memory_cache.get(key)
+        obj, optimized, source = (hit[0], hit[1], "memory") if hit else (None, "", "")
         if obj is None and use_disk_cache:
             obj, source = diskcache.read(key), "disk"
         if obj is not None:
             try:
                 engine = _load(s, obj)
                 memory_cache.put(key, obj)
-                return Compiled(engine, ir_text, "", source, time.perf_counter() - t0)
+                return Compiled(engine, ir_text, optimized if keep_optimized else "", source,
+                                time.perf_counter() - t0)
             except Exception:  # noqa: BLE001 - unloadable object code: rebuild it
                 pass
         # a context per module: types and constants are uniqued in (and owned by) the
@@ -245,12 +254,13 @@ def compile_ir(ir_text: str, use_disk_cache: bool = True, keep_optimized: bool =
         mod = llvm.parse_assembly(ir_text, context=ctx)
         mod.verify()
         optimize(mod)
-        optimized = str(mod) if keep_optimized else ""
+        optimized = str(mod)
         obj = s["tm"].emit_object(mod)
         mod.close()
         ctx.close()
         engine = _load(s, obj)
-        memory_cache.put(key, obj)
+        memory_cache.put(key, obj, optimized)
         if use_disk_cache:
             diskcache.write(key, obj)
-        return Compiled(engine, ir_text, optimized, "compiled", time.perf_counter() - t0)
+        return Compiled(engine, ir_text, optimized if keep_optimized else "", "compiled",
+                        time.perf_counter() - t0)
