@@ -21,10 +21,10 @@ from typing import Iterable
 import numpy as np
 
 from ...errors import DataLossError, NotFoundError
-from ...ir.dtypes import DType, as_dtype
 from .bundle import BundleReader, data_file, encode
 from .format import (DATA_SUFFIX, INDEX_SUFFIX, PENDING_SUFFIX, _clean_stale_temps, _fsync_dir,
                      _silent_remove, _test_pause, _tmp_name, _write_durable)
+from .format import ReaderAPI
 from .legacy import JitflowCheckpointReader
 
 
@@ -72,7 +72,7 @@ def _verified(prefix: str, index_path: str) -> BundleReader:
     return r
 
 
-class CheckpointReader:
+class CheckpointReader(ReaderAPI):
     """``tf.train.NewCheckpointReader``: a checkpoint's keys, shapes, dtypes and values, every
     value verified on read (all of a ``read`` or a DataLossError)."""
 
@@ -121,26 +121,8 @@ class CheckpointReader:
             self.rolled_forward = False
 
     # -------------------------------------------------------------- TF reader API --------
-    def has_tensor(self, name: str) -> bool:
-        return name in self._entries
+    # has_tensor, get_variable_to_shape_map/dtype_map, keys, entry, get_tensor: ReaderAPI
 
-    def get_variable_to_shape_map(self) -> dict[str, list]:
-        return {k: list(e["shape"]) for k, e in self._entries.items()}
-
-    def get_variable_to_dtype_map(self) -> dict[str, DType]:
-        return {k: as_dtype(e["dtype"]) for k, e in self._entries.items()}
-
-    def keys(self) -> list[str]:
-        return sorted(self._entries)
-
-    def entry(self, name: str) -> dict:
-        e = self._entries.get(name)
-        if e is None:
-            raise NotFoundError(f"Key {name} not found in checkpoint {self.prefix}")
-        return e
-
-    def get_tensor(self, name: str) -> np.ndarray:
-        return self.read([name])[name]
 
     def read(self, names: Iterable[str]) -> dict[str, np.ndarray]:
         """Read and verify the named tensors (all of them, or an error)."""

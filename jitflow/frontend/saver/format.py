@@ -9,9 +9,9 @@ import re
 import sys
 import time
 import uuid
-from typing import Iterable
+from typing import Any, Iterable
 
-from ...errors import DataLossError
+from ...errors import DataLossError, NotFoundError
 
 DATA_SUFFIX = ".data-00000-of-00001"
 INDEX_SUFFIX = ".index"
@@ -141,3 +141,36 @@ def _load_sealed_json(path: str, fmt: str) -> dict:
     if obj.get("version") != FORMAT_VERSION:
         raise DataLossError(f"{path}: unsupported {fmt} version {obj.get('version')!r}")
     return obj
+
+
+class ReaderAPI:
+    """TF's ``CheckpointReader`` methods over ``self._entries`` (name -> dict with ``shape`` and
+    ``dtype``), ``self.prefix`` and ``self.read(names)``: shared by both checkpoint formats."""
+    _entries: dict
+    prefix: str
+
+    def read(self, names):  # pragma: no cover - each format defines it
+        raise NotImplementedError
+
+    def has_tensor(self, name: str) -> bool:
+        return name in self._entries
+
+    def get_variable_to_shape_map(self) -> dict[str, list]:
+        return {k: list(e["shape"]) for k, e in self._entries.items()}
+
+    def get_variable_to_dtype_map(self) -> dict[str, Any]:
+        from ...ir.dtypes import as_dtype
+        return {k: as_dtype(e["dtype"]) for k, e in self._entries.items()}
+
+    def keys(self) -> list[str]:
+        return sorted(self._entries)
+
+    def entry(self, name: str) -> dict:
+        e = self._entries.get(name)
+        if e is None:
+            raise NotFoundError(f"Key {name} not found in checkpoint {self.prefix}")
+        return e
+
+    def get_tensor(self, name: str) -> Any:
+        return self.read([name])[name]
+

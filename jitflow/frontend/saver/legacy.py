@@ -21,10 +21,11 @@ from typing import Iterable
 import numpy as np
 
 from ...errors import DataLossError, NotFoundError
-from ...ir.dtypes import DType, as_dtype
+from ...ir.dtypes import as_dtype
 from .format import (ALIGN, DATA_HEADER, DATA_MAGIC, DATA_SUFFIX, FORMAT_VERSION, INDEX_SUFFIX,
                      PENDING_SUFFIX, _DTYPES, _clean_stale_temps, _fsync_dir, _load_sealed_json,
-                     _sealed_json, _silent_remove, _test_pause, _tmp_name, _write_durable)
+                     _sealed_json, _silent_remove, _test_pause, _tmp_name, _write_durable,
+                     ReaderAPI)
 
 # ====================================================================== checkpoint files =====
 
@@ -77,7 +78,7 @@ def write_jitflow_checkpoint(prefix: str, tensors: dict[str, np.ndarray]) -> Non
         raise
 
 
-class JitflowCheckpointReader:
+class JitflowCheckpointReader(ReaderAPI):
     """Reads a checkpoint written by :func:`write_checkpoint`, verifying everything it reads
     (``tf.train.NewCheckpointReader``)."""
 
@@ -153,26 +154,8 @@ class JitflowCheckpointReader:
         return head[16:32].hex(), size
 
     # -------------------------------------------------------------- TF reader API --------
-    def has_tensor(self, name: str) -> bool:
-        return name in self._entries
+    # has_tensor, get_variable_to_shape_map/dtype_map, keys, entry, get_tensor: ReaderAPI
 
-    def get_variable_to_shape_map(self) -> dict[str, list]:
-        return {k: list(e["shape"]) for k, e in self._entries.items()}
-
-    def get_variable_to_dtype_map(self) -> dict[str, DType]:
-        return {k: as_dtype(e["dtype"]) for k, e in self._entries.items()}
-
-    def keys(self) -> list[str]:
-        return sorted(self._entries)
-
-    def entry(self, name: str) -> dict:
-        e = self._entries.get(name)
-        if e is None:
-            raise NotFoundError(f"Key {name} not found in checkpoint {self.prefix}")
-        return e
-
-    def get_tensor(self, name: str) -> np.ndarray:
-        return self.read([name])[name]
 
     def read(self, names: Iterable[str]) -> dict[str, np.ndarray]:
         """Read and verify the named tensors (all of them, or an error)."""
