@@ -233,6 +233,31 @@ def test_fifo_queue_enqueue_dequeue_close():
             s.run(enq, {ph: [0.0, 0.0]})
 
 
+def test_random_shuffle_queue_keeps_min_after_dequeue_and_shuffles_with_its_seed():
+    """TF1's RandomShuffleQueue: every element comes out once, in an order fixed by the seed and
+    not the input order; a dequeue waits while fewer than ``min_after_dequeue`` remain unless the
+    queue is closed (then it drains)."""
+    def drain(seed):
+        q = tf.RandomShuffleQueue(capacity=20, min_after_dequeue=5, dtypes=[tf.int32],
+                                  shapes=[[]], seed=seed)
+        ph = tf.placeholder(tf.int32, [])
+        enq, deq, close, size = q.enqueue([ph]), q.dequeue(), q.close(), q.size()
+        with tf.Session() as s:
+            for v in range(12):
+                s.run(enq, {ph: v})
+            out = [int(s.run(deq)) for _ in range(7)]   # 12 - 7 = 5 left: min_after_dequeue
+            assert int(s.run(size)) == 5
+            s.run(close)
+            out += [int(s.run(deq)) for _ in range(5)]  # closed: the last 5 drain
+            with pytest.raises(tf.errors.OutOfRangeError):
+                s.run(deq)
+        return out
+
+    first, again, other = drain(7), drain(7), drain(8)
+    assert sorted(first) == list(range(12))
+    assert first == again and first != list(range(12)) and first != other
+
+
 def test_sharded_files_through_list_files_and_interleave(tmp_path):
     for k in range(3):
         with tf.python_io.TFRecordWriter(str(tmp_path / f"shard-{k}.tfrecords")) as w:
