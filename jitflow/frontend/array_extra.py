@@ -15,6 +15,7 @@ import numpy as np
 from ..ir.dtypes import as_dtype, int32, int64
 from . import math_ops as M
 from .array_ops import identity, reshape, transpose, where
+from .array_ops import shape as _shape
 from .extra_ops import concat, gather, one_hot
 from .graph import GraphKeys, Tensor, name_scope
 from .op_builder import constant, convert_to_tensor, make_op, static_ints, static_value
@@ -47,10 +48,11 @@ def size(input: Any, name: Optional[str] = None, out_type: Any = int32) -> Tenso
 
 
 def rank(input: Any, name: Optional[str] = None) -> Tensor:
-    """The number of dimensions (jitflow knows it at graph build)."""
+    """The number of dimensions: a constant when the rank is static, else the run-time length
+    of ``tf.shape(input)`` (a placeholder without a shape)."""
     x = convert_to_tensor(input)
     if x.shape.ndims is None:
-        raise NotImplementedError(f"tf.rank of {x.name}, whose rank is unknown at graph build")
+        return size(_shape(x), name=name or "Rank")
     return constant(np.int32(x.shape.ndims), name=name or "Rank")
 
 

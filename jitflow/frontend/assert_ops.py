@@ -26,7 +26,7 @@ from .variables import no_op
 __all__ = ["Assert", "assert_equal", "assert_none_equal", "assert_less", "assert_less_equal",
            "assert_greater", "assert_greater_equal", "assert_positive", "assert_negative",
            "assert_non_negative", "assert_non_positive", "assert_rank", "assert_type",
-           "assert_integer", "assert_scalar"]
+           "assert_integer", "assert_scalar", "ensure_shape"]
 
 
 def _describe(data: Optional[Sequence[Any]]) -> str:
@@ -122,16 +122,55 @@ assert_non_positive = _assert_sign("assert_non_positive", assert_less_equal, "<=
 
 def assert_rank(x: Any, rank: int, data: Any = None, summarize: Any = None,
                 message: Optional[str] = None, name: Optional[str] = None) -> Operation:
-    """Checked at graph build (jitflow tensors have a static rank once fed shapes are known);
-    an unknown rank cannot be checked and raises NotImplementedError."""
+    """Checked at graph build where the rank is static (a ValueError, as TF); for a tensor of
+    unknown rank (a placeholder without a shape) a run-time check of ``tf.rank``."""
     xt = convert_to_tensor(x)
     if xt.shape.ndims is None:
-        raise NotImplementedError(f"assert_rank of {xt.name}, whose rank is unknown at graph "
-                                  "build, needs a run-time rank check jitflow lacks")
+        from .array_extra import rank as _rank
+        with name_scope(name, "assert_rank"):
+            text = f"{message + ' ' if message else ''}Tensor {xt.name} must have rank {int(rank)}"
+            return Assert(M.equal(_rank(xt), constant(int(rank))), [text] + list(data or []))
     if xt.shape.ndims != int(rank):
         raise ValueError(f"{message + ' ' if message else ''}Tensor {xt.name} must have rank "
                          f"{int(rank)}. Received rank {xt.shape.ndims}, shape {xt.shape}")
     return no_op(name=name or "assert_rank")
+
+
+def ensure_shape(x: Any, shape: Any, name: Optional[str] = None) -> Tensor:
+    """``x``, with its static shape merged with ``shape`` (None dims and an unknown rank are
+    wildcards), checked at run time where the static shape cannot decide: a run whose value
+    has another rank or dim fails with InvalidArgumentError. Statically incompatible shapes
+    are a ValueError at graph build."""
+    from .array_extra import rank as _rank
+    from .array_ops import identity, shape as _shape
+    from .extra_ops import concat
+    from .graph import TensorShape, control_dependencies
+    xt = convert_to_tensor(x)
+    want = TensorShape(shape)
+    if not xt.shape.is_compatible_with(want):
+        raise ValueError(f"tf.ensure_shape: {xt.name} has shape {xt.shape}, which is not "
+                         f"compatible with the expected shape {want}")
+    if want.dims is None:
+        return identity(xt, name=name or "EnsureShape")
+    have = xt.shape.dims
+    open_dims = [i for i, d in enumerate(want.dims)
+                 if d is not None and (have is None or have[i] is None)]
+    with name_scope(name, "EnsureShape") as scope:
+        checks = []
+        text = f"Shape of tensor {xt.name} is not compatible with expected shape {want}"
+        if have is None:
+            checks.append(M.equal(_rank(xt), constant(len(want.dims))))
+        if open_dims:
+            # the run-time shape padded to the expected rank, so a wrong rank cannot index past it
+            dims = concat([_shape(xt), constant(np.zeros(len(want.dims), np.int32))], 0)
+            got = [dims[i] for i in open_dims]
+            for g, i in zip(got, open_dims):
+                checks.append(M.equal(g, constant(int(want.dims[i]))))
+        deps = [Assert(c, [text]) for c in checks]
+        with control_dependencies(deps):
+            out = identity(xt, name=scope.rstrip("/").split("/")[-1])
+    out.set_shape(xt.shape.merge_with(want) if have is not None else want)
+    return out
 
 
 def assert_scalar(tensor: Any, name: Optional[str] = None, message: Optional[str] = None) -> Any:

@@ -39,7 +39,7 @@ def make_op(op_type: str, ir_op: Optional[str], inputs: Sequence[Tensor], attrs:
             if rng:
                 in_types = [RNG_STEP_TYPE] + in_types
             if out_types is None:
-                out_types = opdef.result_types(in_types, attrs)
+                out_types = _result_types(opdef, in_types, attrs)
         except (ShapeMismatch, TypeError, ValueError) as e:
             op_name = graph.unique_name(name or op_type, mark_as_used=False)
             if name and name.endswith("/"):
@@ -50,6 +50,40 @@ def make_op(op_type: str, ir_op: Optional[str], inputs: Sequence[Tensor], attrs:
                       f"[{', '.join(t.dtype.name for t in inputs)}], defined at {loc[0]}:{loc[1]}"
                       ) from None
     return graph._add_op(op_type, inputs, out_types or [], ir_op, attrs, name, loc, rng)
+
+
+def _result_types(opdef, in_types: list[TensorType], attrs: dict) -> list[TensorType]:
+    """``opdef``'s result types. An operand of unknown rank (a placeholder without a shape) is
+    accepted as TF does: its rank is fixed per run by the fed value, when the run's IR is built
+    and checked with the real ranks. At graph build the op's type rule is tried with that
+    operand at two ranks: where both give the same types (``reduce_sum`` to a scalar) those are
+    the static types; where only the dtypes agree, the results have unknown rank. A rule that
+    fails at every rank is a real error (a wrong dtype, say) and is raised."""
+    try:
+        return opdef.result_types(in_types, attrs)
+    except (ShapeMismatch, TypeError, ValueError) as first:
+        if all(t.shape is not None for t in in_types):
+            raise
+        error = first
+    known = [len(t.shape) for t in in_types if t.shape is not None]
+    guesses = sorted({max(known, default=2), max(known, default=2) + 1, 2, 3, 1, 4, 0},
+                     key=lambda r: (r < max(known, default=2), r))
+    found: list[list[TensorType]] = []
+    for r in guesses:
+        trial = [TensorType(t.dtype, (None,) * r) if t.shape is None else t for t in in_types]
+        try:
+            found.append(opdef.result_types(trial, attrs))
+        except (ShapeMismatch, TypeError, ValueError) as e:
+            if isinstance(e, TypeError):
+                error = e
+            continue
+        if len(found) == 2:
+            break
+    if not found:
+        raise error
+    if len(found) == 2 and found[0] == found[1]:
+        return found[0]
+    return [TensorType(t.dtype, None) for t in found[0]]
 
 
 def infer_dtype(value: Any) -> DType:
