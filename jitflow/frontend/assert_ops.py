@@ -4,8 +4,8 @@ false condition fails the run with ``InvalidArgumentError`` carrying the asserti
 (followed by check_numerics' own " : Tensor had NaN values"). As in TF, an assertion whose
 operands are constants is decided at graph build (it raises there, or is a no-op).
 
-jitflow has no host print op yet, so the failure message names the ``data`` tensors but
-cannot show their values (``tf.Print``/``tf.print`` are missing for the same reason).
+The failure message names the ``data`` tensors but does not show their values (the check
+runs inside the compiled code; ``tf.Print`` / ``tf.print`` print values from the host).
 """
 from __future__ import annotations
 

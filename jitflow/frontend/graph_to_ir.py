@@ -139,6 +139,18 @@ def _placeholder_error(op: Operation) -> InvalidArgumentError:
         f"{shape}\n\t [[node {op.name} (defined at {op.file}:{op.line}) ]]")
 
 
+def _unknown_rank_hint(op: Operation, env: dict) -> str:
+    """For an op that rejects an operand of unknown rank (only a host callback's result has
+    one in the IR): what to do about it."""
+    for t in op.inputs:
+        v = env.get(id(t))
+        if v is not None and v.type.shape is None:
+            return (f" (input {t.name} comes from {t.op.type} {t.op.name} with an unknown shape: "
+                    f"give it one with {t.name.split(':')[0]}.set_shape(...), e.g. "
+                    f"set_shape([None, 3]), so the ops after it can be compiled)")
+    return ""
+
+
 def graph_to_ir(name: str, fetches: Sequence[Tensor], targets: Sequence[Operation],
                 feeds: Sequence[Tensor], feed_types: Sequence[TensorType]) -> GraphFunction:
     f = Function(name)
@@ -208,8 +220,15 @@ def graph_to_ir(name: str, fetches: Sequence[Tensor], targets: Sequence[Operatio
                         rng.append(f.add_param(TensorType(int64, ()), "rng_step"))
                         out.uses_rng = True
                     operands = [rng[0]] + operands
-                res = b.op(op.ir_op, *operands, **op.attrs)
-                for t, v in zip(op.outputs, res if isinstance(res, tuple) else (res,)):
+                # an op whose IR attributes depend on the graph at run time (a py_func's result
+                # types after set_shape) says so with a `lower_attrs` callable
+                lower_attrs = getattr(op, "lower_attrs", None)
+                res = b.op(op.ir_op, *operands, **(lower_attrs() if lower_attrs else op.attrs))
+                res = res if isinstance(res, tuple) else (res,)
+                if lower_attrs is None and any(v.type.shape is None for v in res):
+                    raise ValueError(f"{op.type} {op.name} cannot be compiled for an operand "
+                                     "of unknown rank")
+                for t, v in zip(op.outputs, res):
                     env[id(t)] = v
             elif kind == "Placeholder":
                 raise _placeholder_error(op)
@@ -236,14 +255,11 @@ def graph_to_ir(name: str, fetches: Sequence[Tensor], targets: Sequence[Operatio
                 pass
             else:
                 raise NotImplementedError(f"op type {kind} ({op.name}) cannot be lowered")
-        except ShapeMismatch as e:
-            raise InvalidArgumentError(f"{e}\n\t [[node {op.name} (defined at {op.file}:{op.line}) ]]"
-                                       ) from None
-        except (TypeError, ValueError) as e:
+        except (ShapeMismatch, TypeError, ValueError) as e:
             if isinstance(e, InvalidArgumentError):
                 raise
-            raise InvalidArgumentError(f"{e}\n\t [[node {op.name} (defined at {op.file}:{op.line}) ]]"
-                                       ) from None
+            raise InvalidArgumentError(f"{e}{_unknown_rank_hint(op, env)}\n\t [[node {op.name} "
+                                       f"(defined at {op.file}:{op.line}) ]]") from None
     results = [value_of(t) for t in fetches]
     names = [t.name for t in fetches]
     for var_op in out.var_writes:

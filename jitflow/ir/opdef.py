@@ -51,9 +51,11 @@ class Attr:
 #: * ``constant``: a value known at compile time;
 #: * ``pseudo``: expanded by a pass before any backend runs (``gradients``);
 #: * ``control``: structured control flow with regions (``cond``, ``while``): nested
-#:   Functions the op runs (``region_names``); never fused.
+#:   Functions the op runs (``region_names``); never fused;
+#: * ``host``: runs Python on the host (``py_call``: tf.py_func, tf.Print); never compiled: the
+#:   Session places it in a host segment of its own (runtime/placement.py).
 KINDS = ("elementwise", "random", "reduction", "view", "remap", "contraction", "library",
-         "constant", "pseudo", "control")
+         "constant", "pseudo", "control", "host")
 #: how a reduction combines elements
 COMBINERS = ("sum", "mean", "max", "min", "prod", "all", "any")
 #: cost classes: an ``expensive`` op is not recomputed per element of a larger kernel space

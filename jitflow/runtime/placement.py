@@ -16,6 +16,10 @@ the Session asks ``Placer`` where each op of the run goes:
 * ``log_device_placement=True`` prints each op's device as TF does
   (``name: (Type): /job:localhost/replica:0/task:0/device:GPU:0``) the first time it runs.
 
+Host callbacks (ops of kind ``host``: ``py_call`` for tf.py_func and tf.Print) always go to
+the ``host`` device: host memory like the CPU (no copies between the two), run by the reference
+interpreter between the compiled segments around it.
+
 When a run's ops all land on one device the Session compiles one executable with that
 device's backend. Otherwise ``compile_partitioned`` splits the (autodiffed, simplified)
 Function: ``copy_to_device`` / ``copy_to_host`` IR ops are inserted on every edge between
@@ -60,6 +64,13 @@ class Device:
 
 CPU = Device("cpu", 0)
 GPU0 = Device("gpu", 0)
+#: where host callbacks (``py_call``: tf.py_func, tf.Print) run: host memory like the CPU, run
+#: by the reference interpreter, never compiled
+HOST = Device("host", 0)
+
+
+def is_host_op(opname: str) -> bool:
+    return OPS[opname].kind == "host"
 
 
 def parse_device(spec: Any) -> Optional[Device]:
@@ -141,6 +152,8 @@ class Placer:
     def ir_device(self, op: Op, names: dict[str, Device], graph) -> Device:
         """The device of an IR op: its frontend op's, or (gradient ops) that of the device
         scope of the ``gradients`` op that created it."""
+        if is_host_op(op.opname):
+            return HOST
         t = op.loc.tf_name
         if t in names:
             return names[t]
@@ -159,7 +172,13 @@ class Placer:
 
 
 def backend_for(device: Device, placer: Placer) -> str:
+    if device.kind == "host":
+        return "reference"
     return "cuda" if device.kind == "gpu" else placer.cpu_backend
+
+
+def _host_memory(d: Device) -> bool:
+    return d.kind in ("cpu", "host")
 
 
 def log_device_mapping(session) -> None:
@@ -207,7 +226,7 @@ def insert_copies(f: Function, dev_of: dict[int, Device]) -> Function:
         for v in op.operands:
             p = v.producer
             src = where.get(id(v)) if p is not None and p.opname != "constant" else None
-            if src is None or src == d:
+            if src is None or src == d or (_host_memory(src) and _host_memory(d)):
                 ops_in.append(v)
                 continue
             key = (id(v), d)
@@ -356,7 +375,7 @@ class PartitionedExecutable:
             ins = []
             for v in st.inputs:
                 x = env[id(v)]
-                if st.device.kind == "cpu" and isinstance(x, DeviceTensor):
+                if _host_memory(st.device) and isinstance(x, DeviceTensor):
                     x = x.numpy()
                 ins.append(x)
             outs = st.executable.run(ins)
@@ -436,4 +455,3 @@ def single_device(f: Function, dev_of: dict[int, Device]) -> tuple[bool, Optiona
     return False, None
 
 
-_ = OPS

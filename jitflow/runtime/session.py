@@ -382,11 +382,13 @@ class Session:
         own backend should run everything."""
         from .compile import Compiled, fire_compile_hooks, run_pipeline
         from .placement import (HostArgs, Placer, backend_for, compile_partitioned,
-                                device_passes, ops_by_device, parse_device, pre_placement_passes,
-                                single_device)
+                                device_passes, is_host_op, ops_by_device, parse_device,
+                                pre_placement_passes, single_device)
         fops = needed_ops(tensors, targets, {id(t) for t in feeds})
         placer = Placer(self)
         explicit = any(parse_device(op.device) is not None for op in fops)
+        # host callbacks (tf.py_func, tf.Print) split the run like a device scope does
+        explicit = explicit or any(op.ir_op is not None and is_host_op(op.ir_op) for op in fops)
         if not explicit and not placer.log:
             return None
         names = placer.assign(self.graph, fops)

@@ -20,15 +20,10 @@ from typing import Any, Optional
 DOC = "docs/tf_import.md"
 
 
-_HOST = "needs a host callback op, which jitflow does not have yet"
 _FLOW = "control flow has its own issue and is not in jitflow yet"
 _OPS = "needs a new IR op (type rule, gradient, llvm and cuda lowering), not there yet"
 #: why some often-used names are missing (shown in the error)
 WHY = {
-    "tf.Print": f"printing at run time {_HOST}; fetch the tensors with sess.run and print them",
-    "tf.print": f"printing at run time {_HOST}; fetch the tensors with sess.run and print them",
-    "tf.py_func": f"calling Python from a graph {_HOST}",
-    "tf.numpy_function": f"calling Python from a graph {_HOST}",
     "tf.cond": _FLOW, "tf.while_loop": _FLOW, "tf.case": _FLOW, "tf.scan": _FLOW,
     "tf.map_fn": _FLOW, "tf.foldl": _FLOW, "tf.nn.dynamic_rnn": _FLOW,
     "tf.nn.rnn_cell": "RNN cells have their own issue", "tf.contrib.rnn": "RNN cells have "

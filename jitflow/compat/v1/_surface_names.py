@@ -10,6 +10,7 @@ from ...frontend import nn3d as _nn3d
 from ...frontend import nn_extra as _nn_extra
 from ...frontend import composite_ops as C
 from ...frontend import distributions as _dist
+from ...frontend import host_ops as _host
 from ...frontend import math_extra as X
 from ...frontend import image as _image
 from ...frontend import image_color as _color
@@ -49,6 +50,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
         "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum", "floor", "ceil",
         "tuple", "identity_n", "make_template")}
     _set(tf, **top, random_crop=_image.random_crop)
+    _set(tf, py_func=_host.py_func, numpy_function=_host.numpy_function, Print=_host.Print,
+         print=_host.print_)
     asserts = {n: getattr(_asserts, n) for n in _asserts.__all__}
     _set(tf, **asserts)
     _set(ns(tf, "debugging"), **asserts)
