@@ -166,8 +166,9 @@ class KernelGen:
         return text + "".join(line + "\n" for line in self.module_text)
 
     def _parallel_wrappers(self, params: str, sep: str) -> str:
-        """``@k`` runs ``@k.range`` serially below PARALLEL_MIN elements, else on every
-        OpenMP thread (GOMP_parallel), each taking one contiguous chunk."""
+        """``@k`` runs ``@k.range`` serially below PARALLEL_MIN elements or when the run's
+        thread count (``@jf_num_threads``, llvm/threads.py) is 1, else on that many OpenMP
+        threads (GOMP_parallel), each taking one contiguous chunk."""
         k, n = self.k.name, self.par_n
         args = list(self.args.values())
         nslots = len(args) + 3          # args..., prm, n, status
@@ -186,7 +187,10 @@ class KernelGen:
 define internal i32 @{k}({params}{sep}ptr noalias %prm) nounwind {{
 entry:
 {pro}
-  %big = icmp sge i64 {n}, {PARALLEL_MIN}
+  %nth = load i32, ptr @jf_num_threads
+  %large = icmp sge i64 {n}, {PARALLEL_MIN}
+  %multi = icmp sgt i32 %nth, 1
+  %big = and i1 %large, %multi
   br i1 %big, label %par, label %ser
 ser:
   %s = call i32 @{k}.range({call_args}{sep}ptr %prm, i64 0, i64 {n})
@@ -198,7 +202,7 @@ par:
   store i64 {n}, ptr %cn
   %cst = getelementptr inbounds i64, ptr %cl, i64 {st}
   store i64 0, ptr %cst
-  call void @GOMP_parallel(ptr @{k}.worker, ptr %cl, i32 0, i32 0)
+  call void @GOMP_parallel(ptr @{k}.worker, ptr %cl, i32 %nth, i32 0)
   %sv = load i64, ptr %cst
   %s32 = trunc i64 %sv to i32
   ret i32 %s32

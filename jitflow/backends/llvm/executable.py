@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from time import perf_counter
 from typing import Optional, Sequence
 
 import numpy as np
@@ -18,6 +19,7 @@ from ...ir.core import Function
 from ...kernels.arena import assign_offsets
 from ...kernels.plan import aligned, live_ranges
 from ...kernels.shapes import run_shapes
+from . import threads
 from .module import ModuleBuilder
 
 ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
@@ -31,7 +33,8 @@ _R_ARG, _R_NEW, _R_SAME, _R_CONST = range(4)
 
 
 class _ShapePlan:
-    __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps", "arg_objs", "bufs_ptr", "prm_ptr")
+    __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps", "arg_objs", "bufs_ptr", "prm_ptr",
+                 "tuner")
 
 
 class LLVMExecutable:
@@ -44,6 +47,9 @@ class LLVMExecutable:
         self.ir_text = mb.build()
         self.compiled = jit.compile_ir(self.ir_text)
         self.compile_seconds = self.compiled.seconds
+        # calls OpenBLAS or OpenMP kernels: each shape plan tunes its thread count (threads.py)
+        self.uses_pools = ("call void @GOMP_parallel(" in self.ir_text
+                           or "call void @jf_cblas_" in self.ir_text)
         self._entry = ENTRY(self.compiled.address("jf_entry"))
         self.errors = mb.errors
         self.n_params = len(f.params)
@@ -127,6 +133,7 @@ class LLVMExecutable:
         plan.arg_objs = [None] * len(args)
         plan.bufs_ptr = plan.bufs.ctypes.data
         plan.prm_ptr = plan.prm.ctypes.data
+        plan.tuner = threads.tuner_for(self.uses_pools)
         return plan
 
     def _reference_error(self, args) -> None:
@@ -194,7 +201,14 @@ class LLVMExecutable:
             if entry is None:
                 raise RuntimeError("this llvm executable was closed (its Session was closed): "
                                    "its native code is released")
-            status = entry(plan.bufs_ptr, plan.prm_ptr)
+            tuner = plan.tuner
+            if tuner is None:
+                status = entry(plan.bufs_ptr, plan.prm_ptr)
+            else:
+                threads.apply(tuner.pick())
+                t0 = perf_counter()
+                status = entry(plan.bufs_ptr, plan.prm_ptr)
+                tuner.record(perf_counter() - t0)
         if status:
             msg = self.errors.message(status)
             if status in self.errors.exact:

@@ -22,7 +22,7 @@ import llvmlite
 import llvmlite.binding as llvm
 import numpy as np
 
-from . import diskcache
+from . import diskcache, threads
 
 _lock = threading.RLock()
 _state: dict = {}
@@ -69,9 +69,9 @@ def _register_symbols() -> None:
                 _state["blas_core"] = lib.scipy_openblas_get_corename64_().decode()
             except (AttributeError, UnicodeDecodeError):
                 _state["blas_core"] = None
-            threads = os.environ.get("JITFLOW_BLAS_THREADS")
-            if threads:   # OpenBLAS's pool spins; on a shared machine 1 thread can be faster
-                lib.scipy_openblas_set_num_threads64_(ctypes.c_int(int(threads)))
+            setter = lib.scipy_openblas_set_num_threads64_
+            setter.argtypes = [ctypes.c_int]
+            threads.set_blas_setter(setter)   # runs choose the count (llvm/threads.py)
             break
         except (OSError, AttributeError):
             continue
@@ -83,6 +83,8 @@ def _register_symbols() -> None:
         _state["openmp"] = True
     except RuntimeError:
         _state["openmp"] = False
+    llvm.add_symbol("jf_num_threads", ctypes.addressof(threads.NUM_THREADS))
+    threads.apply(threads.most_threads())
     libm = ctypes.CDLL("libm.so.6")
     for name in ("exp", "log", "tanh", "pow", "powf", "fmod", "fmodf", "expm1", "log1p"):
         llvm.add_symbol(f"jf_{name}", ctypes.cast(getattr(libm, name), ctypes.c_void_p).value)
@@ -90,7 +92,7 @@ def _register_symbols() -> None:
 
 def have_openmp() -> bool:
     _init()
-    return _state["openmp"] and os.environ.get("JITFLOW_NUM_THREADS", "") != "1"
+    return _state["openmp"] and threads.most_threads() > 1
 
 
 def have_blas() -> bool:

@@ -195,6 +195,7 @@ declare float @jf_powf(float, float) nounwind
 declare double @jf_fmod(double, double) nounwind
 declare float @jf_fmodf(float, float) nounwind
 declare void @GOMP_parallel(ptr, ptr, i32, i32)
+@jf_num_threads = external global i32
 declare i32 @omp_get_thread_num()
 declare i32 @omp_get_num_threads()
 declare void @jf_cblas_sgemm(i32, i32, i32, i64, i64, i64, float, ptr, i64, ptr, i64, float, ptr, i64)
