@@ -645,7 +645,7 @@ def test_large_flat_kernels_split_over_threads():
     """Flat elementwise kernels above PARALLEL_MIN elements run in chunks on every core: the
     results, random draws (bit-exact: the element index is global), broadcast reads and an
     error raised in the last chunk must not depend on the split."""
-    from jitflow.backends.llvm.compiler import PARALLEL_MIN
+    from jitflow.backends.llvm.parallel import PARALLEL_MIN
     rows = (PARALLEL_MIN + 4099) // 64
 
     def fn(b, x, w, bias, step, k, d):

@@ -138,9 +138,11 @@ def _cast(x: Tensor, dtype: Any) -> Tensor:
 
 def where(condition: Any, x: Any = None, y: Any = None, name: Optional[str] = None) -> Tensor:
     """TF1 ``tf.where(cond, x, y)``: elementwise select; a rank-1 condition picks rows."""
+    if x is None and y is None:      # the indices of the true elements (run on the host)
+        from .host_ops import where_indices
+        return where_indices(condition, name=name)
     if x is None or y is None:
-        raise NotImplementedError("tf.where(condition) without x and y (indices of true "
-                                  "elements) has a data-dependent shape and is not supported")
+        raise ValueError("x and y must both be non-None or both be None.")
     from .math_ops import binary_operands
     c = convert_to_tensor(condition)
     xt, yt = binary_operands(x, y, "Select")

@@ -1,6 +1,7 @@
-"""Calling Python from a graph: ``tf.py_func``, ``tf.numpy_function``, ``tf.Print`` and
-``tf.print``, all on the ``py_call`` op (jitflow/ops/host.py), which the Session runs on the
-host between the compiled parts of the run.
+"""Ops the Session runs on the host between the compiled parts of a run (jitflow/ops/host.py):
+calling Python from a graph (``tf.py_func``, ``tf.numpy_function``, ``tf.Print``,
+``tf.print``, all on the ``py_call`` op), and the ops whose result shape depends on the values
+(``tf.where(cond)``, ``tf.boolean_mask``, ``tf.unique``, ``tf.dynamic_partition``).
 
 As in TF, a py_func's results have an unknown shape until ``set_shape`` gives one; jitflow
 needs at least their rank when the run is compiled (a clear error says so), because the ops
@@ -18,10 +19,11 @@ from ..ir.dtypes import as_dtype
 from ..ir.types import TensorType
 from ..ops.host import format_results, register
 from .array_ops import identity
-from .graph import Operation, Tensor, control_dependencies
+from .graph import Operation, Tensor, TensorShape, control_dependencies
 from .op_builder import convert_to_tensor, make_op
 
-__all__ = ["py_func", "numpy_function", "Print", "print_"]
+__all__ = ["py_func", "numpy_function", "Print", "print_", "where_indices", "boolean_mask",
+           "unique", "unique_with_counts", "dynamic_partition"]
 
 
 def _py_call(fn: Callable, inputs: Sequence[Any], results: Sequence[TensorType], single: bool,
@@ -137,3 +139,85 @@ def print_(*inputs: Any, output_stream: Any = sys.stderr, summarize: int = 3, se
 
 def _is_tensor(v: Any) -> bool:
     return isinstance(v, Tensor) or hasattr(v, "_as_tensor")
+
+
+# ------------------------------------------- data-dependent shapes (run on the host) ---------
+
+def where_indices(condition: Any, name: Optional[str] = None) -> Tensor:
+    """``tf.where(condition)``: the int64 [n, rank] indices of its true (nonzero) elements."""
+    c = convert_to_tensor(condition)
+    if c.shape.ndims is None:
+        raise ValueError(f"tf.where({c.name}): the condition's rank must be known")
+    return make_op("Where", "where_indices", [c], name=name or "Where").outputs[0]
+
+
+def boolean_mask(tensor: Any, mask: Any, name: str = "boolean_mask", axis: Any = None) -> Tensor:
+    """The elements (slices) of ``tensor`` where ``mask`` is true, the K mask dims (starting
+    at ``axis``) flattened into one of run-time length, as TF: a gather of the true positions
+    (so the gradient reaches ``tensor`` as a scatter)."""
+    from .array_ops import reshape
+    from .extra_ops import gather
+    from .graph import name_scope
+    from .math_ops import cast
+    t, m = convert_to_tensor(tensor, name="tensor"), convert_to_tensor(mask, name="mask")
+    if m.dtype.name != "bool":
+        raise TypeError(f"boolean_mask: mask must be a bool tensor, got {m.dtype.name}")
+    k, ax = m.shape.ndims, 0 if axis is None else int(axis)
+    if k is None or t.shape.ndims is None:
+        raise ValueError("boolean_mask needs the ranks of tensor and mask")
+    if k == 0:
+        raise ValueError("mask cannot be scalar.")
+    ax = ax + t.shape.ndims if ax < 0 else ax
+    dims = t.shape.dims
+    masked = dims[ax:ax + k]
+    if len(masked) != k or not TensorShape(masked).is_compatible_with(m.shape):
+        raise ValueError(f"Shapes {TensorShape(masked)} and {m.shape} are incompatible")
+    lead, rest = dims[:ax], dims[ax + k:]
+    if any(d is None for d in lead + rest) and k > 1:
+        raise ValueError("boolean_mask with a multi-dimensional mask needs the other dims of "
+                         "the tensor known at graph build")
+    with name_scope(name):
+        flat = t if k == 1 else reshape(t, list(lead) + [-1] + list(rest))
+        rows = where_indices(reshape(m, [-1]))
+        idx = cast(reshape(rows, [-1]), "int32")
+        return gather(flat, idx, axis=ax)
+
+
+class _Unique(tuple):
+    """``tf.unique``'s result: ``y, idx = tf.unique(x)`` or ``.y`` / ``.idx``."""
+    @property
+    def y(self) -> Tensor:
+        return self[0]
+
+    @property
+    def idx(self) -> Tensor:
+        return self[1]
+
+    @property
+    def count(self) -> Tensor:
+        return self[2]
+
+
+def unique(x: Any, out_idx: Any = "int32", name: Optional[str] = None) -> tuple:
+    """The distinct values of the vector ``x`` in order of first occurrence, and each
+    element's index into them."""
+    xt = convert_to_tensor(x)
+    op = make_op("Unique", "unique", [xt], {"out_idx": as_dtype(out_idx)}, name or "Unique")
+    return _Unique(op.outputs)
+
+
+def unique_with_counts(x: Any, out_idx: Any = "int32", name: Optional[str] = None) -> tuple:
+    xt = convert_to_tensor(x)
+    op = make_op("UniqueWithCounts", "unique", [xt], {"out_idx": as_dtype(out_idx),
+                                                      "counts": True},
+                 name or "UniqueWithCounts")
+    return _Unique(op.outputs)
+
+
+def dynamic_partition(data: Any, partitions: Any, num_partitions: int,
+                      name: Optional[str] = None) -> list:
+    """``num_partitions`` tensors: the slices of ``data`` whose partition index is 0, 1, ..."""
+    d, p = convert_to_tensor(data), convert_to_tensor(partitions)
+    op = make_op("DynamicPartition", "dynamic_partition", [d, p],
+                 {"num_partitions": int(num_partitions)}, name or "DynamicPartition")
+    return list(op.outputs)

@@ -1,5 +1,7 @@
-"""Host callbacks: ``py_call`` runs a Python function on NumPy arrays in the middle of a run
-(tf.py_func, tf.numpy_function, tf.Print, tf.print).
+"""Ops the Session runs on the host, between compiled segments: ``py_call`` runs a Python
+function on NumPy arrays in the middle of a run (tf.py_func, tf.numpy_function, tf.Print,
+tf.print); ``where_indices``, ``unique`` and ``dynamic_partition`` have result shapes that
+depend on the values (at the end of the file).
 
 Attributes: ``fn``, the key of the Python callable in this process's registry (``register``),
 ``results``, the result types as IR type text (``"f32[?,3] i32[]"``; a py_call may have no
@@ -22,8 +24,9 @@ from typing import Callable
 import numpy as np
 
 from .. import errors
+from ..ir.dtypes import int32, int64
 from ..ir.opdef import Attr, defop
-from ..ir.types import TensorType
+from ..ir.types import ShapeMismatch, TensorType
 
 _REGISTRY: dict[int, Callable] = {}
 _NEXT = itertools.count(1)
@@ -115,3 +118,86 @@ defop("py_call", kind="host", infer=_infer, reference=_reference, differentiable
       reference_only="runs Python on the host: the Session gives it a host segment of its own, "
                      "run by the reference interpreter between compiled segments",
       doc="call the registered host Python function fn on the operands")
+
+
+# ----------------------------------------------------- data-dependent shapes, on the host ----
+# Ops whose result shape depends on the values (the number of true elements, of distinct
+# values). The compiled code after them sees a symbolic dim; the Session runs them on the host
+# like py_call (kind ``host``).
+
+_HOST_ONLY = ("a data-dependent result shape: the Session runs it on the host, between the "
+              "compiled segments (runtime/placement.py)")
+
+
+def _where_infer(types, a):
+    t = types[0]
+    if t.shape is None:
+        raise ValueError("where(condition) needs a condition of known rank")
+    return TensorType(int64, (None, len(t.shape)))
+
+
+defop("where_indices", kind="host", num_inputs=1, infer=_where_infer,
+      reference=lambda c: np.argwhere(c).astype(np.int64), differentiable=False,
+      reference_only=_HOST_ONLY,
+      doc="the indices of the nonzero (true) elements of the operand, one row each, row-major")
+
+
+def _unique_infer(types, a):
+    t = types[0]
+    if t.shape is None or len(t.shape) != 1:
+        raise ShapeMismatch(f"unique expects a 1-D vector, got {t}")
+    out = [TensorType(t.dtype, (None,)), TensorType(a["out_idx"], t.shape)]
+    if a["counts"]:
+        out.append(TensorType(a["out_idx"], (None,)))
+    return out
+
+
+def _unique_ref(x, out_idx, counts):
+    """TF's order: the distinct values in order of first occurrence."""
+    _, first, inverse, cnt = np.unique(x, return_index=True, return_inverse=True,
+                                       return_counts=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    y = x[first[order]]
+    idx = rank[inverse.reshape(-1)].astype(out_idx.np)
+    return (y, idx, cnt[order].astype(out_idx.np)) if counts else (y, idx)
+
+
+defop("unique", kind="host", num_inputs=1, infer=_unique_infer, reference=_unique_ref,
+      attrs={"out_idx": Attr("dtype", int32), "counts": Attr("bool", False)},
+      differentiable=False, reference_only=_HOST_ONLY,
+      doc="(distinct values in order of first occurrence, index of each element's value"
+          "[, count of each value])")
+
+
+def _partition_infer(types, a):
+    data, parts = types
+    if data.shape is None or parts.shape is None:
+        raise ValueError("dynamic_partition needs operands of known rank")
+    k = len(parts.shape)
+    if data.shape[:k] != parts.shape[:k] and any(
+            isinstance(d, int) and isinstance(p, int) and d != p
+            for d, p in zip(data.shape[:k], parts.shape)):
+        raise ShapeMismatch(f"dynamic_partition: partitions shape {parts} must be a prefix of "
+                            f"data shape {data}")
+    if not parts.dtype.is_integer:
+        raise TypeError(f"dynamic_partition: partitions must be int32, got {parts.dtype.name}")
+    return [TensorType(data.dtype, (None,) + tuple(data.shape[k:]))] * a["num_partitions"]
+
+
+def _partition_ref(data, parts, num_partitions):
+    if parts.size and (parts.min() < 0 or parts.max() >= num_partitions):
+        bad = parts[(parts < 0) | (parts >= num_partitions)].reshape(-1)[0]
+        raise errors.InvalidArgumentError(f"partitions must be in [0, {num_partitions}), "
+                                          f"got {bad}")
+    flat = data.reshape((-1,) + data.shape[parts.ndim:])
+    p = parts.reshape(-1)
+    parts = tuple(flat[p == i] for i in range(num_partitions))
+    return parts[0] if num_partitions == 1 else parts
+
+
+defop("dynamic_partition", kind="host", num_inputs=2, infer=_partition_infer,
+      reference=_partition_ref, attrs={"num_partitions": Attr("int")}, differentiable=False,
+      reference_only=_HOST_ONLY,
+      doc="split data into num_partitions parts by the partition index of each element")

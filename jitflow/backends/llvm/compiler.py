@@ -25,6 +25,7 @@ from ...kernels.indexmap import (ZERO, IndexMap, Ref, broadcast_map, contig_stri
 from ...passes.fusion import data_operands, is_remap, shape_only
 from .elementwise import LOWER
 from .emitter import Emitter, const, mtype, rtype
+from .parallel import parallel_wrappers
 
 if TYPE_CHECKING:
     from .module import Kernel, ModuleBuilder
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 #: kernels the module builder writes itself (besides elementwise, reduction, GEMM and copies)
 BUILTIN_KERNELS = ("concat", "strided_slice_grad", "shape")
 BLAS_MIN_FLOPS = 1 << 15
-PARALLEL_MIN = 1 << 17     # elements: flat elementwise kernels above this use every core
 #: op name -> generator ``fn(gen: KernelGen, op: Op)`` writing the whole kernel of an op that
 #: is always alone in its group (convolutions, pooling, softmax, ...); see lib/
 CUSTOM_KERNELS: dict = {}
@@ -162,86 +162,9 @@ class KernelGen:
                 f"entry:\n  %status = alloca i32\n  store i32 0, ptr %status\n")
         text = head + "\n".join(self._prologue) + "\n  br label %body\n" + em.text() + "\n}\n"
         if self.par_n is not None:
-            text += self._parallel_wrappers(params, sep)
+            text += parallel_wrappers(self.k.name, self.par_n, list(self.args.values()),
+                                      self._prologue, params, sep)
         return text + "".join(line + "\n" for line in self.module_text)
-
-    def _parallel_wrappers(self, params: str, sep: str) -> str:
-        """``@k`` runs ``@k.range`` serially below PARALLEL_MIN elements or when the run's
-        thread count (``@jf_num_threads``, llvm/threads.py) is 1, else on that many OpenMP
-        threads (GOMP_parallel), each taking one contiguous chunk."""
-        k, n = self.k.name, self.par_n
-        args = list(self.args.values())
-        nslots = len(args) + 3          # args..., prm, n, status
-        call_args = ", ".join(f"ptr {a}" for a in args)
-        pro = "\n".join(self._prologue)
-        stores = "\n".join(
-            f"  %cs{i} = getelementptr inbounds i64, ptr %cl, i64 {i}\n"
-            f"  %ci{i} = ptrtoint ptr {a} to i64\n  store i64 %ci{i}, ptr %cs{i}"
-            for i, a in enumerate(args + ["%prm"]))
-        loads = "\n".join(
-            f"  %ls{i} = getelementptr inbounds i64, ptr %c, i64 {i}\n"
-            f"  %li{i} = load i64, ptr %ls{i}\n  {a} = inttoptr i64 %li{i} to ptr"
-            for i, a in enumerate(args + ["%prm"]))
-        na, st = len(args) + 1, len(args) + 2
-        return f"""
-define internal i32 @{k}({params}{sep}ptr noalias %prm) nounwind {{
-entry:
-{pro}
-  %nth = load i32, ptr @jf_num_threads
-  %large = icmp sge i64 {n}, {PARALLEL_MIN}
-  %multi = icmp sgt i32 %nth, 1
-  %big = and i1 %large, %multi
-  br i1 %big, label %par, label %ser
-ser:
-  %s = call i32 @{k}.range({call_args}{sep}ptr %prm, i64 0, i64 {n})
-  ret i32 %s
-par:
-  %cl = alloca [{nslots} x i64], align 8
-{stores}
-  %cn = getelementptr inbounds i64, ptr %cl, i64 {na}
-  store i64 {n}, ptr %cn
-  %cst = getelementptr inbounds i64, ptr %cl, i64 {st}
-  store i64 0, ptr %cst
-  call void @GOMP_parallel(ptr @{k}.worker, ptr %cl, i32 %nth, i32 0)
-  %sv = load i64, ptr %cst
-  %s32 = trunc i64 %sv to i32
-  ret i32 %s32
-}}
-
-define internal void @{k}.worker(ptr %c) nounwind {{
-entry:
-{loads}
-  %nsl = getelementptr inbounds i64, ptr %c, i64 {na}
-  %n = load i64, ptr %nsl
-  %tid32 = call i32 @omp_get_thread_num()
-  %nt32 = call i32 @omp_get_num_threads()
-  %tid = sext i32 %tid32 to i64
-  %nt = sext i32 %nt32 to i64
-  %n1 = add i64 %n, %nt
-  %n2 = sub i64 %n1, 1
-  %ch0 = sdiv i64 %n2, %nt
-  %ch1 = add i64 %ch0, 63
-  %chunk = and i64 %ch1, -64
-  %lo = mul i64 %tid, %chunk
-  %hi0 = add i64 %lo, %chunk
-  %lt = icmp slt i64 %hi0, %n
-  %hi = select i1 %lt, i64 %hi0, i64 %n
-  %work = icmp slt i64 %lo, %hi
-  br i1 %work, label %run, label %done
-run:
-  %s = call i32 @{k}.range({call_args}{sep}ptr %prm, i64 %lo, i64 %hi)
-  %bad = icmp ne i32 %s, 0
-  br i1 %bad, label %fail, label %done
-fail:
-  %sst = getelementptr inbounds i64, ptr %c, i64 {st}
-  %s64 = zext i32 %s to i64
-  store i64 %s64, ptr %sst
-  br label %done
-done:
-  ret void
-}}
-"""
-
 
     # ------------------------------------------------------------------ elementwise ------
     def _expr_env(self, space: Value):
