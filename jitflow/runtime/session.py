@@ -22,6 +22,7 @@ from ..frontend.default_session import default_session_stack as _default_session
 from ..frontend.default_session import get_default_session  # noqa: F401  (re-exported)
 from ..frontend.default_session import register_session_class
 from ..frontend.default_session import session_for as _session_for  # noqa: F401
+from ..frontend.data.hostfeed import StringTensor as _StringTensor
 from ..frontend.graph import Graph, Operation, Tensor, get_default_graph
 from ..frontend.graph import _stack as _graph_stack
 from ..frontend.graph_to_ir import GraphFunction, graph_to_ir, needed_ops
@@ -31,6 +32,17 @@ from .compile import COMPILE_HOOKS, CompileEvent, compile_function, log_compile 
 from . import progress as _progress
 
 _log_compile = log_compile     # the name tracing and older tools import
+
+
+def _fetches_strings(fetches: Any) -> bool:
+    """Whether a fetch structure holds a host string tensor."""
+    if isinstance(fetches, _StringTensor):
+        return True
+    if isinstance(fetches, (list, tuple)):
+        return any(_fetches_strings(f) for f in fetches)
+    if isinstance(fetches, dict):
+        return any(_fetches_strings(f) for f in fetches.values())
+    return False
 
 
 class _Compiled:
@@ -180,6 +192,8 @@ class Session:
             raise RuntimeError("Attempted to use a closed Session.")
         host_feed = getattr(self.graph, "_host_feed", None)
         if host_feed is not None:   # extension point: tf.data / queues (frontend/data/hostfeed.py)
+            if _fetches_strings(fetches):
+                return self._run_with_strings(fetches, feed_dict)
             feed_dict = host_feed(self, fetches, feed_dict)
         fast_key = _fast_key(fetches, feed_dict)
         hit = self._fast.get(fast_key) if fast_key is not None else None
@@ -257,6 +271,32 @@ class Session:
             owned.add(id(r))
             values[id(t)] = r[()] if r.ndim == 0 else r
         return values
+
+    def _run_with_strings(self, fetches: Any, feed_dict: Optional[dict]) -> Any:
+        """A run fetching host string tensors (``tf.constant("Hello")``, a record): every
+        value from one host evaluation (frontend/data/hostfeed.py), the numeric ones through
+        a normal run."""
+        from ..frontend.data.hostfeed import registry_for
+        leaves: list = []
+
+        def walk(f: Any) -> Callable[[list], Any]:
+            if isinstance(f, (list, tuple)) and not hasattr(f, "_as_graph_element"):
+                parts = [walk(x) for x in f]
+                if hasattr(f, "_fields"):
+                    return lambda vals: type(f)(*[p(vals) for p in parts])
+                ctor = type(f) if type(f) in (list, tuple) else list
+                return lambda vals: ctor(p(vals) for p in parts)
+            if isinstance(f, dict):
+                parts_d = {k: walk(v) for k, v in f.items()}
+                return lambda vals: type(f)((k, p(vals)) for k, p in parts_d.items())
+            i = len(leaves)
+            leaves.append(f if isinstance(f, _StringTensor) else self.graph.as_graph_element(f))
+            return lambda vals: vals[i]
+
+        rebuild = walk(fetches)
+        values = registry_for(self.graph).evaluate(self, leaves, feed_dict)
+        values = [v if not isinstance(v, np.ndarray) or v.ndim else v[()] for v in values]
+        return rebuild(values)
 
     def _flatten(self, fetch: Any, flat: list, index: dict) -> Callable[[dict], Any]:
         if fetch is None:

@@ -61,6 +61,20 @@ def placeholder(dtype: object, shape: object = None, name: object = None) -> obj
 placeholder.__wrapped__ = _plain_placeholder
 _tf.placeholder = placeholder
 
+_plain_constant = _tf.constant
+
+
+def constant(value: object, dtype: object = None, shape: object = None, name: object = "Const",
+             verify_shape: bool = False) -> object:
+    """``tf.constant``; a string value (or ``dtype=tf.string``) is a host string tensor."""
+    if _structure.is_string(dtype) or (dtype is None and _string_ops.is_text(value)):
+        return _string_ops.string_constant(value, shape, name)
+    return _plain_constant(value, dtype=dtype, shape=shape, name=name, verify_shape=verify_shape)
+
+
+constant.__wrapped__ = _plain_constant
+_tf.constant = constant
+
 data = _types.SimpleNamespace(
     Dataset=_dataset.Dataset, DatasetV1=_dataset.Dataset, Iterator=_iterator.Iterator,
     TFRecordDataset=_tfrecord.TFRecordDataset, TextLineDataset=_tfrecord.TextLineDataset,

@@ -17,7 +17,8 @@ Placeholders the caller feeds itself are left alone. A host node may raise
 step, so no variable is touched by a failed run.
 
 String values never enter compiled code: a string component is a :class:`StringTensor`, which
-only host ops consume (and which ``Session.run`` cannot fetch).
+only host ops consume; ``Session.run`` fetches it (``Session._run_with_strings``: every fetched
+value from one host evaluation, so a record and the numbers parsed from it match).
 """
 from __future__ import annotations
 
@@ -74,8 +75,9 @@ class StringTensor:
 
     def _as_graph_element(self):
         raise TypeError(f"{self.name} is a tf.string tensor: jitflow computes strings on the "
-                        "host and cannot fetch them with Session.run; decode them "
-                        "(tf.parse_single_example, tf.decode_csv, tf.decode_raw) into numbers")
+                        "host, never inside compiled ops; Session.run fetches it, but ops "
+                        "other than the string ops (tf.parse_single_example, tf.decode_csv, "
+                        "tf.decode_raw, tf.string_to_number) cannot take it")
 
     def __repr__(self) -> str:
         return f"<tf.Tensor '{self.name}' shape={self._shape} dtype=string>"

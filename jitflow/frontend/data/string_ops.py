@@ -44,6 +44,47 @@ def _string_input(x: Any, what: str) -> StringTensor:
                     f"got {x!r}")
 
 
+def is_text(value: Any) -> bool:
+    """A str/bytes value, a (nested) list of them, or a NumPy array of strings."""
+    if isinstance(value, (str, bytes)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "SU" or (value.dtype.kind == "O" and value.size > 0
+                                             and isinstance(value.flat[0], (str, bytes)))
+    if isinstance(value, (list, tuple)) and value:
+        return is_text(value[0])
+    return False
+
+
+def _encoded(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, (list, tuple)):
+        return [_encoded(v) for v in value]
+    return value
+
+
+def string_constant(value: Any, shape: Any = None, name: str = "Const") -> StringTensor:
+    """``tf.constant("Hello, TensorFlow!")``: a host string tensor whose value is the bytes
+    (``Session.run`` returns ``b'Hello, TensorFlow!'``, as TF does)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    arr = np.array(_encoded(value), dtype=object)
+    if shape is not None:
+        want = tuple(TensorShape(shape).dims)
+        if arr.size == 1:
+            arr = np.full(want, arr.reshape(-1)[0], dtype=object)
+        elif arr.size == int(np.prod(want)):
+            arr = arr.reshape(want)
+        else:
+            raise ValueError(f"tf.constant: {arr.size} strings cannot fill shape {list(want)}")
+    g = get_default_graph()
+    registry_for(g)                      # the Session's hook that fetches host strings
+    op_name = g.unique_name(name or "Const")
+    node = HostNode(lambda sess: (arr,), name=op_name)
+    return StringTensor(node, 0, arr.shape, g, op_name + ":0")
+
+
 def _outputs(node: HostNode, graph: Any, specs: list, name: str) -> list:
     reg = registry_for(graph)
     return [reg.output(node, i, dt, shape, f"{name}_{i}" if i else name)
