@@ -3,7 +3,6 @@ tensor, and Session.run fetches host strings (as bytes, like TF) beside numbers,
 from one host evaluation."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import jitflow.compat.v1 as tf
