@@ -51,3 +51,35 @@ def test_a_record_and_the_numbers_parsed_from_it_come_from_one_element():
         with pytest.raises(tf.errors.OutOfRangeError):
             s.run([line, num])
     assert [(a, float(b)) for a, b in got] == [(b"1.5", 3.0), (b"2.5", 5.0), (b"4", 8.0)]
+
+
+def test_tf_strings_ops_broadcast_and_feed_numbers_to_compiled_ops():
+    a = tf.constant(["Hello", "Tensor"])
+    joined = tf.strings.join([a, "World"], separator=", ")
+    n = tf.strings.length(joined)
+    assert joined.shape.as_list() == [2] and n.dtype == tf.int32
+    chars = tf.strings.length(tf.constant("é"), unit="UTF8_CHAR")
+    with tf.Session() as s:
+        got = s.run([joined, n * 2, chars, tf.strings.upper(a), tf.strings.lower(a),
+                     tf.strings.regex_replace(a, "l+", "L"),
+                     tf.strings.regex_replace(a, "[a-z]", "_", replace_global=False),
+                     tf.strings.substr(a, 1, 3), tf.strings.strip(tf.constant("  x ")),
+                     tf.strings.reduce_join(tf.constant([["a", "b"], ["c", "d"]]), axis=1,
+                                            separator="-"),
+                     tf.string_join(["x", "y"])])
+    assert got[0].tolist() == [b"Hello, World", b"Tensor, World"]
+    assert got[1].tolist() == [24, 26] and got[2] == 1
+    assert got[3].tolist() == [b"HELLO", b"TENSOR"] and got[4].tolist() == [b"hello", b"tensor"]
+    assert got[5].tolist() == [b"HeLo", b"Tensor"] and got[6].tolist() == [b"H_llo", b"T_nsor"]
+    assert got[7].tolist() == [b"ell", b"ens"] and got[8] == b"x"
+    assert got[9].tolist() == [b"a-b", b"c-d"] and got[10] == b"xy"
+    with pytest.raises(ValueError, match="unit must be"):
+        tf.strings.length(a, unit="CHAR")
+
+
+def test_string_ops_inside_a_dataset_map():
+    ds = tf.data.Dataset.from_tensor_slices(["a b", "ccc d"]).map(
+        lambda s: (tf.strings.upper(s), tf.strings.length(s)))
+    u, n = ds.make_one_shot_iterator().get_next()
+    with tf.Session() as s:
+        assert [tuple(s.run([u, n + 1])) for _ in range(2)] == [(b"A B", 4), (b"CCC D", 6)]

@@ -17,6 +17,7 @@ from ...frontend.data import example as _example
 from ...frontend.data import hostfeed as _hostfeed
 from ...frontend.data import iterator as _iterator
 from ...frontend.data import string_ops as _string_ops
+from ...frontend.data import strings as _strings
 from ...frontend.data import structure as _structure
 from ...frontend.data import tfrecord as _tfrecord
 from ...frontend.graph import GraphKeys as _GraphKeys
@@ -95,6 +96,13 @@ _put(_tf, FIFOQueue=_queues.FIFOQueue, RandomShuffleQueue=_queues.RandomShuffleQ
      parse_single_example=_string_ops.parse_single_example,
      parse_example=_string_ops.parse_example, FixedLenFeature=_string_ops.FixedLenFeature,
      VarLenFeature=_string_ops.VarLenFeature, string_to_number=_string_ops.string_to_number)
+
+strings = _types.SimpleNamespace(
+    join=_strings.join, length=_strings.length, lower=_strings.lower, upper=_strings.upper,
+    strip=_strings.strip, regex_replace=_strings.regex_replace, substr=_strings.substr,
+    reduce_join=_strings.reduce_join, to_number=_string_ops.string_to_number)
+_put(_tf, strings=strings, string_join=_strings.join, regex_replace=_strings.regex_replace,
+     substr=_strings.substr, reduce_join=_strings.reduce_join, string_strip=_strings.strip)
 
 _queue_runner = _types.SimpleNamespace(QueueRunner=_queues.QueueRunner,
                                        add_queue_runner=_queues.add_queue_runner,
