@@ -95,3 +95,30 @@ def test_dynamic_partition_splits_by_index_and_checks_the_range():
     with tf.Graph().as_default():
         with pytest.raises(ValueError, match="x and y must both be"):
             tf.where(tf.constant([True]), x=tf.constant([1.0]))
+
+
+@SETTINGS
+@given(n=st.integers(1, 8), seed=st.integers(0, 999))
+def test_dynamic_stitch_inverts_dynamic_partition(n, seed):
+    rng = np.random.RandomState(seed)
+    data = rng.randn(n, 3).astype(np.float32)
+    parts = rng.randint(0, 3, n).astype(np.int32)
+    with tf.Graph().as_default():
+        d = tf.placeholder(tf.float32, [None, 3])
+        p = tf.placeholder(tf.int32, [None])
+        pieces = tf.dynamic_partition(d, p, 3)
+        positions = tf.dynamic_partition(tf.range(tf.size(p)), p, 3)
+        back = tf.dynamic_stitch(positions, pieces)
+        assert back.shape.as_list() == [None, 3]
+        got = _run(back + 0.0, {d: data, p: parts})
+    np.testing.assert_array_equal(got, data)
+
+
+def test_dynamic_stitch_later_rows_win_and_setdiff1d_keeps_order():
+    with tf.Graph().as_default():
+        st_ = tf.dynamic_stitch([tf.constant([0, 1]), tf.constant([1])],
+                                [tf.constant([1.0, 2.0]), tf.constant([9.0])])
+        out, idx = tf.setdiff1d(tf.constant([5, 1, 4, 1, 3]), tf.constant([1, 7]))
+        got = _run([st_, out, idx])
+    assert got[0].tolist() == [1.0, 9.0]
+    assert got[1].tolist() == [5, 4, 3] and got[2].tolist() == [0, 2, 4]

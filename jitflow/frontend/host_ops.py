@@ -23,7 +23,7 @@ from .graph import Operation, Tensor, TensorShape, control_dependencies
 from .op_builder import convert_to_tensor, make_op
 
 __all__ = ["py_func", "numpy_function", "Print", "print_", "where_indices", "boolean_mask",
-           "unique", "unique_with_counts", "dynamic_partition"]
+           "unique", "unique_with_counts", "dynamic_partition", "dynamic_stitch", "setdiff1d"]
 
 
 def _py_call(fn: Callable, inputs: Sequence[Any], results: Sequence[TensorType], single: bool,
@@ -221,3 +221,26 @@ def dynamic_partition(data: Any, partitions: Any, num_partitions: int,
     op = make_op("DynamicPartition", "dynamic_partition", [d, p],
                  {"num_partitions": int(num_partitions)}, name or "DynamicPartition")
     return list(op.outputs)
+
+
+def dynamic_stitch(indices: Sequence[Any], data: Sequence[Any],
+                   name: Optional[str] = None) -> Tensor:
+    """One tensor whose row ``indices[i][j]`` is ``data[i][j]`` (rows named twice take the
+    later value; the size is the largest index + 1)."""
+    idx = [convert_to_tensor(i) for i in indices]
+    dat = [convert_to_tensor(d) for d in data]
+    return make_op("DynamicStitch", "dynamic_stitch", idx + dat, {"n": len(idx)},
+                   name or "DynamicStitch").outputs[0]
+
+
+def setdiff1d(x: Any, y: Any, index_dtype: Any = "int32", name: Optional[str] = None) -> tuple:
+    """(the values of ``x`` not in ``y``, in ``x``'s order, and their positions in ``x``)."""
+    from .array_ops import reshape
+    from .extra_ops import gather, reduce_any
+    from .math_ops import cast, equal, logical_not
+    xt, yt = convert_to_tensor(x), convert_to_tensor(y)
+    if xt.shape.ndims != 1 or yt.shape.ndims != 1:
+        raise ValueError("setdiff1d: x and y must be vectors")
+    keep = logical_not(reduce_any(equal(reshape(xt, [-1, 1]), reshape(yt, [1, -1])), axis=1))
+    pos = cast(reshape(where_indices(keep), [-1]), as_dtype(index_dtype))
+    return _Unique((gather(xt, pos), pos))

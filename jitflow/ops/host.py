@@ -201,3 +201,39 @@ defop("dynamic_partition", kind="host", num_inputs=2, infer=_partition_infer,
       reference=_partition_ref, attrs={"num_partitions": Attr("int")}, differentiable=False,
       reference_only=_HOST_ONLY,
       doc="split data into num_partitions parts by the partition index of each element")
+
+
+def _stitch_infer(types, a):
+    n = a["n"]
+    idx, data = types[:n], types[n:]
+    if len(data) != n or n == 0:
+        raise ValueError(f"dynamic_stitch takes as many data tensors as index tensors, got "
+                         f"{n} and {len(data)}")
+    tail = None
+    for i, d in zip(idx, data):
+        if i.shape is None or d.shape is None:
+            raise ValueError("dynamic_stitch needs operands of known rank")
+        if not i.dtype.is_integer:
+            raise TypeError(f"dynamic_stitch indices must be int32, got {i.dtype.name}")
+        t = tuple(d.shape[len(i.shape):])
+        if tail is not None and len(t) != len(tail):
+            raise ShapeMismatch(f"dynamic_stitch: data slices of ranks {len(tail)} and {len(t)}")
+        tail = t if tail is None else tuple(x if x == y else None for x, y in zip(tail, t))
+        if d.dtype is not data[0].dtype:
+            raise TypeError("dynamic_stitch: all data tensors must have one dtype")
+    return TensorType(data[0].dtype, (None,) + tail)
+
+
+def _stitch_ref(*xs, n):
+    idx, data = xs[:n], xs[n:]
+    size = 1 + max((int(i.max()) for i in idx if i.size), default=-1)
+    tail = data[0].shape[idx[0].ndim:]
+    out = np.zeros((size,) + tail, data[0].dtype)
+    for i, d in zip(idx, data):                    # later tensors win, as in TF
+        out[i.reshape(-1)] = d.reshape((-1,) + tail)
+    return out
+
+
+defop("dynamic_stitch", kind="host", infer=_stitch_infer, reference=_stitch_ref,
+      attrs={"n": Attr("int")}, differentiable=False, reference_only=_HOST_ONLY,
+      doc="interleave the data tensors into one, row indices[i][j] from data[i][j]")

@@ -314,7 +314,7 @@ def _segment_function(seg: Segment, f: Function, later_reads: set[int], results:
             inputs.append(v)
     for op in seg.ops:
         new = Op(op.opname, [env.get(id(v), v) for v in op.operands], op.attrs,
-                 [r.type for r in op.results], op.loc)
+                 [r.type for r in op.results], op.loc, op.regions)   # regions are closed
         sub.ops.append(new)
         for r, nr in zip(op.results, new.results):
             env[id(r)] = nr

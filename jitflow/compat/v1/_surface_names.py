@@ -53,7 +53,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(tf, py_func=_host.py_func, numpy_function=_host.numpy_function, Print=_host.Print,
          print=_host.print_, boolean_mask=_host.boolean_mask, unique=_host.unique,
          unique_with_counts=_host.unique_with_counts,
-         dynamic_partition=_host.dynamic_partition)
+         dynamic_partition=_host.dynamic_partition, dynamic_stitch=_host.dynamic_stitch,
+         setdiff1d=_host.setdiff1d)
     _set(ns(tf, "math"), unique=_host.unique)
     asserts = {n: getattr(_asserts, n) for n in _asserts.__all__}
     _set(tf, **asserts)
