@@ -95,7 +95,8 @@ class _Cond:
         return (then if bool(args[0]) else other).run(list(args[1:]))
 
 
-_CONTROL = {"while": _While, "cond": _Cond}
+#: the control ops the host driver runs
+CONTROL = {"while": _While, "cond": _Cond}
 
 
 class HostDriven:
@@ -135,10 +136,10 @@ class HostDriven:
                 seg.append(op)
                 continue
             flush(i)
-            if op.opname not in _CONTROL:
+            if op.opname not in CONTROL:
                 raise NotImplementedError(f"no host driver for control op {op.opname!r} "
                                           f"({op.loc})")
-            runner = _CONTROL[op.opname](op, compile_region)
+            runner = CONTROL[op.opname](op, compile_region)
             self.parts += runner.parts
             self.steps.append((runner, [slot[id(v)] for v in op.operands],
                                [slot[id(r)] for r in op.results]))
@@ -173,4 +174,4 @@ class HostDriven:
         return sum(getattr(p, "compile_seconds", 0.0) for p in self.parts)
 
 
-__all__ = ["HostDriven", "compile_any", "has_control", "step_region"]
+__all__ = ["CONTROL", "HostDriven", "compile_any", "has_control", "step_region"]
