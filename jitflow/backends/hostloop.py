@@ -15,7 +15,7 @@ without control ops, and ``prepare(Function) -> Function``, its pass pipeline fo
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 

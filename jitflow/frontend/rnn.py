@@ -2,11 +2,13 @@
 ``static_bidirectional_rnn`` and contrib's ``sequence_loss`` (the reversal of the backward
 direction is ``tf.reverse_sequence``, frontend/array_extra.py).
 
-The time loop is built in one place, :func:`_time_loop`: with a time dimension known at graph
-build it is unrolled into ordinary ops (which every backend compiles); an unknown one needs
-``tf.while_loop`` and is refused there. ``sequence_length`` follows TF: outputs past an
-example's length are zero and its state is copied through, so the final state is the state
-at its last valid step.
+``dynamic_rnn`` is one ``while`` op (``_loop``, on control_flow.scan_loop): time is the loop
+counter, the per-step outputs are stacked by the loop, a gated cell's input projection
+``x_t @ W_x`` of all steps is one GEMM before it (``_hoisted``), so the time dimension may be
+unknown until run time and the graph does not grow with it. ``static_rnn`` (a Python list of
+steps) and a cell that cannot be traced into a loop region are unrolled by
+:func:`_time_loop`. ``sequence_length`` follows TF: outputs past an example's length are zero
+and its state is copied through, so the final state is the state at its last valid step.
 """
 from __future__ import annotations
 
@@ -27,18 +29,15 @@ from .array_extra import reverse_sequence
 # ------------------------------------------------------------------ the time loop ---------
 
 def _time_loop(num_steps: Optional[int], body: Callable, carry: Any, what: str) -> tuple:
-    """Runs ``carry, out = body(t, carry)`` for t in 0..num_steps-1; returns (outs, carry).
-
-    The single place where a recurrence over time is built: unrolled while the trip count is
-    static; the switch to ``tf.while_loop`` for a run-time trip count belongs here."""
+    """Runs ``carry, out = body(t, carry)`` for t in 0..num_steps-1, unrolled; returns (outs,
+    carry). For ``static_rnn`` and cells that cannot run inside a loop region."""
     if num_steps is None:
         file, line = user_location()
         raise NotImplementedError(
             f"{file}:{line}: {what}: the time dimension of the inputs is unknown at graph "
-            f"build. jitflow unrolls a recurrence with a static number of steps; one known only "
-            f"at run time needs tf.while_loop (control flow in the IR is not available to RNNs "
-            f"yet). Give the inputs a static time dimension, e.g. "
-            f"tf.placeholder(tf.float32, [None, 50, n_inputs]).")
+            f"build, and this cell cannot run inside a tf.while_loop region (it is unrolled "
+            f"instead, which needs a static number of steps). Give the inputs a static time "
+            f"dimension, e.g. tf.placeholder(tf.float32, [None, 50, n_inputs]).")
     if num_steps < 1:
         raise ValueError(f"{what}: the inputs have {num_steps} time steps; at least 1 is needed")
     outs = []
