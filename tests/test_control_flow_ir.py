@@ -3,7 +3,7 @@
 Text round-trip, verifier (closed regions, region types), reference values (trip counts known
 only at run time, ``maximum_iterations``), gradients as IR (cond of VJPs; a recording forward
 loop and a reverse loop) against central finite differences in float64 with hypothesis, and
-the llvm fallback / cuda refusal for functions with region ops.
+the cuda refusal for functions with region ops (llvm: tests/test_control_flow_llvm.py).
 """
 from __future__ import annotations
 
@@ -297,18 +297,6 @@ def test_gradient_runs_the_forward_loop_once():
 
 
 # ------------------------------------------------------------------------- backends -------
-
-def test_llvm_falls_back_to_the_reference_backend(capfd):
-    from jitflow.backends.llvm import _warned
-    _warned.clear()
-    args = [np.array([0.2, -0.1, 0.4]), np.array([0.9, 0.3, -1.2]), np.int32(3)]
-    want = run(loop_program(cond_body, True), args)
-    got = run(loop_program(cond_body, True), args, backend="llvm")
-    for a, e in zip(got, want):
-        np.testing.assert_allclose(a, e, rtol=1e-12)
-    err = capfd.readouterr().err
-    assert "no lowering for op(s) ['while']" in err and "runs on the reference backend" in err
-
 
 def test_cuda_refuses_region_ops_with_unsupported_op():
     usable_or_skip()

@@ -8,12 +8,31 @@ import pytest
 import jitflow.compat.v1 as tf
 
 
-def test_unknown_time_dimension_names_the_users_line_and_tf_while_loop():
+@pytest.mark.parametrize("backend", ["llvm", "reference"])
+def test_unknown_time_dimension_runs_as_a_while_loop(backend):
+    """dynamic_rnn is one while loop: a time dimension known only at run time works, and
+    gives what the same cell over a static time dimension gives (lengths masked)."""
+    rng = np.random.RandomState(1)
+    xv = rng.randn(3, 5, 4).astype(np.float32)
     tf.reset_default_graph()
-    x = tf.placeholder(tf.float32, [None, None, 3])
-    with pytest.raises(NotImplementedError) as e:
-        tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(2), x, dtype=tf.float32)
-    assert "test_rnn_api.py" in str(e.value) and "tf.while_loop" in str(e.value)
+    cell = tf.nn.rnn_cell.MultiRNNCell([tf.nn.rnn_cell.GRUCell(3), tf.nn.rnn_cell.LSTMCell(2)])
+    fetches, feeds = [], []
+    for dims in ([3, 5, 4], [None, None, 4]):       # the same cell (variables) twice
+        x = tf.placeholder(tf.float32, dims)
+        out, st = tf.nn.dynamic_rnn(cell, x, sequence_length=[5, 2, 4], dtype=tf.float32)
+        assert out.shape.as_list()[1:] == [dims[1], 2]
+        loss = tf.reduce_sum(out * out) + tf.reduce_sum(st[0])
+        fetches.append([out, st[1].h] + tf.gradients(loss, tf.trainable_variables() + [x]))
+        feeds.append(x)
+    assert len(tf.trainable_variables()) == 6
+    assert [op.type for op in tf.get_default_graph().get_operations()].count("While") == 2
+    with tf.Session(backend=backend) as s:
+        s.run(tf.global_variables_initializer())
+        static, dynamic = (s.run(f, {x: xv}) for f, x in zip(fetches, feeds))
+    for a, b in zip(static, dynamic):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert np.all(dynamic[0][1, 2:] == 0)              # past the length: zero outputs
+    assert np.all(dynamic[-1][1, 2:] == 0)             # and no gradient
 
 
 def test_missing_dtype_and_initial_state_is_a_value_error():

@@ -419,3 +419,59 @@ def scan(fn: Callable, elems: Any, initializer: Any = None, parallel_iterations:
         return nxt, nxt
     _, out = _stacked_loop(step, elems, initializer, back_prop, name or "scan", reverse)
     return out
+
+
+# ------------------------------------------------------------------------------ scan loop --
+
+def scan_loop(num_steps: Any, step: Callable, init: Sequence[Tensor], name: str = "while"
+              ) -> tuple[list, list]:
+    """``carry, ys = step(t, carry)`` for t = 0 .. num_steps-1 as one ``while`` op whose
+    per-step values ``ys`` are stacked by the loop itself (``num_stacked``: no accumulator
+    carried through the trips). ``init`` and ``carry`` are flat lists of tensors with fixed
+    dtypes and shapes. Returns (final carry, stacked ys, each ``[num_steps, ...]``)."""
+    from .math_ops import add, less
+    flat = [convert_to_tensor(v) for v in init]
+    g = flat[0].graph
+    with g.name_scope(name):
+        n_t = convert_to_tensor(num_steps, dtype=int32)
+        t0 = convert_to_tensor(0, dtype=int32)
+        params = [_param(g, TensorType(x.dtype, x.shape.dims), "Identity") for x in [t0] + flat]
+        s0 = len(g._ops)
+        c = less(params[0], n_t)
+        s1 = len(g._ops)
+        new, ys = step(params[0], list(params[1:]))
+        new = [add(params[0], 1)] + [convert_to_tensor(v) for v in new]
+        ys = [convert_to_tensor(y) for y in ys]
+        s2 = len(g._ops)
+        if len(new) != len(params):
+            raise ValueError(f"{name}: the step gave {len(new) - 1} carried values for "
+                             f"{len(params) - 1}, at {_where()}")
+        for p, v in zip(params, new):
+            if v.dtype is not p.dtype or not p.shape.is_compatible_with(v.shape):
+                raise GraphShapeError(f"{name}: a carried value enters the loop as "
+                                      f"{p.dtype.name}{p.shape} but the step gives "
+                                      f"{v.dtype.name}{v.shape}, at {_where()}")
+        for y in ys:
+            if y.shape.dims is None:
+                raise GraphShapeError(f"{name}: a per-step value of unknown rank cannot be "
+                                      f"stacked, at {_where()}")
+        _check_region_ops(g, s0, s2, name)
+        caps = _captures([c], params, s0)
+        caps += [x for x in _captures(new + ys, params, s0) if all(x is not d for d in caps)]
+        caps = [x for x in caps if x.op._id < s0 and all(x is not p for p in params)]
+        regions = [Region(params + caps, [c], s0, s1), Region(params + caps, new + ys, s1, s2)]
+        steps = static_value(n_t)
+        lead = int(steps) if steps is not None else None
+        out_types = [p._type for p in params] + [TensorType(y.dtype, (lead,) + tuple(y.shape.dims))
+                                                 for y in ys]
+        attrs = {"num_carried": len(params), "maximum_iterations": -1, "num_stacked": len(ys)}
+        op = _make_region_op(g, "While", "while", [t0] + flat + caps, out_types, attrs,
+                             regions, "While")
+        exits = [make_op("Identity", "identity", [t], name="Exit").outputs[0]
+                 for t in op.outputs[1:]]
+        stacked = exits[len(flat):]
+        if lead is not None:         # the IR types the stacks [?, ...]: give them the count
+            from .array_ops import reshape
+            stacked = [reshape(y, [lead] + [-1 if d is None else d for d in y.shape.dims[1:]])
+                       if sum(d is None for d in y.shape.dims[1:]) <= 1 else y for y in stacked]
+    return exits[:len(flat)], stacked

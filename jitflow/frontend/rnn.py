@@ -2,11 +2,13 @@
 ``static_bidirectional_rnn`` and contrib's ``sequence_loss`` (the reversal of the backward
 direction is ``tf.reverse_sequence``, frontend/array_extra.py).
 
-The time loop is built in one place, :func:`_time_loop`: with a time dimension known at graph
-build it is unrolled into ordinary ops (which every backend compiles); an unknown one needs
-``tf.while_loop`` and is refused there. ``sequence_length`` follows TF: outputs past an
-example's length are zero and its state is copied through, so the final state is the state
-at its last valid step.
+``dynamic_rnn`` is one ``while`` op (``_loop``, on control_flow.scan_loop): time is the loop
+counter, the per-step outputs are stacked by the loop, a gated cell's input projection
+``x_t @ W_x`` of all steps is one GEMM before it (``_hoisted``), so the time dimension may be
+unknown until run time and the graph does not grow with it. ``static_rnn`` (a Python list of
+steps) and a cell that cannot be traced into a loop region are unrolled by
+:func:`_time_loop`. ``sequence_length`` follows TF: outputs past an example's length are zero
+and its state is copied through, so the final state is the state at its last valid step.
 """
 from __future__ import annotations
 
@@ -27,18 +29,15 @@ from .array_extra import reverse_sequence
 # ------------------------------------------------------------------ the time loop ---------
 
 def _time_loop(num_steps: Optional[int], body: Callable, carry: Any, what: str) -> tuple:
-    """Runs ``carry, out = body(t, carry)`` for t in 0..num_steps-1; returns (outs, carry).
-
-    The single place where a recurrence over time is built: unrolled while the trip count is
-    static; the switch to ``tf.while_loop`` for a run-time trip count belongs here."""
+    """Runs ``carry, out = body(t, carry)`` for t in 0..num_steps-1, unrolled; returns (outs,
+    carry). For ``static_rnn`` and cells that cannot run inside a loop region."""
     if num_steps is None:
         file, line = user_location()
         raise NotImplementedError(
             f"{file}:{line}: {what}: the time dimension of the inputs is unknown at graph "
-            f"build. jitflow unrolls a recurrence with a static number of steps; one known only "
-            f"at run time needs tf.while_loop (control flow in the IR is not available to RNNs "
-            f"yet). Give the inputs a static time dimension, e.g. "
-            f"tf.placeholder(tf.float32, [None, 50, n_inputs]).")
+            f"build, and this cell cannot run inside a tf.while_loop region (it is unrolled "
+            f"instead, which needs a static number of steps). Give the inputs a static time "
+            f"dimension, e.g. tf.placeholder(tf.float32, [None, 50, n_inputs]).")
     if num_steps < 1:
         raise ValueError(f"{what}: the inputs have {num_steps} time steps; at least 1 is needed")
     outs = []
@@ -73,12 +72,12 @@ def _sequence_length(sequence_length: Any, what: str) -> Optional[Tensor]:
     return seq
 
 
-def _masked(t: int, seq: Optional[Tensor], output: Any, new_state: Any, state: Any) -> tuple:
+def _masked(t: Tensor, seq: Optional[Tensor], output: Any, new_state: Any, state: Any) -> tuple:
     """TF's rule past each example's length: zero output, state copied through."""
     if seq is None:
         return output, new_state
     with name_scope("sequence_mask"):
-        live = M.less(constant(t, dtype="int32"), seq)
+        live = M.less(t, seq)
         output = map_structure(lambda o: where(live, o, zeros_like(o)), output)
         new_state = map_structure(lambda n, s: where(live, n, s), new_state, state)
     return output, new_state
@@ -100,7 +99,11 @@ def dynamic_rnn(cell: RNNCell, inputs: Any, sequence_length: Any = None,
                 scope: Any = None) -> tuple:
     """``(outputs, final_state)`` of ``cell`` over the time axis of ``inputs`` ([batch, time,
     ...], or [time, batch, ...] with ``time_major``); variables under ``scope`` ("rnn").
-    ``parallel_iterations`` and ``swap_memory`` are accepted (nothing to tune when unrolled)."""
+
+    As in TF the recurrence is one while loop (``_loop``: time is the loop counter, the
+    outputs are stacked per step by the loop), so the time dimension may be unknown until
+    run time. A cell that traces random ops per step (not loop-safe yet) is unrolled over a
+    static time dimension instead. ``parallel_iterations`` and ``swap_memory`` are accepted."""
     what = "tf.nn.dynamic_rnn"
     if not isinstance(cell, RNNCell):
         raise TypeError(f"{what}: cell must be an instance of RNNCell, got {type(cell).__name__}")
@@ -118,32 +121,71 @@ def dynamic_rnn(cell: RNNCell, inputs: Any, sequence_length: Any = None,
         seq = _sequence_length(sequence_length, what)
         if cell.dtype is None:
             cell.dtype = flat_in[0].dtype
-        hoist = (cell.hoistable and type(cell).call is _GatedCell.call and len(flat_in) == 1
-                 and steps is not None)
-        if hoist:
-            step_input, step_fn = _hoisted(cell, flat_in[0], t_axis, batch, steps)
-        else:
-            def step_input(t):
-                return pack_as(inputs, [x[(slice(None),) * t_axis + (t,)] for x in flat_in])
-
-            def step_fn(x_t, st):
-                return cell(x_t, st)
-
-        def body(t, st):
-            with name_scope(f"step_{t}"):
-                out, new = step_fn(step_input(t), st)
-                out, new = _masked(t, seq, out, new, st)
-            return new, out
-
-        outs, final = _time_loop(steps, body, state, what)
-        with name_scope("outputs"):
-            leaves = [stack(list(level), axis=t_axis) for level in
-                      zip(*[flatten(o) for o in outs])]
-        return pack_as(outs[0], leaves), final
+        with name_scope("transpose"):     # time-major inside, as TF
+            x_tm = [x if time_major else transpose(x, [1, 0] + list(range(2, x.shape.ndims)))
+                    for x in flat_in]
+        try:
+            like, outs, final = _loop(cell, inputs, x_tm, state, seq, steps, what)
+        except NotImplementedError:
+            if steps is None:
+                raise
+            like, outs, final = _unrolled(cell, inputs, x_tm, state, seq, steps, what)
+        with name_scope("transpose_1"):
+            outs = [o if time_major else transpose(o, [1, 0] + list(range(2, o.shape.ndims)))
+                    for o in outs]
+        return pack_as(like, outs), final
 
 
-def _hoisted(cell: RNNCell, x: Tensor, t_axis: int, batch: Any, steps: int) -> tuple:
-    """The cell's input projection for all steps as one GEMM; per step only ``h @ W_h``."""
+def _loop(cell: RNNCell, inputs: Any, x_tm: list, state: Any, seq: Optional[Tensor],
+          steps: Optional[int], what: str) -> tuple:
+    """The recurrence as one ``while`` op (frontend/control_flow.scan_loop)."""
+    from .control_flow import scan_loop
+    from .extra_ops import gather
+    batch = x_tm[0].shape[1]
+    hoist = (cell.hoistable and type(cell).call is _GatedCell.call and len(x_tm) == 1
+             and (steps is not None or batch is not None))
+    if hoist:       # x_t @ W_x of every step: one GEMM before the loop
+        pre, prep = _hoisted(cell, x_tm[0], steps)
+
+        def step_out(t: Tensor, st: Any) -> tuple:
+            with cell._call_scope():
+                return cell._step(gather(pre, t), st, prep)
+    else:
+        with name_scope("probe"):       # the first call makes the variables, outside the loop
+            cell(pack_as(inputs, [x[0] for x in x_tm]), state)
+
+        def step_out(t: Tensor, st: Any) -> tuple:
+            return cell(pack_as(inputs, [gather(x, t) for x in x_tm]), st)
+    flat_state = flatten(state)
+    like: list = []
+
+    def step(t: Tensor, carry: list) -> tuple:
+        st = pack_as(state, carry)
+        out, new = step_out(t, st)
+        out, new = _masked(t, seq, out, new, st)
+        like.append(out)
+        return flatten(new), flatten(out)
+    n_t = steps if steps is not None else shape(x_tm[0])[0]
+    final, outs = scan_loop(n_t, step, flat_state, name="while")
+    return like[0], outs, pack_as(state, final)
+
+
+def _unrolled(cell: RNNCell, inputs: Any, x_tm: list, state: Any, seq: Optional[Tensor],
+              steps: int, what: str) -> tuple:
+    def body(t, st):
+        with name_scope(f"step_{t}"):
+            out, new = cell(pack_as(inputs, [x[t] for x in x_tm]), st)
+            out, new = _masked(constant(t, dtype="int32"), seq, out, new, st)
+        return new, out
+
+    outs, final = _time_loop(steps, body, state, what)
+    with name_scope("outputs"):
+        leaves = [stack(list(level), axis=0) for level in zip(*[flatten(o) for o in outs])]
+    return outs[0], leaves, final
+
+
+def _hoisted(cell: RNNCell, x: Tensor, steps: Optional[int]) -> tuple:
+    """The cell's input projection for all steps as one GEMM: ``[time, batch, width]``."""
     depth = x.shape[-1]
     if x.shape.ndims != 3 or depth is None:
         raise ValueError(f"{type(cell).__name__}: expected inputs of rank 3 with a known depth,"
@@ -156,16 +198,9 @@ def _hoisted(cell: RNNCell, x: Tensor, t_axis: int, batch: Any, steps: int) -> t
         with name_scope("input_projection"):
             pre = cell._project(reshape(x, [-1, int(depth)]), prep)
             width = int(pre.shape[-1])
-            lead = [steps, -1] if t_axis == 0 else [-1, steps]
+            lead = [steps, -1] if steps is not None else [-1, int(x.shape[1])]
             pre = reshape(pre, lead + [width])
-
-    def step_input(t: int) -> Tensor:
-        return pre[t] if t_axis == 0 else pre[:, t]
-
-    def step_fn(pre_t: Tensor, st: Any) -> tuple:
-        with cell._call_scope():
-            return cell._step(pre_t, st, prep)
-    return step_input, step_fn
+    return pre, prep
 
 
 # ------------------------------------------------------------------ static_rnn ------------
@@ -193,7 +228,7 @@ def static_rnn(cell: RNNCell, inputs: Any, initial_state: Any = None, dtype: Any
             if t > 0:
                 varscope.reuse_variables()
             out, new = cell(inputs[t], st)
-            out, new = _masked(t, seq, out, new, st)
+            out, new = _masked(constant(t, dtype="int32"), seq, out, new, st)
             return new, out
 
         outs, final = _time_loop(len(inputs), body, state, what)

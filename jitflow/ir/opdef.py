@@ -102,10 +102,10 @@ class OpDef:
     #: control flow: result types from operand types, attrs and the regions (``infer`` then
     #: only says that the regions are needed)
     region_infer: Optional[RegionInferFn] = None
-    #: why the op runs on the reference interpreter only (no llvm/cuda lowering yet): the llvm
-    #: backend then runs a graph holding it on the reference interpreter, with a warning, and
-    #: cuda refuses it; empty for every op the native backends lower
-    reference_only: str = ""
+    #: backends without a lowering of the op yet -> why (e.g. {"cuda": "..."}): on such a
+    #: backend a graph holding it is refused (cuda) or runs on the reference interpreter with
+    #: a warning (llvm); empty for every op all native backends lower
+    unlowered_on: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -177,7 +177,7 @@ def defop(name: str, *, infer: InferFn, reference: Optional[RefFn], grad: Option
           decompose: Optional[Callable[..., Any]] = None,
           fusable: Optional[Callable[..., bool]] = None,
           index_map: Optional[Callable[..., tuple]] = None, region_names: tuple = (),
-          region_infer: Optional[RegionInferFn] = None, reference_only: str = "") -> OpDef:
+          region_infer: Optional[RegionInferFn] = None, unlowered_on: Optional[dict] = None) -> OpDef:
     """Register an op. ``differentiable=False`` declares that it has no gradient on purpose.
     ``kind`` (one of KINDS) is required, except for pseudo ops (kind ``pseudo``)."""
     if name in OPS:
@@ -188,7 +188,7 @@ def defop(name: str, *, infer: InferFn, reference: Optional[RefFn], grad: Option
         kind = "pseudo"
     d = OpDef(name, infer, reference, grad, dict(attrs or {}), num_inputs, differentiable,
               pseudo, stateful, effectful, doc, kind, combiner, cost, frozenset(shape_only),
-              decompose, fusable, index_map, tuple(region_names), region_infer, reference_only)
+              decompose, fusable, index_map, tuple(region_names), region_infer, dict(unlowered_on or {}))
     OPS[name] = d
     return d
 

@@ -9,19 +9,24 @@ both regions take (carried..., invariants...); ``cond`` gives a bool scalar, ``b
 carried values. The loop stops when ``cond`` is false or after ``maximum_iterations`` trips
 (-1: no limit). The results are the final carried values, typed by the body's carried
 parameters (a parameter dim may be ``?`` where a value changes shape across iterations).
+With ``num_stacked = m`` the body gives m more values after the carried ones, values of one
+trip that are not carried: the op stacks them over the trips (results ``[?, ...]`` after the
+carried ones; a scan's per-step outputs, with no O(trips) accumulator carried through).
 With ``record = true`` (built only by autodiff) the results also hold, per carried value, the
 stack of its values at the start of every trip (``[?, ...]``: the trip count is known only at
 run time) and then the trip count (i32 scalar): what the gradient loop reads in reverse.
 
 The reference implementations run a region through a callable (arrays -> arrays) that the
-backend passes as ``regions=``; nothing here knows how regions are executed.
+backend passes as ``regions=`` (and the op's result types as ``types=``); nothing here knows
+how regions are executed: ``run_while`` is the loop for the reference interpreter and for
+the host driver of the native backends alike.
 
 Both ops are marked ``stateful`` so that constant folding and CSE (which compare operands and
 attributes, not regions) leave them alone; DCE still drops an unused one.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -32,8 +37,9 @@ from ..ir.types import ShapeMismatch, TensorType
 Runner = Callable[[list], list]
 
 
-_NATIVE_LOOPS_NEXT = ("native loops and branches inside the llvm entry function (and a host loop "
-                      "over cuda kernels) are not built yet")
+#: llvm runs control flow host-driven (backends/hostloop.py); cuda has no driver yet
+_CUDA_NEXT = {"cuda": "a host loop over cuda kernels (the predicate read the only sync) is not "
+                      "built yet"}
 
 
 def accepts(param: TensorType, value: TensorType) -> bool:
@@ -89,7 +95,7 @@ def _cond_infer(types, attrs, regions):
             for i, (a, b) in enumerate(zip(then_f.results, else_f.results))]
 
 
-def _cond_ref(pred, *args, regions: Sequence[Runner] = ()):
+def _cond_ref(pred, *args, regions: Sequence[Runner] = (), types: Sequence[TensorType] = ()):
     run = regions[0] if bool(pred) else regions[1]
     out = run(list(args))
     return out[0] if len(out) == 1 else tuple(out)
@@ -102,7 +108,7 @@ def _cond_grad(b, op, gs, vjp):
 
 defop("cond", infer=_needs_regions("cond"), region_infer=_cond_infer, reference=_cond_ref,
       grad=_cond_grad, region_names=("then", "else"), stateful=True, kind="control",
-      reference_only=_NATIVE_LOOPS_NEXT,
+      unlowered_on=_CUDA_NEXT,
       doc="operands (pred, *args); regions then/else take args; results of the branch taken")
 
 
@@ -118,9 +124,10 @@ def _while_infer(types, attrs, regions):
     if len(cond_f.results) != 1 or cond_f.results[0].type != TensorType(bool_, ()):
         got = ", ".join(str(v.type) for v in cond_f.results)
         raise TypeError(f"while 'cond' region must give one bool scalar, got ({got})")
-    if len(body_f.results) != n:
+    m = attrs.get("num_stacked", 0)
+    if len(body_f.results) != n + m:
         raise ShapeMismatch(f"while 'body' region gives {len(body_f.results)} values for "
-                            f"{n} loop-carried ones")
+                            f"{n} loop-carried and {m} stacked ones")
     carried = [p.type for p in body_f.params[:n]]
     for i, (p, r) in enumerate(zip(carried, body_f.results)):
         if not accepts(p, r.type):
@@ -130,32 +137,69 @@ def _while_infer(types, attrs, regions):
             raise ShapeMismatch(f"while 'cond' parameter {i} has type {cond_f.params[i].type}, "
                                 f"which cannot take the carried type {p}")
     out = list(carried)
+    for i, r in enumerate(body_f.results[n:]):
+        if r.type.shape is None:
+            raise ShapeMismatch(f"while stacked value {i} has no known rank")
+        out.append(TensorType(r.type.dtype, (None,) + tuple(r.type.shape)))
     if attrs.get("record"):
         out += [TensorType(t.dtype, (None,) + tuple(t.shape)) for t in carried]
         out.append(TensorType(int32, ()))
     return out
 
 
-def _while_ref(*args, num_carried, maximum_iterations, record, regions: Sequence[Runner] = ()):
-    cond, body = regions
-    carried, inv = list(args[:num_carried]), list(args[num_carried:])
-    stacks: list[list] = [[] for _ in carried]
+def stack_trips(values: list, empty_type: TensorType, what: str) -> np.ndarray:
+    """The values of every trip stacked on a new leading dim; an empty stack (no trip) is
+    shaped by ``empty_type`` (a ``?`` dim is 0 there)."""
+    if not values:
+        return np.empty((0,) + tuple(d or 0 for d in empty_type.shape), empty_type.dtype.np)
+    shapes = {np.shape(x) for x in values}
+    if len(shapes) > 1:
+        raise ValueError(f"{what} changes shape across iterations ({sorted(shapes)}); "
+                         f"stacking it needs one shape")
+    return np.stack(values)
+
+
+def run_while(cond: Runner, body: Optional[Runner], args: Sequence, num_carried: int,
+              maximum_iterations: int, record: bool, num_stacked: int,
+              types: Sequence[TensorType], step: Optional[Runner] = None) -> list:
+    """The while loop's semantics over region runners (arrays -> arrays): the reference
+    implementation, and the host driver of a native backend with compiled regions.
+    ``types``: the op's result types (empty stacks are shaped by them). ``step``, if given,
+    replaces ``body``: it gives the body's results and then the condition on the new carried
+    values (one call per trip)."""
+    n, m = num_carried, num_stacked
+    carried, inv = list(args[:n]), list(args[n:])
+    stacks: list[list] = [[] for _ in carried] if record else []
+    emitted: list[list] = [[] for _ in range(m)]
     trips = 0
-    while (maximum_iterations < 0 or trips < maximum_iterations) and bool(cond(carried + inv)[0]):
-        if record:
-            for s, c in zip(stacks, carried):
-                s.append(c)
-        carried = list(body(carried + inv))
+    go = maximum_iterations != 0 and bool(cond(carried + inv)[0])
+    while go:
+        for s, c in zip(stacks, carried):
+            s.append(c)
+        out = step(carried + inv) if step is not None else body(carried + inv)
+        carried = list(out[:n])
+        for e, y in zip(emitted, out[n:n + m]):
+            e.append(y)
         trips += 1
-    out = list(carried)
+        if 0 <= maximum_iterations <= trips:
+            break
+        go = bool(out[n + m]) if step is not None else bool(cond(carried + inv)[0])
+    res = list(carried)
+    res += [stack_trips(e, TensorType(t.dtype, t.shape[1:]), f"stacked value {i}")
+            for i, (e, t) in enumerate(zip(emitted, types[n:n + m]))]
     if record:
-        for i, (s, init) in enumerate(zip(stacks, args[:num_carried])):
-            shapes = {np.shape(x) for x in s}
-            if len(shapes) > 1:
-                raise ValueError(f"loop-carried value {i} changes shape across iterations "
-                                 f"({sorted(shapes)}); its gradient needs one shape")
-            out.append(np.stack(s) if s else np.empty((0,) + np.shape(init), np.asarray(init).dtype))
-        out.append(np.array(trips, np.int32))
+        res += [stack_trips(s, types[i], f"loop-carried value {i}") if s else
+                np.empty((0,) + np.shape(init), np.asarray(init).dtype)
+                for i, (s, init) in enumerate(zip(stacks, args[:n]))]
+        res.append(np.array(trips, np.int32))
+    return res
+
+
+def _while_ref(*args, num_carried, maximum_iterations, record, num_stacked=0,
+               regions: Sequence[Runner] = (), types: Sequence[TensorType] = ()):
+    cond, body = regions
+    out = run_while(cond, body, args, num_carried, maximum_iterations, record, num_stacked,
+                    types)
     return out[0] if len(out) == 1 else tuple(out)
 
 
@@ -166,7 +210,7 @@ def _while_grad(b, op, gs, vjp):
 
 defop("while", infer=_needs_regions("while"), region_infer=_while_infer, reference=_while_ref,
       grad=_while_grad, region_names=("cond", "body"), stateful=True, kind="control",
-      reference_only=_NATIVE_LOOPS_NEXT,
+      unlowered_on=_CUDA_NEXT,
       attrs={"num_carried": Attr("int"), "maximum_iterations": Attr("int", -1),
-             "record": Attr("bool", False)},
+             "record": Attr("bool", False), "num_stacked": Attr("int", 0)},
       doc="operands (*carried, *invariants); regions cond/body; loops while cond holds")

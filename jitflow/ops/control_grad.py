@@ -16,9 +16,13 @@ while: two loops.
 2. A reverse loop, k = T-1 down to 0, carrying (k, cotangents of the float carried values,
    accumulated cotangents of the float loop invariants). Its body reads the carried values of
    trip k from the stacks (``gather``), recomputes the forward body from them and runs the
-   body's VJP: the cotangents of its carried parameters become the next carried cotangents,
+   body's VJP (the cotangent of a stacked result, ``num_stacked``, is row k of its
+   cotangent): the cotangents of its carried parameters become the next carried cotangents,
    those of the invariants are added to the accumulators. After the loop the carried
-   cotangents are those of the loop's initial values.
+   cotangents are those of the loop's initial values. An invariant the body reads only by
+   rows (``gather`` on axis 0, e.g. the hoisted input projection of an RNN, read at step t)
+   has no accumulator: the reverse loop stacks each trip's row cotangents and indices, and
+   one ``gather_grad`` after the loop scatters them (O(trips) work, not O(trips^2)).
 Nested loops and a cond inside a loop work because the reverse body calls ``vjp`` on the
 recomputed body, which applies these rules again inside the region. Recomputing the body per
 trip keeps the stacks to the carried values only (what TF1 pushes are the body's
@@ -97,34 +101,56 @@ def cond_grad(b: Builder, op: Op, gs: Sequence[Optional[Value]], vjp: VJP
 
 # ------------------------------------------------------------------------------ while ------
 
+def _row_reads(body: Function, j: int) -> list[int]:
+    """Positions in ``body`` of the ops reading its parameter ``j``, if every one is a
+    ``gather`` of its rows (axis 0) and the parameter is no result: its cotangent is then a
+    scatter of the gathered rows' cotangents, done once after the reverse loop (not an
+    accumulator the size of the whole invariant updated every trip). Else empty."""
+    p = body.params[j]
+    if any(o is p for o in body.results) or not p.type.shape:
+        return []
+    reads = [t for t, op in enumerate(body.ops) if any(v is p for v in op.operands)]
+    for t in reads:
+        op = body.ops[t]
+        if (op.opname != "gather" or op.operands[0] is not p or op.operands[1] is p
+                or op.attrs["axis"] % len(p.type.shape) != 0):
+            return []
+    return reads
+
+
 def while_grad(b: Builder, op: Op, gs: Sequence[Optional[Value]], vjp: VJP
                ) -> list[Optional[Value]]:
     """The grad rule of ``while`` (see the module docstring)."""
     if op.attrs["record"]:
         raise NotImplementedError(f"no gradient of a recording while loop (a second-order "
                                   f"gradient through a loop) ({op.loc})")
-    n = op.attrs["num_carried"]
+    n, m = op.attrs["num_carried"], op.attrs["num_stacked"]
     cond_r, body_r = op.regions
     ptypes = [p.type for p in body_r.params]
     n_inv = len(ptypes) - n
     fc = [i for i in range(n) if ptypes[i].dtype.is_floating]
+    fs = [j for j in range(m) if op.results[n + j].type.dtype.is_floating
+          and gs[n + j] is not None]
     fv = [j for j in range(n_inv) if ptypes[n + j].dtype.is_floating]
+    sliced = {j: r for j in fv for r in [_row_reads(body_r, n + j)] if r}
+    fa = [j for j in fv if j not in sliced]        # invariants with an accumulator
     grads: list[Optional[Value]] = [None] * len(op.operands)
-    if not fc and not fv:
+    if not (fc or fs) or not (fc or fv):
         return grads
     # 1. the forward loop again, recording the carried values of every trip
     rec = _results(b.op("while", *op.operands, regions=[cond_r.clone(), body_r.clone()],
                         num_carried=n, maximum_iterations=op.attrs["maximum_iterations"],
-                        record=True))
-    stacks, trips = rec[n:2 * n], rec[2 * n]
+                        record=True, num_stacked=m))
+    stacks, trips = rec[n + m:2 * n + m], rec[2 * n + m]
     # 2. the reverse loop
     cots = [gs[i] if gs[i] is not None else b.zeros_like(op.results[i]) for i in fc]
     cots = [_fit(b, c, op.results[i], ptypes[i]) for c, i in zip(cots, fc)]
-    accs = [b.zeros_like(op.operands[n + j]) for j in fv]
+    scots = [_fit(b, gs[n + j], op.results[n + j], op.results[n + j].type) for j in fs]
+    accs = [b.zeros_like(op.operands[n + j]) for j in fa]
     k0 = b.sub(trips, b.const(1, int32))
-    inv = list(stacks) + list(op.operands[n:])
-    carried_types = [k0.type] + [ptypes[i] for i in fc] + [ptypes[n + j] for j in fv]
-    inv_types = [s.type for s in stacks] + ptypes[n:]
+    inv = list(stacks) + scots + list(op.operands[n:])
+    carried_types = [k0.type] + [ptypes[i] for i in fc] + [ptypes[n + j] for j in fa]
+    inv_types = [s.type for s in stacks] + [c.type for c in scots] + ptypes[n:]
 
     def params(f: Function) -> list[Value]:
         return [f.add_param(t) for t in carried_types + inv_types]
@@ -137,22 +163,35 @@ def while_grad(b: Builder, op: Op, gs: Sequence[Optional[Value]], vjp: VJP
     g = Function("body_grad")
     gp = params(g)
     gb = Builder(g.ops, b.loc)
-    nc = 1 + len(fc) + len(fv)
+    nc = len(carried_types)
     k, pc, pa = gp[0], gp[1:1 + len(fc)], gp[1 + len(fc):nc]
-    ps, pv = gp[nc:nc + n], gp[nc + n:]
+    ps, pst, pv = gp[nc:nc + n], gp[nc + n:nc + n + len(fs)], gp[nc + n + len(fs):]
     xs = [gb.gather(s, k, axis=0) for s in ps]
     start = len(g.ops)
     outs = inline(body_r, xs + pv, gb)
     fwd = g.ops[start:]
-    d = vjp(fwd, [outs[i] for i in fc], [xs[i] for i in fc] + [pv[j] for j in fv], pc, gb)
+    reads = [(j, fwd[t]) for j in sliced for t in sliced[j]]     # the same ops, inlined
+    d = vjp(fwd, [outs[i] for i in fc] + [outs[n + j] for j in fs],
+            [xs[i] for i in fc] + [pv[j] for j in fa] + [r.results[0] for _, r in reads],
+            list(pc) + [gb.gather(st, k, axis=0) for st in pst], gb)
     new_c = [_fit(gb, dc if dc is not None else gb.zeros_like(xs[i]), xs[i], ptypes[i])
              for dc, i in zip(d[:len(fc)], fc)]
     new_a = [a if dv is None else _fit(gb, gb.add(a, dv), pv[j], ptypes[n + j])
-             for a, dv, j in zip(pa, d[len(fc):], fv)]
-    g.set_results([gb.sub(k, gb.const(1, int32))] + new_c + new_a)
-    back = _results(b.op("while", k0, *cots, *accs, *inv, regions=[c, g], num_carried=nc))
+             for a, dv, j in zip(pa, d[len(fc):len(fc) + len(fa)], fa)]
+    # per row read: its rows' cotangent and its indices, stacked over the trips
+    emit, emit_of = [], []
+    for (j, r), dr in zip(reads, d[len(fc) + len(fa):]):
+        if dr is not None:
+            emit += [_fit(gb, dr, r.results[0], r.results[0].type), r.operands[1]]
+            emit_of.append(j)
+    g.set_results([gb.sub(k, gb.const(1, int32))] + new_c + new_a + emit)
+    back = _results(b.op("while", k0, *cots, *accs, *inv, regions=[c, g], num_carried=nc,
+                         num_stacked=len(emit)))
     for t, i in enumerate(fc):
         grads[i] = back[1 + t]
-    for t, j in enumerate(fv):
+    for t, j in enumerate(fa):
         grads[n + j] = back[1 + len(fc) + t]
+    for t, j in enumerate(emit_of):
+        gj = b.gather_grad(back[nc + 2 * t], back[nc + 2 * t + 1], op.operands[n + j], axis=0)
+        grads[n + j] = gj if grads[n + j] is None else b.add(grads[n + j], gj)
     return grads

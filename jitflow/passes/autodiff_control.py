@@ -14,6 +14,7 @@ def _same_loop(plain: Op, rec: Op) -> bool:
             and all(a is b for a, b in zip(plain.operands, rec.operands))
             and plain.attrs["num_carried"] == rec.attrs["num_carried"]
             and plain.attrs["maximum_iterations"] == rec.attrs["maximum_iterations"]
+            and plain.attrs["num_stacked"] == rec.attrs["num_stacked"]
             and all(print_function(x) == print_function(y)
                     for x, y in zip(plain.regions, rec.regions)))
 

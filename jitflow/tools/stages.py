@@ -159,6 +159,11 @@ def backend_stages(get_executable: Callable[[], Any], backend: str) -> list[Stag
 
     def llvm_exe():
         exe = get_executable()
+        if hasattr(exe, "steps") and hasattr(exe, "parts"):
+            raise StageError("this graph has control flow (cond/while): it runs host-driven "
+                             "over one native module per straight-line part and per region "
+                             "(jitflow/backends/hostloop.py), not as one module: no single "
+                             "memory plan, LLVM IR or assembly")
         if not hasattr(exe, "mb"):
             raise StageError("this graph did not compile to native code (an op has no llvm "
                              "lowering, so it runs on the reference interpreter): no memory plan, "

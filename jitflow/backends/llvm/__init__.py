@@ -1,5 +1,7 @@
 """The LLVM CPU backend: fused kernels compiled to native code with llvmlite; one native call
-runs a whole compiled Function (forward, backward and optimizer update)."""
+runs a whole compiled Function (forward, backward and optimizer update). A Function with
+control flow (``cond``, ``while``) runs host-driven (``backends/hostloop.py``): its
+straight-line parts and each region compiled once to native code, one native call per trip."""
 from __future__ import annotations
 
 import sys
@@ -11,6 +13,17 @@ from ..base import CompileOptions
 _warned: set = set()
 
 
+def prepare_region(f: Function) -> Function:
+    """The llvm pipeline for a region or segment of a host-driven Function (autodiff has
+    already run on the whole Function): the simplifications, then fusion."""
+    from ...passes.manager import AUTODIFF
+    from .pipeline import PIPELINE
+    for p in PIPELINE:
+        if p is not AUTODIFF:
+            f = p.run(f)
+    return f
+
+
 class LLVMBackend:
     name = "llvm"
 
@@ -18,9 +31,12 @@ class LLVMBackend:
         """Compile ``f`` to native code. A Function using an op that has no LLVM lowering yet
         runs on the reference interpreter instead, with a warning naming the ops."""
         from ...kernels.errors import UnsupportedOp
+        from ..hostloop import HostDriven, has_control
         from .executable import LLVMExecutable
         try:
             opts = options or CompileOptions()
+            if has_control(f):
+                return HostDriven(f, LLVMExecutable, prepare_region)
             return LLVMExecutable(f, opts.donations, opts.dump_dir)
         except UnsupportedOp as e:
             if str(e) not in _warned:

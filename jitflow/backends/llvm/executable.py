@@ -32,6 +32,19 @@ MAX_ELEMENTS = 2 ** 31   # flat loops use 32-bit index arithmetic for broadcasts
 _R_ARG, _R_NEW, _R_SAME, _R_CONST = range(4)
 
 
+_addressof, _char_view = ctypes.addressof, ctypes.c_char.from_buffer
+
+
+def data_ptr(a: np.ndarray) -> int:
+    """The address of ``a``'s data: through a ctypes view of its buffer (a third of the cost
+    of ``__array_interface__``, which builds a dict: it counts once per loop trip), or the
+    interface for the arrays a writable buffer cannot view (read-only, empty)."""
+    try:
+        return _addressof(_char_view(a))
+    except (TypeError, ValueError, BufferError):
+        return a.__array_interface__["data"][0]
+
+
 class _ShapePlan:
     __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps", "arg_objs", "bufs_ptr", "prm_ptr",
                  "tuner")
@@ -182,7 +195,7 @@ class LLVMExecutable:
             seen = plan.arg_objs
             for i, a in enumerate(args):
                 if seen[i] is not a:      # variables keep their arrays from run to run
-                    bufs[i] = a.__array_interface__["data"][0]
+                    bufs[i] = data_ptr(a)
                     seen[i] = a
             results: list = []
             shapes, dts = plan.result_shapes, self.result_dtypes
@@ -191,7 +204,7 @@ class LLVMExecutable:
                     results.append(args[ref])
                 elif code == _R_NEW:
                     out = np.empty(shapes[ref], dtype=dts[ref])
-                    bufs[bidx] = out.__array_interface__["data"][0]
+                    bufs[bidx] = data_ptr(out)
                     results.append(out)
                 elif code == _R_SAME:
                     results.append(results[ref])

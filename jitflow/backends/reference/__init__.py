@@ -42,7 +42,8 @@ class ReferenceExecutable:
             fn = OPS[op.opname].reference
             attrs = op.attrs
             if op.regions:
-                attrs = {**attrs, "regions": [ReferenceExecutable(r, True).run for r in op.regions]}
+                attrs = {**attrs, "regions": [ReferenceExecutable(r, True).run for r in op.regions],
+                         "types": [r.type for r in op.results]}
             self.plan.append((fn, [slot[id(v)] for v in op.operands], attrs,
                               [slot[id(r)] for r in op.results], op))
         self.result_slots = [slot[id(v)] for v in f.results]

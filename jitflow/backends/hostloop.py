@@ -1,0 +1,177 @@
+"""Control flow on a native backend, driven from the host.
+
+A Function holding ``cond``/``while`` ops runs as a list of steps: the straight-line runs of
+ops between control ops become sub-Functions compiled by the backend (one native call each),
+and each control op runs its regions, each compiled ONCE (to native code, or again as a
+host-driven executable when it nests control flow) and called per trip. A ``while`` loop's
+body and condition are compiled together into one step region (body, then the condition on
+the new values), so a trip is one native call: Python only moves array references between
+trips, and the loop's semantics (``maximum_iterations``, per-trip stacks for gradients and
+``num_stacked``) are ``ops/control.run_while``, the reference interpreter's own.
+
+The backend gives two callables: ``compile_leaf(Function) -> Executable`` for a Function
+without control ops, and ``prepare(Function) -> Function``, its pass pipeline for a region
+(regions are not fused by the top-level pipeline) or a segment (re-fused on its own).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..ir.builder import Builder
+from ..ir.core import Function, Op, Value
+from ..ops.control import run_while
+from ..ops.control_grad import inline
+
+Leaf = Callable[[Function], object]
+Prepare = Callable[[Function], Function]
+
+
+def has_control(f: Function) -> bool:
+    return any(op.regions for op in f.ops)
+
+
+def compile_any(f: Function, compile_leaf: Leaf, prepare: Prepare):
+    """An executable for a prepared Function: native as a whole, or host-driven."""
+    return HostDriven(f, compile_leaf, prepare) if has_control(f) else compile_leaf(f)
+
+
+def _segment(f: Function, ops: Sequence[Op], outputs: Sequence[Value], k: int
+             ) -> tuple[Function, list[Value]]:
+    """``ops`` (straight-line, in order) as a closed Function giving ``outputs``; returns it
+    and the outer values it takes as parameters."""
+    sub = Function(f"{f.name}_part{k}")
+    env: dict[int, Value] = {}
+    inputs: list[Value] = []
+    for op in ops:
+        for v in op.operands:
+            if id(v) not in env:
+                env[id(v)] = sub.add_param(v.type, v.name)
+                inputs.append(v)
+        new = Op(op.opname, [env[id(v)] for v in op.operands], op.attrs,
+                 [r.type for r in op.results], op.loc)
+        for r, nr in zip(op.results, new.results):
+            env[id(r)] = nr
+        sub.ops.append(new)
+    sub.set_results([env[id(v)] for v in outputs])
+    return sub, inputs
+
+
+def step_region(cond_r: Function, body_r: Function, n: int, m: int) -> Function:
+    """One trip of a while loop as one region: the body's results (carried, stacked), then
+    the condition on the new carried values (and the same invariants)."""
+    f = Function(f"{body_r.name}_step")
+    ps = [f.add_param(p.type) for p in body_r.params]
+    b = Builder(f.ops)
+    outs = inline(body_r, ps, b)
+    pred = inline(cond_r, outs[:n] + ps[n:], b)
+    f.set_results(outs + pred)
+    return f
+
+
+class _While:
+    def __init__(self, op: Op, compile_region: Callable[[Function], object]) -> None:
+        cond_r, body_r = op.regions
+        self.attrs = dict(op.attrs)
+        n, m = self.attrs["num_carried"], self.attrs["num_stacked"]
+        self.cond = compile_region(cond_r)
+        self.step = compile_region(step_region(cond_r, body_r, n, m))
+        self.types = [r.type for r in op.results]
+        self.parts = [self.cond, self.step]
+
+    def __call__(self, args: list) -> list:
+        a = self.attrs
+        return run_while(self.cond.run, None, args, a["num_carried"], a["maximum_iterations"],
+                         a["record"], a["num_stacked"], self.types, step=self.step.run)
+
+
+class _Cond:
+    def __init__(self, op: Op, compile_region: Callable[[Function], object]) -> None:
+        self.parts = [compile_region(r) for r in op.regions]
+
+    def __call__(self, args: list) -> list:
+        then, other = self.parts
+        return (then if bool(args[0]) else other).run(list(args[1:]))
+
+
+#: the control ops the host driver runs
+CONTROL = {"while": _While, "cond": _Cond}
+
+
+class HostDriven:
+    """An executable for a Function with control ops (see the module docstring)."""
+
+    def __init__(self, f: Function, compile_leaf: Leaf, prepare: Prepare) -> None:
+        self.function = f
+        slot = {id(v): i for i, v in enumerate(f.values())}
+        self.n_slots, self.n_params = len(slot), len(f.params)
+        last: dict[int, float] = {}
+        for i, op in enumerate(f.ops):
+            for v in op.operands:
+                last[id(v)] = i
+        for v in f.results:
+            last[id(v)] = float("inf")
+
+        def compile_region(r: Function):
+            return compile_any(prepare(r.clone()), compile_leaf, prepare)
+
+        #: (run: list -> list, operand slots, result slots)
+        self.steps: list[tuple[Callable, list[int], list[int]]] = []
+        self.parts: list = []
+        seg: list[Op] = []
+
+        def flush(end: int) -> None:
+            outs = [r for op in seg for r in op.results if last.get(id(r), -1) >= end]
+            if outs:
+                sub, ins = _segment(f, seg, outs, len(self.steps))
+                exe = compile_leaf(prepare(sub))
+                self.parts.append(exe)
+                self.steps.append((exe.run, [slot[id(v)] for v in ins],
+                                   [slot[id(v)] for v in outs]))
+            seg.clear()
+
+        for i, op in enumerate(f.ops):
+            if not op.regions:
+                seg.append(op)
+                continue
+            flush(i)
+            if op.opname not in CONTROL:
+                raise NotImplementedError(f"no host driver for control op {op.opname!r} "
+                                          f"({op.loc})")
+            runner = CONTROL[op.opname](op, compile_region)
+            self.parts += runner.parts
+            self.steps.append((runner, [slot[id(v)] for v in op.operands],
+                               [slot[id(r)] for r in op.results]))
+        flush(len(f.ops))
+        self.result_slots = [slot[id(v)] for v in f.results]
+        self.duplicate = [i for i, s in enumerate(self.result_slots)
+                          if s in self.result_slots[:i]]
+
+    def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if len(args) != self.n_params:
+            from ..errors import InvalidArgumentError
+            raise InvalidArgumentError(f"expected {self.n_params} arguments, got {len(args)}")
+        env: list = [None] * self.n_slots
+        env[:self.n_params] = args
+        for run, ins, outs in self.steps:
+            res = run([env[i] for i in ins])
+            for o, r in zip(outs, res):
+                env[o] = r
+        out = [env[i] for i in self.result_slots]
+        for i in self.duplicate:
+            out[i] = np.array(out[i], copy=True)
+        return out
+
+    def close(self) -> None:
+        for p in self.parts:
+            close = getattr(p, "close", None)
+            if close is not None:
+                close()
+
+    @property
+    def compile_seconds(self) -> float:
+        return sum(getattr(p, "compile_seconds", 0.0) for p in self.parts)
+
+
+__all__ = ["CONTROL", "HostDriven", "compile_any", "has_control", "step_region"]
