@@ -115,8 +115,9 @@ defop("py_call", kind="host", infer=_infer, reference=_reference, differentiable
       effectful=True, stateful=True,
       attrs={"fn": Attr("int"), "results": Attr("str"), "single": Attr("bool", False),
              "name": Attr("str", "")},
-      reference_only="runs Python on the host: the Session gives it a host segment of its own, "
-                     "run by the reference interpreter between compiled segments",
+      unlowered_on=dict.fromkeys(("llvm", "cuda"), "runs Python on the host: the Session gives "
+                                 "it a host segment of its own, run by the reference "
+                                 "interpreter between compiled segments"),
       doc="call the registered host Python function fn on the operands")
 
 
@@ -125,8 +126,8 @@ defop("py_call", kind="host", infer=_infer, reference=_reference, differentiable
 # values). The compiled code after them sees a symbolic dim; the Session runs them on the host
 # like py_call (kind ``host``).
 
-_HOST_ONLY = ("a data-dependent result shape: the Session runs it on the host, between the "
-              "compiled segments (runtime/placement.py)")
+_HOST_ONLY = dict.fromkeys(("llvm", "cuda"), "a data-dependent result shape: the Session runs "
+                           "it on the host, between the compiled segments (runtime/placement.py)")
 
 
 def _where_infer(types, a):
@@ -138,7 +139,7 @@ def _where_infer(types, a):
 
 defop("where_indices", kind="host", num_inputs=1, infer=_where_infer,
       reference=lambda c: np.argwhere(c).astype(np.int64), differentiable=False,
-      reference_only=_HOST_ONLY,
+      unlowered_on=_HOST_ONLY,
       doc="the indices of the nonzero (true) elements of the operand, one row each, row-major")
 
 
@@ -166,7 +167,7 @@ def _unique_ref(x, out_idx, counts):
 
 defop("unique", kind="host", num_inputs=1, infer=_unique_infer, reference=_unique_ref,
       attrs={"out_idx": Attr("dtype", int32), "counts": Attr("bool", False)},
-      differentiable=False, reference_only=_HOST_ONLY,
+      differentiable=False, unlowered_on=_HOST_ONLY,
       doc="(distinct values in order of first occurrence, index of each element's value"
           "[, count of each value])")
 
@@ -199,7 +200,7 @@ def _partition_ref(data, parts, num_partitions):
 
 defop("dynamic_partition", kind="host", num_inputs=2, infer=_partition_infer,
       reference=_partition_ref, attrs={"num_partitions": Attr("int")}, differentiable=False,
-      reference_only=_HOST_ONLY,
+      unlowered_on=_HOST_ONLY,
       doc="split data into num_partitions parts by the partition index of each element")
 
 
@@ -235,5 +236,5 @@ def _stitch_ref(*xs, n):
 
 
 defop("dynamic_stitch", kind="host", infer=_stitch_infer, reference=_stitch_ref,
-      attrs={"n": Attr("int")}, differentiable=False, reference_only=_HOST_ONLY,
+      attrs={"n": Attr("int")}, differentiable=False, unlowered_on=_HOST_ONLY,
       doc="interleave the data tensors into one, row indices[i][j] from data[i][j]")
