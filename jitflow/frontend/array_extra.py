@@ -1,7 +1,6 @@
 """More TF1 array and math ops as compositions of existing ones: size, rank, slice,
 strided_slice, reverse, roll, diag/diag_part/matrix_band_part, count_nonzero,
-confusion_matrix, gather_nd, batch_gather, scatter_nd, cumsum, is_nan/is_inf/is_finite,
-round/rint, get_local_variable.
+confusion_matrix, gather_nd, batch_gather, scatter_nd, cumsum, get_local_variable.
 
 Index arithmetic is done on the host when the shapes are static (gather_nd flattens the
 params and gathers at the linear index; scatter_nd is a one-hot matmul; cumsum a matmul with a
@@ -21,8 +20,7 @@ from .op_builder import constant, convert_to_tensor, make_op, static_ints, stati
 
 __all__ = ["size", "rank", "slice", "strided_slice", "reverse", "reverse_v2", "roll", "diag",
            "diag_part", "matrix_band_part", "matrix_diag", "count_nonzero", "confusion_matrix",
-           "gather_nd", "batch_gather", "scatter_nd", "cumsum", "is_nan", "is_inf",
-           "is_finite", "round", "rint", "get_local_variable", "reverse_sequence",
+           "gather_nd", "batch_gather", "scatter_nd", "cumsum", "get_local_variable", "reverse_sequence",
            "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
            "scatter_update", "scatter_add", "scatter_sub", "scatter_nd_update", "scatter_nd_add",
            "scatter_nd_sub"]
@@ -446,46 +444,6 @@ def reverse_sequence(input: Any, seq_lengths: Any, seq_axis: Any = None, batch_a
         if perm != list(range(r)):
             out = transpose(out, list(np.argsort(perm)))
         return identity(out, name=scope)
-
-
-# ---------------------------------------------------------------------- float predicates ---
-
-def is_nan(x: Any, name: Optional[str] = None) -> Tensor:
-    """``x != x``."""
-    t = convert_to_tensor(x)
-    return M.not_equal(t, t, name=name or "IsNan")
-
-
-def is_finite(x: Any, name: Optional[str] = None) -> Tensor:
-    """``x - x == 0`` (NaN and +-inf give NaN)."""
-    t = convert_to_tensor(x)
-    return M.equal(M.subtract(t, t), constant(np.zeros((), t.dtype.np)), name=name or "IsFinite")
-
-
-def is_inf(x: Any, name: Optional[str] = None) -> Tensor:
-    """``|x| == inf``."""
-    t = convert_to_tensor(x)
-    return M.equal(M.abs(t), constant(np.asarray(np.inf, t.dtype.np)), name=name or "IsInf")
-
-
-def round(x: Any, name: Optional[str] = None) -> Tensor:  # noqa: A001
-    """Round half to even (banker's rounding), as TF; no gradient."""
-    with name_scope(name, "Round") as scope:
-        t = convert_to_tensor(x)
-        if not t.dtype.is_floating:
-            return identity(t, name=scope)
-        one = constant(np.ones((), t.dtype.np))
-        f = M.floordiv(t, one)
-        d = M.subtract(t, f)
-        up = M.add(f, one)
-        f_even = M.equal(M.floormod(f, constant(np.asarray(2, t.dtype.np))),
-                         constant(np.zeros((), t.dtype.np)))
-        half = constant(np.asarray(0.5, t.dtype.np))
-        tie = where(f_even, f, up)
-        return where(M.greater(d, half), up, where(M.less(d, half), f, tie), name=scope)
-
-
-rint = round
 
 
 def get_local_variable(name: str, shape: Any = None, dtype: Any = None, initializer: Any = None,

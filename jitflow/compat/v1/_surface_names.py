@@ -11,6 +11,7 @@ from ...frontend import nn_extra as _nn_extra
 from ...frontend import composite_ops as C
 from ...frontend import distributions as _dist
 from ...frontend import math_extra as X
+from ...frontend import math_unary as U
 from ...frontend import image as _image
 from ...frontend import image_color as _color
 from ...frontend import keras_layers as _keras_layers
@@ -45,19 +46,22 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     the namespace ``tf.image``."""
     tf.GraphKeys = GraphKeys
     top = {n: getattr(C, n) for n in (
-        "log_sigmoid", "norm", "clip_by_average_norm", "eye", "linspace", "lin_space",
-        "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum", "floor", "ceil",
+        "norm", "clip_by_average_norm", "eye", "linspace", "lin_space",
+        "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum",
         "tuple", "identity_n", "make_template")}
     _set(tf, **top, random_crop=_image.random_crop)
     asserts = {n: getattr(_asserts, n) for n in _asserts.__all__}
     _set(tf, **asserts)
     _set(ns(tf, "debugging"), **asserts)
 
-    _set(ns(tf, "nn"), softsign=C.softsign, selu=C.selu, crelu=C.crelu,
+    _set(tf, **{n: getattr(U, n) for n in U.__all__ if n not in ("softsign", "selu",
+                                                                    "polygamma")})
+    _set(ns(tf, "math"), **{n: getattr(U, n) for n in U.__all__})
+    _set(ns(tf, "nn"), softsign=U.softsign, selu=U.selu, log_sigmoid=U.log_sigmoid,
+         crelu=C.crelu,
          l2_normalize=C.l2_normalize,
          weighted_cross_entropy_with_logits=C.weighted_cross_entropy_with_logits)
-    _set(ns(tf, "math"), floor=C.floor, ceil=C.ceil, log_sigmoid=C.log_sigmoid,
-         softsign=C.softsign, l2_normalize=C.l2_normalize, reduce_logsumexp=tf.reduce_logsumexp,
+    _set(ns(tf, "math"), l2_normalize=C.l2_normalize, reduce_logsumexp=tf.reduce_logsumexp,
          reduce_any=tf.reduce_any, reduce_all=tf.reduce_all, argmax=tf.argmax,
          argmin=tf.argmin)
     _set(ns(tf, "linalg"), eye=C.eye, norm=C.norm, tensordot=C.tensordot, einsum=C.einsum,
@@ -65,8 +69,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "random"), random_crop=_image.random_crop)
     _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=A.diag_part)
     _set(ns(tf, "math"), **{n: getattr(A, n) for n in (
-        "confusion_matrix", "cumsum", "is_nan", "is_inf", "is_finite", "round", "rint",
-        "count_nonzero")})
+        "confusion_matrix", "cumsum", "count_nonzero")})
     _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=A.diag_part,
          band_part=A.matrix_band_part)
     _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (
