@@ -446,6 +446,15 @@ _ELEMENTWISE = [
     ("Tanh", "tanh"), ("Identity", "identity"), ("StopGradient", "stop_gradient"),
     ("ZerosLike", "zeros_like"), ("OnesLike", "ones_like"), ("AddN", "add_n"),
     ("L2Loss", "l2_loss"),
+    # ops/math_unary.py (LogSigmoid has no TF op type: TF builds it from Neg and Softplus)
+    ("Sin", "sin"), ("Cos", "cos"), ("Tan", "tan"), ("Asin", "asin"), ("Acos", "acos"),
+    ("Atan", "atan"), ("Atan2", "atan2"), ("Sinh", "sinh"), ("Cosh", "cosh"),
+    ("Asinh", "asinh"), ("Acosh", "acosh"), ("Atanh", "atanh"), ("Erf", "erf"),
+    ("Erfc", "erfc"), ("Lgamma", "lgamma"), ("Digamma", "digamma"), ("Log1p", "log1p"),
+    ("Expm1", "expm1"), ("Floor", "floor"), ("Ceil", "ceil"), ("Round", "round"),
+    ("Rint", "round"), ("IsNan", "is_nan"), ("IsInf", "is_inf"), ("IsFinite", "is_finite"),
+    ("Reciprocal", "reciprocal"), ("Inv", "reciprocal"), ("Softsign", "softsign"),
+    ("Selu", "selu"),
 ]
 
 TABLE: dict[str, Row] = {r.tf_type: r for r in [

@@ -234,9 +234,10 @@ def _softsign_decompose(b, op):
 
 
 def _selu_decompose(b, op):
+    """TF's select(x < 0, ...): selu(-0.0) is -0.0."""
     x = op.operands[0]
     neg = b.mul(b.expm1(x), SELU_ALPHA * SELU_SCALE)
-    return b.select(b.greater(x, 0), b.mul(x, SELU_SCALE), neg)
+    return b.select(b.less(x, 0), neg, b.mul(x, SELU_SCALE))
 
 
 def _selu_grad(b, op, g):
@@ -254,8 +255,8 @@ defop("softsign", kind="elementwise", cost="expensive", infer=unary_rule("f"), n
       grad=lambda b, op, g: [b.div(g[0], b.square(b.add(b.abs(op.operands[0]), 1)))],
       doc="x / (1 + |x|)")
 defop("selu", kind="elementwise", cost="expensive", infer=unary_rule("f"), num_inputs=1,
-      reference=_in64(lambda x: np.where(x > 0, SELU_SCALE * x,
-                                         SELU_SCALE * SELU_ALPHA * np.expm1(np.minimum(x, 0)))),
+      reference=_in64(lambda x: np.where(x < 0, SELU_SCALE * SELU_ALPHA * np.expm1(x),
+                                         SELU_SCALE * x)),
       decompose=_selu_decompose, grad=_selu_grad,
       doc="scale * x for x > 0, scale * alpha * (exp(x) - 1) otherwise (TF's constants)")
 defop("log_sigmoid", kind="elementwise", cost="expensive", infer=unary_rule("f"), num_inputs=1,

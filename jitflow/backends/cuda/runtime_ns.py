@@ -16,7 +16,6 @@ import threading
 import numpy as np
 
 from ...ops.math_unary import lgamma_scalar
-from . import special
 from .device import cuda, is_simulator
 
 _lock = threading.Lock()
@@ -57,8 +56,6 @@ def namespace() -> dict:
             ns["_atan2_f32"], ns["_atan2_f64"] = ld.atan2f, ld.atan2
             ns["_pow_f32"], ns["_pow_f64"] = ld.powf, ld.pow
             ns["_mul_f32"], ns["_mul_f64"] = ld.fmul_rn, ld.dmul_rn
-        ns["_digamma_f64"] = c.jit(device=True)(special.digamma_f64)
-        ns["_trigamma_f64"] = c.jit(device=True)(special.trigamma_f64)
         _ns.update(ns)
     return _ns
 

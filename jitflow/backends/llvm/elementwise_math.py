@@ -136,6 +136,9 @@ def lgamma64(em: Emitter, x: str) -> str:
     sin = d.call("llvm.fabs.f64", d.call("jf_m_sin", pi_r))
     lr = d("fsub", d.call("jf_m_log", d("fdiv", fhex(math.pi), sin)), res)
     out = d.sel(refl, lr, res)
+    # exactly 0 at its zeros 1 and 2 (the shifted series leaves ~1e-15 there)
+    root = em.op(f"or i1 {d.cmp('oeq', x, '1.0')}, {d.cmp('oeq', x, '2.0')}")
+    out = d.sel(root, "0.0", out)
     inf = d.cmp("oeq", d.call("llvm.fabs.f64", x), "0x7FF0000000000000")
     return d.sel(inf, "0x7FF0000000000000", out)
 
