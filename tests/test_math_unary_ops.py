@@ -404,3 +404,42 @@ def test_graph_def_round_trip_keeps_the_tf_op_types(tmp_path):
                                  return_elements=["out:0"], name="")
         with tf.Session() as s:
             np.testing.assert_array_equal(s.run(o, {"x:0": xv}), want)
+
+
+def _bit_grid(lo: float, hi: float, n: int) -> np.ndarray:
+    """``n`` float32 values evenly spaced in bit pattern over [lo, hi] (every binade)."""
+    def key(v):
+        i = np.array(v, np.float32).view(np.int32).astype(np.int64)
+        return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+    k = np.unique(np.linspace(key(lo), key(hi), n).astype(np.int64))
+    bits = np.where(k < 0, (-k) | (1 << 31), k).astype(np.uint32)
+    return bits.view(np.float32)
+
+
+GRID = {"sin": (-1e4, 1e4), "cos": (-1e4, 1e4), "tan": (-1e4, 1e4), "asin": (-1, 1),
+        "acos": (-1, 1), "atan": (-1e30, 1e30), "sinh": (-89, 89), "cosh": (-89, 89),
+        "asinh": (-1e30, 1e30), "acosh": (1, 1e30), "atanh": (-1, 1), "erf": (-10, 10),
+        "erfc": (-10, 10), "lgamma": (-50, 1e30), "digamma": (-50, 1e30),
+        "trigamma": (-50, 1e30), "log1p": (-1, 1e30), "expm1": (-100, 88),
+        "softsign": (-1e30, 1e30), "selu": (-100, 88), "log_sigmoid": (-1e30, 1e30),
+        "reciprocal": (-1e30, 1e30)}
+
+
+@pytest.mark.parametrize("op", sorted(GRID))
+def test_float32_max_error_on_dense_grids(op):
+    """The bounds elementwise_math.MAX_ULP_F32 documents, against float64 ground truth, on
+    2**16 inputs across every binade (and densely next to the gamma family's zeros)."""
+    from jitflow.backends.llvm.elementwise_math import MAX_ULP_F32
+    x = _bit_grid(*GRID[op], 1 << 16)
+    if op in ("lgamma", "digamma", "trigamma"):
+        x = np.concatenate([x, _bit_grid(0.9, 2.1, 1 << 14), _bit_grid(-4, -0.01, 1 << 14)])
+        x = x[~((x <= 0) & (x == np.floor(x)))]
+    got = _llvm_unary(op, np.float32)(x)
+    with np.errstate(all="ignore"):
+        truth = np.asarray(TRUTH[op](x.astype(np.float64)))
+        want = truth.astype(np.float32)          # overflows to inf where float32 does
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    fin = np.isfinite(want) & (np.abs(want) >= np.finfo(np.float32).tiny)
+    err = np.abs(got[fin].astype(np.float64) - truth[fin])
+    ulps = err / np.spacing(np.abs(want[fin])).astype(np.float64)
+    assert ulps.max() <= MAX_ULP_F32[op], (op, ulps.max(), x[fin][np.argmax(ulps)])
