@@ -89,6 +89,15 @@ add("atan2", "f32-broadcast", [("f32", (3, 1)), ("f32", (4,))], lambda b, y, x: 
 add("atan2", "f64-signed-zeros", [("f64", (4,)), ("f64", (4,))], lambda b, y, x: b.atan2(y, x),
     [np.array([0.0, -0.0, 0.0, -0.0]), np.array([0.0, 0.0, -0.0, -0.0])])
 
+for _op in ("cumsum", "cumprod"):
+    for _dt, _shape, _axis in ((F32, (3, 4), 1), (F64, (2, 3, 2), 1), (I32, (5,), 0),
+                               (I64, (2, 3), 0)):
+        for _ex, _rev in ((False, False), (True, False), (False, True), (True, True)):
+            add(_op, f"{_dt.short}-axis{_axis}-ex{int(_ex)}-rev{int(_rev)}",
+                [(_dt.short, _shape)], lambda b, x, _op=_op, _a=_axis, _e=_ex, _r=_rev:
+                b.op(_op, x, axis=_a, exclusive=_e, reverse=_r),
+                lambda _dt=_dt, _shape=_shape: [rand(_dt, _shape, seed=14, lo=-2, hi=2)])
+
 for _op in ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]:
     add(_op, "f32", [("f32", (2, 3)), ("f32", (3,))], lambda b, x, y, _op=_op: b.op(_op, x, y),
         lambda: [rand(F32, (2, 3), seed=7, special=True), rand(F32, (3,), seed=8)])

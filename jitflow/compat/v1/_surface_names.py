@@ -69,7 +69,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "random"), random_crop=_image.random_crop)
     _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=A.diag_part)
     _set(ns(tf, "math"), **{n: getattr(A, n) for n in (
-        "confusion_matrix", "cumsum", "count_nonzero")})
+        "confusion_matrix", "cumsum", "cumprod", "count_nonzero")})
     _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=A.diag_part,
          band_part=A.matrix_band_part)
     _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (

@@ -92,4 +92,4 @@ def _scratch(ex, step, fn, dtype, name):
     return b
 
 
-from . import classify, conv, copy, gemm, pool, softmax  # noqa: E402,F401  (register the ops)
+from . import classify, conv, copy, gemm, pool, scan, softmax  # noqa: E402,F401  (register the ops)
