@@ -6,12 +6,14 @@ naming libmvec's SSE (``b``), AVX2 (``d``) and AVX-512 (``e``) versions that thi
 LLVM's loop vectorizer then calls ``_ZGVdN8v_sinf`` on 8 floats at once instead of the scalar
 ``sinf`` per element. Without libmvec (another C library), the declarations carry no variants
 and the loops stay scalar; the results are libm's either way (glibc documents libmvec's
-maximum error as 4 ulp; tests/test_math_unary_ops.py measures ours).
+maximum error as 4 ulp; tests/test_math_unary_ops.py measures ours). ``JITFLOW_LIBMVEC=0``
+leaves the variants out (scalar calls: benchmarks/math_unary.py compares the two).
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from typing import Optional
 
 #: name -> number of arguments (all are float -> float or (float, float) -> float)
@@ -47,7 +49,7 @@ def register(add_symbol, features: str) -> None:
     """Bind ``jf_m_<name>[f]`` and their vector variants (``add_symbol(name, address)``);
     ``features`` is the host's LLVM feature string (``+avx2,-avx512f,...``)."""
     libm = ctypes.CDLL("libm.so.6")
-    mvec = _libmvec()
+    mvec = _libmvec() if os.environ.get("JITFLOW_LIBMVEC", "1") != "0" else None
     have = {f[1:] for f in features.split(",") if f.startswith("+")}
     variants: dict[str, list[str]] = {}
     for name, arity in FUNCTIONS.items():
