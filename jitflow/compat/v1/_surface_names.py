@@ -54,11 +54,10 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(tf, **asserts)
     _set(ns(tf, "debugging"), **asserts)
 
-    _set(tf, **{n: getattr(U, n) for n in U.__all__ if n not in ("softsign", "selu",
-                                                                    "polygamma")})
-    _set(ns(tf, "math"), **{n: getattr(U, n) for n in U.__all__})
-    _set(ns(tf, "nn"), softsign=U.softsign, selu=U.selu, log_sigmoid=U.log_sigmoid,
-         crelu=C.crelu,
+    # TF1 spells softsign and selu under tf.nn only (tf.math.softsign too)
+    _set(tf, **{n: getattr(U, n) for n in U.__all__ if n not in ("softsign", "selu")})
+    _set(ns(tf, "math"), **{n: getattr(U, n) for n in U.__all__ if n != "selu"})
+    _set(ns(tf, "nn"), softsign=U.softsign, selu=U.selu, crelu=C.crelu,
          l2_normalize=C.l2_normalize,
          weighted_cross_entropy_with_logits=C.weighted_cross_entropy_with_logits)
     _set(ns(tf, "math"), l2_normalize=C.l2_normalize, reduce_logsumexp=tf.reduce_logsumexp,
