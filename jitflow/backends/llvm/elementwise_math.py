@@ -159,10 +159,13 @@ def lgamma64(em: Emitter, x: str) -> str:
 def digamma64(em: Emitter, x: str) -> str:
     d = _D(em)
     refl, z, small, w, pi_r = _reflect_and_shift(d, x)
-    acc = "0.0"
-    for k in range(GAMMA_SHIFT):
-        acc = d("fadd", acc, d("fdiv", "1.0", d("fadd", z, fhex(k))))
-    acc = d.sel(small, acc, "0.0")
+    # sum_k 1 / (z + k) = P'(z) / P(z) with P = prod_k (z + k): one division, not ten
+    p, dp = z, "1.0"
+    for k in range(1, GAMMA_SHIFT):
+        zk = d("fadd", z, fhex(k))
+        dp = d("fadd", d("fmul", dp, zk), p)
+        p = d("fmul", p, zk)
+    acc = d.sel(small, d("fdiv", dp, p), "0.0")
     t = d("fdiv", "1.0", d("fmul", w, w))
     out = d("fsub", d.call("jf_m_log", w), d("fdiv", fhex(0.5), w))
     out = d("fsub", d("fsub", out, d("fmul", t, d.horner(DIGAMMA_ASYM, t))), acc)
