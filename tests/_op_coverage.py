@@ -12,6 +12,8 @@ NN_TESTS = ("test_nn_ops.py", "test_nn_gradients.py", "test_llvm_nn.py")
 #: where the ops of other families are tested
 FAMILY_TESTS = {**{m: NN_TESTS for m in NN_MODULES},
                 "jitflow.ops.debug": ("test_check_numerics.py",),
+                "jitflow.ops.math_unary": ("test_math_unary_ops.py",),
+                "jitflow.ops.scan": ("test_scan_ops.py",),
                 "jitflow.ops.transfer": ("test_cuda_placement.py",),
                 "jitflow.ops.control": ("test_control_flow_ir.py",)}
 

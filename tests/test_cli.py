@@ -31,7 +31,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 WORKLOADS = Path(os.environ.get("JITFLOW_WORKLOADS") or ROOT / ".." / "shared" / "workloads")
 QUADRATIC = WORKLOADS / "quadratic.py"
 IR_STAGES = ["frontend", "autodiff", "canonicalize", "constant-fold", "cse", "canonicalize.2",
-             "dce", "fusion"]
+             "dce", "llvm-legalize", "fusion"]
 ALL_STAGES = IR_STAGES + ["memory", "llvm", "asm"]
 HAVE_DOT = shutil.which("dot") is not None
 NO_DOT = "Graphviz's `dot` is not installed (apt-get install graphviz); .ci/run installs it"

@@ -62,6 +62,42 @@ add("add", "scalar-symbolic", [("f32", ("s0", 3)), ("f32", ())],
 add("mul", "i32-wraps", [("i32", (3,))], lambda b, x: b.mul(x, x),
     [np.array([70000, -70000, 3], np.int32)])
 
+# ops/math_unary.py: inputs inside each function's domain plus the special values; the
+# simulator runs NumPy's float32 functions (1-2 ulp), the reference rounds float64 once
+_DOMAIN = {"asin": (-1, 1), "acos": (-1, 1), "atanh": (-0.99, 0.99), "acosh": (1, 6),
+           "log1p": (-0.9, 5), "lgamma": (-4.5, 6), "digamma": (-4.5, 6),
+           "trigamma": (-4.5, 6)}
+for _op in ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
+            "atanh", "erf", "erfc", "lgamma", "digamma", "trigamma", "log1p", "expm1", "floor",
+            "ceil", "round", "is_nan", "is_inf", "is_finite", "reciprocal", "softsign", "selu",
+            "log_sigmoid"]:
+    for _dt in (F32, F64):
+        _lo, _hi = _DOMAIN.get(_op, (-6, 6))
+        add(_op, _dt.short, [(_dt.short, (3, 4))], lambda b, x, _op=_op: b.op(_op, x),
+            lambda _dt=_dt, _lo=_lo, _hi=_hi: [rand(_dt, (3, 4), seed=11, lo=_lo, hi=_hi,
+                                                    special=True)],
+            **({"rtol": 4e-6, "atol": 1e-6} if _dt is F32 else {"rtol": 1e-11, "atol": 1e-12}))
+add("round", "halves-to-even", [("f32", (8,))], lambda b, x: b.round(x),
+    [np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 3.4999998, 1e9 + 0.5], np.float32)])
+add("round", "i32-identity", [("i32", (4,))], lambda b, x: b.round(x),
+    [np.array([-3, 0, 7, 2 ** 31 - 1], np.int32)])
+add("reciprocal", "i32", [("i32", (5,))], lambda b, x: b.reciprocal(x),
+    [np.array([1, -1, 2, -7, 100], np.int32)])
+add("atan2", "f32-broadcast", [("f32", (3, 1)), ("f32", (4,))], lambda b, y, x: b.atan2(y, x),
+    lambda: [rand(F32, (3, 1), seed=12, special=True), rand(F32, (4,), seed=13)],
+    rtol=4e-6, atol=1e-6)
+add("atan2", "f64-signed-zeros", [("f64", (4,)), ("f64", (4,))], lambda b, y, x: b.atan2(y, x),
+    [np.array([0.0, -0.0, 0.0, -0.0]), np.array([0.0, 0.0, -0.0, -0.0])])
+
+for _op in ("cumsum", "cumprod"):
+    for _dt, _shape, _axis in ((F32, (3, 4), 1), (F64, (2, 3, 2), 1), (I32, (5,), 0),
+                               (I64, (2, 3), 0)):
+        for _ex, _rev in ((False, False), (True, False), (False, True), (True, True)):
+            add(_op, f"{_dt.short}-axis{_axis}-ex{int(_ex)}-rev{int(_rev)}",
+                [(_dt.short, _shape)], lambda b, x, _op=_op, _a=_axis, _e=_ex, _r=_rev:
+                b.op(_op, x, axis=_a, exclusive=_e, reverse=_r),
+                lambda _dt=_dt, _shape=_shape: [rand(_dt, _shape, seed=14, lo=-2, hi=2)])
+
 for _op in ["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"]:
     add(_op, "f32", [("f32", (2, 3)), ("f32", (3,))], lambda b, x, y, _op=_op: b.op(_op, x, y),
         lambda: [rand(F32, (2, 3), seed=7, special=True), rand(F32, (3,), seed=8)])

@@ -16,6 +16,8 @@ def _llvm_lowers(name: str) -> bool:
     d = OPS[name]
     if d.kind == "control":
         return name in CONTROL      # run host-driven over compiled regions
+    if d.decompose is not None:
+        return True        # a kernel of its own, or llvm-legalize rewrites it into simpler ops
     if d.kind in ("view", "remap", "constant", "contraction"):
         return True        # aliased, strided loads, immediates or buffers, GEMM / inline
     if d.kind == "reduction" and d.combiner in ("sum", "mean", "max", "min", "prod"):

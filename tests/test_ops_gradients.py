@@ -376,6 +376,11 @@ def _distribution(rng, shape):
 PROBE_ARGS = {
     # TF's gradient (softmax - labels) is the derivative only when labels sum to 1
     "softmax_cross_entropy": lambda rng: [rng.uniform(-1, 1, (2, 3)), _distribution(rng, (2, 3))],
+    # inverse trigonometric and hyperbolic functions: inside their domains
+    "asin": lambda rng: [rng.uniform(-0.8, 0.8, (2, 3))],
+    "acos": lambda rng: [rng.uniform(-0.8, 0.8, (2, 3))],
+    "atanh": lambda rng: [rng.uniform(-0.8, 0.8, (2, 3))],
+    "acosh": lambda rng: [rng.uniform(1.5, 3.0, (2, 3))],
 }
 
 
@@ -412,6 +417,8 @@ def test_every_differentiable_op_is_checked(opname):
             check_gradient(opname, args, {})
         except (TypeError, ValueError, OpError):
             continue      # the type rule or the reference does not take this signature
+        except NotImplementedError:
+            break         # its gradient rule says it is missing: its family's tests check that
         return
     assert_tested_by_family(opname, family(opname))
 

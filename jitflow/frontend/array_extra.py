@@ -1,11 +1,11 @@
 """More TF1 array and math ops as compositions of existing ones: size, rank, slice,
 strided_slice, reverse, roll, diag/diag_part/matrix_band_part, count_nonzero,
-confusion_matrix, gather_nd, batch_gather, scatter_nd, cumsum, is_nan/is_inf/is_finite,
-round/rint, get_local_variable.
+confusion_matrix, gather_nd, batch_gather, scatter_nd, cumsum/cumprod (IR ops, ops/scan.py),
+get_local_variable.
 
 Index arithmetic is done on the host when the shapes are static (gather_nd flattens the
-params and gathers at the linear index; scatter_nd is a one-hot matmul; cumsum a matmul with a
-triangular constant), so the gradients are those of gather/matmul."""
+params and gathers at the linear index; scatter_nd is a one-hot matmul), so the gradients
+are those of gather/matmul."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -22,8 +22,7 @@ from .op_builder import constant, convert_to_tensor, make_op, static_ints, stati
 
 __all__ = ["size", "rank", "slice", "strided_slice", "reverse", "reverse_v2", "roll", "diag",
            "diag_part", "matrix_band_part", "matrix_diag", "count_nonzero", "confusion_matrix",
-           "gather_nd", "batch_gather", "scatter_nd", "cumsum", "is_nan", "is_inf",
-           "is_finite", "round", "rint", "get_local_variable", "reverse_sequence",
+           "gather_nd", "batch_gather", "scatter_nd", "cumsum", "cumprod", "get_local_variable", "reverse_sequence",
            "tensor_scatter_nd_add", "tensor_scatter_nd_sub", "tensor_scatter_nd_update",
            "scatter_update", "scatter_add", "scatter_sub", "scatter_nd_update", "scatter_nd_add",
            "scatter_nd_sub"]
@@ -372,35 +371,29 @@ def scatter_nd_sub(ref: Any, indices: Any, updates: Any, use_locking: bool = Fal
     return _var_update("sub", ref, indices, updates, name)
 
 
+def _scan(op_type: str, ir: str, x: Any, axis: Any, exclusive: bool, reverse: bool,
+          name: Optional[str]) -> Tensor:
+    t = convert_to_tensor(x, name="x")
+    a = axis if isinstance(axis, (int, np.integer)) else static_value(convert_to_tensor(axis))
+    if a is None:
+        raise NotImplementedError(f"tf.{ir} in jitflow needs the axis known when the graph is "
+                                  f"built, got {axis}")
+    return make_op(op_type, ir, [t], {"axis": int(np.asarray(a).reshape(())),
+                                      "exclusive": bool(exclusive), "reverse": bool(reverse)},
+                   name).outputs[0]
+
+
 def cumsum(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False,
            name: Optional[str] = None) -> Tensor:
-    """Cumulative sum along ``axis`` (static length) as a matmul with a triangular 0/1
-    matrix; ``exclusive`` leaves out the element itself, ``reverse`` sums from the end."""
-    with name_scope(name, "Cumsum") as scope:
-        t = convert_to_tensor(x, name="x")
-        r = t.shape.ndims
-        if r is None:
-            raise NotImplementedError("cumsum needs a tensor of known rank")
-        a = int(np.asarray(static_value(axis)).reshape(())) % r
-        n = t.shape.dims[a]
-        if n is None:
-            raise NotImplementedError(f"cumsum needs a static length along axis {a}")
-        i, j = np.arange(n)[:, None], np.arange(n)[None, :]
-        tri = (j > i) if exclusive else (j >= i)         # out[j] = sum_i tri[i, j] x[i]
-        if reverse:
-            tri = (j < i) if exclusive else (j <= i)
-        perm = [d for d in range(r) if d != a] + [a]
-        moved = transpose(t, perm) if a != r - 1 else t
-        lead = moved.shape.dims[:-1]
-        flat = reshape(moved, [-1, n])
-        if not t.dtype.is_floating:
-            raise TypeError(f"cumsum: jitflow supports float32/float64 here, got {t.dtype.name}")
-        out = reshape(M.matmul(flat, constant(tri.astype(t.dtype.np))),
-                      [-1 if d is None else d for d in lead] + [n])
-        if a != r - 1:
-            inv = list(np.argsort(perm))
-            out = transpose(out, inv)
-        return identity(out, name=scope)
+    """Cumulative sum along ``axis`` (TF op Cumsum): ``exclusive`` leaves the element itself
+    out (the first output is 0), ``reverse`` sums from the end."""
+    return _scan("Cumsum", "cumsum", x, axis, exclusive, reverse, name)
+
+
+def cumprod(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False,
+            name: Optional[str] = None) -> Tensor:
+    """Cumulative product along ``axis`` (TF op Cumprod; exclusive starts at 1)."""
+    return _scan("Cumprod", "cumprod", x, axis, exclusive, reverse, name)
 
 
 def reverse_sequence(input: Any, seq_lengths: Any, seq_axis: Any = None, batch_axis: Any = None,
@@ -448,46 +441,6 @@ def reverse_sequence(input: Any, seq_lengths: Any, seq_axis: Any = None, batch_a
         if perm != list(range(r)):
             out = transpose(out, list(np.argsort(perm)))
         return identity(out, name=scope)
-
-
-# ---------------------------------------------------------------------- float predicates ---
-
-def is_nan(x: Any, name: Optional[str] = None) -> Tensor:
-    """``x != x``."""
-    t = convert_to_tensor(x)
-    return M.not_equal(t, t, name=name or "IsNan")
-
-
-def is_finite(x: Any, name: Optional[str] = None) -> Tensor:
-    """``x - x == 0`` (NaN and +-inf give NaN)."""
-    t = convert_to_tensor(x)
-    return M.equal(M.subtract(t, t), constant(np.zeros((), t.dtype.np)), name=name or "IsFinite")
-
-
-def is_inf(x: Any, name: Optional[str] = None) -> Tensor:
-    """``|x| == inf``."""
-    t = convert_to_tensor(x)
-    return M.equal(M.abs(t), constant(np.asarray(np.inf, t.dtype.np)), name=name or "IsInf")
-
-
-def round(x: Any, name: Optional[str] = None) -> Tensor:  # noqa: A001
-    """Round half to even (banker's rounding), as TF; no gradient."""
-    with name_scope(name, "Round") as scope:
-        t = convert_to_tensor(x)
-        if not t.dtype.is_floating:
-            return identity(t, name=scope)
-        one = constant(np.ones((), t.dtype.np))
-        f = M.floordiv(t, one)
-        d = M.subtract(t, f)
-        up = M.add(f, one)
-        f_even = M.equal(M.floormod(f, constant(np.asarray(2, t.dtype.np))),
-                         constant(np.zeros((), t.dtype.np)))
-        half = constant(np.asarray(0.5, t.dtype.np))
-        tie = where(f_even, f, up)
-        return where(M.greater(d, half), up, where(M.less(d, half), f, tie), name=scope)
-
-
-rint = round
 
 
 def get_local_variable(name: str, shape: Any = None, dtype: Any = None, initializer: Any = None,

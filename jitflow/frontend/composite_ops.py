@@ -1,8 +1,8 @@
-"""TF1 ops that are compositions of jitflow's existing ops (no new IR op): activations
-(softsign, selu, log_sigmoid, crelu), norms (l2_normalize, norm, clip_by_average_norm),
+"""TF1 ops that are compositions of jitflow's existing ops (no new IR op): crelu, norms (l2_normalize, norm, clip_by_average_norm),
 constants built at graph build (eye, linspace, range with static bounds), broadcasting
-(broadcast_to, meshgrid), sequence_mask, tensordot, einsum, floor/ceil, and the graph helpers
-tuple, identity_n and make_template. Gradients come from the composed ops."""
+(broadcast_to, meshgrid), sequence_mask, tensordot, einsum, and the graph helpers tuple,
+identity_n and make_template (softsign, selu, log_sigmoid, floor and ceil are IR ops now:
+frontend/math_unary.py). Gradients come from the composed ops."""
 from __future__ import annotations
 
 import string
@@ -12,14 +12,14 @@ import numpy as np
 
 from ..ir.dtypes import as_dtype, bool_, float32, int32
 from . import math_ops as M
-from .array_ops import expand_dims, identity, reshape, transpose, where, zeros
+from .array_ops import expand_dims, identity, reshape, transpose, zeros
 from .graph import Tensor, get_default_graph, name_scope
 from .op_builder import constant, convert_to_tensor, static_ints, static_value
 
 __all__ = [
-    "softsign", "selu", "log_sigmoid", "crelu", "l2_normalize", "norm", "clip_by_average_norm",
+    "crelu", "l2_normalize", "norm", "clip_by_average_norm",
     "eye", "linspace", "lin_space", "broadcast_to", "meshgrid", "sequence_mask",
-    "tensordot", "einsum", "floor", "ceil", "tuple", "identity_n", "make_template",
+    "tensordot", "einsum", "tuple", "identity_n", "make_template",
     "weighted_cross_entropy_with_logits",
 ]
 
@@ -35,30 +35,6 @@ def _f(x: Any, name: str = "x") -> Tensor:
 
 
 # ---------------------------------------------------------------------- activations --------
-
-def softsign(features: Any, name: Optional[str] = None) -> Tensor:
-    """``x / (1 + |x|)``."""
-    with name_scope(name, "Softsign") as scope:
-        x = _f(features, "features")
-        return M.truediv(x, M.add(M.abs(x), 1.0), name=scope)
-
-
-def selu(features: Any, name: Optional[str] = None) -> Tensor:
-    """``scale * x`` for x > 0, ``scale * alpha * (exp(x) - 1)`` otherwise (TF's constants)."""
-    from .nn import elu
-    alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
-    with name_scope(name, "Selu") as scope:
-        x = _f(features, "features")
-        neg = M.multiply(elu(x), alpha)
-        return M.multiply(where(M.greater(x, 0.0), x, neg), scale, name=scope)
-
-
-def log_sigmoid(x: Any, name: Optional[str] = None) -> Tensor:
-    """``log(sigmoid(x)) = -softplus(-x)``, stable for large |x|."""
-    from .nn import softplus
-    with name_scope(name, "LogSigmoid") as scope:
-        return M.negative(softplus(M.negative(_f(x))), name=scope)
-
 
 def crelu(features: Any, name: Optional[str] = None, axis: int = -1) -> Tensor:
     """``concat([relu(x), relu(-x)], axis)``: the channel count doubles."""
@@ -354,20 +330,6 @@ def einsum(equation: str, *inputs: Any, **kwargs: Any) -> Tensor:
         red = list(_py_range(len(out), len(order)))
         res = M.reduce_sum(prod, red) if red else prod
         return identity(res, name=scope)
-
-
-def floor(x: Any, name: Optional[str] = None) -> Tensor:
-    """Largest integer not above x (float); no gradient, as in TF."""
-    t = _f(x)
-    return M.floordiv(t, convert_to_tensor(1.0, dtype=t.dtype), name=name or "Floor")
-
-
-def ceil(x: Any, name: Optional[str] = None) -> Tensor:
-    """Smallest integer not below x (float); no gradient, as in TF."""
-    with name_scope(name, "Ceil") as scope:
-        t = _f(x)
-        return M.negative(M.floordiv(M.negative(t), convert_to_tensor(1.0, dtype=t.dtype)),
-                          name=scope)
 
 
 # ---------------------------------------------------------------------- graph helpers ------

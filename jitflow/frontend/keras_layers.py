@@ -37,7 +37,7 @@ def get_activation(activation: Any) -> Optional[Callable]:
     if activation is None or callable(activation):
         return activation
     from . import nn
-    from .composite_ops import selu, softsign
+    from .math_unary import selu, softsign
     table = {"linear": None, "relu": nn.relu if hasattr(nn, "relu") else M.relu,
              "sigmoid": M.sigmoid, "tanh": M.tanh, "softmax": nn.softmax, "elu": nn.elu,
              "softplus": nn.softplus, "selu": selu, "softsign": softsign, "relu6": nn.relu6,

@@ -118,9 +118,7 @@ def squared_difference(x: Any, y: Any, name: Optional[str] = None) -> Tensor:
         return square(subtract(x, y), name=scope)
 
 
-def reciprocal(x: Any, name: Optional[str] = None) -> Tensor:
-    x = convert_to_tensor(x)
-    return _real_div(convert_to_tensor(1, dtype=x.dtype), x, name=name or "Reciprocal")
+reciprocal = unary("Reciprocal", "reciprocal")   # an IR op: ops/math_unary.py
 
 
 def cast(x: Any, dtype: Any, name: Optional[str] = None) -> Tensor:

@@ -407,6 +407,22 @@ def _leaky_imp(node, ins, consts):
                    node.name + "/")
 
 
+def _scan_row(tf_type: str, ir: str) -> Row:
+    """Cumsum / Cumprod: the axis is a Const input, exclusive and reverse are attributes."""
+    def imp(node, ins, consts):
+        axis = _int(_need_const(node, consts, 1, "axis"))
+        return make_op(tf_type, ir, ins[:1], {"axis": axis,
+                                              "exclusive": bool(node.attr("exclusive", False)),
+                                              "reverse": bool(node.attr("reverse", False))},
+                       node.name + "/")
+
+    def exp(op):
+        return ({"T": _t(op), "Tidx": ("type", as_dtype("int32")),
+                 "exclusive": bool(op.attrs["exclusive"]), "reverse": bool(op.attrs["reverse"])},
+                [np.asarray(op.attrs["axis"], np.int32)])
+    return Row(tf_type, imp, exp)
+
+
 def _sqdiff_imp(node, ins, consts):
     d = make_op("Sub", "sub", ins[:2], {}, node.name + "/sub/").outputs[0]
     return make_op("Square", "square", [d], {}, node.name + "/")    # exports as Sub + Square
@@ -446,6 +462,15 @@ _ELEMENTWISE = [
     ("Tanh", "tanh"), ("Identity", "identity"), ("StopGradient", "stop_gradient"),
     ("ZerosLike", "zeros_like"), ("OnesLike", "ones_like"), ("AddN", "add_n"),
     ("L2Loss", "l2_loss"),
+    # ops/math_unary.py (LogSigmoid has no TF op type: TF builds it from Neg and Softplus)
+    ("Sin", "sin"), ("Cos", "cos"), ("Tan", "tan"), ("Asin", "asin"), ("Acos", "acos"),
+    ("Atan", "atan"), ("Atan2", "atan2"), ("Sinh", "sinh"), ("Cosh", "cosh"),
+    ("Asinh", "asinh"), ("Acosh", "acosh"), ("Atanh", "atanh"), ("Erf", "erf"),
+    ("Erfc", "erfc"), ("Lgamma", "lgamma"), ("Digamma", "digamma"), ("Log1p", "log1p"),
+    ("Expm1", "expm1"), ("Floor", "floor"), ("Ceil", "ceil"), ("Round", "round"),
+    ("Rint", "round"), ("IsNan", "is_nan"), ("IsInf", "is_inf"), ("IsFinite", "is_finite"),
+    ("Reciprocal", "reciprocal"), ("Inv", "reciprocal"), ("Softsign", "softsign"),
+    ("Selu", "selu"),
 ]
 
 TABLE: dict[str, Row] = {r.tf_type: r for r in [
@@ -491,6 +516,7 @@ TABLE: dict[str, Row] = {r.tf_type: r for r in [
     Row("LeakyRelu", _leaky_imp, lambda op: ({"T": _t(op), "alpha": float(op.attrs["alpha"])},
                                              [])),
     Row("SquaredDifference", _sqdiff_imp, None),
+    _scan_row("Cumsum", "cumsum"), _scan_row("Cumprod", "cumprod"),
     Row("VarHandleOp", _var_handle_imp, None),
     Row("ReadVariableOp", _read_variable_imp, None),
     _assign_variable_row("AssignVariableOp", None),

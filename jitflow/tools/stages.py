@@ -31,6 +31,10 @@ IR_DESCRIPTIONS = {
     "constant-fold": "after constant folding",
     "cse": "after common-subexpression elimination",
     "dce": "after dead-code elimination",
+    "llvm-legalize": "after rewriting the ops llvm has no kernel for (selu, softsign, "
+                     "log_sigmoid) into their records' decompositions",
+    "cuda-legalize": "after rewriting the ops cuda has no kernel for into their records' "
+                     "decompositions",
     "fusion": "fused: group(N) marks the ops that run as one kernel",
 }
 BACKEND_DESCRIPTIONS = {

@@ -15,13 +15,17 @@ import threading
 
 import numpy as np
 
+from ...ops.math_unary import lgamma_scalar
 from .device import cuda, is_simulator
 
 _lock = threading.Lock()
 _ns: dict = {}
 _kernels: dict = {}
 
-UNARY_FNS = ("exp", "log", "tanh", "sqrt", "log1p", "expm1", "floor")
+UNARY_FNS = ("exp", "log", "tanh", "sqrt", "log1p", "expm1", "floor", "ceil", "rint", "sin",
+             "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh")
+#: libdevice functions NumPy lacks: the simulator uses ``math``'s (lgamma: +inf at the poles)
+MATH_FNS = ("erf", "erfc", "lgamma")
 
 
 def namespace() -> dict:
@@ -39,13 +43,17 @@ def namespace() -> dict:
         if is_simulator():
             for fn in UNARY_FNS:
                 ns[f"_{fn}_f32"] = ns[f"_{fn}_f64"] = getattr(np, fn)
+            for fn, impl in (("erf", math.erf), ("erfc", math.erfc), ("lgamma", lgamma_scalar)):
+                ns[f"_{fn}_f32"] = ns[f"_{fn}_f64"] = impl
+            ns["_atan2_f32"] = ns["_atan2_f64"] = np.arctan2
             ns["_pow_f32"] = ns["_pow_f64"] = np.power
             ns["_mul_f32"] = ns["_mul_f64"] = _sim_mul
         else:
             from numba.cuda import libdevice as ld
-            for fn in UNARY_FNS:
+            for fn in UNARY_FNS + MATH_FNS:
                 ns[f"_{fn}_f32"] = getattr(ld, fn + "f")
                 ns[f"_{fn}_f64"] = getattr(ld, fn)
+            ns["_atan2_f32"], ns["_atan2_f64"] = ld.atan2f, ld.atan2
             ns["_pow_f32"], ns["_pow_f64"] = ld.powf, ld.pow
             ns["_mul_f32"], ns["_mul_f64"] = ld.fmul_rn, ld.dmul_rn
         _ns.update(ns)

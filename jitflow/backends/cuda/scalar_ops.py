@@ -407,3 +407,6 @@ def _random(c, op, a):
     return z if dt is float64 else f"f32({z})"
 
 
+
+
+from . import scalar_math  # noqa: E402,F401  (registers ops/math_unary.py's entries)

@@ -484,3 +484,6 @@ def _bias_add_ew(em, op, a, ctx):
         raise UnsupportedOp("llvm", {"bias_add"})   # (fusion admits only the last axis)
     dt = op.operands[0].type.dtype
     return em.op(f"{'fadd' if dt.is_floating else 'add'} {rtype(dt)} {a[0]}, {a[1]}")
+
+
+from . import elementwise_math  # noqa: E402,F401  (registers ops/math_unary.py's lowerings)

@@ -22,7 +22,7 @@ import llvmlite
 import llvmlite.binding as llvm
 import numpy as np
 
-from . import diskcache, threads
+from . import diskcache, threads, vecmath
 
 _lock = threading.RLock()
 _state: dict = {}
@@ -88,6 +88,7 @@ def _register_symbols() -> None:
     libm = ctypes.CDLL("libm.so.6")
     for name in ("exp", "log", "tanh", "pow", "powf", "fmod", "fmodf", "expm1", "log1p"):
         llvm.add_symbol(f"jf_{name}", ctypes.cast(getattr(libm, name), ctypes.c_void_p).value)
+    vecmath.register(llvm.add_symbol, _state["features"])
 
 
 def have_openmp() -> bool:

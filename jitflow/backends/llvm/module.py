@@ -14,7 +14,7 @@ from ...kernels.groups import is_view, kernel_groups, materialized, needed_value
 from ...kernels.indexmap import ParamTable
 from ...kernels.plan import Buffer
 from ...passes.fusion import data_operands, is_reduction, is_remap
-from . import mathlib
+from . import mathlib, vecmath
 from .compiler import BUILTIN_KERNELS, CUSTOM_KERNELS, KernelGen, elementwise_ok, inline_matmul
 from .elementwise import LOWER
 from .emitter import Emitter
@@ -163,7 +163,7 @@ class ModuleBuilder:
 
     # ------------------------------------------------------------------ codegen ----------
     def build(self) -> str:
-        parts = [mathlib.library()]
+        parts = [mathlib.library(), vecmath.declarations()]
         for k in self.kernels:
             k.text = KernelGen(self, k).generate()
             parts.append(k.text)

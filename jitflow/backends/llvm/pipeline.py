@@ -1,7 +1,25 @@
-"""The llvm backend's pass pipeline: the shared simplifications, then fusion."""
+"""The llvm backend's pass pipeline: the shared simplifications; ``llvm-legalize``, which
+rewrites the ops with a decomposition and no llvm kernel or scalar lowering of their own
+(``softsign``, ``selu``, ``log_sigmoid``) into their records' simpler ops, so fusion puts
+their parts into the neighbours' loops; then fusion."""
 from __future__ import annotations
 
-from ...passes.manager import FUSION, SIMPLIFY, register_pipeline
+from ...ir.core import Function
+from ...passes.decompose import decompose
+from ...passes.manager import FUSION, SIMPLIFY, Pass, register_pipeline
 
-PIPELINE = [*SIMPLIFY, FUSION]
+
+def native_ops() -> set[str]:
+    """The ops the llvm backend lowers itself (scalar table, custom and built-in kernels)."""
+    from .compiler import BUILTIN_KERNELS, CUSTOM_KERNELS
+    from .elementwise import LOWER
+    return set(LOWER) | set(CUSTOM_KERNELS) | set(BUILTIN_KERNELS)
+
+
+def _legalize(f: Function) -> Function:
+    return decompose(f, keep=native_ops())
+
+
+LLVM_LEGALIZE = Pass("llvm-legalize", _legalize, per_device=True)
+PIPELINE = [*SIMPLIFY, LLVM_LEGALIZE, FUSION]
 register_pipeline("llvm", PIPELINE)

@@ -12,6 +12,7 @@ from ...frontend import composite_ops as C
 from ...frontend import distributions as _dist
 from ...frontend import host_ops as _host
 from ...frontend import math_extra as X
+from ...frontend import math_unary as U
 from ...frontend import image as _image
 from ...frontend import image_color as _color
 from ...frontend import keras_layers as _keras_layers
@@ -46,8 +47,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     the namespace ``tf.image``."""
     tf.GraphKeys = GraphKeys
     top = {n: getattr(C, n) for n in (
-        "log_sigmoid", "norm", "clip_by_average_norm", "eye", "linspace", "lin_space",
-        "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum", "floor", "ceil",
+        "norm", "clip_by_average_norm", "eye", "linspace", "lin_space",
+        "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum",
         "tuple", "identity_n", "make_template")}
     _set(tf, **top, random_crop=_image.random_crop)
     _set(tf, py_func=_host.py_func, numpy_function=_host.numpy_function, Print=_host.Print,
@@ -60,11 +61,13 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(tf, **asserts)
     _set(ns(tf, "debugging"), **asserts)
 
-    _set(ns(tf, "nn"), softsign=C.softsign, selu=C.selu, crelu=C.crelu,
+    # TF1 spells softsign and selu under tf.nn only (tf.math.softsign too)
+    _set(tf, **{n: getattr(U, n) for n in U.__all__ if n not in ("softsign", "selu")})
+    _set(ns(tf, "math"), **{n: getattr(U, n) for n in U.__all__ if n != "selu"})
+    _set(ns(tf, "nn"), softsign=U.softsign, selu=U.selu, crelu=C.crelu,
          l2_normalize=C.l2_normalize,
          weighted_cross_entropy_with_logits=C.weighted_cross_entropy_with_logits)
-    _set(ns(tf, "math"), floor=C.floor, ceil=C.ceil, log_sigmoid=C.log_sigmoid,
-         softsign=C.softsign, l2_normalize=C.l2_normalize, reduce_logsumexp=tf.reduce_logsumexp,
+    _set(ns(tf, "math"), l2_normalize=C.l2_normalize, reduce_logsumexp=tf.reduce_logsumexp,
          reduce_any=tf.reduce_any, reduce_all=tf.reduce_all, argmax=tf.argmax,
          argmin=tf.argmin)
     _set(ns(tf, "linalg"), eye=C.eye, norm=C.norm, tensordot=C.tensordot, einsum=C.einsum,
@@ -72,8 +75,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "random"), random_crop=_image.random_crop)
     _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=A.diag_part)
     _set(ns(tf, "math"), **{n: getattr(A, n) for n in (
-        "confusion_matrix", "cumsum", "is_nan", "is_inf", "is_finite", "round", "rint",
-        "count_nonzero")})
+        "confusion_matrix", "cumsum", "cumprod", "count_nonzero")})
     _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=A.diag_part,
          band_part=A.matrix_band_part)
     _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (

@@ -1,6 +1,6 @@
 """The cuda backend's library kernels: the ops that are not elementwise or reductions, each
 family's kernel source templates and launch planning in one module (copy, gemm, conv, pool,
-softmax, classify).
+softmax, classify, scan).
 
 A template is Python source specialized by dtype (typed literals, shared-memory arrays) and,
 where it unrolls index arithmetic, by rank; ``kernel(name, **spec)`` compiles it once per
@@ -92,4 +92,4 @@ def _scratch(ex, step, fn, dtype, name):
     return b
 
 
-from . import classify, conv, copy, gemm, pool, softmax  # noqa: E402,F401  (register the ops)
+from . import classify, conv, copy, gemm, pool, scan, softmax  # noqa: E402,F401  (register the ops)

@@ -33,6 +33,7 @@ innermost and contiguous so the innermost loops vectorize:
   the offending values exactly as the reference backend does.
 * bias_add along any axis (when it is alone in its kernel), in_top_k, argmax/argmin, one_hot,
   gather/gather_grad, split, pad, tile/tile_grad, l2_loss, reduce_all/any: plain loop nests.
+* cumsum, cumprod (``scan``): row after row along the axis, the inner elements vectorized.
 
 Accumulators are entry-block allocas (``_IR.local``) that LLVM promotes to registers, so
 reductions vectorize (float sums carry ``reassoc``). Innermost channel loops are emitted by
@@ -42,4 +43,4 @@ loop with gathers and scatters (a bias_add over (100, 28, 28, 32) took 4 ms inst
 """
 from __future__ import annotations
 
-from . import classify, conv, movement, pool, softmax  # noqa: F401  (register the kernels)
+from . import classify, conv, movement, pool, scan, softmax  # noqa: F401  (register the kernels)
