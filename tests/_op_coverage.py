@@ -15,7 +15,8 @@ FAMILY_TESTS = {**{m: NN_TESTS for m in NN_MODULES},
                 "jitflow.ops.math_unary": ("test_math_unary_ops.py",),
                 "jitflow.ops.scan": ("test_scan_ops.py",),
                 "jitflow.ops.transfer": ("test_cuda_placement.py",),
-                "jitflow.ops.control": ("test_control_flow_ir.py",)}
+                "jitflow.ops.control": ("test_control_flow_ir.py",),
+                "jitflow.ops.host": ("test_host_callbacks.py", "test_data_dependent_shapes.py")}
 
 
 def assert_tested_by_family(name: str, family: str) -> None:

@@ -122,3 +122,38 @@ def test_dynamic_stitch_later_rows_win_and_setdiff1d_keeps_order():
         got = _run([st_, out, idx])
     assert got[0].tolist() == [1.0, 9.0]
     assert got[1].tolist() == [5, 4, 3] and got[2].tolist() == [0, 2, 4]
+
+
+def _single_op(opname, args, **attrs):
+    """``opname`` as a one-op IR Function on the reference interpreter (the host's runner)."""
+    from jitflow.backends.reference import ReferenceBackend
+    from jitflow.ir.builder import Builder
+    from jitflow.ir.core import Function
+    from jitflow.ir.dtypes import as_dtype
+    from jitflow.ir.types import TensorType
+    f = Function("t")
+    params = [f.add_param(TensorType(as_dtype(a.dtype), (None,) * a.ndim)) for a in args]
+    out = Builder(f.ops).op(opname, *params, **attrs)
+    outs = list(out) if isinstance(out, tuple) else [out]
+    f.set_results(outs)
+    return outs, ReferenceBackend().compile(f).run(list(args))
+
+
+def test_the_host_ir_ops_give_what_their_type_rules_promise():
+    from jitflow.ops.host import register
+    c = np.array([[True, False], [True, True]])
+    (w,), (gw,) = _single_op("where_indices", [c])
+    assert str(w.type) == "i64[?,2]" and gw.tolist() == [[0, 0], [1, 0], [1, 1]]
+    outs, got = _single_op("unique", [np.array([4, 4, 2], np.int32)], counts=True)
+    assert [str(v.type) for v in outs] == ["i32[?]", "i32[?]", "i32[?]"]
+    assert [g.tolist() for g in got] == [[4, 2], [0, 0, 1], [2, 1]]
+    outs, got = _single_op("dynamic_partition", [np.arange(3.0), np.array([1, 0, 1], np.int32)],
+                           num_partitions=2)
+    assert [g.tolist() for g in got] == [[1.0], [0.0, 2.0]]
+    (s,), (gs,) = _single_op("dynamic_stitch", [np.array([1, 0], np.int32), np.array([5.0, 6.0])],
+                             n=1)
+    assert str(s.type) == "f64[?]" and gs.tolist() == [6.0, 5.0]
+    key = register(lambda a: a * 3)
+    (p,), (gp,) = _single_op("py_call", [np.array([1.0, 2.0])], fn=key, results="f64[?]",
+                             single=True)
+    assert gp.tolist() == [3.0, 6.0]

@@ -143,9 +143,10 @@ def test_unsupported_dtype_names_exist_but_refuse_use():
             continue      # a tf.string placeholder is a host string tensor (tf.data), below
         with pytest.raises(TypeError, match=f"dtype {name} is not supported by jitflow yet"):
             tf.placeholder(d, [2])
-    s = tf.placeholder(tf.string, [2])          # file names / iterator handles for tf.data
+    s = tf.placeholder(tf.string, [2])          # a host string tensor (tf.data, tf.strings)
+    assert tf.Session().run(s, {s: ["a", "b"]}).tolist() == [b"a", b"b"]
     with pytest.raises(TypeError, match="tf.string tensor"):
-        tf.Session().run(s, {s: ["a", "b"]})
+        tf.cast(s, tf.float32)
     assert tf.float32.name == "float32" and tf.dtypes.float32 is tf.float32
 
 

@@ -180,6 +180,9 @@ def convert_to_tensor(value: Any, dtype: Any = None, name: Optional[str] = None,
         return value
     if isinstance(value, Operation):
         raise TypeError(f"Can not convert an Operation ({value.name}) into a Tensor.")
+    if hasattr(value, "_as_graph_element") and getattr(getattr(value, "dtype", None), "name",
+                                                       "") == "string":
+        value._as_graph_element()      # a host string tensor: raises, saying what takes one
     if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) or hasattr(v, "_as_tensor")
                                                 for v in value):
         from .array_ops import stack
