@@ -201,27 +201,30 @@ def _diff(args, comp) -> int:
             a, b = comp.resolve(args.diff[0]), comp.resolve(args.diff[1])
     except ValueError as e:
         raise CLIError(str(e)) from None
-    lines = list(difflib.unified_diff(_diff_text(a).splitlines(), _diff_text(b).splitlines(),
+    lines = list(difflib.unified_diff(_diff_text(comp, a).splitlines(),
+                                      _diff_text(comp, b).splitlines(),
                                       f"{comp.function_name} {a.name}",
                                       f"{comp.function_name} {b.name}", lineterm=""))
+    named = comp.named()
     if not lines:
         _status(args, f"no changes between {a.name} and {b.name}")
+    elif a.name in named and b.name in named:
+        from .naming import change_summary
+        _status(args, f"{a.name} -> {b.name}: {change_summary(*named[a.name], *named[b.name])}")
     _write(args, "".join(line + "\n" for line in lines))
     return 0
 
 
-def _diff_text(stage) -> str:
-    """An IR stage with stable value names (tools/naming.py: named by their producer, not
-    renumbered between stages), so a diff shows what the pass changed; other stages as is."""
+def _diff_text(comp, stage) -> str:
+    """An IR stage with stable value names (tools/naming.py: named by their producer and
+    matched across the stages, not renumbered), so a diff shows what the passes changed;
+    other stages as is."""
     text = _stage_text(stage)
-    if not stage.is_ir:
+    named = comp.named().get(stage.name) if stage.is_ir else None
+    if named is None:
         return text
-    from ..ir.parser import parse
     from .naming import stable_text
-    try:
-        return stable_text(parse(text.split("--- fusion log")[0]))
-    except ValueError:
-        return text
+    return stable_text(*named)
 
 
 def _text_output(comp, stages) -> str:
