@@ -258,30 +258,25 @@ def _dot_for(comp, stage) -> str:
 
 
 def _html(args, comp, stages) -> str:
-    from .graph import GraphvizMissing, INSTALL_HINT, html_page, render_svg
+    """The interactive page (tools/page.py): a graph of every IR stage drawn in the browser
+    (no Graphviz needed), the text of every stage and each IR stage's diff from the one before,
+    in stable value names."""
+    from .naming import change_summary, stable_text
+    from .page import html_page, stage_graph
+    named = comp.named()
     sections = []
-    svgs: dict[str, str] = {}
-    missing: Optional[str] = None
     for s in stages:
         sec = {"name": s.name, "description": s.description,
-               "text": _stage_text(s, soft=len(stages) > 1),
-               "is_ir": s.is_ir}
-        if s.is_ir:
-            if missing is None:
-                dot = _dot_for(comp, s)
-                try:
-                    if s.text not in svgs:
-                        svgs[s.text] = render_svg(dot)
-                    sec["svg"] = svgs[s.text]
-                except GraphvizMissing as e:
-                    missing = str(e)
-                    print(f"jitflow dump-ir: warning: {e}; the page has text only",
-                          file=sys.stderr)
-            if missing is not None:
-                sec["note"] = f"No picture: Graphviz's `dot` was not found ({INSTALL_HINT})."
+               "text": _stage_text(s, soft=len(stages) > 1), "is_ir": s.is_ir}
+        if s.name in named:
+            f, names = named[s.name]
+            sec["graph"] = stage_graph(f, names)
             prev = comp.previous(s)
-            if prev is not None and prev.is_ir:
-                sec["prev"] = (prev.name, prev.text)
+            if prev is not None and prev.name in named:
+                pf, pnames = named[prev.name]
+                before, after = stable_text(pf, pnames), stable_text(f, names)
+                summary = "" if before == after else change_summary(pf, pnames, f, names)
+                sec["diff"] = (prev.name, before, after, summary)
         sections.append(sec)
     meta = [f"source: {os.path.abspath(comp.source)}", f"compilation: {comp.summary}",
             f"backend: {comp.backend}"]
