@@ -8,6 +8,7 @@ Each program is run once per format (a few seconds each); MNIST comes from the o
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -107,9 +108,15 @@ def test_html_of_every_stage(program, workload_out, tmp_path):
     dump(program, workload_out, "--format", "html", "-o", out, "-q")
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    ids = re.findall(r'<section id="(stage-[\w.-]+)"', page)
+    ids = re.findall(r'<section class="stage" id="(stage-[\w.-]+)"', page)
     assert ids == [f"stage-{s}" for s in ALL_STAGES]
     assert "memory plan of @run" in page and "(not available" not in page
+    data = re.search(r'<script type="application/json" id="jf-data">(.*?)</script>', page, re.S)
+    stages = {s["name"]: s["graph"] for s in json.loads(data.group(1))["stages"]}
+    for name in IR_STAGES:          # every IR stage has its graph, every operand a drawn node
+        ids = {n["id"] for n in stages[name]["nodes"]}
+        assert all(e[0] in ids for n in stages[name]["nodes"] for e in n["in"]), name
+    assert stages["memory"] is None
 
 
 def test_diff_names_values_by_their_producer(workload_out):
