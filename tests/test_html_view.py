@@ -9,6 +9,7 @@ installs it).
 """
 from __future__ import annotations
 
+import html
 import html.parser
 import json
 import re
@@ -97,8 +98,7 @@ class _Dom(html.parser.HTMLParser):
 
     def on_screen(self, node) -> tuple[float, float, float, float]:
         """The box in window pixels of the graph area."""
-        m = re.fullmatch(r"translate\(([-\d.e]+),([-\d.e]+)\) scale\(([-\d.e]+)\)", self.transform)
-        tx, ty, k = map(float, m.groups())
+        tx, ty, k = _view(self.transform)
         return (tx + node["x"] * k, ty + node["y"] * k, node["w"] * k, node["h"] * k)
 
 
@@ -173,10 +173,7 @@ def test_selected_op_fills_the_panel_and_is_centred(cnn_page):
 
 
 def test_search_opens_scopes_highlights_and_centres(cnn_page):
-    nodes = stage_nodes(cnn_page, "fusion")
-    want = [n["id"] for n in nodes
-            if any("update_fc1/kernel/sqrt" in (s or "").lower()
-                   for s in [n["kind"], n["tf"], n["num"], *n["names"]])]
+    want = _matching(cnn_page, "fusion", "update_fc1/kernel/Sqrt")
     assert want
     dom = render(cnn_page, "search=" + quote("update_fc1/kernel/Sqrt"))
     assert "".join(dom.count_text).strip() == f"1 / {len(want)}"
@@ -199,6 +196,22 @@ def _overlaps(boxes) -> list:
     return out
 
 
+def _extent(dom: _Dom) -> float:
+    return max(n["x"] + n["w"] for n in dom.nodes) * max(n["y"] + n["h"] for n in dom.nodes)
+
+
+def _view(transform: str) -> tuple[float, float, float]:
+    m = re.fullmatch(r"translate\(([-\d.e]+),([-\d.e]+)\) scale\(([-\d.e]+)\)", transform)
+    return tuple(map(float, m.groups()))
+
+
+def _matching(page: Path, stage: str, text: str) -> list[str]:
+    """Ids of the ops the search box should find for ``text``, in page order."""
+    return [n["id"] for n in stage_nodes(page, stage)
+            if any(text.lower() in (s or "").lower()
+                   for s in [n["kind"], n["tf"], n["num"], *n["names"]])]
+
+
 def test_collapse_and_expand_relayout(cnn_page):
     nodes = stage_nodes(cnn_page, "frontend")
     closed = render(cnn_page, "stage=frontend&expand=none")
@@ -209,8 +222,7 @@ def test_collapse_and_expand_relayout(cnn_page):
     assert {n["id"] for n in closed.nodes} >= {"s:train", "s:conv1"}
     assert _overlaps(opened.nodes) == [] and _overlaps(closed.nodes) == []
     # a closed scope gives its space back
-    extent = lambda d: max(n["x"] + n["w"] for n in d.nodes) * max(n["y"] + n["h"] for n in d.nodes)  # noqa: E731
-    assert extent(closed) < extent(opened) / 4
+    assert _extent(closed) < _extent(opened) / 4
 
 
 def test_screenshot_shows_the_graph(cnn_page, tmp_path):
@@ -228,3 +240,79 @@ def test_screenshot_shows_the_graph(cnn_page, tmp_path):
     assert drawn > 0.05 * total, drawn / total          # the first screen is not blank
     greens = sum(n for n, (r, g, b) in colours if g > r + 20 and g > b + 10)
     assert greens > 200                                  # parameters are drawn (green boxes)
+
+
+_DRIVER = """<!DOCTYPE html><html><body><pre id="out">pending</pre>
+<iframe id="f" src="page.html" style="width:1280px;height:900px;border:0"></iframe>
+<script>
+const f = document.getElementById("f");
+f.onload = () => {
+  const out = {};
+  try {
+    const w = f.contentWindow, d = f.contentDocument;
+    const count = () => d.querySelectorAll("g.jf-node").length;
+    const view = () => d.getElementById("jf-viewport").getAttribute("transform");
+    const click = (el, type) => el.dispatchEvent(new MouseEvent(type || "click", {bubbles: true}));
+    // a closed scope opens on double-click and closes from its cluster's title
+    const sc = d.querySelector("g.jf-node.jf-scope");
+    out.scope = sc.dataset.id; out.before = count();
+    click(sc, "dblclick");
+    out.opened = count();
+    out.cluster = !!d.querySelector(`g.jf-cluster[data-path="${out.scope.slice(2)}"]`);
+    click(d.querySelector(`g.jf-cluster[data-path="${out.scope.slice(2)}"] text`));
+    out.closed = count();
+    // clicking an op fills the panel; clicking an operand link there selects that op
+    const op = d.querySelector("g.jf-node.kind-op");
+    click(op);
+    out.op = op.dataset.id; out.panel = d.getElementById("jf-panel").dataset.selected;
+    const link = d.querySelector("#jf-panel a");
+    out.link = link.textContent; click(link);
+    out.panel2 = d.getElementById("jf-panel").dataset.selected;
+    // wheel zooms around the pointer, a drag pans
+    const svg = d.getElementById("jf-svg");
+    out.v0 = view();
+    svg.dispatchEvent(new WheelEvent("wheel", {deltaY: -400, clientX: 300, clientY: 300,
+                                               bubbles: true, cancelable: true}));
+    out.v1 = view();
+    svg.dispatchEvent(new PointerEvent("pointerdown", {clientX: 100, clientY: 100, bubbles: true}));
+    w.dispatchEvent(new PointerEvent("pointermove", {clientX: 160, clientY: 130}));
+    w.dispatchEvent(new PointerEvent("pointerup", {}));
+    out.v2 = view();
+    // typing in the search box, then Enter for the next match
+    const box = d.getElementById("jf-search");
+    box.value = "relu"; box.dispatchEvent(new Event("input"));
+    out.count1 = d.getElementById("jf-count").textContent;
+    box.dispatchEvent(new KeyboardEvent("keydown", {key: "Enter", bubbles: true}));
+    out.count2 = d.getElementById("jf-count").textContent;
+    out.current = [...d.querySelectorAll("g.jf-node.current")].map((g) => g.dataset.id);
+    // another stage keeps the selection (stable names) and the URL says what is shown
+    const sel = d.getElementById("jf-stage");
+    sel.value = "0"; sel.dispatchEvent(new Event("change"));
+    out.stage_nodes = count(); out.panel3 = d.getElementById("jf-panel").dataset.selected;
+    out.hash = w.location.hash;
+  } catch (e) { out.error = String(e.stack || e); }
+  document.getElementById("out").textContent = JSON.stringify(out);
+};
+</script></body></html>
+"""
+
+
+def test_mouse_and_keyboard(cnn_page, tmp_path):
+    """Clicks, a wheel, a drag and typing, dispatched from a page that holds the viewer in a
+    frame (Chromium lets file:// pages script each other with --allow-file-access-from-files)."""
+    shutil.copy(cnn_page, tmp_path / "page.html")
+    (tmp_path / "driver.html").write_text(_DRIVER)
+    p = _chromium(tmp_path / "driver.html", "", "--allow-file-access-from-files", "--dump-dom")
+    m = re.search(r'<pre id="out">(.*?)</pre>', p.stdout, re.S)
+    out = json.loads(html.unescape(m.group(1)))
+    assert "error" not in out, out.get("error")
+    assert out["opened"] > out["before"] and out["cluster"] and out["closed"] == out["before"]
+    assert out["panel"] == out["op"] and out["panel2"] == out["link"].split(" ")[0] != out["op"]
+    v0, v1, v2 = _view(out["v0"]), _view(out["v1"]), _view(out["v2"])
+    assert v1[2] > 1.5 * v0[2] and v2[2] == v1[2]                 # zoomed in, then panned
+    assert (round(v2[0] - v1[0]), round(v2[1] - v1[1])) == (60, 30)
+    relus = _matching(cnn_page, "fusion", "relu")
+    assert out["count1"] == f"1 / {len(relus)}" and out["count2"] == f"2 / {len(relus)}"
+    assert out["current"] == [relus[1]]
+    assert out["panel3"] == relus[1] and out["stage_nodes"] > 10   # frontend has it too
+    assert out["hash"].startswith("#stage=frontend&select=") and "search=relu" in out["hash"]

@@ -136,8 +136,8 @@ _TOOLBAR = """<div id="jf-app"><div id="jf-bar">
 <a href="#jf-text">text &amp; diffs &darr;</a>
 </div><div id="jf-main"><div id="jf-graph">
 <svg id="jf-svg" xmlns="http://www.w3.org/2000/svg"><defs><marker id="jf-arrow" viewBox="0 0 10 10"
- refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z"
- fill="#607d8b"/></marker></defs><g id="jf-viewport"></g></svg>
+ refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+<path d="M0,0L10,5L0,10z" fill="#607d8b"/></marker></defs><g id="jf-viewport"></g></svg>
 <div id="jf-nograph"></div><p id="jf-desc"></p></div>
 <aside id="jf-panel"></aside></div></div>"""
 
