@@ -112,7 +112,9 @@ def test_html_of_every_stage(program, workload_out, tmp_path):
     assert ids == [f"stage-{s}" for s in ALL_STAGES]
     assert "memory plan of @run" in page and "(not available" not in page
     data = re.search(r'<script type="application/json" id="jf-data">(.*?)</script>', page, re.S)
-    stages = {s["name"]: s["graph"] for s in json.loads(data.group(1))["stages"]}
+    listed = json.loads(data.group(1))["stages"]
+    stages = {s["name"]: s["graph"] or (listed[s["graph_of"]]["graph"] if "graph_of" in s
+                                         else None) for s in listed}
     for name in IR_STAGES:          # every IR stage has its graph, every operand a drawn node
         ids = {n["id"] for n in stages[name]["nodes"]}
         assert all(e[0] in ids for n in stages[name]["nodes"] for e in n["in"]), name

@@ -119,7 +119,9 @@ def page_data(page: Path) -> dict:
 
 
 def stage_nodes(page: Path, stage: str) -> list[dict]:
-    return next(s for s in page_data(page)["stages"] if s["name"] == stage)["graph"]["nodes"]
+    stages = page_data(page)["stages"]
+    s = next(s for s in stages if s["name"] == stage)
+    return (s["graph"] or stages[s["graph_of"]]["graph"])["nodes"]
 
 
 def test_page_is_self_contained(cnn_page):

@@ -136,7 +136,7 @@ _TOOLBAR = """<div id="jf-app"><div id="jf-bar">
 <a href="#jf-text">text &amp; diffs &darr;</a>
 </div><div id="jf-main"><div id="jf-graph">
 <svg id="jf-svg" xmlns="http://www.w3.org/2000/svg"><defs><marker id="jf-arrow" viewBox="0 0 10 10"
- refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+ refX="9" refY="5" markerWidth="7" markerHeight="7" markerUnits="userSpaceOnUse" orient="auto">
 <path d="M0,0L10,5L0,10z" fill="#607d8b"/></marker></defs><g id="jf-viewport"></g></svg>
 <div id="jf-nograph"></div><p id="jf-desc"></p></div>
 <aside id="jf-panel"></aside></div></div>"""
@@ -147,9 +147,17 @@ def html_page(title: str, meta: Sequence[str], sections: Sequence[dict]) -> str:
     ``stage_graph``), diff (prev name, prev text, text, summary) in stable names."""
     css = (_ASSETS / "viewer.css").read_text(encoding="utf-8")
     js = (_ASSETS / "viewer.js").read_text(encoding="utf-8")
-    data = {"group_colors": GROUP_COLORS,
-            "stages": [{"name": s["name"], "description": s.get("description", ""),
-                        "graph": s.get("graph")} for s in sections]}
+    stages, seen = [], {}
+    for i, s in enumerate(sections):        # a stage a pass left unchanged points at its twin
+        st = {"name": s["name"], "description": s.get("description", ""), "graph": s.get("graph")}
+        if st["graph"] is not None:
+            key = json.dumps(st["graph"], sort_keys=True)
+            if key in seen:
+                st["graph"], st["graph_of"] = None, seen[key]
+            else:
+                seen[key] = i
+        stages.append(st)
+    data = {"group_colors": GROUP_COLORS, "stages": stages}
     parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
              f"<title>{html.escape(title)}</title>", f"<style>{css}</style></head><body>",
              _TOOLBAR.format(title=html.escape(title)),

@@ -15,6 +15,7 @@
   "use strict";
   const SVGNS = "http://www.w3.org/2000/svg";
   const DATA = JSON.parse(document.getElementById("jf-data").textContent);
+  DATA.stages.forEach((s) => { if (s.graph_of !== undefined) s.graph = DATA.stages[s.graph_of].graph; });
   const GROUP_COLORS = DATA.group_colors;
   const AUTO_VISIBLE = 60;          // the first screen expands scopes while at most this many boxes show
   const PAD = 10, HEAD = 20, NODESEP = 18, RANKSEP = 34;
@@ -298,12 +299,17 @@
     })(G.root, 0);
     for (const d of G.drawn.values()) {
       const mid = (d.lca.edgePoints.get(d.cu.id + ">" + d.cv.id) || []).map((p) => ({ x: p.x + d.lca.ax, y: p.y + d.lca.ay }));
-      const pts = [{ x: d.ru.ax + d.ru.w / 2, y: d.ru.ay + d.ru.h }];
-      if (d.cu !== d.ru) pts.push({ x: pts[0].x, y: d.cu.ay + d.cu.h });
-      pts.push(...mid);
-      const end = { x: d.rv.ax + d.rv.w / 2, y: d.rv.ay };
-      if (d.cv !== d.rv) pts.push({ x: end.x, y: d.cv.ay });
-      pts.push(end);
+      let pts;
+      if (d.rv.ay >= d.ru.ay + d.ru.h) {          // downwards: bottom to top, leaving and entering clusters straight
+        pts = [{ x: d.ru.ax + d.ru.w / 2, y: d.ru.ay + d.ru.h }];
+        if (d.cu !== d.ru) pts.push({ x: pts[0].x, y: d.cu.ay + d.cu.h });
+        pts.push(...mid);
+        const end = { x: d.rv.ax + d.rv.w / 2, y: d.rv.ay };
+        if (d.cv !== d.rv) pts.push({ x: end.x, y: d.cv.ay });
+        pts.push(end);
+      } else {                                     // against the flow (a cycle between scopes): side to side
+        pts = [{ x: d.ru.ax + d.ru.w, y: d.ru.ay + d.ru.h / 2 }, ...mid, { x: d.rv.ax + d.rv.w, y: d.rv.ay + d.rv.h / 2 }];
+      }
       el("path", { d: smooth(pts), class: "jf-edge" + (d.dashed ? " dashed" : ""), "data-from": d.ru.id, "data-to": d.rv.id,
         "stroke-width": Math.min(1 + Math.log2(d.count), 4), "marker-end": "url(#jf-arrow)" }, le);
     }
