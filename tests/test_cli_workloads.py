@@ -8,6 +8,7 @@ Each program is run once per format (a few seconds each); MNIST comes from the o
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -107,19 +108,73 @@ def test_html_of_every_stage(program, workload_out, tmp_path):
     dump(program, workload_out, "--format", "html", "-o", out, "-q")
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    ids = re.findall(r'<section id="(stage-[\w.-]+)"', page)
+    ids = re.findall(r'<section class="stage" id="(stage-[\w.-]+)"', page)
     assert ids == [f"stage-{s}" for s in ALL_STAGES]
     assert "memory plan of @run" in page and "(not available" not in page
+    data = re.search(r'<script type="application/json" id="jf-data">(.*?)</script>', page, re.S)
+    listed = json.loads(data.group(1))["stages"]
+    stages = {s["name"]: s["graph"] or (listed[s["graph_of"]]["graph"] if "graph_of" in s
+                                         else None) for s in listed}
+    for name in IR_STAGES:          # every IR stage has its graph, every operand a drawn node
+        ids = {n["id"] for n in stages[name]["nodes"]}
+        assert all(e[0] in ids for n in stages[name]["nodes"] for e in n["in"]), name
+    assert stages["memory"] is None
 
 
 def test_diff_names_values_by_their_producer(workload_out):
-    """--diff renders values by producer (tools/naming.py), so a pass's diff is not flooded
-    by renumbering: canonicalize on quadratic changed 95 lines with %N names, now < 40."""
-    p = dump("quadratic", workload_out, "--diff", "canonicalize", "-q")
+    """--diff renders values by producer, matched across stages (tools/naming.py), so a
+    pass's diff is not flooded by renumbering: canonicalize on quadratic (4 identities and a
+    dead matmul removed) changed 95 lines with %N names; now only those 5 ops and the 9 ops
+    whose operand was an identity change."""
+    p = dump("quadratic", workload_out, "--diff", "canonicalize")
     changed = [line for line in p.stdout.splitlines()
                if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    assert 0 < len(changed) < 40, len(changed)
+    assert len(changed) == 5 + 2 * 9, p.stdout
     assert not re.search(r"%\d+\b", p.stdout)
-    assert "%Placeholder:0" in p.stdout or "%MatMul:matmul" in p.stdout
+    assert "%Placeholder:0" in p.stdout and "%MatMul = matmul(" in p.stdout
+    assert ("autodiff -> canonicalize: 5 op(s) removed (4 identity, 1 matmul); 0 added; "
+            "9 rewritten") in p.stderr
+    # the surviving one of two matmuls of one TF op keeps its name (#2), not renumbered
+    assert "+  %gradients/MatMul_grad:matmul#2 = " not in p.stdout
+    since_frontend = dump("quadratic", workload_out, "--diff", "frontend", "dce", "-q").stdout
+    assert "+  %gradients/MatMul_grad:matmul#2 = matmul(%Placeholder:0, " in since_frontend
     unchanged = dump("quadratic", workload_out, "--diff", "canonicalize.2", "dce", "-q")
     assert unchanged.stdout == ""
+
+
+def _split(diff: str) -> tuple[list[str], list[str]]:
+    body = [line for line in diff.splitlines() if not line.startswith(("+++", "---", "@@"))]
+    return ([line[1:] for line in body if line.startswith("-")],
+            [line[1:] for line in body if line.startswith("+")])
+
+
+def test_canonicalize_diff_shows_only_the_removed_identities(program, workload_out):
+    """On every program, each line canonicalize rewrites is its old line with a removed
+    identity's value replaced by that identity's operand: no other name moved."""
+    p = dump(program, workload_out, "--diff", "canonicalize", "-q")
+    removed, added = _split(p.stdout)
+    forward = {}
+    for line in removed:
+        m = re.match(r"\s*(%\S+) = identity\((%\S+)\)", line)
+        if m:
+            forward[m.group(1)] = m.group(2)
+    assert forward, p.stdout[:2000]
+    rewired = []
+    for line in removed:
+        if re.match(r"\s*%\S+ = identity\(", line):
+            continue
+        new = re.sub(r"%[\w./:#-]+", lambda m: forward.get(m.group(0), m.group(0)), line)
+        rewired.append(new)
+    assert all(line in rewired for line in added), [x for x in added if x not in rewired][:3]
+    assert len(added) >= len(forward) // 2
+
+
+def test_folded_op_keeps_its_name(workload_out):
+    """constant-fold turns the CNN's Adam `Sub_3 = sub(1, beta1)` into a constant: it keeps
+    the name, so only its own line changes, not its users'."""
+    p = dump("mnist_cnn", workload_out, "--diff", "constant-fold", "-q")
+    removed, added = _split(p.stdout)
+    name = "%train/Adam/update_conv1/kernel/Sub_3"
+    assert any(line.lstrip().startswith(f"{name} = sub(") for line in removed)
+    assert any(line.lstrip().startswith(f"{name} = constant()") for line in added)
+    assert not any(f"{name}:" in line or f"{name}#" in line for line in added)

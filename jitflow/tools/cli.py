@@ -201,27 +201,30 @@ def _diff(args, comp) -> int:
             a, b = comp.resolve(args.diff[0]), comp.resolve(args.diff[1])
     except ValueError as e:
         raise CLIError(str(e)) from None
-    lines = list(difflib.unified_diff(_diff_text(a).splitlines(), _diff_text(b).splitlines(),
+    lines = list(difflib.unified_diff(_diff_text(comp, a).splitlines(),
+                                      _diff_text(comp, b).splitlines(),
                                       f"{comp.function_name} {a.name}",
                                       f"{comp.function_name} {b.name}", lineterm=""))
+    named = comp.named()
     if not lines:
         _status(args, f"no changes between {a.name} and {b.name}")
+    elif a.name in named and b.name in named:
+        from .naming import change_summary
+        _status(args, f"{a.name} -> {b.name}: {change_summary(*named[a.name], *named[b.name])}")
     _write(args, "".join(line + "\n" for line in lines))
     return 0
 
 
-def _diff_text(stage) -> str:
-    """An IR stage with stable value names (tools/naming.py: named by their producer, not
-    renumbered between stages), so a diff shows what the pass changed; other stages as is."""
+def _diff_text(comp, stage) -> str:
+    """An IR stage with stable value names (tools/naming.py: named by their producer and
+    matched across the stages, not renumbered), so a diff shows what the passes changed;
+    other stages as is."""
     text = _stage_text(stage)
-    if not stage.is_ir:
+    named = comp.named().get(stage.name) if stage.is_ir else None
+    if named is None:
         return text
-    from ..ir.parser import parse
     from .naming import stable_text
-    try:
-        return stable_text(parse(text.split("--- fusion log")[0]))
-    except ValueError:
-        return text
+    return stable_text(*named)
 
 
 def _text_output(comp, stages) -> str:
@@ -255,30 +258,25 @@ def _dot_for(comp, stage) -> str:
 
 
 def _html(args, comp, stages) -> str:
-    from .graph import GraphvizMissing, INSTALL_HINT, html_page, render_svg
+    """The interactive page (tools/page.py): a graph of every IR stage drawn in the browser
+    (no Graphviz needed), the text of every stage and each IR stage's diff from the one before,
+    in stable value names."""
+    from .naming import change_summary, stable_text
+    from .page import html_page, stage_graph
+    named = comp.named()
     sections = []
-    svgs: dict[str, str] = {}
-    missing: Optional[str] = None
     for s in stages:
         sec = {"name": s.name, "description": s.description,
-               "text": _stage_text(s, soft=len(stages) > 1),
-               "is_ir": s.is_ir}
-        if s.is_ir:
-            if missing is None:
-                dot = _dot_for(comp, s)
-                try:
-                    if s.text not in svgs:
-                        svgs[s.text] = render_svg(dot)
-                    sec["svg"] = svgs[s.text]
-                except GraphvizMissing as e:
-                    missing = str(e)
-                    print(f"jitflow dump-ir: warning: {e}; the page has text only",
-                          file=sys.stderr)
-            if missing is not None:
-                sec["note"] = f"No picture: Graphviz's `dot` was not found ({INSTALL_HINT})."
+               "text": _stage_text(s, soft=len(stages) > 1), "is_ir": s.is_ir}
+        if s.name in named:
+            f, names = named[s.name]
+            sec["graph"] = stage_graph(f, names)
             prev = comp.previous(s)
-            if prev is not None and prev.is_ir:
-                sec["prev"] = (prev.name, prev.text)
+            if prev is not None and prev.name in named:
+                pf, pnames = named[prev.name]
+                before, after = stable_text(pf, pnames), stable_text(f, names)
+                summary = "" if before == after else change_summary(pf, pnames, f, names)
+                sec["diff"] = (prev.name, before, after, summary)
         sections.append(sec)
     meta = [f"source: {os.path.abspath(comp.source)}", f"compilation: {comp.summary}",
             f"backend: {comp.backend}"]

@@ -1,4 +1,5 @@
-"""Pictures of IR Functions: Graphviz DOT, SVG (through Graphviz's ``dot``) and an HTML page.
+"""Pictures of IR Functions: Graphviz DOT and SVG (through Graphviz's ``dot``); the HTML page
+is tools/page.py.
 
 In the DOT graph each op is a node labelled with its value number, op name, result type(s)
 and TF name (attributes and ``file:line`` in the tooltip); parameters are green inverted
@@ -10,13 +11,10 @@ says how to install Graphviz, while DOT output still works.
 """
 from __future__ import annotations
 
-import difflib
-import html
 import os
-import re
 import shutil
 import subprocess
-from typing import Optional, Sequence
+from typing import Optional
 
 from ..ir.core import Function, Op
 from ..ir.printer import format_attr
@@ -185,80 +183,6 @@ def render_svg(dot_source: str, timeout: float = 120.0) -> str:
     if p.returncode != 0:
         raise RuntimeError(f"`dot -Tsvg` failed (status {p.returncode}): {p.stderr.strip()}")
     return p.stdout
-
-
-_SVG_PROLOG = re.compile(r"^.*?(?=<svg\b)", re.S)
-
-
-def inline_svg(svg: str) -> str:
-    """An SVG document without its XML prolog and DOCTYPE, to embed in HTML."""
-    return _SVG_PROLOG.sub("", svg, count=1)
-
-
-_CSS = """
-body { font-family: -apple-system, Helvetica, Arial, sans-serif; margin: 0; color: #222; }
-header { background: #263238; color: #fff; padding: 12px 20px; }
-header h1 { font-size: 18px; margin: 0 0 4px 0; }
-header p { margin: 2px 0; font-size: 13px; color: #cfd8dc; }
-nav { position: sticky; top: 0; background: #eceff1; padding: 6px 20px; border-bottom: 1px solid #cfd8dc; z-index: 2; }
-nav a { margin-right: 12px; font-size: 13px; color: #1565c0; text-decoration: none; }
-section { padding: 10px 20px 20px; border-bottom: 1px solid #ddd; }
-section h2 { font-size: 16px; margin: 8px 0 2px; }
-section p.desc { margin: 0 0 8px; color: #555; font-size: 13px; }
-.graph { overflow: auto; max-height: 85vh; border: 1px solid #ddd; background: #fff; }
-.graph svg { max-width: none; height: auto; }
-pre { background: #f7f7f7; border: 1px solid #e0e0e0; padding: 8px; overflow: auto; font-size: 12px; line-height: 1.35; max-height: 70vh; }
-pre .add { color: #1b5e20; background: #e8f5e9; } pre .del { color: #b71c1c; background: #ffebee; }
-pre .hunk { color: #6a1b9a; }
-summary { cursor: pointer; font-size: 13px; margin: 6px 0; }
-.note { color: #8d6e63; font-size: 13px; }
-"""
-
-
-def _diff_html(a: str, b: str, name_a: str, name_b: str) -> str:
-    out = []
-    for line in difflib.unified_diff(a.splitlines(), b.splitlines(), name_a, name_b, lineterm=""):
-        cls = ("hunk" if line.startswith("@@") else "add" if line.startswith("+") and not
-               line.startswith("+++") else "del" if line.startswith("-") and not
-               line.startswith("---") else "")
-        esc = html.escape(line)
-        out.append(f'<span class="{cls}">{esc}</span>' if cls else esc)
-    return "\n".join(out)
-
-
-def html_page(title: str, meta: Sequence[str], sections: Sequence[dict]) -> str:
-    """``sections``: dicts with name, description, text, and optionally svg (a document),
-    note (shown instead of a picture) and prev (name, text) for a diff."""
-    parts = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
-             f"<title>{html.escape(title)}</title>", f"<style>{_CSS}</style></head><body>",
-             f"<header><h1>{html.escape(title)}</h1>"]
-    parts += [f"<p>{html.escape(m)}</p>" for m in meta]
-    parts.append("</header><nav>")
-    parts += [f"<a href=\"#stage-{html.escape(s['name'])}\">{html.escape(s['name'])}</a>"
-              for s in sections]
-    parts.append("</nav>")
-    for s in sections:
-        name = html.escape(s["name"])
-        parts.append(f"<section id=\"stage-{name}\"><h2>{name}</h2>")
-        parts.append(f"<p class=\"desc\">{html.escape(s.get('description', ''))}</p>")
-        if s.get("svg"):
-            parts.append(f"<div class=\"graph\">{inline_svg(s['svg'])}</div>")
-        elif s.get("note"):
-            parts.append(f"<p class=\"note\">{html.escape(s['note'])}</p>")
-        label = "IR text" if s.get("is_ir", True) else "text"
-        parts.append(f"<details{' open' if not s.get('svg') else ''}><summary>{label}</summary>"
-                     f"<pre>{html.escape(s['text'])}</pre></details>")
-        prev = s.get("prev")
-        if prev is not None:
-            if prev[1] == s["text"]:
-                parts.append(f"<p class=\"note\">no change from {html.escape(prev[0])}</p>")
-            else:
-                parts.append(f"<details><summary>changes from {html.escape(prev[0])}</summary>"
-                             f"<pre>{_diff_html(prev[1], s['text'], prev[0], s['name'])}</pre>"
-                             "</details>")
-        parts.append("</section>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
 
 
 def to_graphviz(f: Function, title: str = ""):

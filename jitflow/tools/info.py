@@ -71,7 +71,7 @@ def collect() -> dict[str, Any]:
     if prog:
         out["graphviz dot"] = f"{prog} ({dot_version()})"
     else:
-        out["graphviz dot"] = "not found (needed for dump-ir --format svg/html; " \
+        out["graphviz dot"] = "not found (needed for dump-ir --format svg; " \
                               "apt-get install graphviz)"
     out["graphviz (python)"] = _version("graphviz")
     env = {k: v for k, v in sorted(os.environ.items()) if k.startswith("JITFLOW_")}

@@ -84,6 +84,7 @@ class Compilation:
     fusion_log: list = field(default_factory=list)
     event: Any = None               # the Session's CompileEvent (scripts only)
     previous_compilations: list = field(default_factory=list)   # describe() of earlier ones
+    _named: Optional[dict] = field(default=None, repr=False)
 
     def names(self) -> list[str]:
         return [s.name for s in self.stages]
@@ -114,6 +115,21 @@ class Compilation:
     def previous(self, stage: Stage) -> Optional[Stage]:
         i = self.stages.index(stage)
         return self.stages[i - 1] if i > 0 else None
+
+    def named(self) -> dict[str, tuple]:
+        """Stage name -> (Function, stable names) for every IR stage that parses, named as
+        one chain (tools/naming.py) so that a value keeps its name across the stages."""
+        if self._named is None:
+            from .naming import chain_names
+            fs = []
+            for s in self.ir_stages():
+                try:
+                    fs.append((s.name, parse(s.text.split("--- fusion log")[0])))
+                except ValueError:
+                    continue
+            names = chain_names([f for _, f in fs])
+            self._named = {n: (f, nm) for (n, f), nm in zip(fs, names)}
+        return self._named
 
 
 def stage_names(recorded: Sequence[str]) -> list[str]:
