@@ -28,7 +28,7 @@ from .source import Src, is_special_read, lit, remaps, wrap
 
 #: terms of a float sum one thread adds in the input's type before adding the block's partial
 #: to its float64 accumulator (the block kernel's threads then combine pairwise, in float64)
-SUM_BLOCK = 256
+SUM_BLOCK = 32
 
 
 # ================================================================ group generator ===========
