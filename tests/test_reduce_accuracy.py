@@ -222,3 +222,26 @@ def test_cuda_constant_rows(shape, axis):
     simulator runs 8 threads per block; a GPU 256: the same drift per thread)."""
     x = data(0, shape, "constant")
     assert check(run_sum("cuda", x, axis), x, axis) <= BOUND
+
+
+@needs_cuda
+def test_cuda_softmax_and_cross_entropies_long_rows():
+    x = spiked_rows(2, 6000)
+    labels = np.array([1, 7], np.int32)
+    soft = np.full(x.shape, 1.0 / x.shape[1], np.float32)
+    tf.reset_default_graph()
+    p = tf.placeholder(tf.float32, [None, None])
+    yp = tf.placeholder(tf.int32, [None])
+    zp = tf.placeholder(tf.float32, [None, None])
+    fetch = [tf.nn.softmax(p), tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yp, logits=p),
+             tf.nn.softmax_cross_entropy_with_logits_v2(labels=zp, logits=p)]
+    with session("cuda") as sess:
+        sm, s, d = sess.run(fetch, {p: x, yp: labels, zp: soft})
+    x64 = x.astype(np.float64)
+    e = np.exp(x64 - x64.max(axis=1, keepdims=True))
+    assert np.max(np.abs(sm - e / e.sum(axis=1, keepdims=True)) / (e / e.sum(axis=1, keepdims=True))) <= 8 * EPS32
+    logp = np.log(e / e.sum(axis=1, keepdims=True))
+    ref_s = -logp[np.arange(2), labels]
+    assert np.max(np.abs(s - ref_s) / np.abs(ref_s)) <= BOUND
+    ref_d = -(soft.astype(np.float64) * logp).sum(axis=1)
+    assert np.max(np.abs(d - ref_d) / np.abs(ref_d)) <= BOUND
