@@ -1,6 +1,7 @@
 """LLVM IR for one kernel of the plan (``KernelGen``): elementwise loops (flat or nested,
-split over OpenMP threads when large), loop reductions (``reduce.py``), GEMMs (BLAS or loops) with their
-epilogue, copies and the built-in data movement kernels; library kernels are ``lib/``'s.
+split over OpenMP threads when large), loop reductions (``reduce.py``), GEMMs (BLAS or
+loops) with their epilogue, copies and the built-in data movement kernels; library kernels
+are ``lib/``'s.
 The plan itself (``module.py``) follows.
 
 Buffers: parameters, results, constants and temporaries (one arena, planned per input-shape

@@ -22,16 +22,16 @@ def _bsum(T: str, ind: str, var: str, L: str, term: str, pre: tuple = ()) -> str
     type T: SUM_BLOCK terms at a time in T, their partials in float64 (as the generated
     reductions, ``codegen.py``). ``pre``: lines run first for each j."""
     body = "".join(f"{ind}        {line}\n" for line in pre)
-    return (f"{ind}{var} = f64(0)\n"
+    return (f"{ind}_w = f64(0)\n"        # one type per variable (Numba unifies them)
             f"{ind}_j0 = 0\n"
             f"{ind}while _j0 < {L}:\n"
             f"{ind}    _bs = {T}(0)\n"
             f"{ind}    for j in range(_j0, min(_j0 + {SUM_BLOCK}, {L})):\n"
             f"{body}"
             f"{ind}        _bs = _bs + {term}\n"
-            f"{ind}    {var} = {var} + f64(_bs)\n"
+            f"{ind}    _w = _w + f64(_bs)\n"
             f"{ind}    _j0 += {SUM_BLOCK}\n"
-            f"{ind}{var} = {T}({var})\n")
+            f"{ind}{var} = {T}(_w)\n")
 
 
 def _softmax_src(dt: DType, log: bool) -> str:
@@ -51,7 +51,7 @@ def _softmax_src(dt: DType, log: bool) -> str:
             v = x[base + j * inner]
             if v > m or v != v:
                 m = v
-{_bsum(T, "        ", "s", "L", f"{T}(_exp_{T}(x[base + j * inner] - m))")}{lse}        for j in range(L):
+{_bsum(T, " " * 8, "s", "L", f"{T}(_exp_{T}(x[base + j * inner] - m))")}{lse}        for j in range(L):
             z = x[base + j * inner] - m
 {tail}        i += _st
 """
@@ -74,7 +74,8 @@ def _sparse_xent_src(dt: DType) -> str:
                 v = logits[base + j]
                 if v > m or v != v:
                     m = v
-{_bsum(T, "            ", "s", "L", f"{T}(_exp_{T}(logits[base + j] - m))")}            lse = {T}(_log_{T}(s))
+{_bsum(T, " " * 12, "s", "L", f"{T}(_exp_{T}(logits[base + j] - m))")}\
+            lse = {T}(_log_{T}(s))
             for j in range(L):
                 lp = (logits[base + j] - m) - lse
                 e = {T}(_exp_{T}(lp))
