@@ -16,8 +16,10 @@ Measured (``benchmarks/reduce_accuracy.py``, /tmp experiments on this 2-core mac
 of 1024 cost nothing measurable against one unbroken float32 loop (1.00-1.02 on [1, 10^7],
 [3000, 3000] rows, sum(exp) over 10^6); a float64 accumulator per term instead costs 1.04-1.14
 on plain sums, 2.75x on sum(exp(x)) (the vectorized exp loses its width) and 1.3-1.4x on
-column sums, hence blocks. Column chunks of 32 cost 0.99-1.02 (512: 0.94-0.99, but a
-sequential float32 chain of 300-512 terms is off by 1e-6).
+column sums, hence blocks. Column chunks of 32 rows cost 1.00-1.02, but 1.04-1.10 on an
+axis-0 sum of [300, 50000] (its 50000 outputs are flushed every chunk); 64 rows cost nothing
+there, but a float32 chain of 50 copies of 0.1 is off by 4.1 eps (the tests' bound is 4), and
+512 rows by up to 1.2e-6 on random data.
 
 Float64 input is summed the same way (blocks, then a float64 accumulator); integer sums are exact
 modulo 2**n already and keep their own loops.
