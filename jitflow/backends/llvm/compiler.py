@@ -1,6 +1,7 @@
 """LLVM IR for one kernel of the plan (``KernelGen``): elementwise loops (flat or nested,
-split over OpenMP threads when large), loop reductions, GEMMs (BLAS or loops) with their
-epilogue, copies and the built-in data movement kernels; library kernels are ``lib/``'s.
+split over OpenMP threads when large), loop reductions (``reduce.py``), GEMMs (BLAS or
+loops) with their epilogue, copies and the built-in data movement kernels; library kernels
+are ``lib/``'s.
 The plan itself (``module.py``) follows.
 
 Buffers: parameters, results, constants and temporaries (one arena, planned per input-shape
@@ -17,7 +18,6 @@ import numpy as np
 from ...ir.core import Op, Value
 from ...ir.dtypes import DType
 from ...ir.opdef import OPS
-from ...ops.reduce import reduced_axes
 from ...kernels import plan
 from ...kernels.errors import op_where
 from ...kernels.indexmap import (ZERO, IndexMap, Ref, broadcast_map, contig_stride, dim_ref,
@@ -26,6 +26,7 @@ from ...passes.fusion import data_operands, is_remap, shape_only
 from .elementwise import LOWER
 from .emitter import Emitter, const, mtype, rtype
 from .parallel import parallel_wrappers
+from .reduce import gen_reduce
 
 if TYPE_CHECKING:
     from .module import Kernel, ModuleBuilder
@@ -427,142 +428,7 @@ class KernelGen:
 
     # ------------------------------------------------------------------ reductions -------
     def gen_reduce(self) -> None:
-        self.gemm_done = set()
-        red = self.k.ops[-1]
-        x = red.operands[0]
-        out = red.result
-        dt = out.type.dtype
-        t = rtype(dt)
-        ob = self.mb.storage[id(out)]
-        comb = OPS[red.opname].combiner
-        kind = "sum" if comb == "mean" else comb    # a mean is a sum, divided at the end
-        ident = {"sum": 0, "prod": 1}.get(kind)
-        if ident is None:
-            if dt.is_floating:
-                ident = float("-inf") if kind == "max" else float("inf")
-            else:
-                info = np.iinfo(dt.np)
-                ident = info.min if kind == "max" else info.max
-        n_out = self.ref(numel_ref(self.table, out))
-        self.em.loops([n_out], lambda idx: self.em.store(dt, const(ident, dt), self.ptr(ob), idx[0]))
-        omap, reduced_static = self._reduce_out_map(red)
-        rank = len(x.type.shape)
-        bounds = [self.ref(dim_ref(self.table, x, a)) for a in range(rank)]
-        # fused producers whose values are also needed elsewhere are stored as they are
-        # computed (each element of x's space once; broadcast ones repeatedly, same value)
-        side = [(v, b) for v, b in self._outputs() if v is not out]
-
-        def element(full: list) -> str:
-            env = self._expr_env(x)
-            for v, b in side:
-                m = broadcast_map(self.table, v, x)
-                self.em.store(v.type.dtype, env(v, full), self.ptr(b), self.offset(m, full))
-            return env(x, full)
-
-        def combine(a: str, b: str) -> str:
-            if kind == "sum":
-                return self.em.op(f"{'fadd reassoc nsz' if dt.is_floating else 'add'} {t} {a}, {b}")
-            if kind == "prod":
-                return self.em.op(f"{'fmul reassoc nsz' if dt.is_floating else 'mul'} {t} {a}, {b}")
-            if dt.is_floating:   # NaN-propagating, as NumPy's max/min (and vectorizable)
-                fn = f"llvm.{'maximum' if kind == 'max' else 'minimum'}.{dt.short}"
-                return self.em.op(f"call {t} @{fn}({t} {a}, {t} {b})")
-            c = self.em.op(f"icmp {'sgt' if kind == 'max' else 'slt'} {t} {a}, {b}")
-            return self.em.op(f"select i1 {c}, {t} {a}, {t} {b}")
-
-        if rank and reduced_static[-1]:
-            # innermost axis reduced: accumulate in a register, then read-modify-write
-            outer = bounds[:-1]
-
-            def outer_body(idx):
-                em = self.em
-                L = em.fresh("R")
-                pre = em.cur
-                em.br(f"{L}.head")
-                em.label(f"{L}.head")
-                i, acc = f"%{L}.i", f"%{L}.acc"
-                em(f"{i} = phi i64 [0, %{pre}], [{i}.next, %{L}.latch]")
-                phi_at = len(em.lines)
-                em(f"{acc} = phi {t} [{const(ident, dt)}, %{pre}], [__NEXT__, %{L}.latch]")
-                em(f"%{L}.c = icmp slt i64 {i}, {bounds[-1]}")
-                em(f"br i1 %{L}.c, label %{L}.body, label %{L}.exit")
-                em.label(f"{L}.body")
-                v = element(idx + [i])
-                nxt = combine(acc, v)
-                em.lines[phi_at] = em.lines[phi_at].replace("__NEXT__", nxt)
-                em.br(f"{L}.latch")
-                em.label(f"{L}.latch")
-                em(f"{i}.next = add nuw nsw i64 {i}, 1")
-                em.br(f"{L}.head")
-                em.label(f"{L}.exit")
-                off = self.offset(IndexMap(omap.base, omap.strides[:-1]), idx)
-                old = self.em.load(dt, self.ptr(ob), off)
-                self.em.store(dt, combine(old, acc), self.ptr(ob), off)
-            self.em.loops(outer, outer_body)
-        else:
-            def body(idx):
-                v = element(idx)
-                off = self.offset(omap, idx)
-                old = self.em.load(dt, self.ptr(ob), off)
-                self.em.store(dt, combine(old, v), self.ptr(ob), off)
-            self.em.loops(bounds, body)
-        if red.opname == "reduce_mean":
-            cnt = self.table.ref(("count", id(red)), lambda s, xi=id(x), oi=id(out):
-                                 (int(np.prod(s[xi], dtype=np.int64)) //
-                                  max(1, int(np.prod(s[oi], dtype=np.int64)))) if
-                                 int(np.prod(s[oi], dtype=np.int64)) else 0)
-            c = self.ref(cnt)
-
-            def fin(idx):
-                old = self.em.load(dt, self.ptr(ob), idx[0])
-                if dt.is_floating:
-                    cf = self.em.op(f"sitofp i64 {c} to {t}")
-                    nv = self.em.op(f"fdiv {t} {old}, {cf}")
-                else:
-                    ci = c if t == "i64" else self.em.op(f"trunc i64 {c} to {t}")
-                    zero = self.em.op(f"icmp eq {t} {ci}, 0")
-                    safe = self.em.op(f"select i1 {zero}, {t} 1, {t} {ci}")
-                    nv = self.em.op(f"sdiv {t} {old}, {safe}")
-                self.em.store(dt, nv, self.ptr(ob), idx[0])
-            self.em.loops([n_out], fin)
-
-    def _reduce_out_map(self, red: Op) -> tuple[IndexMap, list[bool]]:
-        """Map from the input's index to the output offset (stride 0 on reduced axes) and
-        which input axes are statically reduced."""
-        x, out = red.operands[0], red.result
-        rank = len(x.type.shape)
-        if red.opname == "sum_to":
-            like = red.operands[1]
-            lead = rank - len(like.type.shape)
-            strides, static_red = [], []
-            for a in range(rank):
-                if a < lead:
-                    strides.append(ZERO); static_red.append(True)
-                    continue
-                k = a - lead
-                d, xd = like.type.shape[k], x.type.shape[a]
-                if d == 1 and xd != 1:
-                    strides.append(ZERO); static_red.append(True)
-                elif d == xd and d is not None:
-                    strides.append(contig_stride(self.table, out, k)); static_red.append(False)
-                else:
-                    strides.append(self.table.ref(
-                        ("sumto", id(red), a), lambda s, oi=id(out), xi=id(x), k=k, a=a:
-                        0 if s[oi][k] == 1 and s[xi][a] != 1 else int(np.prod(s[oi][k + 1:], dtype=np.int64))))
-                    static_red.append(False)
-            return IndexMap(ZERO, strides), static_red
-        axes = reduced_axes(rank, red.attrs["axes"])
-        keep = red.attrs["keepdims"]
-        strides, static_red, k = [], [], 0
-        for a in range(rank):
-            if a in axes:
-                strides.append(ZERO); static_red.append(True)
-                if keep:
-                    k += 1
-            else:
-                strides.append(contig_stride(self.table, out, k)); static_red.append(False)
-                k += 1
-        return IndexMap(ZERO, strides), static_red
+        gen_reduce(self)
 
     # ------------------------------------------------------------------ matmul -----------
     def gen_gemm(self) -> None:

@@ -1,4 +1,5 @@
-"""softmax / log_softmax and the cross-entropies (kernel sources and launches)."""
+"""softmax / log_softmax and the cross-entropies (kernel sources and launches); their row
+sums are blocked, with float64 partials (``_bsum``)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -8,12 +9,29 @@ from ....ir.core import Op
 from ....ir.dtypes import DType
 from ....kernels.errors import op_where
 from ....kernels.indexmap import broadcast_strides
-from ..source import lit
+from ..source import SUM_BLOCK, lit
 from ..steps import Launch, Step
 from . import TEMPLATES, _axis_split, _dt, _lowest, _prod, _shape, _unravel, kernel, library_op
 
 if TYPE_CHECKING:
     from ..executable import CUDAExecutable
+
+
+def _bsum(T: str, ind: str, var: str, L: str, term: str, pre: tuple = ()) -> str:
+    """Source lines (at indent ``ind``) setting ``var`` to the sum over j < L of ``term``, in
+    type T: SUM_BLOCK terms at a time in T, their partials in float64 (as the generated
+    reductions, ``codegen.py``). ``pre``: lines run first for each j."""
+    body = "".join(f"{ind}        {line}\n" for line in pre)
+    return (f"{ind}_w = f64(0)\n"        # one type per variable (Numba unifies them)
+            f"{ind}_j0 = 0\n"
+            f"{ind}while _j0 < {L}:\n"
+            f"{ind}    _bs = {T}(0)\n"
+            f"{ind}    for j in range(_j0, min(_j0 + {SUM_BLOCK}, {L})):\n"
+            f"{body}"
+            f"{ind}        _bs = _bs + {term}\n"
+            f"{ind}    _w = _w + f64(_bs)\n"
+            f"{ind}    _j0 += {SUM_BLOCK}\n"
+            f"{ind}{var} = {T}(_w)\n")
 
 
 def _softmax_src(dt: DType, log: bool) -> str:
@@ -33,10 +51,7 @@ def _softmax_src(dt: DType, log: bool) -> str:
             v = x[base + j * inner]
             if v > m or v != v:
                 m = v
-        s = {lit(0, dt)}
-        for j in range(L):
-            s = s + {T}(_exp_{T}(x[base + j * inner] - m))
-{lse}        for j in range(L):
+{_bsum(T, " " * 8, "s", "L", f"{T}(_exp_{T}(x[base + j * inner] - m))")}{lse}        for j in range(L):
             z = x[base + j * inner] - m
 {tail}        i += _st
 """
@@ -59,9 +74,7 @@ def _sparse_xent_src(dt: DType) -> str:
                 v = logits[base + j]
                 if v > m or v != v:
                     m = v
-            s = {lit(0, dt)}
-            for j in range(L):
-                s = s + {T}(_exp_{T}(logits[base + j] - m))
+{_bsum(T, " " * 12, "s", "L", f"{T}(_exp_{T}(logits[base + j] - m))")}\
             lse = {T}(_log_{T}(s))
             for j in range(L):
                 lp = (logits[base + j] - m) - lse
@@ -97,17 +110,10 @@ def _xent_src(dt: DType, rank: int) -> str:
             v = x[xb + j * xl]
             if v > m or v != v:
                 m = v
-        s = {lit(0, dt)}
-        for j in range(L):
-            s = s + {T}(_exp_{T}(x[xb + j * xl] - m))
-        lse = {T}(_log_{T}(s))
-        acc = {lit(0, dt)}
-        for j in range(L):
-            lp = (x[xb + j * xl] - m) - lse
-            yv = y[yb + j * yl]
-            acc = acc + _mul_{T}(yv, lp)
-            bp[i * L + j] = {T}(_exp_{T}(lp)) - yv
-        loss[i] = -acc
+{_bsum(T, "        ", "s", "L", f"{T}(_exp_{T}(x[xb + j * xl] - m))")}        lse = {T}(_log_{T}(s))
+{_bsum(T, "        ", "acc", "L", f"_mul_{T}(yv, lp)", (
+    "lp = (x[xb + j * xl] - m) - lse", "yv = y[yb + j * yl]",
+    f"bp[i * L + j] = {T}(_exp_{T}(lp)) - yv"))}        loss[i] = -acc
         i += _st
 """
 

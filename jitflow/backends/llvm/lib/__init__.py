@@ -36,7 +36,9 @@ innermost and contiguous so the innermost loops vectorize:
 * cumsum, cumprod (``scan``): row after row along the axis, the inner elements vectorized.
 
 Accumulators are entry-block allocas (``_IR.local``) that LLVM promotes to registers, so
-reductions vectorize (float sums carry ``reassoc``). Innermost channel loops are emitted by
+reductions vectorize (float sums carry ``reassoc``); long float sums (softmax rows, the
+cross-entropies, logsumexp, l2_loss, the direct filter gradient) are blocked, with float64
+partials (``accum.py``). Innermost channel loops are emitted by
 ``_IR.vloop`` with loop metadata (unroll disabled, vectorize enabled): otherwise LLVM fully
 unrolls a small constant trip count (32 channels) into scalar code and vectorizes the *outer*
 loop with gathers and scatters (a bias_add over (100, 28, 28, 32) took 4 ms instead of 0.24).

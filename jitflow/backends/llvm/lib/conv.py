@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from typing import Callable
 
+import numpy as np
+
 
 from ....ir.core import Op, Value
-from ....ir.dtypes import DType
+from ....ir.dtypes import DType, float64
 from ....ops.window import window_geometry
+from ..accum import SUM_BLOCK, narrow, widen
 from ..compiler import CUSTOM_KERNELS, mb_have_blas
 from ..emitter import const, rtype
 from .ir import _IR, _dims, _numel, _ptr, _reader, _zero, _is_int
@@ -222,8 +225,9 @@ def _taps(ir: _IR, cv: _Conv, n: str, h0: str, w0: str, body) -> None:
     ir.range(khlo, khhi, th)
 
 
-def _out_pixels(ir: _IR, cv: _Conv, body) -> None:
-    """body(n, h0, w0, yb) for every output pixel; yb = offset of y[n,oh,ow,0]."""
+def _out_pixels(ir: _IR, cv: _Conv, body, row_done=None) -> None:
+    """body(n, h0, w0, yb) for every output pixel; yb = offset of y[n,oh,ow,0];
+    row_done(n, oh) after each output row."""
     def nh(idx):
         n, oh = idx
         h0 = ir.sub(ir.mul(oh, cv.sh), cv.PT)
@@ -233,6 +237,8 @@ def _out_pixels(ir: _IR, cv: _Conv, body) -> None:
             w0 = ir.sub(ir.mul(ow, cv.sw), cv.PL)
             body(n, h0, w0, ir.mul(ir.add(rb, ow), cv.O))
         ir.loop(cv.OW, pw)
+        if row_done is not None:
+            row_done(n, oh)
     ir.loops([cv.N, cv.OH], nh)
 
 
@@ -375,7 +381,31 @@ def _conv2d_backprop_filter(gen, op: Op) -> None:
                 ir.loop(cv.O, oc)
             ir.loop(cv.C, ch)
         _taps(ir, cv, n, h0, w0, tap)
-    _out_pixels(ir, cv, pixel)
+    if dt.short != "f32":
+        _out_pixels(ir, cv, pixel)
+        return
+    # the sum over every output pixel, blocked (accum.py): dw holds the float32 sum of about
+    # SUM_BLOCK pixels' terms (whole output rows), flushed into a float64 accumulator
+    nw = ir.mul(cv.K, cv.O)
+    acc = gen.scratch(lambda s, wi=id(dw): 8 * max(1, int(np.prod(s[wi], dtype=np.int64))))
+    ir.fill(float64, acc, nw, "0.0")
+    rows = gen.runtime_param(("bpf_rows", id(op)), lambda s, gi=id(g): max(
+        1, SUM_BLOCK // max(1, int(s[gi][2]))))
+
+    def flush():
+        def f(i):
+            a = ir.ld(float64, acc, i)
+            ir.st(float64, ir.em.op(f"fadd double {a}, {widen(ir.em, dt, ir.ld(dt, dwp, i))}"),
+                  acc, i)
+            ir.st(dt, _zero(dt), dwp, i)
+        ir.vloop(nw, f)
+
+    def row_done(n, oh):
+        r = ir.add(ir.mul(n, cv.OH), oh, "1")
+        ir.if_(ir.or_(ir.cmp("eq", ir.rem(r, rows), "0"), ir.cmp("eq", r, ir.mul(cv.N, cv.OH))),
+               flush)
+    _out_pixels(ir, cv, pixel, row_done)
+    ir.vloop(nw, lambda i: ir.st(dt, narrow(ir.em, dt, ir.ld(float64, acc, i)), dwp, i))
 
 
 CUSTOM_KERNELS.update({

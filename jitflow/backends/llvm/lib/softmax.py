@@ -1,5 +1,6 @@
 """bias_add (alone in its kernel, any axis), softmax / log_softmax, the two softmax
-cross-entropies, reduce_logsumexp, reduce_all / reduce_any and l2_loss: row-wise loops."""
+cross-entropies, reduce_logsumexp, reduce_all / reduce_any and l2_loss: row-wise loops; their
+float sums are blocked (``accum.py``)."""
 from __future__ import annotations
 
 
@@ -8,6 +9,7 @@ from ....ir.core import Op, Value
 from ....ir.dtypes import DType
 from ....kernels.indexmap import IndexMap, ZERO, broadcast_map, contig_stride
 from ....ops.reduce import reduced_axes
+from ..accum import WIDE, blocked_sum, narrow
 from ..compiler import CUSTOM_KERNELS
 from ..emitter import const, rtype
 from .ir import _IR, _dims, _flag, _numel, _reader, _zero
@@ -54,18 +56,14 @@ def _row_max(ir: _IR, dt: DType, n, read, loc) -> str:
     return ir.get(t, loc)
 
 
-def _row_sumexp(ir: _IR, dt: DType, n, read, m, loc, store=None) -> str:
-    """sum_k exp(read(k) - m); store(k, e) sees each exp."""
-    t = rtype(dt)
-    ir.put(t, _zero(dt), loc)
-
+def _row_sumexp(ir: _IR, dt: DType, n, read, m, store=None) -> str:
+    """sum_k exp(read(k) - m) (blocked: ``accum.py``); store(k, e) sees each exp."""
     def k_(k):
         e = ir.exp(dt, ir.fsub(dt, read(k), m))
         if store is not None:
             store(k, e)
-        ir.put(t, ir.fadd(dt, ir.get(t, loc), e, "reassoc nsz"), loc)
-    ir.loop(n, k_)
-    return ir.get(t, loc)
+        return e
+    return narrow(ir.em, dt, blocked_sum(ir.em, dt, n, k_))
 
 
 def _softmax(gen, op: Op) -> None:
@@ -79,7 +77,7 @@ def _softmax(gen, op: Op) -> None:
     outer, n, inner = _axis_rows(ir, gen, x, op.attrs["axis"])
     _flag(gen, op, ir.cmp("eq", n, "0"), "zero-size array to reduction operation maximum which has no identity")
     rx = _reader(gen, x)
-    mloc, sloc = ir.local(t), ir.local(t)
+    mloc = ir.local(t)
     log = op.opname == "log_softmax"
 
     def row(idx):
@@ -93,10 +91,10 @@ def _softmax(gen, op: Op) -> None:
             return rx(off(k))
         m = _row_max(ir, dt, n, read, mloc)
         if log:
-            lse = ir.log(dt, _row_sumexp(ir, dt, n, read, m, sloc))
+            lse = ir.log(dt, _row_sumexp(ir, dt, n, read, m))
             ir.loop(n, lambda k: ir.st(dt, ir.fsub(dt, ir.fsub(dt, read(k), m), lse), yp, off(k)))
         else:
-            s = _row_sumexp(ir, dt, n, read, m, sloc, lambda k, e: ir.st(dt, e, yp, off(k)))
+            s = _row_sumexp(ir, dt, n, read, m, lambda k, e: ir.st(dt, e, yp, off(k)))
             ir.loop(n, lambda k: ir.st(dt, ir.fdiv(dt, ir.ld(dt, yp, off(k)), s), yp, off(k)))
     ir.loops([outer, inner], row)
 
@@ -112,7 +110,7 @@ def _sparse_xent(gen, op: Op) -> None:
     R, C = ir.prod(dims[:-1]), dims[-1]
     _flag(gen, op, ir.cmp("eq", C, "0"), "zero-size array to reduction operation maximum which has no identity")
     rx, rl = _reader(gen, logits), _reader(gen, labels)
-    mloc, sloc = ir.local(t), ir.local(t)
+    mloc = ir.local(t)
 
     def row(r):
         lab = ir.to_i64(ldt, rl(r))
@@ -127,7 +125,7 @@ def _sparse_xent(gen, op: Op) -> None:
 
         def compute():
             m = _row_max(ir, dt, C, read, mloc)
-            lse = ir.log(dt, _row_sumexp(ir, dt, C, read, m, sloc))
+            lse = ir.log(dt, _row_sumexp(ir, dt, C, read, m))
             if lp is not None:
                 zl = ir.fsub(dt, read(lab), m)
                 ir.st(dt, ir.em.op(f"fneg {t} {ir.fsub(dt, zl, lse)}"), lp, r)
@@ -157,7 +155,7 @@ def _softmax_xent(gen, op: Op) -> None:
     mL = broadcast_map(gen.table, logits, space)
     mZ = broadcast_map(gen.table, labels, space)
     rx, rz = _reader(gen, logits), _reader(gen, labels)
-    mloc, sloc, aloc = ir.local(t), ir.local(t), ir.local(t)
+    mloc = ir.local(t)
     lstride = [contig_stride(gen.table, op.results[0], k) for k in range(rank - 1)]
 
     def row(idx):
@@ -174,27 +172,29 @@ def _softmax_xent(gen, op: Op) -> None:
         def lab(k):
             return rz(ir.add(bZ, ir.mul(k, sZ)))
         m = _row_max(ir, dt, CL, own, mloc)
-        lse = ir.log(dt, _row_sumexp(ir, dt, CL, own, m, sloc))
+        lse = ir.log(dt, _row_sumexp(ir, dt, CL, own, m))
         base = ir.mul(gen.offset(IndexMap(ZERO, lstride), idx) if rank > 1 else "0", C)
-        ir.put(t, _zero(dt), aloc)
 
         def k_(k):
             logp = ir.fsub(dt, ir.fsub(dt, lg(k), m), lse)
             z = lab(k)
-            if lp is not None:
-                ir.put(t, ir.fadd(dt, ir.get(t, aloc), ir.fmul(dt, z, logp), "reassoc nsz"), aloc)
             if bp is not None:
                 ir.st(dt, ir.fsub(dt, ir.exp(dt, logp), z), bp, ir.add(base, k))
-        ir.loop(C, k_)
-        if lp is not None:
-            lo = gen.offset(IndexMap(ZERO, lstride), idx) if rank > 1 else "0"
-            ir.st(dt, ir.em.op(f"fneg {t} {ir.get(t, aloc)}"), lp, lo)
+            return ir.fmul(dt, z, logp)
+        if lp is None:
+            ir.loop(C, k_)
+            return
+        loss = narrow(ir.em, dt, blocked_sum(ir.em, dt, C, k_))
+        lo = gen.offset(IndexMap(ZERO, lstride), idx) if rank > 1 else "0"
+        ir.st(dt, ir.em.op(f"fneg {t} {loss}"), lp, lo)
     ir.loops(sdims[:-1], row)
 
 
 def _reduce_split(ir: _IR, gen, x: Value, axes, body) -> None:
-    """body(out_offset, inner) per output element of a reduction over ``axes``; inner(fn)
-    calls fn(x_offset) for each reduced element (row-major)."""
+    """body(out_offset, inner, inner_sum) per output element of a reduction over ``axes``;
+    inner(fn) calls fn(x_offset) for each reduced element (row-major); inner_sum(dt, term)
+    returns the sum of term(x_offset) over them, blocked along the innermost reduced axis
+    (``accum.py``) with a float64 accumulator over the others."""
     rank = len(x.type.shape)
     red = reduced_axes(rank, axes)
     kept = [a for a in range(rank) if a not in red]
@@ -210,7 +210,21 @@ def _reduce_split(ir: _IR, gen, x: Value, axes, body) -> None:
         def inner(fn):
             ir.loops([dims[a] for a in red],
                      lambda ridx: fn(ir.add(base, *[ir.mul(i, xs[a]) for i, a in zip(ridx, red)])))
-        body(oo, inner)
+
+        def inner_sum(dt: DType, term) -> str:
+            if not red:
+                return term(base)
+            wloc = ir.local(WIDE)
+            ir.put(WIDE, "0.0", wloc)
+
+            def rows(ridx):
+                rb = ir.add(base, *[ir.mul(i, xs[a]) for i, a in zip(ridx, red[:-1])])
+                w = blocked_sum(ir.em, dt, dims[red[-1]],
+                                lambda i: term(ir.add(rb, ir.mul(i, xs[red[-1]]))))
+                ir.put(WIDE, ir.em.op(f"fadd double {ir.get(WIDE, wloc)}, {w}"), wloc)
+            ir.loops([dims[a] for a in red[:-1]], rows)
+            return narrow(ir.em, dt, ir.get(WIDE, wloc))
+        body(oo, inner, inner_sum)
     ir.loops([dims[a] for a in kept], outer)
 
 
@@ -223,17 +237,15 @@ def _logsumexp(gen, op: Op) -> None:
     dt = x.type.dtype
     t = rtype(dt)
     rx = _reader(gen, x)
-    mloc, sloc = ir.local(t), ir.local(t)
+    mloc = ir.local(t)
 
-    def body(oo, inner):
+    def body(oo, inner, inner_sum):
         ir.put(t, const(float("-inf"), dt), mloc)
         inner(lambda o: ir.put(t, ir.vmax(dt, ir.get(t, mloc), rx(o)), mloc))
         m0 = ir.get(t, mloc)
         m = ir.sel(ir.isfinite(dt, m0), t, m0, _zero(dt))
-        ir.put(t, _zero(dt), sloc)
-        inner(lambda o: ir.put(t, ir.fadd(dt, ir.get(t, sloc), ir.exp(dt, ir.fsub(dt, rx(o), m)),
-                                          "reassoc nsz"), sloc))
-        ir.st(dt, ir.fadd(dt, ir.log(dt, ir.get(t, sloc)), m), yp, oo)
+        s = inner_sum(dt, lambda o: ir.exp(dt, ir.fsub(dt, rx(o), m)))
+        ir.st(dt, ir.fadd(dt, ir.log(dt, s), m), yp, oo)
     _reduce_split(ir, gen, x, op.attrs["axes"], body)
 
 
@@ -247,7 +259,7 @@ def _reduce_bool(gen, op: Op) -> None:
     loc = ir.local("i1")
     is_all = op.opname == "reduce_all"
 
-    def body(oo, inner):
+    def body(oo, inner, _inner_sum):
         ir.put("i1", "true" if is_all else "false", loc)
         inner(lambda o: ir.put("i1", ir.em.op(f"{'and' if is_all else 'or'} i1 "
                                               f"{ir.get('i1', loc)}, {rx(o)}"), loc))
@@ -262,16 +274,13 @@ def _l2_loss(gen, op: Op) -> None:
         return
     ir = _IR(gen)
     dt = x.type.dtype
-    t = rtype(dt)
     rx = _reader(gen, x)
-    loc = ir.local(t)
-    ir.put(t, _zero(dt), loc)
 
     def k_(i):
         v = rx(i)
-        ir.put(t, ir.fadd(dt, ir.get(t, loc), ir.fmul(dt, v, v), "reassoc nsz"), loc)
-    ir.vloop(_numel(ir, gen, x), k_)
-    ir.st(dt, ir.fdiv(dt, ir.get(t, loc), const(2.0, dt)), yp, "0")
+        return ir.fmul(dt, v, v)
+    w = blocked_sum(ir.em, dt, _numel(ir, gen, x), k_)
+    ir.st(dt, narrow(ir.em, dt, ir.em.op(f"fmul double {w}, 0.5")), yp, "0")
 
 
 CUSTOM_KERNELS.update({
