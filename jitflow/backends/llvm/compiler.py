@@ -243,15 +243,19 @@ class KernelGen:
         strides = [ZERO] * lead + [contig_stride(self.table, x, p % rank) for p in perm]
         return IndexMap(ZERO, strides)
 
-    def _slice_map(self, op: Op, space: Value) -> IndexMap:
+    def _slice_map(self, op: Op, space: Value, key_op: Optional[Op] = None) -> IndexMap:
+        """The strided slice ``op`` as an index map. Its run-time parameters are keyed by
+        ``key_op`` (default ``op``), which must be an op of the Function: a key naming a
+        temporary op would be found again by a later temporary that reuses its id()."""
         x, out = op.operands[0], op.result
         attrs = op.attrs
+        kid = id(key_op if key_op is not None else op)
 
         def plan(s):
             return OPS["strided_slice"].index_map(s[id(x)], attrs)
-        base = self.table.ref(("slice_base", id(op)), lambda s: plan(s)[0])
+        base = self.table.ref(("slice_base", kid), lambda s: plan(s)[0])
         n_out = len(out.type.shape)
-        strides = [self.table.ref(("slice_stride", id(op), j), lambda s, j=j: plan(s)[1][j])
+        strides = [self.table.ref(("slice_stride", kid, j), lambda s, j=j: plan(s)[1][j])
                    for j in range(n_out)]
         lead = len(space.type.shape) - n_out
         return IndexMap(base, [ZERO] * lead + strides)
@@ -562,7 +566,7 @@ class KernelGen:
         n = self.ref(numel_ref(self.table, out))
         self.em.loops([n], lambda idx: self.em.store(dt, const(0, dt), self.ptr(ob), idx[0]))
         fake = Op("strided_slice", [out], op.attrs, [g.type])
-        m = self._slice_map(fake, g)
+        m = self._slice_map(fake, g, key_op=op)
         gb = self.mb._buffer_of(g)
         gm = identity_map(self.table, g)
         bounds = [self.ref(dim_ref(self.table, g, k)) for k in range(len(g.type.shape))]
