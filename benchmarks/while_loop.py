@@ -3,13 +3,17 @@
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/while_loop.py [--trips 1000]
 
 1,000 iterations of a scalar update (``x = x * 0.999 + 1``) on the llvm backend (host-driven
-loop: one native call per trip, backends/hostloop.py) and the reference interpreter; reports
-nanoseconds per iteration (median of the repeats; the run of a 1-trip loop subtracted).
+loop: one native call per trip, backends/hostloop.py) and the reference interpreter, and with
+``--tf-python PY`` (a Python with TensorFlow) the same TF1 code on TensorFlow in the same run;
+reports nanoseconds per iteration (median of the repeats; the run of a 1-trip loop subtracted).
 """
 from __future__ import annotations
 
 import argparse
+import inspect
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,10 +46,23 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trips", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--tf-python", default="", help="a Python with TensorFlow, for its row")
     a = ap.parse_args()
-    for backend in ("llvm", "reference"):
-        print(f"{backend:10s} {per_trip_ns(backend, a.trips, a.repeats):10.0f} ns/iteration "
-              f"({a.trips} trips)")
+    rows = {b: per_trip_ns(b, a.trips, a.repeats) for b in ("llvm", "reference")}
+    if a.tf_python:
+        code = ("import os, statistics, time\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
+                "import tensorflow.compat.v1 as tf\ntf.disable_v2_behavior()\n"
+                + inspect.getsource(per_trip_ns).replace("backend=backend", "")
+                + f"\nprint(per_trip_ns('', {a.trips}, {a.repeats}))\n")
+        out = subprocess.run([a.tf_python, "-c", code], capture_output=True, text=True,
+                             env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+        if out.returncode == 0:
+            rows["TensorFlow"] = float(out.stdout.strip().splitlines()[-1])
+        else:
+            print(f"TensorFlow row failed: {out.stderr.strip().splitlines()[-1:]}")
+    for name, ns in rows.items():
+        ratio = f"  ({ns / rows['TensorFlow']:.2f}x TensorFlow's)" if "TensorFlow" in rows else ""
+        print(f"{name:10s} {ns:10.0f} ns/iteration ({a.trips} trips){ratio}")
 
 
 if __name__ == "__main__":
