@@ -155,3 +155,8 @@ def test_tf_print_streams_and_formats(capsys, tmp_path):
     assert out.read_text() == "[0 1 ... 8 9]\n"
     with pytest.raises(ValueError, match="output_stream"):
         tf.print(x, output_stream=42)
+
+
+def test_print_output_has_tfs_name():
+    assert tf.Print(tf.constant(1.0), [tf.constant(2.0)]).name == "Print:0"
+    assert tf.Print(tf.constant(1.0), [], name="show").name == "show:0"

@@ -84,9 +84,9 @@ def Print(input_: Any, data: Sequence[Any], message: Optional[str] = None,
                   file=sys.stderr, flush=True)
         count[0] += 1
 
-    printer = _py_call(show, list(data), [], False, "Print", name)
+    printer = _py_call(show, list(data), [], False, "PrintHost", (name or "Print") + "_host")
     with control_dependencies([printer]):
-        return identity(x, name=(name or "Print") + "_out")
+        return identity(x, name=name or "Print")      # TF's name: "Print:0"
 
 
 def _stream(output_stream: Any) -> Callable[[str], None]:
