@@ -293,19 +293,16 @@ import jitflow.compat.v1 as tf
 x, y, loss, train = build(tf)
 sess = tf.Session()
 sess.run(tf.global_variables_initializer())
-t = time.perf_counter()
-sess.run(train, {x: x_data, y: y_data})
-first = time.perf_counter() - t
-compiled = list(sess._cache.values())[-1]
-report(bench="compile", framework=os.environ["COMPILE_MODE"], seconds=[first],
-       backend_seconds=getattr(compiled.executable, "compile_seconds", None), graph="quadratic")
+def first_run(graph, sess, fetch, feed):
+    t = time.perf_counter()
+    sess.run(fetch, feed)
+    first = time.perf_counter() - t
+    compiled = list(sess._cache.values())[-1]
+    report(bench="compile", framework=os.environ["COMPILE_MODE"], seconds=[first],
+           backend_seconds=getattr(compiled.executable, "compile_seconds", None), graph=graph)
+first_run("quadratic", sess, train, {x: x_data, y: y_data})
 sess, train, X, y, xb, yb = cnn_graph(tf)
-t = time.perf_counter()
-sess.run(train, {X: xb, y: yb})
-first = time.perf_counter() - t
-compiled = list(sess._cache.values())[-1]
-report(bench="compile", framework=os.environ["COMPILE_MODE"], seconds=[first],
-       backend_seconds=getattr(compiled.executable, "compile_seconds", None), graph="MNIST CNN")
+first_run("MNIST CNN", sess, train, {X: xb, y: yb})
 """
 
 

@@ -67,7 +67,7 @@ def _summarize(a: np.ndarray, n: Optional[int]) -> str:
     shown = flat if n < 0 else flat[:n]
     text = " ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in shown.tolist())
     more = "..." if 0 <= n < flat.size else ""
-    return f"[{text}{more}]" if a.ndim else str(a.item() if hasattr(a, "item") else a)
+    return f"[{text}{more}]" if a.ndim else str(a.item())
 
 
 def Print(input_: Any, data: Sequence[Any], message: Optional[str] = None,

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import GraphTypeError
 from .graph import Tensor
-from .math_ops import add, binary_operands, reciprocal, unary
+from .math_ops import add, binary, binary_operands, reciprocal, unary
 from .op_builder import convert_to_tensor, make_op, static_value
 
 __all__ = [
@@ -53,10 +53,7 @@ _log_sigmoid = unary("LogSigmoid", "log_sigmoid")
 _rint = unary("Rint", "round")
 
 
-def atan2(y: Any, x: Any, name: Optional[str] = None) -> Tensor:
-    """The angle of the point (x, y), elementwise with broadcasting (TF op Atan2)."""
-    y, x = binary_operands(y, x, "Atan2", name)
-    return make_op("Atan2", "atan2", [y, x], name=name).outputs[0]
+atan2 = binary("Atan2", "atan2")   # atan2(y, x): the angle of the point (x, y)
 
 
 def rint(x: Any, name: Optional[str] = None) -> Tensor:

@@ -65,9 +65,8 @@ def _result_types(opdef, in_types: list[TensorType], attrs: dict) -> list[Tensor
         if all(t.shape is not None for t in in_types):
             raise
         error = first
-    known = [len(t.shape) for t in in_types if t.shape is not None]
-    guesses = sorted({max(known, default=2), max(known, default=2) + 1, 2, 3, 1, 4, 0},
-                     key=lambda r: (r < max(known, default=2), r))
+    top = max((len(t.shape) for t in in_types if t.shape is not None), default=2)
+    guesses = sorted({top, top + 1, 0, 1, 2, 3, 4}, key=lambda r: (r < top, r))
     found: list[list[TensorType]] = []
     for r in guesses:
         trial = [TensorType(t.dtype, (None,) * r) if t.shape is None else t for t in in_types]

@@ -277,26 +277,11 @@ class Session:
         value from one host evaluation (frontend/data/hostfeed.py), the numeric ones through
         a normal run."""
         from ..frontend.data.hostfeed import registry_for
-        leaves: list = []
-
-        def walk(f: Any) -> Callable[[list], Any]:
-            if isinstance(f, (list, tuple)) and not hasattr(f, "_as_graph_element"):
-                parts = [walk(x) for x in f]
-                if hasattr(f, "_fields"):
-                    return lambda vals: type(f)(*[p(vals) for p in parts])
-                ctor = type(f) if type(f) in (list, tuple) else list
-                return lambda vals: ctor(p(vals) for p in parts)
-            if isinstance(f, dict):
-                parts_d = {k: walk(v) for k, v in f.items()}
-                return lambda vals: type(f)((k, p(vals)) for k, p in parts_d.items())
-            i = len(leaves)
-            leaves.append(f if isinstance(f, _StringTensor) else self.graph.as_graph_element(f))
-            return lambda vals: vals[i]
-
-        rebuild = walk(fetches)
-        values = registry_for(self.graph).evaluate(self, leaves, feed_dict)
-        values = [v if not isinstance(v, np.ndarray) or v.ndim else v[()] for v in values]
-        return rebuild(values)
+        flat: list = []
+        rebuild = self._flatten(fetches, flat, {})
+        values = registry_for(self.graph).evaluate(self, flat, feed_dict)
+        return rebuild({id(e): v if not isinstance(v, np.ndarray) or v.ndim else v[()]
+                        for e, v in zip(flat, values)})
 
     def _flatten(self, fetch: Any, flat: list, index: dict) -> Callable[[dict], Any]:
         if fetch is None:
@@ -316,8 +301,8 @@ class Session:
             parts = {k: self._flatten(v, flat, index) for k, v in fetch.items()}
             ctor = type(fetch)
             return lambda vals: ctor((k, p(vals)) for k, p in parts.items())
-        try:
-            elem = self.graph.as_graph_element(fetch)
+        try:   # (host string tensors reach here only from _run_with_strings)
+            elem = fetch if isinstance(fetch, _StringTensor) else self.graph.as_graph_element(fetch)
         except (TypeError, ValueError, KeyError) as e:
             raise type(e)(f"Fetch argument {fetch!r} cannot be interpreted as a Tensor. ({e})") from None
         if id(elem) not in index:

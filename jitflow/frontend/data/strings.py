@@ -13,6 +13,7 @@ import numpy as np
 
 from ...errors import InvalidArgumentError
 from ...ir.dtypes import int32
+from ...ir.types import ShapeMismatch, broadcast_shapes
 from ..graph import TensorShape
 from .hostfeed import HostNode, StringTensor, registry_for
 from .string_ops import _string_input, string_constant
@@ -37,18 +38,10 @@ def _strings(x: Any, what: str) -> StringTensor:
 
 
 def _broadcast_shape(shapes: Sequence[TensorShape]) -> TensorShape:
-    dims: list = []
-    for s in shapes:
-        if s.dims is None:
-            return TensorShape(None)
-    rank = max((len(s.dims) for s in shapes), default=0)
-    for i in range(rank):
-        ds = [s.dims[len(s.dims) - rank + i] for s in shapes if len(s.dims) - rank + i >= 0]
-        known = {d for d in ds if d is not None and d != 1}
-        if len(known) > 1:
-            raise ValueError(f"shapes {[str(s) for s in shapes]} do not broadcast")
-        dims.append(known.pop() if known else (None if None in ds else 1))
-    return TensorShape(dims)
+    try:
+        return TensorShape(broadcast_shapes(*[s.dims for s in shapes]))
+    except ShapeMismatch:
+        raise ValueError(f"shapes {[str(s) for s in shapes]} do not broadcast") from None
 
 
 def join(inputs: Sequence[Any], separator: str = "", name: Optional[str] = None) -> StringTensor:

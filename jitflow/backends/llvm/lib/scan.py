@@ -6,7 +6,8 @@ from ....ir.core import Op
 from ....ops.scan import scan_axis
 from ..compiler import CUSTOM_KERNELS
 from ..emitter import const, rtype
-from .ir import _IR, _dims, _reader
+from .ir import _IR, _reader
+from .softmax import _axis_rows
 
 
 def _scan(gen, op: Op) -> None:
@@ -17,12 +18,10 @@ def _scan(gen, op: Op) -> None:
     ir = _IR(gen)
     dt = x.type.dtype
     t = rtype(dt)
-    ax = scan_axis(len(x.type.shape), op.attrs["axis"])
     excl, rev = op.attrs["exclusive"], op.attrs["reverse"]
     is_sum = op.opname == "cumsum"
     ident = const(0 if is_sum else 1, dt)
-    dims = _dims(gen, x)
-    pre, D, inner = ir.prod(dims[:ax]), dims[ax], ir.prod(dims[ax + 1:])
+    pre, D, inner = _axis_rows(ir, gen, x, scan_axis(len(x.type.shape), op.attrs["axis"]))
     rx = _reader(gen, x)
 
     def combine(a: str, b: str) -> str:
