@@ -106,3 +106,18 @@ def test_results_are_the_same_whatever_thread_count_each_run_uses(monkeypatch):
     assert type(exe).__name__ == "LLVMExecutable" and exe.uses_pools
     assert used == {1, T.available_cpus()}
     T.apply(T.most_threads())
+
+
+def test_limits_set_outside_jitflow_are_kept(monkeypatch):
+    """OpenBLAS's thread count at start (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS) caps the runs'
+    counts, and the OpenMP kernels take the calling thread's OpenMP limit too (the limit a
+    data-parallel replica sets with omp_set_num_threads)."""
+    monkeypatch.delenv("JITFLOW_NUM_THREADS", raising=False)
+    monkeypatch.setattr(T, "_blas_cap", [1])
+    assert T.most_threads() == 1
+    monkeypatch.setattr(T, "_blas_cap", [0])       # unknown: the CPUs alone decide
+    assert T.most_threads() == T.available_cpus()
+    from jitflow.backends.llvm.parallel import parallel_wrappers
+    text = parallel_wrappers("k0", "%n", ["%a0"], [], "ptr noalias %a0", ", ")
+    assert "call i32 @omp_get_max_threads()" in text and "i32 %nth, i32 0)" in text
+    T.apply(T.most_threads())

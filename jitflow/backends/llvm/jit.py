@@ -71,7 +71,11 @@ def _register_symbols() -> None:
                 _state["blas_core"] = None
             setter = lib.scipy_openblas_set_num_threads64_
             setter.argtypes = [ctypes.c_int]
-            threads.set_blas_setter(setter)   # runs choose the count (llvm/threads.py)
+            try:
+                start = int(lib.scipy_openblas_get_num_threads64_())
+            except AttributeError:
+                start = 0
+            threads.set_blas_setter(setter, start)   # runs choose the count (llvm/threads.py)
             break
         except (OSError, AttributeError):
             continue

@@ -198,6 +198,7 @@ declare void @GOMP_parallel(ptr, ptr, i32, i32)
 @jf_num_threads = external global i32
 declare i32 @omp_get_thread_num()
 declare i32 @omp_get_num_threads()
+declare i32 @omp_get_max_threads()
 declare void @jf_cblas_sgemm(i32, i32, i32, i64, i64, i64, float, ptr, i64, ptr, i64, float, ptr, i64)
 declare void @jf_cblas_dgemm(i32, i32, i32, i64, i64, i64, double, ptr, i64, ptr, i64, double, ptr, i64)
 """

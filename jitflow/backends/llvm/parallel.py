@@ -1,7 +1,9 @@
 """OpenMP wrappers of a flat elementwise kernel: ``@k`` splits ``@k.range`` over threads.
 
-The run's thread count is ``@jf_num_threads`` (set per run by threads.py); at 1 thread, or
-below PARALLEL_MIN elements, ``@k`` calls ``@k.range`` on the whole range itself.
+The run's thread count is ``@jf_num_threads`` (set per run by threads.py), capped by the
+calling thread's OpenMP limit (``omp_get_max_threads``: OMP_NUM_THREADS, or a data-parallel
+replica's ``omp_set_num_threads``); at 1 thread, or below PARALLEL_MIN elements, ``@k`` calls
+``@k.range`` on the whole range itself.
 """
 from __future__ import annotations
 
@@ -28,7 +30,10 @@ def parallel_wrappers(k: str, n: str, args: list, prologue: list, params: str, s
 define internal i32 @{k}({params}{sep}ptr noalias %prm) nounwind {{
 entry:
 {pro}
-  %nth = load i32, ptr @jf_num_threads
+  %nrun = load i32, ptr @jf_num_threads
+  %nmax = call i32 @omp_get_max_threads()
+  %fewer = icmp slt i32 %nrun, %nmax
+  %nth = select i1 %fewer, i32 %nrun, i32 %nmax
   %large = icmp sge i64 {n}, {PARALLEL_MIN}
   %multi = icmp sgt i32 %nth, 1
   %big = and i1 %large, %multi

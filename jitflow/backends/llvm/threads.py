@@ -18,7 +18,9 @@ a loaded machine pays little for them, and the choice follows the load when it c
 
 The count is process-wide state of both pools (``jf_num_threads``, read by the OpenMP
 kernels, and OpenBLAS's own setting, which NumPy's matmul shares); it is set only when it
-changes.
+changes. Limits set outside jitflow are kept: OpenBLAS's count at start (OPENBLAS_NUM_THREADS,
+OMP_NUM_THREADS) caps it, and the OpenMP kernels also take the calling thread's OpenMP limit
+(a data-parallel replica's, distributed/threads.py).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from typing import Callable, Optional
 NUM_THREADS = ctypes.c_int32(0)
 _applied = [0]
 _blas_set: list[Optional[Callable[[int], None]]] = [None]
+_blas_cap = [0]       # OpenBLAS's thread count before jitflow set one (0: unknown)
 _lock = threading.Lock()
 
 
@@ -67,12 +70,21 @@ def fixed_threads() -> Optional[int]:
 
 
 def most_threads() -> int:
+    """JITFLOW_NUM_THREADS, else the CPUs this process may use, capped by OpenBLAS's own
+    thread count as the process started (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS: a limit the
+    user or a cluster scheduler set is kept)."""
     fixed = fixed_threads()
-    return fixed if fixed is not None else available_cpus()
+    if fixed is not None:
+        return fixed
+    cap = _blas_cap[0]
+    return min(available_cpus(), cap) if cap else available_cpus()
 
 
-def set_blas_setter(fn: Optional[Callable[[int], None]]) -> None:
+def set_blas_setter(fn: Optional[Callable[[int], None]], current: int = 0) -> None:
+    """The function that sets OpenBLAS's thread count, and its count before jitflow set any
+    (0: unknown), which caps the runs' counts."""
     _blas_set[0] = fn
+    _blas_cap[0] = max(0, int(current))
 
 
 def apply(n: int) -> None:
