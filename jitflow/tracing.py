@@ -627,7 +627,7 @@ def make_ir(f: Callable, *, stage: Optional[str] = None, backend: Optional[str] 
 
     ``stage``: None or ``"frontend"`` (default): right after lowering, before any pass (a
     ``tf.gradients`` call is still one ``gradients`` op); a pass name of the backend's pipeline
-    (``"autodiff"``, ``"canonicalize"``, ``"constant-fold"``, ``"cse"``, ``"dce"``,
+    (``"autodiff"``, ``"canonicalize"``, ``"constant-fold"``, ``"cse"``, ``"licm"``, ``"dce"``,
     ``"fusion"``): the IR after the first run of that pass; ``"final"``: after the whole
     pipeline, as the backend compiles it. Nothing is compiled or cached.
     ``f`` may be a ``jitflow.function`` (its backend and options are used) or a plain function.

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
 WORKLOADS = Path(os.environ.get("JITFLOW_WORKLOADS") or ROOT / ".." / "shared" / "workloads")
 QUADRATIC = WORKLOADS / "quadratic.py"
-IR_STAGES = ["frontend", "autodiff", "canonicalize", "constant-fold", "cse", "canonicalize.2",
+IR_STAGES = ["frontend", "autodiff", "canonicalize", "constant-fold", "cse", "licm", "canonicalize.2",
              "dce", "llvm-legalize", "fusion"]
 ALL_STAGES = IR_STAGES + ["memory", "llvm", "asm"]
 HAVE_DOT = shutil.which("dot") is not None
@@ -210,7 +210,7 @@ def test_html_page(tmp_path):
     assert [s["name"] for s in stages] == ALL_STAGES
     twins = {s["name"]: stages[s["graph_of"]]["name"] for s in stages if "graph_of" in s}
     # unchanged stages share a graph (quadratic has nothing for llvm-legalize to rewrite)
-    assert twins == {"canonicalize.2": "cse", "dce": "cse", "llvm-legalize": "cse"}
+    assert twins == {"licm": "cse", "canonicalize.2": "cse", "dce": "cse", "llvm-legalize": "cse"}
     for s in stages:
         s["graph"] = s["graph"] or (stages[s["graph_of"]]["graph"] if "graph_of" in s else None)
     assert all((s["graph"] is not None) == (s["name"] in IR_STAGES) for s in stages)
@@ -242,7 +242,7 @@ def test_list_stages():
     assert names == ALL_STAGES
     p = jitflow("dump-ir", "whatever.py", "--list-stages", "--backend", "reference")
     names = [line.split()[0] for line in p.stdout.splitlines()[1:-1]]
-    assert names == ["frontend", "autodiff", "canonicalize", "constant-fold", "cse", "dce"]
+    assert names == ["frontend", "autodiff", "canonicalize", "constant-fold", "cse", "licm", "dce"]
 
 
 # ----------------------------------------------------------------------- scripts we write ---

@@ -23,6 +23,7 @@ from ..ir.builder import Builder
 from ..ir.core import Function, Op, Value
 from ..ops.control import run_while
 from ..ops.control_grad import inline
+from .loopbuffers import buffered_while
 
 Leaf = Callable[[Function], object]
 Prepare = Callable[[Function], Function]
@@ -82,6 +83,12 @@ class _While:
 
     def __call__(self, args: list) -> list:
         a = self.attrs
+        if hasattr(self.step, "run_into"):
+            out = buffered_while(self.cond.run, self.step, args, a["num_carried"],
+                                 a["maximum_iterations"], a["record"], a["num_stacked"],
+                                 self.types)
+            if out is not None:
+                return out
         return run_while(self.cond.run, None, args, a["num_carried"], a["maximum_iterations"],
                          a["record"], a["num_stacked"], self.types, step=self.step.run)
 

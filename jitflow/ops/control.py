@@ -31,7 +31,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from ..ir.dtypes import bool_, int32
-from ..ir.opdef import Attr, defop
+from ..ir.core import Function, Op
+from ..ir.opdef import OPS, Attr, defop
 from ..ir.types import ShapeMismatch, TensorType
 
 Runner = Callable[[list], list]
@@ -145,6 +146,27 @@ def _while_infer(types, attrs, regions):
         out += [TensorType(t.dtype, (None,) + tuple(t.shape)) for t in carried]
         out.append(TensorType(int32, ()))
     return out
+
+
+def movable_out_of_loops(op: Op) -> bool:
+    """Whether ``op`` may run once before a loop instead of on every trip when its operands
+    are invariant: not random, stateful, effectful (assertions, host callbacks: their count
+    and order are observable), control flow or a constant (free where it is)."""
+    d = OPS[op.opname]
+    return not (d.stateful or d.effectful or op.regions
+                or d.kind in ("random", "host", "control", "pseudo", "constant"))
+
+
+def loop_invariant_values(body: Function, num_carried: int) -> set[int]:
+    """Ids of the values of a while body that are the same on every trip: the invariant
+    parameters, constants, and the results of movable ops reading only such values."""
+    inv = {id(p) for p in body.params[num_carried:]}
+    for op in body.ops:
+        if (OPS[op.opname].kind == "constant" and not op.operands) or (
+                movable_out_of_loops(op) and op.operands
+                and all(id(v) in inv for v in op.operands)):
+            inv.update(id(r) for r in op.results)
+    return inv
 
 
 def stack_trips(values: list, empty_type: TensorType, what: str) -> np.ndarray:

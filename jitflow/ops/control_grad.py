@@ -24,9 +24,19 @@ while: two loops.
    has no accumulator: the reverse loop stacks each trip's row cotangents and indices, and
    one ``gather_grad`` after the loop scatters them (O(trips) work, not O(trips^2)).
 Nested loops and a cond inside a loop work because the reverse body calls ``vjp`` on the
-recomputed body, which applies these rules again inside the region. Recomputing the body per
-trip keeps the stacks to the carried values only (what TF1 pushes are the body's
-intermediates instead: less compute, more memory).
+recomputed body, which applies these rules again inside the region.
+
+What is saved and what recomputed (JAX's "dots saveable" policy): the recording loop also
+stacks the results of the body's contractions (matmuls, kind ``contraction``), so the reverse
+body reads them (``gather``) instead of recomputing its GEMMs; the cheap elementwise rest is
+recomputed from the carried stacks (TF1 pushes every intermediate: more memory). An LSTM's
+reverse trip then runs the two GEMMs of its VJP, not three.
+
+An accumulated weight gradient is one GEMM after the loop: when the cotangent of an
+invariant is ``matmul(A_k, B_k, transpose_a=True)`` per trip (``x @ W``'s gradient in ``W``),
+the reverse loop stacks ``A_k`` and ``B_k`` instead of carrying ``acc + A_k^T B_k``, and
+after it ``reshape(A, [-1, a])^T @ reshape(B, [-1, b])`` sums over trips and rows at once (one
+large GEMM at the machine's peak instead of T small ones and T passes over the accumulator).
 """
 from __future__ import annotations
 
@@ -35,7 +45,8 @@ from typing import Callable, Optional, Sequence
 from ..ir.builder import Builder
 from ..ir.core import Function, Op, Value
 from ..ir.dtypes import int32
-from .control import accepts
+from ..ir.opdef import get_opdef
+from .control import accepts, loop_invariant_values
 
 #: vjp(ops, ys, xs, grad_ys, builder) -> cotangents of xs (passes/autodiff.py's ``vjp``)
 VJP = Callable[..., list]
@@ -118,6 +129,38 @@ def _row_reads(body: Function, j: int) -> list[int]:
     return reads
 
 
+def _saved_ops(body: Function, n: int) -> list[int]:
+    """Positions of the body's ops whose results the recording loop stacks, so the reverse
+    body does not recompute them: its contractions with a float result that changes from
+    trip to trip (an invariant one is hoisted out of both loops instead: passes/loops.py)."""
+    invariant = loop_invariant_values(body, n)
+    return [t for t, op in enumerate(body.ops)
+            if get_opdef(op.opname).kind == "contraction" and len(op.results) == 1
+            and op.results[0].type.dtype.is_floating and op.results[0].type.shape is not None
+            and id(op.results[0]) not in invariant]
+
+
+def _hoistable_contraction(g: Function, dv: Optional[Value], acc: Value) -> Optional[Op]:
+    """The op giving ``dv`` when it is a per-trip ``A^T @ B`` (2-D, static columns,
+    ``transpose_a`` only) with the accumulator's type: its trips then sum as one GEMM after the loop."""
+    op = dv.producer if dv is not None else None
+    if (op is None or op.opname != "matmul" or op not in g.ops
+            or not op.attrs.get("transpose_a") or op.attrs.get("transpose_b")
+            or any(v.type.shape is None or len(v.type.shape) != 2
+                   or not isinstance(v.type.shape[1], int) for v in op.operands)
+            or not accepts(acc.type, dv.type)):
+        return None
+    return op
+
+
+def _drop_params(f: Function, positions: Sequence[int]) -> None:
+    """Remove the (unused) parameters at ``positions`` from ``f``, renumbering the rest."""
+    drop = set(positions)
+    f.params = [p for i, p in enumerate(f.params) if i not in drop]
+    for i, p in enumerate(f.params):
+        p.index = i
+
+
 def while_grad(b: Builder, op: Op, gs: Sequence[Optional[Value]], vjp: VJP
                ) -> list[Optional[Value]]:
     """The grad rule of ``while`` (see the module docstring)."""
@@ -137,20 +180,27 @@ def while_grad(b: Builder, op: Op, gs: Sequence[Optional[Value]], vjp: VJP
     grads: list[Optional[Value]] = [None] * len(op.operands)
     if not (fc or fs) or not (fc or fv):
         return grads
-    # 1. the forward loop again, recording the carried values of every trip
-    rec = _results(b.op("while", *op.operands, regions=[cond_r.clone(), body_r.clone()],
+    # 1. the forward loop again, recording the carried values of every trip and stacking the
+    #    results of its contractions (extra stacked results after the body's own)
+    saved = _saved_ops(body_r, n)
+    rec_body = body_r.clone()
+    rec_body.set_results(list(rec_body.results) + [rec_body.ops[t].results[0] for t in saved])
+    ms = m + len(saved)
+    rec = _results(b.op("while", *op.operands, regions=[cond_r.clone(), rec_body],
                         num_carried=n, maximum_iterations=op.attrs["maximum_iterations"],
-                        record=True, num_stacked=m))
-    stacks, trips = rec[n + m:2 * n + m], rec[2 * n + m]
+                        record=True, num_stacked=ms))
+    saved_stacks = rec[n + m:n + ms]
+    stacks, trips = rec[n + ms:2 * n + ms], rec[2 * n + ms]
     # 2. the reverse loop
     cots = [gs[i] if gs[i] is not None else b.zeros_like(op.results[i]) for i in fc]
     cots = [_fit(b, c, op.results[i], ptypes[i]) for c, i in zip(cots, fc)]
     scots = [_fit(b, gs[n + j], op.results[n + j], op.results[n + j].type) for j in fs]
     accs = [b.zeros_like(op.operands[n + j]) for j in fa]
     k0 = b.sub(trips, b.const(1, int32))
-    inv = list(stacks) + scots + list(op.operands[n:])
+    inv = list(stacks) + list(saved_stacks) + scots + list(op.operands[n:])
     carried_types = [k0.type] + [ptypes[i] for i in fc] + [ptypes[n + j] for j in fa]
-    inv_types = [s.type for s in stacks] + [c.type for c in scots] + ptypes[n:]
+    inv_types = [s.type for s in stacks] + [s.type for s in saved_stacks] + \
+        [c.type for c in scots] + ptypes[n:]
 
     def params(f: Function) -> list[Value]:
         return [f.add_param(t) for t in carried_types + inv_types]
@@ -163,10 +213,12 @@ def while_grad(b: Builder, op: Op, gs: Sequence[Optional[Value]], vjp: VJP
     g = Function("body_grad")
     gp = params(g)
     gb = Builder(g.ops, b.loc)
-    nc = len(carried_types)
+    nc, ns = len(carried_types), len(saved)
     k, pc, pa = gp[0], gp[1:1 + len(fc)], gp[1 + len(fc):nc]
-    ps, pst, pv = gp[nc:nc + n], gp[nc + n:nc + n + len(fs)], gp[nc + n + len(fs):]
+    ps, psv = gp[nc:nc + n], gp[nc + n:nc + n + ns]
+    pst, pv = gp[nc + n + ns:nc + n + ns + len(fs)], gp[nc + n + ns + len(fs):]
     xs = [gb.gather(s, k, axis=0) for s in ps]
+    kept = [gb.gather(s, k, axis=0) for s in psv]          # the saved contraction results
     start = len(g.ops)
     outs = inline(body_r, xs + pv, gb)
     fwd = g.ops[start:]
@@ -174,24 +226,46 @@ def while_grad(b: Builder, op: Op, gs: Sequence[Optional[Value]], vjp: VJP
     d = vjp(fwd, [outs[i] for i in fc] + [outs[n + j] for j in fs],
             [xs[i] for i in fc] + [pv[j] for j in fa] + [r.results[0] for _, r in reads],
             list(pc) + [gb.gather(st, k, axis=0) for st in pst], gb)
+    # the VJP was built on the recomputed contractions; their values are read from the
+    # stacks instead (the recomputing ops are then dead, and DCE drops them)
+    g.replace_all_uses({fwd[t].results[0]: kv for t, kv in zip(saved, kept)})
     new_c = [_fit(gb, dc if dc is not None else gb.zeros_like(xs[i]), xs[i], ptypes[i])
              for dc, i in zip(d[:len(fc)], fc)]
+    dvs = d[len(fc):len(fc) + len(fa)]
+    hoisted = {t: mm for t, (dv, a) in enumerate(zip(dvs, pa))
+               for mm in [_hoistable_contraction(g, dv, a)] if mm is not None}
     new_a = [a if dv is None else _fit(gb, gb.add(a, dv), pv[j], ptypes[n + j])
-             for a, dv, j in zip(pa, d[len(fc):len(fc) + len(fa)], fa)]
-    # per row read: its rows' cotangent and its indices, stacked over the trips
+             for t, (a, dv, j) in enumerate(zip(pa, dvs, fa)) if t not in hoisted]
+    # per row read: its rows' cotangent and its indices, stacked over the trips; per
+    # hoisted accumulator: the two operands of its per-trip product
     emit, emit_of = [], []
     for (j, r), dr in zip(reads, d[len(fc) + len(fa):]):
         if dr is not None:
             emit += [_fit(gb, dr, r.results[0], r.results[0].type), r.operands[1]]
             emit_of.append(j)
+    for mm in hoisted.values():
+        emit += list(mm.operands)
     g.set_results([gb.sub(k, gb.const(1, int32))] + new_c + new_a + emit)
+    gone = [1 + len(fc) + t for t in hoisted]               # the hoisted accumulators
+    _drop_params(g, gone)
+    _drop_params(c, gone)
+    accs = [a for t, a in enumerate(accs) if t not in hoisted]
+    fa_kept = [j for t, j in enumerate(fa) if t not in hoisted]
+    nc -= len(gone)
     back = _results(b.op("while", k0, *cots, *accs, *inv, regions=[c, g], num_carried=nc,
                          num_stacked=len(emit)))
     for t, i in enumerate(fc):
         grads[i] = back[1 + t]
-    for t, j in enumerate(fa):
+    for t, j in enumerate(fa_kept):
         grads[n + j] = back[1 + len(fc) + t]
     for t, j in enumerate(emit_of):
         gj = b.gather_grad(back[nc + 2 * t], back[nc + 2 * t + 1], op.operands[n + j], axis=0)
         grads[n + j] = gj if grads[n + j] is None else b.add(grads[n + j], gj)
+    base = nc + 2 * len(emit_of)
+    for t, (slot, mm) in enumerate(hoisted.items()):
+        sa, sb = back[base + 2 * t], back[base + 2 * t + 1]
+        ka, kb = mm.operands[0].type.shape[1], mm.operands[1].type.shape[1]
+        ga = b.matmul(b.reshape(sa, shape=[-1, ka]), b.reshape(sb, shape=[-1, kb]),
+                      transpose_a=True, transpose_b=False)
+        grads[n + fa[slot]] = _fit(b, ga, op.operands[n + fa[slot]], ptypes[n + fa[slot]])
     return grads

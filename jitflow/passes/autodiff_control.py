@@ -8,15 +8,21 @@ from ..ir.core import Function, Op
 # ------------------------------------------------------------------------------ cleanup ----
 
 def _same_loop(plain: Op, rec: Op) -> bool:
+    """Whether ``rec`` is ``plain`` re-emitted with recording: same operands, limit and
+    regions, except that its body may stack more results (the saved contractions) after the
+    plain body's own."""
     from ..ir.printer import print_function
-    return (plain.opname == "while" and not plain.attrs["record"]
+    if not (plain.opname == "while" and not plain.attrs["record"]
             and len(plain.operands) == len(rec.operands)
             and all(a is b for a, b in zip(plain.operands, rec.operands))
             and plain.attrs["num_carried"] == rec.attrs["num_carried"]
             and plain.attrs["maximum_iterations"] == rec.attrs["maximum_iterations"]
-            and plain.attrs["num_stacked"] == rec.attrs["num_stacked"]
-            and all(print_function(x) == print_function(y)
-                    for x, y in zip(plain.regions, rec.regions)))
+            and plain.attrs["num_stacked"] <= rec.attrs["num_stacked"]):
+        return False
+    (pc, pb), (rc, rb) = plain.regions, rec.regions
+    trimmed = Function(rb.name, rb.params, rb.ops, rb.results[:len(pb.results)])
+    return print_function(pc) == print_function(rc) and \
+        print_function(pb) == print_function(trimmed)
 
 
 def merge_recorded_loops(f: Function) -> Function:
@@ -31,7 +37,8 @@ def merge_recorded_loops(f: Function) -> Function:
             if plain is not None:
                 del f.ops[i]
                 f.ops[f.ops.index(plain)] = rec
-                f.replace_all_uses(dict(zip(plain.results, rec.results)))
+                n, m = plain.attrs["num_carried"], plain.attrs["num_stacked"]
+                f.replace_all_uses(dict(zip(plain.results, rec.results[:n + m])))
         i += 1
     for op in f.ops:
         for r in op.regions:

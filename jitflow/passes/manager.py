@@ -18,6 +18,7 @@ from ..ir.verifier import verify
 from .autodiff import expand_gradients
 from .dce import dce
 from .fusion import fuse
+from .loops import hoist_loop_invariants
 from .numerics import enabled as _check_numerics_enabled
 from .numerics import insert_numeric_checks
 from .simplify import canonicalize, cse, fold_constants
@@ -42,14 +43,15 @@ FOLD = Pass("constant-fold", fold_constants)
 CSE = Pass("cse", cse)
 FUSION = Pass("fusion", fuse, per_device=True)
 CHECK_NUMERICS = Pass("check-numerics", insert_numeric_checks)
+LICM = Pass("licm", hoist_loop_invariants)
 
 #: the passes every compiling backend runs before its own (fusion last, by convention)
-SIMPLIFY = [AUTODIFF, CANONICALIZE, FOLD, CSE, CANONICALIZE, DCE]
+SIMPLIFY = [AUTODIFF, CANONICALIZE, FOLD, CSE, LICM, CANONICALIZE, DCE]
 
 #: pipeline per backend name: the reference's here, the others registered by their backend
 #: package (``jitflow/backends/<name>/pipeline.py``) through ``register_pipeline``
 PIPELINES: dict[str, list[Pass]] = {
-    "reference": [AUTODIFF, CANONICALIZE, FOLD, CSE, DCE],
+    "reference": [AUTODIFF, CANONICALIZE, FOLD, CSE, LICM, DCE],
 }
 
 

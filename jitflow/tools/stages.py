@@ -30,6 +30,8 @@ IR_DESCRIPTIONS = {
     "canonicalize": "after canonicalization (identities, no-op casts/reshapes, x*1, x+0 removed)",
     "constant-fold": "after constant folding",
     "cse": "after common-subexpression elimination",
+    "licm": "after loop-invariant code motion (a while body's invariant ops moved before "
+            "the loop)",
     "dce": "after dead-code elimination",
     "llvm-legalize": "after rewriting the ops llvm has no kernel for (selu, softsign, "
                      "log_sigmoid) into their records' decompositions",

@@ -169,7 +169,9 @@ class LLVMExecutable:
                                        f"cannot take an array of dtype {a.dtype}")
         return np.asarray(a, dtype=dt, order="C")
 
-    def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def prepare_args(self, args: Sequence) -> Sequence[np.ndarray]:
+        """The arguments as C-contiguous arrays of the parameters' dtypes (scalars and lists
+        converted; an array of another dtype is an InvalidArgumentError)."""
         dts = self.param_dtypes
         if len(args) != len(dts):
             raise InvalidArgumentError(f"expected {len(dts)} arguments, got {len(args)}")
@@ -184,8 +186,10 @@ class LLVMExecutable:
                 if converted is None:
                     converted = list(args)
                 converted[i] = self._as_param(a, dts[i], i)
-        if converted is not None:
-            args = converted
+        return args if converted is None else converted
+
+    def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        args = self.prepare_args(args)
         key = tuple([a.shape for a in args])
         with self._lock:
             plan = self._plans.get(key)
@@ -232,3 +236,60 @@ class LLVMExecutable:
                 if dup:
                     results[i] = results[i].copy()
         return results
+
+    # ------------------------------------------------------------------ loop trips -------
+    def result_shapes(self, args: Sequence[np.ndarray]) -> list[tuple]:
+        """The result shapes of a run with these (C-contiguous, parameter-typed) arguments;
+        prepares the run's plan."""
+        key = tuple([a.shape for a in args])
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = self._plans[key] = self._plan(args)
+        return list(plan.result_shapes)
+
+    def run_into(self, args: Sequence[np.ndarray], outs: Sequence[np.ndarray]) -> None:
+        """One run writing every result into ``outs`` (a loop driver's buffers, planned once:
+        ``backends/hostloop.py``). Trusted arguments: C-contiguous arrays of the parameters'
+        dtypes with the shapes a ``result_shapes`` call planned, and outs of the result
+        shapes and dtypes, none of them overlapping an argument."""
+        plan = self._plans[tuple([a.shape for a in args])]
+        with self._lock:
+            bufs = plan.bufs
+            seen = plan.arg_objs
+            for i, a in enumerate(args):
+                if seen[i] is not a:
+                    bufs[i] = data_ptr(a)
+                    seen[i] = a
+            copies = None
+            for i, (code, ref, bidx, _) in enumerate(self._rprog):
+                if code == _R_NEW:
+                    bufs[bidx] = data_ptr(outs[i])
+                else:
+                    copies = copies or []
+                    copies.append((i, code, ref))
+            entry = self._entry
+            if entry is None:
+                raise RuntimeError("this llvm executable was closed (its Session was closed): "
+                                   "its native code is released")
+            tuner = plan.tuner
+            if tuner is None:
+                status = entry(plan.bufs_ptr, plan.prm_ptr)
+            else:
+                threads.apply(tuner.pick())
+                t0 = perf_counter()
+                status = entry(plan.bufs_ptr, plan.prm_ptr)
+                tuner.record(perf_counter() - t0)
+            if status:
+                msg = self.errors.message(status)
+                if status in self.errors.exact:
+                    self._reference_error(args)
+                raise InvalidArgumentError(msg)
+            for i, code, ref in copies or ():
+                if code == _R_ARG:
+                    src = args[ref]
+                elif code == _R_SAME:
+                    src = outs[ref]
+                else:
+                    src = self.result_buf[ref].array.reshape(plan.result_shapes[ref])
+                np.copyto(outs[i], src)
