@@ -188,3 +188,71 @@ def test_a_loop_whose_carried_shape_changes_takes_the_generic_path():
     want = run(f.clone(), args)[0]
     assert want.shape == (16,)
     np.testing.assert_array_equal(compile_function(f, "llvm").executable.run(args)[0], want)
+
+
+def test_trips_run_from_python_where_the_step_has_no_native_driver(monkeypatch):
+    """The same buffers driven one ``run_into`` call per trip (a backend without
+    ``run_trips``) give the same values, growth included."""
+    from jitflow.backends.llvm.executable import LLVMExecutable
+    exe = compile_function(rnn_program(True), "llvm").executable
+    want = [exe.run(args_for(n, n)) for n in (3, 40)]
+    monkeypatch.delattr(LLVMExecutable, "run_trips")
+    for n, w in zip((3, 40), want):
+        for a, e in zip(exe.run(args_for(n, n)), w):
+            np.testing.assert_array_equal(a, e)
+
+
+def test_a_failing_trip_raises_the_reference_message():
+    """while i < n: x += m[i]: a row past the end of m fails in native code at that trip; the
+    error is the one a Python run of that trip gives (the row index and the bound)."""
+    from jitflow.errors import InvalidArgumentError
+    M = TensorType(float64, (4, 3))
+    F3 = TensorType(float64, (3,))
+    f = Function()
+    x, m, n = f.add_param(F3, "x"), f.add_param(M, "m"), f.add_param(I, "n")
+    b = Builder(f.ops)
+    tys = [I, F3, M, I]
+    cond = build_region("cond", tys, lambda b, i, x, m, n: b.less(i, n))
+    body = build_region("body", tys, lambda b, i, x, m, n: [
+        b.add(i, b.const(1, int32)), b.add(x, b.gather(m, i, axis=0))])
+    res = b.op("while", b.const(0, int32), x, m, n, num_carried=2, regions=[cond, body])
+    f.set_results([res[1]])
+    exe = compile_function(f, "llvm").executable
+    args = [np.zeros(3), np.arange(12.0).reshape(4, 3), np.int32(4)]
+    np.testing.assert_array_equal(exe.run(args)[0], [18.0, 22.0, 26.0])
+    with pytest.raises(InvalidArgumentError) as native:
+        exe.run(args[:2] + [np.int32(6)])
+    with pytest.raises(InvalidArgumentError) as ref:
+        run(f.clone(), args[:2] + [np.int32(6)])
+    first = str(native.value).splitlines()[0]
+    assert first == str(ref.value).splitlines()[0]           # the op's message, same values
+    assert "= 4" in first and "[0, 4)" in first
+
+
+def test_a_tiny_loop_runs_its_trips_in_native_code(monkeypatch):
+    """10,000 trips of a scalar update are one call of the native driver: the step's
+    Python entry points are not called per trip."""
+    from jitflow.backends.llvm.executable import LLVMExecutable
+    S = TensorType(float64, ())
+    f = Function()
+    x, n = f.add_param(S, "x"), f.add_param(I, "n")
+    b = Builder(f.ops)
+    tys = [I, S, I]
+    cond = build_region("cond", tys, lambda b, i, x, n: b.less(i, n))
+    body = build_region("body", tys, lambda b, i, x, n: [
+        b.add(i, b.const(1, int32)), b.add(b.mul(x, b.const(0.999, float64)),
+                                           b.const(1.0, float64))])
+    res = b.op("while", b.const(0, int32), x, n, num_carried=2, regions=[cond, body])
+    f.set_results([res[1]])
+    exe = compile_function(f, "llvm").executable
+    calls = []
+    for name in ("run", "run_into"):
+        orig = getattr(LLVMExecutable, name)
+        monkeypatch.setattr(LLVMExecutable, name,
+                            lambda self, *a, _o=orig, _n=name: calls.append(_n) or _o(self, *a))
+    got = exe.run([np.float64(1.0), np.int32(10000)])[0]
+    want = 1.0
+    for _ in range(10000):
+        want = want * 0.999 + 1.0
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert calls.count("run_into") == 0 and calls.count("run") <= 3   # cond, segments

@@ -1,12 +1,9 @@
 """A while loop over a compiled step with its buffers planned once (the host driver's fast
 path, ``backends/hostloop.py``).
 
-When the step executable can write into given arrays (``run_into``) and the loop keeps its
-carried shapes (the step's planned result shapes equal its carried input shapes, so every
-trip runs the same shape plan), no trip allocates or copies:
-
-(Rows are taken as ``a[k, ...]``: a view even where a row is 0-d, where ``a[k]`` would be a
-copied scalar.)
+When the step executable can write into given buffers and the loop keeps its carried shapes
+(the step's planned result shapes equal its carried input shapes, so every trip runs the same
+shape plan), no trip allocates or copies:
 
 * the stacked per-trip outputs (``num_stacked``) are written by the step straight into rows
   of one array per output, ``[capacity, ...]``;
@@ -16,9 +13,12 @@ copied scalar.)
 * without it, two sets of carried buffers alternate (trip ``k`` reads one, writes the other).
 
 The capacity is ``maximum_iterations`` when set, else it doubles as trips come (amortized
-one copy). The results are views of these arrays (contiguous). Anything else (no trip at
-all, a loop whose carried shapes change, a step without ``run_into``) runs the generic
-``ops/control.run_while`` with the same semantics.
+one copy). When the step has ``run_trips`` (llvm: ``backends/llvm/drive.py``) the trips run
+in native code until the predicate fails or the capacity is reached, no Python per trip;
+else each trip is one ``run_into`` call from here (rows taken as ``a[k, ...]``: a view even
+where a row is 0-d). The results are views of these arrays (contiguous). Anything else (no
+trip at all, a loop whose carried shapes change, a step without ``run_into``) runs the
+generic ``ops/control.run_while`` with the same semantics.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
 from ..ir.types import TensorType
 
 
@@ -34,6 +35,70 @@ def _grow(a: np.ndarray, rows: int) -> np.ndarray:
     new = np.empty((rows,) + a.shape[1:], a.dtype)
     new[:a.shape[0]] = a
     return new
+
+
+def _row(a: np.ndarray, mode: int) -> tuple[int, int, int]:
+    """(base address, row stride in bytes, mode) of the rows of ``a`` (drive.py's slots)."""
+    return a.ctypes.data, a.strides[0] if a.ndim else 0, mode
+
+
+class _Buffers:
+    """The arrays of one loop run and how trip ``k`` addresses them."""
+
+    def __init__(self, args: list, shapes: list, dts: list, n: int, m: int, cap: int,
+                 record: bool) -> None:
+        self.n, self.m, self.record = n, m, record
+        self.args = args
+        self.stacked = [np.empty((cap,) + tuple(shapes[n + j]), dts[n + j]) for j in range(m)]
+        self.pred = np.empty((), dts[n + m])
+        if record:
+            self.rec = [np.empty((cap + 1,) + a.shape, a.dtype) for a in args[:n]]
+            for r, a in zip(self.rec, args[:n]):
+                r[0] = a
+        else:                       # the two alternating sets; trip 0 reads set 1
+            self.sets = [np.empty((2,) + a.shape, a.dtype) for a in args[:n]]
+            for s, a in zip(self.sets, args[:n]):
+                s[1] = a
+
+    def grow(self, cap: int) -> None:
+        self.stacked = [_grow(s, cap) for s in self.stacked]
+        if self.record:
+            self.rec = [_grow(r, cap + 1) for r in self.rec]
+
+    # trip k's arrays, for a Python call of the step
+    def ins(self, k: int) -> list:
+        cur = ([r[k, ...] for r in self.rec] if self.record
+               else [s[(k + 1) & 1, ...] for s in self.sets])
+        return cur + self.args[self.n:]
+
+    def outs(self, k: int) -> list:
+        nxt = ([r[k + 1, ...] for r in self.rec] if self.record
+               else [s[k & 1, ...] for s in self.sets])
+        return nxt + [s[k, ...] for s in self.stacked] + [self.pred]
+
+    # the same as address rows, for the native driver
+    def rows(self) -> tuple[list, list]:
+        n = self.n
+        if self.record:
+            p = [_row(r, 0) for r in self.rec]
+            r = [_row(x, 3) for x in self.rec]
+        else:
+            p = [_row(s, 2) for s in self.sets]
+            r = [_row(s, 1) for s in self.sets]
+        p += [(a.ctypes.data, 0, 0) for a in self.args[n:]]
+        r += [_row(s, 0) for s in self.stacked] + [(self.pred.ctypes.data, 0, 0)]
+        nbytes = [a.nbytes for a in self.args[:n]] + \
+            [s[0, ...].nbytes for s in self.stacked] + [self.pred.nbytes]
+        return p, [(*x, b) for x, b in zip(r, nbytes)]
+
+    def results(self, k: int) -> list:
+        n = self.n
+        final = ([r[k, ...] for r in self.rec] if self.record
+                 else [s[(k - 1) & 1, ...] for s in self.sets])
+        out = final + [s[:k] for s in self.stacked]
+        if self.record:
+            out += [r[:k] for r in self.rec] + [np.array(k, np.int32)]
+        return out
 
 
 def buffered_while(cond_run, step, args: Sequence, num_carried: int, maximum_iterations: int,
@@ -50,38 +115,26 @@ def buffered_while(cond_run, step, args: Sequence, num_carried: int, maximum_ite
     shapes = step.result_shapes(args)
     if [tuple(s) for s in shapes[:n]] != [a.shape for a in args[:n]]:
         return None                                  # carried shapes change from trip to trip
-    dts = step.result_dtypes
-    inv = args[n:]
     cap = maximum_iterations if maximum_iterations > 0 else 16
-    stacked = [np.empty((cap,) + tuple(shapes[n + j]), dts[n + j]) for j in range(m)]
-    pred = np.empty((), dts[n + m])
-    if record:
-        rec = [np.empty((cap + 1,) + a.shape, a.dtype) for a in args[:n]]
-        for r, a in zip(rec, args[:n]):
-            r[0] = a
-        cur = [r[0, ...] for r in rec]
-    else:
-        sets = [[np.empty(a.shape, a.dtype) for a in args[:n]] for _ in range(2)]
-        cur = args[:n]
-    run_into = step.run_into
+    buf = _Buffers(args, shapes, step.result_dtypes, n, m, cap, record)
+    native = getattr(step, "run_trips", None)
     k = 0
     while True:
+        if native is not None:
+            p, r = buf.rows()
+            status, k = native(args, p, r, k, cap, buf.pred)
+            if status:                               # the failing trip again, for its message
+                step.run_into(buf.ins(k), buf.outs(k))
+                raise InvalidArgumentError(step.errors.message(status))
+        else:
+            step.run_into(buf.ins(k), buf.outs(k))
+            k += 1
+        if 0 <= maximum_iterations <= k or not buf.pred:
+            break
         if k == cap:                                 # only without maximum_iterations
             cap *= 2
-            stacked = [_grow(s, cap) for s in stacked]
-            if record:
-                rec = [_grow(r, cap + 1) for r in rec]
-                cur = [r[k, ...] for r in rec]
-        nxt = [r[k + 1, ...] for r in rec] if record else sets[k & 1]
-        run_into(cur + inv, nxt + [s[k, ...] for s in stacked] + [pred])
-        k += 1
-        cur = nxt
-        if 0 <= maximum_iterations <= k or not pred:
-            break
-    out = list(cur) + [s[:k] for s in stacked]
-    if record:
-        out += [r[:k] for r in rec] + [np.array(k, np.int32)]
-    return out
+            buf.grow(cap)
+    return buf.results(k)
 
 
 __all__ = ["buffered_while"]

@@ -248,6 +248,50 @@ class LLVMExecutable:
                 plan = self._plans[key] = self._plan(args)
         return list(plan.result_shapes)
 
+    def run_trips(self, args: Sequence[np.ndarray], param_rows: Sequence[tuple],
+                  result_rows: Sequence[tuple], k0: int, kmax: int, pred: np.ndarray
+                  ) -> tuple[int, int]:
+        """Trips ``k0 ..`` of a loop whose step this is, in native code (``drive.py``): trip
+        ``k`` reads parameter ``i`` at ``param_rows[i] = (base, stride, mode)`` and writes
+        result ``r`` at ``result_rows[r] = (base, stride, mode, bytes)``; it stops after trip
+        ``kmax - 1`` or when the predicate byte ``pred`` (the step's last result) is false.
+        ``args``: the arrays of one trip (they select the shape plan; a ``result_shapes`` call
+        planned it). Returns (status, trips done); a non-zero status leaves the failing trip's
+        message to a Python run of it."""
+        from .drive import Trips, run_trips
+        plan = self._plans[tuple([a.shape for a in args])]
+        trips = Trips()
+        for i, (base, stride, mode) in enumerate(param_rows):
+            trips.slot(i, base, stride, mode)
+        for r, ((code, ref, bidx, _), (base, stride, mode, nbytes)) in enumerate(
+                zip(self._rprog, result_rows)):
+            if code == _R_NEW:
+                trips.slot(bidx, base, stride, mode)
+                continue
+            if code == _R_ARG:
+                src = tuple(param_rows[ref])
+            elif code == _R_SAME:
+                src = tuple(result_rows[ref][:3])
+            else:
+                arr = self.result_buf[r].array
+                src = (arr.ctypes.data, 0, 0)
+            trips.copy((base, stride, mode), src, nbytes)
+        with self._lock:
+            entry = self._entry
+            if entry is None:
+                raise RuntimeError("this llvm executable was closed (its Session was closed): "
+                                   "its native code is released")
+            tuner = plan.tuner
+            if tuner is not None:
+                threads.apply(tuner.pick())
+            t0 = perf_counter()
+            status, k = run_trips(self.compiled.address("jf_entry"), plan.bufs, plan.prm,
+                                  trips, k0, kmax, pred)
+            if tuner is not None:
+                tuner.record((perf_counter() - t0) / max(1, k - k0))
+            plan.arg_objs = [None] * len(plan.arg_objs)     # the table points at rows now
+        return status, k
+
     def run_into(self, args: Sequence[np.ndarray], outs: Sequence[np.ndarray]) -> None:
         """One run writing every result into ``outs`` (a loop driver's buffers, planned once:
         ``backends/hostloop.py``). Trusted arguments: C-contiguous arrays of the parameters'
