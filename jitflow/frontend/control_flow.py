@@ -75,10 +75,6 @@ def _check_region_ops(g, start: int, end: int, what: str) -> None:
             raise NotImplementedError(
                 f"assigning a variable inside {what} is not supported yet ({op.name}, defined "
                 f"at {op.file}:{op.line}); assign after the loop/cond instead")
-        if op.rng:
-            raise NotImplementedError(
-                f"random ops inside {what} are not supported yet ({op.name}, defined at "
-                f"{op.file}:{op.line})")
 
 
 def _captures(outputs: Sequence[Tensor], params: Sequence[Tensor], start: int) -> list[Tensor]:

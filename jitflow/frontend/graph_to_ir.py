@@ -17,12 +17,12 @@ previous one.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..errors import InvalidArgumentError
 from ..ir.builder import Builder
 from ..ir.core import Function, Value
-from ..ir.dtypes import int64
+from ..ir.dtypes import int32, int64
 from ..ir.types import ShapeMismatch, TensorType
 from .graph import Operation, Tensor
 
@@ -66,17 +66,44 @@ def _region_ops(outputs: Sequence[Tensor], params: Sequence[Tensor]) -> list[Ope
     return sorted(seen.values(), key=lambda o: o._id)
 
 
-def _lower_region(name: str, region, types: Sequence[TensorType]) -> Function:
-    """A traced region (frontend/control_flow.py) as a closed Function with ``types`` params."""
+#: a loop's trips get random streams of their own: the step a random op inside a loop sees
+#: is ``outer step * STEP_MIX + trip + 1`` (int64, wrapping; odd, so distinct trips and runs
+#: give distinct steps), as an unrolled loop's copies of the op would each get their own seed
+STEP_MIX = -7046029254386353131       # 0x9E3779B97F4A7C15 as a signed int64
+
+
+def uses_rng(op: Operation) -> bool:
+    """Whether a control op's regions (nested ones too) hold a random op."""
+    for r in getattr(op, "regions", None) or ():
+        for o in _region_ops(r.outputs, r.params):
+            if o.rng or uses_rng(o):
+                return True
+    return False
+
+
+def _lower_region(name: str, region, types: Sequence[TensorType], lead: Sequence = (),
+                  step_from: Optional[Callable] = None, extra_results: Optional[Callable] = None
+                  ) -> Function:
+    """A traced region (frontend/control_flow.py) as a closed Function with ``types`` params.
+    With random ops inside (``step_from`` given): ``lead`` types come first (a loop's trip
+    counter) and an int64 step parameter last; ``step_from(b, lead params, step param)``
+    gives the step the random ops take, ``extra_results(b, lead params)`` the results put
+    before the region's own."""
     f = Function(name)
+    lead_ps = [f.add_param(t) for t in lead]
     env: dict[int, Value] = {id(t): f.add_param(ty) for t, ty in zip(region.params, types)}
     b = Builder(f.ops)
+    step = None
+    if step_from is not None:
+        step = step_from(b, lead_ps, f.add_param(TensorType(int64, ())))
     for op in _region_ops(region.outputs, region.params):
         b.loc = op.location
         operands = [env[id(t)] for t in op.inputs]
         if getattr(op, "regions", None):
-            res = lower_region_op(b, op, operands)
+            res = lower_region_op(b, op, operands, step)
         elif op.ir_op is not None:
+            if op.rng:
+                operands = [step] + operands
             res = b.op(op.ir_op, *operands, **op.attrs)
             res = res if isinstance(res, tuple) else (res,)
         else:
@@ -84,35 +111,66 @@ def _lower_region(name: str, region, types: Sequence[TensorType]) -> Function:
                                       f"cannot be used inside a tf.cond/tf.while_loop")
         for t, v in zip(op.outputs, res):
             env[id(t)] = v
-    f.set_results([env[id(t)] for t in region.outputs])
+    head = extra_results(b, lead_ps) if extra_results is not None else []
+    f.set_results(head + [env[id(t)] for t in region.outputs])
     return f
 
 
-def lower_region_op(b: Builder, op: Operation, operands: Sequence[Value]) -> list[Value]:
+def _trip_step(b: Builder, lead: list, step: Value) -> Value:
+    """The step of a loop trip's random ops (``STEP_MIX``): lead[0] is the trip counter."""
+    trip = b.add(b.cast(lead[0], dtype=int64), b.const(1, int64))
+    return b.add(b.mul(step, b.const(STEP_MIX, int64)), trip)
+
+
+def lower_region_op(b: Builder, op: Operation, operands: Sequence[Value],
+                    step: Optional[Value] = None) -> list[Value]:
     """Lower a frontend If/While op: its regions become nested Functions. A loop's carried
     parameter types start as its operands' and are widened (dim -> ?) where the body gives
-    another dim, until the body's results fit."""
+    another dim, until the body's results fit. With random ops inside, ``step`` (the run
+    step, or an enclosing trip's) goes in as a last operand, and a loop also carries a trip
+    counter first (dropped from its results), so every trip draws new numbers (``STEP_MIX``)
+    and a gradient's replay of a trip draws the same ones."""
     from ..ops.control import accepts
     types = [v.type for v in operands]
+    rng = uses_rng(op)
+    if rng and step is None:
+        raise ValueError(f"{op.name}: random ops inside need the run step")
+    i32 = TensorType(int32, ())
     if op.ir_op == "cond":
-        regions = [_lower_region(n, r, types[1:]) for n, r in zip(("then", "else"), op.regions)]
+        kw = dict(step_from=lambda b, lead, st: st) if rng else {}
+        regions = [_lower_region(n, r, types[1:], **kw) for n, r in zip(("then", "else"),
+                                                                      op.regions)]
+        attrs = op.attrs
+        operands = list(operands) + ([step] if rng else [])
     else:
         n = op.attrs["num_carried"]
         for k, dims in enumerate(getattr(op, "shape_invariants", [None] * n)):
             if types[k].shape is not None and dims is not None:   # shape_invariants: ? dims
                 types[k] = TensorType(types[k].dtype, tuple(
                     None if d is None else t for d, t in zip(dims, types[k].shape)))
+        kw: dict = {}
+        if rng:
+            kw = dict(lead=[i32], step_from=_trip_step)
+            body_kw = dict(kw, extra_results=lambda b, lead: [b.add(lead[0], b.const(1, int32))])
+        else:
+            body_kw = {}
         for _ in range(4):
-            body = _lower_region("body", op.regions[1], types)
-            bad = [k for k in range(n) if not accepts(types[k], body.results[k].type)]
+            body = _lower_region("body", op.regions[1], types, **body_kw)
+            got = body.results[len(body_kw.get("lead", ())):]
+            bad = [k for k in range(n) if not accepts(types[k], got[k].type)]
             if not bad:
                 break
             for k in bad:
                 types[k] = TensorType(types[k].dtype, tuple(
-                    a if a == c else None for a, c in zip(types[k].shape, body.results[k].type.shape)))
-        regions = [_lower_region("cond", op.regions[0], types), body]
-    res = b.op(op.ir_op, *operands, regions=regions, **op.attrs)
-    return list(res) if isinstance(res, tuple) else [res]
+                    a if a == c else None for a, c in zip(types[k].shape, got[k].type.shape)))
+        regions = [_lower_region("cond", op.regions[0], types, **kw), body]
+        attrs = op.attrs
+        if rng:
+            attrs = dict(op.attrs, num_carried=n + 1)
+            operands = [b.const(0, int32)] + list(operands) + [step]
+    res = b.op(op.ir_op, *operands, regions=regions, **attrs)
+    res = list(res) if isinstance(res, tuple) else [res]
+    return res[1:] if rng and op.ir_op != "cond" else res
 
 
 def needed_ops(fetches: Sequence[Tensor], targets: Sequence[Operation],
@@ -210,7 +268,10 @@ def graph_to_ir(name: str, fetches: Sequence[Tensor], targets: Sequence[Operatio
         try:
             if getattr(op, "regions", None):
                 operands = [value_of(t, ctx) for t in op.inputs]
-                res = lower_region_op(b, op, operands)
+                if uses_rng(op) and not rng:
+                    rng.append(f.add_param(TensorType(int64, ()), "rng_step"))
+                    out.uses_rng = True
+                res = lower_region_op(b, op, operands, rng[0] if rng else None)
                 for t, v in zip(op.outputs, res):
                     env[id(t)] = v
             elif op.ir_op is not None:

@@ -102,8 +102,9 @@ def dynamic_rnn(cell: RNNCell, inputs: Any, sequence_length: Any = None,
 
     As in TF the recurrence is one while loop (``_loop``: time is the loop counter, the
     outputs are stacked per step by the loop), so the time dimension may be unknown until
-    run time. A cell that traces random ops per step (not loop-safe yet) is unrolled over a
-    static time dimension instead. ``parallel_iterations`` and ``swap_memory`` are accepted."""
+    run time. Random ops in a cell (DropoutWrapper) draw new numbers every step inside the
+    loop (graph_to_ir.lower_region_op); a cell that cannot be traced into a loop region (one
+    that assigns a variable) is unrolled over a static time dimension instead. ``parallel_iterations`` and ``swap_memory`` are accepted."""
     what = "tf.nn.dynamic_rnn"
     if not isinstance(cell, RNNCell):
         raise TypeError(f"{what}: cell must be an instance of RNNCell, got {type(cell).__name__}")
