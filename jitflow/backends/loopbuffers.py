@@ -92,7 +92,6 @@ class _Buffers:
         return p, [(*x, b) for x, b in zip(r, nbytes)]
 
     def results(self, k: int) -> list:
-        n = self.n
         final = ([r[k, ...] for r in self.rec] if self.record
                  else [s[(k - 1) & 1, ...] for s in self.sets])
         out = final + [s[:k] for s in self.stacked]

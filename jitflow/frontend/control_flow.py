@@ -203,10 +203,14 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
     """TF1 ``tf.while_loop``: repeat ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)``."""
     if not callable(cond) or not callable(body):
         raise TypeError("cond and body must be callable")
+    from .tensor_array import TensorArray, enter_loop, scatter_rows
     single = not isinstance(loop_vars, (list, tuple)) or not loop_vars
     structure = [loop_vars] if single else list(loop_vars)
-    flat = [convert_to_tensor(v) for v in flatten(structure)]
-    if not flat:
+    structure, arrays = enter_loop(structure)      # TensorArrays: recorded, not carried
+    leaves = flatten(structure)
+    is_ta = [isinstance(x, TensorArray) for x in leaves]
+    flat = [convert_to_tensor(v) for v, t in zip(leaves, is_ta) if not t]
+    if not flat and not arrays:
         raise ValueError("No loop variables provided")
     invariants = [None] * len(flat)
     if shape_invariants is not None:
@@ -220,6 +224,10 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
     if maximum_iterations is not None:
         v = static_value(maximum_iterations)
         if v is None:       # a run-time limit: count the trips in one more loop variable
+            if arrays:
+                raise NotImplementedError(f"tf.while_loop with TensorArray loop variables and "
+                                          f"a run-time maximum_iterations is not implemented "
+                                          f"in jitflow yet, at {_where()}")
             from .math_ops import add, logical_and
             m = convert_to_tensor(maximum_iterations)
             invs = None if shape_invariants is None else [TensorShape([]), shape_invariants]
@@ -231,7 +239,12 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
                 return_same_structure=True)[1]
             return out
         max_iter = int(v)
-    g = flat[0].graph
+    g = flat[0].graph if flat else get_default_graph()
+
+    def packed_with(tensors: list) -> Any:
+        it = iter(tensors)
+        return pack_as(structure, [x if t else next(it) for x, t in zip(leaves, is_ta)])
+
     with g.name_scope(name or "while"):
         params = []
         for i, (t, inv) in enumerate(zip(flat, invariants)):
@@ -242,7 +255,7 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
                                  f"loop with shape {t.shape}, but the specified shape invariant "
                                  f"is {inv}.")
             params.append(_param(g, TensorType(t.dtype, dims), "Identity"))
-        packed = pack_as(structure, params)
+        packed = packed_with(params)
         s0 = len(g._ops)
         c = convert_to_tensor(cond(*packed))
         if c.dtype is not bool_ or c.shape.dims not in (None, ()):
@@ -253,7 +266,21 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
         if single and not (isinstance(out, (list, tuple)) and len(out) == 1
                            and not is_nested(loop_vars)):
             out = [out]
-        new = _tensors(list(out) if isinstance(out, (list, tuple)) else [out], "body")
+        out_leaves = flatten(list(out) if isinstance(out, (list, tuple)) else [out])
+        if len(out_leaves) == len(leaves):
+            for x, t in zip(out_leaves, is_ta):
+                if t != isinstance(x, TensorArray) or (t and not any(x is p for _, p, _ in
+                                                                     arrays)):
+                    raise ValueError(f"body must return each TensorArray loop variable "
+                                     f"(the result of its write) in its place, at {_where()}")
+            out_leaves = [x for x, t in zip(out_leaves, is_ta) if not t]
+        new = _tensors(out_leaves, "body")
+        ys = []
+        for _, _, writes in arrays:     # a trip's writes to one array: [k, ...] values, indices
+            if writes:
+                from .extra_ops import concat
+                ys += [concat([w[0] for w in writes], 0) if len(writes) > 1 else writes[0][0],
+                       concat([w[1] for w in writes], 0) if len(writes) > 1 else writes[0][1]]
         if len(new) != len(flat):
             raise ValueError(f"body returned {len(new)} values for {len(flat)} loop variables, "
                              f"at {_where()}")
@@ -273,15 +300,40 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
                     f"specify a less-specific shape. (body at {n.op.file}:{n.op.line})")
         _check_region_ops(g, s0, s2, "tf.while_loop")
         caps = _captures([c], params, s0)
-        caps += [x for x in _captures(new, params, s0) if all(x is not d for d in caps)]
+        caps += [x for x in _captures(new + ys, params, s0) if all(x is not d for d in caps)]
         caps = [x for x in caps if x.op._id < s0 and all(x is not p for p in params)]
-        regions = [Region(params + caps, [c], s0, s1), Region(params + caps, new, s1, s2)]
+        regions = [Region(params + caps, [c], s0, s1), Region(params + caps, new + ys, s1, s2)]
         attrs = {"num_carried": len(flat), "maximum_iterations": max_iter}
-        op = _make_region_op(g, "While", "while", flat + caps, [p._type for p in params], attrs,
+        out_types = [p._type for p in params]
+        if ys:
+            attrs["num_stacked"] = len(ys)
+            out_types += [TensorType(y.dtype, (None,) + tuple(y.shape.dims)) for y in ys]
+        op = _make_region_op(g, "While", "while", flat + caps, out_types, attrs,
                              regions, "While")
         kind, ir = ("StopGradient", "stop_gradient") if not back_prop else ("Identity", "identity")
         exits = [make_op(kind, ir, [t], name="Exit").outputs[0] for t in op.outputs]
-    result = pack_as(structure, exits)
+        stacked = iter(exits[len(flat):])
+        finals = []
+        for base, proxy, writes in arrays:      # each array's trips' rows, scattered once
+            if not writes:
+                finals.append(base)
+                continue
+            from .array_ops import reshape, squeeze
+            v, i = next(stacked), next(stacked)       # [trips, k, ...], [trips, k]
+            if len(writes) == 1:
+                vals_all, idx_all = squeeze(v, [1]), squeeze(i, [1])
+            else:
+                elem = v.shape.dims[2:]
+                if any(d is None for d in elem):
+                    raise NotImplementedError(
+                        f"several writes a trip to one TensorArray need static element dims, "
+                        f"got {v.shape.dims[2:]}, at {_where()}")
+                vals_all, idx_all = reshape(v, [-1] + list(elem)), reshape(i, [-1])
+            finals.append(base._with(scatter_rows(base._buffer, vals_all, idx_all,
+                                                  base._size_for_write(idx_all))))
+        exits = exits[:len(flat)]
+    it_t, it_a = iter(exits), iter(finals)
+    result = pack_as(structure, [next(it_a) if t else next(it_t) for t in is_ta])
     if single and not return_same_structure:
         return result[0]
     if len(structure) == 1 and not return_same_structure and not is_nested(structure[0]):

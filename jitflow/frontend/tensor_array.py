@@ -1,0 +1,279 @@
+"""TF1 ``tf.TensorArray``: a list of same-typed tensors indexed by position, the way TF1
+loops collect per-step values.
+
+Outside a loop a TensorArray holds a dense buffer ``[size, *element]`` (an ordinary tensor:
+``unstack`` sets it, ``write``/``scatter`` return a TensorArray with rows replaced, ``read`` /
+``gather`` / ``stack`` / ``concat`` read it), so its values and gradients are the IR's.
+
+As a ``tf.while_loop`` variable a TensorArray is not carried through the trips: the body sees
+a ``_LoopTensorArray`` that reads the array as it entered the loop and *records* every
+``write(index, value)`` of a trip. Each write becomes two values the loop stacks per trip
+(``num_stacked``: the value and its index), and after the loop one scatter puts the stacked
+rows into the array (O(trips) work, and the gradient of a stacked value is a row of the
+array's cotangent). Not supported, with an error saying so: reading inside the loop a
+TensorArray that the loop writes (a value written in an earlier trip), and a TensorArray the
+loop writes inside a nested cond.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ..ir.dtypes import int32
+from .graph import Tensor, TensorShape, user_location
+from .op_builder import convert_to_tensor, make_op
+
+
+def _dtype(d: Any):
+    from ..ir.dtypes import as_dtype
+    return as_dtype(getattr(d, "base_dtype", d))
+
+
+def _where() -> str:
+    f, line = user_location()
+    return f"{f}:{line}"
+
+
+def scatter_rows(base: Optional[Tensor], values: Tensor, indices: Tensor,
+                 size: Any = None) -> Tensor:
+    """``base`` ([size, *element]) with rows ``indices`` replaced by ``values`` ([n,
+    *element]). Without a base the rows go into zeros of ``size`` rows when ``size`` is a
+    static int, else of ``n`` rows (a loop that writes each index once: a row index past the
+    writes is an out-of-range error, as reading an unwritten element is in TF)."""
+    from . import math_ops as M
+    from .array_ops import ones_like, reshape, where, zeros_like
+    from .op_builder import static_value
+    idx = reshape(M.cast(indices, int32), [-1])
+    if base is None:
+        n = static_value(size) if size is not None else None
+        if n is None:
+            base = zeros_like(values)
+        else:
+            from .array_ops import zeros
+            rank = values.shape.ndims
+            if rank is None:
+                raise ValueError(f"a TensorArray's elements need a known rank, at {_where()}")
+            row = M.reduce_sum(zeros_like(values), axis=0, keepdims=True)   # [1, *element]
+            base = M.add(row, zeros([int(n)] + [1] * (rank - 1), dtype=values.dtype))
+    rows = make_op("TensorArrayScatter", "gather_grad", [values, idx, base],
+                   {"axis": 0}).outputs[0]
+    hit = make_op("TensorArrayScatter", "gather_grad", [ones_like(values), idx, base],
+                  {"axis": 0}).outputs[0]
+    return where(M.greater(hit, M.cast(0, hit.dtype)), rows, base)
+
+
+class TensorArray:
+    """``tf.TensorArray(dtype, size=None, dynamic_size=None, clear_after_read=None,
+    tensor_array_name=None, handle=None, flow=None, infer_shape=True, element_shape=None,
+    colocate_with_first_write_call=True, name=None)``."""
+
+    def __init__(self, dtype: Any, size: Any = None, dynamic_size: Any = None,
+                 clear_after_read: Any = None, tensor_array_name: Any = None,
+                 handle: Any = None, flow: Any = None, infer_shape: bool = True,
+                 element_shape: Any = None, colocate_with_first_write_call: bool = True,
+                 name: Optional[str] = None, _buffer: Optional[Tensor] = None) -> None:
+        self._dtype = _dtype(dtype)
+        if size is None and not dynamic_size and _buffer is None:
+            raise ValueError("Size must be provided if dynamic_size is False")
+        self._size = size
+        self._dynamic = bool(dynamic_size)
+        self._element_shape = TensorShape(element_shape) if element_shape is not None \
+            else TensorShape(None)
+        self._buffer = _buffer
+        self._name = name or tensor_array_name or "TensorArray"
+        if _buffer is not None:
+            self._element_shape = TensorShape(_buffer.shape.dims[1:]
+                                              if _buffer.shape.dims is not None else None)
+
+    # -------------------------------------------------------------- properties --------
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def element_shape(self) -> TensorShape:
+        return self._element_shape
+
+    @property
+    def dynamic_size(self) -> bool:
+        return self._dynamic
+
+    @property
+    def flow(self) -> Tensor:
+        """The array's contents as one tensor (TF's flow tensor orders the array's ops)."""
+        return self.stack()
+
+    def _with(self, buffer: Tensor) -> "TensorArray":
+        return TensorArray(self._dtype, self._size, self._dynamic, _buffer=buffer,
+                           name=self._name)
+
+    def _check(self, value: Tensor, what: str) -> Tensor:
+        v = convert_to_tensor(value, dtype=self._dtype)
+        if v.dtype is not self._dtype:
+            raise TypeError(f"TensorArray dtype is {self._dtype.name} but {what} has dtype "
+                            f"{v.dtype.name}, at {_where()}")
+        return v
+
+    # -------------------------------------------------------------- writes ------------
+    def write(self, index: Any, value: Any, name: Optional[str] = None) -> "TensorArray":
+        from .array_ops import expand_dims
+        v = self._check(value, "the value written")
+        if not self._element_shape.is_compatible_with(v.shape):
+            raise ValueError(f"Could not write to TensorArray: element shape "
+                             f"{self._element_shape} and the value's {v.shape} differ, at "
+                             f"{_where()}")
+        return self._with(scatter_rows(self._buffer, expand_dims(v, 0),
+                                       convert_to_tensor(index), self._size_for_write(index)))
+
+    def scatter(self, indices: Any, value: Any, name: Optional[str] = None) -> "TensorArray":
+        v = self._check(value, "the values scattered")
+        return self._with(scatter_rows(self._buffer, v, convert_to_tensor(indices),
+                                       self._size_for_write(indices)))
+
+    def unstack(self, value: Any, name: Optional[str] = None) -> "TensorArray":
+        v = self._check(value, "the value unstacked")
+        if v.shape.dims is not None and not v.shape.dims:
+            raise ValueError(f"TensorArray.unstack needs a tensor of rank >= 1, at {_where()}")
+        return self._with(v)
+
+    def split(self, value: Any, lengths: Any, name: Optional[str] = None) -> "TensorArray":
+        raise NotImplementedError(f"TensorArray.split is not implemented in jitflow yet "
+                                  f"(at {_where()})")
+
+    def _size_for_write(self, index: Any) -> Any:
+        from . import math_ops as M
+        if self._size is not None and not self._dynamic:
+            return self._size
+        top = M.add(M.reduce_max(M.cast(convert_to_tensor(index), int32)), 1)
+        return top if self._size is None else M.maximum(M.cast(self._size, int32), top)
+
+    # -------------------------------------------------------------- reads -------------
+    def _contents(self, what: str) -> Tensor:
+        if self._buffer is not None:
+            return self._buffer
+        dims = self._element_shape.dims
+        if dims is not None and all(d is not None for d in dims) and self._size is not None:
+            from .array_ops import fill, reshape
+            from .extra_ops import concat
+            from . import math_ops as M
+            shape = concat([reshape(M.cast(convert_to_tensor(self._size), int32), [1]),
+                            convert_to_tensor(list(dims), dtype=int32)], 0)
+            return fill(shape, M.cast(0, self._dtype))
+        raise ValueError(f"TensorArray.{what}: the array has no element written yet and no "
+                         f"fully defined element_shape, at {_where()}")
+
+    def read(self, index: Any, name: Optional[str] = None) -> Tensor:
+        from .extra_ops import gather
+        return gather(self._contents("read"), convert_to_tensor(index), name=name)
+
+    def gather(self, indices: Any, element_shape: Any = None,
+               name: Optional[str] = None) -> Tensor:
+        from .extra_ops import gather
+        return gather(self._contents("gather"), convert_to_tensor(indices), name=name)
+
+    def stack(self, name: Optional[str] = None) -> Tensor:
+        from .array_ops import identity
+        return identity(self._contents("stack"), name=name)
+
+    def concat(self, name: Optional[str] = None) -> Tensor:
+        from .array_ops import reshape
+        b = self._contents("concat")
+        rest = b.shape.dims[2:] if b.shape.dims is not None else None
+        if rest is None or any(d is None for d in rest):
+            raise NotImplementedError(f"TensorArray.concat needs static element dims after the "
+                                      f"first, got {b.shape}, at {_where()}")
+        return reshape(b, [-1] + list(rest), name=name)
+
+    def size(self, name: Optional[str] = None) -> Tensor:
+        from .array_ops import shape
+        if self._buffer is not None:
+            return shape(self._buffer)[0]
+        return convert_to_tensor(self._size, dtype=int32)
+
+    def identity(self) -> "TensorArray":
+        return self
+
+    def close(self, name: Optional[str] = None) -> Any:
+        from .variables import no_op
+        return no_op(name=name)
+
+    def mark_used(self) -> None:
+        pass
+
+
+class _LoopTensorArray(TensorArray):
+    """A TensorArray loop variable inside a while body (module docstring): reads see the
+    array as it entered the loop; writes are recorded for the loop to stack."""
+
+    def __init__(self, base: TensorArray, writes: list) -> None:
+        super().__init__(base._dtype, base._size, base._dynamic, _buffer=base._buffer,
+                         element_shape=None if base._element_shape.dims is None
+                         else base._element_shape, name=base._name)
+        self._base = base
+        self._writes = writes          # shared by every version inside the trip
+
+    def _with(self, buffer: Tensor) -> "TensorArray":
+        raise AssertionError("a loop's TensorArray records writes, it has no buffer")
+
+    def write(self, index: Any, value: Any, name: Optional[str] = None) -> "TensorArray":
+        from .array_ops import expand_dims, reshape
+        v = self._check(value, "the value written")
+        if v.shape.dims is None:
+            raise ValueError(f"a value written to a TensorArray inside a loop needs a known "
+                             f"rank, at {_where()}")
+        self._writes.append((expand_dims(v, 0), reshape(convert_to_tensor(index, dtype=int32),
+                                                        [1])))
+        return self
+
+    def scatter(self, indices: Any, value: Any, name: Optional[str] = None) -> "TensorArray":
+        raise NotImplementedError(f"TensorArray.scatter inside a tf.while_loop is not "
+                                  f"implemented in jitflow yet (at {_where()})")
+
+    def unstack(self, value: Any, name: Optional[str] = None) -> "TensorArray":
+        raise NotImplementedError(f"TensorArray.unstack inside a tf.while_loop body is not "
+                                  f"implemented in jitflow yet (unstack before the loop, at "
+                                  f"{_where()})")
+
+    def _contents(self, what: str) -> Tensor:
+        if self._writes:
+            raise NotImplementedError(
+                f"TensorArray.{what} inside the tf.while_loop that writes the array is not "
+                f"implemented in jitflow yet (read it after the loop, or keep the value you "
+                f"need in a loop variable), at {_where()}")
+        return super()._contents(what)
+
+
+def enter_loop(loop_vars: Any) -> tuple[Any, list]:
+    """``loop_vars`` with each TensorArray replaced by a recording ``_LoopTensorArray``;
+    returns (the new structure, [(position path, the loop's TensorArray, its writes)])."""
+    found: list = []
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, TensorArray):
+            if isinstance(x, _LoopTensorArray):
+                raise NotImplementedError(f"a TensorArray of an enclosing loop as a loop "
+                                          f"variable of a nested tf.while_loop is not "
+                                          f"implemented in jitflow yet (at {_where()})")
+            writes: list = []
+            proxy = _LoopTensorArray(x, writes)
+            found.append((x, proxy, writes))
+            return proxy
+        if isinstance(x, (list, tuple)) and not isinstance(x, Tensor):
+            vals = [walk(e) for e in x]
+            return type(x)(*vals) if hasattr(x, "_fields") else type(x)(vals)
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        return x
+    return walk(loop_vars), found
+
+
+def has_tensor_arrays(x: Any) -> bool:
+    if isinstance(x, TensorArray):
+        return True
+    if isinstance(x, (list, tuple)) and not isinstance(x, Tensor):
+        return any(has_tensor_arrays(e) for e in x)
+    if isinstance(x, dict):
+        return any(has_tensor_arrays(v) for v in x.values())
+    return False
+
+
+__all__ = ["TensorArray", "enter_loop", "has_tensor_arrays", "scatter_rows"]

@@ -1,0 +1,111 @@
+"""tf.TensorArray (frontend/tensor_array.py): dense outside loops; as a tf.while_loop
+variable its writes are stacked by the loop (value and index per trip) and scattered once
+after it. Values vs NumPy, gradients vs finite differences, llvm == reference."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jitflow.compat.v1 as tf
+
+BACKENDS = ["llvm", "reference"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dense_operations_outside_loops(backend):
+    x = np.arange(24, dtype=np.float32).reshape(4, 2, 3)
+    g = tf.Graph()
+    with g.as_default():
+        ta = tf.TensorArray(tf.float32, size=4).unstack(tf.constant(x))
+        ta2 = ta.write(1, tf.fill([2, 3], -1.0)).scatter([0, 3], tf.zeros([2, 2, 3]))
+        fresh = tf.TensorArray(tf.float32, size=3).write(2, tf.ones([2]))
+        out = [ta.read(2), ta.gather([3, 0]), ta.stack(), ta.size(), ta2.stack(),
+               ta.concat(), fresh.stack()]
+    with g.as_default(), tf.Session(backend=backend) as s:
+        r2, gath, st, size, st2, cat, fr = s.run(out)
+    np.testing.assert_array_equal(r2, x[2])
+    np.testing.assert_array_equal(gath, x[[3, 0]])
+    np.testing.assert_array_equal(st, x)
+    assert size == 4
+    want = x.copy()
+    want[1], want[0], want[3] = -1, 0, 0
+    np.testing.assert_array_equal(st2, want)
+    np.testing.assert_array_equal(cat, x.reshape(8, 3))
+    np.testing.assert_array_equal(fr, [[0, 0], [0, 0], [1, 1]])
+
+
+def rnn_with_arrays(steps: int):
+    """h_t = tanh(h_{t-1} @ W + x_t), x_t read from an input TensorArray; h_t and 2 h_t
+    written to two output arrays (the second at index 2t+1 of a twice-as-long one, with
+    h_t at 2t: two writes a trip)."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float64, [None, 3])
+        h0 = tf.placeholder(tf.float64, [3])
+        w = tf.constant(np.random.RandomState(1).uniform(-1, 1, (3, 3)))
+        n = tf.shape(x)[0]
+        xs = tf.TensorArray(tf.float64, size=n).unstack(x)
+        hs = tf.TensorArray(tf.float64, size=n)
+        both = tf.TensorArray(tf.float64, size=2 * n)
+
+        def body(t, h, xs, hs, both):
+            h = tf.tanh(tf.matmul(h[None], w)[0] + xs.read(t))
+            return t + 1, h, xs, hs.write(t, h), both.write(2 * t, h).write(2 * t + 1, 2 * h)
+        _, hT, _, hs, both = tf.while_loop(lambda t, *a: t < n, body, [0, h0, xs, hs, both])
+        H, B = hs.stack(), both.stack()
+        loss = tf.reduce_sum(H * H) + tf.reduce_sum(B)
+        grads = tf.gradients(loss, [x, h0])
+    return g, x, h0, w, H, B, loss, grads
+
+
+def numpy_rnn(x, h0, w):
+    hs, h = [], h0
+    for t in range(len(x)):
+        h = np.tanh(h @ w + x[t])
+        hs.append(h)
+    return np.array(hs).reshape(len(x), 3)
+
+
+@pytest.mark.parametrize("steps", [1, 6])
+def test_arrays_written_and_read_inside_a_loop(steps):
+    rng = np.random.RandomState(steps)
+    xv, hv = rng.uniform(-1, 1, (steps, 3)), rng.uniform(-1, 1, 3)
+    got = {}
+    for backend in BACKENDS:
+        g, x, h0, w, H, B, loss, grads = rnn_with_arrays(steps)
+        with g.as_default(), tf.Session(backend=backend) as s:
+            got[backend] = s.run([H, B, loss] + grads, {x: xv, h0: hv})
+            wv = s.run(w)
+            eps, fd = 1e-6, np.zeros_like(xv)
+            for k in range(xv.size):
+                e = np.zeros_like(xv)
+                e.flat[k] = eps
+                fd.flat[k] = (s.run(loss, {x: xv + e, h0: hv}) -
+                              s.run(loss, {x: xv - e, h0: hv})) / (2 * eps)
+        H_, B_, _, gx, gh = got[backend]
+        want = numpy_rnn(xv, hv, wv)
+        np.testing.assert_allclose(H_, want, rtol=1e-12)
+        inter = np.empty((2 * steps, 3))
+        inter[0::2], inter[1::2] = want, 2 * want
+        np.testing.assert_allclose(B_, inter, rtol=1e-12)
+        np.testing.assert_allclose(gx, fd, rtol=1e-5, atol=1e-7)
+    for a, b in zip(got["llvm"], got["reference"]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_reading_inside_the_loop_that_writes_the_array_is_a_clear_error():
+    with tf.Graph().as_default():
+        ta = tf.TensorArray(tf.float32, size=3)
+        def body(i, ta):
+            ta = ta.write(i, 1.0)
+            return i + 1, ta.write(i + 1, ta.read(i))          # a value of this loop's writes
+        with pytest.raises(NotImplementedError, match="read it after the loop"):
+            tf.while_loop(lambda i, ta: i < 3, body, [0, ta])
+
+
+def test_dtype_and_size_errors():
+    with tf.Graph().as_default():
+        with pytest.raises(ValueError, match="Size must be provided"):
+            tf.TensorArray(tf.float32)
+        with pytest.raises((TypeError, ValueError), match="dtype float32"):
+            tf.TensorArray(tf.float32, size=2).write(0, tf.constant([1, 2]))
