@@ -249,6 +249,33 @@ def test_map_fn_scan_and_range_values():
     assert got[3].tolist() == [0, 1, 2, 3] and got[4].tolist() == [2, 5, 8]
 
 
+def test_map_fn_and_scan_stack_per_trip_without_an_accumulator():
+    """map_fn/scan are one while loop stacking its outputs (num_stacked): no [n, ...]
+    accumulator carried, any dtype, nested outputs, scan without an initializer (TF: the first
+    element, or the last with reverse, starts it and is its own first output)."""
+    from jitflow.frontend.graph_to_ir import graph_to_ir
+    from jitflow.ir import TensorType, float32
+    e = tf.placeholder(tf.float32, [None, 2])
+    ints = tf.map_fn(lambda x: tf.cast(x * 2.0, tf.int32), e, dtype=tf.int32)
+    pair = tf.map_fn(lambda x: (x + 1.0, tf.reduce_sum(x)), e, dtype=(tf.float32, tf.float32))
+    s0 = tf.scan(lambda a, x: a * x, e)
+    s0r = tf.scan(lambda a, x: a * x, e, reverse=True)
+    ev = np.arange(1, 9, dtype=np.float32).reshape(4, 2)
+    for backend in ("llvm", "reference"):
+        with tf.Session(backend=backend) as sess:
+            gi, (p1, p2), a, b = sess.run([ints, pair, s0, s0r], {e: ev})
+        assert gi.dtype == np.int32 and gi.tolist() == (ev * 2).astype(np.int32).tolist()
+        np.testing.assert_allclose(p1, ev + 1)
+        np.testing.assert_allclose(p2, ev.sum(1))
+        np.testing.assert_allclose(a, np.cumprod(ev, 0))
+        np.testing.assert_allclose(b, np.cumprod(ev[::-1], 0)[::-1])
+    gf = graph_to_ir("f", [s0], [], [e], [TensorType(float32, ("s0", 2))])
+    loops = [op for op in gf.function.ops if op.opname == "while"]
+    assert len(loops) == 1 and loops[0].attrs["num_stacked"] == 1
+    carried = loops[0].operands[:loops[0].attrs["num_carried"]]
+    assert all(len(v.type.shape) <= 1 for v in carried)       # a counter and the [2] carry
+
+
 def test_gradient_through_scan():
     e = tf.placeholder(tf.float64, [None, 2])
     s = tf.scan(lambda a, x: tf.tanh(a * 0.5 + x), e, initializer=tf.zeros([2], tf.float64))

@@ -385,41 +385,32 @@ def _fold(fn, elems, initializer, back_prop, name, reverse):
 
 def _stacked_loop(step: Callable, elems: Any, init: Any, back_prop: bool, name: str,
                   reverse: bool = False):
-    """Run ``(carry, y) = step(carry, elems[i])`` over i and stack the ys: the row i of each
-    output accumulator is set by a one-hot mask (no TensorArray yet: O(n) work per step)."""
-    from .array_ops import expand_dims, reshape, zeros_like
+    """Run ``(carry, y) = step(carry, elems[i])`` for i = 0 .. n-1 (n-1 .. 0 with
+    ``reverse``), the ys stacked by the loop itself (``scan_loop``: ``num_stacked``, no
+    accumulator carried through the trips, O(n) work in all); returns (carry, ys)."""
+    from .array_extra import reverse as flip
+    from .array_ops import stop_gradient
     from .extra_ops import gather
-    from .math_ops import add, cast, equal, multiply, subtract
+    from .math_ops import subtract
     elems_flat = [convert_to_tensor(e) for e in flatten(elems)]
+    init_flat = [convert_to_tensor(c) for c in flatten(init)]
     g = elems_flat[0].graph
     with g.name_scope(name):
         n = _leading(elems_flat[0])
-        positions = range(n)
-        first = subtract(n, 1) if reverse else 0
-        # one probe step (graph build only needs its types; it also sizes the accumulators)
-        _, y_probe = step(init, pack_as(elems, [gather(e, first) for e in elems_flat]))
-        y_flat = [convert_to_tensor(t) for t in flatten(y_probe)]
-        tiles = [multiply(expand_dims(zeros_like(y), 0),
-                          reshape(zeros_like(elems_flat[0][:, 0] if elems_flat[0].shape.ndims
-                                             and elems_flat[0].shape.ndims > 1 else elems_flat[0]),
-                                  [-1] + [1] * (y.shape.ndims or 0)))
-                 for y in y_flat]
+        like: list = []
 
-        def body(i, carry, accs):
-            carry2, y = step(carry, pack_as(elems, [gather(e, i) for e in elems_flat]))
-            out = []
-            for a, yv in zip(accs, flatten(y)):
-                yv = convert_to_tensor(yv)
-                mask = reshape(cast(equal(positions, i), yv.dtype),
-                               [-1] + [1] * (yv.shape.ndims or 0))
-                out.append(add(multiply(a, 1.0 - mask), multiply(mask, expand_dims(yv, 0))))
-            return [subtract(i, 1) if reverse else add(i, 1), carry2, out]
-
-        i0 = subtract(n, 1) if reverse else convert_to_tensor(0, dtype=int32)
-        keep = (lambda i, c, a: i >= 0) if reverse else (lambda i, c, a: i < n)
-        _, carry, accs = while_loop(keep, body, [i0, init, tiles], back_prop=back_prop,
-                                    return_same_structure=True)
-    return carry, pack_as(y_probe, accs)
+        def st(t: Tensor, carry: list) -> tuple:
+            i = subtract(subtract(n, 1), t) if reverse else t
+            c2, y = step(pack_as(init, carry), pack_as(elems, [gather(e, i) for e in elems_flat]))
+            like.append(y)
+            return [convert_to_tensor(c) for c in flatten(c2)], \
+                [convert_to_tensor(v) for v in flatten(y)]
+        carry, ys = scan_loop(n, st, init_flat, name="while")
+        if reverse:                 # the loop ran from the end: its rows come last-first
+            ys = [flip(y, [0]) for y in ys]
+        if not back_prop:
+            carry, ys = [stop_gradient(c) for c in carry], [stop_gradient(y) for y in ys]
+    return pack_as(init, carry), pack_as(like[0], ys)
 
 
 def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,
@@ -449,7 +440,8 @@ def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,
 def map_fn(fn: Callable, elems: Any, dtype: Any = None, parallel_iterations: int = 10,
            back_prop: bool = True, swap_memory: bool = False, infer_shape: bool = True,
            name: Optional[str] = None):
-    """TF1 ``tf.map_fn``: ``stack([fn(elems[i]) for i])`` as a while loop (float outputs)."""
+    """TF1 ``tf.map_fn``: ``stack([fn(elems[i]) for i])`` as one while loop stacking the
+    results per trip (any dtype; ``dtype`` is accepted: the results' own types are used)."""
     _, out = _stacked_loop(lambda c, x: (c, fn(x)), elems, convert_to_tensor(0.0), back_prop,
                            name or "map")
     return out
@@ -459,14 +451,22 @@ def scan(fn: Callable, elems: Any, initializer: Any = None, parallel_iterations:
          back_prop: bool = True, swap_memory: bool = False, infer_shape: bool = True,
          reverse: bool = False, name: Optional[str] = None):
     """TF1 ``tf.scan``: ``acc = fn(acc, elems[i])`` for every i, stacking each acc."""
-    if initializer is None:
-        raise NotImplementedError("tf.scan without an initializer is not supported yet")
-
     def step(acc, x):
         nxt = fn(acc, x)
         return nxt, nxt
-    _, out = _stacked_loop(step, elems, initializer, back_prop, name or "scan", reverse)
-    return out
+    if initializer is not None:
+        _, out = _stacked_loop(step, elems, initializer, back_prop, name or "scan", reverse)
+        return out
+    # TF: the first element (the last with reverse) is the initial value and its own output
+    from .array_ops import expand_dims
+    from .extra_ops import concat
+    flat = [convert_to_tensor(e) for e in flatten(elems)]
+    first = pack_as(elems, [e[-1] if reverse else e[0] for e in flat])
+    rest = pack_as(elems, [e[:-1] if reverse else e[1:] for e in flat])
+    _, out = _stacked_loop(step, rest, first, back_prop, name or "scan", reverse)
+    head = [expand_dims(convert_to_tensor(x), 0) for x in flatten(first)]
+    outs = [concat([o, h] if reverse else [h, o], 0) for o, h in zip(flatten(out), head)]
+    return pack_as(out, outs)
 
 
 # ------------------------------------------------------------------------------ scan loop --
