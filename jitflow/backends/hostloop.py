@@ -15,7 +15,7 @@ without control ops, and ``prepare(Function) -> Function``, its pass pipeline fo
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -109,7 +109,12 @@ CONTROL = {"while": _While, "cond": _Cond}
 class HostDriven:
     """An executable for a Function with control ops (see the module docstring)."""
 
-    def __init__(self, f: Function, compile_leaf: Leaf, prepare: Prepare) -> None:
+    def __init__(self, f: Function, compile_leaf: Leaf, prepare: Prepare,
+                 donations: Optional[dict[int, int]] = None) -> None:
+        """``donations`` (result index -> parameter index: a variable's update may overwrite
+        its old value) apply to the last straight-line segment, the one that computes the
+        updates after every loop; a run whose other results still hold the old array (a
+        fetched variable, a loop that returned it) donates a copy instead."""
         self.function = f
         slot = {id(v): i for i, v in enumerate(f.values())}
         self.n_slots, self.n_params = len(slot), len(f.params)
@@ -128,11 +133,23 @@ class HostDriven:
         self.parts: list = []
         seg: list[Op] = []
 
+        self.guards: list[int] = []        # operand positions of the last step it donates
+
         def flush(end: int) -> None:
             outs = [r for op in seg for r in op.results if last.get(id(r), -1) >= end]
             if outs:
                 sub, ins = _segment(f, seg, outs, len(self.steps))
-                exe = compile_leaf(prepare(sub))
+                don = {}
+                if end == len(f.ops) and donations:
+                    pos = {id(v): j for j, v in enumerate(outs)}
+                    arg = {id(v): q for q, v in enumerate(ins)}
+                    for r, p in donations.items():
+                        v, prm = f.results[r], f.params[p]
+                        if id(v) in pos and id(prm) in arg and \
+                                not any(x is prm for x in f.results):
+                            don[pos[id(v)]] = arg[id(prm)]
+                exe = compile_leaf(prepare(sub), don) if don else compile_leaf(prepare(sub))
+                self.guards = sorted(set(getattr(exe, "donated", {}).values())) if don else []
                 self.parts.append(exe)
                 self.steps.append((exe.run, [slot[id(v)] for v in ins],
                                    [slot[id(v)] for v in outs]))
@@ -161,8 +178,15 @@ class HostDriven:
             raise InvalidArgumentError(f"expected {self.n_params} arguments, got {len(args)}")
         env: list = [None] * self.n_slots
         env[:self.n_params] = args
-        for run, ins, outs in self.steps:
-            res = run([env[i] for i in ins])
+        last = len(self.steps) - 1
+        for k, (run, ins, outs) in enumerate(self.steps):
+            operands = [env[i] for i in ins]
+            if k == last and self.guards:
+                held = [env[s] for s in self.result_slots if s not in outs]
+                for q in self.guards:          # still returned elsewhere: donate a copy
+                    if any(h is operands[q] for h in held):
+                        operands[q] = np.array(operands[q], copy=True)
+            res = run(operands)
             for o, r in zip(outs, res):
                 env[o] = r
         out = [env[i] for i in self.result_slots]

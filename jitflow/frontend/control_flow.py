@@ -418,7 +418,6 @@ def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,
     """TF1 ``tf.range``: a constant when the bounds are known at graph build, else a loop."""
     from .array_ops import expand_dims
     from .math_ops import add, cast
-    from .op_builder import constant
     if limit is None:
         start, limit = 0, start
     vals = [static_value(v) for v in (start, limit, delta)]

@@ -36,7 +36,7 @@ class LLVMBackend:
         try:
             opts = options or CompileOptions()
             if has_control(f):
-                return HostDriven(f, LLVMExecutable, prepare_region)
+                return HostDriven(f, LLVMExecutable, prepare_region, opts.donations)
             return LLVMExecutable(f, opts.donations, opts.dump_dir)
         except UnsupportedOp as e:
             if str(e) not in _warned:
