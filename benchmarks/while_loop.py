@@ -2,8 +2,8 @@
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/while_loop.py [--trips 1000]
 
-1,000 iterations of a scalar update (``x = x * 0.999 + 1``) on the llvm backend (host-driven
-loop: one native call per trip, backends/hostloop.py) and the reference interpreter, and with
+1,000 iterations of a scalar update (``x = x * 0.999 + 1``) on the llvm backend (the trips run
+in native code: backends/llvm/drive.py) and the reference interpreter, and with
 ``--tf-python PY`` (a Python with TensorFlow) the same TF1 code on TensorFlow in the same run;
 reports nanoseconds per iteration (median of the repeats; the run of a 1-trip loop subtracted).
 """

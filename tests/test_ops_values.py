@@ -568,7 +568,12 @@ def test_reshape_minus_one_and_errors():
         b.reshape(p, shape=[-1, -1])
     with pytest.raises(ShapeMismatch):
         b.reshape(p, shape=[13])
-    assert b.reshape(q, shape=[-1]).type.shape == (None,)
+    flat = b.reshape(q, shape=[-1])
+    assert flat.type.shape == ("s0__x4",)            # a product of symbols has a name
+    assert b.reshape(flat, shape=[-1, 4]).type.shape == ("s0", 4)        # and back
+    assert b.reshape(flat, shape=[-1, 3]).type.shape == (None, 3)     # not a divisor: unknown
+    r = f.add_param(TensorType(float64, ("s1", "s0", 6)))
+    assert b.reshape(b.reshape(r, shape=[-1, 6]), shape=[-1, 2]).type.shape == ("s0__xs1__x3", 2)
     assert b.reshape(q, shape=[-1, 2, 2]).type.shape == ("s0", 2, 2)
     with pytest.raises(InvalidArgumentError, match="reshape"):
         run_op("reshape", np.zeros((3, 4)), mode="symbolic", shape=[5, -1])

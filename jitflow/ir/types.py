@@ -68,6 +68,33 @@ class ShapeMismatch(ValueError):
     """Raised by type rules; the frontend adds the op name, input types and user's line."""
 
 
+#: a symbolic dim that is a product of others (a reshape's ``-1`` over symbolic dims) is
+#: named by its factors, sorted, joined with this: ``s0__x50`` is ``s0 * 50``. Equal names
+#: are equal sizes, like any symbol; a reshape back divides the factors out again
+#: (``[s0__x50, 1024] -> [50, -1, 1024]`` gives ``s0``).
+PRODUCT_SEP = "__x"
+
+
+def split_dim(d: str) -> tuple[int, list[str]]:
+    """(coefficient, symbol factors) of a symbolic dim (a plain symbol: (1, [d]))."""
+    coef, syms = 1, []
+    for part in d.split(PRODUCT_SEP):
+        if part.isdigit():
+            coef *= int(part)
+        else:
+            syms.append(part)
+    return coef, syms
+
+
+def product_dim(coef: int, syms: list[str]) -> Dim:
+    """The dim ``coef * prod(syms)``: an int, a plain symbol, or a product's name."""
+    if not syms:
+        return coef
+    if coef == 1 and len(syms) == 1:
+        return syms[0]
+    return PRODUCT_SEP.join(sorted(syms) + ([str(coef)] if coef != 1 else []))
+
+
 def broadcast_dim(a: Dim, b: Dim, axis: int) -> Dim:
     if a == b:
         return a

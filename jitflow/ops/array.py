@@ -8,7 +8,8 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from ..ir.dtypes import as_dtype, int32
 from ..ir.opdef import Attr, defop
-from ..ir.types import ShapeMismatch, TensorType, broadcast_shapes, normalize_axes
+from ..ir.types import (ShapeMismatch, TensorType, broadcast_shapes, normalize_axes,
+                        product_dim, split_dim)
 from .common import require_same_dtype, require_static_shape, unbroadcast
 
 # ------------------------------------------------------------------ constants -------------
@@ -89,6 +90,13 @@ def reshape_dims(in_shape, shape):
         return shape
     if len(dyn) == 1 and known == static_in and dyn[0] is not None:
         return tuple(dyn[0] if d == -1 else d for d in shape)
+    if None not in dyn:          # symbols only: the -1 is their product over the rest
+        coef, syms = static_in, []
+        for d in dyn:
+            c, f = split_dim(d)
+            coef, syms = coef * c, syms + f
+        if known and coef % known == 0:
+            return tuple(product_dim(coef // known, syms) if d == -1 else d for d in shape)
     return tuple(None if d == -1 else d for d in shape)
 
 
