@@ -80,14 +80,18 @@ class _While:
         self.step = compile_region(step_region(cond_r, body_r, n, m))
         self.types = [r.type for r in op.results]
         self.parts = [self.cond, self.step]
+        self.last_trips = 0             # the last run's trips: the next run's buffer size
 
     def __call__(self, args: list) -> list:
         a = self.attrs
         if hasattr(self.step, "run_into"):
             out = buffered_while(self.cond.run, self.step, args, a["num_carried"],
                                  a["maximum_iterations"], a["record"], a["num_stacked"],
-                                 self.types)
+                                 self.types, self.last_trips)
             if out is not None:
+                if a["num_stacked"] or a["record"]:
+                    self.last_trips = len(out[a["num_carried"]]) if a["num_stacked"] \
+                        else int(out[-1])
                 return out
         return run_while(self.cond.run, None, args, a["num_carried"], a["maximum_iterations"],
                          a["record"], a["num_stacked"], self.types, step=self.step.run)

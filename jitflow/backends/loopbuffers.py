@@ -12,8 +12,9 @@ shape plan), no trip allocates or copies:
   results into row ``k + 1``, so the stacks cost nothing beyond the writes the step does;
 * without it, two sets of carried buffers alternate (trip ``k`` reads one, writes the other).
 
-The capacity is ``maximum_iterations`` when set, else it doubles as trips come (amortized
-one copy). When the step has ``run_trips`` (llvm: ``backends/llvm/drive.py``) the trips run
+The capacity is ``maximum_iterations`` when set, else the trips of the loop's last run (at
+least 16), doubled as trips come (amortized one copy; a loop that runs as many trips each run,
+an RNN's, never grows). When the step has ``run_trips`` (llvm: ``backends/llvm/drive.py``) the trips run
 in native code until the predicate fails or the capacity is reached, no Python per trip;
 else each trip is one ``run_into`` call from here (rows taken as ``a[k, ...]``: a view even
 where a row is 0-d). The results are views of these arrays (contiguous). Anything else (no
@@ -101,10 +102,12 @@ class _Buffers:
 
 
 def buffered_while(cond_run, step, args: Sequence, num_carried: int, maximum_iterations: int,
-                   record: bool, num_stacked: int, types: Sequence[TensorType]):
+                   record: bool, num_stacked: int, types: Sequence[TensorType],
+                   capacity_hint: int = 0):
     """The while loop of ``run_while`` over ``step`` (body then condition, one native call
     per trip) with planned buffers; returns None when the fast path does not apply (the
-    caller then runs ``run_while``)."""
+    caller then runs ``run_while``). ``capacity_hint``: the trips the caller expects (the
+    last run's: buffers of that size need no growing)."""
     n, m = num_carried, num_stacked
     if maximum_iterations == 0:
         return None
@@ -114,7 +117,7 @@ def buffered_while(cond_run, step, args: Sequence, num_carried: int, maximum_ite
     shapes = step.result_shapes(args)
     if [tuple(s) for s in shapes[:n]] != [a.shape for a in args[:n]]:
         return None                                  # carried shapes change from trip to trip
-    cap = maximum_iterations if maximum_iterations > 0 else 16
+    cap = maximum_iterations if maximum_iterations > 0 else max(16, capacity_hint)
     buf = _Buffers(args, shapes, step.result_dtypes, n, m, cap, record)
     native = getattr(step, "run_trips", None)
     k = 0
