@@ -289,3 +289,27 @@ def test_a_training_step_with_a_loop_updates_variables_in_place():
     np.testing.assert_allclose(finals["llvm"][0], finals["reference"][0], rtol=1e-5)
     for a, b in zip(finals["llvm"][1], finals["reference"][1]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_rows_read_at_the_loop_counter_are_passed_in_place():
+    """A step's gather of an invariant's row at a counter (x[t] of an RNN, a reverse loop's
+    stacks at k) becomes a parameter the driver points at the row: no gather left in the
+    step, values equal the reference's forward and reverse, a row past the end is the
+    gather's error."""
+    from jitflow.backends.hostloop import HostDriven, _While
+    from jitflow.errors import InvalidArgumentError
+    from test_control_flow_llvm import rows_program
+    exe = compile_function(rows_program(True), "llvm").executable
+    assert isinstance(exe, HostDriven)
+    loops = [s[0] for s in exe.steps if isinstance(s[0], _While)]
+    assert loops and all(w.rows for w in loops)
+    assert {d for w in loops for _, _, d in w.rows} == {1, -1}      # forward and reverse
+    assert not any(op.opname == "gather" and op.operands[1] is w.step.function.params[0]
+                   for w in loops for op in w.step.function.ops)
+    x, m = np.array([0.3, -0.2, 0.5]), np.random.RandomState(0).uniform(-1, 1, (5, 3))
+    for n in (0, 1, 5):
+        args = [x, m, np.int32(n)]
+        for a, e in zip(exe.run(args), run(rows_program(True), args)):
+            np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
+    with pytest.raises(InvalidArgumentError, match=r"\[0, 5\)"):
+        exe.run([x, m, np.int32(6)])

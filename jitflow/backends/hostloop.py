@@ -71,13 +71,69 @@ def step_region(cond_r: Function, body_r: Function, n: int, m: int) -> Function:
     return f
 
 
+def _counters(f: Function, n: int) -> dict[int, int]:
+    """Carried parameters of a step region that count by one: position -> +1 or -1 (its
+    next value is ``param + 1`` or ``param - 1``)."""
+    out = {}
+    for c in range(n):
+        p, r = f.params[c], f.results[c]
+        op = r.producer
+        if (op is None or op.opname not in ("add", "sub") or p.type.shape != ()
+                or not p.type.dtype.is_integer or op.operands[0] is not p):
+            continue
+        k = op.operands[1].producer
+        if k is not None and k.opname == "constant" and k.attrs["value"].size == 1 \
+                and int(k.attrs["value"].reshape(-1)[0]) == 1:
+            out[c] = 1 if op.opname == "add" else -1
+    return out
+
+
+def row_params(f: Function, n: int) -> list[tuple[int, int, int]]:
+    """Rewrite the step region ``f``: a ``gather`` of an invariant's row at a counting
+    carried value (a loop's time index) becomes a parameter of its own, appended, that the
+    loop driver points at that row (no copy). Returns (invariant param, counter param,
+    direction) per new parameter."""
+    counting = _counters(f, n)
+    pos = {id(p): i for i, p in enumerate(f.params)}
+    rows, mapping, keep = [], {}, []
+    for op in f.ops:
+        if op.opname == "gather" and op.attrs["axis"] == 0:
+            src, idx = op.operands
+            j, c = pos.get(id(src), -1), pos.get(id(idx), -1)
+            if j >= n and c in counting and src.type.shape:
+                mapping[op.results[0]] = f.add_param(op.results[0].type)
+                rows.append((j, c, counting[c]))
+                continue
+        keep.append(op)
+    if rows:
+        f.ops = keep
+        f.replace_all_uses(mapping)
+    return rows
+
+
+class _RowStep:
+    """The step's runner for the generic loop (``run_while``): appends each row parameter,
+    read (gather semantics and errors) from its invariant at the counter's value."""
+
+    def __init__(self, step, rows: list) -> None:
+        from ..ops.gather import _gather_ref
+        self.step, self.rows, self.gather = step, rows, _gather_ref
+
+    def run(self, args: list) -> list:
+        extra = [self.gather(np.asarray(args[j]), np.asarray(args[c]), 0)
+                 for j, c, _ in self.rows]
+        return self.step.run(list(args) + extra)
+
+
 class _While:
     def __init__(self, op: Op, compile_region: Callable[[Function], object]) -> None:
         cond_r, body_r = op.regions
         self.attrs = dict(op.attrs)
         n, m = self.attrs["num_carried"], self.attrs["num_stacked"]
         self.cond = compile_region(cond_r)
-        self.step = compile_region(step_region(cond_r, body_r, n, m))
+        step = step_region(cond_r, body_r, n, m)
+        self.rows = row_params(step, n)
+        self.step = compile_region(step)
         self.types = [r.type for r in op.results]
         self.parts = [self.cond, self.step]
         self.last_trips = 0             # the last run's trips: the next run's buffer size
@@ -87,14 +143,15 @@ class _While:
         if hasattr(self.step, "run_into"):
             out = buffered_while(self.cond.run, self.step, args, a["num_carried"],
                                  a["maximum_iterations"], a["record"], a["num_stacked"],
-                                 self.types, self.last_trips)
+                                 self.types, self.last_trips, self.rows)
             if out is not None:
                 if a["num_stacked"] or a["record"]:
                     self.last_trips = len(out[a["num_carried"]]) if a["num_stacked"] \
                         else int(out[-1])
                 return out
+        step = _RowStep(self.step, self.rows).run if self.rows else self.step.run
         return run_while(self.cond.run, None, args, a["num_carried"], a["maximum_iterations"],
-                         a["record"], a["num_stacked"], self.types, step=self.step.run)
+                         a["record"], a["num_stacked"], self.types, step=step)
 
 
 class _Cond:

@@ -43,13 +43,22 @@ def _row(a: np.ndarray, mode: int) -> tuple[int, int, int]:
     return a.ctypes.data, a.strides[0] if a.ndim else 0, mode
 
 
+def _row_error(row_src: Sequence, k: int) -> None:
+    """Raise the error a gather of trip ``k``'s rows gives (one is out of range)."""
+    from ..ops.gather import _gather_ref
+    for src, c0, d in row_src:
+        _gather_ref(src, np.int32(c0 + d * k), 0)
+
+
 class _Buffers:
     """The arrays of one loop run and how trip ``k`` addresses them."""
 
     def __init__(self, args: list, shapes: list, dts: list, n: int, m: int, cap: int,
-                 record: bool) -> None:
+                 record: bool, rows: Sequence = ()) -> None:
         self.n, self.m, self.record = n, m, record
         self.args = args
+        #: row parameters (hostloop.row_params): (source array, first index, direction)
+        self.row_src = [(args[j], int(args[c]), d) for j, c, d in rows]
         self.stacked = [np.empty((cap,) + tuple(shapes[n + j]), dts[n + j]) for j in range(m)]
         self.pred = np.empty((), dts[n + m])
         if record:
@@ -70,7 +79,19 @@ class _Buffers:
     def ins(self, k: int) -> list:
         cur = ([r[k, ...] for r in self.rec] if self.record
                else [s[(k + 1) & 1, ...] for s in self.sets])
-        return cur + self.args[self.n:]
+        return cur + self.args[self.n:] + [src[c0 + d * k, ...] for src, c0, d in self.row_src]
+
+    def row_trips(self) -> int:
+        """The trips whose rows all lie inside their arrays (from trip 0 on)."""
+        end = 1 << 62
+        for src, c0, d in self.row_src:
+            if not 0 <= c0 < len(src):
+                return 0
+            end = min(end, len(src) - c0 if d > 0 else c0 + 1)
+        return end
+
+    def row_error(self, k: int) -> None:
+        _row_error(self.row_src, k)
 
     def outs(self, k: int) -> list:
         nxt = ([r[k + 1, ...] for r in self.rec] if self.record
@@ -87,6 +108,9 @@ class _Buffers:
             p = [_row(s, 2) for s in self.sets]
             r = [_row(s, 1) for s in self.sets]
         p += [(a.ctypes.data, 0, 0) for a in self.args[n:]]
+        for src, c0, d in self.row_src:
+            rb = src.strides[0]
+            p.append((src.ctypes.data + c0 * rb, d * rb, 0))
         r += [_row(s, 0) for s in self.stacked] + [(self.pred.ctypes.data, 0, 0)]
         nbytes = [a.nbytes for a in self.args[:n]] + \
             [s[0, ...].nbytes for s in self.stacked] + [self.pred.nbytes]
@@ -103,28 +127,44 @@ class _Buffers:
 
 def buffered_while(cond_run, step, args: Sequence, num_carried: int, maximum_iterations: int,
                    record: bool, num_stacked: int, types: Sequence[TensorType],
-                   capacity_hint: int = 0):
+                   capacity_hint: int = 0, rows: Sequence = ()):
     """The while loop of ``run_while`` over ``step`` (body then condition, one native call
     per trip) with planned buffers; returns None when the fast path does not apply (the
     caller then runs ``run_while``). ``capacity_hint``: the trips the caller expects (the
-    last run's: buffers of that size need no growing)."""
+    last run's: buffers of that size need no growing). ``rows``: the step's row parameters
+    (``hostloop.row_params``), after its own."""
     n, m = num_carried, num_stacked
     if maximum_iterations == 0:
         return None
-    args = list(step.prepare_args(list(args)))
+    args = list(args)
+    if rows and not all(np.ndim(args[c]) == 0 for _, c, _ in rows):
+        return None
     if not bool(cond_run(args)[0]):
         return None                                  # no trip: the generic path shapes it
+    if rows:
+        srcs = [(np.asarray(args[j]), int(args[c]), d) for j, c, d in rows]
+        for src, c0, _ in srcs:
+            if not 0 <= c0 < len(src):
+                _row_error(srcs, 0)
+        args += [src[c0, ...] for src, c0, _ in srcs]
+    args = list(step.prepare_args(args))
     shapes = step.result_shapes(args)
     if [tuple(s) for s in shapes[:n]] != [a.shape for a in args[:n]]:
         return None                                  # carried shapes change from trip to trip
+    args = args[:len(args) - len(rows)]
     cap = maximum_iterations if maximum_iterations > 0 else max(16, capacity_hint)
-    buf = _Buffers(args, shapes, step.result_dtypes, n, m, cap, record)
+    buf = _Buffers(args, shapes, step.result_dtypes, n, m, cap, record, rows)
+    in_rows = buf.row_trips() if rows else 1 << 62
     native = getattr(step, "run_trips", None)
+    template = buf.ins(0)
     k = 0
     while True:
+        if k >= in_rows:
+            buf.row_error(k)                         # this trip's row is past its array
+        stop = min(cap, in_rows)
         if native is not None:
             p, r = buf.rows()
-            status, k = native(args, p, r, k, cap, buf.pred)
+            status, k = native(template, p, r, k, stop, buf.pred)
             if status:                               # the failing trip again, for its message
                 step.run_into(buf.ins(k), buf.outs(k))
                 raise InvalidArgumentError(step.errors.message(status))
