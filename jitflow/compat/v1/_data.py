@@ -45,8 +45,7 @@ for _k, _v in (("QUEUE_RUNNERS", "queue_runners"), ("LOCAL_INIT_OP", "local_init
     if not hasattr(_GraphKeys, _k):
         setattr(_GraphKeys, _k, _v)
 
-_put(_tf, string=_structure.string, uint8=_structure.uint8, int8=_structure.int8,
-     int16=_structure.int16, uint16=_structure.uint16)
+_put(_tf, string=_structure.string)
 
 _plain_placeholder = _tf.placeholder
 
