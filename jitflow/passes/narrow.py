@@ -44,8 +44,10 @@ def promote_narrow(f: Function) -> Function:
             new_ops.append(op)
             continue
         b = Builder(new_ops, op.loc)
-        wide = [b.cast(v, dtype=v.type.dtype.compute) if v.type.dtype.is_narrow else v
-                for v in op.operands]
+        shape_only = OPS[op.opname].shape_only     # read for their shape: left as they are
+        wide = [b.cast(v, dtype=v.type.dtype.compute)
+                if v.type.dtype.is_narrow and i not in shape_only else v
+                for i, v in enumerate(op.operands)]
         attrs = {k: (a.compute if _narrow_attr(a) else a) for k, a in op.attrs.items()}
         out = b.op(op.opname, *wide, **attrs)
         outs = out if isinstance(out, tuple) else (out,)
