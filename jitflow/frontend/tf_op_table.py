@@ -470,7 +470,7 @@ _ELEMENTWISE = [
     ("Expm1", "expm1"), ("Floor", "floor"), ("Ceil", "ceil"), ("Round", "round"),
     ("Rint", "round"), ("IsNan", "is_nan"), ("IsInf", "is_inf"), ("IsFinite", "is_finite"),
     ("Reciprocal", "reciprocal"), ("Inv", "reciprocal"), ("Softsign", "softsign"),
-    ("Selu", "selu"),
+    ("Selu", "selu"), ("Complex", "complex"), ("Real", "real"), ("Imag", "imag"), ("Conj", "conj"),
 ]
 
 TABLE: dict[str, Row] = {r.tf_type: r for r in [
