@@ -16,7 +16,8 @@ _warned: set = set()
 def refuse_complex(f: Function, backend: str) -> None:
     """complex64 runs on the reference interpreter only: UnsupportedOp names the ops."""
     from ...kernels.errors import UnsupportedOp
-    bad = {f"{op.opname} on complex64" for op in f.walk()
+    bad = {f"{op.opname} on complex64" + (f" (node {op.loc.tf_name})" if op.loc.tf_name else "")
+           for op in f.walk()
            if any(v.type.dtype.is_complex for v in (*op.operands, *op.results))}
     bad |= {"a complex64 parameter" for p in f.params if p.type.dtype.is_complex}
     if bad:
