@@ -2,7 +2,7 @@
 per-component specs of tf.data, plus the host-only dtype ``tf.string``."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
