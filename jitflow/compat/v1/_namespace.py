@@ -29,7 +29,6 @@ WHY = {
     "tf.map_fn": _FLOW, "tf.foldl": _FLOW, "tf.nn.dynamic_rnn": _FLOW,
     "tf.nn.rnn_cell": "RNN cells have their own issue", "tf.contrib.rnn": "RNN cells have "
     "their own issue", "tf.estimator": "tf.estimator is not planned; use a Session loop",
-    "tf.where_v2": _OPS,
     "tf.nn.nce_loss": "it needs a seeded candidate sampler op, not there yet",
     "tf.nn.sampled_softmax_loss": "it needs a seeded candidate sampler op, not there yet",
 }

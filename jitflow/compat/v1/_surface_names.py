@@ -5,6 +5,7 @@ import types
 from typing import Callable
 
 from ...frontend import array_extra as A
+from ...frontend import array_ops as _array_ops
 from ...frontend import assert_ops as _asserts
 from ...frontend import nn3d as _nn3d
 from ...frontend import nn_extra as _nn_extra
@@ -100,7 +101,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "random"), shuffle=S.random_shuffle, categorical=S.categorical,
          multinomial=S.multinomial)
     _set(tf, complex=X.complex, real=X.real, imag=X.imag, conj=X.conj,
-         saturate_cast=_color.saturate_cast)
+         saturate_cast=_color.saturate_cast, where_v2=_array_ops.where_v2)
     _set(ns(tf, "math"), real=X.real, imag=X.imag, conj=X.conj)
     _set(ns(tf, "dtypes"), saturate_cast=_color.saturate_cast)
     _set(tf, div_no_nan=X.div_no_nan, logical_xor=X.logical_xor,
