@@ -69,9 +69,11 @@ def _floordiv(em, op, a, ctx):
     q = em.op(f"sdiv {t} {a[0]}, {y}")
     r = em.op(f"srem {t} {a[0]}, {y}")
     nz = em.op(f"icmp ne {t} {r}, 0")
-    x_xor = em.op(f"xor {t} {a[0]}, {y}")
-    neg = em.op(f"icmp slt {t} {x_xor}, 0")
-    adj = em.op(f"and i1 {nz}, {neg}")
+    # the quotient rounds down when the remainder's sign differs from the divisor's (the
+    # form with sign(x xor y) was miscompiled by LLVM 22.1's SLP vectorizer with AVX-512
+    # masks beside a floormod stored as i8: element 1 took the divisor guard's mask)
+    diff = em.op(f"xor i1 {em.op(f'icmp slt {t} {r}, 0')}, {em.op(f'icmp slt {t} {y}, 0')}")
+    adj = em.op(f"and i1 {nz}, {diff}")
     q1 = em.op(f"sub {t} {q}, 1")
     return em.op(f"select i1 {adj}, {t} {q1}, {t} {q}")
 
