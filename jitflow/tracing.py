@@ -25,8 +25,9 @@ The signature of a call
   part of the signature **by value**: it is a compile-time constant of the trace, and a new
   value retraces. Pass ``np.float32(v)`` / ``np.asarray(v)`` to make a scalar a run-time input.
 
-Supported array dtypes are float32, float64, int32, int64 and bool; any other dtype
-(float16, uint8, complex, strings, objects) raises a ``TypeError`` naming the argument.
+Supported array dtypes are jitflow's (``ir/dtypes.py``: float16, bfloat16, float32, float64,
+int8, int16, int32, int64, uint8, uint16, bool, complex64); any other dtype (complex128,
+uint32, strings, objects) raises a ``TypeError`` naming the argument.
 
 Results
 -------

@@ -112,6 +112,15 @@ def _compile_cases(which: str) -> dict:
                 f = build([("i64", ())], lambda b, s, op=op, dt=dt:
                           b.op(op, s, shape=(5,), dtype=as_dtype(dt), seed=1, seed2=2))
                 ptx_of(f"{op}-{dt}", f, [np.array(3, np.int64)])
+        # the narrow types (promote-narrow's casts around float32/int32 arithmetic)
+        for dt in ("f16", "i8", "u8", "i16", "u16"):
+            def body(b, x, y, dt=dt):
+                s = b.add(b.mul(x, y), x)
+                back = b.cast(b.cast(x, dtype=as_dtype("f64")), dtype=as_dtype(dt))
+                return [s, b.reduce_sum(s, axes=(1,), keepdims=False), b.greater(x, y), back]
+            npd = as_dtype(dt).np
+            f = build([(dt, (3, 4)), (dt, (3, 4))], body)
+            ptx_of(f"narrow-{dt}", f, [np.ones((3, 4), npd), np.ones((3, 4), npd)])
     else:
         from test_cuda_graphs import ptx_graphs
         for name, f, args in ptx_graphs():

@@ -92,7 +92,7 @@ def test_from_tensor_slices_structures_and_dtypes():
     x = np.arange(12, dtype=np.float32).reshape(6, 2)
     y = np.arange(6, dtype=np.uint8)
     ds = tf.data.Dataset.from_tensor_slices({"x": x, "y": y})
-    assert ds.output_types == {"x": tf.float32, "y": tf.int32}   # uint8 widens to int32
+    assert ds.output_types == {"x": tf.float32, "y": tf.uint8}
     assert ds.output_shapes["x"].as_list() == [2]
     out = drain(ds.batch(4))
     assert [o["x"].shape for o in out] == [(4, 2), (2, 2)]

@@ -153,6 +153,19 @@ def where(condition: Any, x: Any = None, y: Any = None, name: Optional[str] = No
     return _out(make_op("Select", "select", [c, xt, yt], name=name))
 
 
+def where_v2(condition: Any, x: Any = None, y: Any = None, name: Optional[str] = None) -> Tensor:
+    """``tf.where_v2`` (TF2's ``tf.where``): ``condition``, ``x`` and ``y`` broadcast together
+    as NumPy's ``where`` does (TF op SelectV2); with one argument, the indices of the true
+    elements, as ``tf.where``."""
+    if x is None and y is None:
+        return where(condition, name=name)
+    if x is None or y is None:
+        raise ValueError("x and y must both be non-None or both be None.")
+    from .math_ops import binary_operands
+    xt, yt = binary_operands(x, y, "SelectV2")
+    return _out(make_op("SelectV2", "select", [convert_to_tensor(condition), xt, yt], name=name))
+
+
 def stack(values, axis: int = 0, name: str = "stack") -> Tensor:
     from ..ops import array as _  # noqa: F401
     values = [convert_to_tensor(v) for v in values]

@@ -72,10 +72,13 @@ def tensor_value(t: Any, where: str) -> np.ndarray:
                                 f"shape {list(shape)} of {name} needs {n * dt.itemsize}")
         return np.frombuffer(t.tensor_content, dt.newbyteorder("<")).astype(dt).reshape(shape)
     field = {"float32": t.float_val, "float64": t.double_val, "int64": t.int64_val,
-             "bool": t.bool_val, "float16": t.half_val}.get(name, t.int_val)
+             "bool": t.bool_val, "float16": t.half_val, "bfloat16": t.half_val,
+             "complex64": t.scomplex_val}.get(name, t.int_val)
     vals = list(field)
-    if name == "float16":
-        vals = np.array(vals, np.uint16).view(np.float16)
+    if name in ("float16", "bfloat16"):     # TF keeps their 16 bits in half_val
+        vals = np.array(vals, np.uint16).view(dt)
+    elif name == "complex64":               # (real, imaginary) pairs
+        vals = np.array(vals, np.float32).view(np.complex64)
     if len(vals) == n:
         return np.array(vals, dtype=dt).reshape(shape)
     if len(vals) > n:

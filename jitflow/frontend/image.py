@@ -4,8 +4,9 @@ gather of random offsets), per_image_standardization, rgb_to_grayscale, brightne
 contrast, and resize by nearest neighbour or bilinear interpolation (TF1's
 ``align_corners=False``, no half-pixel centers) as gathers of precomputed rows/columns.
 
-jitflow has no uint8 yet, so images are float32/float64 (decode/encode are host work left to
-NumPy/PIL in the program)."""
+Images may be uint8 (or any integer or float type): ``convert_image_dtype`` (``image_color.py``)
+scales between them as TF1 does; decoding and encoding files (PNG, JPEG) are host work left to
+NumPy/PIL in the program."""
 from __future__ import annotations
 
 from typing import Any, Optional

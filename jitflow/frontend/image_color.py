@@ -98,28 +98,51 @@ def random_hue(image: Any, max_delta: float, seed: Optional[int] = None) -> Tens
     return adjust_hue(x, random_uniform([], -max_delta, max_delta, dtype=x.dtype, seed=seed))
 
 
+def saturate_cast(value: Any, dtype: Any, name: Optional[str] = None) -> Tensor:
+    """``tf.saturate_cast``: ``value`` clipped to ``dtype``'s range (where it is narrower
+    than ``value``'s own), then cast."""
+    dt = as_dtype(dtype)
+    with name_scope(name, "saturate_cast") as scope:
+        x = convert_to_tensor(value)
+        if x.dtype.is_complex or dt.is_complex or x.dtype.is_bool or dt.is_bool:
+            return M.cast(x, dt, name=scope)
+        if float(x.dtype.min) < float(dt.min):
+            x = M.maximum(x, M.cast(np.asarray(dt.min, np.float64), x.dtype))
+        if float(x.dtype.max) > float(dt.max):
+            x = M.minimum(x, M.cast(np.asarray(dt.max, np.float64), x.dtype))
+        return M.cast(x, dt, name=scope)
+
+
 def convert_image_dtype(image: Any, dtype: Any, saturate: bool = False,
                         name: Optional[str] = None) -> Tensor:
-    """Float to float: a cast. int32 to float: scaled by 1/(2**31 - 1); float to int32:
-    scaled by 2**31 - 1 + 0.5 and truncated (TF's rules; jitflow has no uint8 yet)."""
+    """TF1's rules: float to float is a cast; integer to integer divides (to a narrower type,
+    ``//``) or multiplies (to a wider one) by the ratio of the ranges; integer to float
+    multiplies by ``1 / max``; float to integer multiplies by ``max + 0.5`` and truncates
+    (``saturate``: clipped to the range first)."""
     dt = as_dtype(dtype)
     with name_scope(name, "convert_image") as scope:
         x = convert_to_tensor(image)
-        if x.dtype is dt:
+        src = x.dtype
+        if src is dt:
             return x
-        imax = float(np.iinfo(np.int32).max)
-        if x.dtype.is_floating and dt.is_floating:
+        for d in (src, dt):
+            if not (d.is_floating or d.is_integer):
+                raise TypeError(f"convert_image_dtype: {d.name} images are not supported "
+                                "(expected an integer or floating type)")
+        cast = saturate_cast if saturate else (lambda v, d, name=None: M.cast(v, d, name=name))
+        if src.is_integer and dt.is_integer:
+            s_in, s_out = int(src.max), int(dt.max)
+            if s_in > s_out:
+                scale = (s_in + 1) // (s_out + 1)
+                return cast(M.floordiv(x, M.cast(scale, src)), dt, name=scope)
+            scale = (s_out + 1) // (s_in + 1)
+            return M.multiply(cast(x, dt), M.cast(scale, dt), name=scope)
+        if src.is_floating and dt.is_floating:
             return M.cast(x, dt, name=scope)
-        if x.dtype.is_integer and dt.is_floating:
-            if x.dtype.name != "int32":
-                raise NotImplementedError(f"convert_image_dtype from {x.dtype.name}")
-            return M.multiply(M.cast(x, dt), 1.0 / imax, name=scope)
-        if x.dtype.is_floating and dt.name == "int32":
-            scaled = M.multiply(x, imax + 0.5)
-            if saturate:
-                scaled = M.minimum(M.maximum(scaled, 0.0), imax)
-            return M.cast(scaled, dt, name=scope)
-        raise NotImplementedError(f"convert_image_dtype from {x.dtype.name} to {dt.name}")
+        if src.is_integer:
+            return M.multiply(M.cast(x, dt), M.cast(1.0 / float(src.max), dt), name=scope)
+        scaled = M.multiply(x, M.cast(float(dt.max) + 0.5, src))
+        return cast(scaled, dt, name=scope)
 
 
 def resize(images: Any, size: Any, method: Any = "bilinear", preserve_aspect_ratio: bool = False,

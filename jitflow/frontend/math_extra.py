@@ -1,6 +1,7 @@
 """Small TF1 math/nn helpers composed of existing ops: swish, zero_fraction, reduce_std,
 reduce_variance, div_no_nan, logical_xor, accumulate_n, scalar_mul, shape_n,
-weighted_moments, and image transpose/rot90/total_variation/psnr."""
+weighted_moments, image transpose/rot90/total_variation/psnr, and complex64's
+complex/real/imag/conj."""
 from __future__ import annotations
 
 import math
@@ -11,11 +12,12 @@ import numpy as np
 from . import math_ops as M
 from .array_ops import identity, ones_like, shape, transpose, where, zeros_like
 from .graph import Tensor, name_scope
-from .op_builder import convert_to_tensor, static_ints
+from .op_builder import convert_to_tensor, make_op, static_ints
 
 __all__ = ["swish", "zero_fraction", "reduce_std", "reduce_variance", "div_no_nan",
            "logical_xor", "accumulate_n", "scalar_mul", "shape_n", "weighted_moments",
-           "transpose_image", "rot90", "total_variation", "psnr"]
+           "transpose_image", "rot90", "total_variation", "psnr", "complex", "real", "imag",
+           "conj"]
 
 
 def swish(features: Any, name: Optional[str] = None) -> Tensor:
@@ -155,3 +157,28 @@ def psnr(a: Any, b: Any, max_val: Any, name: Optional[str] = None) -> Tensor:
         val = M.subtract(M.multiply(M.log(M.square(mv)), 10.0 / math.log(10.0)),
                          M.multiply(M.log(mse), 10.0 / math.log(10.0)))
         return identity(val, name=scope)
+
+
+# ------------------------------------------------------------------ complex64 ----------------
+
+def complex(real: Any, imag: Any, name: Optional[str] = None) -> Tensor:  # noqa: A001
+    """``tf.complex``: float32 parts -> complex64 (TF's complex128 from float64 is missing:
+    jitflow has no complex128)."""
+    a, b = M.binary_operands(real, imag, "Complex", name)
+    return make_op("Complex", "complex", [a, b], name=name).outputs[0]
+
+
+def _part(op_type: str, ir_op: str, real_input: Any):
+    def fn(input: Any, name: Optional[str] = None) -> Tensor:  # noqa: A002
+        x = convert_to_tensor(input)
+        if not x.dtype.is_complex:     # TF: real/conj of a real tensor is itself, imag zeros
+            return real_input(x)
+        return make_op(op_type, ir_op, [x], name=name).outputs[0]
+    fn.__name__ = ir_op
+    fn.__doc__ = f"``tf.{ir_op}`` of a complex64 tensor (TF op {op_type})."
+    return fn
+
+
+real = _part("Real", "real", lambda x: x)
+imag = _part("Imag", "imag", zeros_like)
+conj = _part("Conj", "conj", lambda x: x)

@@ -470,7 +470,7 @@ _ELEMENTWISE = [
     ("Expm1", "expm1"), ("Floor", "floor"), ("Ceil", "ceil"), ("Round", "round"),
     ("Rint", "round"), ("IsNan", "is_nan"), ("IsInf", "is_inf"), ("IsFinite", "is_finite"),
     ("Reciprocal", "reciprocal"), ("Inv", "reciprocal"), ("Softsign", "softsign"),
-    ("Selu", "selu"),
+    ("Selu", "selu"), ("Complex", "complex"), ("Real", "real"), ("Imag", "imag"), ("Conj", "conj"),
 ]
 
 TABLE: dict[str, Row] = {r.tf_type: r for r in [
@@ -507,6 +507,7 @@ TABLE: dict[str, Row] = {r.tf_type: r for r in [
     Row("ConcatV2", _concat_imp, _concat_exp),
     Row("GatherV2", _gather_imp, _gather_exp),
     Row("Select", _select_imp, lambda op: ({"T": _t(op, 1)}, [])),
+    Row("SelectV2", _select_imp, lambda op: ({"T": _t(op, 1)}, [])),
     Row("SelectV2", _select_imp, None),
     _arg_row("ArgMax", "argmax"), _arg_row("ArgMin", "argmin"),
     Row("Pad", _pad_imp, _pad_exp), Row("PadV2", _pad_imp, _pad_exp),

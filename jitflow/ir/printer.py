@@ -68,9 +68,10 @@ def format_attr(v: Any) -> str:
 def format_array(a: np.ndarray) -> str:
     dtype = as_dtype(a.dtype)
     t = format_type(TensorType(dtype, a.shape))
-    if a.size <= INLINE_ARRAY_LIMIT:
+    if a.size <= INLINE_ARRAY_LIMIT and not dtype.is_complex:
         flat = a.reshape(-1).tolist()
         if dtype.is_floating:
+            flat = a.reshape(-1).astype(np.float64).tolist()
             body = ", ".join(format_float(x) for x in flat)
         elif dtype.is_bool:
             body = ", ".join("true" if x else "false" for x in flat)

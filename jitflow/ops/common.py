@@ -23,9 +23,9 @@ def require_same_dtype(types: Sequence[TensorType], what: str = "operands") -> D
 
 
 def require_dtype(t: TensorType, ok: str, what: str = "operand") -> None:
-    """``ok`` is a set of kinds: 'f' float, 'i' int, 'b' bool."""
-    if t.dtype.np.kind not in ok:
-        names = {"f": "floating", "i": "integer", "b": "bool"}
+    """``ok`` is a set of kinds: 'f' float, 'i' int, 'b' bool, 'c' complex."""
+    if t.dtype.kind not in ok:
+        names = {"f": "floating", "i": "integer", "b": "bool", "c": "complex"}
         raise TypeError(f"{what} must be {' or '.join(names[k] for k in ok)}, got {t.dtype.name}")
 
 

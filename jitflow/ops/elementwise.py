@@ -22,7 +22,7 @@ def _sigmoid(x):
     return _same(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), x)
 
 
-defop("neg", kind="elementwise", infer=unary_rule("fi"), reference=lambda x: np.negative(x),
+defop("neg", kind="elementwise", infer=unary_rule("fic"), reference=lambda x: np.negative(x),
       grad=lambda b, op, g: [b.neg(g[0])], num_inputs=1)
 defop("abs", kind="elementwise", infer=unary_rule("fi"), reference=lambda x: np.abs(x),
       grad=lambda b, op, g: [b.mul(g[0], b.sign(op.operands[0]))], num_inputs=1)
@@ -85,11 +85,11 @@ def _pow_grad_y(b, op, g):
     return b.mul(g, b.mul(op.result, safe_log))
 
 
-defop("add", kind="elementwise", infer=binary_rule("fi"), reference=lambda x, y: np.add(x, y), num_inputs=2,
+defop("add", kind="elementwise", infer=binary_rule("fic"), reference=lambda x, y: np.add(x, y), num_inputs=2,
       grad=_binary_grad(lambda b, op, g: g, lambda b, op, g: g))
-defop("sub", kind="elementwise", infer=binary_rule("fi"), reference=lambda x, y: np.subtract(x, y), num_inputs=2,
+defop("sub", kind="elementwise", infer=binary_rule("fic"), reference=lambda x, y: np.subtract(x, y), num_inputs=2,
       grad=_binary_grad(lambda b, op, g: g, lambda b, op, g: b.neg(g)))
-defop("mul", kind="elementwise", infer=binary_rule("fi"), reference=lambda x, y: np.multiply(x, y), num_inputs=2,
+defop("mul", kind="elementwise", infer=binary_rule("fic"), reference=lambda x, y: np.multiply(x, y), num_inputs=2,
       grad=_binary_grad(lambda b, op, g: b.mul(g, op.operands[1]),
                         lambda b, op, g: b.mul(g, op.operands[0])))
 defop("div", kind="elementwise", cost="expensive", infer=binary_rule("f"), reference=lambda x, y: np.true_divide(x, y), num_inputs=2,
@@ -119,7 +119,7 @@ defop("minimum", kind="elementwise", infer=binary_rule("fi"), reference=lambda x
 
 # ---------------------------------------------------------------- comparisons / logic ----
 
-for _name, _fn, _kinds in [("equal", np.equal, "fib"), ("not_equal", np.not_equal, "fib"),
+for _name, _fn, _kinds in [("equal", np.equal, "fibc"), ("not_equal", np.not_equal, "fibc"),
                            ("less", np.less, "fi"), ("less_equal", np.less_equal, "fi"),
                            ("greater", np.greater, "fi"), ("greater_equal", np.greater_equal, "fi")]:
     defop(_name, kind="elementwise", infer=binary_rule(_kinds, result=bool_),
@@ -158,6 +158,8 @@ def _cast_grad(b, op, g):
 
 
 def _cast_ref(x, dtype):
+    if dtype.is_narrow and dtype.is_floating and x.dtype != np.float32:
+        x = x.astype(np.float32)   # TF (Eigen) makes a half or bfloat16 through float
     if dtype.is_integer and x.dtype.kind == "f":
         with np.errstate(invalid="ignore"):
             return np.trunc(x).astype(dtype.np)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.dtypes import float32, float64, int64
+from ..ir.dtypes import float32, int64
 from ..ir.opdef import Attr, defop
 from ..ir.types import ShapeMismatch, TensorType
 from .common import require_static_shape
@@ -156,8 +156,8 @@ def _random_infer(types, a):
         raise ShapeMismatch("random ops take the run step (an int64 scalar) as operand 0")
     if len(types) > 2:
         raise ShapeMismatch(f"random ops take (step) or (step, like), got {len(types)} operands")
-    if a["dtype"] not in (float32, float64):
-        raise TypeError(f"random ops produce float32 or float64, not {a['dtype'].name}")
+    if not a["dtype"].is_floating:   # float16/bfloat16: drawn in float32 and rounded
+        raise TypeError(f"random ops produce floating types, not {a['dtype'].name}")
     shape = types[1].shape if len(types) > 1 else require_static_shape(a["shape"], "random op")
     return TensorType(a["dtype"], shape)
 

@@ -20,6 +20,7 @@ from .dce import dce
 from .fusion import fuse
 from .loops import hoist_loop_invariants
 from .numerics import enabled as _check_numerics_enabled
+from .narrow import promote_narrow
 from .numerics import insert_numeric_checks
 from .simplify import canonicalize, cse, fold_constants
 
@@ -42,6 +43,8 @@ CANONICALIZE = Pass("canonicalize", canonicalize)
 FOLD = Pass("constant-fold", fold_constants)
 CSE = Pass("cse", cse)
 FUSION = Pass("fusion", fuse, per_device=True)
+#: the native backends' narrow-type arithmetic in float32/int32 between casts
+PROMOTE_NARROW = Pass("promote-narrow", promote_narrow, per_device=True)
 CHECK_NUMERICS = Pass("check-numerics", insert_numeric_checks)
 LICM = Pass("licm", hoist_loop_invariants)
 

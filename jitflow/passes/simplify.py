@@ -16,6 +16,7 @@ from ..ir.builder import Builder
 from ..ir.core import Function, Op, Value
 from ..ir.opdef import OPS
 from ..ir.printer import format_attr
+from ..ops.narrow_ref import touches_narrow, wrap
 
 FOLD_LIMIT = 1024
 
@@ -117,8 +118,11 @@ def fold_constants(f: Function) -> Function:
                 and len(op.results) == 1 and all(_const_value(v) is not None for v in op.operands) \
                 and op.results[0].type.is_static and op.results[0].type.num_elements() <= FOLD_LIMIT:
             try:
+                fn = opdef.reference
+                if touches_narrow(op, opdef):
+                    fn = wrap(fn, op.opname, [op.results[0].type.dtype])
                 with np.errstate(all="ignore"):
-                    folded = opdef.reference(*[_const_value(v) for v in op.operands], **op.attrs)
+                    folded = fn(*[_const_value(v) for v in op.operands], **op.attrs)
             except Exception:  # noqa: BLE001 - leave it to run time, which reports it properly
                 folded = None
         if folded is not None:

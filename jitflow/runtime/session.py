@@ -38,6 +38,9 @@ def _fetches_strings(fetches: Any) -> bool:
     """Whether a fetch structure holds a host string tensor."""
     if isinstance(fetches, _StringTensor):
         return True
+    parts_of = getattr(fetches, "_fetch_parts", None)
+    if parts_of is not None:        # a composite (a SparseTensor of strings)
+        return _fetches_strings(list(parts_of()[0]))
     if isinstance(fetches, (list, tuple)):
         return any(_fetches_strings(f) for f in fetches)
     if isinstance(fetches, dict):

@@ -37,6 +37,8 @@ IR_DESCRIPTIONS = {
                      "log_sigmoid) into their records' decompositions",
     "cuda-legalize": "after rewriting the ops cuda has no kernel for into their records' "
                      "decompositions",
+    "promote-narrow": "after computing float16/bfloat16 and the 8/16-bit integers in "
+                      "float32/int32 between casts (passes/narrow.py)",
     "fusion": "fused: group(N) marks the ops that run as one kernel",
 }
 BACKEND_DESCRIPTIONS = {

@@ -21,6 +21,18 @@ __all__ = ["CUDABackend", "DeviceTensor", "UnsupportedOp", "cuda_usable", "gpu_p
            "to_host"]
 
 
+def _refuse_types(f: Function) -> None:
+    """bfloat16 and complex64 have no cuda lowering: UnsupportedOp names the ops."""
+    bad = {f"{op.opname} on {v.type.dtype.name}" + (f" (node {op.loc.tf_name})"
+                                                     if op.loc.tf_name else "")
+           for op in f.walk() for v in (*op.operands, *op.results)
+           if v.type.dtype.short in ("bf16", "c64")}
+    bad |= {f"a {p.type.dtype.name} parameter" for p in f.params
+            if p.type.dtype.short in ("bf16", "c64")}
+    if bad:
+        raise UnsupportedOp("cuda", bad)
+
+
 class CUDABackend:
     name = "cuda"
     device = "gpu"
@@ -34,6 +46,7 @@ class CUDABackend:
         if not numba_cuda_installed():
             raise RuntimeError("the cuda backend needs numba-cuda: pip install 'jitflow[cuda]'")
         from .executable import CUDAExecutable
+        _refuse_types(f)
         opts = options or CompileOptions()
         feeds = opts.num_feeds
         scalar_params = None if feeds is None else [

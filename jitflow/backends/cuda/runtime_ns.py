@@ -38,7 +38,8 @@ def namespace() -> dict:
         c = cuda()
         ns = {"cuda": c, "math": math, "np": np,
               "f32": np.float32, "f64": np.float64, "i32": np.int32, "i64": np.int64,
-              "u64": np.uint64, "u32": np.uint32,
+              "u64": np.uint64, "u32": np.uint32, "f16": np.float16, "i8": np.int8,
+              "u8": np.uint8, "i16": np.int16, "u16": np.uint16,
               "INF": math.inf, "NAN": math.nan}
         if is_simulator():
             for fn in UNARY_FNS:

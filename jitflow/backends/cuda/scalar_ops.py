@@ -8,7 +8,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ...ir.core import Op
-from ...ir.dtypes import DType, float32, float64
+from ...ir.dtypes import DType, float32, float64, int32
 from ...kernels.errors import op_where
 from ...ops.random import LN2_HI, LN2_LO, PHI_MINUS_2, _A, _B, _C, _D, _E, _F, fold_seed
 from .source import CTOR, lit, wrap
@@ -167,7 +167,21 @@ EW["select"] = lambda c, op, a: f"({a[1]} if {a[0]} else {a[2]})"
 @lowering("cast")
 def _cast(c, op, a):
     src, dst = _dt(op), _out(op)
-    x = a[0]
+    if src is dst:
+        return a[0]
+    if dst.is_narrow and dst.is_integer:   # through int32, wrapped by masking (both signs)
+        w = _cast_plain(a[0], src, int32)
+        m = (1 << dst.bits) - 1
+        if dst.is_unsigned:
+            return f"{CTOR[dst.short]}({w} & {m})"
+        half = 1 << (dst.bits - 1)
+        return f"{CTOR[dst.short]}((({w} & {m}) ^ {half}) - {half})"
+    if dst.is_narrow and src is float64:   # a double becomes a half through float, as in TF
+        return wrap(dst, wrap(float32, a[0]))
+    return _cast_plain(a[0], src, dst)
+
+
+def _cast_plain(x: str, src: DType, dst: DType) -> str:
     if src is dst:
         return x
     if dst.is_bool:

@@ -13,6 +13,17 @@ from ..base import CompileOptions
 _warned: set = set()
 
 
+def refuse_complex(f: Function, backend: str) -> None:
+    """complex64 runs on the reference interpreter only: UnsupportedOp names the ops."""
+    from ...kernels.errors import UnsupportedOp
+    bad = {f"{op.opname} on complex64" + (f" (node {op.loc.tf_name})" if op.loc.tf_name else "")
+           for op in f.walk()
+           if any(v.type.dtype.is_complex for v in (*op.operands, *op.results))}
+    bad |= {"a complex64 parameter" for p in f.params if p.type.dtype.is_complex}
+    if bad:
+        raise UnsupportedOp(backend, bad)
+
+
 def prepare_region(f: Function) -> Function:
     """The llvm pipeline for a region or segment of a host-driven Function (autodiff has
     already run on the whole Function): the simplifications, then fusion."""
@@ -35,6 +46,7 @@ class LLVMBackend:
         from .executable import LLVMExecutable
         try:
             opts = options or CompileOptions()
+            refuse_complex(f, "llvm")
             if has_control(f):
                 return HostDriven(f, LLVMExecutable, prepare_region, opts.donations)
             return LLVMExecutable(f, opts.donations, opts.dump_dir)

@@ -69,9 +69,11 @@ def _floordiv(em, op, a, ctx):
     q = em.op(f"sdiv {t} {a[0]}, {y}")
     r = em.op(f"srem {t} {a[0]}, {y}")
     nz = em.op(f"icmp ne {t} {r}, 0")
-    x_xor = em.op(f"xor {t} {a[0]}, {y}")
-    neg = em.op(f"icmp slt {t} {x_xor}, 0")
-    adj = em.op(f"and i1 {nz}, {neg}")
+    # the quotient rounds down when the remainder's sign differs from the divisor's (the
+    # form with sign(x xor y) was miscompiled by LLVM 22.1's SLP vectorizer with AVX-512
+    # masks beside a floormod stored as i8: element 1 took the divisor guard's mask)
+    diff = em.op(f"xor i1 {em.op(f'icmp slt {t} {r}, 0')}, {em.op(f'icmp slt {t} {y}, 0')}")
+    adj = em.op(f"and i1 {nz}, {diff}")
     q1 = em.op(f"sub {t} {q}, 1")
     return em.op(f"select i1 {adj}, {t} {q1}, {t} {q}")
 
@@ -156,11 +158,47 @@ def _select(em, op, a, ctx):
     return em.op(f"select i1 {a[0]}, {rtype(_out(op))} {a[1]}, {rtype(_out(op))} {a[2]}")
 
 
+def widen(em: Emitter, x: str, dt: DType) -> str:
+    """A narrow type's register as its compute type's (float16 -> float, uint8 -> i32)."""
+    if dt.short == "f16":
+        return em.op(f"fpext half {x} to float")
+    if dt.short == "bf16":   # the 16 bits are a float's upper half
+        w = em.op(f"shl i32 {em.op(f'zext i16 {x} to i32')}, 16")
+        return em.op(f"bitcast i32 {w} to float")
+    ext = "zext" if dt.is_unsigned else "sext"
+    return em.op(f"{ext} {rtype(dt)} {x} to i32")
+
+
+def narrow(em: Emitter, x: str, dt: DType) -> str:
+    """A compute-type register rounded (float16, bfloat16: to nearest even) or wrapped (the
+    integers) to the narrow ``dt``."""
+    if dt.short == "f16":
+        return em.op(f"fptrunc float {x} to half")
+    if dt.short == "bf16":
+        b = em.op(f"bitcast float {x} to i32")
+        hi = em.op(f"lshr i32 {b}, 16")
+        bias = em.op(f"add i32 {em.op(f'and i32 {hi}, 1')}, 32767")
+        rounded = em.op(f"add i32 {b}, {bias}")
+        r = em.op(f"trunc i32 {em.op(f'lshr i32 {rounded}, 16')} to i16")
+        qnan = em.op(f"trunc i32 {em.op(f'or i32 {hi}, 64')} to i16")   # NaN stays a NaN
+        nan = em.op(f"fcmp uno float {x}, 0.0")
+        return em.op(f"select i1 {nan}, i16 {qnan}, i16 {r}")
+    return em.op(f"trunc i32 {x} to {rtype(dt)}")
+
+
 @lowering("cast")
 def _cast(em, op, a, ctx):
     src, dst = _dt(op), _out(op)
+    if src is dst:
+        return a[0]
+    x = widen(em, a[0], src) if src.is_narrow else a[0]
+    y = _cast_wide(em, x, src.compute, dst.compute)
+    return narrow(em, y, dst) if dst.is_narrow else y
+
+
+def _cast_wide(em, x: str, src: DType, dst: DType) -> str:
+    """A cast between the wide types (a narrow type's value already widened, exactly)."""
     ts, td = rtype(src), rtype(dst)
-    x = a[0]
     if src is dst:
         return x
     if src.is_floating and dst.is_floating:

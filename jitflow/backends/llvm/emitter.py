@@ -6,16 +6,29 @@ from typing import Callable, Sequence
 
 from ...ir.dtypes import DType
 
-REG_TYPE = {"f32": "float", "f64": "double", "i32": "i32", "i64": "i64", "bool": "i1"}
-MEM_TYPE = {"f32": "float", "f64": "double", "i32": "i32", "i64": "i64", "bool": "i8"}
-ALIGN = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1}
+# narrow types live in registers as their memory type (bfloat16 as its 16 bits); the
+# promote-narrow pass leaves them only to loads, stores, casts and constants
+REG_TYPE = {"f32": "float", "f64": "double", "i32": "i32", "i64": "i64", "bool": "i1",
+            "f16": "half", "bf16": "i16", "i8": "i8", "u8": "i8", "i16": "i16", "u16": "i16"}
+MEM_TYPE = {**REG_TYPE, "bool": "i8"}
+ALIGN = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1, "f16": 2, "bf16": 2, "i8": 1,
+         "u8": 1, "i16": 2, "u16": 2}
+
+
+def _unsupported(dt: DType):
+    from ...kernels.errors import UnsupportedOp
+    return UnsupportedOp("llvm", {f"any op on {dt.name}"})
 
 
 def rtype(dt: DType) -> str:
+    if dt.short not in REG_TYPE:
+        raise _unsupported(dt)
     return REG_TYPE[dt.short]
 
 
 def mtype(dt: DType) -> str:
+    if dt.short not in MEM_TYPE:
+        raise _unsupported(dt)
     return MEM_TYPE[dt.short]
 
 
@@ -25,13 +38,21 @@ def fhex(v: float) -> str:
 
 
 def const(v, dt: DType) -> str:
+    import numpy as np
+    if dt.short == "f16":    # LLVM's half literal: 0xH and the 16 bits
+        return "0xH%04X" % int(np.array(v, np.float32).astype(np.float16).view(np.uint16))
+    if dt.short == "bf16":   # its 16 bits, as a (signed) i16
+        return str(int(np.array(v, np.float32).astype(dt.np).view(np.int16)))
     if dt.is_floating:
         if dt.short == "f32":
-            import numpy as np
             v = float(np.float32(v))
         return fhex(v)
     if dt.is_bool:
         return "true" if v else "false"
+    if dt.is_complex:
+        raise _unsupported(dt)
+    if dt.is_narrow:         # the bits as LLVM's (signed) literal of that width
+        return str(int(np.array(v).astype(dt.np).astype(dt.np.str.replace("u", "i"))))
     return str(int(v))
 
 

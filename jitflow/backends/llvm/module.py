@@ -121,7 +121,10 @@ class ModuleBuilder:
                     outs.append(self._out_buffer(r))
         if kind == "gemm" and root.opname != "matmul":
             mm = next(op for op in g if op.opname == "matmul")
-            self.storage[id(mm.result)] = self._out_buffer(root.results[0])
+            if root.results[0].type.dtype.np.itemsize == mm.result.type.dtype.np.itemsize:
+                self.storage[id(mm.result)] = self._out_buffer(root.results[0])
+            else:   # an epilogue to another width (float32 GEMM, float16 result): the GEMM
+                outs.append(self._out_buffer(mm.result))   # writes a buffer of its own
             members = {id(op) for op in g if op is not mm}
         reads = []
         for op in g:

@@ -1,12 +1,13 @@
 """The llvm backend's pass pipeline: the shared simplifications; ``llvm-legalize``, which
 rewrites the ops with a decomposition and no llvm kernel or scalar lowering of their own
 (``softsign``, ``selu``, ``log_sigmoid``) into their records' simpler ops, so fusion puts
-their parts into the neighbours' loops; then fusion."""
+their parts into the neighbours' loops; ``promote-narrow`` (float16, bfloat16 and the 8/16-bit
+integers computed in float32/int32 between casts, ``passes/narrow.py``); then fusion."""
 from __future__ import annotations
 
 from ...ir.core import Function
 from ...passes.decompose import decompose
-from ...passes.manager import FUSION, SIMPLIFY, Pass, register_pipeline
+from ...passes.manager import FUSION, PROMOTE_NARROW, SIMPLIFY, Pass, register_pipeline
 
 
 def native_ops() -> set[str]:
@@ -21,5 +22,5 @@ def _legalize(f: Function) -> Function:
 
 
 LLVM_LEGALIZE = Pass("llvm-legalize", _legalize, per_device=True)
-PIPELINE = [*SIMPLIFY, LLVM_LEGALIZE, FUSION]
+PIPELINE = [*SIMPLIFY, LLVM_LEGALIZE, PROMOTE_NARROW, FUSION]
 register_pipeline("llvm", PIPELINE)

@@ -12,6 +12,7 @@ from ...errors import InvalidArgumentError, OpError
 from ...ir.core import Function, Op
 from ...ir.opdef import OPS
 from ...ir.verifier import verify
+from ...ops.narrow_ref import touches_narrow, wrap
 from ..base import CompileOptions
 
 
@@ -40,6 +41,8 @@ class ReferenceExecutable:
         self.plan = []
         for op in f.ops:
             fn = OPS[op.opname].reference
+            if touches_narrow(op, OPS[op.opname]):
+                fn = wrap(fn, op.opname, [r.type.dtype for r in op.results])
             attrs = op.attrs
             if op.regions:
                 attrs = {**attrs, "regions": [ReferenceExecutable(r, True).run for r in op.regions],

@@ -37,17 +37,22 @@ from ...frontend.variables import (AUTO_REUSE, Variable, VariableScope, all_vari
                                   initialize_all_variables, local_variables,
                                   local_variables_initializer, no_op, trainable_variables,
                                   variable_scope, variables_initializer)
-from ...ir.dtypes import DType, as_dtype, bool_ as bool, float32, float64, int32, int64  # noqa: F401,A001
+from ...ir.dtypes import (DType, as_dtype, bfloat16, bool_ as bool, complex64,  # noqa: F401,A001
+                          float16, float32, float64, int8, int16, int32, int64, uint8, uint16)
 from ...runtime.session import (ConfigProto, GPUOptions, InteractiveSession, Session,  # noqa: F401
                                get_default_session)
 
-float16 = None  # not supported: jitflow has float32/float64 only
+half = float16
 newaxis = None
 negative = negative
 sub = subtract
 mul = multiply
 dtypes = _types.SimpleNamespace(float32=float32, float64=float64, int32=int32, int64=int64,
-                                bool=bool, as_dtype=as_dtype, DType=DType)
+                                bool=bool, as_dtype=as_dtype, DType=DType, float16=float16,
+                                half=float16, int8=int8, int16=int16, uint8=uint8,
+                                uint16=uint16, complex64=complex64, double=float64)
+if bfloat16 is not None:
+    dtypes.bfloat16 = bfloat16
 
 # initializers
 zeros_initializer = _init.Zeros

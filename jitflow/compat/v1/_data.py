@@ -16,6 +16,7 @@ from ...frontend.data import dataset as _dataset
 from ...frontend.data import example as _example
 from ...frontend.data import hostfeed as _hostfeed
 from ...frontend.data import iterator as _iterator
+from ...frontend.data import string_format as _string_format
 from ...frontend.data import string_ops as _string_ops
 from ...frontend.data import strings as _strings
 from ...frontend.data import structure as _structure
@@ -45,8 +46,7 @@ for _k, _v in (("QUEUE_RUNNERS", "queue_runners"), ("LOCAL_INIT_OP", "local_init
     if not hasattr(_GraphKeys, _k):
         setattr(_GraphKeys, _k, _v)
 
-_put(_tf, string=_structure.string, uint8=_structure.uint8, int8=_structure.int8,
-     int16=_structure.int16, uint16=_structure.uint16)
+_put(_tf, string=_structure.string)
 
 _plain_placeholder = _tf.placeholder
 
@@ -100,9 +100,13 @@ _put(_tf, FIFOQueue=_queues.FIFOQueue, RandomShuffleQueue=_queues.RandomShuffleQ
 strings = _types.SimpleNamespace(
     join=_strings.join, length=_strings.length, lower=_strings.lower, upper=_strings.upper,
     strip=_strings.strip, regex_replace=_strings.regex_replace, substr=_strings.substr,
-    reduce_join=_strings.reduce_join, to_number=_string_ops.string_to_number)
+    reduce_join=_strings.reduce_join, to_number=_string_ops.string_to_number,
+    as_string=_string_format.as_string, split=_string_format.split)
 _put(_tf, strings=strings, string_join=_strings.join, regex_replace=_strings.regex_replace,
-     substr=_strings.substr, reduce_join=_strings.reduce_join, string_strip=_strings.strip)
+     substr=_strings.substr, reduce_join=_strings.reduce_join, string_strip=_strings.strip,
+     as_string=_string_format.as_string, string_split=_string_format.string_split,
+     SparseTensor=_string_format.SparseTensor,
+     SparseTensorValue=_string_format.SparseTensorValue)
 
 _queue_runner = _types.SimpleNamespace(QueueRunner=_queues.QueueRunner,
                                        add_queue_runner=_queues.add_queue_runner,

@@ -7,8 +7,9 @@ lacks it, instead of a bare ``AttributeError``.
 * ``TFNamespace`` is a module object (``import tensorflow.contrib.layers`` can bind it) that
   looks a name up in its own attributes, then in an optional base object (a frontend module or
   a ``SimpleNamespace``; looked up at each access, so names added to the base later show);
-* ``UnsupportedDType`` stands for a TF dtype name jitflow does not support (``tf.uint8``): the
-  name exists, and using it as a dtype fails with ``dtype uint8 is not supported by jitflow yet``.
+* ``UnsupportedDType`` stands for a TF dtype name jitflow does not support (``tf.complex128``):
+  the name exists, and using it as a dtype fails with ``dtype complex128 is not supported by
+  jitflow yet``.
 """
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ WHY = {
     "tf.map_fn": _FLOW, "tf.foldl": _FLOW, "tf.nn.dynamic_rnn": _FLOW,
     "tf.nn.rnn_cell": "RNN cells have their own issue", "tf.contrib.rnn": "RNN cells have "
     "their own issue", "tf.estimator": "tf.estimator is not planned; use a Session loop",
-    "tf.where_v2": _OPS,
     "tf.nn.nce_loss": "it needs a seeded candidate sampler op, not there yet",
     "tf.nn.sampled_softmax_loss": "it needs a seeded candidate sampler op, not there yet",
 }
@@ -111,8 +111,9 @@ class UnsupportedDType:
         raise TypeError(self.message())
 
     def message(self) -> str:
-        return (f"dtype {self.name} is not supported by jitflow yet (supported: float32, "
-                "float64, int32, int64, bool)")
+        from ...ir.dtypes import ALL
+        return (f"dtype {self.name} is not supported by jitflow yet (supported: "
+                f"{', '.join(d.name for d in ALL)})")
 
     def __repr__(self) -> str:
         return f"tf.{self.name} (dtype {self.name} is not supported by jitflow yet)"

@@ -5,6 +5,7 @@ import types
 from typing import Callable
 
 from ...frontend import array_extra as A
+from ...frontend import array_ops as _array_ops
 from ...frontend import assert_ops as _asserts
 from ...frontend import nn3d as _nn3d
 from ...frontend import nn_extra as _nn_extra
@@ -99,6 +100,10 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "nn"), top_k=S.top_k)
     _set(ns(tf, "random"), shuffle=S.random_shuffle, categorical=S.categorical,
          multinomial=S.multinomial)
+    _set(tf, complex=X.complex, real=X.real, imag=X.imag, conj=X.conj,
+         saturate_cast=_color.saturate_cast, where_v2=_array_ops.where_v2)
+    _set(ns(tf, "math"), real=X.real, imag=X.imag, conj=X.conj)
+    _set(ns(tf, "dtypes"), saturate_cast=_color.saturate_cast)
     _set(tf, div_no_nan=X.div_no_nan, logical_xor=X.logical_xor,
          accumulate_n=X.accumulate_n, scalar_mul=X.scalar_mul, shape_n=X.shape_n)
     _set(ns(tf, "math"), div_no_nan=X.div_no_nan, logical_xor=X.logical_xor,

@@ -3,4 +3,4 @@ docs/input_pipelines.md for where the pipeline runs and how it feeds a compiled 
 from .dataset import AUTOTUNE, Dataset, DatasetV1  # noqa: F401
 from .iterator import (Iterator, get_output_shapes, get_output_types,  # noqa: F401
                        make_initializable_iterator, make_one_shot_iterator)
-from .structure import Spec as TensorSpec, string, uint8  # noqa: F401
+from .structure import Spec as TensorSpec, string  # noqa: F401

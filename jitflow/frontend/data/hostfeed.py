@@ -31,9 +31,15 @@ from ..graph import Graph, Operation, Tensor, TensorShape
 from .structure import string
 
 
+#: the run context's key of the run's numeric feeds (a host node reading a graph tensor runs
+#: it with them: ``string_format.GraphValue``)
+FEEDS = "feeds"
+
+
 class HostNode:
     """A Python computation ``fn(session, *input_values) -> tuple of outputs`` run at most once
-    per Session.run. Inputs are StringTensors (host values) only."""
+    per Session.run. Inputs are StringTensors (host values), or graph tensors read through a
+    nested run (``string_format.GraphValue``)."""
 
     def __init__(self, fn: Callable, inputs: Sequence["StringTensor"] = (), name: str = "") -> None:
         self.fn = fn
@@ -122,6 +128,7 @@ class HostRegistry:
         elems: list = []
         given = feed_dict
         feed_dict, ctx = split_string_feeds(feed_dict)
+        ctx[FEEDS] = feed_dict
         if not _flatten_fetches(self.graph, fetches, elems):
             return feed_dict            # not interpretable here: Session.run reports it
         fed_ids = tuple(id(k) for k in feed_dict) if feed_dict else ()
@@ -158,6 +165,7 @@ class HostRegistry:
         """Values of a mix of StringTensors and graph tensors, all from one host evaluation."""
         feed_dict, fed_strings = split_string_feeds(feed_dict)
         ctx = fed_strings if ctx is None else {**fed_strings, **ctx}
+        ctx.setdefault(FEEDS, feed_dict)
         graph_ts = [v for v in values if not isinstance(v, StringTensor)]
         out: dict = dict(feed_dict) if feed_dict else {}
         got: dict = {}

@@ -1,8 +1,8 @@
 """Nested element structures (tuples, lists, dicts, namedtuples of components) and the
-per-component specs of tf.data, plus the host-only dtypes (``tf.string``, ``tf.uint8``, ...)."""
+per-component specs of tf.data, plus the host-only dtype ``tf.string``."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
@@ -11,16 +11,14 @@ from ..graph import TensorShape
 
 
 class HostDType:
-    """A dtype jitflow's compiled code does not have: strings, and the narrow integer types.
-    Values of these live on the host; narrow integers are widened to int32 when they reach a
-    compiled graph (``tf.cast`` of them works as in TF)."""
+    """A dtype jitflow's compiled code does not have: strings. Their values live on the host
+    (tf.data parsing, decode_raw, queues, the string ops)."""
 
-    def __init__(self, name: str, np_dtype: Any, widened: Optional[DType]) -> None:
+    def __init__(self, name: str, np_dtype: Any) -> None:
         self.name = name
         self.np = np.dtype(np_dtype)
-        self.widened = widened
-        self.is_floating = self.np.kind == "f"
-        self.is_integer = self.np.kind in "iu"
+        self.is_floating = False
+        self.is_integer = False
         self.is_bool = False
 
     @property
@@ -33,21 +31,16 @@ class HostDType:
 
     @property
     def dtype(self):   # NumPy asks for this when a graph op converts the object to a dtype
-        raise TypeError(f"dtype {self.name} is not supported by jitflow yet in graph tensors "
-                        "(supported: float32, float64, int32, int64, bool); it exists for host-side "
-                        "input pipelines (tf.data parsing, decode_raw, queues)")
+        raise TypeError(f"dtype {self.name} is not supported by jitflow in compiled graph "
+                        "tensors; it exists for host-side input pipelines (tf.data parsing, "
+                        "decode_raw, queues) and the string ops")
 
     def __repr__(self) -> str:
         return f"tf.{self.name}"
 
 
-string = HostDType("string", object, None)
-_int32 = as_dtype("int32")
-uint8 = HostDType("uint8", np.uint8, _int32)
-int8 = HostDType("int8", np.int8, _int32)
-uint16 = HostDType("uint16", np.uint16, _int32)
-int16 = HostDType("int16", np.int16, _int32)
-HOST_DTYPES = {d.name: d for d in (string, uint8, int8, uint16, int16)}
+string = HostDType("string", object)
+HOST_DTYPES = {"string": string}
 
 
 def is_string(dtype: Any) -> bool:
@@ -55,22 +48,17 @@ def is_string(dtype: Any) -> bool:
 
 
 def to_dtype(x: Any) -> Any:
-    """A jitflow DType, or ``string``; narrow integer types become int32 (see HostDType)."""
+    """A jitflow DType, or ``string``; uint32 becomes int64 (jitflow has no uint32)."""
     if is_string(x):
         return string
-    if isinstance(x, HostDType):
-        return x.widened
-    name = getattr(x, "name", None)
-    if isinstance(name, str) and name in HOST_DTYPES:
-        return to_dtype(HOST_DTYPES[name])
+    if isinstance(x, DType):
+        return x
     try:
         npd = np.dtype(getattr(x, "np", x))
     except TypeError:
         return as_dtype(x)
     if npd.kind in "SUO":
         return string
-    if npd.kind in "iu" and npd.itemsize < 4:
-        return _int32
     if npd == np.uint32:
         return as_dtype("int64")
     return as_dtype(npd)
