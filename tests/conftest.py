@@ -7,3 +7,7 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+# The pass manager verifies the IR after every pass here (normal runs verify once, at the
+# end): a pass that breaks the IR is caught and named by whichever test runs it.
+os.environ.setdefault("JITFLOW_VERIFY_EACH_PASS", "1")
