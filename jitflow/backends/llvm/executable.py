@@ -73,6 +73,10 @@ class LLVMExecutable:
         self.cache_key = jit.module_key(text, mb.donations)
         compiled = jit.lookup(self.cache_key)
         record = compiled.record if compiled is not None else None
+        if record is not None and record.planned != self._planned:
+            raise CacheKeyError(f"the cached record of module {self.cache_key[:16]}... was "
+                                f"made for {record.planned} planned buffers, not "
+                                f"{self._planned}: the cache key misses an input of the planner")
         self.record: Optional[PlanRecord] = record
         if compiled is None or record is None or dump_dir or check_hits():
             self._generate()
@@ -193,6 +197,11 @@ class LLVMExecutable:
         if self._ir is None:
             got = rec.plan(key)
             if got is not None:
+                arena = {b.idx for b in self._mb.buffers[:self._planned] if b.kind == "temp"}
+                arena.update(range(self._planned, self._planned + len(rec.scratch)))
+                if set(got.offsets) != arena or len(got.results) != len(self.function.results):
+                    raise CacheKeyError(f"the cached layout of module {self.cache_key[:16]}... "
+                                        "does not fit its plan: the cache key misses an input")
                 return got
             self._generate()      # a signature the record does not know
         mb = self._mb
