@@ -246,7 +246,11 @@ def test_plan_record_bytes_round_trip_and_reject_malformed_data():
     back = cached.PlanRecord.from_bytes(rec.to_bytes())
     assert back.same_code(rec) == [] and back.plan("[[5,8]]") == layout
     assert back.errors().message(2) == "m2" and back.errors().exact == {2}
-    good = rec.to_bytes()
+    for n in range(2, 2 + 2 * cached.MAX_PLANS):     # a process adds at most MAX_PLANS
+        rec.add_plan(f"[[{n},8]]", layout)
+    assert len(rec.plans) == cached.MAX_PLANS and rec.plan("[[5,8]]") == layout
+    good = cached.PlanRecord.from_bytes(rec.to_bytes()).to_bytes()
+    assert cached.PlanRecord.from_bytes(good).plan(f"[[{cached.MAX_PLANS},8]]") == layout
     for data in (b"", b"not json", b"[]", good.replace(b'"format": 1', b'"format": 9'),
                  good.replace(b'"slots": 2', b'"slots": 3'),       # params of the wrong length
                  good.replace(b"[8, 128]", b"[9, 128]"),           # a scratch buffer unplaced

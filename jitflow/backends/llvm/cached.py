@@ -27,7 +27,9 @@ from typing import NamedTuple, Optional, Sequence
 from ...kernels.errors import ErrorTable
 
 FORMAT = 1
-#: input-shape signatures remembered per module (the most recent kept)
+#: input-shape signatures remembered per module (the most recent kept); a process adds at
+#: most as many to one record (each addition is a disk write: a loop whose shapes change every
+#: trip must not write every trip)
 MAX_PLANS = 16
 
 
@@ -88,6 +90,7 @@ class PlanRecord:
         self.slots = slots                 # run-time parameters
         self.plans: dict[str, Layout] = dict(plans or {})   # shape key -> its Layout
         self._lock = threading.Lock()
+        self._added = 0                    # signatures this process added
 
     @classmethod
     def of(cls, mb, ir_text: str, planned: int) -> Optional["PlanRecord"]:
@@ -121,8 +124,9 @@ class PlanRecord:
     def add_plan(self, key: str, layout: Layout) -> bool:
         """Remember a signature's Layout; True when it is new (the record should be saved)."""
         with self._lock:
-            if key in self.plans:
+            if key in self.plans or self._added >= MAX_PLANS:
                 return False
+            self._added += 1
             self.plans[key] = layout
             while len(self.plans) > MAX_PLANS:
                 del self.plans[next(iter(self.plans))]
