@@ -1,5 +1,5 @@
 """The llvm backend's disk cache of object code (jit.py): written on a cold compile, loaded on
-the next compile of the same IR, keyed by IR text, CPU and versions; damaged, foreign or
+the next compile of the same Function, keyed by its text, CPU, versions and settings; damaged, foreign or
 unreadable entries are ignored and rebuilt (never a crash, never a wrong result); concurrent
 processes compiling the same graph into one directory all succeed."""
 from __future__ import annotations
@@ -57,7 +57,7 @@ def test_cold_compile_writes_object_then_hits(cache):
     assert not exe.compiled.from_cache
     objs = _objects(cache)
     assert len(objs) == 1 and objs[0].read_bytes().startswith(jit.MAGIC)
-    assert objs[0].stem == jit.cache_key(exe.ir_text)
+    assert objs[0].stem == exe.cache_key
     _check(exe, f)
     again = llvm(_graph())
     assert again.compiled.from_cache
@@ -70,11 +70,11 @@ def test_key_depends_on_ir_and_versions(cache, monkeypatch):
     a, b = llvm(_graph(1.5)), llvm(_graph(2.5))
     assert not b.compiled.from_cache
     assert len(_objects(cache)) == 2
-    key = jit.cache_key(a.ir_text)
+    key = a.cache_key
     import jitflow
     monkeypatch.setattr(jitflow, "__version__", jitflow.__version__ + "+other")
-    assert jit.cache_key(a.ir_text) != key
-    assert not llvm(_graph(1.5)).compiled.from_cache
+    other = llvm(_graph(1.5))
+    assert other.cache_key != key and not other.compiled.from_cache
 
 
 def test_no_disk_cache_env(cache, monkeypatch):
@@ -125,8 +125,8 @@ def test_valid_entry_under_another_key_is_rejected(cache):
     collision) must not run the wrong code."""
     f1, f2 = _graph(1.5), _graph(-3.0)
     e1, e2 = llvm(f1), llvm(f2)
-    p1 = cache / f"{jit.cache_key(e1.ir_text)}.o"
-    p2 = cache / f"{jit.cache_key(e2.ir_text)}.o"
+    p1 = cache / f"{e1.cache_key}.o"
+    p2 = cache / f"{e2.cache_key}.o"
     p1.write_bytes(p2.read_bytes())
     exe = llvm(_graph(1.5))
     assert not exe.compiled.from_cache

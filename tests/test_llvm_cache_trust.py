@@ -41,7 +41,7 @@ def cache(tmp_path, monkeypatch):
 
 
 def _entry(exe) -> Path:
-    return diskcache.cache_dir() / f"{jit.cache_key(exe.ir_text)}.o"
+    return diskcache.cache_dir() / f"{exe.cache_key}.o"
 
 
 # --------------------------------------------------------------- forged object code --------
@@ -53,7 +53,7 @@ _FORGE = textwrap.dedent("""
     from test_llvm_cache import _graph, ARGS
     from _llvm_util import llvm
     exe = llvm(_graph())
-    key = jit.cache_key(exe.ir_text)
+    key = exe.cache_key
     # object code whose entry point writes to address 0
     mod = llvmb.parse_assembly('define i32 @jf_entry(i8* %a, i8* %b) {\\n'
                                '  store volatile i32 42, i32* null\\n  ret i32 0\\n}')
@@ -272,7 +272,9 @@ def _cli(*args, env):
 def test_cache_info_and_clear(cache):
     llvm(_graph(1.5))
     llvm(_graph(2.5))
-    total = sum(p.stat().st_size for p in _objects(cache))
+    plans = sorted(cache.glob("*.plan"))
+    assert len(plans) == 2                  # each module's plan record beside its object code
+    total = sum(p.stat().st_size for p in _objects(cache) + plans)
     env = {"JITFLOW_CACHE_DIR": str(cache), "JITFLOW_CACHE_MAX_BYTES": "10M"}
     p = _cli("info", env=env)
     assert p.returncode == 0, p.stderr
@@ -282,7 +284,7 @@ def test_cache_info_and_clear(cache):
     p = _cli("clear", env=env)
     assert p.returncode == 0 and p.stdout.startswith("removed 2 entries (")
     assert f"{total / 1024:.1f} KiB" in p.stdout
-    assert _objects(cache) == [] and (cache / "key").exists()
+    assert _objects(cache) == [] and not list(cache.glob("*.plan")) and (cache / "key").exists()
     assert "entries:   0 (0 B)" in _cli("info", env=env).stdout
     assert not llvm(_graph(1.5)).compiled.from_cache
 

@@ -39,6 +39,7 @@ class GraphFunction:
     uses_rng: bool = False
     num_fetches: int = 0
     fetches: list[Tensor] = field(default_factory=list)        # the fetched tensors, in order
+    graph_ops: list[Operation] = field(default_factory=list)   # needed_ops: what was lowered
 
 
 def _variable_read(t: Tensor) -> Optional[Operation]:
@@ -258,7 +259,8 @@ def graph_to_ir(name: str, fetches: Sequence[Tensor], targets: Sequence[Operatio
             return read_var(t.op)       # read lazily: an initializer's target is not a read
         return env[id(t)]
 
-    for op in needed_ops(fetches, targets, fed):
+    out.graph_ops = needed_ops(fetches, targets, fed)
+    for op in out.graph_ops:
         if op.outputs and all(id(t) in fed for t in op.outputs):
             continue
         b.loc = op.location

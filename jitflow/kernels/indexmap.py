@@ -82,7 +82,9 @@ ONE = Ref(c=1)
 
 
 class ParamTable:
-    """Run-time integer parameters shared by all kernels of one executable."""
+    """Run-time integer parameters shared by all kernels of one executable. Each ``fn`` must
+    be a function of the concrete shapes alone: llvm caches its values per input-shape
+    signature with the object code (``backends/llvm/cached.py``)."""
 
     def __init__(self) -> None:
         self.fns: list[Callable[[Shapes], int]] = []

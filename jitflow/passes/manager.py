@@ -1,4 +1,10 @@
-"""PassManager: runs a named pipeline of IR passes, verifying after each one.
+"""PassManager: runs a named pipeline of IR passes and verifies the result.
+
+The IR is verified once, after the last pass (the verifier costs as much as the passes
+together); ``JITFLOW_VERIFY_EACH_PASS=1`` (set by the test suite), a ``JITFLOW_DUMP`` folder or
+``PassManager(verify_each=True)`` verify the input and the IR after every pass instead, so an
+error names the pass that broke the IR. An error of the final verification names the pass
+that ran last and says how to find the culprit.
 
 ``JITFLOW_DUMP=<dir>`` writes the IR after every pass as ``<dir>/<graph-id>/<NN>-<pass>.jfir``
 and each pass's time in ``<dir>/<graph-id>/passes.log``.
@@ -14,7 +20,7 @@ from typing import Callable, Optional, Sequence
 
 from ..ir.core import Function
 from ..ir.printer import print_function
-from ..ir.verifier import verify
+from ..ir.verifier import VerificationError, verify
 from .autodiff import expand_gradients
 from .dce import dce
 from .fusion import fuse
@@ -63,17 +69,25 @@ def register_pipeline(backend: str, passes: Sequence[Pass]) -> None:
     PIPELINES[backend] = list(passes)
 
 
+def verify_each_pass() -> bool:
+    """``JITFLOW_VERIFY_EACH_PASS`` set (and not 0): verify after every pass."""
+    return os.environ.get("JITFLOW_VERIFY_EACH_PASS", "") not in ("", "0")
+
+
 def graph_id(f: Function) -> str:
     return f"{f.name}-{hashlib.sha1(print_function(f).encode()).hexdigest()[:10]}"
 
 
 class PassManager:
     def __init__(self, passes: Sequence[Pass], dump_dir: Optional[str] = None,
-                 record: bool = False) -> None:
+                 record: bool = False, verify_each: Optional[bool] = None) -> None:
         self.passes = list(passes)
         self.record = record
         self.stages: list[tuple[str, str]] = []   # (stage name, IR text) when recording
         self.dump_dir = dump_dir if dump_dir is not None else os.environ.get("JITFLOW_DUMP") or None
+        #: verify the input and after every pass (default: JITFLOW_VERIFY_EACH_PASS or dumping)
+        self.verify_each = (verify_each_pass() or bool(self.dump_dir)) if verify_each is None \
+            else verify_each
         self.timings: list[tuple[str, float]] = []
         self.last_dump: Optional[Path] = None
 
@@ -84,13 +98,15 @@ class PassManager:
             out_dir.mkdir(parents=True, exist_ok=True)
             (out_dir / "00-input.jfir").write_text(print_function(f))
             self.last_dump = out_dir
-        verify(f)
+        if self.verify_each:
+            self._verify(f, "in the pipeline's input (before any pass)")
         if self.record:
             self.stages.append(("input", print_function(f)))
         for n, p in enumerate(self.passes, 1):
             t0 = time.perf_counter()
             f = p.run(f)
-            verify(f)
+            if self.verify_each:
+                self._verify(f, f"after pass #{n} {p.name!r}")
             self.timings.append((p.name, time.perf_counter() - t0))
             if self.record:
                 self.stages.append((p.name, print_function(f)))
@@ -102,7 +118,22 @@ class PassManager:
             with open(out_dir / "passes.log", "w") as log:
                 for name, secs in self.timings:
                     log.write(f"{name}\t{secs * 1e3:.3f} ms\n")
+        if not self.verify_each:
+            if self.passes:
+                last = self.passes[-1].name
+                self._verify(f, f"after the pipeline (last pass #{len(self.passes)} {last!r}; input "
+                             f"and passes unchecked: JITFLOW_VERIFY_EACH_PASS=1 names the pass "
+                             f"that broke it)")
+            else:
+                self._verify(f, "in the pipeline's input (no passes)")
         return f
+
+    @staticmethod
+    def _verify(f: Function, where: str) -> None:
+        try:
+            verify(f)
+        except VerificationError as e:
+            raise VerificationError(f"invalid IR {where}: {e}") from None
 
 
 def pipeline_for(backend: str) -> list[Pass]:

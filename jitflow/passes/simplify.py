@@ -137,10 +137,20 @@ def fold_constants(f: Function) -> Function:
     return dce(f)
 
 
+def _attr_key(v):
+    """An attribute value as a dict key: itself when hashable and unambiguous, else its text
+    (arrays; floats, whose -0.0 and 0.0 compare equal; bools, equal to 0 and 1)."""
+    if type(v) in (int, str) or v is None:
+        return v
+    if type(v) is tuple and all(type(x) in (int, str) for x in v):
+        return v
+    return (type(v).__name__, format_attr(v))
+
+
 def _key(op: Op):
-    attrs = tuple((k, format_attr(op.attrs[k])) for k in sorted(op.attrs))
+    attrs = tuple((k, _attr_key(op.attrs[k])) for k in sorted(op.attrs))
     return (op.opname, tuple(id(v) for v in op.operands), attrs,
-            tuple(str(r.type) for r in op.results))
+            tuple(r.type for r in op.results))
 
 
 def cse(f: Function) -> Function:

@@ -25,7 +25,7 @@ from ..frontend.default_session import session_for as _session_for  # noqa: F401
 from ..frontend.data.hostfeed import StringTensor as _StringTensor
 from ..frontend.graph import Graph, Operation, Tensor, get_default_graph
 from ..frontend.graph import _stack as _graph_stack
-from ..frontend.graph_to_ir import GraphFunction, graph_to_ir, needed_ops
+from ..frontend.graph_to_ir import GraphFunction, graph_to_ir
 from ..ir.types import TensorType
 from ..passes.manager import pipeline_for
 from .compile import COMPILE_HOOKS, CompileEvent, compile_function, log_compile  # noqa: F401
@@ -412,7 +412,7 @@ class Session:
         from .placement import (HostArgs, Placer, backend_for, compile_partitioned,
                                 device_passes, is_host_op, ops_by_device, parse_device,
                                 pre_placement_passes, single_device)
-        fops = needed_ops(tensors, targets, {id(t) for t in feeds})
+        fops = low.graph_ops        # needed_ops(tensors, targets, fed): computed by graph_to_ir
         placer = Placer(self)
         explicit = any(parse_device(op.device) is not None for op in fops)
         # host callbacks (tf.py_func, tf.Print) split the run like a device scope does

@@ -16,6 +16,7 @@ import numpy as np
 from ..ir.core import Function
 from ..ir.parser import parse
 from ..ir.types import format_type
+from ..ir.verifier import VerificationError, verify
 from ..runtime.compile import run_pipeline
 
 
@@ -127,6 +128,10 @@ def run_ir(text: str, arrays: dict[str, np.ndarray], backend: str, path: str = "
         f = parse(text)
     except ValueError as e:
         raise RunIRError(f"{path}: cannot parse the IR: {e}") from None
+    try:    # hand-written IR: checked before any pass (the pipeline verifies only its output)
+        verify(f)
+    except VerificationError as e:
+        raise RunIRError(f"{path}: invalid IR: {e}") from None
     args = bind_inputs(f, arrays)
     try:
         f, _ = run_pipeline(f, backend, record=False)

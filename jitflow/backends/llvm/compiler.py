@@ -411,7 +411,8 @@ class KernelGen:
 
     def scratch(self, nbytes) -> str:
         """A pointer to ``nbytes(shapes)`` bytes of scratch space private to this kernel:
-        planned in the arena per input-shape signature, live only while the kernel runs."""
+        planned in the arena per input-shape signature, live only while the kernel runs
+        (``nbytes`` depends on the shapes alone: its value is cached with the object code)."""
         b = self.mb.bt.new("scratch", None, nbytes=nbytes)
         self.k.writes.append(b)
         self.k.args.append(b)

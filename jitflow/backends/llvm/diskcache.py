@@ -1,7 +1,9 @@
 """The llvm backend's disk cache of object code, which no other user can poison.
 
 Entries live in ``~/.cache/jitflow`` (or ``JITFLOW_CACHE_DIR``) as ``<key>.o``: a magic line,
-an HMAC-SHA256 of (key, object code) under a per-user secret key, and the object code.
+an HMAC-SHA256 of (key, object code) under a per-user secret key, and the object code; beside
+it ``<key>.plan``, what the executable needs without generating the module's LLVM IR again
+(``llvm/cached.py``), stored the same way (its HMAC also covers the suffix).
 
 * The directory is used only when it is owned by the current user and not writable by group
   or others, and no directory above it lets another user replace it (writable by others
@@ -38,6 +40,8 @@ KEY_NAME = "key"
 KEY_LEN = 32
 DEFAULT_MAX_BYTES = 512 << 20
 STALE_TMP_SECONDS = 3600
+#: the kinds of entry: object code and the plan record beside it
+SUFFIXES = (".o", ".plan")
 
 _lock = threading.Lock()
 _warned: set = set()
@@ -203,13 +207,18 @@ def _remove(path: Path) -> None:
         pass
 
 
-def read(name: str) -> Optional[bytes]:
-    """The object code cached under ``name`` if it authenticates; a bad entry is removed (so
-    the rebuild's write replaces it) and None returned."""
+def _mac_name(name: str, suffix: str) -> str:
+    return name if suffix == ".o" else name + suffix
+
+
+def read(name: str, suffix: str = ".o") -> Optional[bytes]:
+    """The object code (or the entry of another ``suffix``) cached under ``name`` if it
+    authenticates; a bad entry is removed (so the rebuild's write replaces it) and None
+    returned."""
     d = usable_dir()
     if d is None:
         return None
-    path = d / f"{name}.o"
+    path = d / f"{name}{suffix}"
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
@@ -232,7 +241,7 @@ def read(name: str) -> Optional[bytes]:
         return None
     head = len(MAGIC) + DIGEST_LEN
     if blob is None or not blob.startswith(MAGIC) or len(blob) <= head or \
-            not _authentic(d, key, name, blob[len(MAGIC):head], blob[head:]):
+            not _authentic(d, key, _mac_name(name, suffix), blob[len(MAGIC):head], blob[head:]):
         _remove(path)
         return None
     try:
@@ -253,7 +262,7 @@ def _authentic(d: Path, key: bytes, name: str, mac: bytes, obj: bytes) -> bool:
     return hmac.compare_digest(mac, digest(fresh, name, obj))
 
 
-def write(name: str, obj: bytes) -> None:
+def write(name: str, obj: bytes, suffix: str = ".o") -> None:
     """Store ``obj`` under ``name`` (atomically), then evict down to the size limit. A
     read-only or full disk only costs a recompile next time."""
     d = usable_dir()
@@ -262,10 +271,10 @@ def write(name: str, obj: bytes) -> None:
     tmp = None
     try:
         key = secret_key(d)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".o")
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=suffix)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC + digest(key, name, obj) + obj)
-        path = d / f"{name}.o"
+            fh.write(MAGIC + digest(key, _mac_name(name, suffix), obj) + obj)
+        path = d / f"{name}{suffix}"
         if os.path.isdir(path) and not os.path.islink(path):
             _remove(path)           # os.replace cannot replace a directory
         os.replace(tmp, path)
@@ -297,7 +306,7 @@ def _entries(d: Path) -> tuple[list[tuple[float, int, Path]], list[Path]]:
         if e.name.startswith(".tmp-"):
             if now - st.st_mtime > STALE_TMP_SECONDS:
                 stale.append(Path(e.path))
-        elif e.name.endswith(".o") and stat.S_ISREG(st.st_mode):
+        elif e.name.endswith(SUFFIXES) and stat.S_ISREG(st.st_mode):
             entries.append((st.st_mtime, st.st_size, Path(e.path)))
     return entries, stale
 
@@ -321,7 +330,8 @@ def evict(d: Path, limit: Optional[int] = None) -> int:
 
 
 def info() -> dict:
-    """What ``jitflow cache info`` prints: directory, state, entries, bytes, limit."""
+    """What ``jitflow cache info`` prints: directory, state, entries (modules: object code,
+    counted with its plan record), bytes, limit."""
     d = cache_dir()
     out = {"directory": str(d), "limit_bytes": max_bytes(), "entries": 0, "bytes": 0,
            "enabled": enabled()}
@@ -334,7 +344,7 @@ def info() -> dict:
     except (CacheDirRefused, OSError) as e:
         out["state"] = f"refused: {e}"
     entries, stale = _entries(d)
-    out["entries"] = len(entries)
+    out["entries"] = sum(1 for *_, p in entries if p.suffix == ".o")   # modules (with plans)
     out["bytes"] = sum(s for _, s, _ in entries)
     out["stale_temporaries"] = len(stale)
     out["key"] = "present" if _read_key(d / KEY_NAME) is not None else "absent"
@@ -345,7 +355,7 @@ def info() -> dict:
 
 
 def clear() -> tuple[int, int]:
-    """Delete every entry and temporary (the key stays); (entries, bytes) removed. Raises
+    """Delete every entry and temporary (the key stays); (modules, bytes) removed. Raises
     CacheDirRefused for a directory that is not the user's own."""
     d = cache_dir()
     if not os.path.lexists(d):
@@ -355,9 +365,9 @@ def clear() -> tuple[int, int]:
     n = b = 0
     for _, size, path in entries:
         _remove(path)
-        n += 1
+        n += path.suffix == ".o"
         b += size
     for e in os.scandir(d):
-        if e.name.startswith(".tmp-") or (e.name.endswith(".o") and not e.is_file()):
+        if e.name.startswith(".tmp-") or (e.name.endswith(SUFFIXES) and not e.is_file()):
             _remove(Path(e.path))
     return n, b

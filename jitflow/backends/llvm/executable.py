@@ -1,5 +1,11 @@
 """The LLVM executable: one native call per run.
 
+Compiling plans the module (``ModuleBuilder``: buffers and kernels), then looks its key up in
+the caches (``jit.module_key``: computed from the Function before any LLVM IR exists); only a
+miss generates the LLVM IR and compiles it. A hit takes what the runs need from the cached
+``PlanRecord`` (``cached.py``), and generates the IR only when something needs it: an input
+shape the record does not know, ``exe.ir_text`` or ``exe.mb``, a dump.
+
 Per input-shape signature (cached) Python computes every value's concrete shape with the ops'
 own type rules (which also validates the run), the run-time parameter table and the arena
 layout (liveness-based reuse of temporaries); per run it only fills the argument pointers,
@@ -20,6 +26,7 @@ from ...kernels.arena import assign_offsets
 from ...kernels.plan import aligned, live_ranges
 from ...kernels.shapes import run_shapes
 from . import threads
+from .cached import CacheKeyError, Layout, PlanRecord, check_hits, shape_key, uses_pools
 from .module import ModuleBuilder
 
 ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
@@ -53,20 +60,41 @@ class _ShapePlan:
 class LLVMExecutable:
     def __init__(self, f: Function, donations: Optional[dict[int, int]] = None,
                  dump_dir: Optional[str] = None) -> None:
+        from ...ir.printer import print_function
         from . import jit
         self.function = f
-        mb = ModuleBuilder(f, donations)
-        self.mb = mb
-        self.ir_text = mb.build()
-        self.compiled = jit.compile_ir(self.ir_text)
-        self.compile_seconds = self.compiled.seconds
+        mb = ModuleBuilder(f, donations)        # the plan: buffers and kernels, no LLVM IR yet
+        self._mb = mb
+        self._planned = len(mb.buffers)         # code generation adds only scratch buffers
+        self._ir: Optional[str] = None
+        self._gen_lock = threading.Lock()
+        text = print_function(f)
+        text = text[len(f"func @{f.name}"):]     # the Function's name changes no code
+        self.cache_key = jit.module_key(text, mb.donations)
+        compiled = jit.lookup(self.cache_key)
+        record = compiled.record if compiled is not None else None
+        if record is not None and record.planned != self._planned:
+            raise CacheKeyError(f"the cached record of module {self.cache_key[:16]}... was "
+                                f"made for {record.planned} planned buffers, not "
+                                f"{self._planned}: the cache key misses an input of the planner")
+        self.record: Optional[PlanRecord] = record
+        if compiled is None or record is None or dump_dir or check_hits():
+            self._generate()
+            if compiled is None:
+                compiled = jit.compile_ir(self._ir, self.cache_key)
+            if self.record is None:
+                self.record = PlanRecord.of(mb, self._ir, self._planned)
+                if self.record is not None:
+                    jit.save_record(self.cache_key, self.record)
+        if self._ir is not None and not compiled.ir_text:
+            compiled.ir_text = self._ir
+        self.compiled = compiled
+        self.compile_seconds = compiled.seconds
         # calls OpenBLAS or OpenMP kernels: each shape plan tunes its thread count (threads.py)
-        self.uses_pools = ("call void @GOMP_parallel(" in self.ir_text
-                           or "call void @jf_cblas_" in self.ir_text)
-        self._entry = ENTRY(self.compiled.address("jf_entry"))
-        self.errors = mb.errors
+        self.uses_pools = uses_pools(self._ir) if self._ir is not None else record.uses_pools
+        self._entry = ENTRY(compiled.address("jf_entry"))
+        self.errors = mb.errors if self._ir is not None else record.errors()
         self.n_params = len(f.params)
-        self.buffers = mb.buffers
         self.result_buf = [mb.storage.get(id(v)) for v in f.results]
         self.result_dtypes = [v.type.dtype.np for v in f.results]
         self.param_ids = [id(p) for p in f.params]
@@ -103,6 +131,52 @@ class LLVMExecutable:
             (d / "module.unoptimized.ll").write_text(self.ir_text)
             (d / "module.s").write_text(self.compiled.assembly())
 
+    # ------------------------------------------------------------------ the LLVM IR ------
+    def _generate(self) -> None:
+        """Generate the module's LLVM IR (once): the error table, scratch buffers and
+        run-time parameters come with it. For a module loaded from the cache, the IR must be
+        the one its record was made from."""
+        with self._gen_lock:
+            if self._ir is not None:
+                return
+            ir = self._mb.build()
+            rec = self.record
+            if rec is not None:
+                fresh = PlanRecord.of(self._mb, ir, self._planned)
+                diff = ["the record"] if fresh is None else rec.same_code(fresh)
+                if diff:
+                    raise CacheKeyError(
+                        f"the cached module {self.cache_key[:16]}... does not match the LLVM IR "
+                        f"generated for its Function (differs: {', '.join(diff)}): the cache "
+                        "key misses an input of the code generator (jit.codegen_inputs). "
+                        "`jitflow cache clear` or JITFLOW_NO_DISK_CACHE=1 avoids it; please "
+                        "report it")
+            self._ir = ir
+            c = getattr(self, "compiled", None)     # loaded from the cache without its IR
+            if c is not None and not c.ir_text:
+                c.ir_text = ir
+
+    @property
+    def generated(self) -> bool:
+        """Whether this executable has generated its LLVM IR (a cache hit need not)."""
+        return self._ir is not None
+
+    @property
+    def ir_text(self) -> str:
+        """The module's LLVM IR (generated on first use after a cache hit)."""
+        self._generate()
+        return self._ir
+
+    @property
+    def mb(self) -> ModuleBuilder:
+        """The module's plan with its code generated (kernels' scratch, parameter table)."""
+        self._generate()
+        return self._mb
+
+    @property
+    def buffers(self) -> list:
+        return self.mb.buffers
+
     def close(self) -> None:
         """Release the native code now (Session.close calls this); a later run raises.
         Without it the code is released when the executable is garbage collected."""
@@ -116,33 +190,68 @@ class LLVMExecutable:
     def _shapes(self, args: Sequence[np.ndarray]) -> dict:
         return run_shapes(self.function, args, MAX_ELEMENTS, "llvm")
 
-    def _plan(self, args: Sequence[np.ndarray]) -> _ShapePlan:
+    def _layout(self, args: Sequence[np.ndarray], key: str) -> Layout:
+        """A signature's Layout: from the record after a cache hit (the shapes were validated
+        when it was recorded), else computed from the generated plan (and then recorded)."""
+        rec = self.record
+        if self._ir is None:
+            got = rec.plan(key)
+            if got is not None:
+                arena = {b.idx for b in self._mb.buffers[:self._planned] if b.kind == "temp"}
+                arena.update(range(self._planned, self._planned + len(rec.scratch)))
+                if set(got.offsets) != arena or len(got.results) != len(self.function.results):
+                    raise CacheKeyError(f"the cached layout of module {self.cache_key[:16]}... "
+                                        "does not fit its plan: the cache key misses an input")
+                return got
+            self._generate()      # a signature the record does not know
+        mb = self._mb
         shapes = self._shapes(args)
-        plan = _ShapePlan()
-        plan.result_shapes = [shapes[id(v)] for v in self.function.results]
-        plan.prm = np.array(self.mb.table.evaluate(shapes) or [0], dtype=np.int64)
-        # arena layout: temporaries live from their producing kernel to their last reader
-        first, last = live_ranges(self.mb.kernels)
+        params = [int(v) for v in mb.table.evaluate(shapes)]
+        # arena layout: temporaries live from their producing kernel to their last reader,
+        # a kernel's scratch space while that kernel runs
+        first, last = live_ranges(mb.kernels)
         sizes = {}
-        for b in self.buffers:
+        for b in mb.buffers:
             if b.kind == "temp":
                 n = int(np.prod(shapes[id(b.value)], dtype=np.int64)) * b.value.type.dtype.np.itemsize
                 sizes[b.idx] = aligned(n, ALIGN)
             elif b.kind == "scratch":   # a kernel's private scratch space
                 sizes[b.idx] = aligned(max(int(b.nbytes(shapes)), 1), ALIGN)
         offsets, top = assign_offsets(sizes, first, last)
-        plan.arena = np.empty(max(top, ALIGN) + ALIGN, dtype=np.uint8)
+        layout = Layout(params, [tuple(shapes[id(v)]) for v in self.function.results],
+                        offsets, top)
+        if rec is not None:
+            known = rec.plan(key)
+            if known is None:
+                if rec.add_plan(key, layout):
+                    from . import jit
+                    jit.save_record(self.cache_key, rec)
+            elif known != layout:
+                raise CacheKeyError(
+                    f"the cached plan of module {self.cache_key[:16]}... for input shapes {key} "
+                    f"differs from this process's ({known} vs {layout}): a run-time parameter "
+                    "depends on something other than the shapes and the cache key")
+        return layout
+
+    def _plan(self, args: Sequence[np.ndarray]) -> _ShapePlan:
+        layout = self._layout(args, shape_key([a.shape for a in args]))
+        plan = _ShapePlan()
+        plan.result_shapes = layout.results
+        plan.prm = np.array(layout.params or [0], dtype=np.int64)
+        plan.arena = np.empty(max(layout.top, ALIGN) + ALIGN, dtype=np.uint8)
         base = plan.arena.ctypes.data
         base += (-base) % ALIGN
-        plan.bufs = np.zeros(max(len(self.buffers), 1), dtype=np.uint64)
-        for b in self.buffers:
-            if b.kind in ("temp", "scratch"):
-                plan.bufs[b.idx] = base + offsets[b.idx]
-            elif b.kind == "const":
+        n_bufs = self._planned + (len(self.record.scratch) if self._ir is None else
+                                  len(self._mb.buffers) - self._planned)
+        plan.bufs = np.zeros(max(n_bufs, 1), dtype=np.uint64)
+        for b in self._mb.buffers[:self._planned]:
+            if b.kind == "const":
                 arr = np.ascontiguousarray(b.array)
                 b.array = arr
                 plan.bufs[b.idx] = arr.ctypes.data
-        plan.temps = offsets
+        for idx, off in layout.offsets.items():
+            plan.bufs[idx] = base + off
+        plan.temps = layout.offsets
         plan.arg_objs = [None] * len(args)
         plan.bufs_ptr = plan.bufs.ctypes.data
         plan.prm_ptr = plan.prm.ctypes.data

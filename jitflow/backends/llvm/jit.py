@@ -1,10 +1,13 @@
 """llvmlite plumbing: the host target machine, O3 pipeline, MCJIT engine, external symbols
 (OpenBLAS from NumPy's wheel, libm) and a compile cache in memory and on disk.
 
-The disk cache (``diskcache.py``: ``~/.cache/jitflow`` or ``JITFLOW_CACHE_DIR``) stores object
-code keyed by a hash of the LLVM IR text, the CPU name and features, and the jitflow and
-llvmlite versions; entries are authenticated with a per-user secret key (HMAC-SHA256) before
-the JIT loads them, and anything that fails is rebuilt: never a crash, never a wrong result.
+The caches (``diskcache.py`` on disk: ``~/.cache/jitflow`` or ``JITFLOW_CACHE_DIR``) hold
+object code and its ``PlanRecord`` (``cached.py``) under ``module_key``: a hash of what the
+code generator reads, computed before it runs, so a hit generates no LLVM IR (the Function's
+text, the donations, the code generator's own source files, the CPU, the versions and the
+settings compiled in: see ``codegen_inputs``). Disk entries are authenticated with a per-user
+secret key (HMAC-SHA256) before the JIT loads them, and anything that fails is rebuilt: never
+a crash, never a wrong result.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import glob
 import hashlib
 import os
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from pathlib import Path
@@ -118,11 +122,86 @@ def cache_dir() -> Path:
     return diskcache.cache_dir()
 
 
-def cache_key(ir_text: str) -> str:
+#: the packages whose source the generated code depends on (the key hashes their files)
+CODEGEN_PACKAGES = ("ir", "ops", "kernels", "passes", "backends/llvm")
+#: JITFLOW_* variables that change nothing in the generated code (every other one is keyed:
+#: a new tunable of the code generator is then safe by default)
+RUN_TIME_ENV = frozenset(f"JITFLOW_{n}" for n in (
+    "BACKEND", "CACHE_DIR", "NO_DISK_CACHE", "CACHE_MAX_BYTES", "MEMORY_CACHE_BYTES", "DUMP",
+    "LOG", "PROGRESS", "PROGRESS_INTERVAL", "NUM_THREADS", "VERIFY_EACH_PASS",
+    "CHECK_CACHE_KEYS", "CHECK_NUMERICS", "TEST_EXAMPLES", "MNIST_DIR", "FASHION_MNIST_DIR",
+    "DATA_DIR", "WORKLOADS", "UPDATE_GOLDEN", "TRACE_CACHE_SIZE", "DOT", "SAVER_TEST_PAUSE",
+    "MAIN", "DISABLE_GPU"))
+KEY_FORMAT = "jfmod1"
+
+
+def source_fingerprint(root: Optional[Path] = None) -> str:
+    """Path, size and modification time of every source file of ``CODEGEN_PACKAGES`` under
+    ``root`` (default: this jitflow, read once per process): an edited code generator never
+    loads code made by the old one."""
+    if root is None:
+        with _lock:
+            fp = _state.get("source_fingerprint")
+        if fp is None:
+            fp = source_fingerprint(Path(__file__).resolve().parents[2])
+            with _lock:
+                _state["source_fingerprint"] = fp
+        return fp
+    h = hashlib.sha256()
+    for pkg in CODEGEN_PACKAGES:
+        stack = [root / pkg]
+        while stack:
+            d = stack.pop()
+            try:
+                entries = sorted(os.scandir(d), key=lambda e: e.name)
+            except OSError:
+                continue
+            for e in entries:
+                if e.is_dir(follow_symlinks=False) and e.name != "__pycache__":
+                    stack.append(Path(e.path))
+                elif e.name.endswith(".py"):
+                    st = e.stat()
+                    h.update(f"{os.path.relpath(e.path, root)}\0{st.st_size}\0"
+                             f"{st.st_mtime_ns}\0".encode())
+    return h.hexdigest()
+
+
+#: the modules whose upper-case scalar settings (``IM2COL_BYTES``, ``COLUMN_BLOCK``, ...) are
+#: keyed by value: a benchmark or test that sets one compiles new code
+SETTING_MODULES = ("jitflow.backends.llvm", "jitflow.kernels")
+
+
+def module_settings() -> str:
+    """The code generator's module-level scalar settings as they are now."""
+    import sys
+    parts = []
+    for name in sorted(n for n in list(sys.modules) if n.startswith(SETTING_MODULES)):
+        for k, v in sorted(vars(sys.modules[name]).items()):
+            if k.isupper() and type(v) in (int, float, str, bool):
+                parts.append(f"{name}.{k}={v!r}")
+    return "\n".join(parts)
+
+
+def codegen_inputs() -> list[str]:
+    """Everything besides the Function and its donations that the generated code (and the
+    run-time parameters of its plan) depends on. A code generator that starts reading
+    another setting must add it here (or read a ``JITFLOW_*`` variable, keyed as a whole)."""
     s = _init()
     from ... import __version__
+    env = sorted(f"{k}={v}" for k, v in os.environ.items()
+                 if k.startswith("JITFLOW_") and k not in RUN_TIME_ENV
+                 and not k.startswith("JITFLOW_CUDA_"))
+    return [KEY_FORMAT, s["cpu"], s["features"], s["triple"], __version__,
+            llvmlite.__version__, source_fingerprint(), f"openmp={s['openmp']}",
+            f"threads={threads.most_threads()}", f"blas={s['blas_path'] is not None}",
+            f"vecmath={vecmath.fingerprint()}", module_settings(), *env]
+
+
+def module_key(function_text: str, donations: dict) -> str:
+    """The cache key of the module generated for a Function (its printed text, name aside)
+    with ``donations`` (result index -> parameter index)."""
     h = hashlib.sha256()
-    for part in (ir_text, s["cpu"], s["features"], s["triple"], __version__, llvmlite.__version__):
+    for part in (function_text, repr(sorted(donations.items())), *codegen_inputs()):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -132,9 +211,12 @@ class Compiled:
     """A loaded module: function addresses plus the texts for JITFLOW_DUMP. Its native code
     lives as long as this object (or until ``close()``): whoever calls into it keeps it."""
 
-    def __init__(self, engine, ir_text: str, optimized_ir: str, source: str, seconds: float):
+    def __init__(self, engine, ir_text: str, optimized_ir: str, source: str, seconds: float,
+                 key: str = "", record=None):
         self.engine = engine
-        self.ir_text = ir_text
+        self.ir_text = ir_text                  # "" for a hit (no IR generated)
+        self.key = key
+        self.record = record                    # its PlanRecord (cached.py), if known
         self.optimized_ir = optimized_ir
         self.source = source                    # "memory", "disk" or "compiled"
         self.from_cache = source != "compiled"
@@ -172,13 +254,14 @@ def live_engines() -> int:
 
 
 class _ObjectCache:
-    """Object code by cache key, in memory, least recently used out first beyond
-    ``JITFLOW_MEMORY_CACHE_BYTES`` (default 32 MiB; 0 disables it): compiling IR seen before
-    in this process (another Session, a re-traced function) loads it instead of optimizing
-    again, with or without the disk cache. Holds bytes only, never an engine."""
+    """Object code (and its PlanRecord) by cache key, in memory, least recently used out first
+    beyond ``JITFLOW_MEMORY_CACHE_BYTES`` (default 32 MiB; 0 disables it): compiling a
+    Function seen before in this process (another Session, a re-traced function) loads it
+    instead of generating and optimizing again, with or without the disk cache. Holds bytes
+    and records only, never an engine."""
 
     def __init__(self) -> None:
-        self.entries: "OrderedDict[str, tuple[bytes, str]]" = OrderedDict()
+        self.entries: "OrderedDict[str, list]" = OrderedDict()   # key -> [obj, optimized, record]
         self.nbytes = 0
 
     @staticmethod
@@ -189,8 +272,8 @@ class _ObjectCache:
         except ValueError:
             return 32 << 20
 
-    def get(self, key: str) -> Optional[tuple[bytes, str]]:
-        """(object code, optimized IR text or "") if cached."""
+    def get(self, key: str) -> Optional[list]:
+        """[object code, optimized IR text or "", record or None] if cached."""
         if not self.limit():         # disabled (JITFLOW_MEMORY_CACHE_BYTES=0): nothing is kept
             self.clear()
             return None
@@ -199,7 +282,7 @@ class _ObjectCache:
             self.entries.move_to_end(key)
         return hit
 
-    def put(self, key: str, obj: bytes, optimized: str = "") -> None:
+    def put(self, key: str, obj: bytes, optimized: str = "", record=None) -> None:
         limit = self.limit()
         size = len(obj) + len(optimized)
         if size > limit:
@@ -208,12 +291,18 @@ class _ObjectCache:
         if old is not None:
             self.nbytes -= len(old[0]) + len(old[1])
             optimized = optimized or old[1]
+            record = record or old[2]
             size = len(obj) + len(optimized)
-        self.entries[key] = (obj, optimized)
+        self.entries[key] = [obj, optimized, record]
         self.nbytes += size
         while self.nbytes > limit:
-            _, (o, t) = self.entries.popitem(last=False)
+            _, (o, t, _r) = self.entries.popitem(last=False)
             self.nbytes -= len(o) + len(t)
+
+    def set_record(self, key: str, record) -> None:
+        hit = self.entries.get(key)
+        if hit is not None:
+            hit[2] = record
 
     def clear(self) -> None:
         self.entries.clear()
@@ -234,27 +323,47 @@ def _load(s: dict, obj: bytes):
     return engine
 
 
-def compile_ir(ir_text: str, use_disk_cache: bool = True, keep_optimized: bool = True) -> Compiled:
-    """Native code for LLVM IR text: from the in-memory cache, the disk cache, or compiled
-    (``keep_optimized``: keep the optimized IR text for dumps)."""
-    import time
+def lookup(key: str, use_disk_cache: bool = True) -> Optional[Compiled]:
+    """The module cached under ``key`` (memory, then disk), loaded, with its PlanRecord when
+    one is cached (``record`` None otherwise); None on a miss."""
+    from .cached import PlanRecord
     t0 = time.perf_counter()
     s = _init()
-    key = cache_key(ir_text)
     with _lock:
         use_disk_cache = use_disk_cache and diskcache.enabled()
         hit = memory_cache.get(key)
-        obj, optimized, source = (hit[0], hit[1], "memory") if hit else (None, "", "")
+        obj, optimized, record, source = (*hit, "memory") if hit else (None, "", None, "")
         if obj is None and use_disk_cache:
             obj, source = diskcache.read(key), "disk"
-        if obj is not None:
-            try:
-                engine = _load(s, obj)
-                memory_cache.put(key, obj)
-                return Compiled(engine, ir_text, optimized if keep_optimized else "", source,
-                                time.perf_counter() - t0)
-            except Exception:  # noqa: BLE001 - unloadable object code: rebuild it
-                pass
+        if obj is None:
+            return None
+        if record is None and use_disk_cache:
+            data = diskcache.read(key, ".plan")
+            record = PlanRecord.from_bytes(data) if data is not None else None
+        try:
+            engine = _load(s, obj)
+        except Exception:  # noqa: BLE001 - unloadable object code: rebuild it
+            return None
+        memory_cache.put(key, obj, record=record)
+        return Compiled(engine, "", optimized, source, time.perf_counter() - t0, key, record)
+
+
+def save_record(key: str, record, use_disk_cache: bool = True) -> None:
+    """Keep ``record`` with the module of ``key`` (in memory and on disk)."""
+    with _lock:
+        memory_cache.set_record(key, record)
+        if use_disk_cache and diskcache.enabled():
+            diskcache.write(key, record.to_bytes(), ".plan")
+
+
+def compile_ir(ir_text: str, key: str, use_disk_cache: bool = True,
+               keep_optimized: bool = True) -> Compiled:
+    """Native code for LLVM IR text, optimized and stored in the caches under ``key``
+    (``module_key``; ``keep_optimized``: keep the optimized IR text for dumps)."""
+    t0 = time.perf_counter()
+    s = _init()
+    with _lock:
+        use_disk_cache = use_disk_cache and diskcache.enabled()
         # a context per module: types and constants are uniqued in (and owned by) the
         # context, so in the global one every distinct graph's would stay forever
         ctx = llvm.create_context()
@@ -270,4 +379,4 @@ def compile_ir(ir_text: str, use_disk_cache: bool = True, keep_optimized: bool =
         if use_disk_cache:
             diskcache.write(key, obj)
         return Compiled(engine, ir_text, optimized if keep_optimized else "", "compiled",
-                        time.perf_counter() - t0)
+                        time.perf_counter() - t0, key)

@@ -100,3 +100,13 @@ def declarations() -> str:
         lines.append(f"@llvm.compiler.used = appending global [{len(used)} x ptr] ["
                      + ", ".join(f"ptr @{u}" for u in used) + '], section "llvm.metadata"')
     return INTRINSICS + "\n".join(lines) + "\n"
+
+
+def fingerprint() -> str:
+    """The vector variants bound in this process (they change the generated code): part of
+    the cache key."""
+    if "variants" not in _state:
+        from .jit import _init
+        _init()
+    return ",".join(sorted(ours for found in _state.get("variants", {}).values()
+                           for _, _, ours in found))
