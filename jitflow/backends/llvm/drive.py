@@ -121,8 +121,10 @@ def driver():
         return _driver[1]
     with _lock:
         if not _driver:
-            from .jit import compile_ir
-            compiled = compile_ir(DRIVER_IR, keep_optimized=False)
+            from .jit import compile_ir, module_key
+            # keyed like a module: the driver's text, the host and the code generator's
+            key = module_key("jf_drive " + DRIVER_IR, {})
+            compiled = compile_ir(DRIVER_IR, key, keep_optimized=False)
             _driver.extend([compiled, _DRIVE(compiled.address("jf_drive"))])
     return _driver[1]
 
