@@ -25,7 +25,7 @@ from ...kernels.indexmap import (ZERO, IndexMap, Ref, broadcast_map, contig_stri
 from ...passes.fusion import data_operands, is_remap, shape_only
 from .elementwise import LOWER
 from .emitter import Emitter, const, mtype, rtype
-from .parallel import parallel_wrappers
+from .parallel import parallel_wrappers, unit_wrappers
 from .reduce import gen_reduce
 
 if TYPE_CHECKING:
@@ -147,6 +147,7 @@ class KernelGen:
         self._prologue: list[str] = []
         self.module_text: list[str] = []   # module-level lines a kernel needs (loop metadata)
         self.par_n: Optional[str] = None
+        self.par_units: Optional[tuple] = None     # (cap, dynamic, blas): parallel_units
         em = self.em
         em.label("body")
         getattr(self, f"gen_{self.k.kind}")()
@@ -162,7 +163,11 @@ class KernelGen:
         head = (f"define internal i32 @{name}({params}{sep}ptr noalias %prm{extra}) {attrs} {{\n"
                 f"entry:\n  %status = alloca i32\n  store i32 0, ptr %status\n")
         text = head + "\n".join(self._prologue) + "\n  br label %body\n" + em.text() + "\n}\n"
-        if self.par_n is not None:
+        if self.par_units is not None:
+            cap, dynamic, blas = self.par_units
+            text += unit_wrappers(self.k.name, self.par_n, cap, list(self.args.values()),
+                                  self._prologue, params, sep, dynamic, blas)
+        elif self.par_n is not None:
             text += parallel_wrappers(self.k.name, self.par_n, list(self.args.values()),
                                       self._prologue, params, sep)
         return text + "".join(line + "\n" for line in self.module_text)
@@ -391,6 +396,14 @@ class KernelGen:
     def gen_custom(self) -> None:
         op = self.k.ops[-1]
         CUSTOM_KERNELS[op.opname](self, op)
+
+    def parallel_units(self, n: str, cap: str, dynamic: bool, blas: bool) -> tuple[str, str]:
+        """Make this library kernel parallel over ``n`` work units (parallel.unit_wrappers):
+        its body does units [lo, hi) (returned), and when lo < 0 the serial step after the
+        parallel part, with hi threads having run. ``cap``: most threads the plan's
+        per-thread scratch holds."""
+        self.par_n, self.par_units = n, (cap, dynamic, blas)
+        return "%lo", "%hi"
 
     def out_ptr(self, v: Value) -> Optional[str]:
         """The output buffer of result ``v`` in this kernel, or None if nobody needs it."""

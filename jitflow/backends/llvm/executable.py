@@ -103,6 +103,17 @@ class LLVMExecutable:
             (d / "module.unoptimized.ll").write_text(self.ir_text)
             (d / "module.s").write_text(self.compiled.assembly())
 
+    def kernel_profile(self) -> list[tuple[str, int]]:
+        """(ops of the kernel, cycles summed over runs) per kernel, in run order; empty unless
+        compiled with JITFLOW_KERNEL_PROFILE=1 (module.kernel_profiling)."""
+        if "@jf_kprof" not in self.ir_text:
+            return []
+        n = len(self.mb.kernels)
+        addr = self.compiled.engine.get_global_value_address("jf_kprof")
+        counts = (ctypes.c_int64 * n).from_address(addr)
+        return [(" ".join(op.opname for op in k.ops) + f" [{k.ops[-1].loc.tf_name or ''}]",
+                 int(counts[i])) for i, k in enumerate(self.mb.kernels)]
+
     def close(self) -> None:
         """Release the native code now (Session.close calls this); a later run raises.
         Without it the code is released when the executable is garbage collected."""

@@ -1,10 +1,12 @@
 """The llvm backend's pass pipeline: the shared simplifications; ``llvm-legalize``, which
 rewrites the ops with a decomposition and no llvm kernel or scalar lowering of their own
 (``softsign``, ``selu``, ``log_sigmoid``) into their records' simpler ops, so fusion puts
-their parts into the neighbours' loops; then fusion."""
+their parts into the neighbours' loops; ``conv-fusion`` (a convolution with its bias and relu
+as one op, a layer's relu and bias gradients as one); then fusion."""
 from __future__ import annotations
 
 from ...ir.core import Function
+from ...passes.conv_fusion import fuse_convs
 from ...passes.decompose import decompose
 from ...passes.manager import FUSION, SIMPLIFY, Pass, register_pipeline
 
@@ -21,5 +23,6 @@ def _legalize(f: Function) -> Function:
 
 
 LLVM_LEGALIZE = Pass("llvm-legalize", _legalize, per_device=True)
-PIPELINE = [*SIMPLIFY, LLVM_LEGALIZE, FUSION]
+CONV_FUSION = Pass("conv-fusion", fuse_convs, per_device=True)
+PIPELINE = [*SIMPLIFY, LLVM_LEGALIZE, CONV_FUSION, FUSION]
 register_pipeline("llvm", PIPELINE)

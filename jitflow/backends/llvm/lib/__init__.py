@@ -45,4 +45,5 @@ loop with gathers and scatters (a bias_add over (100, 28, 28, 32) took 4 ms inst
 """
 from __future__ import annotations
 
-from . import classify, conv, movement, pool, scan, softmax  # noqa: F401  (register the kernels)
+from . import (bias_grad, classify, conv, conv_gemm, movement, pool, scan,  # noqa: F401
+               softmax)  # (register the kernels)
