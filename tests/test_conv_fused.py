@@ -238,3 +238,24 @@ def test_fused_ops_decompose_for_cuda():
     got = reference(d, args)
     for r, v in zip(want, got):
         np.testing.assert_allclose(v, r, rtol=1e-5, atol=1e-6)
+
+
+def test_a_run_with_parallel_convolutions_keeps_openblas_at_one_thread():
+    """Its convolutions call OpenBLAS from jitflow's threads: OpenBLAS's own pool stays at one
+    thread for the run (a spinning OpenBLAS worker would take a core from them)."""
+    import ctypes
+
+    from jitflow.backends.llvm import jit, threads as llvm_threads
+    if not jit.blas_threads_settable():
+        pytest.skip("OpenBLAS's thread count cannot be set here")
+    attrs = dict(strides=(1, 1), padding="SAME", dilations=(1, 1))
+    f = build([(F32, (4, 10, 10, 8)), (F32, (3, 3, 8, 16))], lambda b, x, w: b.conv2d(x, w, **attrs))
+    rng = np.random.default_rng(4)
+    args = [rng.uniform(-1, 1, s).astype(np.float32) for s in ((4, 10, 10, 8), (3, 3, 8, 16))]
+    lib = ctypes.CDLL(jit._state["blas_path"])
+    with threads(True), conv_mode("gemm"):
+        exe = llvm(f)
+        assert exe.blas_threads == 1
+        exe.run(args)
+        assert llvm_threads._applied[0] == (2, 1)
+        assert lib.scipy_openblas_get_num_threads64_() == 1

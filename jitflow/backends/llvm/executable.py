@@ -63,6 +63,8 @@ class LLVMExecutable:
         # calls OpenBLAS or OpenMP kernels: each shape plan tunes its thread count (threads.py)
         self.uses_pools = ("call void @GOMP_parallel(" in self.ir_text
                            or "call void @jf_cblas_" in self.ir_text)
+        # its convolutions split over jitflow's threads: OpenBLAS stays at one (threads.py)
+        self.blas_threads = 1 if "call i32 @jf_blas_get_threads()" in self.ir_text else None
         self._entry = ENTRY(self.compiled.address("jf_entry"))
         self.errors = mb.errors
         self.n_params = len(f.params)
@@ -227,9 +229,11 @@ class LLVMExecutable:
                                    "its native code is released")
             tuner = plan.tuner
             if tuner is None:
+                if self.uses_pools:    # (fixed count) another executable may have changed it
+                    threads.apply(threads.NUM_THREADS.value or 1, self.blas_threads)
                 status = entry(plan.bufs_ptr, plan.prm_ptr)
             else:
-                threads.apply(tuner.pick())
+                threads.apply(tuner.pick(), self.blas_threads)
                 t0 = perf_counter()
                 status = entry(plan.bufs_ptr, plan.prm_ptr)
                 tuner.record(perf_counter() - t0)

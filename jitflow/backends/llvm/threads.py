@@ -18,7 +18,12 @@ a loaded machine pays little for them, and the choice follows the load when it c
 
 The count is process-wide state of both pools (``jf_num_threads``, read by the OpenMP
 kernels, and OpenBLAS's own setting, which NumPy's matmul shares); it is set only when it
-changes. Limits set outside jitflow are kept: OpenBLAS's count at start (OPENBLAS_NUM_THREADS,
+changes. An executable whose convolutions run on jitflow's own threads (each calling
+OpenBLAS single-threaded: lib/conv_gemm.py) runs with OpenBLAS at one thread throughout: an
+OpenBLAS worker left spinning after a multi-threaded GEMM (its threads busy-wait for the next
+call before they sleep) takes a core from those threads, measured on the MNIST CNN step as
+30-32 ms against 17-18 ms with OpenBLAS kept at one thread (2 threads, benchmarks/
+cnn_breakdown.py). Limits set outside jitflow are kept: OpenBLAS's count at start (OPENBLAS_NUM_THREADS,
 OMP_NUM_THREADS) caps it, and the OpenMP kernels also take the calling thread's OpenMP limit
 (a data-parallel replica's, distributed/threads.py).
 """
@@ -33,7 +38,7 @@ from typing import Callable, Optional
 
 #: the thread count the OpenMP kernels read (an external global of every module)
 NUM_THREADS = ctypes.c_int32(0)
-_applied = [0]
+_applied: list = [None]     # (OpenMP count, OpenBLAS count) last applied
 _blas_set: list[Optional[Callable[[int], None]]] = [None]
 _blas_cap = [0]       # OpenBLAS's thread count before jitflow set one (0: unknown)
 _lock = threading.Lock()
@@ -87,17 +92,19 @@ def set_blas_setter(fn: Optional[Callable[[int], None]], current: int = 0) -> No
     _blas_cap[0] = max(0, int(current))
 
 
-def apply(n: int) -> None:
-    """Make both pools use ``n`` threads (a no-op when they already do)."""
-    if _applied[0] == n:
+def apply(n: int, blas: Optional[int] = None) -> None:
+    """Make the OpenMP kernels use ``n`` threads and OpenBLAS ``blas`` (default ``n``); a
+    no-op when they already do."""
+    want = (n, blas or n)
+    if _applied[0] == want:
         return
     with _lock:
-        if _applied[0] == n:
+        if _applied[0] == want:
             return
         NUM_THREADS.value = n
         if _blas_set[0] is not None:
-            _blas_set[0](n)
-        _applied[0] = n
+            _blas_set[0](want[1])
+        _applied[0] = want
 
 
 def runnable_others() -> Optional[int]:
