@@ -5,7 +5,7 @@
   padding, both strategies (direct loop nest, im2col + GEMM), serial and split over threads;
 * ``relu_bias_grad`` over ranks and row counts around the float32 block, serial and parallel;
 * the plain convolutions split over jitflow's threads (dynamic and static shares, partial
-  filter gradients);
+  filter gradients), and 2-D GEMMs split by blocks of rows with their epilogues;
 * the ``conv-fusion`` pass: which patterns it rewrites, and that the rewritten Function
   computes what the original does (llvm vs reference), and the cuda decomposition.
 """
@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from jitflow.backends.llvm import compiler
 from jitflow.backends.llvm.lib import bias_grad as llvm_bias_grad
 from jitflow.backends.llvm.lib import conv_gemm
 from jitflow.ir import Builder, Function, TensorType
@@ -42,14 +43,14 @@ def threads(parallel: bool):
     """parallel: two threads and no size threshold (every kernel that can split, splits);
     else one thread."""
     old_env = os.environ.get("JITFLOW_NUM_THREADS")
-    old = conv_gemm.PARALLEL_FLOPS, llvm_bias_grad.PARALLEL_MIN
+    old = conv_gemm.PARALLEL_FLOPS, llvm_bias_grad.PARALLEL_MIN, compiler.GEMM_SPLIT_MIN
     os.environ["JITFLOW_NUM_THREADS"] = "2" if parallel else "1"
     if parallel:
-        conv_gemm.PARALLEL_FLOPS, llvm_bias_grad.PARALLEL_MIN = 0, 0
+        conv_gemm.PARALLEL_FLOPS, llvm_bias_grad.PARALLEL_MIN, compiler.GEMM_SPLIT_MIN = 0, 0, 0
     try:
         yield
     finally:
-        conv_gemm.PARALLEL_FLOPS, llvm_bias_grad.PARALLEL_MIN = old
+        conv_gemm.PARALLEL_FLOPS, llvm_bias_grad.PARALLEL_MIN, compiler.GEMM_SPLIT_MIN = old
         if old_env is None:
             os.environ.pop("JITFLOW_NUM_THREADS", None)
         else:
@@ -135,6 +136,34 @@ def test_filter_gradient_is_the_same_on_every_run():
         runs = [exe.run(args)[0] for _ in range(6)]
     assert all(np.array_equal(runs[0], r) for r in runs[1:])
     assert_same(reference(f, args)[0], runs[0], **CONV_TOL)
+
+
+@SETTINGS
+@given(m=st.sampled_from([1, 15, 16, 17, 70]), k=st.sampled_from([1, 7, 40]),
+       n=st.sampled_from([1, 9, 33]), ta=st.booleans(), tb=st.booleans(),
+       epilogue=st.sampled_from(["none", "bias_relu", "update"]), symbolic=st.booleans(),
+       parallel=st.booleans(), data=st.data())
+def test_gemm_split_by_rows(m, k, n, ta, tb, epilogue, symbolic, parallel, data):
+    """A 2-D matmul in blocks of rows of C on jitflow's threads (the row blocks' GEMMs and
+    their share of the epilogue), transposed operands, a batch dim known only at run time."""
+    rows = "s0" if symbolic else m
+    a_shape, b_shape = ((k, rows) if ta else (rows, k)), ((n, k) if tb else (k, n))
+
+    def fn(b, a, w, bias, v):
+        c = b.matmul(a, w, transpose_a=ta, transpose_b=tb)
+        if epilogue == "bias_relu":
+            return b.relu(b.bias_add(c, bias))
+        if epilogue == "update":
+            return b.sub(v, b.mul(c, 0.5))
+        return c
+    f = build([(F32, a_shape), (F32, b_shape), (F32, (n,)), (F32, (rows, n))], fn)
+    real = [(k, m) if ta else (m, k), (n, k) if tb else (k, n), (n,), (m, n)]
+    args = [values(F32, s, data.draw, lo=-1, hi=1) for s in real]
+    want = reference(f, args)
+    exe, got = _run(f, args, parallel)
+    gemm = k > compiler.INLINE_MATMUL_MAX_K     # else computed in the element loop
+    assert ("call i32 @jf_blas_get_threads()" in exe.ir_text) == (parallel and gemm)
+    assert_same(want[0], got[0], what=f"{m}x{k}x{n} ta={ta} tb={tb} {epilogue}", **CONV_TOL)
 
 
 @SETTINGS
