@@ -159,7 +159,7 @@ class LLVMExecutable:
         plan.arg_objs = [None] * len(args)
         plan.bufs_ptr = plan.bufs.ctypes.data
         plan.prm_ptr = plan.prm.ctypes.data
-        plan.tuner = threads.tuner_for(self.uses_pools)
+        plan.tuner = threads.tuner_for(self.uses_pools, own=self.blas_threads == 1)
         return plan
 
     def _reference_error(self, args) -> None:

@@ -14,6 +14,12 @@ less the other work the kernel reports runnable), and now and then one run tries
 count; the tuner keeps whichever was faster lately. Trials grow rarer while they lose (every
 4 runs at first, at most every 1,024) and never ask for threads that other work is using, so
 a loaded machine pays little for them, and the choice follows the load when it changes.
+An executable whose heavy kernels run on jitflow's own threads (convolutions and large GEMMs
+split into work units that passive threads take one at a time, OpenBLAS single-threaded
+inside: lib/conv_gemm.py, compiler.KernelGen._gemm_split) does not collapse when a thread is
+held off its core, so its tuner starts at every CPU and its trials go to one thread and back
+whatever the load (measured on the MNIST CNN step with two CPU burners: 2 threads 45 ms, 1
+thread 49 ms; OpenBLAS's own 2 threads 250 ms).
 ``JITFLOW_NUM_THREADS=n`` fixes the count (no tuning; 1 also compiles no OpenMP kernels).
 
 The count is process-wide state of both pools (``jf_num_threads``, read by the OpenMP
@@ -136,11 +142,12 @@ class ThreadTuner:
 
     FIRST_GAP, MAX_GAP, WINDOW, WIN = 4, 1024, 5, 0.95
 
-    __slots__ = ("most", "cur", "recent", "gap", "countdown", "trial")
+    __slots__ = ("most", "cur", "recent", "gap", "countdown", "trial", "own")
 
-    def __init__(self, most: int) -> None:
+    def __init__(self, most: int, own: bool = False) -> None:
         self.most = most
-        self.cur = free_threads(most)
+        self.own = own
+        self.cur = most if own else free_threads(most)
         self.recent: dict[int, list] = {}
         self.gap = self.countdown = self.FIRST_GAP
         self.trial: Optional[int] = None
@@ -151,6 +158,8 @@ class ThreadTuner:
         return self.cur
 
     def _candidate(self) -> Optional[int]:
+        if self.own:   # passive threads taking units one at a time: every count is safe
+            return 1 if self.cur > 1 else self.most
         free = free_threads(self.most)
         if free != self.cur:
             return free
@@ -185,9 +194,14 @@ class ThreadTuner:
         self.trial = None
 
 
-def tuner_for(uses_pools: bool) -> Optional[ThreadTuner]:
+def tuner_for(uses_pools: bool, own: bool = False) -> Optional[ThreadTuner]:
     """A tuner for a plan of an executable that calls a pool (None: nothing to tune; with
-    JITFLOW_NUM_THREADS the count is applied once and fixed)."""
+    JITFLOW_NUM_THREADS the count is applied once and fixed). ``own``: the executable's
+    heavy kernels run on jitflow's threads (OpenBLAS single-threaded inside them), which wait
+    passively and take work units one at a time, so a busy machine slows them without a
+    collapse: runs start at every CPU the process may use, and trials alternate between that
+    and one thread (the kernel's scheduler shares CPU time per thread, so on a loaded machine
+    two threads usually get more of it than one)."""
     if not uses_pools:
         return None
     fixed = fixed_threads()
@@ -198,4 +212,4 @@ def tuner_for(uses_pools: bool) -> Optional[ThreadTuner]:
     if most == 1:
         apply(1)
         return None
-    return ThreadTuner(most)
+    return ThreadTuner(most, own)
