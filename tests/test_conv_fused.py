@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from jitflow.backends.llvm import compiler
 from jitflow.backends.llvm.lib import bias_grad as llvm_bias_grad
 from jitflow.backends.llvm.lib import conv_gemm
+from jitflow.backends.llvm.lib import pool as llvm_pool
 from jitflow.ir import Builder, Function, TensorType
 from jitflow.ops.window import window_geometry
 from jitflow.passes.conv_fusion import fuse_convs
@@ -43,14 +44,18 @@ def threads(parallel: bool):
     """parallel: two threads and no size threshold (every kernel that can split, splits);
     else one thread."""
     old_env = os.environ.get("JITFLOW_NUM_THREADS")
-    old = conv_gemm.PARALLEL_FLOPS, llvm_bias_grad.PARALLEL_MIN, compiler.GEMM_SPLIT_MIN
+    mods = [(conv_gemm, "PARALLEL_FLOPS"), (llvm_bias_grad, "PARALLEL_MIN"),
+            (compiler, "GEMM_SPLIT_MIN"), (llvm_pool, "PARALLEL_MIN")]
+    old = [getattr(m, a) for m, a in mods]
     os.environ["JITFLOW_NUM_THREADS"] = "2" if parallel else "1"
     if parallel:
-        conv_gemm.PARALLEL_FLOPS, llvm_bias_grad.PARALLEL_MIN, compiler.GEMM_SPLIT_MIN = 0, 0, 0
+        for m, a in mods:
+            setattr(m, a, 0)
     try:
         yield
     finally:
-        conv_gemm.PARALLEL_FLOPS, llvm_bias_grad.PARALLEL_MIN, compiler.GEMM_SPLIT_MIN = old
+        for (m, a), v in zip(mods, old):
+            setattr(m, a, v)
         if old_env is None:
             os.environ.pop("JITFLOW_NUM_THREADS", None)
         else:
@@ -136,6 +141,25 @@ def test_filter_gradient_is_the_same_on_every_run():
         runs = [exe.run(args)[0] for _ in range(6)]
     assert all(np.array_equal(runs[0], r) for r in runs[1:])
     assert_same(reference(f, args)[0], runs[0], **CONV_TOL)
+
+
+@SETTINGS
+@given(n=st.sampled_from([1, 3, 7]), hw=st.integers(1, 7), c=st.sampled_from([1, 5, 16]),
+       k=st.integers(1, 3), s=st.integers(1, 3), padding=st.sampled_from(["SAME", "VALID"]),
+       parallel=st.booleans(), data=st.data())
+def test_pooling_split_over_images(n, hw, c, k, s, padding, parallel, data):
+    """max_pool, avg_pool and max_pool_grad with images as work units (each image's
+    gradient rows zero-filled and scattered into by one thread, its own argmax scratch)."""
+    assume(padding == "SAME" or hw >= k)
+    p = dict(ksize=(k, k), strides=(s, s), padding=padding)
+    f = build([(F32, (n, hw, hw, c))],
+              lambda b, x: [b.max_pool(x, **p), b.avg_pool(x, **p),
+                            b.max_pool_grad(x, b.mul(b.max_pool(x, **p), 2.0), **p)])
+    x = values(F32, (n, hw, hw, c), data.draw, lo=-1, hi=1)
+    want = reference(f, [x])
+    _, got = _run(f, [x], parallel)
+    for name, r, v in zip(("max_pool", "avg_pool", "max_pool_grad"), want, got):
+        assert_same(r, v, what=name)
 
 
 @SETTINGS
