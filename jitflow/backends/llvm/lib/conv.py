@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-import numpy as np
 
 
 from ....ir.core import Op, Value
 from ....ir.dtypes import DType, float64
 from ....ops.window import window_geometry
-from ..accum import SUM_BLOCK, narrow, widen
+from ..accum import SUM_BLOCK, widen
 from ..compiler import mb_have_blas
 from ..emitter import const, rtype
 from .ir import _IR, _dims, _numel, _ptr, _reader, _zero, _is_int
@@ -292,11 +291,17 @@ def _conv2d_backprop_input_direct(gen, op: Op, ir: _IR, cv: _Conv, dp: str) -> N
     _out_pixels(ir, cv, pixel)
 
 
-def _conv2d_backprop_filter_direct(gen, op: Op, ir: _IR, cv: _Conv, dwp: str) -> None:
+def _bpf_direct_images(gen, op: Op, ir: _IR, cv: _Conv, dw32: str, acc: str, lo: str,
+                       hi: str) -> None:
+    """The direct filter gradient's terms of images [lo, hi): the sum over their output
+    pixels, blocked (accum.py): ``dw32`` holds the float32 sum of about SUM_BLOCK pixels'
+    terms (whole output rows), flushed into the float64 accumulator ``acc`` (both K*O,
+    zeroed here)."""
     x, g, like = op.operands
-    dw = op.result
     dt = cv.dt
-    ir.fill(dt, dwp, ir.mul(cv.K, cv.O), _zero(dt))
+    nw = ir.mul(cv.K, cv.O)
+    ir.fill(dt, dw32, nw, _zero(dt))
+    ir.fill(float64, acc, nw, "0.0")
     rx, rg = _reader(gen, x), _reader(gen, g)
 
     def pixel(n, h0, w0, gb):
@@ -309,32 +314,23 @@ def _conv2d_backprop_filter_direct(gen, op: Op, ir: _IR, cv: _Conv, dwp: str) ->
 
                 def oc(o):
                     wo = ir.add(wr, o)
-                    ir.st(dt, ir.fma(dt, ir.ld(dt, dwp, wo), xv, rg(ir.add(gb, o))), dwp, wo)
+                    ir.st(dt, ir.fma(dt, ir.ld(dt, dw32, wo), xv, rg(ir.add(gb, o))), dw32, wo)
                 ir.loop(cv.O, oc)
             ir.loop(cv.C, ch)
         _taps(ir, cv, n, h0, w0, tap)
-    if dt.short != "f32":
-        _out_pixels(ir, cv, pixel)
-        return
-    # the sum over every output pixel, blocked (accum.py): dw holds the float32 sum of about
-    # SUM_BLOCK pixels' terms (whole output rows), flushed into a float64 accumulator
-    nw = ir.mul(cv.K, cv.O)
-    acc = gen.scratch(lambda s, wi=id(dw): 8 * max(1, int(np.prod(s[wi], dtype=np.int64))))
-    ir.fill(float64, acc, nw, "0.0")
     rows = gen.runtime_param(("bpf_rows", id(op)), lambda s, gi=id(g): max(
         1, SUM_BLOCK // max(1, int(s[gi][2]))))
 
     def flush():
         def f(i):
             a = ir.ld(float64, acc, i)
-            ir.st(float64, ir.em.op(f"fadd double {a}, {widen(ir.em, dt, ir.ld(dt, dwp, i))}"),
+            ir.st(float64, ir.em.op(f"fadd double {a}, {widen(ir.em, dt, ir.ld(dt, dw32, i))}"),
                   acc, i)
-            ir.st(dt, _zero(dt), dwp, i)
+            ir.st(dt, _zero(dt), dw32, i)
         ir.vloop(nw, f)
 
     def row_done(n, oh):
-        r = ir.add(ir.mul(n, cv.OH), oh, "1")
-        ir.if_(ir.or_(ir.cmp("eq", ir.rem(r, rows), "0"), ir.cmp("eq", r, ir.mul(cv.N, cv.OH))),
-               flush)
-    _out_pixels(ir, cv, pixel, row_done)
-    ir.vloop(nw, lambda i: ir.st(dt, narrow(ir.em, dt, ir.ld(float64, acc, i)), dwp, i))
+        r = ir.add(ir.mul(ir.sub(n, lo), cv.OH), oh, "1")
+        last = ir.mul(ir.sub(hi, lo), cv.OH)
+        ir.if_(ir.or_(ir.cmp("eq", ir.rem(r, rows), "0"), ir.cmp("eq", r, last)), flush)
+    _out_pixels(ir, cv, pixel, row_done, images=(lo, hi))

@@ -23,7 +23,9 @@ from typing import Callable, Optional
 from ....ir.core import Op
 from ..compiler import CUSTOM_KERNELS
 from .. import threads
-from .conv import (_Conv, _chunking, _conv2d_backprop_filter_direct, _conv2d_backprop_input_direct,
+from ....ir.dtypes import float64
+from ..accum import narrow
+from .conv import (_Conv, _bpf_direct_images, _chunking, _conv2d_backprop_input_direct,
                    _conv2d_direct, _gemm, _im2col, _rows_of_chunk, _strategy, _taps)
 from .ir import _IR, _ptr, _zero
 
@@ -227,7 +229,7 @@ def _conv2d_backprop_filter(gen, op: Op) -> None:
     ir = _IR(gen)
     cv = _Conv(gen, op, x, like, g)
     if _strategy(gen, cv, "bpf") != "gemm":
-        _conv2d_backprop_filter_direct(gen, op, ir, cv, dwp)
+        _bpf_direct(gen, op, ir, cv, dwp)
         return
     dt = cv.dt
     xp, gp = _ptr(gen, x), _ptr(gen, g)
@@ -267,6 +269,39 @@ def _conv2d_backprop_filter(gen, op: Op) -> None:
                                          dwp, i))
         ir.loop(ir.sub(nt, "1"), add_slot)
     _run_units(gen, ir, nch, cap, False, body, post)
+
+
+def _bpf_direct(gen, op: Op, ir: _IR, cv: _Conv, dwp: str) -> None:
+    """The direct filter gradient split over images, one contiguous share per thread: each
+    thread's blocked sums (conv._bpf_direct_images) in its own float32 and float64 partials,
+    added in thread order afterwards and rounded once."""
+    dt = cv.dt
+    dw = op.result
+    yi = id(cv.y)
+    n_img = gen.runtime_param(("conv_images", id(op)), lambda s: s[yi][0])
+    cap = _cap(gen, op, cv, "conv_cap")
+    nw = ir.mul(cv.K, cv.O)
+
+    def numel(s):
+        return max(1, s[id(dw)][0] * s[id(dw)][1] * s[id(dw)][2] * s[id(dw)][3])
+    part = gen.scratch(lambda s: dt.np.itemsize * numel(s) * _cap_value(gen, cap, s))
+    acc = gen.scratch(lambda s: 8 * numel(s) * _cap_value(gen, cap, s))
+
+    def body(lo, hi, tid):
+        off = ir.mul(tid, nw)
+        _bpf_direct_images(gen, op, ir, cv, ir.gep(dt, part, off), ir.gep(float64, acc, off),
+                           lo, hi)
+
+    def post(nt):
+        def f(i):
+            s = ir.local("double")
+            ir.put("double", "0.0", s)
+            ir.loop(nt, lambda t: ir.put("double", ir.em.op(
+                f"fadd double {ir.get('double', s)}, "
+                f"{ir.ld(float64, acc, ir.add(ir.mul(t, nw), i))}"), s))
+            ir.st(dt, narrow(ir.em, dt, ir.get("double", s)), dwp, i)
+        ir.loop(nw, f)
+    _run_units(gen, ir, n_img, cap, False, body, post, blas=False)
 
 
 CUSTOM_KERNELS.update({
