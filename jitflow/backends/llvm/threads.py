@@ -17,9 +17,10 @@ a loaded machine pays little for them, and the choice follows the load when it c
 An executable whose heavy kernels run on jitflow's own threads (convolutions and large GEMMs
 split into work units that passive threads take one at a time, OpenBLAS single-threaded
 inside: lib/conv_gemm.py, compiler.KernelGen._gemm_split) does not collapse when a thread is
-held off its core, so its tuner starts at every CPU and its trials go to one thread and back
-whatever the load (measured on the MNIST CNN step with two CPU burners: 2 threads 45 ms, 1
-thread 49 ms; OpenBLAS's own 2 threads 250 ms).
+held off its core, so its tuner's trials go to every CPU and back to one whatever the load
+(it still starts at the threads free now). Measured on the MNIST CNN step: with two CPU
+burners 2 threads took 45 ms, 1 thread 49 ms (OpenBLAS's own 2 threads: 250 ms); under
+another machine load (other test suites) 1 thread 39 ms, 2 threads 52 ms: so it measures.
 ``JITFLOW_NUM_THREADS=n`` fixes the count (no tuning; 1 also compiles no OpenMP kernels).
 
 The count is process-wide state of both pools (``jf_num_threads``, read by the OpenMP
@@ -147,7 +148,7 @@ class ThreadTuner:
     def __init__(self, most: int, own: bool = False) -> None:
         self.most = most
         self.own = own
-        self.cur = most if own else free_threads(most)
+        self.cur = free_threads(most)
         self.recent: dict[int, list] = {}
         self.gap = self.countdown = self.FIRST_GAP
         self.trial: Optional[int] = None
@@ -199,9 +200,9 @@ def tuner_for(uses_pools: bool, own: bool = False) -> Optional[ThreadTuner]:
     JITFLOW_NUM_THREADS the count is applied once and fixed). ``own``: the executable's
     heavy kernels run on jitflow's threads (OpenBLAS single-threaded inside them), which wait
     passively and take work units one at a time, so a busy machine slows them without a
-    collapse: runs start at every CPU the process may use, and trials alternate between that
-    and one thread (the kernel's scheduler shares CPU time per thread, so on a loaded machine
-    two threads usually get more of it than one)."""
+    collapse: trials alternate between every CPU the process may use and one thread, even
+    where other work runs (the kernel's scheduler shares CPU time per thread, so on a loaded
+    machine two threads may get more of it than one)."""
     if not uses_pools:
         return None
     fixed = fixed_threads()
