@@ -308,7 +308,8 @@ def test_a_run_with_parallel_convolutions_keeps_openblas_at_one_thread():
     if not jit.blas_threads_settable():
         pytest.skip("OpenBLAS's thread count cannot be set here")
     attrs = dict(strides=(1, 1), padding="SAME", dilations=(1, 1))
-    f = build([(F32, (4, 10, 10, 8)), (F32, (3, 3, 8, 16))], lambda b, x, w: b.conv2d(x, w, **attrs))
+    f = build([(F32, (4, 10, 10, 8)), (F32, (3, 3, 8, 16))],
+              lambda b, x, w: b.conv2d(x, w, **attrs))
     rng = np.random.default_rng(4)
     args = [rng.uniform(-1, 1, s).astype(np.float32) for s in ((4, 10, 10, 8), (3, 3, 8, 16))]
     lib = ctypes.CDLL(jit._state["blas_path"])

@@ -2,6 +2,6 @@
 
 One module per family; each op's whole story (attributes, type rule, reference, gradient,
 traits) is one ``defop`` record in its family's module."""
-from . import (activations, array, classify, control, conv, conv_fused, debug, elementwise, gather,  # noqa: F401
-               gradients, host, indexing, layout, linalg, math_unary, pool, random, reduce,
-               reduce_extra, scan, softmax, transfer)
+from . import (activations, array, classify, control, conv, conv_fused, debug,  # noqa: F401
+               elementwise, gather, gradients, host, indexing, layout, linalg, math_unary, pool,
+               random, reduce, reduce_extra, scan, softmax, transfer)

@@ -30,7 +30,8 @@ OpenBLAS single-threaded: lib/conv_gemm.py) runs with OpenBLAS at one thread thr
 OpenBLAS worker left spinning after a multi-threaded GEMM (its threads busy-wait for the next
 call before they sleep) takes a core from those threads, measured on the MNIST CNN step as
 30-32 ms against 17-18 ms with OpenBLAS kept at one thread (2 threads, benchmarks/
-cnn_breakdown.py). Limits set outside jitflow are kept: OpenBLAS's count at start (OPENBLAS_NUM_THREADS,
+cnn_breakdown.py).
+Limits set outside jitflow are kept: OpenBLAS's count at start (OPENBLAS_NUM_THREADS,
 OMP_NUM_THREADS) caps it, and the OpenMP kernels also take the calling thread's OpenMP limit
 (a data-parallel replica's, distributed/threads.py).
 """
