@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 #: the neural-network op families (once one module, jitflow/ops/nn.py), tested together
-NN_MODULES = tuple(f"jitflow.ops.{m}" for m in ("activations", "classify", "conv", "gather",
+NN_MODULES = tuple(f"jitflow.ops.{m}" for m in ("activations", "classify", "conv", "conv_fused", "gather",
                                                  "layout", "pool", "reduce_extra", "softmax",
                                                  "window"))
 NN_TESTS = ("test_nn_ops.py", "test_nn_gradients.py", "test_llvm_nn.py")

@@ -32,7 +32,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 WORKLOADS = Path(os.environ.get("JITFLOW_WORKLOADS") or ROOT / ".." / "shared" / "workloads")
 QUADRATIC = WORKLOADS / "quadratic.py"
 IR_STAGES = ["frontend", "autodiff", "canonicalize", "constant-fold", "cse", "licm", "canonicalize.2",
-             "dce", "llvm-legalize", "promote-narrow", "fusion"]
+             "dce", "llvm-legalize", "promote-narrow", "conv-fusion", "fusion"]
 ALL_STAGES = IR_STAGES + ["memory", "llvm", "asm"]
 HAVE_DOT = shutil.which("dot") is not None
 NO_DOT = "Graphviz's `dot` is not installed (apt-get install graphviz); .ci/run installs it"
@@ -209,10 +209,10 @@ def test_html_page(tmp_path):
     stages = json.loads(data.group(1))["stages"]
     assert [s["name"] for s in stages] == ALL_STAGES
     twins = {s["name"]: stages[s["graph_of"]]["name"] for s in stages if "graph_of" in s}
-    # unchanged stages share a graph (quadratic has nothing for llvm-legalize to rewrite, no
-    # narrow type to promote)
+    # unchanged stages share a graph (quadratic has nothing for llvm-legalize or conv-fusion
+    # to rewrite, no narrow type to promote)
     assert twins == {"licm": "cse", "canonicalize.2": "cse", "dce": "cse", "llvm-legalize": "cse",
-                     "promote-narrow": "cse"}
+                     "promote-narrow": "cse", "conv-fusion": "cse"}
     for s in stages:
         s["graph"] = s["graph"] or (stages[s["graph_of"]]["graph"] if "graph_of" in s else None)
     assert all((s["graph"] is not None) == (s["name"] in IR_STAGES) for s in stages)

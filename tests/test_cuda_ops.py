@@ -254,6 +254,10 @@ add("in_top_k", "ties", [("f32", (4, 3)), ("i32", (4,))], lambda b, p, t: b.in_t
     [np.array([[1, 2, 2], [3, 1, 0], [np.nan, 1, 2], [0, 0, 1]], np.float32),
      np.array([1, 0, 2, 5], np.int32)])
 
+add("relu_bias_grad", "nhwc", [("f32", (2, 3, 4, 5)), ("f32", (2, 3, 4, 5))],
+    lambda b, g, y: list(b.op("relu_bias_grad", g, y)),
+    lambda: [rand(F32, (2, 3, 4, 5)), rand(F32, (2, 3, 4, 5), 1)], rtol=1e-5, atol=1e-5)
+
 # ------------------------------------------------------------------ linear algebra ---------
 
 for _ta in (False, True):
@@ -292,6 +296,12 @@ for _pad in ("SAME", "VALID"):
         add("conv2d_backprop_filter", _cid, [("f32", (2, 5, 4, 2)), ("f32", (3, 2, 2, 3))],
             _bp("filter"), lambda: [rand(F32, (2, 5, 4, 2)), rand(F32, (3, 2, 2, 3), 1)],
             rtol=1e-4, atol=1e-4)
+        for _bias in (False, True):     # decomposed by cuda-legalize (ops/conv_fused.py)
+            add("fused_conv2d", f"{_cid}-bias{_bias:d}",
+                [("f32", (2, 5, 4, 2)), ("f32", (3, 2, 2, 3))] + ([("f32", (3,))] if _bias else []),
+                lambda b, *p, _a=_a: b.op("fused_conv2d", *p, activation="relu", **_a),
+                lambda _bias=_bias: [rand(F32, (2, 5, 4, 2)), rand(F32, (3, 2, 2, 3), 1)] + (
+                    [rand(F32, (3,), 2)] if _bias else []), rtol=1e-5, atol=1e-5)
     _p = dict(ksize=(2, 3), strides=(2, 2), padding=_pad)
     for _op in ("max_pool", "avg_pool"):
         add(_op, _pad, [("f32", (2, 5, 5, 2))], lambda b, x, _op=_op, _p=_p: b.op(_op, x, **_p),

@@ -251,7 +251,7 @@ def test_plan_record_bytes_round_trip_and_reject_malformed_data():
     assert len(rec.plans) == cached.MAX_PLANS and rec.plan("[[5,8]]") == layout
     good = cached.PlanRecord.from_bytes(rec.to_bytes()).to_bytes()
     assert cached.PlanRecord.from_bytes(good).plan(f"[[{cached.MAX_PLANS},8]]") == layout
-    for data in (b"", b"not json", b"[]", good.replace(b'"format": 1', b'"format": 9'),
+    for data in (b"", b"not json", b"[]", good.replace(b'"format": 2', b'"format": 9'),
                  good.replace(b'"slots": 2', b'"slots": 3'),       # params of the wrong length
                  good.replace(b"[8, 128]", b"[9, 128]"),           # a scratch buffer unplaced
                  good.replace(b"[8, 128]", b"[8, 999]")):          # beyond the arena

@@ -530,7 +530,7 @@ def test_cnn_gradients_through_the_llvm_pipeline(mode):
     with conv_mode(mode):
         exe = llvm(f)
     kinds = {op.opname for k in exe.mb.kernels if k.kind == "custom" for op in k.ops}
-    assert {"conv2d", "conv2d_backprop_filter", "max_pool_grad",
+    assert {"fused_conv2d", "relu_bias_grad", "conv2d_backprop_filter", "max_pool_grad",
             "sparse_softmax_cross_entropy"} <= kinds
     ref = reference(ref_f, args)
     for n in (5, 2):       # a new batch size does not recompile

@@ -49,6 +49,21 @@ def test_under_load_runs_start_at_one_thread_and_never_try_busy_threads(load):
     assert set(used) == {1}
 
 
+def test_own_threads_are_tried_under_load_and_kept_when_faster(load):
+    """An executable whose kernels run on jitflow's passive threads (conv_gemm) may ask for
+    busy CPUs: under load it starts at one thread and tries all of them, kept if faster."""
+    load["others"] = 3
+    t = T.ThreadTuner(2, own=True)
+    used = _drive(t, {2: 1.0, 1: 1.5}.get, 100)
+    assert used[0] == 1 and t.threads == 2 and used[-20:].count(2) >= 18
+    t = T.ThreadTuner(2, own=True)
+    used = _drive(t, {2: 3.0, 1: 1.0}.get, 100)
+    assert t.threads == 1 and 1 <= used.count(2) <= 6
+    load["others"] = 0
+    _drive(t, {2: 1.0, 1: 3.0}.get, 1100)        # the load leaves: back to two
+    assert t.threads == 2
+
+
 def test_the_choice_follows_the_load(load):
     t = T.ThreadTuner(2)
     cost = {2: 1.0, 1: 1.7}

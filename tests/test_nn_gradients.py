@@ -389,3 +389,23 @@ def test_non_differentiable_ops_stop_gradients():
         oh = b.one_hot(am, b.const(1.0, as_dtype("f64")), b.const(0.0, as_dtype("f64")), depth=3)
         return [b.add(x, oh)]
     grad_check(build, [np.random.default_rng(0).uniform(size=(2, 3))], [0])
+
+
+@SETTINGS
+@given(conv_cases(), st.booleans(), st.sampled_from(["none", "relu"]), modes, seeds)
+def test_fused_conv2d_gradient(case, with_bias, activation, mode, seed):
+    """The fused conv + bias + relu op's rule (the composition's gradients, ops/conv_fused.py)."""
+    xs, ws, _, attrs = case
+    rng = np.random.default_rng(seed)
+    args = [rand(rng, xs), rand(rng, ws)] + ([rand(rng, (ws[3],))] if with_bias else [])
+    grad_check(single("fused_conv2d", activation=activation, **attrs), args,
+               list(range(len(args))), mode=mode, seed=seed)
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=4), modes, seeds)
+def test_relu_bias_grad_gradient(shape, mode, seed):
+    """relu_bias_grad is linear in g (y only masks it): both results' gradients w.r.t. g."""
+    rng = np.random.default_rng(seed)
+    grad_check(single("relu_bias_grad"), [rand(rng, shape), rand(rng, shape)], [0], mode=mode,
+               seed=seed)

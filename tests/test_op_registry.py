@@ -122,26 +122,38 @@ def test_an_op_without_traits_is_refused_at_registration():
     assert name not in OPS
 
 
+#: operands (shapes) and attributes of the decomposable ops that do not take one (3, 4) array
+DECOMPOSE_CASES = {
+    "fused_conv2d": [((2, 5, 5, 3), (3, 3, 3, 4), (4,)),
+                     dict(strides=(2, 1), padding="SAME", activation="relu")],
+    "relu_bias_grad": [((2, 3, 4), (2, 3, 4)), {}],
+}
+
+
 def test_decompositions_build_the_reference_value():
     """Each op's decomposition (run by backends without a kernel of their own) computes
-    what its reference computes."""
+    what its reference computes (every result of it)."""
     from jitflow.backends import get_backend
     from jitflow.passes.decompose import decompose
     rng = np.random.default_rng(0)
     with_rules = [n for n, d in OPS.items() if d.decompose is not None]
-    assert {"l2_loss", "reduce_logsumexp", "softsign", "selu", "log_sigmoid"} <= set(with_rules)
+    assert {"l2_loss", "reduce_logsumexp", "softsign", "selu", "log_sigmoid", "fused_conv2d",
+            "relu_bias_grad"} <= set(with_rules)
     for name in with_rules:
         reduces = "axes" in OPS[name].attrs
-        for attrs in ({}, {"axes": (1,), "keepdims": True}) if reduces else ({},):
+        shapes, base = DECOMPOSE_CASES.get(name, [((3, 4),), {}])
+        for attrs in ({**base}, {"axes": (1,), "keepdims": True}) if reduces else (base,):
             f = Function()
-            x = f.add_param(TensorType(float32, (3, 4)))
-            f.results = [Builder(f.ops).op(name, x, **attrs)]
-            a = (rng.standard_normal((3, 4)) * 4).astype(np.float32)
-            want = get_backend("reference").compile(f.clone()).run([a])[0]
+            xs = [f.add_param(TensorType(float32, s)) for s in shapes]
+            out = Builder(f.ops).op(name, *xs, **attrs)
+            f.results = list(out) if isinstance(out, tuple) else [out]
+            a = [(rng.standard_normal(s) * 4).astype(np.float32) for s in shapes]
+            want = get_backend("reference").compile(f.clone()).run(a)
             g = decompose(f.clone())
             assert all(op.opname != name for op in g.ops)
-            got = get_backend("reference").compile(g).run([a])[0]
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+            got = get_backend("reference").compile(g).run(a)
+            for w, v in zip(want, got):
+                np.testing.assert_allclose(v, w, rtol=1e-5, atol=1e-5)
 
 
 @pytest.fixture

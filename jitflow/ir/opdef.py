@@ -88,8 +88,9 @@ class OpDef:
     combiner: Optional[str] = None  # reductions: one of COMBINERS
     cost: str = "cheap"             # one of COSTS
     shape_only: frozenset = frozenset()   # operand indices read only for their shape
-    #: decompose(builder, op) -> the Value replacing op's single result, built from simpler
-    #: ops (a backend without a kernel of its own runs the decomposition)
+    #: decompose(builder, op) -> the Value replacing op's single result (a tuple of them, one
+    #: per result, for several), built from simpler ops (a backend without a kernel of its own
+    #: runs the decomposition)
     decompose: Optional[Callable[..., Any]] = None
     #: elementwise ops fusable only in some configurations: fusable(op) -> bool
     fusable: Optional[Callable[..., bool]] = None

@@ -21,7 +21,9 @@ def decompose(f: Function, keep: Container[str] = ()) -> Function:
             new_ops.append(op)
             continue
         b = Builder(new_ops, op.loc)
-        mapping[op.results[0]] = rule(b, op)
+        out = rule(b, op)
+        for r, v in zip(op.results, out if isinstance(out, (tuple, list)) else (out,)):
+            mapping[r] = v
     f.ops = new_ops
     f.results = [mapping.get(v, v) for v in f.results]
     return f

@@ -35,6 +35,8 @@ IR_DESCRIPTIONS = {
     "dce": "after dead-code elimination",
     "llvm-legalize": "after rewriting the ops llvm has no kernel for (selu, softsign, "
                      "log_sigmoid) into their records' decompositions",
+    "conv-fusion": "after fusing each convolution with its bias and relu (fused_conv2d) and "
+                   "a layer's relu and bias gradients (relu_bias_grad)",
     "cuda-legalize": "after rewriting the ops cuda has no kernel for into their records' "
                      "decompositions",
     "promote-narrow": "after computing float16/bfloat16 and the 8/16-bit integers in "

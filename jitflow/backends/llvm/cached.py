@@ -26,7 +26,7 @@ from typing import NamedTuple, Optional, Sequence
 
 from ...kernels.errors import ErrorTable
 
-FORMAT = 1
+FORMAT = 2
 #: input-shape signatures remembered per module (the most recent kept); a process adds at
 #: most as many to one record (each addition is a disk write: a loop whose shapes change every
 #: trip must not write every trip)
@@ -51,6 +51,12 @@ def ir_digest(ir_text: str) -> str:
 def uses_pools(ir_text: str) -> bool:
     """The module calls OpenBLAS or OpenMP kernels (its runs tune their thread count)."""
     return "call void @GOMP_parallel(" in ir_text or "call void @jf_cblas_" in ir_text
+
+
+def own_threads(ir_text: str) -> bool:
+    """The module splits its convolutions over jitflow's threads: OpenBLAS stays at one
+    thread during its runs (threads.py)."""
+    return "call i32 @jf_blas_get_threads()" in ir_text
 
 
 def shape_key(shapes: Sequence[tuple]) -> str:
@@ -80,9 +86,10 @@ class PlanRecord:
 
     def __init__(self, ir_sha: str, pools: bool, messages: list, exact: list,
                  planned: int, scratch: list, slots: int,
-                 plans: Optional[dict] = None) -> None:
+                 plans: Optional[dict] = None, own: bool = False) -> None:
         self.ir_sha = ir_sha
         self.uses_pools = pools
+        self.own_threads = own
         self.messages = list(messages)
         self.exact = sorted(exact)
         self.planned = planned             # buffers made by planning (before the IR)
@@ -103,11 +110,13 @@ class PlanRecord:
                 return None
             scratch.append(kernel)
         return cls(ir_digest(ir_text), uses_pools(ir_text), mb.errors.messages,
-                   mb.errors.exact, planned, scratch, len(mb.table.fns))
+                   mb.errors.exact, planned, scratch, len(mb.table.fns),
+                   own=own_threads(ir_text))
 
     def same_code(self, other: "PlanRecord") -> list[str]:
         """What differs between two records of one key (nothing when the key is sound)."""
-        fields = ("ir_sha", "uses_pools", "messages", "exact", "planned", "scratch", "slots")
+        fields = ("ir_sha", "uses_pools", "own_threads", "messages", "exact", "planned",
+                  "scratch", "slots")
         return [f for f in fields if getattr(self, f) != getattr(other, f)]
 
     def errors(self) -> ErrorTable:
@@ -137,6 +146,7 @@ class PlanRecord:
         with self._lock:
             plans = {k: v.to_json() for k, v in self.plans.items()}
         return json.dumps({"format": FORMAT, "ir_sha": self.ir_sha, "pools": self.uses_pools,
+                           "own": self.own_threads,
                            "messages": self.messages, "exact": self.exact,
                            "planned": self.planned, "scratch": self.scratch,
                            "slots": self.slots, "plans": plans}).encode()
@@ -150,7 +160,7 @@ class PlanRecord:
                 return None
             rec = cls(str(d["ir_sha"]), bool(d["pools"]), [str(m) for m in d["messages"]],
                       [int(c) for c in d["exact"]], int(d["planned"]),
-                      [int(k) for k in d["scratch"]], int(d["slots"]))
+                      [int(k) for k in d["scratch"]], int(d["slots"]), own=bool(d["own"]))
             arena = set(range(rec.planned, rec.planned + len(rec.scratch)))
             for key, value in d["plans"].items():
                 layout = Layout.from_json(value)

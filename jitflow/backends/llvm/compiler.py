@@ -25,7 +25,8 @@ from ...kernels.indexmap import (ZERO, IndexMap, Ref, broadcast_map, contig_stri
 from ...passes.fusion import data_operands, is_remap, shape_only
 from .elementwise import LOWER
 from .emitter import Emitter, const, mtype, rtype
-from .parallel import parallel_wrappers
+from . import threads
+from .parallel import parallel_wrappers, unit_wrappers
 from .reduce import gen_reduce
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 #: kernels the module builder writes itself (besides elementwise, reduction, GEMM and copies)
 BUILTIN_KERNELS = ("concat", "strided_slice_grad", "shape")
 BLAS_MIN_FLOPS = 1 << 15
+#: multiply-adds from which a 2-D GEMM is split over jitflow's threads (KernelGen._gemm_split)
+GEMM_SPLIT_MIN = 1 << 20
 #: op name -> generator ``fn(gen: KernelGen, op: Op)`` writing the whole kernel of an op that
 #: is always alone in its group (convolutions, pooling, softmax, ...); see lib/
 CUSTOM_KERNELS: dict = {}
@@ -147,6 +150,7 @@ class KernelGen:
         self._prologue: list[str] = []
         self.module_text: list[str] = []   # module-level lines a kernel needs (loop metadata)
         self.par_n: Optional[str] = None
+        self.par_units: Optional[tuple] = None     # (cap, dynamic, blas): parallel_units
         em = self.em
         em.label("body")
         getattr(self, f"gen_{self.k.kind}")()
@@ -162,7 +166,11 @@ class KernelGen:
         head = (f"define internal i32 @{name}({params}{sep}ptr noalias %prm{extra}) {attrs} {{\n"
                 f"entry:\n  %status = alloca i32\n  store i32 0, ptr %status\n")
         text = head + "\n".join(self._prologue) + "\n  br label %body\n" + em.text() + "\n}\n"
-        if self.par_n is not None:
+        if self.par_units is not None:
+            cap, dynamic, blas = self.par_units
+            text += unit_wrappers(self.k.name, self.par_n, cap, list(self.args.values()),
+                                  self._prologue, params, sep, dynamic, blas)
+        elif self.par_n is not None:
             text += parallel_wrappers(self.k.name, self.par_n, list(self.args.values()),
                                       self._prologue, params, sep)
         return text + "".join(line + "\n" for line in self.module_text)
@@ -264,11 +272,17 @@ class KernelGen:
         """Loop over the iteration space; ``body(idx, lin)``."""
         em = self.em
         shape = space.type.shape
+        rows = getattr(self, "ew_rows", None)
         if maps_flat:
             n = self.ref(numel_ref(self.table, space))
 
             def flat_body(idx):
                 body(None, idx[0])
+            if rows is not None:        # a GEMM block's epilogue: its rows only
+                w = self.ref(dim_ref(self.table, space, 1))
+                em.loops([em.op(f"mul i64 {rows[1]}, {w}")], flat_body,
+                         start=em.op(f"mul i64 {rows[0]}, {w}"))
+                return
             if self.k.kind == "ew" and self.par_n is None and self.mb.parallel:
                 # split over threads above PARALLEL_MIN elements: loop over [%lo, %hi)
                 self.par_n = n
@@ -285,6 +299,9 @@ class KernelGen:
         def nd_body(idx):
             lin = self.offset(IndexMap(ZERO, lin_strides), idx)
             body(idx, lin)
+        if rows is not None:            # a GEMM block's epilogue: its rows only
+            em.loops([rows[1]] + bounds[1:], nd_body, start=rows[0])
+            return
         em.loops(bounds, nd_body)
 
     def _flat_ok(self, space: Value, leaves: list[Value], outs: list[Value]) -> bool:
@@ -392,6 +409,14 @@ class KernelGen:
         op = self.k.ops[-1]
         CUSTOM_KERNELS[op.opname](self, op)
 
+    def parallel_units(self, n: str, cap: str, dynamic: bool, blas: bool) -> tuple[str, str]:
+        """Make this library kernel parallel over ``n`` work units (parallel.unit_wrappers):
+        its body does units [lo, hi) (returned), and when lo < 0 the serial step after the
+        parallel part, with hi threads having run. ``cap``: most threads the plan's
+        per-thread scratch holds."""
+        self.par_n, self.par_units = n, (cap, dynamic, blas)
+        return "%lo", "%hi"
+
     def out_ptr(self, v: Value) -> Optional[str]:
         """The output buffer of result ``v`` in this kernel, or None if nobody needs it."""
         b = self.mb.storage.get(id(v))
@@ -439,7 +464,13 @@ class KernelGen:
     def gen_gemm(self) -> None:
         mm = next(op for op in self.k.ops if op.opname == "matmul")
         cbuf = self.mb.storage[id(mm.result)]
+        self.ew_rows = None
+        if self._gemm_split(mm, cbuf):
+            return
         self._matmul(mm, cbuf)
+        self._gemm_epilogue(mm)
+
+    def _gemm_epilogue(self, mm: Op) -> None:
         root = self.k.ops[-1]
         if root is not mm:
             # epilogue: the matmul result is read back from the output buffer, in place
@@ -448,6 +479,57 @@ class KernelGen:
             self.k.ops = [op for op in full if op is not mm]
             self.gen_ew(space=root.results[0])
             self.k.ops = full
+
+    def _gemm_split(self, mm: Op, cbuf) -> bool:
+        """A large 2-D float GEMM split over jitflow's threads by blocks of rows of C
+        (``parallel_units``: each block a single-threaded BLAS call, then the epilogue on
+        those rows while they are in cache); False where it runs whole."""
+        from .jit import blas_threads_settable
+        a, b = mm.operands
+        c = mm.result
+        if len(c.type.shape) != 2 or not c.type.dtype.is_floating or not self.mb.parallel \
+                or not mb_have_blas() or not blas_threads_settable():
+            return False
+        dt, t = c.type.dtype, rtype(c.type.dtype)
+        ta, tb = mm.attrs["transpose_a"], mm.attrs["transpose_b"]
+        M, N = self.ref(dim_ref(self.table, c, 0)), self.ref(dim_ref(self.table, c, 1))
+        K = self.ref(dim_ref(self.table, a, 0 if ta else 1))
+        ai, ci = id(a), id(c)
+
+        def work(s):
+            m, n = s[ci]
+            return m * n * s[ai][0 if ta else 1]
+
+        def rows(s):   # about four blocks per thread, at least 16 rows each
+            return max(16, -(-s[ci][0] // (4 * max(1, threads.available_cpus()))))
+        cap = self.runtime_param(("gemm_cap", id(mm)), lambda s: 1 if work(s) < GEMM_SPLIT_MIN
+                                 else max(threads.available_cpus(), threads.fixed_threads() or 1))
+        mb = self.runtime_param(("gemm_rows", id(mm)), rows)
+        nun = self.runtime_param(("gemm_units", id(mm)), lambda s: -(-s[ci][0] // rows(s)))
+        lo, hi = self.parallel_units(nun, cap, True, True)
+        em = self.em
+        Lp, Lw, Lj = em.fresh("gpost"), em.fresh("gwork"), em.fresh("gend")
+        em(f"br i1 {em.op(f'icmp slt i64 {lo}, 0')}, label %{Lp}, label %{Lw}")
+        em.label(Lp)
+        em.br(Lj)
+        em.label(Lw)
+        r0 = em.op(f"mul i64 {lo}, {mb}")
+        r1a = em.op(f"mul i64 {hi}, {mb}")
+        r1 = em.op(f"select i1 {em.op(f'icmp slt i64 {r1a}, {M}')}, i64 {r1a}, i64 {M}")
+        m = em.op(f"sub i64 {r1}, {r0}")
+        pa, pb = self.ptr(self.mb._buffer_of(a)), self.ptr(self.mb._buffer_of(b))
+        pc = self.ptr(cbuf)
+        mt = mtype(dt)
+        A = em.op(f"getelementptr inbounds {mt}, ptr {pa}, i64 "
+                  f"{r0 if ta else em.op(f'mul i64 {r0}, {K}')}")
+        C = em.op(f"getelementptr inbounds {mt}, ptr {pc}, i64 {em.op(f'mul i64 {r0}, {N}')}")
+        self._gemm2d(dt, t, A, pb, C, m, N, K, ta, tb, lda=M if ta else K)
+        self.ew_rows = (r0, r1)
+        self._gemm_epilogue(mm)
+        self.ew_rows = None
+        em.br(Lj)
+        em.label(Lj)
+        return True
 
     def _matmul(self, mm: Op, cbuf) -> None:
         a, b = mm.operands
@@ -482,10 +564,13 @@ class KernelGen:
             self._gemm2d(dt, t, A, B, C, M, N, K, ta, tb)
         em.loops(batch, one)
 
-    def _gemm2d(self, dt: DType, t: str, A, B, C, M, N, K, ta, tb) -> None:
+    def _gemm2d(self, dt: DType, t: str, A, B, C, M, N, K, ta, tb, lda=None) -> None:
+        """C (M x N) = A @ B; ``lda``: A's row stride when A is a block of rows of a larger
+        matrix (default: M when transposed, else K)."""
         em = self.em
+        lda = lda or (M if ta else K)
         # strides of A(i,k), B(k,j)
-        sai, sak = (("1", M) if ta else (K, "1"))
+        sai, sak = (("1", lda) if ta else (lda, "1"))
         sbk, sbj = ((("1", K) if tb else (N, "1")))
         use_blas = dt.is_floating and mb_have_blas()
         if use_blas:
@@ -496,7 +581,6 @@ class KernelGen:
             em(f"br i1 {big}, label %{Lb}, label %{Ls}")
             em.label(Lb)
             fn = "jf_cblas_sgemm" if dt.short == "f32" else "jf_cblas_dgemm"
-            lda = M if ta else K
             ldb = K if tb else N
             em(f"call void @{fn}(i32 101, i32 {112 if ta else 111}, i32 {112 if tb else 111}, "
                f"i64 {M}, i64 {N}, i64 {K}, {t} {const(1.0, dt)}, ptr {A}, i64 {lda}, ptr {B}, "

@@ -26,7 +26,8 @@ from ...kernels.arena import assign_offsets
 from ...kernels.plan import aligned, live_ranges
 from ...kernels.shapes import run_shapes
 from . import threads
-from .cached import CacheKeyError, Layout, PlanRecord, check_hits, shape_key, uses_pools
+from .cached import (CacheKeyError, Layout, PlanRecord, check_hits, own_threads, shape_key,
+                     uses_pools)
 from .module import ModuleBuilder
 
 ENTRY = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p)
@@ -92,6 +93,9 @@ class LLVMExecutable:
         self.compile_seconds = compiled.seconds
         # calls OpenBLAS or OpenMP kernels: each shape plan tunes its thread count (threads.py)
         self.uses_pools = uses_pools(self._ir) if self._ir is not None else record.uses_pools
+        # its convolutions split over jitflow's threads: OpenBLAS stays at one (threads.py)
+        own = own_threads(self._ir) if self._ir is not None else record.own_threads
+        self.blas_threads = 1 if own else None
         self._entry = ENTRY(compiled.address("jf_entry"))
         self.errors = mb.errors if self._ir is not None else record.errors()
         self.n_params = len(f.params)
@@ -177,6 +181,17 @@ class LLVMExecutable:
     def buffers(self) -> list:
         return self.mb.buffers
 
+    def kernel_profile(self) -> list[tuple[str, int]]:
+        """(ops of the kernel, cycles summed over runs) per kernel, in run order; empty unless
+        compiled with JITFLOW_KERNEL_PROFILE=1 (module.kernel_profiling)."""
+        if "@jf_kprof" not in self.ir_text:
+            return []
+        n = len(self.mb.kernels)
+        addr = self.compiled.engine.get_global_value_address("jf_kprof")
+        counts = (ctypes.c_int64 * n).from_address(addr)
+        return [(" ".join(op.opname for op in k.ops) + f" [{k.ops[-1].loc.tf_name or ''}]",
+                 int(counts[i])) for i, k in enumerate(self.mb.kernels)]
+
     def close(self) -> None:
         """Release the native code now (Session.close calls this); a later run raises.
         Without it the code is released when the executable is garbage collected."""
@@ -255,7 +270,7 @@ class LLVMExecutable:
         plan.arg_objs = [None] * len(args)
         plan.bufs_ptr = plan.bufs.ctypes.data
         plan.prm_ptr = plan.prm.ctypes.data
-        plan.tuner = threads.tuner_for(self.uses_pools)
+        plan.tuner = threads.tuner_for(self.uses_pools, own=self.blas_threads == 1)
         return plan
 
     def _reference_error(self, args) -> None:
@@ -277,6 +292,41 @@ class LLVMExecutable:
             raise InvalidArgumentError(f"parameter {i} ({p.name or 'unnamed'}) of type {p.type} "
                                        f"cannot take an array of dtype {a.dtype}")
         return np.asarray(a, dtype=dt, order="C")
+
+    def _live_entry(self):
+        entry = self._entry
+        if entry is None:
+            raise RuntimeError("this llvm executable was closed (its Session was closed): "
+                               "its native code is released")
+        return entry
+
+    def _apply_threads(self, plan: _ShapePlan):
+        """Set the pools' thread count for a run of ``plan``; returns its tuner (None: the
+        count is fixed)."""
+        tuner = plan.tuner
+        if tuner is None:
+            if self.uses_pools:    # (fixed count) another executable may have changed it
+                threads.apply(threads.NUM_THREADS.value or 1, self.blas_threads)
+            return None
+        threads.apply(tuner.pick(), self.blas_threads)
+        return tuner
+
+    def _call(self, plan: _ShapePlan) -> int:
+        """One call of the entry with ``plan``'s tables (the caller holds the lock)."""
+        entry = self._live_entry()
+        tuner = self._apply_threads(plan)
+        if tuner is None:
+            return entry(plan.bufs_ptr, plan.prm_ptr)
+        t0 = perf_counter()
+        status = entry(plan.bufs_ptr, plan.prm_ptr)
+        tuner.record(perf_counter() - t0)
+        return status
+
+    def _raise(self, status: int, args) -> None:
+        msg = self.errors.message(status)
+        if status in self.errors.exact:
+            self._reference_error(args)
+        raise InvalidArgumentError(msg)
 
     def prepare_args(self, args: Sequence) -> Sequence[np.ndarray]:
         """The arguments as C-contiguous arrays of the parameters' dtypes (scalars and lists
@@ -323,23 +373,9 @@ class LLVMExecutable:
                     results.append(results[ref])
                 else:
                     results.append(self.result_buf[ref].array.reshape(shapes[ref]).copy())
-            entry = self._entry
-            if entry is None:
-                raise RuntimeError("this llvm executable was closed (its Session was closed): "
-                                   "its native code is released")
-            tuner = plan.tuner
-            if tuner is None:
-                status = entry(plan.bufs_ptr, plan.prm_ptr)
-            else:
-                threads.apply(tuner.pick())
-                t0 = perf_counter()
-                status = entry(plan.bufs_ptr, plan.prm_ptr)
-                tuner.record(perf_counter() - t0)
+            status = self._call(plan)
         if status:
-            msg = self.errors.message(status)
-            if status in self.errors.exact:
-                self._reference_error(args)
-            raise InvalidArgumentError(msg)
+            self._raise(status, args)
         if self._has_dups:
             for i, (_, _, _, dup) in enumerate(self._rprog):
                 if dup:
@@ -386,13 +422,8 @@ class LLVMExecutable:
                 src = (arr.ctypes.data, 0, 0)
             trips.copy((base, stride, mode), src, nbytes)
         with self._lock:
-            entry = self._entry
-            if entry is None:
-                raise RuntimeError("this llvm executable was closed (its Session was closed): "
-                                   "its native code is released")
-            tuner = plan.tuner
-            if tuner is not None:
-                threads.apply(tuner.pick())
+            self._live_entry()
+            tuner = self._apply_threads(plan)
             t0 = perf_counter()
             status, k = run_trips(self.compiled.address("jf_entry"), plan.bufs, plan.prm,
                                   trips, k0, kmax, pred)
@@ -421,23 +452,9 @@ class LLVMExecutable:
                 else:
                     copies = copies or []
                     copies.append((i, code, ref))
-            entry = self._entry
-            if entry is None:
-                raise RuntimeError("this llvm executable was closed (its Session was closed): "
-                                   "its native code is released")
-            tuner = plan.tuner
-            if tuner is None:
-                status = entry(plan.bufs_ptr, plan.prm_ptr)
-            else:
-                threads.apply(tuner.pick())
-                t0 = perf_counter()
-                status = entry(plan.bufs_ptr, plan.prm_ptr)
-                tuner.record(perf_counter() - t0)
+            status = self._call(plan)
             if status:
-                msg = self.errors.message(status)
-                if status in self.errors.exact:
-                    self._reference_error(args)
-                raise InvalidArgumentError(msg)
+                self._raise(status, args)
             for i, code, ref in copies or ():
                 if code == _R_ARG:
                     src = args[ref]

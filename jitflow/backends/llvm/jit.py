@@ -75,6 +75,14 @@ def _register_symbols() -> None:
                 _state["blas_core"] = None
             setter = lib.scipy_openblas_set_num_threads64_
             setter.argtypes = [ctypes.c_int]
+            # the parallel convolutions run OpenBLAS single-threaded inside their own threads
+            try:
+                getter = lib.scipy_openblas_get_num_threads64_
+                llvm.add_symbol("jf_blas_set_threads", ctypes.cast(setter, ctypes.c_void_p).value)
+                llvm.add_symbol("jf_blas_get_threads", ctypes.cast(getter, ctypes.c_void_p).value)
+                _state["blas_threads"] = True
+            except AttributeError:
+                _state["blas_threads"] = False
             try:
                 start = int(lib.scipy_openblas_get_num_threads64_())
             except AttributeError:
@@ -102,6 +110,11 @@ def _register_symbols() -> None:
 def have_openmp() -> bool:
     _init()
     return _state["openmp"] and threads.most_threads() > 1
+
+
+def blas_threads_settable() -> bool:
+    """Whether generated code can set OpenBLAS's thread count (jf_blas_set_threads)."""
+    return have_blas() and _state.get("blas_threads", False)
 
 
 def have_blas() -> bool:

@@ -199,6 +199,8 @@ declare void @GOMP_parallel(ptr, ptr, i32, i32)
 declare i32 @omp_get_thread_num()
 declare i32 @omp_get_num_threads()
 declare i32 @omp_get_max_threads()
+declare i32 @jf_blas_get_threads() nounwind
+declare void @jf_blas_set_threads(i32) nounwind
 declare void @jf_cblas_sgemm(i32, i32, i32, i64, i64, i64, float, ptr, i64, ptr, i64, float, ptr, i64)
 declare void @jf_cblas_dgemm(i32, i32, i32, i64, i64, i64, double, ptr, i64, ptr, i64, double, ptr, i64)
 """

@@ -4,6 +4,7 @@
 native entry ``jf_entry(bufs, params)`` calling them in order."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -26,6 +27,12 @@ class Kernel(plan.Kernel):
     name: str = ""
     text: str = ""
     args: list = field(default_factory=list)     # distinct Buffers, in argument order
+
+
+def kernel_profiling() -> bool:
+    """JITFLOW_KERNEL_PROFILE=1: the entry adds each kernel's cycles (rdtsc) to ``@jf_kprof``
+    (read by ``LLVMExecutable.kernel_profile``; for benchmarks/cnn_breakdown.py)."""
+    return os.environ.get("JITFLOW_KERNEL_PROFILE", "") not in ("", "0")
 
 
 class ModuleBuilder:
@@ -180,9 +187,16 @@ class ModuleBuilder:
         for b in self.buffers:
             p = em.op(f"getelementptr inbounds ptr, ptr %bufs, i64 {b.idx}", "bp")
             ptrs[b.idx] = em.op(f"load ptr, ptr {p}, align 8", "b")
-        for k in self.kernels:
+        prof = kernel_profiling()
+        for n, k in enumerate(self.kernels):
             args = ", ".join(f"ptr {ptrs[b.idx]}" for b in k.args)
+            if prof:
+                t0 = em.op("call i64 @llvm.readcyclecounter()", "t")
             st = em.op(f"call i32 @{k.name}({args}{', ' if args else ''}ptr %prm)", "st")
+            if prof:
+                dt = em.op(f"sub i64 {em.op('call i64 @llvm.readcyclecounter()', 't')}, {t0}")
+                slot = em.op(f"getelementptr inbounds i64, ptr @jf_kprof, i64 {n}")
+                em(f"atomicrmw add ptr {slot}, i64 {dt} monotonic")
             bad = em.op(f"icmp ne i32 {st}, 0")
             ok = em.fresh("ok")
             fail = em.fresh("fail")
@@ -191,6 +205,10 @@ class ModuleBuilder:
             em(f"ret i32 {st}")
             em.label(ok)
         em("ret i32 0")
-        return ("define i32 @jf_entry(ptr noalias %bufs, ptr noalias %prm) nounwind "
+        head = ""
+        if prof:
+            head = (f"@jf_kprof = global [{max(1, len(self.kernels))} x i64] zeroinitializer\n"
+                    "declare i64 @llvm.readcyclecounter()\n")
+        return head + ("define i32 @jf_entry(ptr noalias %bufs, ptr noalias %prm) nounwind "
                 "\"prefer-vector-width\"=\"512\" {\n"
                 + em.text() + "\n}\n")

@@ -14,11 +14,24 @@ less the other work the kernel reports runnable), and now and then one run tries
 count; the tuner keeps whichever was faster lately. Trials grow rarer while they lose (every
 4 runs at first, at most every 1,024) and never ask for threads that other work is using, so
 a loaded machine pays little for them, and the choice follows the load when it changes.
+An executable whose heavy kernels run on jitflow's own threads (convolutions and large GEMMs
+split into work units that passive threads take one at a time, OpenBLAS single-threaded
+inside: lib/conv_gemm.py, compiler.KernelGen._gemm_split) does not collapse when a thread is
+held off its core, so its tuner's trials go to every CPU and back to one whatever the load
+(it still starts at the threads free now). Measured on the MNIST CNN step: with two CPU
+burners 2 threads took 45 ms, 1 thread 49 ms (OpenBLAS's own 2 threads: 250 ms); under
+another machine load (other test suites) 1 thread 39 ms, 2 threads 52 ms: so it measures.
 ``JITFLOW_NUM_THREADS=n`` fixes the count (no tuning; 1 also compiles no OpenMP kernels).
 
 The count is process-wide state of both pools (``jf_num_threads``, read by the OpenMP
 kernels, and OpenBLAS's own setting, which NumPy's matmul shares); it is set only when it
-changes. Limits set outside jitflow are kept: OpenBLAS's count at start (OPENBLAS_NUM_THREADS,
+changes. An executable whose convolutions run on jitflow's own threads (each calling
+OpenBLAS single-threaded: lib/conv_gemm.py) runs with OpenBLAS at one thread throughout: an
+OpenBLAS worker left spinning after a multi-threaded GEMM (its threads busy-wait for the next
+call before they sleep) takes a core from those threads, measured on the MNIST CNN step as
+30-32 ms against 17-18 ms with OpenBLAS kept at one thread (2 threads, benchmarks/
+cnn_breakdown.py).
+Limits set outside jitflow are kept: OpenBLAS's count at start (OPENBLAS_NUM_THREADS,
 OMP_NUM_THREADS) caps it, and the OpenMP kernels also take the calling thread's OpenMP limit
 (a data-parallel replica's, distributed/threads.py).
 """
@@ -33,7 +46,7 @@ from typing import Callable, Optional
 
 #: the thread count the OpenMP kernels read (an external global of every module)
 NUM_THREADS = ctypes.c_int32(0)
-_applied = [0]
+_applied: list = [None]     # (OpenMP count, OpenBLAS count) last applied
 _blas_set: list[Optional[Callable[[int], None]]] = [None]
 _blas_cap = [0]       # OpenBLAS's thread count before jitflow set one (0: unknown)
 _lock = threading.Lock()
@@ -87,17 +100,19 @@ def set_blas_setter(fn: Optional[Callable[[int], None]], current: int = 0) -> No
     _blas_cap[0] = max(0, int(current))
 
 
-def apply(n: int) -> None:
-    """Make both pools use ``n`` threads (a no-op when they already do)."""
-    if _applied[0] == n:
+def apply(n: int, blas: Optional[int] = None) -> None:
+    """Make the OpenMP kernels use ``n`` threads and OpenBLAS ``blas`` (default ``n``); a
+    no-op when they already do."""
+    want = (n, blas or n)
+    if _applied[0] == want:
         return
     with _lock:
-        if _applied[0] == n:
+        if _applied[0] == want:
             return
         NUM_THREADS.value = n
         if _blas_set[0] is not None:
-            _blas_set[0](n)
-        _applied[0] = n
+            _blas_set[0](want[1])
+        _applied[0] = want
 
 
 def runnable_others() -> Optional[int]:
@@ -129,10 +144,11 @@ class ThreadTuner:
 
     FIRST_GAP, MAX_GAP, WINDOW, WIN = 4, 1024, 5, 0.95
 
-    __slots__ = ("most", "cur", "recent", "gap", "countdown", "trial")
+    __slots__ = ("most", "cur", "recent", "gap", "countdown", "trial", "own")
 
-    def __init__(self, most: int) -> None:
+    def __init__(self, most: int, own: bool = False) -> None:
         self.most = most
+        self.own = own
         self.cur = free_threads(most)
         self.recent: dict[int, list] = {}
         self.gap = self.countdown = self.FIRST_GAP
@@ -144,6 +160,8 @@ class ThreadTuner:
         return self.cur
 
     def _candidate(self) -> Optional[int]:
+        if self.own:   # passive threads taking units one at a time: every count is safe
+            return 1 if self.cur > 1 else self.most
         free = free_threads(self.most)
         if free != self.cur:
             return free
@@ -178,9 +196,14 @@ class ThreadTuner:
         self.trial = None
 
 
-def tuner_for(uses_pools: bool) -> Optional[ThreadTuner]:
+def tuner_for(uses_pools: bool, own: bool = False) -> Optional[ThreadTuner]:
     """A tuner for a plan of an executable that calls a pool (None: nothing to tune; with
-    JITFLOW_NUM_THREADS the count is applied once and fixed)."""
+    JITFLOW_NUM_THREADS the count is applied once and fixed). ``own``: the executable's
+    heavy kernels run on jitflow's threads (OpenBLAS single-threaded inside them), which wait
+    passively and take work units one at a time, so a busy machine slows them without a
+    collapse: trials alternate between every CPU the process may use and one thread, even
+    where other work runs (the kernel's scheduler shares CPU time per thread, so on a loaded
+    machine two threads may get more of it than one)."""
     if not uses_pools:
         return None
     fixed = fixed_threads()
@@ -191,4 +214,4 @@ def tuner_for(uses_pools: bool) -> Optional[ThreadTuner]:
     if most == 1:
         apply(1)
         return None
-    return ThreadTuner(most)
+    return ThreadTuner(most, own)

@@ -1,5 +1,7 @@
 """The llvm backend's library kernels (``CUSTOM_KERNELS``: one op per kernel), one module
-per family: conv, pool, softmax, classify, movement; ``ir`` is the loop-nest builder they use.
+per family: conv (geometry, direct loop nests, im2col) with conv_gemm (the kernels: strategy,
+GEMM chunks, fused epilogue, parallel work units), bias_grad (relu_bias_grad), pool, softmax,
+classify, movement; ``ir`` is the loop-nest builder they use.
 The NN ops' elementwise lowerings live in the scalar table (``elementwise.py``).
 
 Elementwise (``LOWER``, fused with their neighbours by the fusion pass): elu, leaky_relu,
@@ -21,8 +23,9 @@ innermost and contiguous so the innermost loops vectorize:
   MNIST CNN shapes (one thread, this machine): 3x3x1 -> 32 (conv1) direct 0.47 ms vs GEMM
   0.68 ms forward and 0.59 vs 1.03 ms filter backprop; 3x3x32 -> 64 stride 2 (conv2) GEMM
   ~7.0 ms vs direct 7.6-8.3 ms forward, 7.2-7.7 vs 10.2-11.4 ms input backprop, 7.2 vs
-  11.3-12.3 ms filter backprop (and only the GEMM uses the second core). So: direct when
-  there are at most 4 input channels, else GEMM (``JITFLOW_CONV=direct|gemm`` forces one).
+  11.3-12.3 ms filter backprop. So: direct when there are at most 4 input channels, else GEMM
+  (``JITFLOW_CONV=direct|gemm`` forces one). Both run on jitflow's threads (conv_gemm.py:
+  GEMM chunks or images as work units; the direct filter backprop is still serial).
 * max_pool / avg_pool and their gradients, max_pool_grad_grad: loops over each window's valid
   taps (the range is clipped, so padding costs nothing), channels innermost. The max-pool
   gradients find each window's first maximum per channel (NaN wins, as in the reference) in two
@@ -45,4 +48,5 @@ loop with gathers and scatters (a bias_add over (100, 28, 28, 32) took 4 ms inst
 """
 from __future__ import annotations
 
-from . import classify, conv, movement, pool, scan, softmax  # noqa: F401  (register the kernels)
+from . import (bias_grad, classify, conv, conv_gemm, movement, pool, scan,  # noqa: F401
+               softmax)  # (register the kernels)

@@ -1,18 +1,18 @@
-"""conv2d and its backprops: a direct loop nest or im2col chunks + BLAS GEMM (see the
-package docstring for the choice)."""
+"""conv2d and its backprops: the geometry, the direct loop nests, im2col and the GEMM call
+(conv_gemm.py holds the kernels: strategy, GEMM chunks, epilogue, threads; see the package
+docstring for the choice)."""
 from __future__ import annotations
 
 import os
 from typing import Callable
 
-import numpy as np
 
 
 from ....ir.core import Op, Value
 from ....ir.dtypes import DType, float64
 from ....ops.window import window_geometry
-from ..accum import SUM_BLOCK, narrow, widen
-from ..compiler import CUSTOM_KERNELS, mb_have_blas
+from ..accum import SUM_BLOCK, widen
+from ..compiler import mb_have_blas
 from ..emitter import const, rtype
 from .ir import _IR, _dims, _numel, _ptr, _reader, _zero, _is_int
 
@@ -136,9 +136,11 @@ def _strategy(gen, cv: _Conv, which: str) -> str:
     return choice
 
 
-def _chunking(gen, op: Op, cv: _Conv, x: Value, w: Value, y: Value) -> tuple[str, Callable]:
-    """Output rows per im2col chunk (units of OW pixels: a static int or a run-time parameter)
-    and the scratch size function (both from the budget as it is at compile time)."""
+def _chunking(gen, op: Op, cv: _Conv, x: Value, w: Value, y: Value
+              ) -> tuple[str, Callable, Callable]:
+    """Output rows per im2col chunk (units of OW pixels: a static int or a run-time parameter),
+    the scratch size function and the rows function of shapes (all from the budget as it is
+    at compile time)."""
     isz = cv.dt.np.itemsize
     budget = IM2COL_BYTES
 
@@ -153,19 +155,7 @@ def _chunking(gen, op: Op, cv: _Conv, x: Value, w: Value, y: Value) -> tuple[str
         ru = str(units(int(cv.N), int(cv.OH), int(cv.OW), int(cv.K))[0])
     else:
         ru = gen.runtime_param(("im2col_units", id(op)), lambda s: from_shapes(s)[0])
-    return ru, lambda s: from_shapes(s)[0] * from_shapes(s)[1]
-
-
-def _chunks(ir: _IR, cv: _Conv, ru: str, body: Callable[[str, str], None]) -> None:
-    """body(u0, nu) per chunk of nu output rows (u = n * OH + oh) starting at u0."""
-    U = ir.mul(cv.N, cv.OH)
-    nch = ir.div(ir.add(U, ir.sub(ru, "1")), ru)
-
-    def chunk(ch):
-        u0 = ir.mul(ch, ru)
-        nu = ir.sub(ir.smin(ir.add(u0, ru), U), u0)
-        body(u0, nu)
-    ir.loop(nch, chunk)
+    return ru, lambda s: from_shapes(s)[0] * from_shapes(s)[1], lambda s: from_shapes(s)[0]
 
 
 def _rows_of_chunk(ir: _IR, cv: _Conv, u0: str, nu: str, body) -> None:
@@ -225,9 +215,9 @@ def _taps(ir: _IR, cv: _Conv, n: str, h0: str, w0: str, body) -> None:
     ir.range(khlo, khhi, th)
 
 
-def _out_pixels(ir: _IR, cv: _Conv, body, row_done=None) -> None:
-    """body(n, h0, w0, yb) for every output pixel; yb = offset of y[n,oh,ow,0];
-    row_done(n, oh) after each output row."""
+def _out_pixels(ir: _IR, cv: _Conv, body, row_done=None, images=None) -> None:
+    """body(n, h0, w0, yb) for every output pixel (of the images [lo, hi) = ``images``, all
+    by default); yb = offset of y[n,oh,ow,0]; row_done(n, oh) after each output row."""
     def nh(idx):
         n, oh = idx
         h0 = ir.sub(ir.mul(oh, cv.sh), cv.PT)
@@ -239,30 +229,18 @@ def _out_pixels(ir: _IR, cv: _Conv, body, row_done=None) -> None:
         ir.loop(cv.OW, pw)
         if row_done is not None:
             row_done(n, oh)
-    ir.loops([cv.N, cv.OH], nh)
-
-
-def _conv2d(gen, op: Op) -> None:
-    x, w = op.operands
-    y = op.result
-    yp = gen.out_ptr(y)
-    if yp is None:
+    if images is None:
+        ir.loops([cv.N, cv.OH], nh)
         return
-    ir = _IR(gen)
-    cv = _Conv(gen, op, x, w, y)
+    ir.range(images[0], images[1], lambda n: ir.loop(cv.OH, lambda oh: nh([n, oh])))
+
+
+def _conv2d_direct(gen, op: Op, ir: _IR, cv: _Conv, yp: str, epi=None, images=None) -> None:
+    """The direct loop nest of a (fused) conv2d over ``images`` (all by default);
+    ``epi(ir, ptr, 1)`` finishes each output pixel (bias, activation) while its channels are
+    in registers or L1."""
+    x, w = op.operands[:2]
     dt = cv.dt
-    if _strategy(gen, cv, "fwd") == "gemm":
-        xp, wp = _ptr(gen, x), _ptr(gen, w)
-        ru, nbytes = _chunking(gen, op, cv, x, w, y)
-        col = gen.scratch(nbytes)
-
-        def chunk(u0, nu):
-            _im2col(ir, cv, xp, col, u0, nu)
-            rows = ir.mul(nu, cv.OW)
-            cp = ir.gep(dt, yp, ir.mul(u0, cv.OW, cv.O))
-            _gemm(ir, dt, False, False, rows, cv.O, cv.K, col, cv.K, wp, cv.O, cp, cv.O, 0.0)
-        _chunks(ir, cv, ru, chunk)
-        return
     rx, rw = _reader(gen, x), _reader(gen, w)
 
     def pixel(n, h0, w0, yb):
@@ -281,44 +259,15 @@ def _conv2d(gen, op: Op) -> None:
                 ir.loop(cv.O, oc)
             ir.loop(cv.C, ch)
         _taps(ir, cv, n, h0, w0, tap)
-    _out_pixels(ir, cv, pixel)
+        if epi is not None:
+            epi(ir, ir.gep(dt, yp, yb), "1")
+    _out_pixels(ir, cv, pixel, images=images)
 
 
-def _conv2d_backprop_input(gen, op: Op) -> None:
+def _conv2d_backprop_input_direct(gen, op: Op, ir: _IR, cv: _Conv, dp: str) -> None:
     g, w, like = op.operands
-    dx = op.result
-    dp = gen.out_ptr(dx)
-    if dp is None:
-        return
-    ir = _IR(gen)
-    cv = _Conv(gen, op, like, w, g)
     dt = cv.dt
-    ir.fill(dt, dp, _numel(ir, gen, dx), _zero(dt))
-    if _strategy(gen, cv, "bpi") == "gemm":
-        gp, wp = _ptr(gen, g), _ptr(gen, w)
-        ru, nbytes = _chunking(gen, op, cv, like, w, g)
-        col = gen.scratch(nbytes)
-
-        def chunk(u0, nu):
-            rows = ir.mul(nu, cv.OW)
-            ap = ir.gep(dt, gp, ir.mul(u0, cv.OW, cv.O))
-            # dcols (rows x K) = g_chunk (rows x O) @ w^T (O x K)
-            _gemm(ir, dt, False, True, rows, cv.K, cv.O, ap, cv.O, wp, cv.O, col, cv.K, 0.0)
-
-            def row(r, n, h0, w0):
-                cb = ir.mul(r, cv.K)
-
-                def tap(kh, kw, xb):
-                    cbk = ir.add(cb, ir.mul(ir.add(ir.mul(kh, cv.KW), kw), cv.C))
-
-                    def c_(c):
-                        o = ir.add(xb, c)
-                        ir.st(dt, ir.fadd(dt, ir.ld(dt, dp, o), ir.ld(dt, col, ir.add(cbk, c))), dp, o)
-                    ir.vloop(cv.C, c_)
-                _taps(ir, cv, n, h0, w0, tap)
-            _rows_of_chunk(ir, cv, u0, nu, row)
-        _chunks(ir, cv, ru, chunk)
-        return
+    ir.fill(dt, dp, _numel(ir, gen, op.result), _zero(dt))
     rg, rw = _reader(gen, g), _reader(gen, w)
     acc = ir.local(rtype(dt))
 
@@ -342,29 +291,17 @@ def _conv2d_backprop_input(gen, op: Op) -> None:
     _out_pixels(ir, cv, pixel)
 
 
-def _conv2d_backprop_filter(gen, op: Op) -> None:
+def _bpf_direct_images(gen, op: Op, ir: _IR, cv: _Conv, dw32: str, acc: str, lo: str,
+                       hi: str) -> None:
+    """The direct filter gradient's terms of images [lo, hi): the sum over their output
+    pixels, blocked (accum.py): ``dw32`` holds the float32 sum of about SUM_BLOCK pixels'
+    terms (whole output rows), flushed into the float64 accumulator ``acc`` (both K*O,
+    zeroed here)."""
     x, g, like = op.operands
-    dw = op.result
-    dwp = gen.out_ptr(dw)
-    if dwp is None:
-        return
-    ir = _IR(gen)
-    cv = _Conv(gen, op, x, like, g)
     dt = cv.dt
-    ir.fill(dt, dwp, ir.mul(cv.K, cv.O), _zero(dt))
-    if _strategy(gen, cv, "bpf") == "gemm":
-        xp, gp = _ptr(gen, x), _ptr(gen, g)
-        ru, nbytes = _chunking(gen, op, cv, x, like, g)
-        col = gen.scratch(nbytes)
-
-        def chunk(u0, nu):
-            _im2col(ir, cv, xp, col, u0, nu)
-            rows = ir.mul(nu, cv.OW)
-            bp = ir.gep(dt, gp, ir.mul(u0, cv.OW, cv.O))
-            # dw (K x O) += cols^T (K x rows) @ g_chunk (rows x O)
-            _gemm(ir, dt, True, False, cv.K, cv.O, rows, col, cv.K, bp, cv.O, dwp, cv.O, 1.0)
-        _chunks(ir, cv, ru, chunk)
-        return
+    nw = ir.mul(cv.K, cv.O)
+    ir.fill(dt, dw32, nw, _zero(dt))
+    ir.fill(float64, acc, nw, "0.0")
     rx, rg = _reader(gen, x), _reader(gen, g)
 
     def pixel(n, h0, w0, gb):
@@ -377,39 +314,23 @@ def _conv2d_backprop_filter(gen, op: Op) -> None:
 
                 def oc(o):
                     wo = ir.add(wr, o)
-                    ir.st(dt, ir.fma(dt, ir.ld(dt, dwp, wo), xv, rg(ir.add(gb, o))), dwp, wo)
+                    ir.st(dt, ir.fma(dt, ir.ld(dt, dw32, wo), xv, rg(ir.add(gb, o))), dw32, wo)
                 ir.loop(cv.O, oc)
             ir.loop(cv.C, ch)
         _taps(ir, cv, n, h0, w0, tap)
-    if dt.short != "f32":
-        _out_pixels(ir, cv, pixel)
-        return
-    # the sum over every output pixel, blocked (accum.py): dw holds the float32 sum of about
-    # SUM_BLOCK pixels' terms (whole output rows), flushed into a float64 accumulator
-    nw = ir.mul(cv.K, cv.O)
-    acc = gen.scratch(lambda s, wi=id(dw): 8 * max(1, int(np.prod(s[wi], dtype=np.int64))))
-    ir.fill(float64, acc, nw, "0.0")
     rows = gen.runtime_param(("bpf_rows", id(op)), lambda s, gi=id(g): max(
         1, SUM_BLOCK // max(1, int(s[gi][2]))))
 
     def flush():
         def f(i):
             a = ir.ld(float64, acc, i)
-            ir.st(float64, ir.em.op(f"fadd double {a}, {widen(ir.em, dt, ir.ld(dt, dwp, i))}"),
+            ir.st(float64, ir.em.op(f"fadd double {a}, {widen(ir.em, dt, ir.ld(dt, dw32, i))}"),
                   acc, i)
-            ir.st(dt, _zero(dt), dwp, i)
+            ir.st(dt, _zero(dt), dw32, i)
         ir.vloop(nw, f)
 
     def row_done(n, oh):
-        r = ir.add(ir.mul(n, cv.OH), oh, "1")
-        ir.if_(ir.or_(ir.cmp("eq", ir.rem(r, rows), "0"), ir.cmp("eq", r, ir.mul(cv.N, cv.OH))),
-               flush)
-    _out_pixels(ir, cv, pixel, row_done)
-    ir.vloop(nw, lambda i: ir.st(dt, narrow(ir.em, dt, ir.ld(float64, acc, i)), dwp, i))
-
-
-CUSTOM_KERNELS.update({
-    "conv2d": _conv2d,
-    "conv2d_backprop_input": _conv2d_backprop_input,
-    "conv2d_backprop_filter": _conv2d_backprop_filter,
-})
+        r = ir.add(ir.mul(ir.sub(n, lo), cv.OH), oh, "1")
+        last = ir.mul(ir.sub(hi, lo), cv.OH)
+        ir.if_(ir.or_(ir.cmp("eq", ir.rem(r, rows), "0"), ir.cmp("eq", r, last)), flush)
+    _out_pixels(ir, cv, pixel, row_done, images=(lo, hi))

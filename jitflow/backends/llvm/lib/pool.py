@@ -6,10 +6,13 @@ import numpy as np
 
 from ....ir.core import Op, Value
 from ....ir.dtypes import DType
+from .. import threads
 from ..compiler import CUSTOM_KERNELS
 from ..emitter import const, rtype
+from ..parallel import PARALLEL_MIN
 from .ir import _IR, _dims, _numel, _reader, _zero
 from .conv import _Conv, _krange, _out_pixels, _pad_before, _taps
+from .conv_gemm import _run_units
 
 
 class _Pool(_Conv):
@@ -52,6 +55,8 @@ def _pool_forward(gen, op: Op, average: bool) -> None:
     rx = _reader(gen, x)
     combine = ir.fadd if average else ir.vmax
 
+    nimg, cap, _ = _image_units(gen, op, x)
+
     def pixel(n, h0, w0, yb):
         ir.fill(dt, ir.gep(dt, yp, yb), pl.C, _zero(dt) if average else _lowest(dt))
 
@@ -68,7 +73,9 @@ def _pool_forward(gen, op: Op, average: bool) -> None:
                 o = ir.add(yb, c)
                 ir.st(dt, ir.fdiv(dt, ir.ld(dt, yp, o), cnt), yp, o)
             ir.vloop(pl.C, div)
-    _out_pixels(ir, pl, pixel)
+    _run_units(gen, ir, nimg, cap, True,
+               lambda lo, hi, tid: _out_pixels(ir, pl, pixel, images=(lo, hi)),
+               lambda nt: None, blas=False)
 
 
 def _max_pool(gen, op: Op) -> None:
@@ -135,7 +142,22 @@ def _argmax_window(gen, ir: _IR, pl: _Pool, rx, n, h0, w0, best: str, arg: str) 
     _taps(ir, pl, n, h0, w0, tap)
 
 
+def _image_units(gen, op: Op, x: Value):
+    """(images, thread cap, cap value function) for a pooling kernel split over images on
+    jitflow's threads (conv_gemm._run_units): one thread below PARALLEL_MIN elements."""
+    xi = id(x)
+
+    def cap_fn(s):
+        if int(np.prod(s[xi], dtype=np.int64)) < PARALLEL_MIN:
+            return 1
+        return max(threads.available_cpus(), threads.fixed_threads() or 1)
+    n = gen.runtime_param(("pool_images", id(op)), lambda s: s[xi][0])
+    return n, gen.runtime_param(("pool_cap", id(op)), cap_fn), cap_fn
+
+
 def _max_pool_grad(gen, op: Op) -> None:
+    """Each image by one thread: its input-gradient rows are zero-filled and scattered into
+    by it alone (windows never cross images)."""
     x, g = op.operands
     dp = gen.out_ptr(op.result)
     if dp is None:
@@ -144,23 +166,30 @@ def _max_pool_grad(gen, op: Op) -> None:
     pl = _Pool(gen, op, x, g)
     dt = pl.dt
     rx, rg = _reader(gen, x), _reader(gen, g)
-    ir.fill(dt, dp, _numel(ir, gen, x), _zero(dt))
     isz = dt.np.itemsize
-    best = gen.scratch(lambda s, xi=id(x): s[xi][3] * isz)
-    arg = gen.scratch(lambda s, xi=id(x): s[xi][3] * 8)
+    nimg, cap, cap_fn = _image_units(gen, op, x)
+    best = gen.scratch(lambda s, xi=id(x): s[xi][3] * isz * cap_fn(s))
+    arg = gen.scratch(lambda s, xi=id(x): s[xi][3] * 8 * cap_fn(s))
+    img = ir.mul(pl.H, pl.W, pl.C)
 
-    def pixel(n, h0, w0, gb):
-        _argmax_window(gen, ir, pl, rx, n, h0, w0, best, arg)
+    def body(lo, hi, tid):
+        mybest = ir.gep(dt, best, ir.mul(tid, pl.C))
+        myarg = ir.gep_i64(arg, ir.mul(tid, pl.C))
+        ir.fill(dt, ir.gep(dt, dp, ir.mul(lo, img)), ir.mul(ir.sub(hi, lo), img), _zero(dt))
 
-        def tap(kh, kw, xb):
-            def c_(c):
-                o = ir.add(xb, c)
-                hit = ir.em.op(f"icmp eq i64 {ir.get('i64', ir.gep_i64(arg, c))}, {xb}")
-                add = ir.sel(hit, rtype(dt), rg(ir.add(gb, c)), _zero(dt))
-                ir.st(dt, ir.fadd(dt, ir.ld(dt, dp, o), add), dp, o)
-            ir.vloop(pl.C, c_)
-        _taps(ir, pl, n, h0, w0, tap)
-    _out_pixels(ir, pl, pixel)
+        def pixel(n, h0, w0, gb):
+            _argmax_window(gen, ir, pl, rx, n, h0, w0, mybest, myarg)
+
+            def tap(kh, kw, xb):
+                def c_(c):
+                    o = ir.add(xb, c)
+                    hit = ir.em.op(f"icmp eq i64 {ir.get('i64', ir.gep_i64(myarg, c))}, {xb}")
+                    add = ir.sel(hit, rtype(dt), rg(ir.add(gb, c)), _zero(dt))
+                    ir.st(dt, ir.fadd(dt, ir.ld(dt, dp, o), add), dp, o)
+                ir.vloop(pl.C, c_)
+            _taps(ir, pl, n, h0, w0, tap)
+        _out_pixels(ir, pl, pixel, images=(lo, hi))
+    _run_units(gen, ir, nimg, cap, True, body, lambda nt: None, blas=False)
 
 
 def _max_pool_grad_grad(gen, op: Op) -> None:
