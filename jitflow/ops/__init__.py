@@ -3,5 +3,5 @@
 One module per family; each op's whole story (attributes, type rule, reference, gradient,
 traits) is one ``defop`` record in its family's module."""
 from . import (activations, array, classify, control, conv, debug, elementwise, gather,  # noqa: F401
-               gradients, host, indexing, layout, linalg, math_unary, pool, random, reduce,
+               gradients, host, indexing, layout, linalg, linalg_solve, math_unary, pool, random, reduce,
                reduce_extra, scan, softmax, transfer, complex_ops)

@@ -32,10 +32,7 @@ WHY = {
     "tf.nn.nce_loss": "it needs a seeded candidate sampler op, not there yet",
     "tf.nn.sampled_softmax_loss": "it needs a seeded candidate sampler op, not there yet",
 }
-for _n in ("matrix_inverse", "matrix_determinant", "cholesky", "matrix_solve"):
-    WHY.setdefault(f"tf.{_n}", _OPS)
-    WHY.setdefault(f"tf.math.{_n}", _OPS)
-for _n in ("inv", "det", "cholesky", "solve", "qr", "svd", "eigh", "logdet"):
+for _n in ("qr", "svd", "eigh", "logdet"):
     WHY.setdefault(f"tf.linalg.{_n}", _OPS)
 
 
