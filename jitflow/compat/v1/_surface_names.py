@@ -18,6 +18,8 @@ from ...frontend import image as _image
 from ...frontend import image_color as _color
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
+from ...frontend import candidate_sampling as _cs
+from ...frontend import sampled_losses as _sl
 from ...frontend import metrics as _metrics
 from ...frontend import schedules as _schedules
 from ...frontend import sort_ops as S
@@ -80,6 +82,9 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
         "confusion_matrix", "cumsum", "cumprod", "count_nonzero")})
     _set(tf, matrix_inverse=_la.matrix_inverse, matrix_determinant=_la.matrix_determinant,
          cholesky=_la.cholesky, matrix_solve=_la.matrix_solve)
+    _set(ns(tf, "nn"), nce_loss=_sl.nce_loss, sampled_softmax_loss=_sl.sampled_softmax_loss,
+         **{n: getattr(_cs, n) for n in _cs.__all__})
+    _set(ns(tf, "random"), **{n: getattr(_cs, n) for n in _cs.__all__})
     _set(ns(tf, "linalg"), inv=_la.matrix_inverse, det=_la.matrix_determinant,
          cholesky=_la.cholesky, solve=_la.matrix_solve)
     _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=A.diag_part,
