@@ -4,8 +4,8 @@ MatrixInverse, MatrixDeterminant, Cholesky and MatrixSolve.
 
 Their gradients are built from IR ops (matmul, transpose, these ops themselves). No native
 backend has a kernel for them yet (a pivoting factorization per matrix is a library kernel
-still to write): on llvm a Function holding one runs on the reference interpreter with a
-warning naming the op, cuda refuses it."""
+still to write): a Session places them on the host device (runtime/placement.py), where the
+reference interpreter runs them between the backend's native segments."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,10 +15,9 @@ from ..ir.opdef import Attr, defop
 from ..ir.types import ShapeMismatch, TensorType
 from .common import require_dtype, require_same_dtype
 
-_NO_KERNEL = ("a batched LU/Cholesky factorization kernel is not written yet: a Function "
-              "using it runs on the reference interpreter")
-_UNLOWERED = {"llvm": _NO_KERNEL + " (with a warning naming the op)",
-              "cuda": _NO_KERNEL + " (cuda refuses it with UnsupportedOp)"}
+_NO_KERNEL = ("a batched LU/Cholesky factorization kernel is not written yet: a Session runs "
+              "the op on the host (reference interpreter) between native segments")
+_UNLOWERED = {"llvm": _NO_KERNEL, "cuda": _NO_KERNEL}
 
 
 def _square(t: TensorType, what: str) -> None:
