@@ -81,6 +81,8 @@ def _compute_sampled_logits(weights, biases, labels, inputs, num_sampled, num_cl
                                           for v in sampled_values)
     if sampled.dtype is not int64:
         sampled = M.cast(sampled, int64)
+    true_count, sampled_count = (c if c.dtype is x.dtype else M.cast(c, x.dtype)
+                                 for c in (true_count, sampled_count))
     dim = x.shape.dims[-1] if x.shape.dims else None
     if dim is None:
         raise ValueError(f"inputs must be [batch, dim] with dim known, got {x.shape}")
