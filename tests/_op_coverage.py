@@ -17,7 +17,8 @@ FAMILY_TESTS = {**{m: NN_TESTS for m in NN_MODULES},
                 "jitflow.ops.transfer": ("test_cuda_placement.py",),
                 "jitflow.ops.control": ("test_control_flow_ir.py",),
                 "jitflow.ops.host": ("test_host_callbacks.py", "test_data_dependent_shapes.py"),
-                "jitflow.ops.complex_ops": ("test_dtypes_narrow.py",)}
+                "jitflow.ops.complex_ops": ("test_dtypes_narrow.py",),
+                "jitflow.ops.linalg_solve": ("test_linalg_solve.py",)}
 
 
 def assert_tested_by_family(name: str, family: str) -> None:

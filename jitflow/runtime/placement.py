@@ -18,7 +18,10 @@ the Session asks ``Placer`` where each op of the run goes:
 
 Host callbacks (ops of kind ``host``: ``py_call`` for tf.py_func and tf.Print) always go to
 the ``host`` device: host memory like the CPU (no copies between the two), run by the reference
-interpreter between the compiled segments around it.
+interpreter between the compiled segments around it. So does a library op whose record
+declares no lowering on the backend its device would use (``unlowered_on``: the dense linear
+algebra of ops/linalg_solve.py): only that op runs on the reference interpreter, the segments
+around it stay native (llvm and cuda alike).
 
 When a run's ops all land on one device the Session compiles one executable with that
 device's backend. Otherwise ``compile_partitioned`` splits the (autodiffed, simplified)
@@ -71,6 +74,13 @@ HOST = Device("host", 0)
 
 def is_host_op(opname: str) -> bool:
     return OPS[opname].kind == "host"
+
+
+def host_fallback(opname: str, backend: str) -> bool:
+    """A library op that ``backend`` has no lowering for: placed on the host device, run by
+    the reference interpreter between the backend's compiled segments."""
+    d = OPS[opname]
+    return d.kind == "library" and backend in d.unlowered_on
 
 
 def parse_device(spec: Any) -> Optional[Device]:
@@ -154,6 +164,10 @@ class Placer:
         scope of the ``gradients`` op that created it."""
         if is_host_op(op.opname):
             return HOST
+        dev = self._ir_device(op, names, graph)
+        return HOST if host_fallback(op.opname, backend_for(dev, self)) else dev
+
+    def _ir_device(self, op: Op, names: dict[str, Device], graph) -> Device:
         t = op.loc.tf_name
         if t in names:
             return names[t]

@@ -410,13 +410,17 @@ class Session:
         own backend should run everything."""
         from .compile import Compiled, fire_compile_hooks, run_pipeline
         from .placement import (HostArgs, Placer, backend_for, compile_partitioned,
-                                device_passes, is_host_op, ops_by_device, parse_device,
+                                device_passes, host_fallback, is_host_op, ops_by_device,
+                                parse_device,
                                 pre_placement_passes, single_device)
         fops = low.graph_ops        # needed_ops(tensors, targets, fed): computed by graph_to_ir
         placer = Placer(self)
         explicit = any(parse_device(op.device) is not None for op in fops)
         # host callbacks (tf.py_func, tf.Print) split the run like a device scope does
         explicit = explicit or any(op.ir_op is not None and is_host_op(op.ir_op) for op in fops)
+        # so do library ops the backend does not lower (run on the host between its segments)
+        explicit = explicit or any(op.ir_op is not None and host_fallback(op.ir_op, b)
+                                   for op in fops for b in (self._backend.name,))
         if not explicit and not placer.log:
             return None
         names = placer.assign(self.graph, fops)

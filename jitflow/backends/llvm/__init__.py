@@ -35,6 +35,17 @@ def prepare_region(f: Function) -> Function:
     return f
 
 
+def refuse_unlowered(f: Function, backend: str) -> None:
+    """Ops whose records declare no lowering on ``backend`` (``unlowered_on``): UnsupportedOp
+    names them all at once."""
+    from ...ir.opdef import OPS
+    from ...kernels.errors import UnsupportedOp
+    bad = {op.opname for op in f.walk() if backend in OPS[op.opname].unlowered_on
+           and OPS[op.opname].kind != "host"}
+    if bad:
+        raise UnsupportedOp(backend, bad)
+
+
 class LLVMBackend:
     name = "llvm"
 
@@ -47,6 +58,7 @@ class LLVMBackend:
         try:
             opts = options or CompileOptions()
             refuse_complex(f, "llvm")
+            refuse_unlowered(f, "llvm")
             if has_control(f):
                 return HostDriven(f, LLVMExecutable, prepare_region, opts.donations)
             return LLVMExecutable(f, opts.donations, opts.dump_dir)

@@ -2,7 +2,7 @@
 lacks it, instead of a bare ``AttributeError``.
 
 * ``NotImplementedInJitflow`` (a subclass of ``AttributeError``, so ``hasattr`` and
-  ``getattr(tf, name, default)`` keep working) says ``tf.nn.nce_loss is not implemented in
+  ``getattr(tf, name, default)`` keep working) says ``tf.nn.ctc_loss is not implemented in
   jitflow yet``;
 * ``TFNamespace`` is a module object (``import tensorflow.contrib.layers`` can bind it) that
   looks a name up in its own attributes, then in an optional base object (a frontend module or
@@ -29,13 +29,8 @@ WHY = {
     "tf.map_fn": _FLOW, "tf.foldl": _FLOW, "tf.nn.dynamic_rnn": _FLOW,
     "tf.nn.rnn_cell": "RNN cells have their own issue", "tf.contrib.rnn": "RNN cells have "
     "their own issue", "tf.estimator": "tf.estimator is not planned; use a Session loop",
-    "tf.nn.nce_loss": "it needs a seeded candidate sampler op, not there yet",
-    "tf.nn.sampled_softmax_loss": "it needs a seeded candidate sampler op, not there yet",
 }
-for _n in ("matrix_inverse", "matrix_determinant", "cholesky", "matrix_solve"):
-    WHY.setdefault(f"tf.{_n}", _OPS)
-    WHY.setdefault(f"tf.math.{_n}", _OPS)
-for _n in ("inv", "det", "cholesky", "solve", "qr", "svd", "eigh", "logdet"):
+for _n in ("qr", "svd", "eigh", "logdet"):
     WHY.setdefault(f"tf.linalg.{_n}", _OPS)
 
 

@@ -17,6 +17,9 @@ from ...frontend import math_unary as U
 from ...frontend import image as _image
 from ...frontend import image_color as _color
 from ...frontend import keras_layers as _keras_layers
+from ...frontend import linalg_ops as _la
+from ...frontend import candidate_sampling as _cs
+from ...frontend import sampled_losses as _sl
 from ...frontend import metrics as _metrics
 from ...frontend import schedules as _schedules
 from ...frontend import sort_ops as S
@@ -77,6 +80,13 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=A.diag_part)
     _set(ns(tf, "math"), **{n: getattr(A, n) for n in (
         "confusion_matrix", "cumsum", "cumprod", "count_nonzero")})
+    _set(tf, matrix_inverse=_la.matrix_inverse, matrix_determinant=_la.matrix_determinant,
+         cholesky=_la.cholesky, matrix_solve=_la.matrix_solve)
+    _set(ns(tf, "nn"), nce_loss=_sl.nce_loss, sampled_softmax_loss=_sl.sampled_softmax_loss,
+         **{n: getattr(_cs, n) for n in _cs.__all__})
+    _set(ns(tf, "random"), **{n: getattr(_cs, n) for n in _cs.__all__})
+    _set(ns(tf, "linalg"), inv=_la.matrix_inverse, det=_la.matrix_determinant,
+         cholesky=_la.cholesky, solve=_la.matrix_solve)
     _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=A.diag_part,
          band_part=A.matrix_band_part)
     _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (
