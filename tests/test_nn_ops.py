@@ -741,7 +741,9 @@ NN_OPS = sorted(n for n, d in OPS.items() if (d.reference or d.infer).__module__
 
 
 def test_every_nn_op_is_tested_here_or_in_the_gradient_file():
-    """A new op in jitflow/ops/nn.py needs an oracle test in this file."""
-    src = open(__file__).read()
+    """A new op in jitflow/ops/nn.py needs an oracle test in this file (the fused conv ops:
+    in test_conv_fused.py)."""
+    from pathlib import Path
+    src = open(__file__).read() + (Path(__file__).parent / "test_conv_fused.py").read_text()
     missing = [n for n in NN_OPS if f'"{n}"' not in src]
     assert not missing, f"no value test for {missing}"
