@@ -46,6 +46,11 @@ SUFFIXES = (".o", ".plan")
 _lock = threading.Lock()
 _warned: set = set()
 _keys: dict[str, bytes] = {}     # directory -> secret key, read once per process
+#: directory -> [bytes the last scan found + bytes written since, writes since that scan]:
+#: a write rescans the directory (O(entries)) only when this estimate passes the limit, on
+#: the process's first write, or every RESCAN_WRITES writes (other processes write too)
+_estimates: dict[str, list[int]] = {}
+RESCAN_WRITES = 64
 
 
 class CacheDirRefused(Exception):
@@ -287,7 +292,15 @@ def write(name: str, obj: bytes, suffix: str = ".o") -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
-    evict(d)
+    limit = max_bytes()
+    with _lock:
+        est = _estimates.get(str(d))
+        if est is not None:
+            est[0] += len(MAGIC) + DIGEST_LEN + len(obj)
+            est[1] += 1
+            if est[0] <= limit and est[1] < RESCAN_WRITES:
+                return
+    evict(d, limit)
 
 
 def _entries(d: Path) -> tuple[list[tuple[float, int, Path]], list[Path]]:
@@ -326,6 +339,8 @@ def evict(d: Path, limit: Optional[int] = None) -> int:
         _remove(path)
         total -= size
         freed += size
+    with _lock:
+        _estimates[str(d)] = [total, 0]
     return freed
 
 
