@@ -228,3 +228,25 @@ def test_trains_sequence_task_on_llvm():
             s.run(train, {x: xs, y: ys})
         last = s.run(loss, {x: xs, y: ys})
     assert last < 0.5 * first, (first, last)
+
+
+def test_unknown_batch_and_time_llvm_equals_reference():
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, None, 3])
+    layer = tf.keras.layers.LSTM(4, return_sequences=True, go_backwards=True)
+    y = layer(x)
+    grads = tf.gradients(tf.reduce_sum(y * y), layer.weights)
+    rng = np.random.RandomState(8)
+    values = [(rng.randn(*v.shape.as_list()) * 0.5).astype(np.float32) for v in layer.weights]
+    xv = rng.randn(2, 5, 3).astype(np.float32)
+    res = {}
+    for be in ("reference", "llvm"):
+        with tf.Session(backend=be) as s:
+            s.run([tf.assign(v, a) for v, a in zip(layer.weights, values)])
+            res[be] = s.run([y] + grads, {x: xv})
+            assert s.run(y, {x: rng.randn(3, 7, 3)}).shape == (3, 7, 4)
+    W, U, b = (a.astype(np.float64) for a in values)
+    np.testing.assert_allclose(res["reference"][0], np_lstm(xv[:, ::-1], W, U, b)[0],
+                               rtol=1e-5, atol=1e-6)
+    for a, c in zip(res["reference"], res["llvm"]):
+        np.testing.assert_allclose(c, a, rtol=1e-4, atol=1e-5)

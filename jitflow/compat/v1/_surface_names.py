@@ -84,6 +84,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          cholesky=_la.cholesky, matrix_solve=_la.matrix_solve)
     from ...frontend import ctc_ops as _ctc
     _set(ns(tf, "nn"), ctc_loss=_ctc.ctc_loss, ctc_greedy_decoder=_ctc.ctc_greedy_decoder)
+    _set(tf, sparse_placeholder=_ctc.sparse_placeholder)
     _set(ns(tf, "nn"), nce_loss=_sl.nce_loss, sampled_softmax_loss=_sl.sampled_softmax_loss,
          **{n: getattr(_cs, n) for n in _cs.__all__})
     _set(ns(tf, "random"), **{n: getattr(_cs, n) for n in _cs.__all__})
