@@ -9,20 +9,7 @@ from .array_ops import transpose
 from .graph import Tensor, name_scope
 from .op_builder import convert_to_tensor, make_op
 
-__all__ = ["ctc_loss", "ctc_greedy_decoder", "sparse_placeholder"]
-
-
-def sparse_placeholder(dtype: Any, shape: Any = None, name: Optional[str] = None) -> Any:
-    """``tf.sparse_placeholder``: a SparseTensor of three placeholders (indices int64
-    [None, rank], values [None], dense_shape int64 [rank]); feed it a SparseTensorValue or an
-    ``(indices, values, dense_shape)`` tuple."""
-    from .array_ops import placeholder
-    from .data.string_format import SparseTensor
-    rank = None if shape is None else len(shape)
-    base = name or "Placeholder"
-    return SparseTensor(placeholder("int64", [None, rank], name=f"{base}/indices"),
-                        placeholder(dtype, [None], name=f"{base}/values"),
-                        placeholder("int64", [rank], name=f"{base}/shape"))
+__all__ = ["ctc_loss", "ctc_greedy_decoder"]
 
 
 def _sparse_parts(labels: Any) -> tuple:

@@ -5,4 +5,4 @@ traits) is one ``defop`` record in its family's module."""
 from . import (activations, array, classify, complex_ops, control, conv, conv_fused,  # noqa: F401
                ctc, debug, elementwise, gather, gradients, host, indexing, layout, linalg,
                linalg_solve, math_unary, pool, random, reduce, reduce_extra, scan, softmax,
-               transfer)
+               sparse, transfer)

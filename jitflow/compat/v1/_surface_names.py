@@ -84,7 +84,11 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          cholesky=_la.cholesky, matrix_solve=_la.matrix_solve)
     from ...frontend import ctc_ops as _ctc
     _set(ns(tf, "nn"), ctc_loss=_ctc.ctc_loss, ctc_greedy_decoder=_ctc.ctc_greedy_decoder)
-    _set(tf, sparse_placeholder=_ctc.sparse_placeholder)
+    from ...frontend import sparse_ops as _sparse
+    _set(tf, sparse_placeholder=_sparse.sparse_placeholder, edit_distance=_sparse.edit_distance,
+         sparse_tensor_to_dense=_sparse.sparse_tensor_to_dense)
+    _set(ns(tf, "sparse"), placeholder=_sparse.sparse_placeholder,
+         to_dense=_sparse.sparse_tensor_to_dense)
     _set(ns(tf, "nn"), nce_loss=_sl.nce_loss, sampled_softmax_loss=_sl.sampled_softmax_loss,
          **{n: getattr(_cs, n) for n in _cs.__all__})
     _set(ns(tf, "random"), **{n: getattr(_cs, n) for n in _cs.__all__})
