@@ -234,3 +234,33 @@ def test_sparse_placeholder_feeds():
                                        rtol=1e-5)
         with pytest.raises(TypeError, match="SparseTensorValue"):
             s.run(loss, {x: xv, lab: np.zeros(3), seq: [4, 3]})
+
+
+def test_keras_lstm_with_ctc_trains_on_llvm():
+    """The usual TF1 speech graph: features -> keras LSTM -> Dense -> ctc_loss(time_major=False)
+    fed through a sparse_placeholder; the mean loss falls."""
+    rng = np.random.RandomState(9)
+    B, T, D, C = 4, 7, 3, 4
+    xv = rng.randn(B, T, D).astype(np.float32)
+    labels = [[0, 1], [2], [1, 1], [0, 2, 1]]
+    idx, vals, shape = (np.asarray([(b, i) for b, lab in enumerate(labels)
+                                    for i in range(len(lab))], np.int64),
+                        np.asarray([c for lab in labels for c in lab], np.int32),
+                        np.asarray([B, 3], np.int64))
+    tf.reset_default_graph()
+    tf.set_random_seed(1)
+    x = tf.placeholder(tf.float32, [None, None, D])
+    targets = tf.sparse_placeholder(tf.int32)
+    seq = tf.placeholder(tf.int32, [None])
+    h = tf.keras.layers.LSTM(16, return_sequences=True)(x)
+    logits = tf.keras.layers.Dense(C)(h)
+    loss = tf.reduce_mean(tf.nn.ctc_loss(targets, logits, seq, time_major=False))
+    train = tf.train.AdamOptimizer(0.05).minimize(loss)
+    feed = {x: xv, targets: (idx, vals, shape), seq: [T] * B}
+    with tf.Session(backend="llvm") as s:
+        s.run(tf.global_variables_initializer())
+        first = s.run(loss, feed)
+        for _ in range(80):
+            s.run(train, feed)
+        last = s.run(loss, feed)
+    assert last < 0.3 * first, (first, last)
