@@ -250,3 +250,28 @@ def test_unknown_batch_and_time_llvm_equals_reference():
                                rtol=1e-5, atol=1e-6)
     for a, c in zip(res["reference"], res["llvm"]):
         np.testing.assert_allclose(c, a, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", None])
+def test_bidirectional_lstm(merge_mode):
+    tf.reset_default_graph()
+    xv = np.random.RandomState(9).randn(2, 5, 3)
+    x = tf.placeholder(tf.float64, [None, 5, 3])
+    bi = tf.keras.layers.Bidirectional(
+        tf.keras.layers.LSTM(4, return_sequences=True, return_state=True,
+                             bias_initializer="random_normal", dtype=tf.float64),
+        merge_mode=merge_mode)
+    outs = bi(x)
+    assert [v.name for v in bi.weights] == [
+        f"bidirectional/{d}_lstm/{w}:0" for d in ("forward", "backward")
+        for w in ("kernel", "recurrent_kernel", "bias")]
+    got = _run([outs, bi.weights], {x: xv})
+    res, (Wf, Uf, bf, Wb, Ub, bb) = got
+    f_seq, f_h, f_c = np_lstm(xv, Wf, Uf, bf)
+    b_seq, b_h, b_c = np_lstm(xv[:, ::-1], Wb, Ub, bb)
+    b_seq = b_seq[:, ::-1]                       # back in input order
+    want = {"concat": [np.concatenate([f_seq, b_seq], -1)], "sum": [f_seq + b_seq],
+            None: [f_seq, b_seq]}[merge_mode] + [f_h, f_c, b_h, b_c]
+    assert len(res) == len(want)
+    for a, b in zip(res, want):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

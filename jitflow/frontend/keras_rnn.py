@@ -26,7 +26,7 @@ from .op_builder import convert_to_tensor
 from .rnn import dynamic_rnn
 from .rnn_cell import LSTMStateTuple, _GatedCell
 
-__all__ = ["LSTM", "GRU", "SimpleRNN", "hard_sigmoid"]
+__all__ = ["LSTM", "GRU", "SimpleRNN", "Bidirectional", "hard_sigmoid"]
 
 
 def hard_sigmoid(x: Any) -> Tensor:
@@ -281,3 +281,85 @@ class GRU(_KerasRNN):
             hh = self.activation(M.add(xh, M.matmul(M.multiply(r, hd), w_h[:, 2 * u:])))
         new_h = M.add(M.multiply(z, h), M.multiply(M.subtract(1.0, z), hh))
         return new_h, new_h
+
+
+def _clone(layer: _KerasRNN, name: str, go_backwards: bool) -> _KerasRNN:
+    """A fresh, unbuilt copy of ``layer``'s configuration under another name."""
+    import copy
+    if layer.built:
+        raise ValueError(f"Bidirectional: the wrapped layer {layer.name!r} was already "
+                         f"called; wrap a new layer")
+    c = copy.copy(layer)
+    c._trainable_weights, c._non_trainable_weights, c._updates, c._losses = [], [], [], []
+    c.built, c._scope = False, None
+    c._given_name = c._base_name = c.name = name
+    c.go_backwards = go_backwards
+    return c
+
+
+class Bidirectional(Layer):
+    """Keras's Bidirectional wrapper: ``forward_<name>`` and ``backward_<name>`` copies of the
+    layer (the backward one with ``go_backwards`` flipped; its sequence output is reversed
+    back before merging); ``merge_mode`` 'concat' (default), 'sum', 'mul', 'ave' or None (a
+    list [forward, backward]). With ``return_state`` the states follow: forward's, then
+    backward's; ``initial_state`` is split the same way."""
+
+    _MODES = ("concat", "sum", "mul", "ave", None)
+
+    def __init__(self, layer: _KerasRNN, merge_mode: Optional[str] = "concat",
+                 weights: Any = None, backward_layer: Optional[_KerasRNN] = None,
+                 **kwargs: Any) -> None:
+        from .keras_layers import _drop_shape_kwargs
+        if not isinstance(layer, _KerasRNN):
+            raise TypeError(f"Bidirectional: expected a keras recurrent layer (LSTM, GRU, "
+                            f"SimpleRNN), got {type(layer).__name__}")
+        if merge_mode not in self._MODES:
+            raise ValueError(f"Invalid merge mode. Merge mode should be one of "
+                             f"{self._MODES}, got {merge_mode!r}")
+        if weights is not None:
+            raise NotImplementedError("Bidirectional(weights=...): assign the variables instead")
+        super().__init__(**_drop_shape_kwargs(kwargs))
+        self.merge_mode = merge_mode
+        self.forward_layer = _clone(layer, f"forward_{layer.name}", layer.go_backwards)
+        self.backward_layer = (backward_layer if backward_layer is not None else
+                               _clone(layer, f"backward_{layer.name}", not layer.go_backwards))
+        self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
+
+    @property
+    def trainable_weights(self) -> list:
+        return self.forward_layer.trainable_weights + self.backward_layer.trainable_weights
+
+    trainable_variables = trainable_weights
+
+    @property
+    def weights(self) -> list:
+        return self.forward_layer.weights + self.backward_layer.weights
+
+    variables = weights
+
+    def call(self, inputs: Tensor, training: Any = None, initial_state: Any = None) -> Any:
+        from .extra_ops import concat
+        f_init = b_init = None
+        if initial_state is not None:
+            st = list(initial_state)
+            f_init, b_init = st[:len(st) // 2], st[len(st) // 2:]
+        fw = self.forward_layer(inputs, training=training, initial_state=f_init)
+        bw = self.backward_layer(inputs, training=training, initial_state=b_init)
+        f_states = b_states = []
+        if self.return_state:
+            fw, f_states, bw, b_states = fw[0], fw[1:], bw[0], bw[1:]
+        if self.return_sequences:
+            bw = reverse(bw, [0 if self.backward_layer.time_major else 1])
+        if self.merge_mode == "concat":
+            out: Any = concat([fw, bw], -1)
+        elif self.merge_mode == "sum":
+            out = M.add(fw, bw)
+        elif self.merge_mode == "mul":
+            out = M.multiply(fw, bw)
+        elif self.merge_mode == "ave":
+            out = M.multiply(M.add(fw, bw), 0.5)
+        else:
+            out = [fw, bw]
+        if not self.return_state:
+            return out
+        return (out if isinstance(out, list) else [out]) + list(f_states) + list(b_states)

@@ -159,7 +159,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(keras.layers, **{n: getattr(_keras_layers, n) for n in _keras_layers.__all__
                           if n[0].isupper()})
     from ...frontend import keras_rnn as _keras_rnn
-    _set(keras.layers, LSTM=_keras_rnn.LSTM, GRU=_keras_rnn.GRU, SimpleRNN=_keras_rnn.SimpleRNN)
+    _set(keras.layers, LSTM=_keras_rnn.LSTM, GRU=_keras_rnn.GRU, SimpleRNN=_keras_rnn.SimpleRNN,
+         Bidirectional=_keras_rnn.Bidirectional)
     K = _keras_layers
     acts = {n: K.get_activation(n) or (lambda x: x) for n in (
         "relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "selu", "softsign", "linear",
