@@ -160,3 +160,28 @@ def contrib_variance_scaling_initializer(factor: float = 2.0, mode: str = "FAN_I
     """tf.contrib.layers.variance_scaling_initializer (defaults: He init)."""
     return VarianceScaling(factor, {"FAN_IN": "fan_in", "FAN_OUT": "fan_out", "FAN_AVG": "fan_avg"}[mode],
                            "uniform" if uniform else "truncated_normal", seed, dtype)
+
+
+class Orthogonal(Initializer):
+    """``tf.orthogonal_initializer`` / Keras ``'orthogonal'``: ``gain * Q`` of the QR of a
+    normal matrix (rows and columns flattened to [prod(shape[:-1]), shape[-1]]), sign-fixed by
+    ``diag(R)`` as TF. The matrix is drawn with NumPy when the graph is built (a constant
+    initial value; ``seed`` makes it reproducible), not by a random op in the graph."""
+
+    def __init__(self, gain: float = 1.0, seed: Optional[int] = None,
+                 dtype: Any = float32) -> None:
+        self.gain, self.seed, self.dtype = float(gain), seed, as_dtype(dtype)
+
+    def __call__(self, shape, dtype=None, partition_info=None):
+        dims = _dims(shape)
+        if len(dims) < 2:
+            raise ValueError(f"The tensor to initialize must be at least two-dimensional, got "
+                             f"shape {list(dims)}")
+        rows, cols = int(np.prod(dims[:-1])), dims[-1]
+        rng = np.random.RandomState(self.seed) if self.seed is not None else np.random
+        a = rng.normal(0.0, 1.0, (max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q = q * np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        return constant((self.gain * q).reshape(dims), as_dtype(dtype or self.dtype))

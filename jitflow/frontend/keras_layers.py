@@ -38,10 +38,11 @@ def get_activation(activation: Any) -> Optional[Callable]:
         return activation
     from . import nn
     from .math_unary import selu, softsign
+    from .keras_rnn import hard_sigmoid
     table = {"linear": None, "relu": nn.relu if hasattr(nn, "relu") else M.relu,
              "sigmoid": M.sigmoid, "tanh": M.tanh, "softmax": nn.softmax, "elu": nn.elu,
              "softplus": nn.softplus, "selu": selu, "softsign": softsign, "relu6": nn.relu6,
-             "exponential": M.exp}
+             "exponential": M.exp, "hard_sigmoid": hard_sigmoid}
     if activation not in table:
         raise ValueError(f"Unknown activation function: {activation!r}; jitflow knows "
                          f"{sorted(table)}")
@@ -57,7 +58,8 @@ def get_initializer(init: Any) -> Any:
              "he_uniform": I.he_uniform, "lecun_normal": I.lecun_normal,
              "random_normal": lambda: I.RandomNormal(0.0, 0.05),
              "random_uniform": lambda: I.RandomUniform(-0.05, 0.05),
-             "truncated_normal": lambda: I.TruncatedNormal(0.0, 0.05)}
+             "truncated_normal": lambda: I.TruncatedNormal(0.0, 0.05),
+             "orthogonal": I.Orthogonal}
     if init not in table:
         raise ValueError(f"Unknown initializer: {init!r}; jitflow knows {sorted(table)}")
     return table[init]()

@@ -123,6 +123,9 @@ reciprocal = unary("Reciprocal", "reciprocal")   # an IR op: ops/math_unary.py
 
 def cast(x: Any, dtype: Any, name: Optional[str] = None) -> Tensor:
     dt = as_dtype(dtype)
+    if not isinstance(x, Tensor) and hasattr(x, "dense_shape") and hasattr(x, "values"):
+        from .data.string_format import SparseTensor     # a SparseTensor: cast its values
+        return SparseTensor(x.indices, cast(x.values, dt, name), x.dense_shape)
     x = convert_to_tensor(x)
     if x.dtype is dt:
         return x

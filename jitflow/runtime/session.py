@@ -48,6 +48,24 @@ def _fetches_strings(fetches: Any) -> bool:
     return False
 
 
+def _expand_composite_feeds(feed_dict: dict) -> dict:
+    """A fed composite key (a SparseTensor: ``tf.sparse_placeholder``) becomes its parts, fed
+    from a ``SparseTensorValue`` or an ``(indices, values, dense_shape)`` tuple."""
+    out: dict = {}
+    for k, v in feed_dict.items():
+        parts_of = getattr(k, "_fetch_parts", None)
+        if parts_of is None:
+            out[k] = v
+            continue
+        parts = list(parts_of()[0])
+        vals = list(v) if isinstance(v, (tuple, list)) else None
+        if vals is None or len(vals) != len(parts):
+            raise TypeError(f"Feeding a {type(k).__name__} needs a SparseTensorValue or an "
+                            f"(indices, values, dense_shape) tuple, got {type(v).__name__}")
+        out.update(zip(parts, vals))
+    return out
+
+
 class _Compiled:
     __slots__ = ("lowered", "executable", "copy_results", "compile_seconds", "host_args",
                  "write_locks")
@@ -193,6 +211,8 @@ class Session:
             run_metadata: Any = None) -> Any:
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        if feed_dict and any(hasattr(k, "_fetch_parts") for k in feed_dict):
+            feed_dict = _expand_composite_feeds(feed_dict)
         host_feed = getattr(self.graph, "_host_feed", None)
         if host_feed is not None:   # extension point: tf.data / queues (frontend/data/hostfeed.py)
             if _fetches_strings(fetches):

@@ -82,6 +82,13 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
         "confusion_matrix", "cumsum", "cumprod", "count_nonzero")})
     _set(tf, matrix_inverse=_la.matrix_inverse, matrix_determinant=_la.matrix_determinant,
          cholesky=_la.cholesky, matrix_solve=_la.matrix_solve)
+    from ...frontend import ctc_ops as _ctc
+    _set(ns(tf, "nn"), ctc_loss=_ctc.ctc_loss, ctc_greedy_decoder=_ctc.ctc_greedy_decoder)
+    from ...frontend import sparse_ops as _sparse
+    _set(tf, sparse_placeholder=_sparse.sparse_placeholder, edit_distance=_sparse.edit_distance,
+         sparse_tensor_to_dense=_sparse.sparse_tensor_to_dense)
+    _set(ns(tf, "sparse"), placeholder=_sparse.sparse_placeholder,
+         to_dense=_sparse.sparse_tensor_to_dense)
     _set(ns(tf, "nn"), nce_loss=_sl.nce_loss, sampled_softmax_loss=_sl.sampled_softmax_loss,
          **{n: getattr(_cs, n) for n in _cs.__all__})
     _set(ns(tf, "random"), **{n: getattr(_cs, n) for n in _cs.__all__})
@@ -151,22 +158,28 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
         keras.layers = type(keras)("tf.keras.layers")
     _set(keras.layers, **{n: getattr(_keras_layers, n) for n in _keras_layers.__all__
                           if n[0].isupper()})
+    from ...frontend import keras_rnn as _keras_rnn
+    _set(keras.layers, LSTM=_keras_rnn.LSTM, GRU=_keras_rnn.GRU, SimpleRNN=_keras_rnn.SimpleRNN,
+         Bidirectional=_keras_rnn.Bidirectional)
     K = _keras_layers
     acts = {n: K.get_activation(n) or (lambda x: x) for n in (
         "relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "selu", "softsign", "linear",
-        "exponential")}
+        "exponential", "hard_sigmoid")}
     for sub in ("activations", "initializers", "regularizers"):
         if sub not in vars(keras):
             setattr(keras, sub, type(keras)(f"tf.keras.{sub}"))
     _set(keras.activations, get=K.get_activation, **acts)
     inits = {n: (lambda n=n: K.get_initializer(n)) for n in (
         "glorot_uniform", "glorot_normal", "zeros", "ones", "he_normal", "he_uniform",
-        "lecun_normal", "random_normal", "random_uniform", "truncated_normal")}
+        "lecun_normal", "random_normal", "random_uniform", "truncated_normal", "orthogonal")}
     from ...frontend import initializers as _I
     _set(keras.initializers, get=K.get_initializer, GlorotUniform=_I.GlorotUniform,
          GlorotNormal=_I.GlorotNormal, Zeros=_I.Zeros, Ones=_I.Ones, Constant=_I.Constant,
          RandomNormal=_I.RandomNormal, RandomUniform=_I.RandomUniform,
-         TruncatedNormal=_I.TruncatedNormal, VarianceScaling=_I.VarianceScaling, **inits)
+         TruncatedNormal=_I.TruncatedNormal, VarianceScaling=_I.VarianceScaling,
+         Orthogonal=_I.Orthogonal, **inits)
+    if not hasattr(tf, "orthogonal_initializer"):
+        _set(tf, orthogonal_initializer=_I.Orthogonal)
     _set(keras.regularizers, l1=K.keras_l1, l2=K.keras_l2, l1_l2=K.keras_l1_l2)
     if "backend" not in vars(keras):
         keras.backend = type(keras)("tf.keras.backend")

@@ -1,0 +1,63 @@
+"""TF1's numeric SparseTensor helpers used around CTC: ``tf.sparse_placeholder``,
+``tf.sparse_tensor_to_dense`` and ``tf.edit_distance`` (host ops, ``ops/sparse.py``).
+``tf.cast`` of a SparseTensor casts its values (frontend/math_ops.cast). A SparseTensor of
+unknown rank (``tf.sparse_placeholder`` without ``shape``) is taken to be a matrix."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from . import math_ops as M
+from .graph import Tensor, name_scope
+from .op_builder import convert_to_tensor, make_op
+from ..ops.sparse import _ASSUMED_RANK, static_rank
+
+__all__ = ["sparse_placeholder", "sparse_tensor_to_dense", "edit_distance"]
+
+
+def sparse_placeholder(dtype: Any, shape: Any = None, name: Optional[str] = None) -> Any:
+    """A SparseTensor of three placeholders (indices int64 [None, rank], values [None],
+    dense_shape int64 [rank]); feed it a SparseTensorValue or an ``(indices, values,
+    dense_shape)`` tuple."""
+    from .array_ops import placeholder
+    from .data.string_format import SparseTensor
+    rank = None if shape is None else len(shape)
+    base = name or "Placeholder"
+    return SparseTensor(placeholder("int64", [None, rank], name=f"{base}/indices"),
+                        placeholder(dtype, [None], name=f"{base}/values"),
+                        placeholder("int64", [rank], name=f"{base}/shape"))
+
+
+def _parts(sp: Any, what: str) -> list:
+    if not (hasattr(sp, "indices") and hasattr(sp, "values") and hasattr(sp, "dense_shape")):
+        raise TypeError(f"{what}: expected a SparseTensor, got {type(sp).__name__}")
+    return [M.cast(convert_to_tensor(sp.indices), "int64"), convert_to_tensor(sp.values),
+            M.cast(convert_to_tensor(sp.dense_shape), "int64")]
+
+
+def sparse_tensor_to_dense(sp_input: Any, default_value: Any = None,
+                           validate_indices: bool = True, name: Optional[str] = None) -> Tensor:
+    """The dense tensor of shape ``dense_shape`` with ``values`` at ``indices`` and
+    ``default_value`` (0) elsewhere."""
+    idx, vals, shape = _parts(sp_input, "sparse_tensor_to_dense")
+    default = convert_to_tensor(0 if default_value is None else default_value, vals.dtype)
+    rank = static_rank(idx._type, shape._type)
+    return make_op("SparseToDense", "sparse_to_dense", [idx, vals, shape, default],
+                   {"rank": rank}, name or "SparseToDense").outputs[0]
+
+
+def edit_distance(hypothesis: Any, truth: Any, normalize: bool = True,
+                  name: str = "edit_distance") -> Tensor:
+    """The Levenshtein distance between the sequences (the last dim) of two SparseTensors,
+    float32 of shape dense_shape[:-1]; with ``normalize`` divided by the truth's length
+    (inf where the truth is empty and the hypothesis is not)."""
+    with name_scope(name):
+        h = _parts(hypothesis, "edit_distance hypothesis")
+        t = _parts(truth, "edit_distance truth")
+        if h[1].dtype != t[1].dtype:
+            raise TypeError(f"edit_distance: hypothesis and truth values must have the same "
+                            f"dtype, got {h[1].dtype.name} and {t[1].dtype.name}")
+        rank = static_rank(h[0]._type, h[2]._type)
+        if rank == _ASSUMED_RANK:
+            rank = static_rank(t[0]._type, t[2]._type)
+        return make_op("EditDistance", "edit_distance", h + t,
+                       {"normalize": bool(normalize), "rank": rank}).outputs[0]
