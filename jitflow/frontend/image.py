@@ -25,7 +25,8 @@ __all__ = ["flip_left_right", "flip_up_down", "random_flip_left_right", "random_
            "per_image_standardization", "central_crop", "crop_to_bounding_box",
            "pad_to_bounding_box", "rgb_to_grayscale", "grayscale_to_rgb", "adjust_brightness",
            "adjust_contrast", "random_brightness", "random_contrast", "random_crop",
-           "resize_images", "resize_nearest_neighbor", "resize_bilinear", "ResizeMethod",
+           "resize_images", "resize_nearest_neighbor", "resize_bilinear", "resize_bicubic",
+           "ResizeMethod",
            "resize_image_with_crop_or_pad"]
 
 
@@ -315,14 +316,65 @@ def resize_bilinear(images: Any, size: Any, align_corners: bool = False,
         return _named(out if batched else out[0], scope)
 
 
+_CUBIC_A = -0.75
+_CUBIC_TABLE = 1024
+
+
+def _cubic_taps(out_n: int, in_n: int, align_corners: bool) -> tuple[np.ndarray, np.ndarray]:
+    """TF's legacy bicubic taps along one axis: the source ``o * scale`` (no half-pixel
+    centers), its 4 neighbours ``floor - 1 .. floor + 2`` clamped to the image, and Keys'
+    cubic weights (a = -0.75) at the fraction rounded to 1/1024 as TF's weight table does.
+    Returns (indices [4, out_n] int32, weights [4, out_n] float64)."""
+    src = _source(out_n, in_n, align_corners)
+    base = np.floor(src)
+    t = np.rint((src - base) * _CUBIC_TABLE) / _CUBIC_TABLE
+    a = _CUBIC_A
+
+    def near(x: np.ndarray) -> np.ndarray:                  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: np.ndarray) -> np.ndarray:                   # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    w = np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)])
+    idx = np.clip(base.astype(np.int64)[None, :] + np.arange(-1, 3)[:, None], 0, in_n - 1)
+    return idx.astype(np.int32), w
+
+
+def resize_bicubic(images: Any, size: Any, align_corners: bool = False,
+                   name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
+    """TF1's ``tf.image.resize_bicubic`` (the legacy kernel): per axis, the weighted sum of
+    4 gathered rows/columns at precomputed clamped indices (so it compiles and has a
+    gradient)."""
+    if half_pixel_centers:
+        raise NotImplementedError("resize_bicubic(half_pixel_centers=True)")
+    with name_scope(name, "ResizeBicubic") as scope:
+        x, batched = _batch(images, "resize_bicubic")
+        h, w = _hw(x, True, "resize_bicubic")
+        oh, ow = _size(size)
+        out = x
+        for axis, (o, i) in ((1, (oh, h)), (2, (ow, w))):
+            idx, wts = _cubic_taps(o, i, align_corners)
+            shape = [1, 1, 1, 1]
+            shape[axis] = o
+            acc = None
+            for k in range(4):
+                g = gather(out, constant(idx[k]), axis=axis)
+                term = M.multiply(g, constant(wts[k].astype(x.dtype.np).reshape(shape)))
+                acc = term if acc is None else M.add(acc, term)
+            out = acc
+        return _named(out if batched else out[0], scope)
+
+
 def resize_images(images: Any, size: Any, method: int = ResizeMethod.BILINEAR,
                   align_corners: bool = False, preserve_aspect_ratio: bool = False) -> Tensor:
-    """TF1's ``tf.image.resize_images``: bilinear (default) or nearest neighbour."""
+    """TF1's ``tf.image.resize_images``: bilinear (default), nearest neighbour or bicubic."""
     if preserve_aspect_ratio:
         raise NotImplementedError("resize_images(preserve_aspect_ratio=True)")
     if method == ResizeMethod.BILINEAR:
         return resize_bilinear(images, size, align_corners)
     if method == ResizeMethod.NEAREST_NEIGHBOR:
         return resize_nearest_neighbor(images, size, align_corners)
-    raise NotImplementedError(f"resize_images: method {method} (bicubic/area) is not "
+    if method == ResizeMethod.BICUBIC:
+        return resize_bicubic(images, size, align_corners)
+    raise NotImplementedError(f"resize_images: method {method} (area) is not "
                               "implemented in jitflow yet")

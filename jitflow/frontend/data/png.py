@@ -7,7 +7,7 @@ Paeth), for bit depths 1/2/4/8/16, colour types gray, gray+alpha, RGB, RGBA and 
 non-interlaced or Adam7. The ``channels`` conversions are libpng's as TF sets them up
 (png_io.cc): a palette expands to RGB (RGBA with tRNS), gray of 1/2/4 bits scales to 8,
 gray -> RGB repeats the channel, colour -> gray is libpng's fixed-point
-``(9798 R + 19235 G + 9735 B + 16384) >> 15``, a missing alpha is filled opaque, an unwanted
+``(9798 R + 19235 G + 3735 B + 16384) >> 15``, a missing alpha is filled opaque, an unwanted
 one is dropped. 16-bit samples become 8-bit by their high byte (png_set_strip_16), 8-bit
 ones become 16-bit times 257. Corrupt data raises :class:`PNGError` (a ValueError).
 """
@@ -196,7 +196,7 @@ def decode(data: bytes, channels: int = 0, dtype: str = "uint8") -> np.ndarray:
     if want < 3:
         if color is not None:
             c = color.astype(np.int64)
-            gray = ((9798 * c[..., 0] + 19235 * c[..., 1] + 9735 * c[..., 2] + 16384) >> 15)
+            gray = ((9798 * c[..., 0] + 19235 * c[..., 1] + 3735 * c[..., 2] + 16384) >> 15)
             base = gray[..., None].astype(px.dtype)
         else:
             base = px[..., :1]
