@@ -343,3 +343,33 @@ def test_read_decode_convert_resize_pipeline_on_llvm(tmp_path):
     np.testing.assert_allclose(got, _bilinear_ref(xf, 5, 7), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(gc, _tf_bicubic_ref(xf[None], 6, 4, False)[0], rtol=1e-5,
                                atol=1e-5)
+
+
+def test_decode_in_a_dataset_map(tmp_path):
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"{i}.png"
+        Image.fromarray(np.full((4, 5, 3), 40 * i + 3, np.uint8)).save(p)
+        paths.append(str(p))
+
+    def parse(f):
+        img = tf.image.decode_png(tf.read_file(f), channels=3)
+        img.set_shape([4, 5, 3])
+        return tf.image.resize_bicubic(tf.image.convert_image_dtype(img, tf.float32)[None],
+                                       [2, 3])[0]
+    tf.reset_default_graph()
+    nxt = tf.data.Dataset.from_tensor_slices(paths).map(parse).batch(3) \
+        .make_one_shot_iterator().get_next()
+    with tf.Session() as s:
+        got = s.run(nxt)
+    # a constant image stays constant: the legacy kernel's 4 weights sum to 1
+    np.testing.assert_allclose(got, np.broadcast_to(
+        (40 * np.arange(3) + 3)[:, None, None, None] / 255, (3, 2, 3, 3)), rtol=1e-6)
+
+
+def test_decode_jpeg_without_pillow_names_the_package(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    tf.reset_default_graph()
+    with pytest.raises(ImportError, match="Pillow"):
+        tf.image.decode_jpeg(b"\xff\xd8\xff")

@@ -1,12 +1,13 @@
 """``tf.image`` on float images (HWC or NHWC) from existing ops: flips (random ones select
 between the image and its reversed slice), crops and pads with static boxes, random_crop (a
 gather of random offsets), per_image_standardization, rgb_to_grayscale, brightness and
-contrast, and resize by nearest neighbour or bilinear interpolation (TF1's
-``align_corners=False``, no half-pixel centers) as gathers of precomputed rows/columns.
+contrast, and resize by nearest neighbour, bilinear or bicubic interpolation (TF1's kernels,
+``align_corners`` either way, no half-pixel centers) as gathers of precomputed rows/columns.
 
 Images may be uint8 (or any integer or float type): ``convert_image_dtype`` (``image_color.py``)
-scales between them as TF1 does; decoding and encoding files (PNG, JPEG) are host work left to
-NumPy/PIL in the program."""
+scales between them as TF1 does. Decoding and encoding files (``decode_png``, ``encode_png``,
+``decode_jpeg``, ``decode_image``, ``tf.read_file``) are host ops on strings:
+``data/image_codecs.py``."""
 from __future__ import annotations
 
 from typing import Any, Optional
