@@ -266,9 +266,10 @@ def _tf_bicubic_ref(x, oh, ow, align):
         t += 1
         table[i, 1] = ((A * t - 5 * A) * t + 8 * A) * t - 4 * A
 
-    def taps(d, o, n):
-        scale = (n - 1) / (o - 1) if align and o > 1 else n / o
-        src = d * scale
+    def taps(d, o, n):              # the coordinates in float32, as TF computes them
+        f = np.float32
+        scale = f(n - 1) / f(o - 1) if align and o > 1 else f(n) / f(o)
+        src = f(d) * scale
         i = int(np.floor(src))
         off = int(np.rint((src - i) * T))
         w = [table[off, 1], table[off, 0], table[T - off, 0], table[T - off, 1]]
@@ -291,7 +292,8 @@ def test_resize_bicubic_matches_tf_formula(size, align):
     x = rng.rand(2, 4, 5, 3)
     tf.reset_default_graph()
     got = run(tf.image.resize_bicubic(x, size, align_corners=align))
-    np.testing.assert_allclose(got, _tf_bicubic_ref(x, *size, align), rtol=1e-12, atol=1e-12)
+    # float32 coordinates and weights (TF's), float64 image: agreement to float32 rounding
+    np.testing.assert_allclose(got, _tf_bicubic_ref(x, *size, align), rtol=1e-6, atol=1e-6)
 
 
 def test_resize_images_bicubic_gradient_and_llvm():
@@ -315,7 +317,7 @@ def _bilinear_ref(x, oh, ow):
     out = np.zeros((oh, ow, x.shape[2]))
     for y in range(oh):
         for xx in range(ow):
-            fy, fx = y * h / oh, xx * w / ow
+            fy, fx = np.float32(y) * np.float32(h / oh), np.float32(xx) * np.float32(w / ow)
             y0, x0 = int(fy), int(fx)
             y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
             ly, lx = fy - y0, fx - x0
@@ -332,8 +334,7 @@ def test_read_decode_convert_resize_pipeline_on_llvm(tmp_path):
     tf.reset_default_graph()
     fname = tf.placeholder(tf.string, [])
     img = tf.image.decode_png(tf.read_file(fname), channels=3)
-    img.set_shape([12, 10, 3])
-    f = tf.image.convert_image_dtype(img, tf.float32)
+    f = tf.image.convert_image_dtype(img, tf.float32)       # [?, ?, 3]: sizes at run time
     small = tf.image.resize_images(f, [5, 7])
     cubic = tf.image.resize_bicubic(f[None], [6, 4])[0]
     with tf.Session() as s:                          # the default backend (llvm)
@@ -347,14 +348,13 @@ def test_read_decode_convert_resize_pipeline_on_llvm(tmp_path):
 
 def test_decode_in_a_dataset_map(tmp_path):
     paths = []
-    for i in range(3):
+    for i, hw in enumerate([(4, 5), (7, 3), (6, 6)]):      # files of different sizes
         p = tmp_path / f"{i}.png"
-        Image.fromarray(np.full((4, 5, 3), 40 * i + 3, np.uint8)).save(p)
+        Image.fromarray(np.full(hw + (3,), 40 * i + 3, np.uint8)).save(p)
         paths.append(str(p))
 
     def parse(f):
         img = tf.image.decode_png(tf.read_file(f), channels=3)
-        img.set_shape([4, 5, 3])
         return tf.image.resize_bicubic(tf.image.convert_image_dtype(img, tf.float32)[None],
                                        [2, 3])[0]
     tf.reset_default_graph()
@@ -373,3 +373,27 @@ def test_decode_jpeg_without_pillow_names_the_package(monkeypatch):
     tf.reset_default_graph()
     with pytest.raises(ImportError, match="Pillow"):
         tf.image.decode_jpeg(b"\xff\xd8\xff")
+
+
+@pytest.mark.parametrize("method", ["nearest", "bilinear", "bicubic"])
+@pytest.mark.parametrize("align", [False, True])
+def test_resize_of_a_dynamic_size_equals_the_static_one(method, align):
+    """A decoded image's height and width are known only at run time: the taps are then
+    computed in the graph, in float32 like the static ones, on the llvm backend."""
+    fn = {"nearest": tf.image.resize_nearest_neighbor, "bilinear": tf.image.resize_bilinear,
+          "bicubic": tf.image.resize_bicubic}[method]
+    tf.reset_default_graph()
+    ph = tf.placeholder(tf.float32, [None, None, None, 2])
+    y = fn(ph, [6, 5], align_corners=align)
+    assert y.shape.as_list() == [None, 6, 5, 2]
+    g, = tf.gradients(tf.reduce_sum(y * y), [ph])
+    with tf.Session() as s:
+        for shape in [(1, 4, 7, 2), (2, 9, 3, 2), (1, 6, 5, 2)]:
+            x = rng.rand(*shape).astype(np.float32)
+            got, gg = s.run([y, g], {ph: x})
+            sp = tf.placeholder(tf.float32, shape)
+            sy = fn(sp, [6, 5], align_corners=align)
+            sg, = tf.gradients(tf.reduce_sum(sy * sy), [sp])
+            want, want_g = run([sy, sg], {sp: x})
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(gg, want_g, rtol=1e-5, atol=1e-5)
