@@ -154,8 +154,16 @@ def _filtered_png(img: np.ndarray, depth: int = 8) -> bytes:
             + _chunk(b"IEND", b""))
 
 
+@pytest.fixture(params=["python", "numba"])
+def unfilter(request, monkeypatch):
+    """The row unfiltering by the Python loop (small images) or the Numba kernel (large)."""
+    from jitflow.frontend.data import png
+    monkeypatch.setattr(png, "NUMBA_BYTES", 1 << 40 if request.param == "python" else 0)
+    return request.param
+
+
 @pytest.mark.parametrize("depth", [8, 16])
-def test_decode_png_all_five_filters(depth):
+def test_decode_png_all_five_filters(depth, unfilter):
     x = _photo(11, 6).astype(np.uint16) * (257 if depth == 16 else 1)
     data = _filtered_png(x, depth)
     assert _filters_used(data) == {0, 1, 2, 3, 4} or depth == 16
@@ -178,15 +186,20 @@ def _adam7_png(img: np.ndarray) -> bytes:
             + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b""))
 
 
-def test_decode_png_interlaced():
+def test_decode_png_interlaced(unfilter):
     img = rng.randint(0, 256, (11, 7)).astype(np.uint8)
     data = _adam7_png(img)
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(data))), img)  # a valid file
     np.testing.assert_array_equal(_decode(data)[..., 0], img)
 
 
-def test_corrupt_png_errors():
+def test_corrupt_png_errors(unfilter):
     good = _pil_png(Image.fromarray(_photo()))
+    ihdr = struct.pack(">IIBBBBB", 2, 2, 8, 0, 0, 0, 0)
+    bad_filter = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) +
+                  _chunk(b"IDAT", zlib.compress(b"\0\1\2\7\3\4")) + _chunk(b"IEND", b""))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="filter type 7 in row 1"):
+        _decode(bad_filter)
     with pytest.raises(tf.errors.InvalidArgumentError, match="PNG signature"):
         _decode(b"GIF89a" + good[6:])
     bad = bytearray(good)
