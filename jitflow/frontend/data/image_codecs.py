@@ -138,9 +138,10 @@ def _decode_jpeg_value(v: Any, channels: int, ratio: int, what: str) -> np.ndarr
             raise InvalidArgumentError(f"{what}: not a JPEG image (Pillow reads it as "
                                        f"{img.format}){_where(_scalar_bytes(v))}")
         mode = _JPEG_MODES[channels] or ("L" if img.mode == "L" else "RGB")
-        if ratio > 1:                       # libjpeg's DCT scaling: ceil(size / ratio)
-            w, h = img.size
-            img.draft(mode, (-(-w // ratio), -(-h // ratio)))
+        w, h = img.size
+        # libjpeg decodes to the wanted colour space (gray: the Y channel, as TF asks it) and
+        # scales by the DCT (ceil(size / ratio))
+        img.draft(mode, (-(-w // ratio), -(-h // ratio)))
         img = img.convert(mode) if img.mode != mode else img
         arr = np.asarray(img, dtype=np.uint8)
     except InvalidArgumentError:
