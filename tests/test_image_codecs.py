@@ -416,3 +416,18 @@ def test_resize_of_a_dynamic_size_equals_the_static_one(method, align):
             want, want_g = run([sy, sg], {sp: x})
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(gg, want_g, rtol=1e-5, atol=1e-5)
+
+
+def test_write_file_of_encode_png_with_fed_image_and_name(tmp_path):
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.uint8, [3, 4, 3])
+    fname = tf.placeholder(tf.string, [])
+    w = tf.io.write_file(fname, tf.image.encode_png(x, compression=9))
+    v = rng.randint(0, 256, (3, 4, 3)).astype(np.uint8)
+    with tf.Session() as s:
+        assert s.run(w, {x: v, fname: str(tmp_path / "o.png")}) is None
+        s.run(tf.write_file(str(tmp_path / "t.txt"), "hello"))
+        with pytest.raises(tf.errors.NotFoundError, match="directory"):
+            s.run(w, {x: v, fname: str(tmp_path / "no" / "o.png")})
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "o.png")), v)
+    assert (tmp_path / "t.txt").read_bytes() == b"hello"

@@ -125,10 +125,11 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "image"), transpose_image=X.transpose_image, rot90=X.rot90,
          total_variation=X.total_variation, psnr=X.psnr,
          **{n: getattr(_color, n) for n in _color.__all__})
-    codecs = {n: getattr(_codecs, n) for n in _codecs.__all__ if n != "read_file"}
+    files = ("read_file", "write_file")
+    codecs = {n: getattr(_codecs, n) for n in _codecs.__all__ if n not in files}
     _set(ns(tf, "image"), **codecs)
-    _set(ns(tf, "io"), **codecs, read_file=_codecs.read_file)
-    _set(tf, read_file=_codecs.read_file)
+    _set(ns(tf, "io"), **codecs, read_file=_codecs.read_file, write_file=_codecs.write_file)
+    _set(tf, read_file=_codecs.read_file, write_file=_codecs.write_file)
     dist = {n: getattr(_dist, n) for n in _dist.__all__}
     _set(ns(tf, "distributions"), **dist)
 

@@ -1,4 +1,4 @@
-"""Image files on the host: ``tf.read_file``, ``tf.image.decode_png`` / ``encode_png`` (the
+"""Image files on the host: ``tf.read_file``, ``tf.write_file``, ``tf.image.decode_png`` / ``encode_png`` (the
 zlib + NumPy codec of :mod:`.png`), ``decode_jpeg`` (Pillow) and ``decode_image``.
 
 Like the other string ops (:mod:`.string_ops`) each adds a HostNode: a decoder takes a scalar
@@ -23,7 +23,7 @@ from .string_format import GraphValue
 from .string_ops import _outputs, _scalar_bytes, _string_input, _where
 from .structure import string, to_dtype
 
-__all__ = ["read_file", "decode_png", "encode_png", "decode_jpeg", "decode_image"]
+__all__ = ["read_file", "write_file", "decode_png", "encode_png", "decode_jpeg", "decode_image"]
 
 
 def _bytes_of(v: Any, what: str) -> bytes:
@@ -63,6 +63,26 @@ def read_file(filename: Any, name: Optional[str] = None) -> StringTensor:
     op = name or "ReadFile"
     node = HostNode(fn, [s], name=op)
     return registry_for(s.graph).output(node, 0, string, (), op)
+
+
+def write_file(filename: Any, contents: Any, name: Optional[str] = None) -> Any:
+    """``tf.write_file`` / ``tf.io.write_file``: an op that, run, writes the scalar string
+    ``contents`` to ``filename`` (replacing it)."""
+    f = _string_input(filename, "write_file")
+    c = _string_input(contents, "write_file")
+    reg = registry_for(f.graph)
+
+    def act(session: Any, feed_dict: Any) -> None:
+        path_v, data_v = reg.evaluate(session, [f, c], feed_dict)
+        path = _bytes_of(path_v, "write_file").decode()
+        try:
+            with open(path, "wb") as out:
+                out.write(_bytes_of(data_v, "write_file"))
+        except FileNotFoundError:
+            raise NotFoundError(f"write_file: {path}: the directory does not exist") from None
+        except OSError as e:
+            raise InvalidArgumentError(f"write_file: cannot write {path}: {e}") from None
+    return reg.action(act, name or "WriteFile")
 
 
 # ------------------------------------------------------------------ PNG ---------------------
