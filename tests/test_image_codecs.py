@@ -107,6 +107,20 @@ def test_decode_png_palette_low_depth_and_16_bit():
                                   x[..., :1].astype(np.uint16) * 257)
 
 
+def test_decode_png_transparent_colour_of_gray_and_rgb():
+    x = _photo()
+    x[:3, :4] = [10, 20, 30]
+    rgb = _pil_png(Image.fromarray(x), transparency=(10, 20, 30))
+    assert _decode(rgb).shape[2] == 3                  # TF: the file's 3 channels
+    want = np.asarray(Image.open(io.BytesIO(rgb)).convert("RGBA"))
+    assert (want[:3, :4, 3] == 0).all()
+    np.testing.assert_array_equal(_decode(rgb, channels=4), want)
+    g = x[..., 0].copy()
+    gray = _pil_png(Image.fromarray(g), transparency=int(g[0, 0]))
+    np.testing.assert_array_equal(_decode(gray, channels=2),
+                                  np.asarray(Image.open(io.BytesIO(gray)).convert("LA")))
+
+
 def test_decode_png_channel_conversions():
     x = _photo().astype(np.int64)
     data = _pil_png(Image.fromarray(x.astype(np.uint8)))

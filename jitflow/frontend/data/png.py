@@ -5,7 +5,8 @@ Decoding reads the signature, checks every chunk's CRC, takes IHDR, PLTE, tRNS a
 concatenated IDAT, inflates it and undoes the five row filters (None, Sub, Up, Average,
 Paeth), for bit depths 1/2/4/8/16, colour types gray, gray+alpha, RGB, RGBA and palette,
 non-interlaced or Adam7. The ``channels`` conversions are libpng's as TF sets them up
-(png_io.cc): a palette expands to RGB (RGBA with tRNS), gray of 1/2/4 bits scales to 8,
+(png_io.cc): a palette expands to RGB (RGBA with tRNS), gray of 1/2/4 bits scales to 8, the
+tRNS colour of a gray or RGB image is transparent when alpha is asked for (channels 2 or 4),
 gray -> RGB repeats the channel, colour -> gray is libpng's fixed-point
 ``(9798 R + 19235 G + 3735 B + 16384) >> 15``, a missing alpha is filled opaque, an unwanted
 one is dropped. 16-bit samples become 8-bit by their high byte (png_set_strip_16), 8-bit
@@ -232,6 +233,13 @@ def decode(data: bytes, channels: int = 0, dtype: str = "uint8") -> np.ndarray:
     if channels not in (0, 1, 2, 3, 4):
         raise ValueError(f"channels must be 0, 1, 2, 3 or 4, got {channels}")
     px, ctype, depth, plte, trns = _pixels(bytes(data))
+    key_alpha = None
+    if ctype in (0, 2) and trns is not None and len(trns) >= 2 * px.shape[2]:
+        # tRNS of gray/RGB: one colour (at the file's depth) is transparent
+        key = np.frombuffer(trns[:2 * px.shape[2]], ">u2").astype(np.int64)
+        hit = (px.astype(np.int64) == key).all(axis=2, keepdims=True)
+        top0 = 65535 if depth == 16 else 255
+        key_alpha = np.where(hit, 0, top0).astype(px.dtype)
     if ctype == 3:                                         # palette -> RGB(A), 8-bit
         idx = px[..., 0].astype(np.intp)
         if idx.max(initial=0) >= len(plte):
@@ -248,10 +256,10 @@ def decode(data: bytes, channels: int = 0, dtype: str = "uint8") -> np.ndarray:
         px = (px.astype(np.uint16) * (255 // ((1 << depth) - 1))).astype(np.uint8)
         depth = 8
     have = px.shape[2]
-    want = channels or have
+    want = channels or have                  # TF: the file's channels (a palette's RGB(A))
     top = 65535 if depth == 16 else 255
     color = px[..., :3] if have >= 3 else None
-    alpha = px[..., have - 1:] if have in (2, 4) else None
+    alpha = px[..., have - 1:] if have in (2, 4) else key_alpha
     if want < 3:
         if color is not None:
             c = color.astype(np.int64)
