@@ -224,6 +224,8 @@ def test_corrupt_png_errors(unfilter):
         _decode(good[:len(good) // 2])
     with pytest.raises(ValueError, match="channels"):
         tf.image.decode_png(good, channels=5)
+    with pytest.raises(ValueError, match="scalar string"):
+        tf.image.decode_png(tf.constant([good, good]))
     with pytest.raises(TypeError, match="uint8 or uint16"):
         tf.image.encode_png(tf.constant(np.zeros((2, 2, 3), np.float32)))
 

@@ -41,6 +41,13 @@ def _channels(channels: Any, allowed: tuple, what: str) -> int:
     return c
 
 
+def _scalar(s: StringTensor, what: str) -> StringTensor:
+    if s.shape.ndims not in (None, 0):
+        raise ValueError(f"{what}: contents must be a scalar string (one file's bytes), got "
+                         f"shape {s.shape}")
+    return s
+
+
 def _host_image(fn: Any, s: StringTensor, dtype: Any, shape: list, name: str) -> Tensor:
     node = HostNode(fn, [s], name=name)
     return _outputs(node, s.graph, [(dtype, shape)], name)[0]
@@ -106,7 +113,7 @@ def decode_png(contents: Any, channels: int = 0, dtype: Any = "uint8",
     """``tf.image.decode_png``: [height, width, channels] uint8 (or uint16) pixels;
     ``channels`` 0 keeps the file's (a palette gives RGB, or RGBA with transparency), 1 gray,
     2 gray+alpha, 3 RGB, 4 RGBA."""
-    s = _string_input(contents, "decode_png")
+    s = _scalar(_string_input(contents, "decode_png"), "decode_png")
     c = _channels(channels, (0, 1, 2, 3, 4), "decode_png")
     dt = _png_dtype(dtype)
     return _host_image(lambda sess, v: (_decode_png_value(v, c, dt, "decode_png"),), s, dt,
@@ -179,7 +186,7 @@ def decode_jpeg(contents: Any, channels: int = 0, ratio: int = 1, fancy_upscalin
     0 keeps the file's (gray or RGB), 1 gray, 3 RGB; ``ratio`` 1/2/4/8 downscales while
     decoding (libjpeg's DCT scaling). ``dct_method`` and the recovery options are accepted;
     Pillow decodes with libjpeg's accurate integer DCT."""
-    s = _string_input(contents, "decode_jpeg")
+    s = _scalar(_string_input(contents, "decode_jpeg"), "decode_jpeg")
     c = _channels(channels, (0, 1, 3), "decode_jpeg")
     if int(ratio) not in (1, 2, 4, 8):
         raise ValueError(f"decode_jpeg: ratio must be 1, 2, 4 or 8, got {ratio}")
@@ -194,7 +201,7 @@ def decode_image(contents: Any, channels: Optional[int] = None, dtype: Any = "ui
                  name: Optional[str] = None, expand_animations: bool = True) -> Tensor:
     """``tf.image.decode_image`` for PNG and JPEG (told apart by their signatures): a
     [height, width, channels] image of ``dtype`` (uint8, or uint16 for a PNG)."""
-    s = _string_input(contents, "decode_image")
+    s = _scalar(_string_input(contents, "decode_image"), "decode_image")
     c = _channels(channels, (0, 1, 3, 4), "decode_image")
     dt = to_dtype(dtype)
     if dt.name not in ("uint8", "uint16"):
