@@ -1,12 +1,14 @@
 """``tf.image`` on float images (HWC or NHWC) from existing ops: flips (random ones select
 between the image and its reversed slice), crops and pads with static boxes, random_crop (a
 gather of random offsets), per_image_standardization, rgb_to_grayscale, brightness and
-contrast, and resize by nearest neighbour or bilinear interpolation (TF1's
-``align_corners=False``, no half-pixel centers) as gathers of precomputed rows/columns.
+contrast, and resize by nearest neighbour, bilinear or bicubic interpolation (TF1's kernels,
+``align_corners`` either way, no half-pixel centers) as gathers of precomputed rows/columns
+(computed in the graph when the input's height or width is known only at run time).
 
 Images may be uint8 (or any integer or float type): ``convert_image_dtype`` (``image_color.py``)
-scales between them as TF1 does; decoding and encoding files (PNG, JPEG) are host work left to
-NumPy/PIL in the program."""
+scales between them as TF1 does. Decoding and encoding files (``decode_png``, ``encode_png``,
+``decode_jpeg``, ``decode_image``, ``tf.read_file``) are host ops on strings:
+``data/image_codecs.py``."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -15,6 +17,7 @@ import numpy as np
 
 from ..ir.dtypes import float32, int32
 from . import math_ops as M
+from . import math_unary as U
 from .array_ops import expand_dims, where
 from .extra_ops import gather, pad, tile
 from .graph import Tensor, name_scope
@@ -25,7 +28,8 @@ __all__ = ["flip_left_right", "flip_up_down", "random_flip_left_right", "random_
            "per_image_standardization", "central_crop", "crop_to_bounding_box",
            "pad_to_bounding_box", "rgb_to_grayscale", "grayscale_to_rgb", "adjust_brightness",
            "adjust_contrast", "random_brightness", "random_contrast", "random_crop",
-           "resize_images", "resize_nearest_neighbor", "resize_bilinear", "ResizeMethod",
+           "resize_images", "resize_nearest_neighbor", "resize_bilinear", "resize_bicubic",
+           "ResizeMethod",
            "resize_image_with_crop_or_pad"]
 
 
@@ -272,57 +276,158 @@ def _batch(images: Any, what: str) -> tuple[Tensor, bool]:
 
 
 def _source(out_n: int, in_n: int, align_corners: bool) -> np.ndarray:
-    scale = (in_n - 1) / (out_n - 1) if align_corners and out_n > 1 else in_n / out_n
-    return np.arange(out_n, dtype=np.float64) * scale
+    """The source coordinate of each output row/column, in float32 as TF's kernels compute
+    it (``CalculateResizeScale``, ``LegacyScaler``): so a static and a dynamic size agree."""
+    f = np.float32
+    scale = f(in_n - 1) / f(out_n - 1) if align_corners and out_n > 1 else f(in_n) / f(out_n)
+    return np.arange(out_n, dtype=np.float32) * scale
+
+
+class _Static:
+    """Tap math on a static input size: NumPy on float32 coordinates, into constants."""
+    floor, rint, minimum, maximum = np.floor, np.rint, np.minimum, np.maximum
+
+    @staticmethod
+    def index(a: Any) -> Tensor:
+        return constant(np.asarray(a).astype(np.int32))
+
+    @staticmethod
+    def weight(a: Any, dtype: Any, shape: list) -> Tensor:
+        return constant(np.asarray(a).astype(dtype.np).reshape(shape))
+
+
+class _Dynamic:
+    """Tap math on a size known only at run time: graph ops in float32 (as TF's kernels)."""
+    floor, rint, minimum, maximum = U.floor, U.round, M.minimum, M.maximum
+
+    @staticmethod
+    def index(a: Any) -> Tensor:
+        return M.cast(a, int32)
+
+    @staticmethod
+    def weight(a: Any, dtype: Any, shape: list) -> Tensor:
+        from .array_ops import reshape
+        return reshape(M.cast(a, dtype), shape)
+
+
+def _axis(x: Tensor, axis: int, out_n: int, align_corners: bool) -> tuple[Any, Any, Any]:
+    """(tap math, source coordinates [out_n], input size) along ``axis`` of ``x``: NumPy
+    values when the input size is static, float32 graph tensors when it is not (a decoded
+    image's height and width)."""
+    n = x.shape.dims[axis]
+    if n is not None:
+        return _Static, _source(out_n, n, align_corners), n
+    from .array_ops import shape
+    nf = M.cast(shape(x)[axis], float32)
+    if align_corners and out_n > 1:
+        scale = M.truediv(M.subtract(nf, 1.0), float(out_n - 1))
+    else:
+        scale = M.truediv(nf, float(out_n))
+    return _Dynamic, M.multiply(constant(np.arange(out_n, dtype=np.float32)), scale), nf
+
+
+def _axis_shape(axis: int, out_n: int) -> list:
+    shape = [1, 1, 1, 1]
+    shape[axis] = out_n
+    return shape
+
+
+def _resize(images: Any, size: Any, what: str, scope: str, step: Any) -> Tensor:
+    """Resize rows (axis 1), then columns (axis 2), of an image or batch by ``step(out,
+    axis, out_n)``; the input height and width may be dynamic."""
+    x, batched = _batch(images, what)
+    oh, ow = _size(size)
+    out = x
+    for axis, o in ((1, oh), (2, ow)):
+        out = step(out, axis, o)
+    return _named(out if batched else out[0], scope)
 
 
 def resize_nearest_neighbor(images: Any, size: Any, align_corners: bool = False,
                             name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
+    """TF1's kernel: source ``floor(o * scale)`` (``round`` with align_corners, halves away
+    from zero as C's roundf), clamped to the image."""
     if half_pixel_centers:
         raise NotImplementedError("resize_nearest_neighbor(half_pixel_centers=True)")
+
+    def step(out: Tensor, axis: int, o: int) -> Tensor:
+        xp, src, n = _axis(out, axis, o, align_corners)
+        idx = xp.minimum(xp.floor(src + 0.5) if align_corners else xp.floor(src), n - 1)
+        return gather(out, xp.index(idx), axis=axis)
     with name_scope(name, "ResizeNearestNeighbor") as scope:
-        x, batched = _batch(images, "resize_nearest_neighbor")
-        h, w = _hw(x, True, "resize_nearest_neighbor")
-        oh, ow = _size(size)
-        out = x
-        for axis, (o, i) in ((1, (oh, h)), (2, (ow, w))):
-            src = _source(o, i, align_corners)
-            idx = np.minimum(np.round(src) if align_corners else np.floor(src), i - 1)
-            out = gather(out, constant(idx.astype(np.int32)), axis=axis)
-        return _named(out if batched else out[0], scope)
+        return _resize(images, size, "resize_nearest_neighbor", scope, step)
 
 
 def resize_bilinear(images: Any, size: Any, align_corners: bool = False,
                     name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
     if half_pixel_centers:
         raise NotImplementedError("resize_bilinear(half_pixel_centers=True)")
+
+    def step(out: Tensor, axis: int, o: int) -> Tensor:
+        xp, src, n = _axis(out, axis, o, align_corners)
+        lo = xp.floor(src)
+        hi = xp.minimum(lo + 1, n - 1)
+        a = gather(out, xp.index(lo), axis=axis)
+        b = gather(out, xp.index(hi), axis=axis)
+        t = xp.weight(src - lo, out.dtype, _axis_shape(axis, o))
+        return M.add(a, M.multiply(M.subtract(b, a), t))
     with name_scope(name, "ResizeBilinear") as scope:
-        x, batched = _batch(images, "resize_bilinear")
-        h, w = _hw(x, True, "resize_bilinear")
-        oh, ow = _size(size)
-        out = x
-        for axis, (o, i) in ((1, (oh, h)), (2, (ow, w))):
-            src = _source(o, i, align_corners)
-            lo = np.floor(src).astype(np.int64)
-            hi = np.minimum(lo + 1, i - 1)
-            frac = (src - lo).astype(x.dtype.np)
-            shape = [1, 1, 1, 1]
-            shape[axis] = o
-            a = gather(out, constant(lo.astype(np.int32)), axis=axis)
-            b = gather(out, constant(hi.astype(np.int32)), axis=axis)
-            t = constant(frac.reshape(shape))
-            out = M.add(a, M.multiply(M.subtract(b, a), t))
-        return _named(out if batched else out[0], scope)
+        return _resize(images, size, "resize_bilinear", scope, step)
+
+
+_CUBIC_A = -0.75
+_CUBIC_TABLE = 1024
+
+
+def _cubic_taps(xp: Any, src: Any, n: Any) -> tuple[list, list]:
+    """TF's legacy bicubic taps: the 4 neighbours ``floor - 1 .. floor + 2`` of the source
+    clamped to the image, and Keys' cubic weights (a = -0.75) at the fraction rounded to
+    1/1024 as TF's weight table does."""
+    base = xp.floor(src)
+    t = xp.rint((src - base) * float(_CUBIC_TABLE)) / float(_CUBIC_TABLE)
+    a = _CUBIC_A
+
+    def near(d: Any) -> Any:                                # |d| <= 1
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d: Any) -> Any:                                 # 1 < |d| < 2
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    idx = [xp.minimum(xp.maximum(base + k, 0), n - 1) for k in (-1, 0, 1, 2)]
+    return idx, weights
+
+
+def resize_bicubic(images: Any, size: Any, align_corners: bool = False,
+                   name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
+    """TF1's ``tf.image.resize_bicubic`` (the legacy kernel, source ``o * scale``): per axis,
+    the weighted sum of 4 gathered rows/columns at clamped indices (so it compiles and has a
+    gradient)."""
+    if half_pixel_centers:
+        raise NotImplementedError("resize_bicubic(half_pixel_centers=True)")
+
+    def step(out: Tensor, axis: int, o: int) -> Tensor:
+        xp, src, n = _axis(out, axis, o, align_corners)
+        idx, wts = _cubic_taps(xp, src, n)
+        acc = None
+        for i, w in zip(idx, wts):
+            term = M.multiply(gather(out, xp.index(i), axis=axis),
+                              xp.weight(w, out.dtype, _axis_shape(axis, o)))
+            acc = term if acc is None else M.add(acc, term)
+        return acc
+    with name_scope(name, "ResizeBicubic") as scope:
+        return _resize(images, size, "resize_bicubic", scope, step)
 
 
 def resize_images(images: Any, size: Any, method: int = ResizeMethod.BILINEAR,
                   align_corners: bool = False, preserve_aspect_ratio: bool = False) -> Tensor:
-    """TF1's ``tf.image.resize_images``: bilinear (default) or nearest neighbour."""
+    """TF1's ``tf.image.resize_images``: bilinear (default), nearest neighbour or bicubic."""
     if preserve_aspect_ratio:
         raise NotImplementedError("resize_images(preserve_aspect_ratio=True)")
     if method == ResizeMethod.BILINEAR:
         return resize_bilinear(images, size, align_corners)
     if method == ResizeMethod.NEAREST_NEIGHBOR:
         return resize_nearest_neighbor(images, size, align_corners)
-    raise NotImplementedError(f"resize_images: method {method} (bicubic/area) is not "
+    if method == ResizeMethod.BICUBIC:
+        return resize_bicubic(images, size, align_corners)
+    raise NotImplementedError(f"resize_images: method {method} (area) is not "
                               "implemented in jitflow yet")

@@ -147,7 +147,7 @@ def convert_image_dtype(image: Any, dtype: Any, saturate: bool = False,
 
 def resize(images: Any, size: Any, method: Any = "bilinear", preserve_aspect_ratio: bool = False,
            antialias: bool = False, name: Optional[str] = None) -> Tensor:
-    """``tf.image.resize`` with ``method`` 'bilinear' or 'nearest' (or a ResizeMethod)."""
+    """``tf.image.resize`` with ``method`` 'bilinear', 'nearest' or 'bicubic' (or a ResizeMethod)."""
     from .image import ResizeMethod, resize_images
     if antialias:
         raise NotImplementedError("tf.image.resize(antialias=True)")

@@ -25,6 +25,7 @@ from ...frontend import schedules as _schedules
 from ...frontend import sort_ops as S
 from ...frontend import train as _train
 from ...frontend.contrib import layers as _contrib_layers
+from ...frontend.data import image_codecs as _codecs
 from ...frontend.contrib import layers_more as _contrib_more
 from ...frontend.graph import GraphKeys as _GraphKeys
 from . import _hparams
@@ -131,6 +132,11 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "image"), transpose_image=X.transpose_image, rot90=X.rot90,
          total_variation=X.total_variation, psnr=X.psnr,
          **{n: getattr(_color, n) for n in _color.__all__})
+    files = ("read_file", "write_file")
+    codecs = {n: getattr(_codecs, n) for n in _codecs.__all__ if n not in files}
+    _set(ns(tf, "image"), **codecs)
+    _set(ns(tf, "io"), **codecs, read_file=_codecs.read_file, write_file=_codecs.write_file)
+    _set(tf, read_file=_codecs.read_file, write_file=_codecs.write_file)
     dist = {n: getattr(_dist, n) for n in _dist.__all__}
     _set(ns(tf, "distributions"), **dist)
 

@@ -1,0 +1,223 @@
+"""Image files on the host: ``tf.read_file``, ``tf.write_file``, ``tf.image.decode_png`` / ``encode_png`` (the
+zlib + NumPy codec of :mod:`.png`), ``decode_jpeg`` (Pillow) and ``decode_image``.
+
+Like the other string ops (:mod:`.string_ops`) each adds a HostNode: a decoder takes a scalar
+tf.string tensor and its image is a host-fed placeholder of static shape
+``[None, None, channels or None]`` that compiled ops consume; ``encode_png`` reads its image
+by a nested run (``GraphValue``) and gives a StringTensor. Corrupt data raises
+``tf.errors.InvalidArgumentError``; a missing file ``tf.errors.NotFoundError``.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any, Optional
+
+import numpy as np
+
+from ...errors import InvalidArgumentError, NotFoundError
+from ..graph import Tensor
+from ..op_builder import convert_to_tensor
+from . import png
+from .hostfeed import HostNode, StringTensor, registry_for
+from .string_format import GraphValue
+from .string_ops import _outputs, _scalar_bytes, _string_input, _where
+from .structure import string, to_dtype
+
+__all__ = ["read_file", "write_file", "decode_png", "encode_png", "decode_jpeg", "decode_image"]
+
+
+def _bytes_of(v: Any, what: str) -> bytes:
+    raw = _scalar_bytes(v)
+    if isinstance(raw, np.ndarray):
+        raise InvalidArgumentError(f"{what}: contents must be a scalar string, got shape "
+                                   f"{list(raw.shape)}")
+    return raw.encode() if isinstance(raw, str) else bytes(raw)
+
+
+def _channels(channels: Any, allowed: tuple, what: str) -> int:
+    c = 0 if channels is None else int(channels)
+    if c not in allowed:
+        raise ValueError(f"{what}: channels must be one of {list(allowed)}, got {channels}")
+    return c
+
+
+def _scalar(s: StringTensor, what: str) -> StringTensor:
+    if s.shape.ndims not in (None, 0):
+        raise ValueError(f"{what}: contents must be a scalar string (one file's bytes), got "
+                         f"shape {s.shape}")
+    return s
+
+
+def _host_image(fn: Any, s: StringTensor, dtype: Any, shape: list, name: str) -> Tensor:
+    node = HostNode(fn, [s], name=name)
+    return _outputs(node, s.graph, [(dtype, shape)], name)[0]
+
+
+def read_file(filename: Any, name: Optional[str] = None) -> StringTensor:
+    """``tf.read_file`` / ``tf.io.read_file``: the whole file's bytes as a scalar string."""
+    s = _string_input(filename, "read_file")
+
+    def fn(sess: Any, v: Any) -> tuple:
+        path = _bytes_of(v, "read_file").decode()
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise NotFoundError(f"{path}; No such file or directory") from None
+        except OSError as e:
+            raise InvalidArgumentError(f"read_file: cannot read {path}: {e}") from None
+        return (np.asarray(data, dtype=object),)
+    op = name or "ReadFile"
+    node = HostNode(fn, [s], name=op)
+    return registry_for(s.graph).output(node, 0, string, (), op)
+
+
+def write_file(filename: Any, contents: Any, name: Optional[str] = None) -> Any:
+    """``tf.write_file`` / ``tf.io.write_file``: an op that, run, writes the scalar string
+    ``contents`` to ``filename`` (replacing it)."""
+    f = _string_input(filename, "write_file")
+    c = _string_input(contents, "write_file")
+    reg = registry_for(f.graph)
+
+    def act(session: Any, feed_dict: Any) -> None:
+        path_v, data_v = reg.evaluate(session, [f, c], feed_dict)
+        path = _bytes_of(path_v, "write_file").decode()
+        try:
+            with open(path, "wb") as out:
+                out.write(_bytes_of(data_v, "write_file"))
+        except FileNotFoundError:
+            raise NotFoundError(f"write_file: {path}: the directory does not exist") from None
+        except OSError as e:
+            raise InvalidArgumentError(f"write_file: cannot write {path}: {e}") from None
+    return reg.action(act, name or "WriteFile")
+
+
+# ------------------------------------------------------------------ PNG ---------------------
+
+def _png_dtype(dtype: Any) -> Any:
+    dt = to_dtype(dtype)
+    if dt.name not in ("uint8", "uint16"):
+        raise TypeError(f"decode_png: dtype must be tf.uint8 or tf.uint16, got {dt.name}")
+    return dt
+
+
+def _decode_png_value(v: Any, channels: int, dt: Any, what: str) -> np.ndarray:
+    try:
+        return png.decode(_bytes_of(v, what), channels, dt.name)
+    except png.PNGError as e:
+        raise InvalidArgumentError(f"{what}: {e}{_where(_scalar_bytes(v))}") from None
+
+
+def decode_png(contents: Any, channels: int = 0, dtype: Any = "uint8",
+               name: Optional[str] = None) -> Tensor:
+    """``tf.image.decode_png``: [height, width, channels] uint8 (or uint16) pixels;
+    ``channels`` 0 keeps the file's (a palette gives RGB, or RGBA with transparency), 1 gray,
+    2 gray+alpha, 3 RGB, 4 RGBA."""
+    s = _scalar(_string_input(contents, "decode_png"), "decode_png")
+    c = _channels(channels, (0, 1, 2, 3, 4), "decode_png")
+    dt = _png_dtype(dtype)
+    return _host_image(lambda sess, v: (_decode_png_value(v, c, dt, "decode_png"),), s, dt,
+                       [None, None, c or None], name or "DecodePng")
+
+
+def encode_png(image: Any, compression: int = -1, name: Optional[str] = None) -> StringTensor:
+    """``tf.image.encode_png``: a [height, width, channels] uint8/uint16 image (1-4 channels)
+    as PNG bytes, zlib level ``compression`` (-1: the default)."""
+    x = convert_to_tensor(image, name="image")
+    if x.dtype.name not in ("uint8", "uint16"):
+        raise TypeError(f"encode_png: image must be uint8 or uint16, got {x.dtype.name}")
+    if x.shape.ndims is not None and x.shape.ndims != 3:
+        raise ValueError(f"encode_png: image must be 3-dimensional [height, width, channels], "
+                         f"got shape {x.shape}")
+    if not -1 <= int(compression) <= 9:
+        raise ValueError(f"encode_png: compression should be in [-1,9], got {compression}")
+
+    def fn(sess: Any, v: Any) -> tuple:
+        try:
+            return (np.asarray(png.encode(np.asarray(v), int(compression)), dtype=object),)
+        except ValueError as e:
+            raise InvalidArgumentError(f"encode_png: {e}") from None
+    op = name or "EncodePng"
+    node = HostNode(fn, [GraphValue(x)], name=op)
+    return registry_for(x.graph).output(node, 0, string, (), op)
+
+
+# ------------------------------------------------------------------ JPEG (Pillow) -----------
+
+def _pil() -> Any:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ImportError("tf.image.decode_jpeg needs Pillow (the 'Pillow' package, imported "
+                          "as PIL): pip install Pillow") from None
+    return Image
+
+
+_JPEG_MODES = {0: None, 1: "L", 3: "RGB"}
+
+
+def _decode_jpeg_value(v: Any, channels: int, ratio: int, what: str) -> np.ndarray:
+    Image = _pil()
+    data = _bytes_of(v, what)
+    try:
+        img = Image.open(io.BytesIO(data))
+        if img.format != "JPEG":
+            raise InvalidArgumentError(f"{what}: not a JPEG image (Pillow reads it as "
+                                       f"{img.format}){_where(_scalar_bytes(v))}")
+        mode = _JPEG_MODES[channels] or ("L" if img.mode == "L" else "RGB")
+        w, h = img.size
+        # libjpeg decodes to the wanted colour space (gray: the Y channel, as TF asks it) and
+        # scales by the DCT (ceil(size / ratio))
+        img.draft(mode, (-(-w // ratio), -(-h // ratio)))
+        img = img.convert(mode) if img.mode != mode else img
+        arr = np.asarray(img, dtype=np.uint8)
+    except InvalidArgumentError:
+        raise
+    except Exception as e:  # noqa: BLE001 - Pillow's decode errors (OSError, SyntaxError, ...)
+        raise InvalidArgumentError(f"{what}: invalid JPEG data or crop window: "
+                                   f"{type(e).__name__}: {e}{_where(_scalar_bytes(v))}") from None
+    return np.ascontiguousarray(arr.reshape(arr.shape[0], arr.shape[1], -1))
+
+
+def decode_jpeg(contents: Any, channels: int = 0, ratio: int = 1, fancy_upscaling: bool = True,
+                try_recover_truncated: bool = False, acceptable_fraction: float = 1,
+                dct_method: str = "", name: Optional[str] = None) -> Tensor:
+    """``tf.image.decode_jpeg`` through Pillow: [height, width, channels] uint8; ``channels``
+    0 keeps the file's (gray or RGB), 1 gray, 3 RGB; ``ratio`` 1/2/4/8 downscales while
+    decoding (libjpeg's DCT scaling). ``dct_method`` and the recovery options are accepted;
+    Pillow decodes with libjpeg's accurate integer DCT."""
+    s = _scalar(_string_input(contents, "decode_jpeg"), "decode_jpeg")
+    c = _channels(channels, (0, 1, 3), "decode_jpeg")
+    if int(ratio) not in (1, 2, 4, 8):
+        raise ValueError(f"decode_jpeg: ratio must be 1, 2, 4 or 8, got {ratio}")
+    r = int(ratio)
+    _pil()
+    from ...ir.dtypes import uint8
+    return _host_image(lambda sess, v: (_decode_jpeg_value(v, c, r, "decode_jpeg"),), s, uint8,
+                       [None, None, c or None], name or "DecodeJpeg")
+
+
+def decode_image(contents: Any, channels: Optional[int] = None, dtype: Any = "uint8",
+                 name: Optional[str] = None, expand_animations: bool = True) -> Tensor:
+    """``tf.image.decode_image`` for PNG and JPEG (told apart by their signatures): a
+    [height, width, channels] image of ``dtype`` (uint8, or uint16 for a PNG)."""
+    s = _scalar(_string_input(contents, "decode_image"), "decode_image")
+    c = _channels(channels, (0, 1, 3, 4), "decode_image")
+    dt = to_dtype(dtype)
+    if dt.name not in ("uint8", "uint16"):
+        raise TypeError(f"decode_image: dtype must be tf.uint8 or tf.uint16 (convert with "
+                        f"tf.image.convert_image_dtype), got {dt.name}")
+
+    def fn(sess: Any, v: Any) -> tuple:
+        data = _bytes_of(v, "decode_image")
+        if png.is_png(data):
+            return (_decode_png_value(v, c, dt, "decode_image"),)
+        if data[:3] == b"\xff\xd8\xff":
+            if c == 4:
+                raise InvalidArgumentError("decode_image: channels=4 is not supported for JPEG")
+            img = _decode_jpeg_value(v, c, 1, "decode_image")
+            return (img.astype(np.uint16) * 257 if dt.name == "uint16" else img,)
+        raise InvalidArgumentError(f"decode_image: unknown image format (expected PNG or "
+                                   f"JPEG), first bytes {data[:8]!r}{_where(_scalar_bytes(v))}")
+    return _host_image(fn, s, dt, [None, None, c or None], name or "DecodeImage")
+
