@@ -14,7 +14,7 @@ import numpy as np
 
 from ..ir.dtypes import as_dtype, int32, int64
 from . import math_ops as M
-from .array_ops import identity, reshape, transpose, where
+from .array_ops import identity, reshape, transpose, select as where
 from .array_ops import shape as _shape
 from .extra_ops import concat, gather, one_hot
 from .graph import GraphKeys, Tensor, name_scope

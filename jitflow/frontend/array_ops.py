@@ -137,20 +137,39 @@ def _cast(x: Tensor, dtype: Any) -> Tensor:
 
 
 def where(condition: Any, x: Any = None, y: Any = None, name: Optional[str] = None) -> Tensor:
-    """TF1 ``tf.where(cond, x, y)``: elementwise select; a rank-1 condition picks rows."""
+    """TF1 ``tf.where(cond, x, y)`` (op Select): ``cond`` has the shape of ``x`` and ``y``, is
+    a scalar, or is a vector that picks rows (``cond.shape == [x.shape[0]]``); nothing else
+    broadcasts (see ``where_v2``). With one argument, the indices of the true elements."""
     if x is None and y is None:      # the indices of the true elements (run on the host)
         from .host_ops import where_indices
         return where_indices(condition, name=name)
     if x is None or y is None:
         raise ValueError("x and y must both be non-None or both be None.")
     from .math_ops import binary_operands
+    from .select_rules import check_select_shapes
     c = convert_to_tensor(condition)
     xt, yt = binary_operands(x, y, "Select")
-    if c.shape.ndims == 1 and xt.shape.ndims not in (None, 1):
-        with name_scope(None):
-            pass
-        c = reshape(c, [-1] + [1] * (xt.shape.ndims - 1))
-    return _out(make_op("Select", "select", [c, xt, yt], name=name))
+    op_name = get_default_graph().unique_name(name or "Select", mark_as_used=False)
+    rows = check_select_shapes(c, xt, yt, op_name)
+    return select_rows(c, xt, yt, rows, name)
+
+
+def select(condition: Any, x: Any, y: Any, name: Optional[str] = None) -> Tensor:
+    """jitflow's lenient select for its own helpers: a rank-1 ``condition`` picks rows of a
+    rank > 1 ``x`` (TF1's rule); any other shapes broadcast (exported as SelectV2)."""
+    from .math_ops import binary_operands
+    c = convert_to_tensor(condition)
+    xt, yt = binary_operands(x, y, "Select")
+    rows = c.shape.ndims == 1 and xt.shape.ndims not in (None, 0, 1)
+    return select_rows(c, xt, yt, rows, name)
+
+
+def select_rows(c: Tensor, x: Tensor, y: Tensor, rows: bool, name: Optional[str] = None,
+                reshape_name: Optional[str] = None) -> Tensor:
+    """A ``Select`` op; ``rows``: ``c`` (a vector) first becomes ``[n, 1, ..., 1]``."""
+    if rows:
+        c = reshape(c, [-1] + [1] * (x.shape.ndims - 1), name=reshape_name)
+    return _out(make_op("Select", "select", [c, x, y], name=name))
 
 
 def where_v2(condition: Any, x: Any = None, y: Any = None, name: Optional[str] = None) -> Tensor:

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from ..ir.dtypes import as_dtype, float32
 from . import math_ops as M
-from .array_ops import reshape, where
+from .array_ops import reshape, select as where
 from .debug_ops import check_numerics
 from .extra_ops import reduce_all
 from .graph import Operation, Tensor, name_scope

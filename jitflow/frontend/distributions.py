@@ -116,7 +116,7 @@ class Uniform(Distribution):
             return M.add(self.low, M.multiply(u, M.subtract(self.high, self.low)))
 
     def log_prob(self, value: Any, name: str = "log_prob") -> Tensor:
-        from .array_ops import where
+        from .array_ops import select as where
         with name_scope(self.name + "/"), name_scope(name):
             v = _float(value, "value", self.low)
             inside = M.logical_and(M.greater_equal(v, self.low), M.less(v, self.high))

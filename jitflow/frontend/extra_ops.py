@@ -8,7 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..ir.dtypes import as_dtype, float32, int64
-from .array_ops import identity, stack, where
+from .array_ops import identity, stack, select as where
 from .graph import Tensor, name_scope
 from .math_ops import abs as _abs
 from .math_ops import greater, less, maximum, minimum, multiply, reduce_sum, sqrt, truediv

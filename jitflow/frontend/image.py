@@ -18,7 +18,7 @@ import numpy as np
 from ..ir.dtypes import float32, int32
 from . import math_ops as M
 from . import math_unary as U
-from .array_ops import expand_dims, where
+from .array_ops import expand_dims, select as where
 from .extra_ops import gather, pad, tile
 from .graph import Tensor, name_scope
 from .op_builder import constant, convert_to_tensor, static_ints, static_value

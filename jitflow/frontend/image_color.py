@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ir.dtypes import as_dtype
 from . import math_ops as M
-from .array_ops import stack, unstack, where, zeros_like
+from .array_ops import stack, unstack, select as where, zeros_like
 from .graph import Tensor, name_scope
 from .op_builder import convert_to_tensor
 

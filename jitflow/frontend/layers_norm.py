@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from . import math_ops as M
-from .array_ops import identity, reshape, where
+from .array_ops import identity, reshape, select as where
 from .graph import Tensor, get_default_graph
 from .initializers import Ones, Zeros
 from .layer_base import Layer, _no_constraints, _training_value

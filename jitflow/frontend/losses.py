@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 from ..ir.dtypes import float32
 from . import math_ops as M
-from .array_ops import ones_like, squeeze, stop_gradient, where, zeros_like
+from .array_ops import ones_like, squeeze, stop_gradient, select as where, zeros_like
 from .graph import GraphKeys, Tensor, get_default_graph, name_scope
 from .op_builder import convert_to_tensor, make_op
 

@@ -10,7 +10,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from . import math_ops as M
-from .array_ops import identity, ones_like, shape, transpose, where, zeros_like
+from .array_ops import identity, ones_like, shape, transpose, select as where, zeros_like
 from .graph import Tensor, name_scope
 from .op_builder import convert_to_tensor, make_op, static_ints
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..ir.dtypes import bool_, float32, float64
 from . import math_ops as M
-from .array_ops import ones_like, reshape, where, zeros
+from .array_ops import ones_like, reshape, select as where, zeros
 from .graph import GraphKeys, Tensor, get_default_graph, name_scope
 from .op_builder import convert_to_tensor
 from .variables import Variable, assign_add

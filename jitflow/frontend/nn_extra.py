@@ -143,7 +143,7 @@ def max_pool_with_argmax(input: Any, ksize: Any, strides: Any, padding: str,
     row-major order, as TF's kernel; static shapes. The windows are strided slices of the
     input padded with -inf, one per kernel offset."""
     from ..ops.window import window_geometry
-    from .array_ops import where
+    from .array_ops import select as where
     from .extra_ops import pad
     if data_format != "NHWC":
         raise NotImplementedError("max_pool_with_argmax: NHWC only")

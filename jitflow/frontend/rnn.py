@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from . import math_ops as M
-from .array_ops import reshape, shape, stack, transpose, unstack, where, zeros_like
+from .array_ops import reshape, shape, stack, transpose, unstack, select as where, zeros_like
 from .extra_ops import one_hot
 from .graph import Tensor, name_scope, user_location
 from .op_builder import constant, convert_to_tensor

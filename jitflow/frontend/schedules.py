@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 
 from ..ir.dtypes import float32
 from . import math_ops as M
-from .array_ops import identity, where
+from .array_ops import identity, select as where
 from .graph import Tensor, name_scope
 from .op_builder import convert_to_tensor
 

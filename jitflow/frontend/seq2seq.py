@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from . import math_ops as M
-from .array_ops import reshape, where, zeros_like, ones_like
+from .array_ops import reshape, select as where, zeros_like, ones_like
 from .graph import Tensor, name_scope
 from .nn import sparse_softmax_cross_entropy_with_logits
 from .op_builder import convert_to_tensor

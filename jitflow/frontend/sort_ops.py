@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ir.dtypes import as_dtype, int32, int64
 from . import math_ops as M
-from .array_ops import expand_dims, identity, reshape, transpose, where, zeros_like
+from .array_ops import expand_dims, identity, reshape, transpose, select as where, zeros_like
 from .extra_ops import gather, one_hot
 from .graph import Tensor, name_scope
 from .op_builder import constant, convert_to_tensor, static_value

@@ -40,7 +40,7 @@ def scatter_rows(base: Optional[Tensor], values: Tensor, indices: Tensor,
     static int, else of ``n`` rows (a loop that writes each index once: a row index past the
     writes is an out-of-range error, as reading an unwritten element is in TF)."""
     from . import math_ops as M
-    from .array_ops import ones_like, reshape, where, zeros_like
+    from .array_ops import ones_like, reshape, select as where, zeros_like
     from .op_builder import static_value
     idx = reshape(M.cast(indices, int32), [-1])
     if base is None:

@@ -323,7 +323,22 @@ def _gather_exp(op):
 
 
 def _select_imp(node, ins, consts):
-    return make_op(node.op, "select", ins[:3], {}, node.name + "/")
+    if node.op == "SelectV2":
+        return make_op(node.op, "select", ins[:3], {}, node.name + "/")
+    from .array_ops import select_rows
+    from .select_rules import check_select_shapes
+    c, x, y = ins[:3]          # TF1 Select: a vector condition picks rows, nothing broadcasts
+    rows = check_select_shapes(c, x, y, node.name)
+    return select_rows(c, x, y, rows, node.name + "/", reshape_name=node.name + "/cond_rows/").op
+
+
+def _select_export_type(op: Operation) -> str:
+    """A jitflow Select whose condition is not of the branches' shape (a row pick's reshaped
+    condition, a helper's broadcast) is written as SelectV2, which broadcasts the same way."""
+    c, x, y = (None if t.shape.dims is None else list(t.shape.dims) for t in op.inputs[:3])
+    if x is None or x != y or None in x:
+        return "SelectV2"
+    return "Select" if c == x or c == [] else "SelectV2"
 
 
 def _arg_row(tf_type, ir):
@@ -508,7 +523,6 @@ TABLE: dict[str, Row] = {r.tf_type: r for r in [
     Row("GatherV2", _gather_imp, _gather_exp),
     Row("Select", _select_imp, lambda op: ({"T": _t(op, 1)}, [])),
     Row("SelectV2", _select_imp, lambda op: ({"T": _t(op, 1)}, [])),
-    Row("SelectV2", _select_imp, None),
     _arg_row("ArgMax", "argmax"), _arg_row("ArgMin", "argmin"),
     Row("Pad", _pad_imp, _pad_exp), Row("PadV2", _pad_imp, _pad_exp),
     Row("OneHot", _one_hot_imp, _one_hot_exp),
@@ -533,12 +547,13 @@ EXPORT_INPUT_ORDER = {"Fill": _fill_reorder, "OneHot": _one_hot_reorder, "Split"
 
 
 # jitflow op types written as another TF type: jitflow's stack is a concat of expanded inputs
-EXPORT_AS = {"Pack": "ConcatV2"}
+EXPORT_AS = {"Pack": "ConcatV2", "Select": _select_export_type}
 
 
 def export_row(op: Operation) -> Optional[Row]:
     """The row that writes ``op`` (by its type), or None when TF has no equivalent."""
-    row = TABLE.get(EXPORT_AS.get(op.type, op.type))
+    as_type = EXPORT_AS.get(op.type, op.type)
+    row = TABLE.get(as_type(op) if callable(as_type) else as_type)
     if row is None or row.exp is None:
         return None
     if op.type not in ("Placeholder", "PlaceholderWithDefault", "VariableV2", "Assign", "NoOp") \

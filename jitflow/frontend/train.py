@@ -337,7 +337,7 @@ class FtrlOptimizer(Optimizer):
 
     def _apply_dense(self, grad, var):
         from .math_ops import abs as tf_abs, greater, pow as tf_pow, sign
-        from .array_ops import where, zeros_like
+        from .array_ops import select as where, zeros_like
         lr = self._lr(var, self._lr_value)
         p = -float(self._power)
         acc, lin = self.get_slot(var, "accum"), self.get_slot(var, "linear")
