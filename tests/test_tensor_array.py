@@ -109,3 +109,71 @@ def test_dtype_and_size_errors():
             tf.TensorArray(tf.float32)
         with pytest.raises((TypeError, ValueError), match="dtype float32"):
             tf.TensorArray(tf.float32, size=2).write(0, tf.constant([1, 2]))
+
+
+def dynamic_arrays():
+    """Three dynamic_size arrays written in a loop of n trips (n fed at run time): one
+    written at 0 before the loop and at t+1 inside, one written at 2t (the unwritten odd
+    rows stay zero), one of initial size 2 written at t (at least 2 rows)."""
+    g = tf.Graph()
+    with g.as_default():
+        n = tf.placeholder(tf.int32, [])
+        x = tf.placeholder(tf.float64, [3])
+        pre = tf.TensorArray(tf.float64, size=1, dynamic_size=True).write(0, -x)
+        sparse = tf.TensorArray(tf.float64, size=0, dynamic_size=True)
+        two = tf.TensorArray(tf.float64, size=2, dynamic_size=True)
+
+        def body(t, pre, sparse, two):
+            v = tf.sin(x * tf.cast(t + 1, tf.float64))
+            return t + 1, pre.write(t + 1, v), sparse.write(2 * t, v * v), two.write(t, 3 * v)
+        _, pre, sparse, two = tf.while_loop(lambda t, *a: t < n, body, [0, pre, sparse, two])
+        outs = [pre.stack(), sparse.stack(), two.stack(), pre.size(), sparse.size(),
+                two.size()]
+        loss = sum(tf.reduce_sum(o * o) for o in outs[:3])
+        outs += tf.gradients(loss, [x])
+    return g, n, x, outs, loss
+
+
+def numpy_dynamic(n, x):
+    vs = [np.sin(x * (t + 1)) for t in range(n)]
+    pre = np.array([-x] + vs).reshape(n + 1, 3)
+    sparse = np.zeros((max(2 * n - 1, 0), 3))
+    sparse[0::2] = np.array(vs).reshape(n, 3) ** 2
+    two = np.zeros((max(n, 2), 3))
+    two[:n] = 3 * np.array(vs).reshape(n, 3)
+    return pre, sparse, two
+
+
+@pytest.mark.parametrize("trips", [0, 1, 4])
+def test_dynamic_size_arrays_grow_to_a_run_time_trip_count(trips):
+    xv = np.random.RandomState(trips).uniform(-1, 1, 3)
+    got = {}
+    for backend in BACKENDS:
+        g, n, x, outs, loss = dynamic_arrays()
+        with g.as_default(), tf.Session(backend=backend) as s:
+            got[backend] = s.run(outs, {n: trips, x: xv})
+            eps, fd = 1e-6, np.zeros(3)
+            for k in range(3):
+                e = np.eye(3)[k] * eps
+                fd[k] = (s.run(loss, {n: trips, x: xv + e}) -
+                         s.run(loss, {n: trips, x: xv - e})) / (2 * eps)
+        pre, sparse, two, s_pre, s_sparse, s_two, gx = got[backend]
+        want = numpy_dynamic(trips, xv)
+        for a, b in zip((pre, sparse, two), want):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+        assert (s_pre, s_sparse, s_two) == tuple(len(w) for w in want)
+        np.testing.assert_allclose(gx, fd, rtol=1e-6, atol=1e-8)
+    for a, b in zip(got["llvm"], got["reference"]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_dynamic_size_array_written_past_its_end_outside_a_loop():
+    with tf.Graph().as_default():
+        ta = tf.TensorArray(tf.float32, size=1, dynamic_size=True).write(0, [1.0, 2.0])
+        ta = ta.write(3, [5.0, 6.0])
+        fixed = tf.TensorArray(tf.float32, size=2).write(0, [1.0, 2.0])
+        with tf.Session() as s:
+            st, size, fx = s.run([ta.stack(), ta.size(), fixed.stack()])
+    np.testing.assert_array_equal(st, [[1, 2], [0, 0], [0, 0], [5, 6]])
+    assert size == 4
+    np.testing.assert_array_equal(fx, [[1, 2], [0, 0]])

@@ -330,7 +330,8 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
                         f"got {v.shape.dims[2:]}, at {_where()}")
                 vals_all, idx_all = reshape(v, [-1] + list(elem)), reshape(i, [-1])
             finals.append(base._with(scatter_rows(base._buffer, vals_all, idx_all,
-                                                  base._size_for_write(idx_all))))
+                                                  base._size_for_write(idx_all),
+                                                  grow=base._dynamic)))
         exits = exits[:len(flat)]
     it_t, it_a = iter(exits), iter(finals)
     result = pack_as(structure, [next(it_a) if t else next(it_t) for t in is_ta])

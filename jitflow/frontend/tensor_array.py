@@ -33,27 +33,59 @@ def _where() -> str:
     return f"{f}:{line}"
 
 
+def _zero_rows(like: Tensor, rows: Any) -> Tensor:
+    """Zeros ``[rows, *element]`` of ``like``'s element shape and dtype (``like``: [m,
+    *element], m may be 0; ``rows`` an int or an int32 scalar tensor); the element dims
+    stay as static as ``like``'s."""
+    from . import math_ops as M
+    from .array_ops import reshape, zeros, zeros_like
+    from .op_builder import static_value
+    rank = like.shape.ndims
+    if rank is None:
+        raise ValueError(f"a TensorArray's elements need a known rank, at {_where()}")
+    row = M.reduce_sum(zeros_like(like), axis=0, keepdims=True)        # [1, *element]
+    n = static_value(rows)
+    if n is not None:
+        return M.add(row, zeros([int(n)] + [1] * (rank - 1), dtype=like.dtype))
+    # a run-time row count: a range of that length gives the leading dim (jitflow's shapes
+    # follow tensors, not arithmetic on dims)
+    from .control_flow import range as range_
+    lead = zeros_like(M.cast(range_(M.cast(rows, int32)), like.dtype))
+    return M.add(row, reshape(lead, [-1] + [1] * (rank - 1)))
+
+
+def grow_rows(base: Tensor, size: Any) -> Tensor:
+    """``base`` ([m, *element]) padded with zero rows to ``max(m, size)`` rows (a
+    dynamic_size array written past its end)."""
+    from . import math_ops as M
+    from .array_ops import shape
+    from .op_builder import static_value
+    n, m = static_value(size), (base.shape.dims or [None])[0]
+    if n is not None and m is not None and int(n) <= m:
+        return base
+    from .control_flow import range as range_
+    rows = shape(base)[0]
+    grown = _zero_rows(base, M.maximum(M.cast(size, int32), rows))
+    # base's rows scattered into the zeros (not a concat: its gradient needs at most one
+    # operand of run-time length)
+    return make_op("TensorArrayScatter", "gather_grad", [base, range_(rows), grown],
+                   {"axis": 0}).outputs[0]
+
+
 def scatter_rows(base: Optional[Tensor], values: Tensor, indices: Tensor,
-                 size: Any = None) -> Tensor:
+                 size: Any = None, grow: bool = False) -> Tensor:
     """``base`` ([size, *element]) with rows ``indices`` replaced by ``values`` ([n,
-    *element]). Without a base the rows go into zeros of ``size`` rows when ``size`` is a
-    static int, else of ``n`` rows (a loop that writes each index once: a row index past the
-    writes is an out-of-range error, as reading an unwritten element is in TF)."""
+    *element]). Without a base the rows go into zeros of ``size`` rows (an int or a run-time
+    scalar), else of ``n`` rows; with ``grow`` (a dynamic_size array) a base shorter than
+    ``size`` is padded with zero rows first. A row index past the rows is an out-of-range
+    error, as writing past a fixed-size TensorArray is in TF."""
     from . import math_ops as M
     from .array_ops import ones_like, reshape, where, zeros_like
-    from .op_builder import static_value
     idx = reshape(M.cast(indices, int32), [-1])
     if base is None:
-        n = static_value(size) if size is not None else None
-        if n is None:
-            base = zeros_like(values)
-        else:
-            from .array_ops import zeros
-            rank = values.shape.ndims
-            if rank is None:
-                raise ValueError(f"a TensorArray's elements need a known rank, at {_where()}")
-            row = M.reduce_sum(zeros_like(values), axis=0, keepdims=True)   # [1, *element]
-            base = M.add(row, zeros([int(n)] + [1] * (rank - 1), dtype=values.dtype))
+        base = zeros_like(values) if size is None else _zero_rows(values, size)
+    elif grow and size is not None:
+        base = grow_rows(base, size)
     rows = make_op("TensorArrayScatter", "gather_grad", [values, idx, base],
                    {"axis": 0}).outputs[0]
     hit = make_op("TensorArrayScatter", "gather_grad", [ones_like(values), idx, base],
@@ -122,12 +154,13 @@ class TensorArray:
                              f"{self._element_shape} and the value's {v.shape} differ, at "
                              f"{_where()}")
         return self._with(scatter_rows(self._buffer, expand_dims(v, 0),
-                                       convert_to_tensor(index), self._size_for_write(index)))
+                                       convert_to_tensor(index), self._size_for_write(index),
+                                       grow=self._dynamic))
 
     def scatter(self, indices: Any, value: Any, name: Optional[str] = None) -> "TensorArray":
         v = self._check(value, "the values scattered")
         return self._with(scatter_rows(self._buffer, v, convert_to_tensor(indices),
-                                       self._size_for_write(indices)))
+                                       self._size_for_write(indices), grow=self._dynamic))
 
     def unstack(self, value: Any, name: Optional[str] = None) -> "TensorArray":
         v = self._check(value, "the value unstacked")
@@ -143,7 +176,13 @@ class TensorArray:
         from . import math_ops as M
         if self._size is not None and not self._dynamic:
             return self._size
-        top = M.add(M.reduce_max(M.cast(convert_to_tensor(index), int32)), 1)
+        from .array_ops import reshape
+        from .extra_ops import concat
+        idx = reshape(M.cast(convert_to_tensor(index), int32), [-1])
+        top = M.add(M.reduce_max(concat([idx, [-1]], 0)), 1)     # 0 for no writes
+        if self._buffer is not None:
+            from .array_ops import shape
+            top = M.maximum(top, shape(self._buffer)[0])
         return top if self._size is None else M.maximum(M.cast(self._size, int32), top)
 
     # -------------------------------------------------------------- reads -------------
