@@ -177,3 +177,78 @@ def test_dynamic_size_array_written_past_its_end_outside_a_loop():
     np.testing.assert_array_equal(st, [[1, 2], [0, 0], [0, 0], [5, 6]])
     assert size == 4
     np.testing.assert_array_equal(fx, [[1, 2], [0, 0]])
+
+
+def split_graph(lengths, width):
+    """An array split from a fed value by ``lengths``; every element read, element 1
+    rewritten, the array concatenated; a loss of all of them."""
+    g = tf.Graph()
+    with g.as_default():
+        v = tf.placeholder(tf.float64, [None, width])
+        ta = tf.TensorArray(tf.float64, size=len(lengths)).split(v, lengths)
+        reads = [ta.read(i) for i in range(len(lengths))]
+        ta2 = ta.write(1, tf.fill([lengths[1], width], tf.constant(2.0, tf.float64)))
+        outs = reads + [ta.concat(), ta2.concat(), ta.size()]
+        loss = (sum(tf.reduce_sum(tf.sin(r) * (k + 1)) for k, r in enumerate(reads)) +
+                tf.reduce_sum(ta.concat() ** 2) + tf.reduce_sum(ta2.concat() ** 3))
+        outs += tf.gradients(loss, [v])
+    return g, v, outs, loss
+
+
+@pytest.mark.parametrize("lengths", [[1, 3, 0, 2], [2, 2, 2]])
+def test_split_values_gradients_and_backends(lengths):
+    width = 2
+    xv = np.random.RandomState(len(lengths)).uniform(-1, 1, (sum(lengths), width))
+    offs = np.concatenate([[0], np.cumsum(lengths)])
+    pieces = [xv[offs[i]:offs[i + 1]] for i in range(len(lengths))]
+    rewritten = np.concatenate([pieces[0], np.full((lengths[1], width), 2.0)] + pieces[2:])
+    # d loss / d v: the reads' (k+1) cos, the concat's 2 v, the rewritten concat's 3 v^2
+    # except on element 1 (replaced by a constant)
+    gwant = (np.concatenate([(k + 1) * np.cos(p) for k, p in enumerate(pieces)]) + 2 * xv +
+             np.concatenate([3 * p ** 2 if k != 1 else 0 * p for k, p in enumerate(pieces)]))
+    got = {}
+    for backend in BACKENDS:
+        g, v, outs, loss = split_graph(lengths, width)
+        with g.as_default(), tf.Session(backend=backend) as s:
+            got[backend] = s.run(outs, {v: xv})
+            eps, fd = 1e-6, np.zeros_like(xv)
+            for k in range(xv.size):
+                e = np.zeros_like(xv)
+                e.flat[k] = eps
+                fd.flat[k] = (s.run(loss, {v: xv + e}) - s.run(loss, {v: xv - e})) / (2 * eps)
+        r = got[backend]
+        for a, b in zip(r[:len(lengths)], pieces):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(r[len(lengths)], xv)
+        np.testing.assert_array_equal(r[len(lengths) + 1], rewritten)
+        assert r[len(lengths) + 2] == len(lengths)
+        np.testing.assert_allclose(r[-1], gwant, rtol=1e-12)
+        np.testing.assert_allclose(r[-1], fd, rtol=1e-5, atol=1e-7)
+    for a, b in zip(got["llvm"], got["reference"]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_split_of_equal_lengths_is_dense_and_varying_lengths_refuse_stack():
+    x = np.arange(12, dtype=np.float32).reshape(6, 2)
+    with tf.Graph().as_default():
+        even = tf.TensorArray(tf.float32, size=4).split(tf.constant(x), [2, 2, 2])
+        ragged = tf.TensorArray(tf.float32, size=2).split(tf.constant(x), [4, 2])
+        with tf.Session() as s:
+            st, idx = s.run([even.stack(), even.read(tf.constant(1))])
+        np.testing.assert_array_equal(st[:3], x.reshape(3, 2, 2))
+        np.testing.assert_array_equal(st[3], 0)                  # element 3 never written
+        np.testing.assert_array_equal(idx, x[2:4])
+        assert ragged.element_shape.as_list() == [None, 2]
+        with pytest.raises(ValueError, match=r"lengths \[4, 2\].*use concat"):
+            ragged.stack()
+        with pytest.raises(NotImplementedError, match="static scalar index"):
+            ragged.read(tf.placeholder(tf.int32, []))
+        with pytest.raises(ValueError, match="sum to 5 but the value has 6 rows"):
+            tf.TensorArray(tf.float32, size=2).split(tf.constant(x), [3, 2])
+        with pytest.raises(ValueError, match="3 lengths for an array of size 2"):
+            tf.TensorArray(tf.float32, size=2).split(tf.constant(x), [2, 2, 2])
+        with pytest.raises(NotImplementedError, match="lengths known at graph build"):
+            tf.TensorArray(tf.float32, size=2).split(tf.constant(x),
+                                                     tf.placeholder(tf.int32, [2]))
+        with pytest.raises(NotImplementedError, match="as a tf.while_loop variable"):
+            tf.while_loop(lambda i, ta: i < 2, lambda i, ta: (i + 1, ta), [0, ragged])

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import numpy as np
+
 from ..ir.dtypes import int32
 from .graph import Tensor, TensorShape, user_location
 from .op_builder import convert_to_tensor, make_op
@@ -169,8 +171,46 @@ class TensorArray:
         return self._with(v)
 
     def split(self, value: Any, lengths: Any, name: Optional[str] = None) -> "TensorArray":
-        raise NotImplementedError(f"TensorArray.split is not implemented in jitflow yet "
-                                  f"(at {_where()})")
+        """Element i is ``value[sum(lengths[:i]) : sum(lengths[:i+1])]`` (lengths known at
+        graph build). Equal lengths give a dense array of ``[length, ...]`` elements; varying
+        ones a ``_RaggedTensorArray`` (read at a static index, concat, size)."""
+        from .extra_ops import split as split_
+        from .op_builder import static_value
+        v = self._check(value, "the value split")
+        if v.shape.dims is not None and not v.shape.dims:
+            raise ValueError(f"TensorArray.split needs a tensor of rank >= 1, got a scalar, "
+                             f"at {_where()}")
+        lv = static_value(lengths)
+        if lv is None:
+            raise NotImplementedError(f"TensorArray.split needs lengths known at graph build "
+                                      f"(a list or a constant), got {lengths}, at {_where()}")
+        lens = [int(n) for n in np.asarray(lv).reshape(-1)]
+        if np.asarray(lv).ndim != 1 or any(n < 0 for n in lens):
+            raise ValueError(f"TensorArray.split lengths must be a vector of non-negative "
+                             f"ints, got {np.asarray(lv).tolist()}, at {_where()}")
+        if not lens:
+            raise ValueError(f"TensorArray.split needs at least one length, at {_where()}")
+        rows = v.shape.dims[0] if v.shape.dims is not None else None
+        if rows is not None and rows != sum(lens):
+            raise ValueError(f"TensorArray.split: lengths {lens} sum to {sum(lens)} but the "
+                             f"value has {rows} rows (shape {v.shape}), at {_where()}")
+        size = static_value(self._size) if self._size is not None else None
+        if size is not None and not self._dynamic and len(lens) > int(size):
+            raise ValueError(f"TensorArray.split: {len(lens)} lengths for an array of size "
+                             f"{int(size)} (not dynamic_size), at {_where()}")
+        pieces = split_(v, lens, axis=0) if len(lens) > 1 else [v]
+        if len(set(lens)) <= 1:
+            from .array_ops import stack as stack_
+            stacked = stack_(pieces, axis=0)                 # [n, length, ...]
+            if size is not None and int(size) > len(lens):   # the rest stay unwritten (zeros)
+                return TensorArray(self._dtype, self._size, self._dynamic, name=self._name
+                                   ).scatter(list(range(len(lens))), stacked)
+            return self._with(stacked)
+        if size is not None and int(size) != len(lens):
+            raise NotImplementedError(f"TensorArray.split with lengths of varying sizes {lens} "
+                                      f"needs an array of size {len(lens)}, got {int(size)}, "
+                                      f"at {_where()}")
+        return _RaggedTensorArray(self, pieces)
 
     def _size_for_write(self, index: Any) -> Any:
         from . import math_ops as M
@@ -239,6 +279,61 @@ class TensorArray:
         pass
 
 
+class _RaggedTensorArray(TensorArray):
+    """A TensorArray whose elements differ in their first dim (``split`` with varying
+    lengths): a list of pieces. ``read`` at a static index, ``write`` at a static index,
+    ``concat``, ``size``; ``stack``/``gather`` and run-time indices say they need equal
+    element shapes."""
+
+    def __init__(self, base: TensorArray, pieces: list) -> None:
+        super().__init__(base._dtype, len(pieces), base._dynamic, name=base._name)
+        self._pieces = list(pieces)
+        dims = pieces[0].shape.dims
+        self._element_shape = TensorShape(None if dims is None else [None] + list(dims[1:]))
+
+    def _index(self, index: Any, what: str) -> int:
+        from .op_builder import static_value
+        i = static_value(index)
+        if i is None or np.asarray(i).ndim != 0:
+            raise NotImplementedError(
+                f"TensorArray.{what} of an array split into elements of different lengths "
+                f"{self._lengths()} needs a static scalar index, got {index}, at {_where()}")
+        i = int(i)
+        if not 0 <= i < len(self._pieces):
+            raise IndexError(f"TensorArray.{what}: index {i} is outside the array's "
+                             f"{len(self._pieces)} elements, at {_where()}")
+        return i
+
+    def _lengths(self) -> list:
+        return [p.shape.dims[0] if p.shape.dims is not None else None for p in self._pieces]
+
+    def read(self, index: Any, name: Optional[str] = None) -> Tensor:
+        from .array_ops import identity
+        return identity(self._pieces[self._index(index, "read")], name=name)
+
+    def write(self, index: Any, value: Any, name: Optional[str] = None) -> "TensorArray":
+        v = self._check(value, "the value written")
+        i = self._index(index, "write")
+        new = _RaggedTensorArray(self, self._pieces)
+        new._pieces[i] = v
+        return new
+
+    def scatter(self, indices: Any, value: Any, name: Optional[str] = None) -> "TensorArray":
+        raise NotImplementedError(f"TensorArray.scatter into an array of elements of "
+                                  f"different lengths {self._lengths()}, at {_where()}")
+
+    def _contents(self, what: str) -> Tensor:
+        raise ValueError(f"TensorArray.{what} needs elements of one shape, but the array holds "
+                         f"elements of lengths {self._lengths()} (use concat), at {_where()}")
+
+    def concat(self, name: Optional[str] = None) -> Tensor:
+        from .extra_ops import concat
+        return concat(self._pieces, 0, name=name or "concat")
+
+    def size(self, name: Optional[str] = None) -> Tensor:
+        return convert_to_tensor(len(self._pieces), dtype=int32)
+
+
 class _LoopTensorArray(TensorArray):
     """A TensorArray loop variable inside a while body (module docstring): reads see the
     array as it entered the loop; writes are recorded for the loop to stack."""
@@ -267,6 +362,11 @@ class _LoopTensorArray(TensorArray):
         raise NotImplementedError(f"TensorArray.scatter inside a tf.while_loop is not "
                                   f"implemented in jitflow yet (at {_where()})")
 
+    def split(self, value: Any, lengths: Any, name: Optional[str] = None) -> "TensorArray":
+        raise NotImplementedError(f"TensorArray.split inside a tf.while_loop body is not "
+                                  f"implemented in jitflow yet (split before the loop, at "
+                                  f"{_where()})")
+
     def unstack(self, value: Any, name: Optional[str] = None) -> "TensorArray":
         raise NotImplementedError(f"TensorArray.unstack inside a tf.while_loop body is not "
                                   f"implemented in jitflow yet (unstack before the loop, at "
@@ -288,6 +388,11 @@ def enter_loop(loop_vars: Any) -> tuple[Any, list]:
 
     def walk(x: Any) -> Any:
         if isinstance(x, TensorArray):
+            if isinstance(x, _RaggedTensorArray):
+                raise NotImplementedError(f"a TensorArray of elements of different lengths "
+                                          f"{x._lengths()} (split) as a tf.while_loop "
+                                          f"variable is not implemented in jitflow yet (at "
+                                          f"{_where()})")
             if isinstance(x, _LoopTensorArray):
                 raise NotImplementedError(f"a TensorArray of an enclosing loop as a loop "
                                           f"variable of a nested tf.while_loop is not "
