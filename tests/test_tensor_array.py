@@ -102,6 +102,12 @@ def test_reading_inside_the_loop_that_writes_the_array_is_a_clear_error():
         with pytest.raises(NotImplementedError, match="read it after the loop"):
             tf.while_loop(lambda i, ta: i < 3, body, [0, ta])
 
+        def read_first(i, ta):        # reads the row the previous trip wrote: refused too
+            return i + 1, ta.write(i, ta.read(i - 1) * 2)
+        with pytest.raises(NotImplementedError, match="would not see the values earlier "
+                                                      r"trips wrote.*test_tensor_array.py:\d+"):
+            tf.while_loop(lambda i, ta: i < 3, read_first, [1, ta.write(0, 1.0)])
+
 
 def test_dtype_and_size_errors():
     with tf.Graph().as_default():

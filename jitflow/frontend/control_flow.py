@@ -276,6 +276,8 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
             out_leaves = [x for x, t in zip(out_leaves, is_ta) if not t]
         new = _tensors(out_leaves, "body")
         ys = []
+        for _, proxy, _ in arrays:
+            proxy.check_reads()
         for _, _, writes in arrays:     # a trip's writes to one array: [k, ...] values, indices
             if writes:
                 from .extra_ops import concat

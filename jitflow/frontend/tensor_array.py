@@ -344,6 +344,7 @@ class _LoopTensorArray(TensorArray):
                          else base._element_shape, name=base._name)
         self._base = base
         self._writes = writes          # shared by every version inside the trip
+        self._read_at: Optional[tuple] = None   # (what, where) the body first read the array
 
     def _with(self, buffer: Tensor) -> "TensorArray":
         raise AssertionError("a loop's TensorArray records writes, it has no buffer")
@@ -374,11 +375,22 @@ class _LoopTensorArray(TensorArray):
 
     def _contents(self, what: str) -> Tensor:
         if self._writes:
-            raise NotImplementedError(
-                f"TensorArray.{what} inside the tf.while_loop that writes the array is not "
-                f"implemented in jitflow yet (read it after the loop, or keep the value you "
-                f"need in a loop variable), at {_where()}")
+            raise NotImplementedError(_READ_WRITTEN.format(what=what, at=_where()))
+        self._read_at = self._read_at or (what, _where())
         return super()._contents(what)
+
+    def check_reads(self) -> None:
+        """After the body: a read before the trip's first write would see the array as it
+        entered the loop, not the earlier trips' writes, so it is refused too."""
+        if self._writes and self._read_at:
+            what, at = self._read_at
+            raise NotImplementedError(_READ_WRITTEN.format(what=what, at=at))
+
+
+_READ_WRITTEN = ("TensorArray.{what} inside the tf.while_loop that writes the array is not "
+                 "implemented in jitflow yet: it would not see the values earlier trips wrote "
+                 "(read it after the loop, or keep the value you need in a loop variable), at "
+                 "{at}")
 
 
 def enter_loop(loop_vars: Any) -> tuple[Any, list]:
