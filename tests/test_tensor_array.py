@@ -1,6 +1,7 @@
 """tf.TensorArray (frontend/tensor_array.py): dense outside loops; as a tf.while_loop
 variable its writes are stacked by the loop (value and index per trip) and scattered once
-after it. Values vs NumPy, gradients vs finite differences, llvm == reference."""
+after it, or carried densely when the body also reads it; split; dynamic_size growth.
+Values vs NumPy, gradients vs finite differences, llvm == reference."""
 from __future__ import annotations
 
 import numpy as np
@@ -93,20 +94,89 @@ def test_arrays_written_and_read_inside_a_loop(steps):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
-def test_reading_inside_the_loop_that_writes_the_array_is_a_clear_error():
+def recurrence_on_arrays():
+    """h_0 = x, h_i = tanh(w h_{i-1} + i/10) for i = 1..n (n fed): h_{i-1} read from the
+    array the loop writes (a fixed array of n + 1 rows), h_i written and read back in the
+    same trip; 2 h_i also written at i - 1 to an array of n rows with no write before the
+    loop (element_shape given), read back at once."""
+    g = tf.Graph()
+    with g.as_default():
+        n = tf.placeholder(tf.int32, [])
+        x = tf.placeholder(tf.float64, [3])
+        w = tf.constant([0.5, -1.5, 2.0], tf.float64)
+        hs = tf.TensorArray(tf.float64, size=n + 1).write(0, x)
+        ds = tf.TensorArray(tf.float64, size=n, element_shape=[3])
+
+        def body(i, acc, hs, ds):
+            h = tf.tanh(w * hs.read(i - 1) + tf.cast(i, tf.float64) / 10)
+            hs = hs.write(i, h)
+            ds = ds.write(i - 1, 2 * h)
+            return i + 1, acc + tf.reduce_sum(hs.read(i)) + tf.reduce_sum(ds.read(i - 1)), hs, ds
+        _, acc, hs, ds = tf.while_loop(lambda i, *a: i <= n, body,
+                                       [1, tf.constant(0.0, tf.float64), hs, ds])
+        outs = [hs.stack(), ds.stack(), acc, ds.size()]
+        loss = tf.reduce_sum(outs[0] ** 2) + acc + tf.reduce_sum(tf.sin(outs[1]))
+        outs += tf.gradients(loss, [x])
+    return g, n, x, outs, loss
+
+
+@pytest.mark.parametrize("trips", [0, 1, 5])
+def test_reading_inside_the_loop_what_earlier_trips_wrote(trips):
+    xv = np.random.RandomState(trips).uniform(-1, 1, 3)
+    w = np.array([0.5, -1.5, 2.0])
+    h = [xv]
+    for i in range(1, trips + 1):
+        h.append(np.tanh(w * h[-1] + i / 10))
+    h = np.array(h)
+    got = {}
+    for backend in BACKENDS:
+        g, n, x, outs, loss = recurrence_on_arrays()
+        with g.as_default(), tf.Session(backend=backend) as s:
+            got[backend] = s.run(outs, {n: trips, x: xv})
+            eps, fd = 1e-6, np.zeros(3)
+            for k in range(3):
+                e = np.eye(3)[k] * eps
+                fd[k] = (s.run(loss, {n: trips, x: xv + e}) -
+                         s.run(loss, {n: trips, x: xv - e})) / (2 * eps)
+        st, dst, acc, dsize, gx = got[backend]
+        np.testing.assert_allclose(st, h, rtol=1e-12)
+        np.testing.assert_allclose(dst, 2 * h[1:].reshape(trips, 3), rtol=1e-12)
+        np.testing.assert_allclose(acc, 3 * h[1:].sum(), rtol=1e-12, atol=1e-15)
+        assert dsize == trips
+        np.testing.assert_allclose(gx, fd, rtol=1e-6, atol=1e-8)
+    for a, b in zip(got["llvm"], got["reference"]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def dynamic_read_written(back_prop):
+    ds = tf.TensorArray(tf.float32, size=1, dynamic_size=True).write(0, [1.0, 2.0])
+    n = tf.placeholder(tf.int32, [])
+    _, ds = tf.while_loop(lambda i, ds: i <= n,
+                          lambda i, ds: (i + 1, ds.write(i, ds.read(i - 1) * 3.0)), [1, ds],
+                          back_prop=back_prop)
+    return n, ds
+
+
+def test_dynamic_size_array_read_and_written_in_a_loop_runs_without_back_prop():
+    for backend in BACKENDS:
+        with tf.Graph().as_default():
+            n, ds = dynamic_read_written(back_prop=False)
+            with tf.Session(backend=backend) as s:
+                for trips in (0, 3):
+                    st = s.run(ds.stack(), {n: trips})
+                    np.testing.assert_allclose(st, [np.array([1.0, 2.0]) * 3.0 ** k
+                                                    for k in range(trips + 1)])
+    with tf.Graph().as_default():
+        with pytest.raises(NotImplementedError, match="give it a size, or pass back_prop"):
+            dynamic_read_written(back_prop=True)
+
+
+def test_reading_in_the_loop_an_array_of_unknown_element_shape_is_a_clear_error():
     with tf.Graph().as_default():
         ta = tf.TensorArray(tf.float32, size=3)
-        def body(i, ta):
-            ta = ta.write(i, 1.0)
-            return i + 1, ta.write(i + 1, ta.read(i))          # a value of this loop's writes
-        with pytest.raises(NotImplementedError, match="read it after the loop"):
-            tf.while_loop(lambda i, ta: i < 3, body, [0, ta])
-
-        def read_first(i, ta):        # reads the row the previous trip wrote: refused too
-            return i + 1, ta.write(i, ta.read(i - 1) * 2)
-        with pytest.raises(NotImplementedError, match="would not see the values earlier "
-                                                      r"trips wrote.*test_tensor_array.py:\d+"):
-            tf.while_loop(lambda i, ta: i < 3, read_first, [1, ta.write(0, 1.0)])
+        with pytest.raises(ValueError, match="needs a fully defined element_shape"):
+            tf.while_loop(lambda i, ta: i < 3,
+                          lambda i, ta: (i + 1, ta.write(i, ta.read(i - 1) + 1.0)), [1, ta])
 
 
 def test_dtype_and_size_errors():

@@ -5,14 +5,25 @@ Outside a loop a TensorArray holds a dense buffer ``[size, *element]`` (an ordin
 ``unstack`` sets it, ``write``/``scatter`` return a TensorArray with rows replaced, ``read`` /
 ``gather`` / ``stack`` / ``concat`` read it), so its values and gradients are the IR's.
 
-As a ``tf.while_loop`` variable a TensorArray is not carried through the trips: the body sees
-a ``_LoopTensorArray`` that reads the array as it entered the loop and *records* every
-``write(index, value)`` of a trip. Each write becomes two values the loop stacks per trip
-(``num_stacked``: the value and its index), and after the loop one scatter puts the stacked
-rows into the array (O(trips) work, and the gradient of a stacked value is a row of the
-array's cotangent). Not supported, with an error saying so: reading inside the loop a
-TensorArray that the loop writes (a value written in an earlier trip), and a TensorArray the
-loop writes inside a nested cond.
+As a ``tf.while_loop`` variable a TensorArray the body only writes is not carried through
+the trips: the body sees a ``_LoopTensorArray`` that *records* every ``write(index, value)``
+of a trip. Each write becomes two values the loop stacks per trip (``num_stacked``: the value
+and its index), and after the loop one scatter puts the stacked rows into the array (O(trips)
+work, and the gradient of a stacked value is a row of the array's cotangent).
+
+Once the body *reads* the array (``read``/``gather``/``stack``/``size``), it becomes dense in
+the loop: a loop parameter ``[size, *element]`` (the array as it entered, or zeros: then the
+element shape must be known), the trip's writes so far and later ones scattered into it one
+row each. An array the body reads and writes is carried (so ``ta.read(i - 1)`` sees the
+previous trip's write; the gradient is the IR loop's, which keeps each trip's array: O(trips
+x size) memory); one it only reads enters as a captured value. Not supported, with an error
+saying so: a dynamic_size array read and written in one loop with back_prop (its size changes
+per trip), a TensorArray the loop writes inside a nested cond, a ragged (``split`` into
+varying lengths) array as a loop variable.
+
+``split(value, lengths)`` with lengths known at graph build: equal lengths give a dense array
+of ``[length, ...]`` elements; varying ones a ``_RaggedTensorArray`` (a list of pieces).
+A ``dynamic_size`` array written past its end grows with zero rows.
 """
 from __future__ import annotations
 
@@ -344,7 +355,10 @@ class _LoopTensorArray(TensorArray):
                          else base._element_shape, name=base._name)
         self._base = base
         self._writes = writes          # shared by every version inside the trip
-        self._read_at: Optional[tuple] = None   # (what, where) the body first read the array
+        self._param: Optional[Tensor] = None    # dense mode (after a read): the loop's
+        self._init: Optional[Tensor] = None     # parameter, its entry value and the
+        self._dense: Optional[Tensor] = None    # current value in the trip
+        self._dense_written = False
 
     def _with(self, buffer: Tensor) -> "TensorArray":
         raise AssertionError("a loop's TensorArray records writes, it has no buffer")
@@ -355,8 +369,11 @@ class _LoopTensorArray(TensorArray):
         if v.shape.dims is None:
             raise ValueError(f"a value written to a TensorArray inside a loop needs a known "
                              f"rank, at {_where()}")
-        self._writes.append((expand_dims(v, 0), reshape(convert_to_tensor(index, dtype=int32),
-                                                        [1])))
+        row = (expand_dims(v, 0), reshape(convert_to_tensor(index, dtype=int32), [1]))
+        if self._dense is not None:
+            self._dense_write(*row)
+        else:
+            self._writes.append(row)
         return self
 
     def scatter(self, indices: Any, value: Any, name: Optional[str] = None) -> "TensorArray":
@@ -373,24 +390,60 @@ class _LoopTensorArray(TensorArray):
                                   f"implemented in jitflow yet (unstack before the loop, at "
                                   f"{_where()})")
 
+    def _go_dense(self, what: str) -> None:
+        """The first read in the body: from here on the array is a dense ``[size, *element]``
+        loop parameter; the trip's writes so far are scattered into it, later ones too
+        (one row each), and the loop carries it if the body writes it (else it enters as a
+        captured value)."""
+        if self._param is not None:
+            return
+        from ..ir.types import TensorType
+        from .control_flow import _param
+        from .graph import get_default_graph
+        init = self._base._buffer
+        if init is None:
+            dims = self._element_shape.dims
+            if self._writes:
+                dims = self._writes[0][0].shape.dims[1:]
+            if dims is None or any(d is None for d in dims):
+                raise ValueError(f"TensorArray.{what} inside a tf.while_loop of an array with no "
+                                 f"element written before the loop needs a fully defined "
+                                 f"element_shape, got {self._element_shape}, at {_where()}")
+            from .array_ops import zeros
+            rows = 0 if self._size is None else self._size
+            init = _zero_rows(zeros([0] + list(dims), dtype=self._dtype), rows)
+        lead = None if self._dynamic else init.shape.dims[0]
+        self._init = init
+        self._param = _param(get_default_graph(), TensorType(self._dtype, (lead,) +
+                                                             tuple(init.shape.dims[1:])),
+                             "TensorArrayLoop")
+        self._dense = self._param
+        for v, i in self._writes:
+            self._dense_write(v, i)
+        self._writes.clear()
+
+    def _dense_write(self, v: Tensor, i: Tensor) -> None:
+        cur = TensorArray(self._dtype, self._size, self._dynamic, _buffer=self._dense)
+        self._dense = scatter_rows(self._dense, v, i, cur._size_for_write(i),
+                                   grow=self._dynamic)
+        self._dense_written = True
+
     def _contents(self, what: str) -> Tensor:
-        if self._writes:
-            raise NotImplementedError(_READ_WRITTEN.format(what=what, at=_where()))
-        self._read_at = self._read_at or (what, _where())
-        return super()._contents(what)
+        self._go_dense(what)
+        return self._dense
 
-    def check_reads(self) -> None:
-        """After the body: a read before the trip's first write would see the array as it
-        entered the loop, not the earlier trips' writes, so it is refused too."""
-        if self._writes and self._read_at:
-            what, at = self._read_at
-            raise NotImplementedError(_READ_WRITTEN.format(what=what, at=at))
+    def size(self, name: Optional[str] = None) -> Tensor:
+        if self._dense is not None:
+            from .array_ops import shape
+            return shape(self._dense)[0]
+        return super().size(name)
 
-
-_READ_WRITTEN = ("TensorArray.{what} inside the tf.while_loop that writes the array is not "
-                 "implemented in jitflow yet: it would not see the values earlier trips wrote "
-                 "(read it after the loop, or keep the value you need in a loop variable), at "
-                 "{at}")
+    def dense_state(self) -> Optional[tuple]:
+        """(parameter, value entering the loop, value after the trip, written?) once the
+        body read the array, else None."""
+        if self._param is None:
+            return None
+        return self._param, self._init, self._dense, self._dense_written
 
 
 def enter_loop(loop_vars: Any) -> tuple[Any, list]:
