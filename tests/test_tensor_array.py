@@ -171,6 +171,33 @@ def test_dynamic_size_array_read_and_written_in_a_loop_runs_without_back_prop():
             dynamic_read_written(back_prop=True)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reads_inside_a_cond_in_the_loop(backend):
+    """An input array read only in one branch of a tf.cond in the body; an array written
+    each trip and read (the previous trip's row) in a cond branch."""
+    xv = np.array([1.0, 2.0, 3.0, 4.0])
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float64, [4])
+        xs = tf.TensorArray(tf.float64, size=4).unstack(x)
+        ys = tf.TensorArray(tf.float64, size=4, element_shape=[])
+
+        def body(i, acc, xs, ys):
+            v = tf.cond(i > 1, lambda: xs.read(i), lambda: tf.constant(0.0, tf.float64))
+            p = tf.cond(i > 0, lambda: ys.read(i - 1), lambda: tf.constant(1.0, tf.float64))
+            return i + 1, acc + v, xs, ys.write(i, p * xs.read(i))
+        _, acc, _, ys = tf.while_loop(lambda i, *a: i < 4, body,
+                                      [0, tf.constant(0.0, tf.float64), xs, ys])
+        gx = tf.gradients(acc + tf.reduce_sum(ys.stack()), x)[0]
+        with tf.Session(backend=backend) as s:
+            a, st, g = s.run([acc, ys.stack(), gx], {x: xv})
+    np.testing.assert_allclose(a, xv[2:].sum())
+    np.testing.assert_allclose(st, np.cumprod(xv))
+    # d/dx_k [x_2 + x_3 + sum_j prod_{i<=j} x_i]
+    want = np.array([sum(np.prod(np.delete(xv[:j + 1], k)) for j in range(k, 4))
+                     for k in range(4)]) + np.array([0, 0, 1, 1])
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+
+
 def test_reading_in_the_loop_an_array_of_unknown_element_shape_is_a_clear_error():
     with tf.Graph().as_default():
         ta = tf.TensorArray(tf.float32, size=3)

@@ -359,6 +359,7 @@ class _LoopTensorArray(TensorArray):
         self._init: Optional[Tensor] = None     # parameter, its entry value and the
         self._dense: Optional[Tensor] = None    # current value in the trip
         self._dense_written = False
+        self._early = self._early_param()
 
     def _with(self, buffer: Tensor) -> "TensorArray":
         raise AssertionError("a loop's TensorArray records writes, it has no buffer")
@@ -390,6 +391,25 @@ class _LoopTensorArray(TensorArray):
                                   f"implemented in jitflow yet (unstack before the loop, at "
                                   f"{_where()})")
 
+    def _early_param(self) -> Optional[Tensor]:
+        """The dense parameter, made as the loop starts where its type is known (the array
+        has a buffer or a fully defined element_shape): a first read inside a nested cond
+        then captures it like any tensor from before the cond."""
+        b = self._base._buffer
+        dims = b.shape.dims if b is not None else None
+        if b is None and self._element_shape.is_fully_defined() and self._size is not None:
+            from .op_builder import static_value
+            n = static_value(self._size)
+            dims = [None if n is None else int(n)] + list(self._element_shape.dims)
+        if dims is None:
+            return None
+        from ..ir.types import TensorType
+        from .control_flow import _param
+        from .graph import get_default_graph
+        lead = None if self._dynamic else dims[0]
+        return _param(get_default_graph(), TensorType(self._dtype, (lead,) + tuple(dims[1:])),
+                      "TensorArrayLoop")
+
     def _go_dense(self, what: str) -> None:
         """The first read in the body: from here on the array is a dense ``[size, *element]``
         loop parameter; the trip's writes so far are scattered into it, later ones too
@@ -414,9 +434,9 @@ class _LoopTensorArray(TensorArray):
             init = _zero_rows(zeros([0] + list(dims), dtype=self._dtype), rows)
         lead = None if self._dynamic else init.shape.dims[0]
         self._init = init
-        self._param = _param(get_default_graph(), TensorType(self._dtype, (lead,) +
-                                                             tuple(init.shape.dims[1:])),
-                             "TensorArrayLoop")
+        self._param = self._early if self._early is not None else _param(
+            get_default_graph(), TensorType(self._dtype, (lead,) + tuple(init.shape.dims[1:])),
+            "TensorArrayLoop")
         self._dense = self._param
         for v, i in self._writes:
             self._dense_write(v, i)
