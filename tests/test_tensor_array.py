@@ -355,3 +355,38 @@ def test_split_of_equal_lengths_is_dense_and_varying_lengths_refuse_stack():
                                                      tf.placeholder(tf.int32, [2]))
         with pytest.raises(NotImplementedError, match="as a tf.while_loop variable"):
             tf.while_loop(lambda i, ta: i < 2, lambda i, ta: (i + 1, ta), [0, ragged])
+
+
+def test_recurrence_on_an_array_in_a_loop_nested_in_another():
+    """Outer trip j: an array of 4 rows, row 0 = (j + 1) x, row i = sin(row i - 1) in an
+    inner loop; the outer loop sums every row. Value and gradient vs NumPy/finite
+    differences, llvm == reference."""
+    xv = np.array([0.1, -0.7, 0.3])
+
+    def f(x):
+        t = 0.0
+        for j in range(2):
+            h = x * (j + 1)
+            t += h.sum()
+            for _ in range(3):
+                h = np.sin(h)
+                t += h.sum()
+        return t
+    fd = np.array([(f(xv + e) - f(xv - e)) / 2e-6 for e in np.eye(3) * 1e-6])
+    got = []
+    for backend in BACKENDS:
+        with tf.Graph().as_default():
+            x = tf.placeholder(tf.float64, [3])
+
+            def outer(j, acc):
+                ta = tf.TensorArray(tf.float64, size=4).write(0, x * tf.cast(j + 1, tf.float64))
+                _, ta = tf.while_loop(lambda i, ta: i < 4,
+                                      lambda i, ta: (i + 1, ta.write(i, tf.sin(ta.read(i - 1)))),
+                                      [1, ta])
+                return j + 1, acc + tf.reduce_sum(ta.stack())
+            _, acc = tf.while_loop(lambda j, a: j < 2, outer, [0, tf.constant(0.0, tf.float64)])
+            with tf.Session(backend=backend) as s:
+                got.append(s.run([acc, tf.gradients(acc, x)[0]], {x: xv}))
+        np.testing.assert_allclose(got[-1][0], f(xv), rtol=1e-12)
+        np.testing.assert_allclose(got[-1][1], fd, rtol=1e-6)
+    np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-12)
