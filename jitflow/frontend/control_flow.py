@@ -276,6 +276,15 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
             out_leaves = [x for x, t in zip(out_leaves, is_ta) if not t]
         new = _tensors(out_leaves, "body")
         ys = []
+        carried, kept = [], []      # arrays the body read (dense): written, or only read
+        for _, proxy, _ in arrays:
+            st = proxy.dense_state()
+            if st is not None:
+                (carried if st[3] else kept).append(st)
+        c_params = [st[0] for st in carried]
+        c_init = [st[1] for st in carried]
+        c_new = [st[2] for st in carried]
+        k_params, k_init = [st[0] for st in kept], [st[1] for st in kept]
         for _, _, writes in arrays:     # a trip's writes to one array: [k, ...] values, indices
             if writes:
                 from .extra_ops import concat
@@ -299,22 +308,43 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
                     f"iterations, use the `shape_invariants` argument of tf.while_loop to "
                     f"specify a less-specific shape. (body at {n.op.file}:{n.op.line})")
         _check_region_ops(g, s0, s2, "tf.while_loop")
-        caps = _captures([c], params, s0)
-        caps += [x for x in _captures(new + ys, params, s0) if all(x is not d for d in caps)]
+        for base, proxy, _ in arrays:
+            st = proxy.dense_state()
+            if st is not None and st[3] and base.dynamic_size and back_prop:
+                raise NotImplementedError(
+                    f"a dynamic_size TensorArray read and written in one tf.while_loop has no "
+                    f"gradient in jitflow yet (the loop's gradient keeps each trip's array, "
+                    f"which changes size): give it a size, or pass back_prop=False, at "
+                    f"{_where()}")
+        for p, n in zip(c_params, c_new):
+            if not p.shape.is_compatible_with(n.shape):
+                raise GraphShapeError(f"a TensorArray read and written in the loop enters with "
+                                      f"shape {p.shape} but has shape {n.shape} after one "
+                                      f"iteration, at {_where()}")
+        inner = params + c_params + k_params
+        caps = _captures([c], inner, s0)
+        caps += [x for x in _captures(new + c_new + ys, inner, s0)
+                 if all(x is not d for d in caps)]
         caps = [x for x in caps if x.op._id < s0 and all(x is not p for p in params)]
-        regions = [Region(params + caps, [c], s0, s1), Region(params + caps, new + ys, s1, s2)]
-        attrs = {"num_carried": len(flat), "maximum_iterations": max_iter}
-        out_types = [p._type for p in params]
+        rparams = params + c_params + caps + k_params
+        regions = [Region(rparams, [c], s0, s1), Region(rparams, new + c_new + ys, s1, s2)]
+        attrs = {"num_carried": len(flat) + len(carried), "maximum_iterations": max_iter}
+        out_types = [p._type for p in params + c_params]
         if ys:
             attrs["num_stacked"] = len(ys)
             out_types += [TensorType(y.dtype, (None,) + tuple(y.shape.dims)) for y in ys]
-        op = _make_region_op(g, "While", "while", flat + caps, out_types, attrs,
+        op = _make_region_op(g, "While", "while", flat + c_init + caps + k_init, out_types, attrs,
                              regions, "While")
         kind, ir = ("StopGradient", "stop_gradient") if not back_prop else ("Identity", "identity")
         exits = [make_op(kind, ir, [t], name="Exit").outputs[0] for t in op.outputs]
-        stacked = iter(exits[len(flat):])
+        dense_exits = iter(exits[len(flat):len(flat) + len(carried)])
+        stacked = iter(exits[len(flat) + len(carried):])
         finals = []
         for base, proxy, writes in arrays:      # each array's trips' rows, scattered once
+            st = proxy.dense_state()
+            if st is not None and st[3]:
+                finals.append(base._with(next(dense_exits)))
+                continue
             if not writes:
                 finals.append(base)
                 continue
@@ -330,7 +360,8 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
                         f"got {v.shape.dims[2:]}, at {_where()}")
                 vals_all, idx_all = reshape(v, [-1] + list(elem)), reshape(i, [-1])
             finals.append(base._with(scatter_rows(base._buffer, vals_all, idx_all,
-                                                  base._size_for_write(idx_all))))
+                                                  base._size_for_write(idx_all),
+                                                  grow=base._dynamic)))
         exits = exits[:len(flat)]
     it_t, it_a = iter(exits), iter(finals)
     result = pack_as(structure, [next(it_a) if t else next(it_t) for t in is_ta])
