@@ -18,7 +18,9 @@ FAMILY_TESTS = {**{m: NN_TESTS for m in NN_MODULES},
                 "jitflow.ops.control": ("test_control_flow_ir.py",),
                 "jitflow.ops.host": ("test_host_callbacks.py", "test_data_dependent_shapes.py"),
                 "jitflow.ops.complex_ops": ("test_dtypes_narrow.py",),
-                "jitflow.ops.linalg_solve": ("test_linalg_solve.py",)}
+                "jitflow.ops.linalg_solve": ("test_linalg_solve.py",),
+                "jitflow.ops.ctc": ("test_ctc_loss.py",),
+                "jitflow.ops.sparse": ("test_sparse_ops.py",)}
 
 
 def assert_tested_by_family(name: str, family: str) -> None:

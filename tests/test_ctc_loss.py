@@ -203,6 +203,7 @@ def np_greedy(x, seq, merge):
 
 @pytest.mark.parametrize("merge", [True, False])
 def test_greedy_decoder(merge):
+    """The ctc_greedy_decode op (tf.nn.ctc_greedy_decoder) against a NumPy decoder."""
     rng = np.random.RandomState(7)
     xv = rng.randn(7, 3, 3).astype(np.float32)
     seq = [7, 4, 0]

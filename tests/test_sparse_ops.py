@@ -66,6 +66,7 @@ def test_edit_distance_rank3_and_shape_mismatch():
 
 
 def test_sparse_tensor_to_dense_and_cast():
+    """The sparse_to_dense op (tf.sparse_tensor_to_dense) after a cast of the values."""
     tf.reset_default_graph()
     sp = tf.SparseTensor(np.array([[0, 1], [2, 0]], np.int64), np.array([5, 7], np.int64),
                          np.array([3, 2], np.int64))
