@@ -12,6 +12,18 @@ import jitflow.compat.v1 as tf
 BACKENDS = ["llvm", "reference"]
 
 
+def session_fd(s, loss, feeds: dict, x, xv: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central finite differences of the fetched scalar ``loss`` w.r.t. the feed ``x`` at
+    ``xv`` (the other ``feeds`` held)."""
+    fd = np.zeros_like(xv)
+    for k in range(xv.size):
+        e = np.zeros_like(xv)
+        e.flat[k] = eps
+        fd.flat[k] = (s.run(loss, {**feeds, x: xv + e}) -
+                      s.run(loss, {**feeds, x: xv - e})) / (2 * eps)
+    return fd
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_dense_operations_outside_loops(backend):
     x = np.arange(24, dtype=np.float32).reshape(4, 2, 3)
@@ -77,12 +89,7 @@ def test_arrays_written_and_read_inside_a_loop(steps):
         with g.as_default(), tf.Session(backend=backend) as s:
             got[backend] = s.run([H, B, loss] + grads, {x: xv, h0: hv})
             wv = s.run(w)
-            eps, fd = 1e-6, np.zeros_like(xv)
-            for k in range(xv.size):
-                e = np.zeros_like(xv)
-                e.flat[k] = eps
-                fd.flat[k] = (s.run(loss, {x: xv + e, h0: hv}) -
-                              s.run(loss, {x: xv - e, h0: hv})) / (2 * eps)
+            fd = session_fd(s, loss, {h0: hv}, x, xv)
         H_, B_, _, gx, gh = got[backend]
         want = numpy_rnn(xv, hv, wv)
         np.testing.assert_allclose(H_, want, rtol=1e-12)
@@ -133,11 +140,7 @@ def test_reading_inside_the_loop_what_earlier_trips_wrote(trips):
         g, n, x, outs, loss = recurrence_on_arrays()
         with g.as_default(), tf.Session(backend=backend) as s:
             got[backend] = s.run(outs, {n: trips, x: xv})
-            eps, fd = 1e-6, np.zeros(3)
-            for k in range(3):
-                e = np.eye(3)[k] * eps
-                fd[k] = (s.run(loss, {n: trips, x: xv + e}) -
-                         s.run(loss, {n: trips, x: xv - e})) / (2 * eps)
+            fd = session_fd(s, loss, {n: trips}, x, xv)
         st, dst, acc, dsize, gx = got[backend]
         np.testing.assert_allclose(st, h, rtol=1e-12)
         np.testing.assert_allclose(dst, 2 * h[1:].reshape(trips, 3), rtol=1e-12)
@@ -255,11 +258,7 @@ def test_dynamic_size_arrays_grow_to_a_run_time_trip_count(trips):
         g, n, x, outs, loss = dynamic_arrays()
         with g.as_default(), tf.Session(backend=backend) as s:
             got[backend] = s.run(outs, {n: trips, x: xv})
-            eps, fd = 1e-6, np.zeros(3)
-            for k in range(3):
-                e = np.eye(3)[k] * eps
-                fd[k] = (s.run(loss, {n: trips, x: xv + e}) -
-                         s.run(loss, {n: trips, x: xv - e})) / (2 * eps)
+            fd = session_fd(s, loss, {n: trips}, x, xv)
         pre, sparse, two, s_pre, s_sparse, s_two, gx = got[backend]
         want = numpy_dynamic(trips, xv)
         for a, b in zip((pre, sparse, two), want):
@@ -314,11 +313,7 @@ def test_split_values_gradients_and_backends(lengths):
         g, v, outs, loss = split_graph(lengths, width)
         with g.as_default(), tf.Session(backend=backend) as s:
             got[backend] = s.run(outs, {v: xv})
-            eps, fd = 1e-6, np.zeros_like(xv)
-            for k in range(xv.size):
-                e = np.zeros_like(xv)
-                e.flat[k] = eps
-                fd.flat[k] = (s.run(loss, {v: xv + e}) - s.run(loss, {v: xv - e})) / (2 * eps)
+            fd = session_fd(s, loss, {}, v, xv)
         r = got[backend]
         for a, b in zip(r[:len(lengths)], pieces):
             np.testing.assert_array_equal(a, b)
