@@ -1,15 +1,19 @@
-"""``tf.nn.ctc_loss`` (TF1 signature) and ``tf.nn.ctc_greedy_decoder``: one IR op each
-(``ops/ctc.py``); the blank is the last class."""
+"""``tf.nn.ctc_loss`` (TF1 signature), ``tf.nn.ctc_greedy_decoder`` and
+``tf.nn.ctc_beam_search_decoder`` (with TF 1.14's ``_v2``): one IR op each (``ops/ctc.py``,
+``ops/ctc_beam.py``); the blank is the last class."""
 from __future__ import annotations
 
 from typing import Any, Optional
+
+import numpy as np
 
 from . import math_ops as M
 from .array_ops import transpose
 from .graph import Tensor, name_scope
 from .op_builder import convert_to_tensor, make_op
 
-__all__ = ["ctc_loss", "ctc_greedy_decoder"]
+__all__ = ["ctc_loss", "ctc_greedy_decoder", "ctc_beam_search_decoder",
+           "ctc_beam_search_decoder_v2"]
 
 
 def _sparse_parts(labels: Any) -> tuple:
@@ -60,3 +64,40 @@ def ctc_greedy_decoder(inputs: Any, sequence_length: Any, merge_repeated: bool =
                  {"merge_repeated": bool(merge_repeated)}, name)
     idx, vals, shape, score = op.outputs
     return [SparseTensor(idx, vals, shape)], score
+
+
+def _positive_int(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"ctc_beam_search_decoder: {what} must be an int >= 1, got {v!r}")
+    return int(v)
+
+
+def ctc_beam_search_decoder(inputs: Any, sequence_length: Any, beam_width: int = 100,
+                            top_paths: int = 1, merge_repeated: bool = True,
+                            name: Optional[str] = None) -> tuple:
+    """``(decoded, log_probabilities)``: TF's prefix beam search over the per-frame softmax of
+    ``inputs`` [max_time, batch, num_classes] (blank = num_classes - 1). ``decoded`` is a list
+    of ``top_paths`` SparseTensors (int64 values, dense_shape [batch, longest]), best first;
+    ``log_probabilities`` [batch, top_paths] are the beams' log-probabilities.
+    ``merge_repeated`` collapses repeated labels in the returned beams (TF's behaviour: two
+    beams may then decode to the same labeling). ``top_paths > beam_width`` is an
+    InvalidArgumentError when the op runs, as in TF."""
+    from .data.string_format import SparseTensor
+    attrs = {"beam_width": _positive_int(beam_width, "beam_width"),
+             "top_paths": _positive_int(top_paths, "top_paths"),
+             "merge_repeated": bool(merge_repeated)}
+    x = convert_to_tensor(inputs)
+    seq = M.cast(convert_to_tensor(sequence_length), "int32")
+    op = make_op("CTCBeamSearchDecoder", "ctc_beam_search_decode", [x, seq], attrs, name)
+    k = attrs["top_paths"]
+    out = op.outputs
+    decoded = [SparseTensor(out[j], out[k + j], out[2 * k + j]) for j in range(k)]
+    return decoded, out[3 * k]
+
+
+def ctc_beam_search_decoder_v2(inputs: Any, sequence_length: Any, beam_width: int = 100,
+                               top_paths: int = 1, name: Optional[str] = None) -> tuple:
+    """TF 2's signature (in tf.nn of TF 1.14+): ``ctc_beam_search_decoder`` with
+    ``merge_repeated=False``."""
+    return ctc_beam_search_decoder(inputs, sequence_length, beam_width, top_paths,
+                                   merge_repeated=False, name=name)

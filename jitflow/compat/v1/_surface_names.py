@@ -84,7 +84,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(tf, matrix_inverse=_la.matrix_inverse, matrix_determinant=_la.matrix_determinant,
          cholesky=_la.cholesky, matrix_solve=_la.matrix_solve)
     from ...frontend import ctc_ops as _ctc
-    _set(ns(tf, "nn"), ctc_loss=_ctc.ctc_loss, ctc_greedy_decoder=_ctc.ctc_greedy_decoder)
+    _set(ns(tf, "nn"), **{n: getattr(_ctc, n) for n in _ctc.__all__})
     from ...frontend import sparse_ops as _sparse
     _set(tf, sparse_placeholder=_sparse.sparse_placeholder, edit_distance=_sparse.edit_distance,
          sparse_tensor_to_dense=_sparse.sparse_tensor_to_dense)
