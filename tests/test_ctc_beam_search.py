@@ -35,7 +35,7 @@ def brute_force(x, n):
     for path in itertools.product(range(C), repeat=n):
         lab = tuple(k for k, _ in itertools.groupby(path) if k != C - 1)
         probs[lab] = probs.get(lab, 0.0) + math.exp(sum(lp[t, k] for t, k in enumerate(path)))
-    return {k: math.log(v) for k, v in probs.items()}
+    return {k: math.log(v) for k, v in probs.items() if v > 0}
 
 
 def merged(lab):
@@ -183,6 +183,28 @@ def test_tf_width_two_test_vector():
     np.testing.assert_allclose(lp[0], [v for _, v in top], rtol=1e-5)
 
 
+def test_zero_probabilities_beat_the_best_path():
+    """TF's greedy-decoder test matrices as log-probabilities (log 0 = -inf logits): the beam
+    finds [0, 2, 1] (p = 0.576) where the best path gives [0, 1]; both examples' top two
+    equal the brute force."""
+    p0 = [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.4, 0.6], [0.0, 0.0, 0.4, 0.6],
+          [0.0, 0.9, 0.1, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    p1 = [[0.1, 0.9, 0.0, 0.0], [0.0, 0.9, 0.1, 0.0], [0.0, 0.0, 0.1, 0.9],
+          [0.0, 0.9, 0.1, 0.1], [0.9, 0.1, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    with np.errstate(divide="ignore"):
+        xv = np.log(np.stack([p0, p1], 1)).astype(np.float32)
+    seq = [4, 5]
+    got, lp = decode(xv, seq, beam_width=10, top_paths=2)
+    assert got[0][0] == (0, 2, 1)
+    for b in range(2):
+        want = brute_force(xv[:, b], seq[b])
+        top = sorted(want, key=want.get, reverse=True)[:2]
+        assert [g[b] for g in got] == [merged(t) for t in top]
+        np.testing.assert_allclose(lp[b], [want[t] for t in top], rtol=1e-5)
+    np.testing.assert_allclose(np.exp(lp[0, 0]), 0.4 * 0.4 * 0.9 + 2 * 0.4 * 0.6 * 0.9,
+                               rtol=1e-5)
+
+
 def test_sequence_lengths_per_example():
     """Frames past an example's length are ignored (garbage there changes nothing); length 0
     decodes to the empty labeling with log-probability 0."""
@@ -286,10 +308,15 @@ def _net(T, B, C, D, seed):
     return x, w, logits
 
 
-def test_runs_on_the_host_inside_an_llvm_graph():
-    """matmul -> transpose -> beam search -> to_dense and edit_distance, on llvm: only the
-    decoder leaves the native segments (ReferenceExecutable on the host device); values equal
-    the all-reference run and the brute-force decode of the fetched logits."""
+@pytest.mark.parametrize("backend", ["llvm", "cuda"])
+def test_runs_on_the_host_inside_a_native_graph(backend):
+    """matmul -> transpose -> beam search -> to_dense and edit_distance, on llvm (and cuda, on
+    Numba's simulator without a GPU): the decoder leaves the native segments (it runs on the
+    host device's ReferenceExecutable); values equal the all-reference run and the
+    brute-force decode of the fetched logits."""
+    if backend == "cuda":
+        from _cuda_util import usable_or_skip
+        usable_or_skip()
     from jitflow.runtime import compile as compile_mod
     from jitflow.runtime.placement import Segment
     T, B, C, D = 4, 3, 3, 5
@@ -309,7 +336,7 @@ def test_runs_on_the_host_inside_an_llvm_graph():
     compile_mod.COMPILE_HOOKS.append(events.append)
     try:
         res = {}
-        for be in ("llvm", "reference"):
+        for be in (backend, "reference"):
             with tf.Session(backend=be) as s:
                 s.run(tf.global_variables_initializer())
                 res[be] = s.run(fetches, feed)
@@ -323,7 +350,7 @@ def test_runs_on_the_host_inside_an_llvm_graph():
     native = set().union(*(ops for kind, ops in segs if kind != "ReferenceExecutable"))
     assert "ctc_beam_search_decode" in host and "ctc_beam_search_decode" not in native, segs
     assert native, segs
-    got, ref = res["llvm"], res["reference"]
+    got, ref = res[backend], res["reference"]
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got[1], ref[1])
     np.testing.assert_allclose(got[2], ref[2], rtol=1e-5)
