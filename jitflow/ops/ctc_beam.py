@@ -129,15 +129,15 @@ def _step(beam: _Beam, lp: np.ndarray, blank: int) -> None:
 def beam_search(logp: np.ndarray, beam_width: int, top_paths: int,
                 merge_repeated: bool) -> tuple:
     """(top_paths label lists, their log-probabilities) for one example: ``logp`` [T, C]."""
+    if top_paths > beam_width:
+        raise InvalidArgumentError(f"requested more paths than the beam width. (top_paths = "
+                                   f"{top_paths}, beam_width = {beam_width})")
     blank = logp.shape[1] - 1
     root = _Prefix(None, -1)
     root.nb = root.nt = 0.0
     beam = _Beam(beam_width, root)
     for t in range(logp.shape[0]):
         _step(beam, logp[t], blank)
-    if top_paths > beam_width:
-        raise InvalidArgumentError(f"requested more paths than the beam width. (top_paths = "
-                                   f"{top_paths}, beam_width = {beam_width})")
     best = beam.sorted()
     if top_paths > len(best):
         raise InvalidArgumentError(f"Less leaves in the beam search than requested. (top_paths"
