@@ -33,9 +33,12 @@ def has_control(f: Function) -> bool:
     return any(op.regions for op in f.ops)
 
 
-def compile_any(f: Function, compile_leaf: Leaf, prepare: Prepare):
-    """An executable for a prepared Function: native as a whole, or host-driven."""
-    return HostDriven(f, compile_leaf, prepare) if has_control(f) else compile_leaf(f)
+def compile_any(f: Function, compile_leaf: Leaf, prepare: Prepare, driver: type = None):
+    """An executable for a prepared Function: native as a whole, or host-driven (by
+    ``driver``, a HostDriven class; default HostDriven)."""
+    if not has_control(f):
+        return compile_leaf(f)
+    return (driver or HostDriven)(f, compile_leaf, prepare)
 
 
 def _segment(f: Function, ops: Sequence[Op], outputs: Sequence[Value], k: int
@@ -168,7 +171,11 @@ CONTROL = {"while": _While, "cond": _Cond}
 
 
 class HostDriven:
-    """An executable for a Function with control ops (see the module docstring)."""
+    """An executable for a Function with control ops (see the module docstring). A backend
+    may subclass it: ``control`` (op name -> runner class) and ``copy`` (a private copy of a
+    result or donated operand) are its hooks; nested control flow uses the same class."""
+
+    control: dict = CONTROL
 
     def __init__(self, f: Function, compile_leaf: Leaf, prepare: Prepare,
                  donations: Optional[dict[int, int]] = None) -> None:
@@ -187,7 +194,7 @@ class HostDriven:
             last[id(v)] = float("inf")
 
         def compile_region(r: Function):
-            return compile_any(prepare(r.clone()), compile_leaf, prepare)
+            return compile_any(prepare(r.clone()), compile_leaf, prepare, type(self))
 
         #: (run: list -> list, operand slots, result slots)
         self.steps: list[tuple[Callable, list[int], list[int]]] = []
@@ -221,10 +228,10 @@ class HostDriven:
                 seg.append(op)
                 continue
             flush(i)
-            if op.opname not in CONTROL:
+            if op.opname not in self.control:
                 raise NotImplementedError(f"no host driver for control op {op.opname!r} "
                                           f"({op.loc})")
-            runner = CONTROL[op.opname](op, compile_region)
+            runner = self.control[op.opname](op, compile_region)
             self.parts += runner.parts
             self.steps.append((runner, [slot[id(v)] for v in op.operands],
                                [slot[id(r)] for r in op.results]))
@@ -246,14 +253,18 @@ class HostDriven:
                 held = [env[s] for s in self.result_slots if s not in outs]
                 for q in self.guards:          # still returned elsewhere: donate a copy
                     if any(h is operands[q] for h in held):
-                        operands[q] = np.array(operands[q], copy=True)
+                        operands[q] = self.copy(operands[q])
             res = run(operands)
             for o, r in zip(outs, res):
                 env[o] = r
         out = [env[i] for i in self.result_slots]
         for i in self.duplicate:
-            out[i] = np.array(out[i], copy=True)
+            out[i] = self.copy(out[i])
         return out
+
+    @staticmethod
+    def copy(x):
+        return np.array(x, copy=True)
 
     def close(self) -> None:
         for p in self.parts:

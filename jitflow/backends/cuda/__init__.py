@@ -48,6 +48,11 @@ class CUDABackend:
         from .executable import CUDAExecutable
         _refuse_types(f)
         opts = options or CompileOptions()
+        from ..hostloop import has_control
+        if has_control(f):
+            from .control import DeviceDriven, compile_leaf, prepare_region
+            nf = len(f.results) if opts.num_fetches is None else opts.num_fetches
+            return DeviceDriven(f, compile_leaf, prepare_region, opts.donations, nf)
         feeds = opts.num_feeds
         scalar_params = None if feeds is None else [
             i for i, p in enumerate(f.params)

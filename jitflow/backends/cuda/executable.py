@@ -175,6 +175,11 @@ class CUDAExecutable:
             any(s.kind in ("gather", "gather_grad", "sparse_softmax_cross_entropy")
                 for s in self.steps)
 
+    @property
+    def donated(self) -> dict[int, int]:
+        """The donations applied (result index -> parameter index)."""
+        return self.applied_donations
+
     @staticmethod
     def _is_generated(g: list[Op]) -> bool:
         root = g[-1]
