@@ -36,9 +36,8 @@ def has_control(f: Function) -> bool:
 def compile_any(f: Function, compile_leaf: Leaf, prepare: Prepare, driver: type = None):
     """An executable for a prepared Function: native as a whole, or host-driven (by
     ``driver``, a HostDriven class; default HostDriven)."""
-    if not has_control(f):
-        return compile_leaf(f)
-    return (driver or HostDriven)(f, compile_leaf, prepare)
+    d = driver or HostDriven
+    return d(f, compile_leaf, prepare) if d.needs(f) else compile_leaf(f)
 
 
 def _segment(f: Function, ops: Sequence[Op], outputs: Sequence[Value], k: int
@@ -177,6 +176,23 @@ class HostDriven:
 
     control: dict = CONTROL
 
+    @staticmethod
+    def breaks(op: Op) -> bool:
+        """Whether the driver runs ``op`` itself, between compiled segments: control ops."""
+        return bool(op.regions)
+
+    @classmethod
+    def needs(cls, f: Function) -> bool:
+        """Whether ``f`` needs this driver (else it compiles as one leaf)."""
+        return any(cls.breaks(op) for op in f.ops)
+
+    def runner(self, op: Op, compile_region: Callable[[Function], object]):
+        """The callable (operands -> results) running ``op``; its ``parts`` are compiled."""
+        if op.opname not in self.control:
+            raise NotImplementedError(f"no host driver for control op {op.opname!r} "
+                                      f"({op.loc})")
+        return self.control[op.opname](op, compile_region)
+
     def __init__(self, f: Function, compile_leaf: Leaf, prepare: Prepare,
                  donations: Optional[dict[int, int]] = None) -> None:
         """``donations`` (result index -> parameter index: a variable's update may overwrite
@@ -224,15 +240,12 @@ class HostDriven:
             seg.clear()
 
         for i, op in enumerate(f.ops):
-            if not op.regions:
+            if not self.breaks(op):
                 seg.append(op)
                 continue
             flush(i)
-            if op.opname not in self.control:
-                raise NotImplementedError(f"no host driver for control op {op.opname!r} "
-                                          f"({op.loc})")
-            runner = self.control[op.opname](op, compile_region)
-            self.parts += runner.parts
+            runner = self.runner(op, compile_region)
+            self.parts += getattr(runner, "parts", [])
             self.steps.append((runner, [slot[id(v)] for v in op.operands],
                                [slot[id(r)] for r in op.results]))
         flush(len(f.ops))

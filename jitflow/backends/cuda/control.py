@@ -25,7 +25,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ...ir.core import Function
+from ...ir.core import Function, Op
+from ...ir.opdef import OPS
 from ...ir.types import TensorType
 from ..hostloop import HostDriven, _Cond, _While
 from .device import DeviceTensor, alloc, to_host, upload
@@ -45,7 +46,34 @@ def prepare_region(f: Function) -> Function:
 def compile_leaf(f: Function, donations: Optional[dict[int, int]] = None):
     """A straight-line part as a CUDAExecutable whose results all stay on the device."""
     from .executable import CUDAExecutable
-    return CUDAExecutable(f, donations, num_fetches=0, num_feeds=len(f.params))
+    exe = CUDAExecutable(f, donations, num_fetches=0, num_feeds=len(f.params))
+    exe.sync_on_return = False        # the driver's next host read waits for the kernels
+    return exe
+
+
+def on_host(opname: str) -> bool:
+    """An op the driver runs on the reference interpreter, as a Session places it on the
+    host (``runtime/placement.py``): a host callback, or a library op without a cuda
+    lowering (``unlowered_on``)."""
+    d = OPS[opname]
+    return d.kind == "host" or (d.kind == "library" and "cuda" in d.unlowered_on)
+
+
+class HostOp:
+    """One op on the reference interpreter: device operands are copied to the host."""
+
+    def __init__(self, op: Op) -> None:
+        from ..reference import ReferenceExecutable
+        f = Function(f"host_{op.opname}")
+        ps = [f.add_param(v.type, v.name) for v in op.operands]
+        new = Op(op.opname, ps, op.attrs, [r.type for r in op.results], op.loc, op.regions)
+        f.ops.append(new)
+        f.set_results(list(new.results))
+        self.exe = ReferenceExecutable(f)
+        self.parts: list = []
+
+    def __call__(self, args: list) -> list:
+        return self.exe.run([to_host(a) for a in args])
 
 
 def on_device(x) -> DeviceTensor:
@@ -121,11 +149,31 @@ class DeviceStack:
         return DeviceTensor(data, (self.rows,) + self.shape, self.dtype)
 
 
+class DeferredError(Exception):
+    """A deferred status word held an error (the loop is rerun with checks per run)."""
+
+
+#: trips between two reads of the deferred status words (a loop whose values went wrong
+#: after a failing kernel still stops within this many trips)
+CHECK_EVERY = 32
+
+
+def _check(deferred: Sequence) -> None:
+    for e in deferred:
+        msg = e.status()
+        if msg is not None:
+            raise DeferredError(msg)
+
+
 def device_while(cond, step, args: Sequence, n: int, maximum_iterations: int, record: bool,
                  m: int, types: Sequence[TensorType], rows: Sequence = (),
-                 capacity: int = 16) -> list:
+                 capacity: int = 16, deferred: Sequence = ()) -> list:
     """``ops/control.run_while`` over device-resident values: ``cond`` and ``step`` take and
-    give DeviceTensors; only predicates (and a counter of ``rows``, once) are read back."""
+    give DeviceTensors; only predicates (and a counter of ``rows``, once) are read back.
+    ``deferred``: executables whose status words are read every CHECK_EVERY trips and at the
+    end (DeferredError), not after each run."""
+    for e in deferred:
+        e.reset_status()
     args = [on_device(a) for a in args]
     carried, inv = list(args[:n]), list(args[n:])
     cap = maximum_iterations if maximum_iterations > 0 else max(16, capacity)
@@ -151,7 +199,10 @@ def device_while(cond, step, args: Sequence, n: int, maximum_iterations: int, re
         trips += 1
         if 0 <= maximum_iterations <= trips:
             break
+        if deferred and trips % CHECK_EVERY == 0:
+            _check(deferred)
         go = read_pred(out[n + m])
+    _check(deferred)
     res = list(carried)
     res += [e.result(t.shape[1:], t.dtype.np) for e, t in zip(emitted, types[n:n + m])]
     if record:
@@ -161,13 +212,33 @@ def device_while(cond, step, args: Sequence, n: int, maximum_iterations: int, re
 
 
 class DeviceWhile(_While):
-    """A while loop whose values stay on the device (``device_while``)."""
+    """A while loop whose values stay on the device (``device_while``); its cond and step
+    executables check their status words once per CHECK_EVERY trips (deferred): a loop that
+    failed is rerun with checks after every run, for the failing trip's exact message."""
+
+    def __init__(self, op, compile_region) -> None:
+        super().__init__(op, compile_region)
+        self.deferred = [e for e in (self.cond, self.step) if getattr(e, "uses_err", False)]
+
+    def _set_deferred(self, on: bool) -> None:
+        for e in self.deferred:
+            e.deferred = on
 
     def __call__(self, args: list) -> list:
         a = self.attrs
         n, m = a["num_carried"], a["num_stacked"]
-        out = device_while(self.cond.run, self.step.run, args, n, a["maximum_iterations"],
-                           a["record"], m, self.types, self.rows, self.last_trips)
+        run = (self.cond.run, self.step.run, args, n, a["maximum_iterations"], a["record"], m,
+               self.types, self.rows, self.last_trips)
+        self._set_deferred(True)
+        try:
+            out = device_while(*run, deferred=self.deferred)
+        except DeferredError as e:
+            self._set_deferred(False)
+            device_while(*run)                # raises the failing trip's own error
+            from ...errors import InvalidArgumentError
+            raise InvalidArgumentError(str(e)) from None
+        finally:
+            self._set_deferred(False)
         if m or a["record"]:
             self.last_trips = int(out[n].shape[0]) if m else int(out[-1])
         return out
@@ -187,6 +258,13 @@ class DeviceDriven(HostDriven):
 
     control = {"while": DeviceWhile, "cond": DeviceCond}
 
+    @staticmethod
+    def breaks(op: Op) -> bool:
+        return bool(op.regions) or on_host(op.opname)
+
+    def runner(self, op: Op, compile_region):
+        return HostOp(op) if on_host(op.opname) else super().runner(op, compile_region)
+
     def __init__(self, f: Function, compile_leaf, prepare, donations=None,
                  num_fetches: int = 0) -> None:
         super().__init__(f, compile_leaf, prepare, donations)
@@ -196,6 +274,10 @@ class DeviceDriven(HostDriven):
         out = super().run(args)
         for i in range(self.num_fetches):
             out[i] = to_host(out[i])
+        if self.num_fetches < len(out) or not out:
+            from .device import cuda, is_simulator
+            if not is_simulator():
+                cuda().synchronize()      # a run returns when its kernels are done, as in TF
         return out
 
     @staticmethod

@@ -135,6 +135,11 @@ class CUDAExecutable:
         self._const_dev: dict[int, object] = {}
         self._err = None
         self._err_clean = False
+        #: a loop driver's settings (backends/cuda/control.py): the status word is read by
+        #: ``status()`` after many runs instead of after each, and a run does not wait for its
+        #: kernels (the driver's next host read does)
+        self.deferred = False
+        self.sync_on_return = True
         self._zero_off = None
         self._cp_views: dict = {}
         self._ptrs: dict = {}
@@ -516,7 +521,7 @@ class CUDAExecutable:
             elif b.kind == "donated":
                 bufs[b.idx] = bufs[self.storage[id(f.params[b.ref])].idx]
         # every generated kernel takes the status word; without checks it is a dummy, not read
-        err = self._err_array() if self.uses_err else self._unused_err()
+        err = self._err_array() if self.uses_err and not self.deferred else self._unused_err()
         if KERNEL_TIMES is None:
             for L in plan.launches:
                 self._launch(L, bufs, args, err)
@@ -530,7 +535,7 @@ class CUDAExecutable:
                 rec = KERNEL_TIMES.setdefault(L.label, [0.0, 0])
                 rec[0] += time.perf_counter() - t0
                 rec[1] += 1
-        if self.uses_err:
+        if self.uses_err and not self.deferred:
             code = int(err.copy_to_host()[0])
             self._err_clean = code == INT_MAX_CODE
             if not self._err_clean:
@@ -547,7 +552,7 @@ class CUDAExecutable:
                                DeviceTensor(bufs[b.idx], shape, b.np_dtype()))
             else:
                 results.append(DeviceTensor(bufs[b.idx], shape, b.np_dtype()))
-        if not self.sim and not self.uses_err:
+        if not self.sim and self.sync_on_return and not (self.uses_err and not self.deferred):
             cuda().synchronize()      # a run returns when its kernels are done, as in TF
         return results
 
@@ -595,6 +600,22 @@ class CUDAExecutable:
             self._err.copy_to_device(np.array([INT_MAX_CODE], dtype=np.int32))
         self._err_clean = False     # until this run's check reads "no error" back
         return self._err
+
+    def reset_status(self) -> None:
+        """Deferred checks: set the status word to "no error" (before a loop's trips)."""
+        self._err_array()
+
+    def status(self) -> Optional[str]:
+        """Deferred checks: the message of the first error since ``reset_status`` (None: no
+        error). An error's exact text needs its run's arguments: rerun that run undeferred."""
+        if not self.uses_err or self._err is None:
+            return None
+        code = int(self._err.copy_to_host()[0])
+        self._err_clean = code == INT_MAX_CODE
+        if self._err_clean:
+            return None
+        return self.errors.messages[code - 1] if 0 < code <= len(self.errors.messages) else \
+            f"kernel status {code}"
 
     def _unused_err(self):
         if self._err is None:
