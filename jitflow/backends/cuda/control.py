@@ -284,5 +284,28 @@ class DeviceDriven(HostDriven):
     def copy(x):
         return device_copy(x)
 
+    def leaves(self) -> list:
+        """Every CUDAExecutable this driver runs, nested regions included."""
+        out, todo = [], list(self.parts)
+        while todo:
+            p = todo.pop(0)
+            if isinstance(p, HostDriven):
+                todo[:0] = p.parts
+            elif hasattr(p, "ptx") and p not in out:
+                out.append(p)
+        return out
+
+    def ptx(self, args=None, cc=(9, 0)) -> list[tuple[str, str]]:
+        """The kernels of every leaf (segments and regions) as PTX for ``cc``, without a GPU
+        (``CUDAExecutable.ptx``), shaped by zeros of the leaves' parameter types; a leaf with
+        a dim known only at run time is left out (``args`` shape the top level only)."""
+        out = []
+        for leaf in self.leaves():
+            ts = [p.type for p in leaf.function.params]
+            if all(t.shape is not None and all(isinstance(d, int) for d in t.shape)
+                   for t in ts):
+                out += leaf.ptx([np.zeros(t.shape, t.dtype.np) for t in ts], cc)
+        return out
+
 
 __all__ = ["DeviceDriven", "compile_leaf", "device_while", "prepare_region"]
