@@ -4,8 +4,15 @@ compiled with Numba CUDA (``from numba import cuda``); GEMM and convolutions go 
 between steps (``DeviceTensor``); feeds are copied in and fetches out. Under
 ``NUMBA_ENABLE_CUDASIM=1`` everything runs on Numba's CUDA simulator (no GPU needed).
 
+Control flow (``cond``, ``while``) is a host loop over device kernels (control.py, through
+``backends/hostloop.py``): the straight-line segments and each region are compiled once as
+executables whose results stay on the device, values pass between them (and between trips) as
+DeviceTensors, and the host reads back only each trip's predicate (a cond's once); per-trip
+stacks for gradients are rows of device arrays.
+
 See executable.py (planning, arena, launches), codegen.py (fused kernels), library.py (the
-other kernels), device.py (GPU access, DeviceTensor, out-of-memory errors).
+other kernels), device.py (GPU access, DeviceTensor, out-of-memory errors), control.py (the
+host loop).
 """
 from __future__ import annotations
 
