@@ -306,3 +306,54 @@ def test_session_dynamic_rnn_training_steps(cell):
     rv = np.random.RandomState(0).uniform(-1, 1, (2, 3, 2)).astype(np.float32)
     got = both_backends(build, rv, steps=2)
     assert got["cuda"][1][0] < got["cuda"][0][0]           # the loss went down
+
+
+def test_a_variable_update_donated_after_a_loop_that_returns_the_old_value():
+    """w = 2 w after a loop over w's old value: the update is written into w's buffer (a
+    donation), except when the loop ran no trip and returns that very buffer (a copy is
+    donated then): the fetched loop value is the old one either way."""
+    usable_or_skip()
+    from jitflow.backends.cuda.control import DeviceDriven
+    got = {}
+    seen = []
+    hook = lambda ev: seen.append(ev.executable)       # noqa: E731
+    for backend in ("reference", "cuda"):
+        tf.reset_default_graph()
+        w = tf.Variable(np.array([1.0, 2.0], np.float32))
+        n = tf.placeholder(tf.int32, [])
+        _, out = tf.while_loop(lambda i, v: i < n, lambda i, v: [i + 1, v * 3.0],
+                               [0, w.read_value()])
+        with tf.control_dependencies([out]):
+            up = tf.assign(w, w * 2.0)
+        compile_mod.COMPILE_HOOKS.append(hook)
+        try:
+            with tf.Session(backend=backend) as s:
+                s.run(tf.global_variables_initializer())
+                got[backend] = [s.run([out, up], {n: k}) for k in (0, 1, 0)] + [[s.run(w)]]
+        finally:
+            compile_mod.COMPILE_HOOKS.remove(hook)
+    drivers = [e for e in seen if isinstance(e, DeviceDriven)]
+    assert drivers and any(d.guards for d in drivers)          # the update is donated
+    for want, have in zip(got["reference"], got["cuda"]):
+        for w_, h in zip(want, have):
+            np.testing.assert_array_equal(h, w_)
+
+
+def test_a_failing_loop_stops_at_the_next_periodic_check(monkeypatch):
+    """Trip 35 fails; the loop would run 500 trips: the status words read every CHECK_EVERY
+    (32) trips stop it at trip 64, then the checked rerun stops at the failing trip."""
+    from jitflow.backends.cuda import control
+    reads = []
+    orig = control.read_pred
+    monkeypatch.setattr(control, "read_pred", lambda x: reads.append(1) or orig(x))
+    exe = cuda_exe(("gather", 2), lambda: gather_loop(2))
+    m = np.random.RandomState(1).uniform(-1, 1, (70, 3))
+    with pytest.raises(InvalidArgumentError, match=r"= 70 is not in \[0, 70\)"):
+        exe.run([X, m, np.int32(500)])
+    assert len(reads) == 64 + 36          # (1 + 63 predicates) + (1 + 35) in the rerun
+
+
+def test_stacks_grow_past_their_first_capacity():
+    """20 trips of a recording loop (capacity 16 at the first run: the device stacks double)."""
+    assert_same(("loop", "tanh", -1, True), lambda: loop_program(tanh_body, True),
+                [X, W, np.int32(20)])
