@@ -357,3 +357,42 @@ def test_stacks_grow_past_their_first_capacity():
     """20 trips of a recording loop (capacity 16 at the first run: the device stacks double)."""
     assert_same(("loop", "tanh", -1, True), lambda: loop_program(tanh_body, True),
                 [X, W, np.int32(20)])
+
+
+def test_loops_on_the_gpu_and_the_cpu_in_one_cuda_session():
+    """tf.device splits the run: the GPU segment's loop is host-driven on cuda, the CPU's on
+    llvm; values cross as the placement's copies; training matches the reference."""
+    usable_or_skip()
+    from jitflow.backends.cuda.control import DeviceDriven
+    from jitflow.runtime.placement import PartitionedExecutable
+    got, seen = {}, []
+    hook = lambda ev: seen.append(ev.executable)       # noqa: E731
+    for backend in ("reference", "cuda"):
+        tf.reset_default_graph()
+        x = tf.placeholder(tf.float32, [2, 3])
+        w = tf.Variable(np.full((3, 3), 0.2, np.float32))
+        with tf.device("/cpu:0"):
+            x2 = tf.tanh(x) * 2.0
+        with tf.device("/gpu:0"):
+            _, h = tf.while_loop(lambda i, h: i < 3,
+                                 lambda i, h: [i + 1, tf.tanh(tf.matmul(h, w))], [0, x2])
+            loss = tf.reduce_sum(h * h)
+        with tf.device("/cpu:0"):
+            _, h2 = tf.while_loop(lambda i, h: i < 2, lambda i, h: [i + 1, h * 0.5 + 1.0],
+                                  [0, h])
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss + tf.reduce_sum(h2))
+        compile_mod.COMPILE_HOOKS.append(hook)
+        try:
+            with tf.Session(backend=backend,
+                            config=tf.ConfigProto(allow_soft_placement=True)) as s:
+                s.run(tf.global_variables_initializer())
+                got[backend] = [s.run([loss, h2, train], {x: np.full((2, 3), 0.3, np.float32)})[:2]
+                                for _ in range(3)]
+        finally:
+            compile_mod.COMPILE_HOOKS.remove(hook)
+    parts = [st.executable for e in seen if isinstance(e, PartitionedExecutable)
+             for st in e.steps if getattr(st, "executable", None) is not None]
+    assert any(isinstance(p, DeviceDriven) for p in parts)
+    for want, have in zip(got["reference"], got["cuda"]):
+        for w_, h_ in zip(want, have):
+            np.testing.assert_allclose(h_, w_, rtol=1e-5, atol=1e-6)
