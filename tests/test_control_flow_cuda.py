@@ -396,3 +396,14 @@ def test_loops_on_the_gpu_and_the_cpu_in_one_cuda_session():
     for want, have in zip(got["reference"], got["cuda"]):
         for w_, h_ in zip(want, have):
             np.testing.assert_allclose(h_, w_, rtol=1e-5, atol=1e-6)
+
+
+def test_dump_dir_holds_the_kernels_of_every_segment_and_region(tmp_path):
+    from jitflow.backends.base import CompileOptions
+    usable_or_skip()
+    exe = compile_function(loop_program(tanh_body, True), "cuda",
+                           CompileOptions(dump_dir=str(tmp_path))).executable
+    text = (tmp_path / "kernels.py").read_text()
+    names = {leaf.function.name for leaf in exe.leaves() if any(s.kernels for s in leaf.steps)}
+    assert len(names) >= 4 and all(f"# {n} step" in text for n in names)
+    assert "body_step" in names and "body_grad_step" in names

@@ -189,6 +189,7 @@ def device_while(cond, step, args: Sequence, n: int, maximum_iterations: int, re
         for src, c0, d in row_src:
             k = c0 + d * trips
             if not 0 <= k < src.shape[0]:
+                _check(deferred)               # an earlier trip's error comes first
                 from ...ops.gather import _gather_ref
                 _gather_ref(np.empty((src.shape[0],), np.int8), np.int32(k), 0)
             extra.append(row_view(src, k))
@@ -254,7 +255,8 @@ class DeviceCond(_Cond):
 
 class DeviceDriven(HostDriven):
     """The host driver over cuda executables (see the module docstring). ``num_fetches``:
-    the leading results copied to the host at the end (nested drivers: none)."""
+    the leading results copied to the host at the end; ``sync``: a run waits for its
+    kernels (the top level; nested drivers neither fetch nor wait)."""
 
     control = {"while": DeviceWhile, "cond": DeviceCond}
 
@@ -266,15 +268,15 @@ class DeviceDriven(HostDriven):
         return HostOp(op) if on_host(op.opname) else super().runner(op, compile_region)
 
     def __init__(self, f: Function, compile_leaf, prepare, donations=None,
-                 num_fetches: int = 0) -> None:
+                 num_fetches: int = 0, sync: bool = False) -> None:
         super().__init__(f, compile_leaf, prepare, donations)
-        self.num_fetches = num_fetches
+        self.num_fetches, self.sync = num_fetches, sync
 
     def run(self, args: Sequence) -> list:
         out = super().run(args)
         for i in range(self.num_fetches):
             out[i] = to_host(out[i])
-        if self.num_fetches < len(out) or not out:
+        if self.sync:
             from .device import cuda, is_simulator
             if not is_simulator():
                 cuda().synchronize()      # a run returns when its kernels are done, as in TF
@@ -298,7 +300,8 @@ class DeviceDriven(HostDriven):
     def ptx(self, args=None, cc=(9, 0)) -> list[tuple[str, str]]:
         """The kernels of every leaf (segments and regions) as PTX for ``cc``, without a GPU
         (``CUDAExecutable.ptx``), shaped by zeros of the leaves' parameter types; a leaf with
-        a dim known only at run time is left out (``args`` shape the top level only)."""
+        a dim known only at run time is left out. (``args``: unused, the leaves' own types
+        shape them.)"""
         out = []
         for leaf in self.leaves():
             ts = [p.type for p in leaf.function.params]
