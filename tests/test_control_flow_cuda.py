@@ -407,3 +407,64 @@ def test_dump_dir_holds_the_kernels_of_every_segment_and_region(tmp_path):
     names = {leaf.function.name for leaf in exe.leaves() if any(s.kernels for s in leaf.steps)}
     assert len(names) >= 4 and all(f"# {n} step" in text for n in names)
     assert "body_step" in names and "body_grad_step" in names
+
+
+def _fib():
+    n = tf.placeholder(tf.int32, [])
+    out = tf.while_loop(lambda i, ab: i < n, lambda i, ab: (i + 1, (ab[0] + ab[1], ab[0])),
+                        (tf.constant(0), (tf.constant(1.0), tf.constant(0.0))))
+    return [out[0], out[1][0], out[1][1]], {n: 10}
+
+
+def _max_iter_and_growth():
+    i7 = tf.while_loop(lambda i: i < 100, lambda i: i + 1, [tf.constant(0)],
+                       maximum_iterations=7)
+    _, v = tf.while_loop(lambda i, v: i < 3, lambda i, v: [i + 1, tf.concat([v, v * 2.0], 0)],
+                         [tf.constant(0), tf.constant([1.0])],
+                         shape_invariants=[tf.TensorShape([]), tf.TensorShape([None])])
+    return [i7, v], {}
+
+
+def _nested_cond_fold_case():
+    x = tf.placeholder(tf.int32, [])
+    w = tf.Variable(2.0)
+
+    def body(i, acc):
+        inner = tf.while_loop(lambda j, s: j < i, lambda j, s: [j + 1, s + w],
+                              [tf.constant(0), tf.constant(0.0)])[1]
+        return [i + 1, acc + tf.cond(tf.equal(i % 2, 0), lambda: inner, lambda: -inner)]
+    out = tf.while_loop(lambda i, acc: i < 5, body, [tf.constant(0), tf.constant(0.0)])[1]
+    e = tf.constant([1.0, 2.0, 3.0, 4.0])
+    case = tf.case([(tf.less(x, 0), lambda: tf.constant(-1)),
+                    (tf.equal(x, 0), lambda: tf.constant(0))], default=lambda: tf.constant(1))
+    return [out, tf.foldl(lambda a, v: a * 10.0 + v, e), tf.foldr(lambda a, v: a * 10.0 + v, e),
+            case], {x: 0}
+
+
+@pytest.mark.parametrize("build", [_fib, _max_iter_and_growth, _nested_cond_fold_case],
+                         ids=["fibonacci", "max-iter-and-growth", "nested-cond-fold-case"])
+def test_frontend_loops_and_conds_in_a_cuda_session(build):
+    usable_or_skip()
+    got = {}
+    for backend in ("reference", "cuda"):
+        tf.reset_default_graph()
+        fetches, feed = build()
+        with tf.Session(backend=backend) as s:
+            s.run(tf.global_variables_initializer())
+            got[backend] = s.run(fetches, feed)
+    for w_, h in zip(got["reference"], got["cuda"]):
+        np.testing.assert_allclose(h, w_, rtol=1e-5)
+        assert np.asarray(h).dtype == np.asarray(w_).dtype
+
+
+@pytest.mark.parametrize("trips", [0, 3])
+def test_tensor_array_recurrence_and_its_gradient_in_a_cuda_session(trips):
+    from test_tensor_array import recurrence_on_arrays
+    usable_or_skip()
+    got = {}
+    for backend in ("reference", "cuda"):
+        g, n, x, outs, _ = recurrence_on_arrays()
+        with g.as_default(), tf.Session(backend=backend) as s:
+            got[backend] = s.run(outs, {n: trips, x: np.array([0.1, -0.4, 0.7])})
+    for w_, h in zip(got["reference"], got["cuda"]):
+        np.testing.assert_allclose(h, w_, rtol=1e-10, atol=1e-12)
