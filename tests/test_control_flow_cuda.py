@@ -130,6 +130,32 @@ def test_one_predicate_read_per_trip_and_no_uploads_per_trip(monkeypatch, key, b
     assert (d2h_5 - d2h_2, h2d_5 - h2d_2) == (3 * loops, 0)
 
 
+@pytest.mark.parametrize("key,build", [
+    (("loop", "tanh", -1, False), lambda: loop_program(tanh_body, False)),
+    (("loop", "tanh", -1, True), lambda: loop_program(tanh_body, True)),
+    (("rows",), lambda: rows_program(True))])
+def test_no_device_allocation_per_trip(monkeypatch, key, build):
+    """A trip's step results are written into the buffers of the trip before last (handed
+    back once the next trip's kernels are queued): a run allocates the set its caller keeps
+    (the last trip's), however many trips; the stacks hold 16 rows before growing."""
+    from jitflow.backends.cuda import control, executable
+    exe = cuda_exe(key, build)
+    args = [X, np.random.RandomState(0).uniform(-1, 1, (5, 3)) if key == ("rows",) else W]
+    for n in (3, 3, 5):       # plans (per stack shape after the loop); the pool's two sets
+        exe.run(args + [np.int32(n)])
+    allocs = []
+    for mod in (control, executable):
+        orig = mod.alloc
+        monkeypatch.setattr(mod, "alloc", lambda *a, orig=orig, **k: allocs.append(1) or
+                            orig(*a, **k))
+    counts = []
+    for n in (3, 5):
+        allocs.clear()
+        exe.run(args + [np.int32(n)])
+        counts.append(len(allocs))
+    assert counts[0] == counts[1], counts
+
+
 def gather_loop(j_step: int) -> Function:
     """for i < n: x = tanh(x * m[j]), j += j_step: a row read at a carried index that is
     not a counter (a gather kernel with a status word, not a row view)."""

@@ -15,9 +15,15 @@ Host arrays entering a loop are uploaded once, at its start. The stacked per-tri
 and, for a gradient's forward loop (``record``), the carried values at the start of each trip
 are copied device to device into rows of one device array per value (capacity
 ``maximum_iterations``, else the last run's trips, at least 16, doubling), so the reverse
-loop reads its stacks as row views too. The fetched results of the whole Function are copied
-to the host at the end; variable updates stay DeviceTensors. The semantics (maximum
-iterations, no trip at all, shape errors) are ``ops/control.run_while``'s.
+loop reads its stacks as row views too. A compiled step writes each trip's results into the
+buffers of the trip before last (``CUDAExecutable.recycle``: their last readers are queued on
+the same stream), so a trip allocates nothing. The status words of the loop's executables are
+read every CHECK_EVERY trips and after the loop (a failed loop is rerun checked, for its
+trip's own message). Ops a Session would place on the host (host callbacks, library ops
+without a cuda kernel) split a segment and run on the reference interpreter (``HostOp``).
+The fetched results of the whole Function are copied to the host at the end; variable updates
+stay DeviceTensors. The semantics (maximum iterations, no trip at all, shape errors) are
+``ops/control.run_while``'s.
 """
 from __future__ import annotations
 
@@ -167,11 +173,12 @@ def _check(deferred: Sequence) -> None:
 
 def device_while(cond, step, args: Sequence, n: int, maximum_iterations: int, record: bool,
                  m: int, types: Sequence[TensorType], rows: Sequence = (),
-                 capacity: int = 16, deferred: Sequence = ()) -> list:
+                 capacity: int = 16, deferred: Sequence = (), recycle=None) -> list:
     """``ops/control.run_while`` over device-resident values: ``cond`` and ``step`` take and
     give DeviceTensors; only predicates (and a counter of ``rows``, once) are read back.
     ``deferred``: executables whose status words are read every CHECK_EVERY trips and at the
-    end (DeferredError), not after each run."""
+    end (DeferredError), not after each run. ``recycle(results)``: given each trip's step
+    results once the next trip's kernels (the last readers) are queued."""
     for e in deferred:
         e.reset_status()
     args = [on_device(a) for a in args]
@@ -182,6 +189,7 @@ def device_while(cond, step, args: Sequence, n: int, maximum_iterations: int, re
     trips = 0
     go = maximum_iterations != 0 and read_pred(cond(carried + inv)[0])
     row_src = [(args[j], int(to_host(args[c])), d) for j, c, d in rows] if go else []
+    prev: list = []
     while go:
         for s, c in zip(stacks, carried):
             s.append(c)
@@ -194,6 +202,9 @@ def device_while(cond, step, args: Sequence, n: int, maximum_iterations: int, re
                 _gather_ref(np.empty((src.shape[0],), np.int8), np.int32(k), 0)
             extra.append(row_view(src, k))
         out = step(carried + inv + extra)
+        if recycle is not None:
+            recycle(prev)
+            prev = out
         carried = list(out[:n])
         for e, y in zip(emitted, out[n:n + m]):
             e.append(y)
@@ -220,6 +231,12 @@ class DeviceWhile(_While):
     def __init__(self, op, compile_region) -> None:
         super().__init__(op, compile_region)
         self.deferred = [e for e in (self.cond, self.step) if getattr(e, "uses_err", False)]
+        # a compiled step (not a nested driver, whose results may be its inputs) gets each
+        # trip's results back for the trip after next: no allocation per trip
+        self.recycle = None
+        if hasattr(self.step, "recycle"):
+            self.step.pool = {}
+            self.recycle = self.step.recycle
 
     def _set_deferred(self, on: bool) -> None:
         for e in self.deferred:
@@ -232,7 +249,7 @@ class DeviceWhile(_While):
                self.types, self.rows, self.last_trips)
         self._set_deferred(True)
         try:
-            out = device_while(*run, deferred=self.deferred)
+            out = device_while(*run, deferred=self.deferred, recycle=self.recycle)
         except DeferredError as e:
             self._set_deferred(False)
             device_while(*run)                # raises the failing trip's own error

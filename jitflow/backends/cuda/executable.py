@@ -140,6 +140,9 @@ class CUDAExecutable:
         #: kernels (the driver's next host read does)
         self.deferred = False
         self.sync_on_return = True
+        #: a loop driver's recycled result buffers ((elements, dtype) -> flat device arrays):
+        #: None unless it hands back the results of earlier trips (``recycle``)
+        self.pool: Optional[dict] = None
         self._zero_off = None
         self._cp_views: dict = {}
         self._ptrs: dict = {}
@@ -517,7 +520,9 @@ class CUDAExecutable:
         for b in self.bufs:
             if b.kind == "vresult":
                 shape = plan.shapes[id(b.value)]
-                bufs[b.idx] = alloc(max(1, _prod(shape)), b.np_dtype(), f"'{b.name}'", shape)
+                n, dt = max(1, _prod(shape)), b.np_dtype()
+                free = self.pool.get((n, dt.str)) if self.pool is not None else None
+                bufs[b.idx] = free.pop() if free else alloc(n, dt, f"'{b.name}'", shape)
             elif b.kind == "donated":
                 bufs[b.idx] = bufs[self.storage[id(f.params[b.ref])].idx]
         # every generated kernel takes the status word; without checks it is a dummy, not read
@@ -634,9 +639,20 @@ class CUDAExecutable:
             f"kernel status {code}"
         raise InvalidArgumentError(msg)
 
+    def recycle(self, results: Sequence) -> None:
+        """A loop driver hands back results of this executable that nothing reads any more
+        (an earlier trip's, whose readers are queued on the same stream): later runs write
+        their results there instead of allocating (needs ``pool`` set)."""
+        if self.pool is None:
+            return
+        for t in results:
+            if isinstance(t, DeviceTensor) and t.data is not None:
+                self.pool.setdefault((int(t.data.shape[0]), t.dtype.str), []).append(t.data)
+
     def close(self) -> None:
         """Release the arenas, constants and status word (device memory)."""
         with self._lock:
+            self.pool = {} if self.pool is not None else None
             self._plans.clear()
             self._const_dev.clear()
             self._cp_views.clear()
