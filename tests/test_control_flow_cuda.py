@@ -494,3 +494,19 @@ def test_tensor_array_recurrence_and_its_gradient_in_a_cuda_session(trips):
             got[backend] = s.run(outs, {n: trips, x: np.array([0.1, -0.4, 0.7])})
     for w_, h in zip(got["reference"], got["cuda"]):
         np.testing.assert_allclose(h, w_, rtol=1e-10, atol=1e-12)
+
+
+def test_random_ops_in_a_loop_body_match_the_reference_run_after_run():
+    usable_or_skip()
+    got = {}
+    for backend in ("reference", "cuda"):
+        tf.reset_default_graph()
+        tf.set_random_seed(3)
+        x = tf.placeholder(tf.float32, [2, 3])
+        _, h = tf.while_loop(lambda i, h: i < 3, lambda i, h: [
+            i + 1, tf.nn.dropout(h, 0.5) + tf.random_uniform([2, 3])], [0, x])
+        with tf.Session(backend=backend) as s:
+            got[backend] = [s.run(h, {x: np.ones((2, 3), np.float32)}) for _ in range(2)]
+    assert not np.array_equal(got["cuda"][0], got["cuda"][1])        # a new step each run
+    for w_, h_ in zip(got["reference"], got["cuda"]):
+        np.testing.assert_allclose(h_, w_, rtol=1e-6)
