@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _cuda_util import needs_cuda, usable_or_skip
+from _cuda_util import SIMULATED, needs_cuda, usable_or_skip
 import jitflow.compat.v1 as tf
 from jitflow.errors import InvalidArgumentError
 from jitflow.ir import Builder, Function, TensorType, float64, int32
@@ -113,6 +113,7 @@ class HostCopies:
         return self.d2h - d2h, self.h2d - h2d
 
 
+@pytest.mark.skipif(not SIMULATED, reason="counts the simulator's host copies")
 @pytest.mark.parametrize("key,build,loops", [
     (("loop", "tanh", -1, False), lambda: loop_program(tanh_body, False), 1),
     (("loop", "tanh", -1, True), lambda: loop_program(tanh_body, True), 2),
