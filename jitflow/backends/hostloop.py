@@ -11,7 +11,9 @@ trips, and the loop's semantics (``maximum_iterations``, per-trip stacks for gra
 
 The backend gives two callables: ``compile_leaf(Function) -> Executable`` for a Function
 without control ops, and ``prepare(Function) -> Function``, its pass pipeline for a region
-(regions are not fused by the top-level pipeline) or a segment (re-fused on its own).
+(regions are not fused by the top-level pipeline) or a segment (re-fused on its own). cuda
+subclasses the driver (``backends/cuda/control.py``: values stay on the device, predicates are
+read back).
 """
 from __future__ import annotations
 
@@ -33,7 +35,8 @@ def has_control(f: Function) -> bool:
     return any(op.regions for op in f.ops)
 
 
-def compile_any(f: Function, compile_leaf: Leaf, prepare: Prepare, driver: type = None):
+def compile_any(f: Function, compile_leaf: Leaf, prepare: Prepare,
+                driver: Optional[type] = None):
     """An executable for a prepared Function: native as a whole, or host-driven (by
     ``driver``, a HostDriven class; default HostDriven)."""
     d = driver or HostDriven
@@ -171,8 +174,10 @@ CONTROL = {"while": _While, "cond": _Cond}
 
 class HostDriven:
     """An executable for a Function with control ops (see the module docstring). A backend
-    may subclass it: ``control`` (op name -> runner class) and ``copy`` (a private copy of a
-    result or donated operand) are its hooks; nested control flow uses the same class."""
+    may subclass it (cuda: ``backends/cuda/control.py``): ``control`` (op name -> runner
+    class), ``breaks``/``runner`` (which ops the driver runs itself, and how) and ``copy`` (a
+    private copy of a result or donated operand) are its hooks; nested control flow is
+    driven by the same class."""
 
     control: dict = CONTROL
 
