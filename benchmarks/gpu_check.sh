@@ -17,7 +17,9 @@
 #      reference backend, the training graphs, placement, GPU-only tests, the sm_90 PTX check,
 #      the fast launch path (in the background, with pytest-xdist when present);
 #   4. quadratic.py (2,000 steps) with JITFLOW_BACKEND=cuda (the program asserts loss < 0.01);
-#   5. one epoch of mnist_cnn.py with JITFLOW_BACKEND=cuda (EPOCHS=1), printing its accuracy.
+#   5. one epoch of mnist_cnn.py with JITFLOW_BACKEND=cuda (EPOCHS=1), printing its accuracy;
+#   6. the per-trip cost of a tf.while_loop on cuda (benchmarks/while_loop.py --backends cuda:
+#      a host loop over device kernels, one predicate read per trip).
 # Output is also written to ${OUT:-gpu-check-out}/ (environment.txt, one log per step,
 # summary.txt; the programs' own outputs in ${WORKLOAD_OUT:-$OUT/workload-out}).
 # The reference programs come from $WORKLOADS, ../shared/workloads or ./shared/workloads, MNIST
@@ -109,7 +111,8 @@ $PY -c "import xdist" >/dev/null 2>&1 && XDIST="-n ${JOBS:-8}"
 export CI=${CI:-true}          # hypothesis: derandomized, no deadline (kernels compile on first use)
 QUIET=1 run_step cuda-tests "${TEST_TIMEOUT:-420}" $PY -m pytest -q -p no:cacheprovider -o addopts="" \
   $XDIST --maxfail=25 tests/test_cuda_gpu.py tests/test_cuda_ops.py tests/test_cuda_graphs.py \
-  tests/test_cuda_placement.py tests/test_cuda_ptx.py tests/test_cuda_launch.py &
+  tests/test_cuda_placement.py tests/test_cuda_ptx.py tests/test_cuda_launch.py \
+  tests/test_control_flow_cuda.py &
 TESTS_PID=$!
 
 # ---------------------------------------------------------------- 4. quadratic
@@ -125,6 +128,10 @@ if [ -n "$WL" ] && [ -f "$WL/mnist_cnn.py" ]; then
 else
   note "SKIP mnist_cnn: mnist_cnn.py not found (set WORKLOADS=<dir with the reference programs>)"
 fi
+
+# ---------------------------------------------------------------- 6. while_loop per trip
+run_step while_loop_cuda 180 $PY benchmarks/while_loop.py --trips 1000 --repeats 5 \
+  --backends cuda,llvm
 
 wait "$TESTS_PID"
 echo "==================== cuda-tests (log tail)"

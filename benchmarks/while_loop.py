@@ -6,6 +6,9 @@
 in native code: backends/llvm/drive.py) and the reference interpreter, and with
 ``--tf-python PY`` (a Python with TensorFlow) the same TF1 code on TensorFlow in the same run;
 reports nanoseconds per iteration (median of the repeats; the run of a 1-trip loop subtracted).
+``--backends cuda`` (or ``llvm,cuda``) times the cuda backend's host loop over device kernels
+(backends/cuda/control.py: a trip is the step's kernels and one predicate read); on Numba's
+simulator (``NUMBA_ENABLE_CUDASIM=1``) that measures Python, not a GPU.
 """
 from __future__ import annotations
 
@@ -47,8 +50,10 @@ def main() -> None:
     ap.add_argument("--trips", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--tf-python", default="", help="a Python with TensorFlow, for its row")
+    ap.add_argument("--backends", default="llvm,reference",
+                    help="comma-separated jitflow backends (llvm, reference, cuda)")
     a = ap.parse_args()
-    rows = {b: per_trip_ns(b, a.trips, a.repeats) for b in ("llvm", "reference")}
+    rows = {b: per_trip_ns(b, a.trips, a.repeats) for b in a.backends.split(",") if b}
     if a.tf_python:
         code = ("import os, statistics, time\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
                 "import tensorflow.compat.v1 as tf\ntf.disable_v2_behavior()\n"

@@ -3,7 +3,8 @@
 Text round-trip, verifier (closed regions, region types), reference values (trip counts known
 only at run time, ``maximum_iterations``), gradients as IR (cond of VJPs; a recording forward
 loop and a reverse loop) against central finite differences in float64 with hypothesis, and
-the cuda refusal for functions with region ops (llvm: tests/test_control_flow_llvm.py).
+what cuda refuses in a region (llvm: tests/test_control_flow_llvm.py; cuda:
+tests/test_control_flow_cuda.py).
 """
 from __future__ import annotations
 
@@ -298,13 +299,24 @@ def test_gradient_runs_the_forward_loop_once():
 
 # ------------------------------------------------------------------------- backends -------
 
-def test_cuda_refuses_region_ops_with_unsupported_op():
+def test_cuda_refuses_complex64_inside_a_region():
+    """cuda runs cond/while host-driven (tests/test_control_flow_cuda.py); what it still
+    refuses inside a region is what it refuses anywhere: complex64 names the op."""
     usable_or_skip()
     from jitflow.backends.cuda import UnsupportedOp
-    with pytest.raises(UnsupportedOp, match="while"):
-        compile_function(loop_program(tanh_body, False), "cuda")
-    with pytest.raises(UnsupportedOp, match="cond"):
-        compile_function(cond_program(False), "cuda")
+    F = TensorType(float32, (3,))
+    f = Function()
+    p, x, w = f.add_param(TensorType(bool_, ())), f.add_param(F), f.add_param(F)
+    b = Builder(f.ops)
+    then = build_region("then", [F, F], lambda b, x, w: b.op("real", b.op("complex", x, w)))
+    other = build_region("else", [F, F], lambda b, x, w: b.mul(x, w))
+    f.set_results([b.op("cond", p, x, w, regions=[then, other])])
+    with pytest.raises(UnsupportedOp, match="complex on complex64"):
+        compile_function(f, "cuda")
+    got = compile_function(loop_program(tanh_body, False), "cuda").executable.run(
+        [np.ones(3), np.full(3, 0.5), np.int32(2)])
+    assert np.allclose(got[0], run(loop_program(tanh_body, False),
+                                   [np.ones(3), np.full(3, 0.5), np.int32(2)])[0])
 
 
 def test_dump_ir_shows_regions(tmp_path):

@@ -74,6 +74,17 @@ def test_training_graphs_compile_to_sm90_ptx():
     assert report["kernels"] >= 10, report
 
 
+def test_control_flow_regions_compile_to_sm90_ptx():
+    """The segments and regions of host-driven loops and conds (and their gradients)."""
+    _nvvm_or_skip()
+    p = subprocess.run([sys.executable, str(Path(__file__).resolve()), "control"], env=_env(),
+                       capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+    assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
+    report = json.loads(p.stdout.strip().splitlines()[-1])
+    assert not report["failures"], "\n\n".join(report["failures"][:10])
+    assert report["kernels"] >= 10, report
+
+
 # ------------------------------------------------------------------ subprocess side ---------
 
 def _compile_cases(which: str) -> dict:
@@ -121,6 +132,20 @@ def _compile_cases(which: str) -> dict:
             npd = as_dtype(dt).np
             f = build([(dt, (3, 4)), (dt, (3, 4))], body)
             ptx_of(f"narrow-{dt}", f, [np.ones((3, 4), npd), np.ones((3, 4), npd)])
+    elif which == "control":
+        from jitflow.runtime.compile import compile_function
+        from test_control_flow_ir import cond_program, loop_program, nested_body
+        from test_control_flow_llvm import rows_program
+        for name, f in (("nested-loops-grad", loop_program(nested_body, True)),
+                        ("cond-grad", cond_program(True)), ("rows-grad", rows_program(True))):
+            try:
+                for kname, ptx in compile_function(f, "cuda").executable.ptx(cc=(9, 0)):
+                    assert ".target sm_90" in ptx, f"{kname}: not sm_90"
+                    if hash(ptx) not in seen:
+                        seen.add(hash(ptx))
+                        kernels += 1
+            except Exception:  # noqa: BLE001 - collected and reported
+                failures.append(f"{name}:\n{traceback.format_exc(limit=3)[-2500:]}")
     else:
         from test_cuda_graphs import ptx_graphs
         for name, f, args in ptx_graphs():

@@ -30,6 +30,9 @@ def _cuda_lowers(name: str) -> bool:
     from jitflow.backends.cuda.lib import LIBRARY
     from jitflow.backends.cuda.scalar_ops import EW
     d = OPS[name]
+    if d.kind == "control":
+        from jitflow.backends.cuda.control import DeviceDriven
+        return name in DeviceDriven.control     # a host loop over device kernels
     if d.decompose is not None:
         return True        # cuda-legalize rewrites it into simpler ops
     if d.kind in ("view", "remap", "constant", "reduction"):

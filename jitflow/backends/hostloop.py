@@ -11,7 +11,9 @@ trips, and the loop's semantics (``maximum_iterations``, per-trip stacks for gra
 
 The backend gives two callables: ``compile_leaf(Function) -> Executable`` for a Function
 without control ops, and ``prepare(Function) -> Function``, its pass pipeline for a region
-(regions are not fused by the top-level pipeline) or a segment (re-fused on its own).
+(regions are not fused by the top-level pipeline) or a segment (re-fused on its own). cuda
+subclasses the driver (``backends/cuda/control.py``: values stay on the device, predicates are
+read back).
 """
 from __future__ import annotations
 
@@ -33,9 +35,12 @@ def has_control(f: Function) -> bool:
     return any(op.regions for op in f.ops)
 
 
-def compile_any(f: Function, compile_leaf: Leaf, prepare: Prepare):
-    """An executable for a prepared Function: native as a whole, or host-driven."""
-    return HostDriven(f, compile_leaf, prepare) if has_control(f) else compile_leaf(f)
+def compile_any(f: Function, compile_leaf: Leaf, prepare: Prepare,
+                driver: Optional[type] = None):
+    """An executable for a prepared Function: native as a whole, or host-driven (by
+    ``driver``, a HostDriven class; default HostDriven)."""
+    d = driver or HostDriven
+    return d(f, compile_leaf, prepare) if d.needs(f) else compile_leaf(f)
 
 
 def _segment(f: Function, ops: Sequence[Op], outputs: Sequence[Value], k: int
@@ -168,7 +173,30 @@ CONTROL = {"while": _While, "cond": _Cond}
 
 
 class HostDriven:
-    """An executable for a Function with control ops (see the module docstring)."""
+    """An executable for a Function with control ops (see the module docstring). A backend
+    may subclass it (cuda: ``backends/cuda/control.py``): ``control`` (op name -> runner
+    class), ``breaks``/``runner`` (which ops the driver runs itself, and how) and ``copy`` (a
+    private copy of a result or donated operand) are its hooks; nested control flow is
+    driven by the same class."""
+
+    control: dict = CONTROL
+
+    @staticmethod
+    def breaks(op: Op) -> bool:
+        """Whether the driver runs ``op`` itself, between compiled segments: control ops."""
+        return bool(op.regions)
+
+    @classmethod
+    def needs(cls, f: Function) -> bool:
+        """Whether ``f`` needs this driver (else it compiles as one leaf)."""
+        return any(cls.breaks(op) for op in f.ops)
+
+    def runner(self, op: Op, compile_region: Callable[[Function], object]):
+        """The callable (operands -> results) running ``op``; its ``parts`` are compiled."""
+        if op.opname not in self.control:
+            raise NotImplementedError(f"no host driver for control op {op.opname!r} "
+                                      f"({op.loc})")
+        return self.control[op.opname](op, compile_region)
 
     def __init__(self, f: Function, compile_leaf: Leaf, prepare: Prepare,
                  donations: Optional[dict[int, int]] = None) -> None:
@@ -187,7 +215,7 @@ class HostDriven:
             last[id(v)] = float("inf")
 
         def compile_region(r: Function):
-            return compile_any(prepare(r.clone()), compile_leaf, prepare)
+            return compile_any(prepare(r.clone()), compile_leaf, prepare, type(self))
 
         #: (run: list -> list, operand slots, result slots)
         self.steps: list[tuple[Callable, list[int], list[int]]] = []
@@ -217,15 +245,12 @@ class HostDriven:
             seg.clear()
 
         for i, op in enumerate(f.ops):
-            if not op.regions:
+            if not self.breaks(op):
                 seg.append(op)
                 continue
             flush(i)
-            if op.opname not in CONTROL:
-                raise NotImplementedError(f"no host driver for control op {op.opname!r} "
-                                          f"({op.loc})")
-            runner = CONTROL[op.opname](op, compile_region)
-            self.parts += runner.parts
+            runner = self.runner(op, compile_region)
+            self.parts += getattr(runner, "parts", [])
             self.steps.append((runner, [slot[id(v)] for v in op.operands],
                                [slot[id(r)] for r in op.results]))
         flush(len(f.ops))
@@ -246,14 +271,18 @@ class HostDriven:
                 held = [env[s] for s in self.result_slots if s not in outs]
                 for q in self.guards:          # still returned elsewhere: donate a copy
                     if any(h is operands[q] for h in held):
-                        operands[q] = np.array(operands[q], copy=True)
+                        operands[q] = self.copy(operands[q])
             res = run(operands)
             for o, r in zip(outs, res):
                 env[o] = r
         out = [env[i] for i in self.result_slots]
         for i in self.duplicate:
-            out[i] = np.array(out[i], copy=True)
+            out[i] = self.copy(out[i])
         return out
+
+    @staticmethod
+    def copy(x):
+        return np.array(x, copy=True)
 
     def close(self) -> None:
         for p in self.parts:

@@ -38,11 +38,6 @@ from ..ir.types import ShapeMismatch, TensorType
 Runner = Callable[[list], list]
 
 
-#: llvm runs control flow host-driven (backends/hostloop.py); cuda has no driver yet
-_CUDA_NEXT = {"cuda": "a host loop over cuda kernels (the predicate read the only sync) is not "
-                      "built yet"}
-
-
 def accepts(param: TensorType, value: TensorType) -> bool:
     """Whether a region parameter of type ``param`` can take a value of type ``value``: same
     dtype and rank; each dim equal, or ``?`` in the parameter."""
@@ -109,7 +104,6 @@ def _cond_grad(b, op, gs, vjp):
 
 defop("cond", infer=_needs_regions("cond"), region_infer=_cond_infer, reference=_cond_ref,
       grad=_cond_grad, region_names=("then", "else"), stateful=True, kind="control",
-      unlowered_on=_CUDA_NEXT,
       doc="operands (pred, *args); regions then/else take args; results of the branch taken")
 
 
@@ -232,7 +226,6 @@ def _while_grad(b, op, gs, vjp):
 
 defop("while", infer=_needs_regions("while"), region_infer=_while_infer, reference=_while_ref,
       grad=_while_grad, region_names=("cond", "body"), stateful=True, kind="control",
-      unlowered_on=_CUDA_NEXT,
       attrs={"num_carried": Attr("int"), "maximum_iterations": Attr("int", -1),
              "record": Attr("bool", False), "num_stacked": Attr("int", 0)},
       doc="operands (*carried, *invariants); regions cond/body; loops while cond holds")

@@ -4,8 +4,15 @@ compiled with Numba CUDA (``from numba import cuda``); GEMM and convolutions go 
 between steps (``DeviceTensor``); feeds are copied in and fetches out. Under
 ``NUMBA_ENABLE_CUDASIM=1`` everything runs on Numba's CUDA simulator (no GPU needed).
 
+Control flow (``cond``, ``while``) is a host loop over device kernels (control.py, through
+``backends/hostloop.py``): the straight-line segments and each region are compiled once as
+executables whose results stay on the device, values pass between them (and between trips) as
+DeviceTensors, and the host reads back only each trip's predicate (a cond's once); per-trip
+stacks for gradients are rows of device arrays.
+
 See executable.py (planning, arena, launches), codegen.py (fused kernels), library.py (the
-other kernels), device.py (GPU access, DeviceTensor, out-of-memory errors).
+other kernels), device.py (GPU access, DeviceTensor, out-of-memory errors), control.py (the
+host loop).
 """
 from __future__ import annotations
 
@@ -33,6 +40,20 @@ def _refuse_types(f: Function) -> None:
         raise UnsupportedOp("cuda", bad)
 
 
+def _dump(exes, dump_dir: str) -> None:
+    """``kernels.py`` in ``dump_dir``: the generated kernel sources of ``exes``."""
+    d = Path(dump_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    texts = []
+    for exe in exes:
+        name = f"{exe.function.name} " if len(exes) > 1 else ""
+        for n, s in enumerate(exe.steps):
+            if s.kernels is not None:
+                texts.append(f"# {name}step {n}: {s.kind} {[op.opname for op in s.ops]}\n"
+                             + s.kernels["__source__"])
+    (d / "kernels.py").write_text("\n\n".join(texts))
+
+
 class CUDABackend:
     name = "cuda"
     device = "gpu"
@@ -41,25 +62,27 @@ class CUDABackend:
         """Compile ``f``; an op without a CUDA lowering raises UnsupportedOp naming it.
 
         Fetched results come back as NumPy arrays, variable updates stay on the device; fed
-        scalars (and the run step) are passed to kernels as host values."""
+        scalars (and the run step) are passed to kernels as host values. A Function with
+        ``cond``/``while`` runs host-driven over device executables (control.py)."""
         from .device import numba_cuda_installed
         if not numba_cuda_installed():
             raise RuntimeError("the cuda backend needs numba-cuda: pip install 'jitflow[cuda]'")
         from .executable import CUDAExecutable
+        from ..hostloop import has_control
         _refuse_types(f)
         opts = options or CompileOptions()
+        if has_control(f):
+            from .control import DeviceDriven, compile_leaf, prepare_region
+            nf = len(f.results) if opts.num_fetches is None else opts.num_fetches
+            exe = DeviceDriven(f, compile_leaf, prepare_region, opts.donations, nf, sync=True)
+            if opts.dump_dir:
+                _dump(exe.leaves(), opts.dump_dir)
+            return exe
         feeds = opts.num_feeds
         scalar_params = None if feeds is None else [
             i for i, p in enumerate(f.params)
             if (i < feeds or p.name == "rng_step") and p.type.shape == ()]
         exe = CUDAExecutable(f, opts.donations, opts.num_fetches, feeds, scalar_params)
         if opts.dump_dir:
-            d = Path(opts.dump_dir)
-            d.mkdir(parents=True, exist_ok=True)
-            texts = []
-            for n, s in enumerate(exe.steps):
-                if s.kernels is not None:
-                    texts.append(f"# step {n}: {s.kind} {[op.opname for op in s.ops]}\n"
-                                 + s.kernels["__source__"])
-            (d / "kernels.py").write_text("\n\n".join(texts))
+            _dump([exe], opts.dump_dir)
         return exe

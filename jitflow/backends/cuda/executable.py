@@ -135,6 +135,14 @@ class CUDAExecutable:
         self._const_dev: dict[int, object] = {}
         self._err = None
         self._err_clean = False
+        #: a loop driver's settings (backends/cuda/control.py): the status word is read by
+        #: ``status()`` after many runs instead of after each, and a run does not wait for its
+        #: kernels (the driver's next host read does)
+        self.deferred = False
+        self.sync_on_return = True
+        #: a loop driver's recycled result buffers ((elements, dtype) -> flat device arrays):
+        #: None unless it hands back the results of earlier trips (``recycle``)
+        self.pool: Optional[dict] = None
         self._zero_off = None
         self._cp_views: dict = {}
         self._ptrs: dict = {}
@@ -174,6 +182,11 @@ class CUDAExecutable:
         self.uses_err = any(s.gen is not None and s.gen.uses_err for s in self.steps) or \
             any(s.kind in ("gather", "gather_grad", "sparse_softmax_cross_entropy")
                 for s in self.steps)
+
+    @property
+    def donated(self) -> dict[int, int]:
+        """The donations applied (result index -> parameter index)."""
+        return self.applied_donations
 
     @staticmethod
     def _is_generated(g: list[Op]) -> bool:
@@ -507,11 +520,13 @@ class CUDAExecutable:
         for b in self.bufs:
             if b.kind == "vresult":
                 shape = plan.shapes[id(b.value)]
-                bufs[b.idx] = alloc(max(1, _prod(shape)), b.np_dtype(), f"'{b.name}'", shape)
+                n, dt = max(1, _prod(shape)), b.np_dtype()
+                free = self.pool.get((n, dt.str)) if self.pool is not None else None
+                bufs[b.idx] = free.pop() if free else alloc(n, dt, f"'{b.name}'", shape)
             elif b.kind == "donated":
                 bufs[b.idx] = bufs[self.storage[id(f.params[b.ref])].idx]
         # every generated kernel takes the status word; without checks it is a dummy, not read
-        err = self._err_array() if self.uses_err else self._unused_err()
+        err = self._err_array() if self.uses_err and not self.deferred else self._unused_err()
         if KERNEL_TIMES is None:
             for L in plan.launches:
                 self._launch(L, bufs, args, err)
@@ -525,7 +540,7 @@ class CUDAExecutable:
                 rec = KERNEL_TIMES.setdefault(L.label, [0.0, 0])
                 rec[0] += time.perf_counter() - t0
                 rec[1] += 1
-        if self.uses_err:
+        if self.uses_err and not self.deferred:
             code = int(err.copy_to_host()[0])
             self._err_clean = code == INT_MAX_CODE
             if not self._err_clean:
@@ -542,7 +557,7 @@ class CUDAExecutable:
                                DeviceTensor(bufs[b.idx], shape, b.np_dtype()))
             else:
                 results.append(DeviceTensor(bufs[b.idx], shape, b.np_dtype()))
-        if not self.sim and not self.uses_err:
+        if not self.sim and self.sync_on_return and not (self.uses_err and not self.deferred):
             cuda().synchronize()      # a run returns when its kernels are done, as in TF
         return results
 
@@ -591,6 +606,22 @@ class CUDAExecutable:
         self._err_clean = False     # until this run's check reads "no error" back
         return self._err
 
+    def reset_status(self) -> None:
+        """Deferred checks: set the status word to "no error" (before a loop's trips)."""
+        self._err_array()
+
+    def status(self) -> Optional[str]:
+        """Deferred checks: the message of the first error since ``reset_status`` (None: no
+        error). An error's exact text needs its run's arguments: rerun that run undeferred."""
+        if not self.uses_err or self._err is None:
+            return None
+        code = int(self._err.copy_to_host()[0])
+        self._err_clean = code == INT_MAX_CODE
+        if self._err_clean:
+            return None
+        return self.errors.messages[code - 1] if 0 < code <= len(self.errors.messages) else \
+            f"kernel status {code}"
+
     def _unused_err(self):
         if self._err is None:
             self._err = upload(np.array([INT_MAX_CODE], dtype=np.int32), "status word")
@@ -608,9 +639,20 @@ class CUDAExecutable:
             f"kernel status {code}"
         raise InvalidArgumentError(msg)
 
+    def recycle(self, results: Sequence) -> None:
+        """A loop driver hands back results of this executable that nothing reads any more
+        (an earlier trip's, whose readers are queued on the same stream): later runs write
+        their results there instead of allocating (needs ``pool`` set)."""
+        if self.pool is None:
+            return
+        for t in results:
+            if isinstance(t, DeviceTensor) and t.data is not None:
+                self.pool.setdefault((int(t.data.shape[0]), t.dtype.str), []).append(t.data)
+
     def close(self) -> None:
         """Release the arenas, constants and status word (device memory)."""
         with self._lock:
+            self.pool = {} if self.pool is not None else None
             self._plans.clear()
             self._const_dev.clear()
             self._cp_views.clear()
