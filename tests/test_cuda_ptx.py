@@ -54,14 +54,20 @@ def _nvvm_or_skip() -> None:
                     f"pip install 'numba-cuda[cu13]'): {last}")
 
 
-def test_every_op_case_compiles_to_sm90_ptx():
+#: the op sweep runs in this many subprocesses, one test each (under pytest-xdist they run
+#: side by side: the whole sweep is ~95 s of NVVM on one core)
+OP_SHARDS = 3
+
+
+@pytest.mark.parametrize("shard", range(OP_SHARDS))
+def test_every_op_case_compiles_to_sm90_ptx(shard):
     _nvvm_or_skip()
-    p = subprocess.run([sys.executable, str(Path(__file__).resolve()), "ops"], env=_env(),
-                       capture_output=True, text=True, timeout=900, cwd=str(ROOT))
+    p = subprocess.run([sys.executable, str(Path(__file__).resolve()), "ops", str(shard)],
+                       env=_env(), capture_output=True, text=True, timeout=900, cwd=str(ROOT))
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-4000:]
     report = json.loads(p.stdout.strip().splitlines()[-1])
     assert not report["failures"], "\n\n".join(report["failures"][:10])
-    assert report["kernels"] > 100, report
+    assert report["cases"] > 60 and report["kernels"] > 100 // OP_SHARDS, report
 
 
 def test_training_graphs_compile_to_sm90_ptx():
@@ -87,17 +93,20 @@ def test_control_flow_regions_compile_to_sm90_ptx():
 
 # ------------------------------------------------------------------ subprocess side ---------
 
-def _compile_cases(which: str) -> dict:
+def _compile_cases(which: str, shard: int = 0, shards: int = 1) -> dict:
+    """PTX of every case of ``which`` ("ops": the op cases, split round-robin into ``shards``
+    of which this is ``shard``; "graphs": the training graphs)."""
     import traceback
 
     import numpy as np
 
     from _cuda_util import compile_cuda
 
-    failures, kernels, seen = [], 0, set()
+    failures, kernels, seen, cases = [], 0, set(), 0
 
     def ptx_of(name, f, args):
-        nonlocal kernels
+        nonlocal kernels, cases
+        cases += 1
         try:
             exe = compile_cuda(f)
             for kname, ptx in exe.ptx(args, cc=(9, 0)):
@@ -112,26 +121,30 @@ def _compile_cases(which: str) -> dict:
     if which == "ops":
         from test_cuda_ops import CASES
         from _cuda_util import build
-        for op, cid, maker in CASES:
-            if maker is None:
-                continue
-            f, args, _ = maker()
-            ptx_of(f"{op}-{cid}", f, args)
         from jitflow.ir import as_dtype
+        makers = [(f"{op}-{cid}", maker) for op, cid, maker in CASES if maker is not None]
         for op in ("random_uniform", "random_normal", "random_truncated_normal"):
             for dt in ("f32", "f64"):
-                f = build([("i64", ())], lambda b, s, op=op, dt=dt:
-                          b.op(op, s, shape=(5,), dtype=as_dtype(dt), seed=1, seed2=2))
-                ptx_of(f"{op}-{dt}", f, [np.array(3, np.int64)])
+                def rand(op=op, dt=dt):
+                    f = build([("i64", ())], lambda b, s: b.op(
+                        op, s, shape=(5,), dtype=as_dtype(dt), seed=1, seed2=2))
+                    return f, [np.array(3, np.int64)], None
+                makers.append((f"{op}-{dt}", rand))
         # the narrow types (promote-narrow's casts around float32/int32 arithmetic)
         for dt in ("f16", "i8", "u8", "i16", "u16"):
-            def body(b, x, y, dt=dt):
-                s = b.add(b.mul(x, y), x)
-                back = b.cast(b.cast(x, dtype=as_dtype("f64")), dtype=as_dtype(dt))
-                return [s, b.reduce_sum(s, axes=(1,), keepdims=False), b.greater(x, y), back]
-            npd = as_dtype(dt).np
-            f = build([(dt, (3, 4)), (dt, (3, 4))], body)
-            ptx_of(f"narrow-{dt}", f, [np.ones((3, 4), npd), np.ones((3, 4), npd)])
+            def narrow(dt=dt):
+                def body(b, x, y):
+                    s = b.add(b.mul(x, y), x)
+                    back = b.cast(b.cast(x, dtype=as_dtype("f64")), dtype=as_dtype(dt))
+                    return [s, b.reduce_sum(s, axes=(1,), keepdims=False), b.greater(x, y),
+                            back]
+                npd = as_dtype(dt).np
+                f = build([(dt, (3, 4)), (dt, (3, 4))], body)
+                return f, [np.ones((3, 4), npd), np.ones((3, 4), npd)], None
+            makers.append((f"narrow-{dt}", narrow))
+        for name, maker in makers[shard::shards]:
+            f, args, _ = maker()
+            ptx_of(name, f, args)
     elif which == "control":
         from jitflow.runtime.compile import compile_function
         from test_control_flow_ir import cond_program, loop_program, nested_body
@@ -150,9 +163,11 @@ def _compile_cases(which: str) -> dict:
         from test_cuda_graphs import ptx_graphs
         for name, f, args in ptx_graphs():
             ptx_of(name, f, args)
-    return {"failures": failures, "kernels": kernels}
+    return {"failures": failures, "kernels": kernels, "cases": cases}
 
 
 if __name__ == "__main__":
     sys.path[:0] = [str(HERE), str(ROOT)]
-    print(json.dumps(_compile_cases(sys.argv[1])))
+    which = sys.argv[1]
+    shard = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    print(json.dumps(_compile_cases(which, shard, OP_SHARDS if which == "ops" else 1)))
