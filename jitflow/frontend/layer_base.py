@@ -99,6 +99,7 @@ class Layer:
         self._base_name = name or _snake(type(self).__name__)
         self.name = name or self._base_name
         self._reuse = kwargs.pop("reuse", _reuse)
+        self._batch_input_shape = kwargs.pop("_batch_input_shape", None)   # Keras's input_shape
         self.dtype = as_dtype(dtype) if dtype is not None else None
         self._scope = None
         self.built = False
@@ -209,7 +210,9 @@ class Layer:
             if not self.built:
                 self.build(inputs.shape)
                 self.built = True
-            return self.call(inputs, *args, **kwargs)
+            outputs = self.call(inputs, *args, **kwargs)
+        _record_call(self, inputs, outputs, args, kwargs)
+        return outputs
 
     apply = __call__
 
@@ -222,6 +225,16 @@ class Layer:
     def get_weights(self, session=None) -> list:
         from .default_session import session_for as _session_for
         return _session_for(session, "get_weights()").run(self.weights)
+
+
+def _record_call(layer: Layer, inputs: Tensor, outputs: Any, args: tuple, kwargs: dict) -> None:
+    """Remember which layer call made which tensors (``graph._layer_calls``: output tensor id
+    -> (layer, input, args, kwargs)), so a functional ``tf.keras.Model`` finds its layers."""
+    g = get_default_graph()
+    calls = g.__dict__.setdefault("_layer_calls", {})
+    for t in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
+        if isinstance(t, Tensor):
+            calls[id(t)] = (layer, inputs, args, kwargs, t)
 
 
 def _tensordot_last(x: Tensor, kernel: Variable, units: int) -> Tensor:
