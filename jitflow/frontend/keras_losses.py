@@ -149,24 +149,24 @@ def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> Tensor:
     return M.reduce_mean(M.cast(hit, "float32"), axis=-1)
 
 
-_ACCURACY_FOR = {sparse_categorical_crossentropy: sparse_categorical_accuracy,
-                 categorical_crossentropy: categorical_accuracy,
-                 binary_crossentropy: binary_accuracy}
 _METRICS = {"sparse_categorical_accuracy": sparse_categorical_accuracy,
             "categorical_accuracy": categorical_accuracy, "binary_accuracy": binary_accuracy,
             "mse": mean_squared_error, "mean_squared_error": mean_squared_error,
             "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error}
 
 
-def get_metric(metric: Any, loss_fn: Callable) -> tuple[str, Callable]:
-    """(the History key TF 1.15 uses, a per-example fn): 'accuracy'/'acc' become ``acc``, the
-    accuracy that fits the loss (sparse categorical for a loss function of unknown kind)."""
+def get_metric(metric: Any, loss_fn: Callable, units: Any = None) -> tuple[str, Callable]:
+    """(the History key TF 1.15 uses, a per-example fn). 'accuracy'/'acc' become ``acc``,
+    chosen as Keras does: binary for one output unit (``units``) or a binary cross-entropy,
+    sparse categorical for the sparse cross-entropy, else categorical."""
     if metric in ("accuracy", "acc"):
-        target = getattr(loss_fn, "__func__", loss_fn)
         owner = getattr(loss_fn, "__self__", None)
-        if owner is not None:
-            target = type(owner).fn
-        return "acc", _ACCURACY_FOR.get(target, sparse_categorical_accuracy)
+        target = type(owner).fn if isinstance(owner, _LossClass) else loss_fn
+        if units == 1 or target is binary_crossentropy:
+            return "acc", binary_accuracy
+        if target is sparse_categorical_crossentropy:
+            return "acc", sparse_categorical_accuracy
+        return "acc", categorical_accuracy
     if isinstance(metric, str):
         if metric not in _METRICS:
             raise ValueError(f"Unknown metric function: {metric!r}; jitflow knows "

@@ -40,7 +40,8 @@ class _Compiled:
             raise ValueError("compile(loss=None): jitflow needs a loss to train or evaluate")
         self.optimizer = get_optimizer(optimizer)
         self.loss_name, self.loss_fn = get_loss(loss)
-        self.metrics = [get_metric(m, self.loss_fn) for m in (metrics or [])]
+        self.metric_specs = list(metrics or [])
+        self.metrics = [get_metric(m, self.loss_fn) for m in self.metric_specs]  # (checked)
         self.sparse = self.loss_name == "sparse_categorical_crossentropy"
         self.x = self.y = self.pred = self.train_op = None
         self.train_fetches: list = []
@@ -103,8 +104,11 @@ class TrainingMixin:
         from .variables import group
         if c.train_op is not None:
             return
+        from .keras_losses import get_metric
         xin, out = self._prediction_graph(x)
         y = self._target(c, y)
+        units = out.shape.as_list()[-1] if out.shape.ndims else None
+        c.metrics = [get_metric(m, c.loss_fn, units) for m in c.metric_specs]
         g = get_default_graph()
         with g.name_scope(None):
             with g.name_scope("training"):
