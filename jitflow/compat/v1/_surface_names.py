@@ -88,8 +88,12 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     from ...frontend import sparse_ops as _sparse
     _set(tf, sparse_placeholder=_sparse.sparse_placeholder, edit_distance=_sparse.edit_distance,
          sparse_tensor_to_dense=_sparse.sparse_tensor_to_dense)
+    _set(tf, sparse_reduce_sum=_sparse.sparse_reduce_sum,
+         sparse_tensor_dense_matmul=_sparse.sparse_tensor_dense_matmul)
     _set(ns(tf, "sparse"), placeholder=_sparse.sparse_placeholder,
-         to_dense=_sparse.sparse_tensor_to_dense)
+         to_dense=_sparse.sparse_tensor_to_dense, reduce_sum=_sparse.sparse_reduce_sum,
+         sparse_dense_matmul=_sparse.sparse_tensor_dense_matmul,
+         matmul=_sparse.sparse_tensor_dense_matmul)
     _set(ns(tf, "nn"), nce_loss=_sl.nce_loss, sampled_softmax_loss=_sl.sampled_softmax_loss,
          **{n: getattr(_cs, n) for n in _cs.__all__})
     _set(ns(tf, "random"), **{n: getattr(_cs, n) for n in _cs.__all__})
