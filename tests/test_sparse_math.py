@@ -175,5 +175,6 @@ def test_gradient_ops_references():
     got = OPS["sparse_dense_matmul_values_grad"].reference(idx2, gm, bm.T, adjoint_a=False,
                                                            adjoint_b=True)
     np.testing.assert_allclose(got, [gm[i] @ bm[k] for i, k in idx2])
-    with pytest.raises(InvalidArgumentError, match="expected a rank-1 dense operand, got shape \\[1, 4, 1\\]"):
+    with pytest.raises(InvalidArgumentError,
+                       match="expected a rank-1 dense operand, got shape \\[1, 4, 1\\]"):
         OPS["sparse_gather_dense"].reference(idx, gk, axes=(0, 2), keepdims=False, rank=3)
