@@ -48,9 +48,10 @@ def test_names_built_from_input_shape_and_deferred():
     m2 = mlp()                        # no input_shape: built at the first call, in its scope
     assert m2.name == "sequential_1" and m2.weights == []
     m2(tf.placeholder(tf.float32, [None, 8]))
-    assert [v.name for v in m2.weights] == [
-        "sequential_1/dense/kernel:0", "sequential_1/dense/bias:0",
-        "sequential_1/dense_1/kernel:0", "sequential_1/dense_1/bias:0"]
+    assert [v.name for v in m2.weights] == [     # Keras names layers when they are made
+        "sequential_1/dense_2/kernel:0", "sequential_1/dense_2/bias:0",
+        "sequential_1/dense_3/kernel:0", "sequential_1/dense_3/bias:0"]
+    assert [l.name for l in m2.layers] == ["dense_2", "dropout_1", "dense_3"]
     assert m2.trainable_weights == m2.variables == m2.weights
     assert m2.output_shape == (None, 3)
     assert len(tf.trainable_variables()) == 8

@@ -43,8 +43,10 @@ def batch_input_shape(kwargs: dict) -> Optional[tuple]:
 
 def _drop_shape_kwargs(kwargs: dict) -> dict:
     """The layer's arguments without Keras's shape ones, which become ``_batch_input_shape``
-    (the base Layer keeps it for ``Sequential``)."""
+    (the base Layer keeps it for ``Sequential``), and ``_keras_named``: the base Layer names
+    it when it is made, as Keras does (dense, dense_1, ... per graph)."""
     kw = {k: v for k, v in kwargs.items() if k not in _SHAPE_KWARGS}
+    kw["_keras_named"] = True
     shape = batch_input_shape(kwargs)
     if shape is not None:
         kw["_batch_input_shape"] = shape

@@ -5,10 +5,11 @@ A ``Sequential`` whose first layer has ``input_shape`` (or that starts with an
 ``InputLayer``) is built when it is made: its layers are called on a ``<layer>_input``
 placeholder outside the model's scope, so the weights are ``dense/kernel:0``, as in TF 1.15.
 Without one, the layers are built at the first call, inside the model's scope:
-``sequential/dense/kernel:0``. Calling a built model on another tensor applies the same
-layers (the same weights) to it. Layer names come from the graph's scopes at their first
-call, so layers of a second model, built later, count on (``dense_2``) only when built
-outside a model scope. ``compile``/``fit``/``evaluate``/``predict`` are in keras_training.py.
+``sequential/dense/kernel:0``. Keras layers are named when they are made (dense, dense_1,
+... per graph: keras_layers._drop_shape_kwargs), so a second model's are
+``sequential_1/dense_2/...``. Calling a built model on another tensor applies the same
+layers (the same weights) to it. ``compile``/``fit``/``evaluate``/``predict`` are in
+keras_training.py.
 """
 from __future__ import annotations
 
@@ -19,17 +20,14 @@ import numpy as np
 from .array_ops import placeholder
 from .graph import Tensor, get_default_graph
 from .keras_training import TrainingMixin
-from .layer_base import Layer
+from .layer_base import Layer, keras_uid
 from .op_builder import convert_to_tensor
 
 __all__ = ["Input", "InputLayer", "Model", "Sequential"]
 
 
 def _unique(kind: str) -> str:
-    g = get_default_graph()
-    counts = g.__dict__.setdefault("_keras_name_counts", {})
-    counts[kind] = counts.get(kind, 0) + 1
-    return f"{kind}_{counts[kind]}"
+    return keras_uid(kind, zero_based=False)
 
 
 def Input(shape: Any = None, batch_size: Optional[int] = None, name: Optional[str] = None,

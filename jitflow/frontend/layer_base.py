@@ -22,6 +22,15 @@ def _snake(name: str) -> str:
     return s if s[0] != "_" else "private" + s
 
 
+def keras_uid(base: str, zero_based: bool = True) -> str:
+    """Keras's per-graph unique object name: dense, dense_1, ... (input_1, input_2, ... when
+    not ``zero_based``)."""
+    counts = get_default_graph().__dict__.setdefault("_keras_uids", {})
+    n = counts.get(base, 0) + (0 if zero_based else 1)
+    counts[base] = counts.get(base, 0) + 1
+    return f"{base}_{n}" if n else base
+
+
 def _pair(v: Any, what: str) -> tuple[int, int]:
     if isinstance(v, (int, np.integer)):
         return int(v), int(v)
@@ -100,6 +109,8 @@ class Layer:
         self.name = name or self._base_name
         self._reuse = kwargs.pop("reuse", _reuse)
         self._batch_input_shape = kwargs.pop("_batch_input_shape", None)   # Keras's input_shape
+        if kwargs.pop("_keras_named", False) and not name:    # Keras names layers when made
+            self._base_name = self.name = keras_uid(self._base_name)
         self.dtype = as_dtype(dtype) if dtype is not None else None
         self._scope = None
         self.built = False
