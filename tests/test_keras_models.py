@@ -116,8 +116,21 @@ def test_set_weights_and_default_session():
             assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), new))
             np.testing.assert_allclose(m.predict(x), np_forward(new, x), rtol=1e-5, atol=1e-5)
             assert tf.keras.backend.get_session() is s
-    with pytest.raises(ValueError, match="weight list of length 1"):
+    with pytest.raises(ValueError, match="weight list of length 1, but the layer was expecting 4"):
         m.set_weights(new[:1])
+    d = K.layers.Dense(2)                 # a layer alone reads through Keras's session too
+    d(tf.zeros([1, 3]))
+    assert [w.shape for w in d.get_weights()] == [(3, 2), (2,)]
+
+
+def test_fit_runs_batch_norm_updates():
+    x = (5 + rng.randn(40, 3)).astype(np.float32)
+    m = K.Sequential([K.layers.BatchNormalization(input_shape=(3,)), K.layers.Dense(1)])
+    m.compile(K.optimizers.SGD(0.0), "mse")
+    assert len(m.non_trainable_weights) == 2 and len(m.trainable_weights) == 4
+    m.fit(x, np.zeros((40, 1)), batch_size=40, epochs=1, shuffle=False, verbose=0)
+    moving_mean = m.layers[0].moving_mean.eval(session=tf.keras.backend.get_session())
+    np.testing.assert_allclose(moving_mean, 0.01 * x.mean(0), rtol=1e-4)   # momentum 0.99
 
 
 def test_functional_model():

@@ -228,26 +228,6 @@ class Model(TrainingMixin, Layer):
                              "automatic build.")
 
     # -------------------------------------------------------------- weights ---------------
-    def get_weights(self, session: Any = None) -> list:
-        """The weights' values, from ``session`` or Keras's (tf.keras.backend.get_session)."""
-        from .keras_backend import get_session
-        return (session or get_session()).run(self.weights)
-
-    def set_weights(self, weights: list, session: Any = None) -> None:
-        from .keras_backend import get_session
-        ws = self.weights
-        if len(weights) != len(ws):
-            raise ValueError(f"You called `set_weights(weights)` on model {self.name} with a "
-                             f"weight list of length {len(weights)}, but the model was "
-                             f"expecting {len(ws)} weights.")
-        sess = session or get_session()
-        for v, w in zip(ws, weights):
-            w = np.asarray(w)
-            if tuple(w.shape) != tuple(v.shape.as_list()):
-                raise ValueError(f"set_weights: {v.name} has shape {tuple(v.shape.as_list())}, "
-                                 f"got a value of shape {w.shape}")
-            v.load(w, sess)
-
     def count_params(self) -> int:
         return int(sum(np.prod(v.shape.as_list()) for v in self.weights))
 

@@ -233,9 +233,27 @@ class Layer:
     def call(self, inputs: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         return inputs
 
-    def get_weights(self, session=None) -> list:
-        from .default_session import session_for as _session_for
-        return _session_for(session, "get_weights()").run(self.weights)
+    def get_weights(self, session: Any = None) -> list:
+        """The weights' values, from ``session`` or Keras's session (the default session if
+        one is registered: tf.keras.backend.get_session), as TF1's layers read them."""
+        from .keras_backend import get_session
+        return (session or get_session()).run(self.weights)
+
+    def set_weights(self, weights: list, session: Any = None) -> None:
+        """Loads ``weights`` (NumPy arrays in ``self.weights``' order) into the variables."""
+        from .keras_backend import get_session
+        ws = self.weights
+        if len(weights) != len(ws):
+            raise ValueError(f"You called `set_weights(weights)` on layer {self.name} with a "
+                             f"weight list of length {len(weights)}, but the layer was "
+                             f"expecting {len(ws)} weights.")
+        sess = session or get_session()
+        for v, w in zip(ws, weights):
+            w = np.asarray(w)
+            if tuple(w.shape) != tuple(v.shape.as_list()):
+                raise ValueError(f"set_weights: {v.name} has shape {tuple(v.shape.as_list())}, "
+                                 f"got a value of shape {w.shape}")
+            v.load(w, sess)
 
 
 def _record_call(layer: Layer, inputs: Tensor, outputs: Any, args: tuple, kwargs: dict) -> None:
