@@ -178,3 +178,47 @@ def test_gradient_ops_references():
     with pytest.raises(InvalidArgumentError,
                        match="expected a rank-1 dense operand, got shape \\[1, 4, 1\\]"):
         OPS["sparse_gather_dense"].reference(idx, gk, axes=(0, 2), keepdims=False, rank=3)
+
+
+SPARSE_OPS = {"sparse_reduce_sum", "sparse_gather_dense", "sparse_dense_matmul",
+              "sparse_dense_matmul_values_grad"}
+
+
+@pytest.mark.parametrize("backend", ["llvm", "cuda"])
+def test_only_the_sparse_ops_leave_the_native_backend(backend):
+    """No kernel for them on llvm or cuda: the Session runs them (and the ops their
+    gradients emit) on the host between native segments; everything else stays native,
+    and the values and gradients are NumPy's."""
+    if backend == "cuda":
+        from _cuda_util import usable_or_skip
+        usable_or_skip()
+    from jitflow.runtime import compile as compile_mod
+    from jitflow.runtime.placement import Segment
+    r = np.random.RandomState(7)
+    idx, vals, dshape, dense = random_sparse(r, (5, 4), 0.5)
+    wv = r.randn(4, 2).astype(np.float32)
+    tf.reset_default_graph()
+    v = tf.placeholder(tf.float32, [None])
+    w = tf.placeholder(tf.float32, [4, 2])
+    sp = sp_tensor(idx, v, dshape)
+    prod = tf.sparse_tensor_dense_matmul(sp, tf.tanh(w))
+    loss = tf.reduce_sum(tf.square(prod)) + \
+        tf.reduce_sum(tf.sparse_reduce_sum(sp, axis=1) * 3.0)
+    grads = tf.gradients(loss, [v, w])
+    events: list = []
+    compile_mod.COMPILE_HOOKS.append(events.append)
+    try:
+        with tf.Session(backend=backend) as s:
+            got_loss, gv, gw = s.run([loss] + grads, {v: vals.astype(np.float32), w: wv})
+    finally:
+        compile_mod.COMPILE_HOOKS.remove(events.append)
+    segs = [(type(st.executable).__name__, {op.opname for op in st.function.ops})
+            for st in events[-1].executable.steps if isinstance(st, Segment)]
+    host = set().union(*(ops for kind, ops in segs if kind == "ReferenceExecutable"))
+    native = set().union(*(ops for kind, ops in segs if kind != "ReferenceExecutable"))
+    assert SPARSE_OPS <= host and not (SPARSE_OPS & native) and native, segs
+    t = np.tanh(wv.astype(np.float64))
+    p = dense @ t
+    assert got_loss == pytest.approx((p ** 2).sum() + 3 * dense.sum(), rel=1e-5)
+    np.testing.assert_allclose(gv, [2 * p[i] @ t[k] + 3 for i, k in idx], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(gw, (2 * dense.T @ p) * (1 - t ** 2), rtol=1e-4, atol=1e-5)

@@ -4,8 +4,9 @@ MaxPooling2D/AveragePooling2D, Flatten, Dropout, Activation.
 They are the ``tf.layers`` classes with Keras's argument conventions: activations and
 initializers may be given by name (``activation="relu"``, ``kernel_initializer="he_normal"``;
 Keras's ``random_normal``/``random_uniform``/``truncated_normal`` use its 0.05 scale), pooling
-defaults to ``pool_size=(2, 2)``, ``input_shape``/``input_dim`` are accepted (a ``Sequential``
-model whose first layer has one is built when it is made, jitflow/frontend/keras_models.py), and ``Dropout`` and
+defaults to ``pool_size=(2, 2)``, ``input_shape``/``input_dim`` are accepted (a
+``Sequential`` whose first layer has one is built when it is made: keras_models.py), layers
+are named when they are made (dense, dense_1, ...), and ``Dropout`` and
 ``BatchNormalization`` called without ``training`` run in inference mode (Keras's learning
 phase defaults to inference in TF1 graphs). Keras's BatchNormalization keeps its moving-average
 updates in ``layer.updates`` only (not in ``tf.GraphKeys.UPDATE_OPS``, unlike tf.layers').

@@ -214,7 +214,8 @@ def _keras_optimizer(kind: str) -> Callable:
             raise NotImplementedError(f"tf.keras.optimizers {kind}(decay=...) is not supported")
         return _opt(kind, _DEFAULT_LR[kind] if lr is None else lr, **kwargs)
     make.__name__ = {"sgd": "SGD", "rmsprop": "RMSprop"}.get(kind, kind.capitalize())
-    make.__doc__ = f"``tf.keras.optimizers.{make.__name__}``: a tf.train optimizer, Keras's defaults"
+    make.__doc__ = (f"``tf.keras.optimizers.{make.__name__}``: a tf.train optimizer with "
+                    f"Keras's defaults")
     return make
 
 
