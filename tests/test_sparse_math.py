@@ -222,3 +222,30 @@ def test_only_the_sparse_ops_leave_the_native_backend(backend):
     assert got_loss == pytest.approx((p ** 2).sum() + 3 * dense.sum(), rel=1e-5)
     np.testing.assert_allclose(gv, [2 * p[i] @ t[k] + 3 for i, k in idx], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(gw, (2 * dense.T @ p) * (1 - t ** 2), rtol=1e-4, atol=1e-5)
+
+
+@settings(max_examples=15, deadline=None)
+@given(shapes, st.integers(0, 1000), st.booleans(), st.data())
+def test_reduce_sum_sparse_matches_numpy(shape, seed, keepdims, data):
+    """sparse_reduce_sum_sparse: one entry per output position some input entry reaches
+    (an explicit zero sum stays), in row-major order; to_dense gives the dense sum."""
+    r = np.random.RandomState(seed)
+    idx, vals, dshape, dense = random_sparse(r, shape)
+    rank = len(shape)
+    axis = data.draw(st.one_of(st.none(), st.lists(st.integers(-rank, rank - 1), min_size=1,
+                                                   max_size=rank, unique=True)))
+    tf.reset_default_graph()
+    sp = tf.sparse_placeholder(tf.float64, shape=[None] * rank)
+    out = tf.sparse.reduce_sum_sparse(sp, axis=axis, keepdims=keepdims)
+    with tf.Session(backend="reference") as s:
+        got = s.run(out, {sp: (idx, vals, dshape)})
+    ax = tuple(range(rank)) if axis is None else tuple(sorted({a % rank for a in axis}))
+    kept = [a for a in range(rank) if keepdims or a not in ax]
+    reach = np.zeros(dense.shape, bool)
+    reach[tuple(idx.T)] = True
+    want_dense = dense.sum(axis=ax, keepdims=keepdims)
+    hit = reach.any(axis=ax, keepdims=keepdims)
+    want_idx = np.argwhere(hit) if kept else np.zeros((int(hit), 0), np.int64)
+    np.testing.assert_array_equal(got.dense_shape, want_dense.shape)
+    np.testing.assert_array_equal(got.indices, want_idx)
+    np.testing.assert_allclose(got.values, want_dense[tuple(want_idx.T)], rtol=1e-12, atol=1e-12)

@@ -13,7 +13,7 @@ from .op_builder import convert_to_tensor, make_op
 from ..ops.sparse import _ASSUMED_RANK, static_rank
 
 __all__ = ["sparse_placeholder", "sparse_tensor_to_dense", "edit_distance", "sparse_reduce_sum",
-           "sparse_tensor_dense_matmul"]
+           "sparse_reduce_sum_sparse", "sparse_tensor_dense_matmul"]
 
 
 def sparse_placeholder(dtype: Any, shape: Any = None, name: Optional[str] = None) -> Any:
@@ -75,15 +75,12 @@ def _static_shape(shape: Tensor) -> Optional[list]:
     return None if v is None else [int(d) for d in v]
 
 
-def sparse_reduce_sum(sp_input: Any, axis: Any = None, keepdims: Any = None,
-                      reduction_axes: Any = None, keep_dims: Any = None,
-                      name: Optional[str] = None) -> Tensor:
-    """The dense sum of the SparseTensor's values over ``axis`` (all axes when None;
-    negative axes count from the end), with the reduced axes kept as 1 with ``keepdims``."""
+def _reduce_args(what: str, sp_input: Any, axis: Any, keepdims: Any, reduction_axes: Any,
+                 keep_dims: Any) -> tuple:
     import numpy as np
     axis = reduction_axes if axis is None else axis
     keep = bool(keep_dims if keepdims is None else keepdims)
-    idx, vals, shape = _parts(sp_input, "sparse_reduce_sum")
+    idx, vals, shape = _parts(sp_input, what)
     rank = static_rank(idx._type, shape._type)
     if axis is None:
         axes: tuple = tuple(range(rank))
@@ -91,17 +88,39 @@ def sparse_reduce_sum(sp_input: Any, axis: Any = None, keepdims: Any = None,
         raw = [int(a) for a in np.atleast_1d(np.asarray(axis))]
         bad = [a for a in raw if not -rank <= a < rank]
         if bad:
-            raise ValueError(f"sparse_reduce_sum: axis {bad} out of range for a rank-{rank} "
-                             f"SparseTensor")
+            raise ValueError(f"{what}: axis {bad} out of range for a rank-{rank} SparseTensor")
         axes = tuple(sorted({a % rank for a in raw}))
-    out = make_op("SparseReduceSum", "sparse_reduce_sum", [idx, vals, shape],
-                  {"axes": axes, "keepdims": keep, "rank": rank},
+    return [idx, vals, shape], {"axes": axes, "keepdims": keep, "rank": rank}
+
+
+def sparse_reduce_sum(sp_input: Any, axis: Any = None, keepdims: Any = None,
+                      reduction_axes: Any = None, keep_dims: Any = None,
+                      name: Optional[str] = None) -> Tensor:
+    """The dense sum of the SparseTensor's values over ``axis`` (all axes when None;
+    negative axes count from the end), with the reduced axes kept as 1 with ``keepdims``."""
+    parts, attrs = _reduce_args("sparse_reduce_sum", sp_input, axis, keepdims, reduction_axes,
+                                keep_dims)
+    out = make_op("SparseReduceSum", "sparse_reduce_sum", parts, attrs,
                   name or "SparseReduceSum").outputs[0]
+    axes, keep, shape = attrs["axes"], attrs["keepdims"], parts[2]
     dims = _static_shape(shape)
     if dims is not None:
         out.set_shape([1 if a in axes else d for a, d in enumerate(dims)
                        if keep or a not in axes])
     return out
+
+
+def sparse_reduce_sum_sparse(sp_input: Any, axis: Any = None, keepdims: Any = None,
+                             reduction_axes: Any = None, keep_dims: Any = None,
+                             name: Optional[str] = None) -> Any:
+    """``sparse_reduce_sum`` as a SparseTensor: one entry per output position that some input
+    entry reaches, in row-major order (no gradient, as TF's)."""
+    from .data.string_format import SparseTensor
+    parts, attrs = _reduce_args("sparse_reduce_sum_sparse", sp_input, axis, keepdims,
+                                reduction_axes, keep_dims)
+    op = make_op("SparseReduceSumSparse", "sparse_reduce_sum_sparse", parts, attrs,
+                 name or "SparseReduceSumSparse")
+    return SparseTensor(*op.outputs)
 
 
 def sparse_tensor_dense_matmul(sp_a: Any, b: Any, adjoint_a: bool = False,

@@ -1,6 +1,6 @@
 """Host ops on SparseTensors given as (indices int64 [N, R], values [N], dense_shape int64
 [R]): ``sparse_to_dense`` (tf.sparse_tensor_to_dense), ``edit_distance`` (tf.edit_distance,
-TF's EditDistance kernel), ``sparse_reduce_sum`` and ``sparse_dense_matmul``
+TF's EditDistance kernel), ``sparse_reduce_sum`` (``_sparse``) and ``sparse_dense_matmul``
 (tf.sparse_tensor_dense_matmul), with their gradients for the values (and the dense
 matrix). Their result shapes depend on the values of
 ``dense_shape``, so a Session runs them on the host (reference interpreter) between native
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ..ir.dtypes import float32
+from ..ir.dtypes import float32, int64
 from ..ir.opdef import Attr, defop
 from ..ir.types import TensorType
 from .common import require_dtype
@@ -114,6 +114,32 @@ def _reduce_grad(b, op, g):
                                         keepdims=a["keepdims"], rank=a["rank"]), None]
 
 
+def _reduce_sparse_infer(types, attrs) -> list:
+    dense = _reduce_infer(types, attrs)
+    r = dense.rank
+    return [TensorType(int64, (None, r)), TensorType(dense.dtype, (None,)),
+            TensorType(int64, (r,))]
+
+
+def _reduce_sparse_ref(idx, vals, shape, axes, keepdims, rank):
+    _check_assumed(shape, rank, "sparse_reduce_sum_sparse")
+    _check(idx, vals, shape, "sparse_reduce_sum_sparse")
+    kept = _kept(rank, axes, keepdims)
+    out_shape = np.asarray([1 if a is None else int(shape[a]) for a in kept], np.int64)
+    coords = np.stack([np.zeros(len(idx), np.int64) if a is None else idx[:, a]
+                       for a in kept], axis=1) if kept else np.zeros((len(idx), 0), np.int64)
+    if not len(idx):
+        return coords, vals[:0].copy(), out_shape
+    keys = np.ravel_multi_index(tuple(coords.T), tuple(int(d) for d in out_shape)) \
+        if kept else np.zeros(len(idx), np.int64)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    sums = np.zeros(len(uniq), vals.dtype)
+    np.add.at(sums, inverse.reshape(-1), vals)
+    out_idx = np.stack(np.unravel_index(uniq, tuple(int(d) for d in out_shape)), axis=1) \
+        if kept else np.zeros((1, 0), np.int64)
+    return out_idx.astype(np.int64), sums, out_shape
+
+
 def _gather_infer(types, attrs) -> TensorType:
     idx, dense = types
     require_dtype(idx, "i", "sparse_gather_dense indices")
@@ -134,6 +160,12 @@ defop("sparse_reduce_sum", kind="library", cost="expensive", num_inputs=3, attrs
       infer=_reduce_infer, reference=_reduce_ref, grad=_reduce_grad, unlowered_on=_UNLOWERED,
       doc="tf.sparse_reduce_sum: the dense sum of a SparseTensor over ``axes`` (sorted, "
           "non-negative); operands (indices, values, dense_shape)")
+defop("sparse_reduce_sum_sparse", kind="library", cost="expensive", num_inputs=3,
+      attrs=_REDUCE_ATTRS, infer=_reduce_sparse_infer, reference=_reduce_sparse_ref,
+      differentiable=False, unlowered_on=_UNLOWERED,
+      doc="tf.sparse_reduce_sum_sparse: the sum over ``axes`` as a SparseTensor (indices in "
+          "row-major order, one per output position some entry reaches); results (indices, "
+          "values, dense_shape)")
 defop("sparse_gather_dense", kind="library", cost="expensive", num_inputs=2,
       attrs=_REDUCE_ATTRS, infer=_gather_infer, reference=_gather_ref, differentiable=False,
       unlowered_on=_UNLOWERED,

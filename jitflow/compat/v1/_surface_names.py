@@ -89,9 +89,11 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(tf, sparse_placeholder=_sparse.sparse_placeholder, edit_distance=_sparse.edit_distance,
          sparse_tensor_to_dense=_sparse.sparse_tensor_to_dense)
     _set(tf, sparse_reduce_sum=_sparse.sparse_reduce_sum,
+         sparse_reduce_sum_sparse=_sparse.sparse_reduce_sum_sparse,
          sparse_tensor_dense_matmul=_sparse.sparse_tensor_dense_matmul)
     _set(ns(tf, "sparse"), placeholder=_sparse.sparse_placeholder,
          to_dense=_sparse.sparse_tensor_to_dense, reduce_sum=_sparse.sparse_reduce_sum,
+         reduce_sum_sparse=_sparse.sparse_reduce_sum_sparse,
          sparse_dense_matmul=_sparse.sparse_tensor_dense_matmul,
          matmul=_sparse.sparse_tensor_dense_matmul)
     _set(ns(tf, "nn"), nce_loss=_sl.nce_loss, sampled_softmax_loss=_sl.sampled_softmax_loss,
