@@ -114,7 +114,7 @@ def sparse_reduce_sum_sparse(sp_input: Any, axis: Any = None, keepdims: Any = No
                              reduction_axes: Any = None, keep_dims: Any = None,
                              name: Optional[str] = None) -> Any:
     """``sparse_reduce_sum`` as a SparseTensor: one entry per output position that some input
-    entry reaches, in row-major order (no gradient, as TF's)."""
+    entry reaches, in row-major order (no gradient)."""
     from .data.string_format import SparseTensor
     parts, attrs = _reduce_args("sparse_reduce_sum_sparse", sp_input, axis, keepdims,
                                 reduction_axes, keep_dims)
