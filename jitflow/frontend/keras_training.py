@@ -84,8 +84,8 @@ class TrainingMixin:
         shaped like ``x`` when it has no input yet)."""
         from .array_ops import placeholder
         if self._output is None:
-            dtype = x.dtype if x.dtype.kind == "f" else np.float32
-            ph = placeholder(dtype, [None] + list(x.shape[1:]), name=f"{self.name}_input")
+            ph = placeholder("float32", [None] + list(x.shape[1:]),     # Keras's floatx
+                             name=f"{self.name}_input")
             self(ph)
         return self._input, self._output
 
