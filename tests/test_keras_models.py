@@ -179,6 +179,24 @@ def test_fit_lowers_the_loss_and_reports_history():
     assert after[1] == pytest.approx((logits.argmax(1) == y).mean())
 
 
+def test_to_categorical_and_categorical_fit():
+    y = np.array([[2], [0], [1], [2]])
+    one = K.utils.to_categorical(y)
+    assert one.shape == (4, 3) and one.dtype == np.float32
+    np.testing.assert_array_equal(one.argmax(1), y[:, 0])
+    np.testing.assert_array_equal(one.sum(1), 1)
+    assert K.utils.to_categorical([1, 0], num_classes=5).shape == (2, 5)
+    with pytest.raises(ValueError, match="class ids must be in \\[0, 2\\)"):
+        K.utils.to_categorical([3], num_classes=2)
+    x, yc = blobs(128)
+    m = K.Sequential([K.layers.Dense(16, activation="relu", input_shape=(8,)),
+                      K.layers.Dense(3, activation="softmax")])
+    m.compile("adam", "categorical_crossentropy", metrics=["accuracy"])
+    assert m.metrics_names == ["loss", "acc"]
+    hist = m.fit(x, K.utils.to_categorical(yc, 3), epochs=3, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
+
+
 def test_fit_deferred_build_string_optimizer_and_reference_backend():
     x, y = blobs(128)
     with tf.Session(backend="reference") as s:

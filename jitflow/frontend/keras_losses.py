@@ -19,7 +19,8 @@ __all__ = ["sparse_categorical_crossentropy", "categorical_crossentropy",
            "binary_crossentropy", "mean_squared_error", "mean_absolute_error",
            "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
            "MeanSquaredError", "get_loss", "get_metric", "get_optimizer",
-           "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"]
+           "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy",
+           "to_categorical"]
 
 EPSILON = 1e-7
 
@@ -236,3 +237,21 @@ def get_optimizer(optimizer: Any) -> Any:
         return optimizer
     raise TypeError(f"compile(optimizer=...): expected a name or a tf.train / "
                     f"tf.keras.optimizers optimizer, got {optimizer!r}")
+
+
+def to_categorical(y: Any, num_classes: Any = None, dtype: str = "float32") -> Any:
+    """``tf.keras.utils.to_categorical``: class ids -> one-hot rows (NumPy), a trailing
+    axis of size 1 dropped first, as Keras does."""
+    import numpy as np
+    y = np.asarray(y, dtype="int64")
+    shape = y.shape
+    if shape and shape[-1] == 1 and len(shape) > 1:
+        shape = shape[:-1]
+    y = y.reshape(-1)
+    n = int(num_classes) if num_classes is not None else int(y.max()) + 1 if y.size else 0
+    if y.size and (y.min() < 0 or y.max() >= n):
+        raise ValueError(f"to_categorical: class ids must be in [0, {n}), got "
+                         f"[{y.min()}, {y.max()}]")
+    out = np.zeros((y.size, n), dtype=dtype)
+    out[np.arange(y.size), y] = 1
+    return out.reshape(shape + (n,))

@@ -72,6 +72,11 @@ class TrainingMixin:
                 raise NotImplementedError(f"Model.compile({k}=...) is not supported by jitflow")
         self._compiled = _Compiled(optimizer, loss, metrics)
 
+    @property
+    def metrics_names(self) -> list:
+        """``['loss', 'acc', ...]``: what evaluate's list holds (after compile)."""
+        return [] if self._compiled is None else self._compiled.names
+
     # ------------------------------------------------------------ graph -------------------
     def _need_compiled(self, what: str) -> _Compiled:
         if self._compiled is None:

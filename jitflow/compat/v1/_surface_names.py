@@ -205,7 +205,7 @@ def _keras_models(tf: Any, keras: Any) -> None:
     """tf.keras.Sequential / Model / Input, the losses, metrics and optimizers compile takes."""
     from ...frontend import keras_losses as _KL
     from ...frontend import keras_models as _KM
-    for sub in ("models", "losses", "metrics", "optimizers"):
+    for sub in ("models", "losses", "metrics", "optimizers", "utils"):
         if sub not in vars(keras):
             setattr(keras, sub, type(keras)(f"tf.keras.{sub}"))
     _set(keras, Sequential=_KM.Sequential, Model=_KM.Model, Input=_KM.Input)
@@ -218,5 +218,6 @@ def _keras_models(tf: Any, keras: Any) -> None:
         mse=_KL.mean_squared_error, mae=_KL.mean_absolute_error)
     _set(keras.metrics, **{n: getattr(_KL, n) for n in (
         "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")})
+    _set(keras.utils, to_categorical=_KL.to_categorical)
     _set(keras.optimizers, SGD=_KL.SGD, Adam=_KL.Adam, RMSprop=_KL.RMSprop,
          Adagrad=_KL.Adagrad, Adadelta=_KL.Adadelta)
