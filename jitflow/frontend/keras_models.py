@@ -90,9 +90,11 @@ class Model(TrainingMixin, Layer):
         self._calls: list = []         # (layer, input tensor, args, kwargs, output tensor)
         self._compiled = None
         if inputs is None and outputs is None:
-            if type(self) is Model:
-                raise NotImplementedError("subclassed tf.keras.Model is not supported by "
-                                          "jitflow: use Model(inputs, outputs) or Sequential")
+            if not isinstance(self, Sequential):
+                raise NotImplementedError(f"tf.keras.Model without inputs and outputs "
+                                          f"({type(self).__name__}): subclassed models are not "
+                                          f"supported by jitflow; use Model(inputs, outputs) "
+                                          f"or Sequential")
             return
         self._init_graph(inputs, outputs)
 
