@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .array_ops import placeholder
-from .graph import Tensor, get_default_graph
+from .graph import Tensor
 from .keras_training import TrainingMixin
 from .layer_base import Layer, keras_uid
 from .op_builder import convert_to_tensor
@@ -107,7 +107,7 @@ class Model(TrainingMixin, Layer):
             raise NotImplementedError(f"tf.keras.Model(inputs, outputs): jitflow supports one "
                                       f"input and one output tensor, got {inputs!r} and "
                                       f"{outputs!r}")
-        calls = get_default_graph().__dict__.get("_layer_calls", {})
+        calls = outputs.graph.__dict__.get("_layer_calls", {})
         order: list = []
         seen: set = set()
 
