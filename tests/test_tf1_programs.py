@@ -37,6 +37,17 @@ def test_mnist_dataset_monitored_training_session_with_flags(tmp_path):
     assert first < 2.3
 
 
+def test_keras_sequential_mnist_compile_fit_evaluate():
+    out, _ = run("keras_sequential_mnist.py")
+    assert 'Model: "sequential"' in out and "Total params: 101,770" in out
+    losses = [float(v) for v in re.search(r"train loss ([0-9. ]+)", out).group(1).split()]
+    assert len(losses) == 2 and losses[1] < 0.7 * losses[0], out
+    acc = float(re.search(r"test accuracy ([0-9.]+)", out).group(1))
+    assert acc > 0.8, out
+    assert float(re.search(r"predict accuracy ([0-9.]+)", out).group(1)) == pytest.approx(acc)
+    assert "weights dense/kernel:0 dense/bias:0 dense_1/kernel:0 dense_1/bias:0" in out
+
+
 def test_csv_queue_regression_recovers_the_line(tmp_path):
     out, _ = run("csv_queue_regression.py", str(tmp_path))
     assert "epoch limit reached" in out and "steps 200" in out

@@ -4,8 +4,9 @@ MaxPooling2D/AveragePooling2D, Flatten, Dropout, Activation.
 They are the ``tf.layers`` classes with Keras's argument conventions: activations and
 initializers may be given by name (``activation="relu"``, ``kernel_initializer="he_normal"``;
 Keras's ``random_normal``/``random_uniform``/``truncated_normal`` use its 0.05 scale), pooling
-defaults to ``pool_size=(2, 2)``, ``input_shape``/``input_dim`` are accepted (they matter to
-``Sequential`` models, which jitflow does not have), and ``Dropout`` and
+defaults to ``pool_size=(2, 2)``, ``input_shape``/``input_dim`` are accepted (a
+``Sequential`` whose first layer has one is built when it is made: keras_models.py), layers
+are named when they are made (dense, dense_1, ...), and ``Dropout`` and
 ``BatchNormalization`` called without ``training`` run in inference mode (Keras's learning
 phase defaults to inference in TF1 graphs). Keras's BatchNormalization keeps its moving-average
 updates in ``layer.updates`` only (not in ``tf.GraphKeys.UPDATE_OPS``, unlike tf.layers').
@@ -28,8 +29,29 @@ __all__ = ["Dense", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D", "Ave
 _SHAPE_KWARGS = ("input_shape", "input_dim", "batch_input_shape", "batch_size")
 
 
+def batch_input_shape(kwargs: dict) -> Optional[tuple]:
+    """The ``batch_input_shape`` that Keras's ``input_shape``/``input_dim``/
+    ``batch_input_shape``/``batch_size`` arguments give (None without them)."""
+    if kwargs.get("batch_input_shape") is not None:
+        return tuple(kwargs["batch_input_shape"])
+    batch = kwargs.get("batch_size")
+    if kwargs.get("input_shape") is not None:
+        return (batch,) + tuple(kwargs["input_shape"])
+    if kwargs.get("input_dim") is not None:
+        return (batch, int(kwargs["input_dim"]))
+    return None
+
+
 def _drop_shape_kwargs(kwargs: dict) -> dict:
-    return {k: v for k, v in kwargs.items() if k not in _SHAPE_KWARGS}
+    """The layer's arguments without Keras's shape ones, which become ``_batch_input_shape``
+    (the base Layer keeps it for ``Sequential``), and ``_keras_named``: the base Layer names
+    it when it is made, as Keras does (dense, dense_1, ... per graph)."""
+    kw = {k: v for k, v in kwargs.items() if k not in _SHAPE_KWARGS}
+    kw["_keras_named"] = True
+    shape = batch_input_shape(kwargs)
+    if shape is not None:
+        kw["_batch_input_shape"] = shape
+    return kw
 
 
 def get_activation(activation: Any) -> Optional[Callable]:

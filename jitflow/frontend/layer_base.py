@@ -22,6 +22,15 @@ def _snake(name: str) -> str:
     return s if s[0] != "_" else "private" + s
 
 
+def keras_uid(base: str, zero_based: bool = True) -> str:
+    """Keras's per-graph unique object name: dense, dense_1, ... (input_1, input_2, ... when
+    not ``zero_based``)."""
+    counts = get_default_graph().__dict__.setdefault("_keras_uids", {})
+    n = counts.get(base, 0) + (0 if zero_based else 1)
+    counts[base] = counts.get(base, 0) + 1
+    return f"{base}_{n}" if n else base
+
+
 def _pair(v: Any, what: str) -> tuple[int, int]:
     if isinstance(v, (int, np.integer)):
         return int(v), int(v)
@@ -99,6 +108,9 @@ class Layer:
         self._base_name = name or _snake(type(self).__name__)
         self.name = name or self._base_name
         self._reuse = kwargs.pop("reuse", _reuse)
+        self._batch_input_shape = kwargs.pop("_batch_input_shape", None)   # Keras's input_shape
+        if kwargs.pop("_keras_named", False) and not name:    # Keras names layers when made
+            self._base_name = self.name = keras_uid(self._base_name)
         self.dtype = as_dtype(dtype) if dtype is not None else None
         self._scope = None
         self.built = False
@@ -209,7 +221,9 @@ class Layer:
             if not self.built:
                 self.build(inputs.shape)
                 self.built = True
-            return self.call(inputs, *args, **kwargs)
+            outputs = self.call(inputs, *args, **kwargs)
+        _record_call(self, inputs, outputs, args, kwargs)
+        return outputs
 
     apply = __call__
 
@@ -219,9 +233,37 @@ class Layer:
     def call(self, inputs: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         return inputs
 
-    def get_weights(self, session=None) -> list:
-        from .default_session import session_for as _session_for
-        return _session_for(session, "get_weights()").run(self.weights)
+    def get_weights(self, session: Any = None) -> list:
+        """The weights' values, from ``session`` or Keras's session (the default session if
+        one is registered: tf.keras.backend.get_session), as TF1's layers read them."""
+        from .keras_backend import get_session
+        return (session or get_session()).run(self.weights)
+
+    def set_weights(self, weights: list, session: Any = None) -> None:
+        """Loads ``weights`` (NumPy arrays in ``self.weights``' order) into the variables."""
+        from .keras_backend import get_session
+        ws = self.weights
+        if len(weights) != len(ws):
+            raise ValueError(f"You called `set_weights(weights)` on layer {self.name} with a "
+                             f"weight list of length {len(weights)}, but the layer was "
+                             f"expecting {len(ws)} weights.")
+        sess = session or get_session()
+        for v, w in zip(ws, weights):
+            w = np.asarray(w)
+            if tuple(w.shape) != tuple(v.shape.as_list()):
+                raise ValueError(f"set_weights: {v.name} has shape {tuple(v.shape.as_list())}, "
+                                 f"got a value of shape {w.shape}")
+            v.load(w, sess)
+
+
+def _record_call(layer: Layer, inputs: Tensor, outputs: Any, args: tuple, kwargs: dict) -> None:
+    """Remember which layer call made which tensors (``graph._layer_calls``: output tensor id
+    -> (layer, input, args, kwargs)), so a functional ``tf.keras.Model`` finds its layers."""
+    g = get_default_graph()
+    calls = g.__dict__.setdefault("_layer_calls", {})
+    for t in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
+        if isinstance(t, Tensor):
+            calls[id(t)] = (layer, inputs, args, kwargs, t)
 
 
 def _tensordot_last(x: Tensor, kernel: Variable, units: int) -> Tensor:

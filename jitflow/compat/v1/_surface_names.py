@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import types
-from typing import Callable
+from typing import Any, Callable
 
 from ...frontend import array_extra as A
 from ...frontend import array_ops as _array_ops
@@ -88,8 +88,14 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     from ...frontend import sparse_ops as _sparse
     _set(tf, sparse_placeholder=_sparse.sparse_placeholder, edit_distance=_sparse.edit_distance,
          sparse_tensor_to_dense=_sparse.sparse_tensor_to_dense)
+    _set(tf, sparse_reduce_sum=_sparse.sparse_reduce_sum,
+         sparse_reduce_sum_sparse=_sparse.sparse_reduce_sum_sparse,
+         sparse_tensor_dense_matmul=_sparse.sparse_tensor_dense_matmul)
     _set(ns(tf, "sparse"), placeholder=_sparse.sparse_placeholder,
-         to_dense=_sparse.sparse_tensor_to_dense)
+         to_dense=_sparse.sparse_tensor_to_dense, reduce_sum=_sparse.sparse_reduce_sum,
+         reduce_sum_sparse=_sparse.sparse_reduce_sum_sparse,
+         sparse_dense_matmul=_sparse.sparse_tensor_dense_matmul,
+         matmul=_sparse.sparse_tensor_dense_matmul)
     _set(ns(tf, "nn"), nce_loss=_sl.nce_loss, sampled_softmax_loss=_sl.sampled_softmax_loss,
          **{n: getattr(_cs, n) for n in _cs.__all__})
     _set(ns(tf, "random"), **{n: getattr(_cs, n) for n in _cs.__all__})
@@ -189,4 +195,29 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(keras.regularizers, l1=K.keras_l1, l2=K.keras_l2, l1_l2=K.keras_l1_l2)
     if "backend" not in vars(keras):
         keras.backend = type(keras)("tf.keras.backend")
-    _set(keras.backend, clear_session=tf.reset_default_graph)
+    from ...frontend import keras_backend as _KB
+    _set(keras.backend, clear_session=_KB.clear_session, get_session=_KB.get_session,
+         set_session=_KB.set_session)
+    _keras_models(tf, keras)
+
+
+def _keras_models(tf: Any, keras: Any) -> None:
+    """tf.keras.Sequential / Model / Input, the losses, metrics and optimizers compile takes."""
+    from ...frontend import keras_losses as _KL
+    from ...frontend import keras_models as _KM
+    for sub in ("models", "losses", "metrics", "optimizers", "utils"):
+        if sub not in vars(keras):
+            setattr(keras, sub, type(keras)(f"tf.keras.{sub}"))
+    _set(keras, Sequential=_KM.Sequential, Model=_KM.Model, Input=_KM.Input)
+    _set(keras.models, Sequential=_KM.Sequential, Model=_KM.Model)
+    _set(keras.layers, Input=_KM.Input, InputLayer=_KM.InputLayer)
+    _set(keras.losses, **{n: getattr(_KL, n) for n in (
+        "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
+        "mean_squared_error", "mean_absolute_error", "SparseCategoricalCrossentropy",
+        "CategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError")},
+        mse=_KL.mean_squared_error, mae=_KL.mean_absolute_error)
+    _set(keras.metrics, **{n: getattr(_KL, n) for n in (
+        "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")})
+    _set(keras.utils, to_categorical=_KL.to_categorical)
+    _set(keras.optimizers, SGD=_KL.SGD, Adam=_KL.Adam, RMSprop=_KL.RMSprop,
+         Adagrad=_KL.Adagrad, Adadelta=_KL.Adadelta)

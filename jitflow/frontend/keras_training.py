@@ -1,0 +1,240 @@
+"""``Model.compile/fit/evaluate/predict`` (and the ``*_on_batch`` forms) of tf.keras models in
+TF1 graph mode. ``compile`` only records its arguments; the first ``fit``/``evaluate``/
+``predict`` adds the graph once (the training output with ``training=True`` for Dropout and
+BatchNormalization, the loss with the layers' regularization losses, the metrics, the train
+op with the layers' updates) and runs it batch by batch in Keras's session
+(tf.keras.backend.get_session), so each signature compiles once. Epoch figures are means
+over the samples, as Keras's; ``metrics=['accuracy']`` is reported as ``acc``, as TF 1.15
+names it."""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, Optional
+
+import numpy as np
+
+__all__ = ["History", "TrainingMixin"]
+
+
+class History:
+    """What ``fit`` returns: ``history`` maps each figure to its per-epoch list."""
+
+    def __init__(self, model: Any, params: dict) -> None:
+        self.model, self.params = model, params
+        self.epoch: list = []
+        self.history: dict = {}
+
+    def _add(self, epoch: int, logs: dict) -> None:
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(v)
+
+
+class _Compiled:
+    """compile's arguments and, once built, the graph pieces they need."""
+
+    def __init__(self, optimizer: Any, loss: Any, metrics: Any) -> None:
+        from .keras_losses import get_loss, get_metric, get_optimizer
+        if loss is None:
+            raise ValueError("compile(loss=None): jitflow needs a loss to train or evaluate")
+        self.optimizer = get_optimizer(optimizer)
+        self.loss_name, self.loss_fn = get_loss(loss)
+        self.metric_specs = list(metrics or [])
+        self.metrics = [get_metric(m, self.loss_fn) for m in self.metric_specs]  # (checked)
+        self.sparse = self.loss_name == "sparse_categorical_crossentropy"
+        self.x = self.y = self.pred = self.train_op = None
+        self.train_fetches: list = []
+        self.eval_fetches: list = []
+
+    @property
+    def names(self) -> list:
+        return ["loss"] + [n for n, _ in self.metrics]
+
+
+def _as_array(x: Any, what: str) -> np.ndarray:
+    if x is None:
+        raise ValueError(f"{what}: expected a NumPy array, got None")
+    return np.asarray(x)
+
+
+class TrainingMixin:
+    """compile/fit/evaluate/predict for Model and Sequential (keras_models.py)."""
+
+    _compiled: Optional[_Compiled]
+
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+                loss_weights: Any = None, sample_weight_mode: Any = None,
+                weighted_metrics: Any = None, target_tensors: Any = None, **kwargs: Any) -> None:
+        for k, v in (("loss_weights", loss_weights), ("sample_weight_mode", sample_weight_mode),
+                     ("weighted_metrics", weighted_metrics), ("target_tensors", target_tensors)):
+            if v is not None:
+                raise NotImplementedError(f"Model.compile({k}=...) is not supported by jitflow")
+        self._compiled = _Compiled(optimizer, loss, metrics)
+
+    @property
+    def metrics_names(self) -> list:
+        """``['loss', 'acc', ...]``: what evaluate's list holds (after compile)."""
+        return [] if self._compiled is None else self._compiled.names
+
+    # ------------------------------------------------------------ graph -------------------
+    def _need_compiled(self, what: str) -> _Compiled:
+        if self._compiled is None:
+            raise RuntimeError(f"You must compile your model before {what}. Use "
+                               f"`model.compile(optimizer, loss)`.")
+        return self._compiled
+
+    def _prediction_graph(self, x: np.ndarray) -> Any:
+        """The input placeholder and inference output (building the model on a placeholder
+        shaped like ``x`` when it has no input yet)."""
+        from .array_ops import placeholder
+        if self._output is None:
+            ph = placeholder("float32", [None] + list(x.shape[1:]),     # Keras's floatx
+                             name=f"{self.name}_input")
+            self(ph)
+        return self._input, self._output
+
+    def _target(self, c: _Compiled, y: np.ndarray) -> np.ndarray:
+        out_rank = self._output.shape.ndims
+        if c.sparse:
+            return y.reshape(-1)
+        if out_rank is not None and y.ndim == out_rank - 1:
+            return y[..., None]
+        return y
+
+    def _build_training(self, c: _Compiled, x: np.ndarray, y: np.ndarray) -> None:
+        from . import math_ops as M
+        from .array_ops import placeholder
+        from .graph import get_default_graph
+        from .variables import group
+        if c.train_op is not None:
+            return
+        from .keras_losses import get_metric
+        xin, out = self._prediction_graph(x)
+        y = self._target(c, y)
+        units = out.shape.as_list()[-1] if out.shape.ndims else None
+        c.metrics = [get_metric(m, c.loss_fn, units) for m in c.metric_specs]
+        g = get_default_graph()
+        with g.name_scope(None):
+            with g.name_scope("training"):
+                ydt = "int64" if c.sparse else (y.dtype if y.dtype.kind == "f" else "float32")
+                c.y = placeholder(ydt, [None] + list(y.shape[1:]), name=f"{self.name}_target")
+                c.x, c.pred = xin, out
+                train_out = self(xin, training=True)
+
+                def figures(o: Any) -> list:
+                    loss = M.reduce_mean(c.loss_fn(c.y, o))
+                    reg = self.losses
+                    if reg:
+                        loss = M.add(loss, M.add_n(list(reg)) if len(reg) > 1 else reg[0])
+                    return [loss] + [M.reduce_mean(fn(c.y, o)) for _, fn in c.metrics]
+                c.train_fetches = figures(train_out)
+                c.eval_fetches = figures(out)
+                minimize = c.optimizer.minimize(c.train_fetches[0],
+                                                var_list=self.trainable_weights)
+                ups = self.updates
+                c.train_op = group(minimize, *ups) if ups else minimize
+
+    def _session(self) -> Any:
+        from .keras_backend import get_session
+        return get_session(self._input.graph if self._input is not None else None)
+
+    # ------------------------------------------------------------ loops -------------------
+    def _batches(self, n: int, batch_size: int, order: Optional[np.ndarray] = None):
+        idx = np.arange(n) if order is None else order
+        for s in range(0, n, batch_size):
+            yield idx[s:s + batch_size]
+
+    def _run_epoch(self, sess: Any, fetches: list, op: Any, x: np.ndarray, y: np.ndarray,
+                   batch_size: int, order: Optional[np.ndarray] = None) -> list:
+        c = self._compiled
+        sums = np.zeros(len(fetches))
+        for b in self._batches(len(x), batch_size, order):
+            got = sess.run(([op] if op is not None else []) + fetches,
+                           {c.x: x[b], c.y: y[b]})
+            sums += np.asarray(got[1 if op is not None else 0:], np.float64) * len(b)
+        return [float(v) for v in sums / max(len(x), 1)]
+
+    def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
+            epochs: int = 1, verbose: int = 1, callbacks: Any = None,
+            validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
+            class_weight: Any = None, sample_weight: Any = None, initial_epoch: int = 0,
+            steps_per_epoch: Any = None, validation_steps: Any = None,
+            **kwargs: Any) -> History:
+        """Trains ``epochs`` epochs of mini-batches (32 by default), shuffled each epoch."""
+        c = self._need_compiled("training/testing")
+        for k, v in (("callbacks", callbacks), ("class_weight", class_weight),
+                     ("sample_weight", sample_weight), ("steps_per_epoch", steps_per_epoch)):
+            if v:
+                raise NotImplementedError(f"Model.fit({k}=...) is not supported by jitflow")
+        x, y = _as_array(x, "fit(x)"), _as_array(y, "fit(y)")
+        if len(x) != len(y):
+            raise ValueError(f"Input arrays should have the same number of samples as target "
+                             f"arrays. Found {len(x)} input samples and {len(y)} target samples.")
+        if validation_data is None and validation_split:
+            cut = int(len(x) * (1.0 - validation_split))
+            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+        batch_size = int(batch_size or 32)
+        self._build_training(c, x, y)
+        y = self._target(c, y)
+        if validation_data is not None:
+            vx, vy = _as_array(validation_data[0], "validation x"), \
+                _as_array(validation_data[1], "validation y")
+            vy = self._target(c, vy)
+        sess = self._session()
+        hist = History(self, {"batch_size": batch_size, "epochs": epochs,
+                              "samples": len(x), "verbose": verbose})
+        for epoch in range(initial_epoch, epochs):
+            t0 = time.perf_counter()
+            order = np.random.permutation(len(x)) if shuffle else None
+            vals = self._run_epoch(sess, c.train_fetches, c.train_op, x, y, batch_size, order)
+            logs = dict(zip(c.names, vals))
+            if validation_data is not None:
+                vvals = self._run_epoch(sess, c.eval_fetches, None, vx, vy, batch_size)
+                logs.update({f"val_{k}": v for k, v in zip(c.names, vvals)})
+            hist._add(epoch, logs)
+            if verbose:
+                figs = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                print(f"Epoch {epoch + 1}/{epochs}\n{len(x)}/{len(x)} - "
+                      f"{time.perf_counter() - t0:.0f}s - {figs}", file=sys.stdout)
+        return hist
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
+                 verbose: int = 1, sample_weight: Any = None, steps: Any = None,
+                 **kwargs: Any) -> Any:
+        """The loss (a float), or [loss, metrics...] when compiled with metrics."""
+        c = self._need_compiled("training/testing")
+        x, y = _as_array(x, "evaluate(x)"), _as_array(y, "evaluate(y)")
+        self._build_training(c, x, y)
+        vals = self._run_epoch(self._session(), c.eval_fetches, None, x, self._target(c, y),
+                               int(batch_size or 32))
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in zip(c.names, vals)))
+        return vals[0] if len(vals) == 1 else vals
+
+    def predict(self, x: Any, batch_size: Optional[int] = None, verbose: int = 0,
+                steps: Any = None, **kwargs: Any) -> np.ndarray:
+        """The model's (inference) output for ``x``, in batches of ``batch_size`` (32)."""
+        x = _as_array(x, "predict(x)")
+        xin, out = self._prediction_graph(x)
+        sess = self._session()
+        parts = [sess.run(out, {xin: x[b]}) for b in self._batches(len(x), int(batch_size or 32))]
+        return np.concatenate(parts) if parts else np.zeros((0,) + tuple(out.shape.as_list()[1:]))
+
+    def _on_batch(self, x: Any, y: Any, train: bool) -> Any:
+        c = self._need_compiled("training/testing")
+        x, y = _as_array(x, "x"), _as_array(y, "y")
+        self._build_training(c, x, y)
+        fetches: list = c.train_fetches if train else c.eval_fetches
+        vals = self._run_epoch(self._session(), fetches, c.train_op if train else None, x,
+                               self._target(c, y), max(len(x), 1))
+        return vals[0] if len(vals) == 1 else vals
+
+    def train_on_batch(self, x: Any, y: Any, **kwargs: Any) -> Any:
+        return self._on_batch(x, y, True)
+
+    def test_on_batch(self, x: Any, y: Any, **kwargs: Any) -> Any:
+        return self._on_batch(x, y, False)
+
+    def predict_on_batch(self, x: Any) -> np.ndarray:
+        return self.predict(x, batch_size=max(len(np.asarray(x)), 1))
