@@ -20,8 +20,10 @@ $(VENV)/.installed-%: pyproject.toml
 demo: $(VENV)/.installed-examples
 	JITFLOW_PROGRESS=$${JITFLOW_PROGRESS-1} $(PY) examples/demo.py --workloads $(WORKLOADS) --out $(DEMO_OUT)
 
+# pytest-xdist: one worker per CPU this process may use (`make test TEST_JOBS=1`: one process)
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 test: $(VENV)/.installed-test,examples
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_JOBS)
 
 # Benchmarks (not tests): jitflow vs TensorFlow, JAX and PyTorch, side by side.
 bench: $(VENV)/.installed-test,examples
