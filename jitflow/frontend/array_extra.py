@@ -18,6 +18,7 @@ from .array_ops import identity, reshape, transpose, select as where
 from .array_ops import shape as _shape
 from .extra_ops import concat, gather, one_hot
 from .graph import GraphKeys, Tensor, name_scope
+from .dynamic_index import any_dynamic, slice_rows
 from .op_builder import constant, convert_to_tensor, make_op, static_ints, static_value
 
 __all__ = ["size", "rank", "slice", "strided_slice", "reverse", "reverse_v2", "roll", "diag",
@@ -56,8 +57,11 @@ def rank(input: Any, name: Optional[str] = None) -> Tensor:
 
 
 def slice(input_: Any, begin: Any, size: Any, name: Optional[str] = None) -> Tensor:  # noqa: A001
-    """``input_[begin : begin + size]`` per dimension (size -1: to the end)."""
+    """``input_[begin : begin + size]`` per dimension (size -1: to the end); a computed
+    ``begin`` gathers (``dynamic_index.slice_rows``)."""
     x = convert_to_tensor(input_)
+    if any_dynamic(begin):
+        return slice_rows(x, begin, size, name)
     b, s = static_ints(begin, "begin"), static_ints(size, "size")
     if x.shape.ndims is not None and not len(b) == len(s) == x.shape.ndims:
         raise ValueError(f"slice: begin {list(b)} and size {list(s)} must have one entry per "
@@ -71,9 +75,12 @@ def strided_slice(input_: Any, begin: Any, end: Any, strides: Any = None, begin_
                   end_mask: int = 0, ellipsis_mask: int = 0, new_axis_mask: int = 0,
                   shrink_axis_mask: int = 0, var: Any = None,
                   name: Optional[str] = None) -> Tensor:
-    """TF's strided_slice with static begin/end/strides and its masks, as ``x[...]``."""
+    """TF's strided_slice and its masks, as ``x[...]`` (computed begin/end: gathers)."""
     x = convert_to_tensor(input_)
-    b, e = static_ints(begin, "begin"), static_ints(end, "end")
+    if any_dynamic(begin) or any_dynamic(end):
+        b, e = _bound_entries(begin), _bound_entries(end)
+    else:
+        b, e = static_ints(begin, "begin"), static_ints(end, "end")
     st = static_ints(strides, "strides") if strides is not None else (1,) * len(b)
     key = []
     for i, (bi, ei, si) in enumerate(zip(b, e, st)):
@@ -89,6 +96,20 @@ def strided_slice(input_: Any, begin: Any, end: Any, strides: Any = None, begin_
                                  None if end_mask & bit else ei, si))
     with name_scope(name, "StridedSlice") as scope:
         return identity(x[tuple(key)], name=scope)
+
+
+def _bound_entries(v: Any) -> list:
+    """A strided_slice bound vector as a list of ints or scalar tensors (its length must be
+    known at graph build)."""
+    if not any_dynamic(v):
+        return list(static_ints(v, "strided_slice bound"))
+    if isinstance(v, (list, tuple)):
+        return [e if isinstance(e, Tensor) else int(e) for e in v]
+    t = convert_to_tensor(v)
+    if t.shape.dims is None or len(t.shape.dims) != 1 or t.shape.dims[0] is None:
+        raise NotImplementedError(f"strided_slice bounds must be vectors of a length known at "
+                                  f"graph build, got {t.name} of shape {t.shape}")
+    return [t[i] for i in range(t.shape.dims[0])]
 
 
 def _axes(axis: Any, r: int, what: str) -> list[int]:

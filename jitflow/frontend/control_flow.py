@@ -460,7 +460,16 @@ def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,
     from .extra_ops import concat
     from .op_builder import constant as const
     empty = const(np.zeros((0,), np.int32))
-    out = while_loop(lambda k, p: k < limit,
+    step = static_value(delta)
+    if step is not None and int(step) == 0:
+        raise ValueError("Requires delta != 0")
+
+    def more(k, p):       # TF: counts up while k < limit, down (delta < 0) while k > limit
+        if step is not None:
+            return k < limit if int(step) > 0 else k > limit
+        from .math_ops import logical_and, logical_or
+        return logical_or(logical_and(delta > 0, k < limit), logical_and(delta < 0, k > limit))
+    out = while_loop(more,
                      lambda k, p: [add(k, delta), concat([p, expand_dims(k, 0)], 0)],
                      [start, empty], shape_invariants=[TensorShape([]), TensorShape([None])],
                      name=name)[1]

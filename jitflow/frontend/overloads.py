@@ -6,6 +6,7 @@ from typing import Any
 
 from . import math_ops as M
 from .graph import Tensor
+from .dynamic_index import apply_dynamic, entry_is_dynamic
 from .op_builder import convert_to_tensor, make_op
 
 
@@ -42,9 +43,12 @@ Tensor.__xor__ = lambda self, other: M.logical_and(M.logical_or(self, other),
 
 
 def _getitem(self: Tensor, key: Any) -> Tensor:
-    """Basic indexing: ints, slices (with steps), ``None``/newaxis and one ``...``."""
+    """Basic indexing: ints, slices (with steps), ``None``/newaxis and one ``...``; bounds
+    that are computed tensors become gathers (``dynamic_index``)."""
     if not isinstance(key, tuple):
         key = (key,)
+    if any(entry_is_dynamic(k) for k in key):
+        return _dynamic_getitem(self, key)
     rank = self.shape.ndims
     entries = []
     if any(k is Ellipsis for k in key):
@@ -76,6 +80,30 @@ def _getitem(self: Tensor, key: Any) -> Tensor:
     attrs = {"kinds": tuple(kinds), "begin": tuple(begin), "end": tuple(end),
              "strides": tuple(strides), "begin_mask": bmask, "end_mask": emask}
     return make_op("StridedSlice", "strided_slice", [self], attrs, "strided_slice").outputs[0]
+
+
+def _dynamic_getitem(x: Tensor, key: tuple) -> Tensor:
+    """The static entries by one strided_slice (a dynamic entry is ``:`` there, keeping its
+    axis), then one gather per dynamic entry on its axis of that result."""
+    if any(k is Ellipsis for k in key) and x.shape.ndims is None:
+        raise ValueError("'...' needs a tensor of known rank")
+    todo, static_key, axis = [], [], 0
+    for k in key:
+        if k is Ellipsis:
+            used = sum(1 for e in key if e is not None and e is not Ellipsis)
+            n = x.shape.ndims - used
+            static_key.append(k)
+            axis += n
+        elif entry_is_dynamic(k):
+            todo.append((axis, k))
+            static_key.append(slice(None))
+            axis += 1
+        else:
+            static_key.append(k)
+            axis += 0 if (k is not None and not isinstance(k, slice)) else 1
+    y = _getitem(x, tuple(static_key)) if any(
+        not (isinstance(k, slice) and k == slice(None)) for k in static_key) else x
+    return apply_dynamic(y, todo)
 
 
 def _static_int(v: Any):
