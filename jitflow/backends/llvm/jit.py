@@ -26,7 +26,7 @@ import llvmlite
 import llvmlite.binding as llvm
 import numpy as np
 
-from . import diskcache, threads, vecmath
+from . import diskcache, parts, threads, vecmath
 
 _lock = threading.RLock()
 _state: dict = {}
@@ -130,15 +130,34 @@ def have_blas() -> bool:
 LOOP_UNROLLING = False
 
 
-def optimize(mod) -> None:
-    """The module pipeline: O3 with loop and SLP vectorization (``LOOP_UNROLLING``)."""
-    s = _init()
+def _pass_builder(tm):
+    """The module pipeline on ``tm``: O3 with loop and SLP vectorization (``LOOP_UNROLLING``)."""
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
     pto.loop_unrolling = LOOP_UNROLLING
-    pb = llvm.create_pass_builder(s["tm"], pto)
+    return llvm.create_pass_builder(tm, pto)
+
+
+def optimize(mod) -> None:
+    s = _init()
+    pb = _pass_builder(s["tm"])
     pb.getModulePassManager().run(mod, pb)
+
+
+def _machine(s: dict):
+    return s["target"].create_target_machine(cpu=s["cpu"], features=s["features"], opt=3, jit=True)
+
+
+def _optimized(ir_text: str, emit: str) -> str:
+    """The parts of ``ir_text`` (parts.py) optimized, as IR (``emit="ir"``) or assembly."""
+    s = _init()
+    ctxs, mods = parts.parse_all(parts.split(ir_text), verify=False)
+    for mod in mods:
+        optimize(mod)
+    text = parts.each_text(mods, str if emit == "ir" else s["tm"].emit_assembly)
+    parts.close_all(ctxs, mods)
+    return text
 
 
 def cache_dir() -> Path:
@@ -262,21 +281,12 @@ class Compiled:
         first use, not kept by the compile (printing it costs a cold compile ~3%); "" while
         the IR is unknown (a cache hit before generation) or for ``keep_optimized=False``."""
         if self._optimized is None and self.ir_text:
-            ctx = llvm.create_context()
-            mod = llvm.parse_assembly(self.ir_text, context=ctx)
-            optimize(mod)
-            self._optimized = str(mod)
-            mod.close()
-            ctx.close()
+            self._optimized = _optimized(self.ir_text, "ir")
         return self._optimized or ""
 
     def assembly(self) -> str:
-        ctx = llvm.create_context()
-        mod = llvm.parse_assembly(self.optimized_ir or self.ir_text, context=ctx)
-        text = _state["tm"].emit_assembly(mod)
-        mod.close()
-        ctx.close()
-        return text
+        """The assembly of the module's parts (generated again from ``ir_text``)."""
+        return _optimized(self.ir_text, "asm")
 
 
 #: every Compiled still alive (weak): its engine holds native code
@@ -348,9 +358,9 @@ def _load(s: dict, obj: bytes):
     """A fresh engine holding ``obj``; raises on object code llvm cannot load. The engine
     takes ownership of its target machine (disposing the engine deletes it), so each gets
     its own, never the shared ``s["tm"]``."""
-    tm = s["target"].create_target_machine(cpu=s["cpu"], features=s["features"], opt=3, jit=True)
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
-    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _machine(s))
+    for part in parts.unpack(obj):
+        engine.add_object_file(llvm.ObjectFileRef.from_data(part))
     engine.finalize_object()
     return engine
 
@@ -398,13 +408,13 @@ def compile_ir(ir_text: str, key: str, use_disk_cache: bool = True,
         use_disk_cache = use_disk_cache and diskcache.enabled()
         # a context per module: types and constants are uniqued in (and owned by) the
         # context, so in the global one every distinct graph's would stay forever
-        ctx = llvm.create_context()
-        mod = llvm.parse_assembly(ir_text, context=ctx)
-        mod.verify()
-        optimize(mod)
-        obj = s["tm"].emit_object(mod)
-        mod.close()
-        ctx.close()
+        texts = parts.split(ir_text)
+        ctxs, mods = parts.parse_all(texts)
+        machines = [s["tm"]] if len(texts) == 1 else [_machine(s) for _ in texts]
+        objs = parts.compile_all(mods, machines, [_pass_builder(tm) for tm in machines],
+                                 threads.available_cpus())
+        parts.close_all(ctxs, mods)
+        obj = parts.pack(objs)
         engine = _load(s, obj)
         memory_cache.put(key, obj)
         if use_disk_cache:

@@ -19,6 +19,7 @@ from . import mathlib, vecmath
 from .compiler import BUILTIN_KERNELS, CUSTOM_KERNELS, KernelGen, elementwise_ok, inline_matmul
 from .elementwise import LOWER
 from .emitter import Emitter
+from .parts import ENTRY_MARK, KERNEL_MARK
 
 
 @dataclass(eq=False)
@@ -174,10 +175,10 @@ class ModuleBuilder:
     # ------------------------------------------------------------------ codegen ----------
     def build(self) -> str:
         parts = [mathlib.library(), vecmath.declarations()]
-        for k in self.kernels:
+        for k in self.kernels:   # marked: compiled in parts (parts.py)
             k.text = KernelGen(self, k).generate()
-            parts.append(k.text)
-        parts.append(self._entry())
+            parts.append(f"{KERNEL_MARK}{k.name}\n{k.text}")
+        parts.append(f"{ENTRY_MARK}\n{self._entry()}")
         return "\n".join(parts)
 
     def _entry(self) -> str:
