@@ -129,11 +129,14 @@ def compile_all(mods: Sequence, machines: Sequence, builders: Sequence, threads:
                 if not todo:
                     return
                 i = todo.pop(0)
-            with ffi.OutputString() as err:
-                run(mpms[i], mods[i], builders[i])
-                bufs[i] = emit(machines[i], mods[i], 1, err)
-                if not bufs[i]:
-                    errors[i] = str(err)
+            try:
+                with ffi.OutputString() as err:
+                    run(mpms[i], mods[i], builders[i])
+                    bufs[i] = emit(machines[i], mods[i], 1, err)
+                    if not bufs[i]:
+                        errors[i] = str(err)
+            except Exception as e:  # noqa: BLE001 - raised in the calling thread below
+                errors[i] = repr(e)
 
     pool = [threading.Thread(target=work, name=f"jitflow-llvm-{t}", daemon=True)
             for t in range(min(threads, len(mods)))]
