@@ -167,3 +167,24 @@ def test_a_compile_prints_no_optimized_ir_until_asked(cold, monkeypatch):
     exe = llvm(_many_kernels(2))
     assert not printed
     assert "define" in exe.compiled.optimized_ir and printed
+
+
+def test_identical_kernels_are_compiled_once(cold):
+    """Kernels whose LLVM text is the same but for their name (static shapes: the optimizer
+    updates of same-shaped variables) share one function; each call passes its own buffers."""
+    def fn(b, x, *ws):
+        return [b.reduce_sum(b.tanh(b.mul(x, w)), axes=(1,)) for w in ws]
+    f = build([(F32, (8, 64))] + [(F32, (64,))] * 3, fn)
+    exe = llvm(f)
+    kernels = exe.mb.kernels
+    own = [k for k in kernels if not k.calls]
+    assert len(kernels) == 3 * len(own), [(k.name, k.calls) for k in kernels]
+    assert len(re.findall(r"^; jitflow kernel @", exe.ir_text, re.M)) == len(own)
+    for k in kernels:
+        if k.calls:
+            assert not k.text and any(o.name == k.calls for o in own)
+            assert re.search(rf"^define internal i32 @{k.name}\(", exe.ir_text, re.M) is None
+    args = _args(8, 3)
+    for got, want in zip(exe.run(args), reference(f, args)):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-5)
+    assert len({tuple(np.round(r, 4)) for r in exe.run(args)}) == 3     # its own weights each
