@@ -79,11 +79,12 @@ def test_pack_round_trips_and_refuses_a_truncated_blob():
         parts.unpack(parts.pack(objs)[:-1])
 
 
-def test_a_large_module_compiles_in_parts_and_runs_from_the_disk_cache(cold, monkeypatch):
+def test_a_large_module_compiles_in_parts_and_runs_from_the_disk_cache(cold, monkeypatch, tmp_path):
     monkeypatch.setattr(parts, "PARTS_MIN_CHARS", 0)
     f = _many_kernels()
     exe = llvm(f)
     assert not exe.compiled.from_cache
+    assert parts.PARTS >= 2
     blob = jit.diskcache.read(exe.cache_key)
     assert blob is not None and len(parts.unpack(blob)) == parts.PARTS
     args = _args()
@@ -94,6 +95,12 @@ def test_a_large_module_compiles_in_parts_and_runs_from_the_disk_cache(cold, mon
     assert hit.compiled.source == "disk"
     for got, w in zip(hit.run(args), want):
         np.testing.assert_allclose(got, w, rtol=2e-5, atol=1e-5)
+    dumped = llvm(_many_kernels(), dump_dir=str(tmp_path / "dump"))    # the parts as compiled
+    for name in ("module.ll", "module.s"):
+        text = (tmp_path / "dump" / name).read_text()
+        assert f"; ---- part {parts.PARTS} of {parts.PARTS} ----" in text
+    assert "jf_entry" in (tmp_path / "dump" / "module.s").read_text()
+    assert dumped.run(args)[0].shape == want[0].shape
 
 
 def test_the_parts_compile_to_the_same_code_on_threads_as_one_after_another(monkeypatch):
