@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import jitflow
-from jitflow.backends.llvm import cached, jit, mathlib, threads, vecmath
+from jitflow.backends.llvm import cached, jit, mathlib, parts, threads, vecmath
 from jitflow.backends.llvm.lib import conv
 from jitflow.backends.llvm.module import ModuleBuilder
 from jitflow.errors import InvalidArgumentError
@@ -138,6 +138,9 @@ CHANGES = {
     "libmvec variants": lambda mp: mp.setitem(vecmath._state, "variants", _variants_less_one()),
     "JITFLOW_CONV": lambda mp: mp.setenv("JITFLOW_CONV", "direct"),
     "a module setting": lambda mp: mp.setattr(conv, "IM2COL_BYTES", conv.IM2COL_BYTES // 2),
+    "loop unrolling": lambda mp: mp.setattr(jit, "LOOP_UNROLLING", not jit.LOOP_UNROLLING),
+    "compile parts": lambda mp: mp.setattr(parts, "PARTS", parts.PARTS + 1),
+    "parts threshold": lambda mp: mp.setattr(parts, "PARTS_MIN_CHARS", 0),
     "JITFLOW_IM2COL_BYTES": lambda mp: mp.setenv("JITFLOW_IM2COL_BYTES", "4096"),
     "JITFLOW_LIBMVEC": lambda mp: mp.setenv("JITFLOW_LIBMVEC", "0"),
     "a new JITFLOW_ setting": lambda mp: mp.setenv("JITFLOW_SOME_NEW_TUNABLE", "1"),

@@ -202,14 +202,8 @@ def backend_stages(get_executable: Callable[[], Any], backend: str) -> list[Stag
 
     def llvm_ir() -> str:
         exe = llvm_exe()
-        text = exe.compiled.optimized_ir
-        if not text:                 # loaded from the disk cache: optimize the IR again
-            import llvmlite.binding as llvm
-            from ..backends.llvm import jit
-            mod = llvm.parse_assembly(exe.ir_text)
-            jit.optimize(mod)
-            text = str(mod)
-        return text
+        exe.ir_text                  # generated now if loaded from a cache
+        return exe.compiled.optimized_ir     # (optimized again on first use)
 
     def asm() -> str:
         return llvm_exe().compiled.assembly()

@@ -161,6 +161,10 @@ class KernelGen:
         params = ", ".join(f"ptr noalias {a}" for a in self.args.values())
         sep = ", " if params else ""
         attrs = "nounwind \"prefer-vector-width\"=\"512\""
+        if self.par_n is not None:
+            # called by the serial path and by each OpenMP worker: inlined into both, its
+            # loops would be optimized and compiled twice (or thrice) for one call per thread
+            attrs = "noinline " + attrs
         name = self.k.name + (".range" if self.par_n is not None else "")
         extra = ", i64 %lo, i64 %hi" if self.par_n is not None else ""
         head = (f"define internal i32 @{name}({params}{sep}ptr noalias %prm{extra}) {attrs} {{\n"

@@ -26,7 +26,7 @@ import llvmlite
 import llvmlite.binding as llvm
 import numpy as np
 
-from . import diskcache, threads, vecmath
+from . import diskcache, parts, threads, vecmath
 
 _lock = threading.RLock()
 _state: dict = {}
@@ -122,13 +122,42 @@ def have_blas() -> bool:
     return _state["blas_path"] is not None
 
 
-def optimize(mod) -> None:
-    s = _init()
+#: the O3 pipeline's loop unroller (runtime and partial unrolling of loops; full unrolling only
+#: where a loop's metadata asks): off. The vectorizer still interleaves its vector loops; the
+#: unroller multiplied their bodies again, costing a third of a cold compile (the MNIST CNN
+#: train step: ~0.3 of 1.2 s in LLVM, mostly Loop Strength Reduction on the unrolled bodies)
+#: for no measured step time.
+LOOP_UNROLLING = False
+
+
+def _pass_builder(tm):
+    """The module pipeline on ``tm``: O3 with loop and SLP vectorization (``LOOP_UNROLLING``)."""
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
-    pb = llvm.create_pass_builder(s["tm"], pto)
+    pto.loop_unrolling = LOOP_UNROLLING
+    return llvm.create_pass_builder(tm, pto)
+
+
+def optimize(mod) -> None:
+    s = _init()
+    pb = _pass_builder(s["tm"])
     pb.getModulePassManager().run(mod, pb)
+
+
+def _machine(s: dict):
+    return s["target"].create_target_machine(cpu=s["cpu"], features=s["features"], opt=3, jit=True)
+
+
+def _optimized(ir_text: str, emit: str) -> str:
+    """The parts of ``ir_text`` (parts.py) optimized, as IR (``emit="ir"``) or assembly."""
+    s = _init()
+    ctxs, mods = parts.parse_all(parts.split(ir_text), verify=False)
+    for mod in mods:
+        optimize(mod)
+    text = parts.each_text(mods, str if emit == "ir" else s["tm"].emit_assembly)
+    parts.close_all(ctxs, mods)
+    return text
 
 
 def cache_dir() -> Path:
@@ -224,13 +253,13 @@ class Compiled:
     """A loaded module: function addresses plus the texts for JITFLOW_DUMP. Its native code
     lives as long as this object (or until ``close()``): whoever calls into it keeps it."""
 
-    def __init__(self, engine, ir_text: str, optimized_ir: str, source: str, seconds: float,
-                 key: str = "", record=None):
+    def __init__(self, engine, ir_text: str, source: str, seconds: float, key: str = "",
+                 record=None, keep_optimized: bool = True):
         self.engine = engine
         self.ir_text = ir_text                  # "" for a hit (no IR generated)
         self.key = key
         self.record = record                    # its PlanRecord (cached.py), if known
-        self.optimized_ir = optimized_ir
+        self._optimized: Optional[str] = None if keep_optimized else ""
         self.source = source                    # "memory", "disk" or "compiled"
         self.from_cache = source != "compiled"
         self.seconds = seconds
@@ -246,15 +275,18 @@ class Compiled:
         it must not be called afterwards."""
         self.engine = None
 
+    @property
+    def optimized_ir(self) -> str:
+        """The optimized LLVM IR (for dumps and tests): optimized again from ``ir_text`` on
+        first use, not kept by the compile (printing it costs a cold compile ~3%); "" while
+        the IR is unknown (a cache hit before generation) or for ``keep_optimized=False``."""
+        if self._optimized is None and self.ir_text:
+            self._optimized = _optimized(self.ir_text, "ir")
+        return self._optimized or ""
+
     def assembly(self) -> str:
-        ctx = llvm.create_context()
-        mod = llvm.parse_assembly(self.optimized_ir or self.ir_text, context=ctx)
-        if not self.optimized_ir:
-            optimize(mod)
-        text = _state["tm"].emit_assembly(mod)
-        mod.close()
-        ctx.close()
-        return text
+        """The assembly of the module's parts (generated again from ``ir_text``)."""
+        return _optimized(self.ir_text, "asm")
 
 
 #: every Compiled still alive (weak): its engine holds native code
@@ -274,7 +306,7 @@ class _ObjectCache:
     and records only, never an engine."""
 
     def __init__(self) -> None:
-        self.entries: "OrderedDict[str, list]" = OrderedDict()   # key -> [obj, optimized, record]
+        self.entries: "OrderedDict[str, list]" = OrderedDict()   # key -> [obj, record]
         self.nbytes = 0
 
     @staticmethod
@@ -286,7 +318,7 @@ class _ObjectCache:
             return 32 << 20
 
     def get(self, key: str) -> Optional[list]:
-        """[object code, optimized IR text or "", record or None] if cached."""
+        """[object code, record or None] if cached."""
         if not self.limit():         # disabled (JITFLOW_MEMORY_CACHE_BYTES=0): nothing is kept
             self.clear()
             return None
@@ -295,27 +327,24 @@ class _ObjectCache:
             self.entries.move_to_end(key)
         return hit
 
-    def put(self, key: str, obj: bytes, optimized: str = "", record=None) -> None:
+    def put(self, key: str, obj: bytes, record=None) -> None:
         limit = self.limit()
-        size = len(obj) + len(optimized)
-        if size > limit:
+        if len(obj) > limit:
             return
         old = self.entries.pop(key, None)
         if old is not None:
-            self.nbytes -= len(old[0]) + len(old[1])
-            optimized = optimized or old[1]
-            record = record or old[2]
-            size = len(obj) + len(optimized)
-        self.entries[key] = [obj, optimized, record]
-        self.nbytes += size
+            self.nbytes -= len(old[0])
+            record = record or old[1]
+        self.entries[key] = [obj, record]
+        self.nbytes += len(obj)
         while self.nbytes > limit:
-            _, (o, t, _r) = self.entries.popitem(last=False)
-            self.nbytes -= len(o) + len(t)
+            _, (o, _r) = self.entries.popitem(last=False)
+            self.nbytes -= len(o)
 
     def set_record(self, key: str, record) -> None:
         hit = self.entries.get(key)
         if hit is not None:
-            hit[2] = record
+            hit[1] = record
 
     def clear(self) -> None:
         self.entries.clear()
@@ -329,9 +358,9 @@ def _load(s: dict, obj: bytes):
     """A fresh engine holding ``obj``; raises on object code llvm cannot load. The engine
     takes ownership of its target machine (disposing the engine deletes it), so each gets
     its own, never the shared ``s["tm"]``."""
-    tm = s["target"].create_target_machine(cpu=s["cpu"], features=s["features"], opt=3, jit=True)
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
-    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _machine(s))
+    for part in parts.unpack(obj):
+        engine.add_object_file(llvm.ObjectFileRef.from_data(part))
     engine.finalize_object()
     return engine
 
@@ -345,7 +374,7 @@ def lookup(key: str, use_disk_cache: bool = True) -> Optional[Compiled]:
     with _lock:
         use_disk_cache = use_disk_cache and diskcache.enabled()
         hit = memory_cache.get(key)
-        obj, optimized, record, source = (*hit, "memory") if hit else (None, "", None, "")
+        obj, record, source = (*hit, "memory") if hit else (None, None, "")
         if obj is None and use_disk_cache:
             obj, source = diskcache.read(key), "disk"
         if obj is None:
@@ -358,7 +387,7 @@ def lookup(key: str, use_disk_cache: bool = True) -> Optional[Compiled]:
         except Exception:  # noqa: BLE001 - unloadable object code: rebuild it
             return None
         memory_cache.put(key, obj, record=record)
-        return Compiled(engine, "", optimized, source, time.perf_counter() - t0, key, record)
+        return Compiled(engine, "", source, time.perf_counter() - t0, key, record)
 
 
 def save_record(key: str, record, use_disk_cache: bool = True) -> None:
@@ -372,24 +401,23 @@ def save_record(key: str, record, use_disk_cache: bool = True) -> None:
 def compile_ir(ir_text: str, key: str, use_disk_cache: bool = True,
                keep_optimized: bool = True) -> Compiled:
     """Native code for LLVM IR text, optimized and stored in the caches under ``key``
-    (``module_key``; ``keep_optimized``: keep the optimized IR text for dumps)."""
+    (``module_key``; ``keep_optimized``: the optimized IR text may be asked for, for dumps)."""
     t0 = time.perf_counter()
     s = _init()
     with _lock:
         use_disk_cache = use_disk_cache and diskcache.enabled()
         # a context per module: types and constants are uniqued in (and owned by) the
         # context, so in the global one every distinct graph's would stay forever
-        ctx = llvm.create_context()
-        mod = llvm.parse_assembly(ir_text, context=ctx)
-        mod.verify()
-        optimize(mod)
-        optimized = str(mod)
-        obj = s["tm"].emit_object(mod)
-        mod.close()
-        ctx.close()
+        texts = parts.split(ir_text)
+        ctxs, mods = parts.parse_all(texts)
+        machines = [s["tm"]] if len(texts) == 1 else [_machine(s) for _ in texts]
+        objs = parts.compile_all(mods, machines, [_pass_builder(tm) for tm in machines],
+                                 threads.available_cpus())
+        parts.close_all(ctxs, mods)
+        obj = parts.pack(objs)
         engine = _load(s, obj)
-        memory_cache.put(key, obj, optimized)
+        memory_cache.put(key, obj)
         if use_disk_cache:
             diskcache.write(key, obj)
-        return Compiled(engine, ir_text, optimized if keep_optimized else "", "compiled",
-                        time.perf_counter() - t0, key)
+        return Compiled(engine, ir_text, "compiled", time.perf_counter() - t0, key,
+                        keep_optimized=keep_optimized)

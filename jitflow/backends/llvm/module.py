@@ -5,6 +5,7 @@ native entry ``jf_entry(bufs, params)`` calling them in order."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -19,14 +20,17 @@ from . import mathlib, vecmath
 from .compiler import BUILTIN_KERNELS, CUSTOM_KERNELS, KernelGen, elementwise_ok, inline_matmul
 from .elementwise import LOWER
 from .emitter import Emitter
+from .parts import ENTRY_MARK, KERNEL_MARK
 
 
 @dataclass(eq=False)
 class Kernel(plan.Kernel):
-    """A kernel of the module: ``k<N>``, its LLVM text and its buffer arguments."""
+    """A kernel of the module: ``k<N>``, its LLVM text and its buffer arguments; ``calls``:
+    the earlier kernel whose function it calls instead (the same text but for the name)."""
     name: str = ""
     text: str = ""
     args: list = field(default_factory=list)     # distinct Buffers, in argument order
+    calls: str = ""
 
 
 def kernel_profiling() -> bool:
@@ -174,10 +178,17 @@ class ModuleBuilder:
     # ------------------------------------------------------------------ codegen ----------
     def build(self) -> str:
         parts = [mathlib.library(), vecmath.declarations()]
-        for k in self.kernels:
-            k.text = KernelGen(self, k).generate()
-            parts.append(k.text)
-        parts.append(self._entry())
+        seen: dict[str, str] = {}     # kernel text, its name aside -> the kernel defining it
+        for k in self.kernels:   # marked: compiled in parts (parts.py)
+            text = KernelGen(self, k).generate()
+            same = re.sub(rf"@{k.name}\b", "@k", text)
+            if same in seen:      # e.g. the optimizer's update of same-shaped variables
+                k.calls = seen[same]
+                continue
+            seen[same] = k.name
+            k.text = text
+            parts.append(f"{KERNEL_MARK}{k.name}\n{k.text}")
+        parts.append(f"{ENTRY_MARK}\n{self._entry()}")
         return "\n".join(parts)
 
     def _entry(self) -> str:
@@ -192,7 +203,8 @@ class ModuleBuilder:
             args = ", ".join(f"ptr {ptrs[b.idx]}" for b in k.args)
             if prof:
                 t0 = em.op("call i64 @llvm.readcyclecounter()", "t")
-            st = em.op(f"call i32 @{k.name}({args}{', ' if args else ''}ptr %prm)", "st")
+            st = em.op(f"call i32 @{k.calls or k.name}({args}{', ' if args else ''}ptr %prm)",
+                       "st")
             if prof:
                 dt = em.op(f"sub i64 {em.op('call i64 @llvm.readcyclecounter()', 't')}, {t0}")
                 slot = em.op(f"getelementptr inbounds i64, ptr @jf_kprof, i64 {n}")
