@@ -87,17 +87,21 @@ def test_reparameterization_gradients_use_the_sampled_noise():
         np.testing.assert_allclose(gl, np.exp(0.5) * e, rtol=1e-6)
 
 
-def test_arithmetic_on_dims_is_a_clear_error():
+def test_arithmetic_on_dims_runs_on_the_host():
+    """Shapes from arithmetic on dims are values the graph computes: zeros_of_shape, run on
+    the host (tests/test_computed_shapes.py has the rest)."""
     x = tf.placeholder(tf.float32, [None, 3])
-    with pytest.raises(NotImplementedError, match="arithmetic on dims"):
-        tf.zeros([tf.shape(x)[0] * 2, 3])
-    with pytest.raises(NotImplementedError, match="tf.random_normal"):
-        tf.random_normal(tf.shape(x) + 1)
+    z = tf.zeros([tf.shape(x)[0] * 2, 3])
+    r = tf.random_normal(tf.shape(x) + 1)
+    assert z.shape.as_list() == [None, 3] and r.shape.as_list() == [None, None]
+    with tf.Session() as s:
+        zv, rv = s.run([z, r], {x: np.zeros((4, 3), np.float32)})
+    assert zv.shape == (8, 3) and not zv.any() and rv.shape == (5, 4)
 
 
 def test_unknown_rank_is_a_clear_error():
     x = tf.placeholder(tf.float32)
-    with pytest.raises(NotImplementedError, match="computed at run time"):
+    with pytest.raises(ValueError, match="length known at graph build .the result's rank"):
         tf.zeros(tf.shape(x))
 
 

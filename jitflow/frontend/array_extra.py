@@ -262,7 +262,7 @@ def _linear_index(indices: Tensor, dims: list, what: str) -> tuple[Tensor, int]:
 def gather_nd(params: Any, indices: Any, name: Optional[str] = None,
               batch_dims: int = 0) -> Tensor:
     """``params[indices[..., 0], indices[..., 1], ...]``: one gather at the linear index of
-    the flattened leading dims (static params shape)."""
+    the flattened leading dims (params' dims static, but for the first)."""
     if batch_dims:
         raise NotImplementedError("gather_nd(batch_dims=...) is not supported")
     with name_scope(name, "GatherNd") as scope:
@@ -270,6 +270,13 @@ def gather_nd(params: Any, indices: Any, name: Optional[str] = None,
         idx = convert_to_tensor(indices, name="indices")
         if not idx.dtype.is_integer:
             raise TypeError(f"gather_nd: indices must be int32/int64, got {idx.dtype.name}")
+        if p.shape.dims is not None and p.shape.dims[0] is None and \
+                all(d is not None for d in p.shape.dims[1:]):
+            # only the dims after the first give the strides: a run-time batch dim is fine
+            dims = [1] + list(p.shape.dims[1:])
+            lin, k = _linear_index(idx, dims, "gather_nd")
+            flat = reshape(p, [-1] + dims[k:])
+            return identity(gather(flat, lin), name=scope)
         dims = _static_dims(p, "tf.gather_nd")
         lin, k = _linear_index(idx, dims, "gather_nd")
         flat = reshape(p, [int(np.prod(dims[:k]))] + dims[k:])

@@ -47,6 +47,9 @@ def reshape(tensor: Any, shape: Any, name: Optional[str] = None) -> Tensor:
     x = convert_to_tensor(tensor)
     if isinstance(shape, Tensor) and shape.op.type == "Shape":
         return _out(make_op("Reshape", "reshape_like", [x, shape.op.inputs[0]], name=name or "Reshape"))
+    from .dynamic_shape import is_dynamic, reshape_computed
+    if is_dynamic(shape):
+        return reshape_computed(x, shape, name)
     dims = static_ints(shape, "reshape's shape")
     return _out(make_op("Reshape", "reshape", [x], {"shape": dims}, name))
 

@@ -160,6 +160,11 @@ def pad(tensor: Any, paddings: Any, mode: str = "CONSTANT", name: Optional[str] 
     x = convert_to_tensor(tensor, name="tensor")
     if mode != "CONSTANT":
         return _mirror_pad(x, paddings, mode, name)
+    from .dynamic_index import any_dynamic
+    if any_dynamic(paddings) or (isinstance(paddings, (list, tuple)) and
+                                 any(any_dynamic(r) for r in paddings)):
+        from .dynamic_shape import pad_computed
+        return pad_computed(x, paddings, constant_values, name)
     pads = static_value(paddings)
     if pads is None:
         raise NotImplementedError("pad's paddings must be known at graph build")
@@ -213,6 +218,10 @@ def _mirror_pad(x: Tensor, paddings: Any, mode: str, name: Optional[str]) -> Ten
 
 def tile(input: Any, multiples: Any, name: Optional[str] = None) -> Tensor:
     x = convert_to_tensor(input, name="input")
+    from .dynamic_index import any_dynamic
+    if any_dynamic(multiples):
+        from .dynamic_shape import tile_computed
+        return tile_computed(x, multiples, name)
     return _out(make_op("Tile", "tile", [x], {"multiples": static_ints(multiples, "multiples")},
                         name))
 

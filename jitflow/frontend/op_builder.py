@@ -197,12 +197,60 @@ def convert_to_tensor(value: Any, dtype: Any = None, name: Optional[str] = None,
     return constant(value, dtype=dt, name=name or "Const")
 
 
+#: op kinds whose value static_value computes from known operands (small arrays only)
+_FOLDABLE_KINDS = frozenset(("elementwise", "reduction", "view", "remap", "constant"))
+_FOLD_MAX_ELEMENTS = 4096
+_fold_depth = [0]
+
+
+def _folded(t: Tensor) -> Optional[np.ndarray]:
+    """``t``'s value when its op is a small pure computation of values known at graph build
+    (``tf.rank(x) - 1``, ``tf.shape(x)[0] * 2`` of a static shape), by the op's reference;
+    memoized on the op. Like TF's constant folding, it ignores that such a tensor could be
+    fed."""
+    op = t.op
+    memo = op.__dict__.get("_static_fold", ())
+    if memo != ():
+        return None if memo is None else memo[t.value_index]
+    op._static_fold = None
+    if op.ir_op is None or getattr(op, "regions", None) or op.rng or \
+            getattr(op, "lower_attrs", None) is not None or _fold_depth[0] > 64:
+        return None
+    from ..ir.opdef import OPS
+    d = OPS.get(op.ir_op)
+    if d is None or d.kind not in _FOLDABLE_KINDS or d.stateful or d.effectful or \
+            d.reference is None:
+        return None
+    _fold_depth[0] += 1
+    try:
+        args = [static_value(x) for x in op.inputs]
+    finally:
+        _fold_depth[0] -= 1
+    if any(a is None or np.asarray(a).size > _FOLD_MAX_ELEMENTS for a in args):
+        return None
+    try:
+        res = d.reference(*[np.asarray(a, dtype=x.dtype.np) for a, x in zip(args, op.inputs)],
+                          **op.attrs)
+    except Exception:  # noqa: BLE001 - an error it raises is the run's, not the build's
+        return None
+    res = list(res) if isinstance(res, (tuple, list)) else [res]
+    if len(res) != len(op.outputs) or any(np.asarray(r).size > _FOLD_MAX_ELEMENTS
+                                          for r in res):
+        return None
+    op._static_fold = tuple(np.asarray(r, dtype=o.dtype.np) for r, o in zip(res, op.outputs))
+    return op._static_fold[t.value_index]
+
+
 def static_value(t: Any) -> Optional[np.ndarray]:
-    """The value of a Python value or a Const tensor, if known at graph build; else None."""
+    """The value of a Python value or a Const tensor (or a small pure computation of
+    constants, ``_folded``), if known at graph build; else None."""
     if isinstance(t, Tensor):
         if t.op.type == "Const":
             return t.op.attrs["value"]
-        return None
+        return _folded(t)
+    if isinstance(t, (list, tuple)) and any(isinstance(e, Tensor) for e in t):
+        vals = [static_value(e) for e in t]
+        return None if any(v is None for v in vals) else np.asarray(vals)
     conv = getattr(t, "_as_tensor", None)
     if conv is not None:
         return None

@@ -97,7 +97,12 @@ def top_k(input: Any, k: int = 1, sorted: bool = True, name: Optional[str] = Non
     with name_scope(name, "TopKV2"):
         x = convert_to_tensor(input)
         n = _last_len(x, "top_k")
-        k = int(np.asarray(static_value(k)).reshape(()))
+        kv = static_value(k)
+        if kv is None:          # computed k: a slice of a run-time length
+            vals, idx = _permute(x, _ranks(x, True))
+            k = convert_to_tensor(k)
+            return vals[..., :k], idx[..., :k]
+        k = int(np.asarray(kv).reshape(()))
         if not 0 <= k <= n:
             raise ValueError(f"top_k: k={k} must be in [0, {n}] for input {x.shape}")
         vals, idx = _permute(x, _ranks(x, True))

@@ -238,3 +238,81 @@ def _stitch_ref(*xs, n):
 defop("dynamic_stitch", kind="host", infer=_stitch_infer, reference=_stitch_ref,
       attrs={"n": Attr("int")}, differentiable=False, unlowered_on=_HOST_ONLY,
       doc="interleave the data tensors into one, row indices[i][j] from data[i][j]")
+
+
+# ------------------------------------------------ shapes given by values (run on the host) ---
+# A shape whose entries are values the graph computes (a fed batch size, arithmetic on dims)
+# and not dims of tensors the IR knows: the ops after it see symbolic dims, and the Session
+# runs these on the host (frontend/dynamic_shape.py turns such shapes into them).
+
+def _shape_vector(types, what: str) -> int:
+    s = types[-1]
+    if s.dtype is None or not s.dtype.is_integer:
+        raise TypeError(f"{what}: the shape must be an int32/int64 vector, got {s}")
+    if s.shape is None or len(s.shape) != 1 or s.shape[0] is None:
+        raise ShapeMismatch(f"{what}: the shape must be a vector of a length known at graph "
+                            f"build (the result's rank), got {s}")
+    return s.shape[0]
+
+
+def _known(a, rank: int) -> tuple:
+    known = tuple(a["known"]) or (-1,) * rank
+    if len(known) != rank:
+        raise ShapeMismatch(f"expected {rank} known-dim entries, got {list(known)}")
+    return tuple(None if d < 0 else d for d in known)
+
+
+def _check_dims(dims: np.ndarray, known: tuple, what: str) -> tuple:
+    out = tuple(int(d) for d in np.asarray(dims).reshape(-1))
+    for i, (d, k) in enumerate(zip(out, known)):
+        if k is not None and d != k:
+            raise errors.InvalidArgumentError(f"{what}: dim {i} of the shape {list(out)} is {d}, "
+                                              f"but the graph was built for {k}")
+    return out
+
+
+def _zeros_infer(types, a):
+    rank = _shape_vector(types, "zeros of a computed shape")
+    return TensorType(a["dtype"], _known(a, rank))
+
+
+def _zeros_ref(dims, dtype, known):
+    shape = _check_dims(dims, _known({"known": known}, len(dims)), "zeros of a computed shape")
+    if any(d < 0 for d in shape):
+        raise errors.InvalidArgumentError(f"Dimension {min(shape)} must be >= 0 (shape "
+                                          f"{list(shape)})")
+    return np.zeros(shape, dtype.np)
+
+
+defop("zeros_of_shape", kind="host", num_inputs=1, infer=_zeros_infer, reference=_zeros_ref,
+      attrs={"dtype": Attr("dtype", int32), "known": Attr("ints", ())}, differentiable=False,
+      unlowered_on=_HOST_ONLY,
+      doc="zeros of the shape the operand's values give (known: the dims known at graph "
+          "build, -1 for the others)")
+
+
+def _reshape_to_infer(types, a):
+    rank = _shape_vector(types, "reshape to a computed shape")
+    return TensorType(types[0].dtype, _known(a, rank))
+
+
+def _reshape_to_ref(x, dims, known):
+    shape = list(_check_dims(dims, (None,) * len(dims), "reshape"))
+    if shape.count(-1) > 1:
+        raise errors.InvalidArgumentError(f"only one input size may be -1, not both (shape "
+                                          f"{shape})")
+    rest = int(np.prod([d for d in shape if d != -1]))
+    if -1 in shape and rest and x.size % rest == 0:
+        shape[shape.index(-1)] = x.size // rest
+    if int(np.prod(shape)) != x.size or any(d < 0 for d in shape):
+        raise errors.InvalidArgumentError(f"Input to reshape is a tensor with {x.size} values, "
+                                          f"but the requested shape has {int(np.prod(shape))}"
+                                          f" ({shape})")
+    return np.reshape(x, shape)
+
+
+defop("reshape_to", kind="host", num_inputs=2, infer=_reshape_to_infer,
+      reference=_reshape_to_ref, attrs={"known": Attr("ints", ())}, unlowered_on=_HOST_ONLY,
+      grad=lambda b, op, g: [b.reshape_like(g[0], op.operands[0]), None],
+      doc="reshape to the shape the second operand's values give (one -1 inferred), as "
+          "TF's Reshape with a computed shape")

@@ -1,0 +1,161 @@
+"""Shapes computed at run time from values, not only from ``tf.shape`` (frontend/dynamic_shape.py,
+ops/host.py ``zeros_of_shape``/``reshape_to``): a fed batch size in ``zero_state``/``tf.zeros``/
+random ops, ``tf.reshape`` to computed shapes, ``tf.tile``/``tf.pad`` with computed amounts,
+``gather_nd`` with a run-time batch dim, and graph-build folding of small constant
+computations (``axis=tf.rank(x) - 1``) — values vs NumPy on llvm and the reference, gradients
+vs finite differences."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jitflow.compat.v1 as tf
+from jitflow.errors import InvalidArgumentError
+
+from _tfcheck import check_gradients
+
+BACKENDS = ["reference", "llvm"]
+
+
+def _run(fetches, feed, backend):
+    with tf.Session(backend=backend) as s:
+        s.run(tf.global_variables_initializer())
+        return s.run(fetches, feed)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_zero_state_of_a_fed_batch_size_runs_dynamic_rnn(backend):
+    tf.reset_default_graph()
+    bs = tf.placeholder(tf.int32, [])
+    x = tf.placeholder(tf.float32, [None, 5, 3])
+    cell = tf.nn.rnn_cell.BasicLSTMCell(4)
+    state = cell.zero_state(bs, tf.float32)
+    assert state.c.shape.as_list() == [None, 4]
+    with tf.variable_scope("fed"):
+        out, _ = tf.nn.dynamic_rnn(cell, x, initial_state=state)
+    with tf.variable_scope("fed", reuse=True):
+        ref, _ = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)     # zeros by default
+    xv = np.random.RandomState(0).rand(2, 5, 3).astype(np.float32)
+    got, want = _run([out, ref], {bs: 2, x: xv}, backend)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert np.abs(got).max() > 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fill_zeros_ones_and_random_of_fed_dims(backend):
+    tf.reset_default_graph()
+    n = tf.placeholder(tf.int32, [])
+    z, o = tf.zeros([n, 3]), tf.ones([2, n], tf.int32)
+    f = tf.fill(tf.stack([n, n + 1]), 2.5)
+    r = tf.random_uniform([n * 2, 3], seed=1)
+    assert z.shape.as_list() == [None, 3] and o.shape.as_list() == [2, None]
+    got = _run([z, o, f, r], {n: 3}, backend)
+    np.testing.assert_array_equal(got[0], np.zeros((3, 3)))
+    np.testing.assert_array_equal(got[1], np.ones((2, 3), np.int32))
+    assert got[1].dtype == np.int32
+    np.testing.assert_array_equal(got[2], np.full((3, 4), 2.5, np.float32))
+    assert got[3].shape == (6, 3) and 0 <= got[3].min() and got[3].max() < 1
+    with pytest.raises(InvalidArgumentError, match="must be >= 0"):
+        _run(z, {n: -1}, backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reshape_to_computed_shapes(backend):
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 4, 4])
+    b = tf.placeholder(tf.int32, [])
+    own = tf.reshape(x, [tf.shape(x)[0], -1])          # native: the IR's own -1
+    assert own.shape.as_list() == [None, 16]
+    assert own.op.ir_op == "reshape"
+    y = tf.placeholder(tf.float32, [None, 2])
+    other = tf.reshape(x, [tf.shape(y)[0], -1])        # native: reshape_like, size-checked
+    assert other.shape.as_list() == [None, 16]
+    fed = tf.reshape(x, [b, 2, -1])                    # a fed dim: the host's reshape_to
+    assert fed.shape.as_list() == [None, 2, None] and fed.op.ir_op == "reshape_to"
+    arith = tf.reshape(x, tf.stack([tf.shape(x)[0] * 4, 4]))
+    xv = np.arange(48, dtype=np.float32).reshape(3, 4, 4)
+    got = _run([own, other, fed, arith], {x: xv, y: np.zeros((3, 2)), b: 3}, backend)
+    np.testing.assert_array_equal(got[0], xv.reshape(3, 16))
+    np.testing.assert_array_equal(got[1], xv.reshape(3, 16))
+    np.testing.assert_array_equal(got[2], xv.reshape(3, 2, 8))
+    np.testing.assert_array_equal(got[3], xv.reshape(12, 4))
+    with pytest.raises(InvalidArgumentError, match="48 values"):
+        _run(fed, {x: xv, b: 5}, backend)
+    with pytest.raises(Exception):      # tf.shape(y)[0] != x's batch: the size check
+        _run(other, {x: xv, y: np.zeros((2, 2))}, backend)
+
+
+def test_reshape_gradients_through_computed_shapes():
+    def fn(x):
+        n = tf.cast(tf.reduce_sum(x * 0.0), tf.int32) + 2     # 2, known only at run time
+        a = tf.reshape(x, [n, -1])
+        return tf.reshape(tf.reshape(a * a, [tf.shape(a)[0], -1]), [12])
+    check_gradients(fn, [np.random.RandomState(1).rand(3, 4)])
+    check_gradients(fn, [np.random.RandomState(1).rand(3, 4)], backend="llvm")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_tile_and_pad_by_computed_amounts(backend):
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 3])
+    y = tf.placeholder(tf.float32, [None, 4])
+    k = tf.placeholder(tf.int32, [])
+    t1 = tf.tile(tf.expand_dims(x, 1), [1, tf.shape(y)[0], 1])     # attention-style
+    t2 = tf.tile(x, [k, 2])
+    p1 = tf.pad(x, [[0, k], [1, tf.shape(y)[0]]])
+    p2 = tf.pad(x, [[k, 0], [0, 0]], constant_values=-1.0)
+    xv = np.arange(6, dtype=np.float32).reshape(2, 3)
+    got = _run([t1, t2, p1, p2], {x: xv, y: np.zeros((5, 4)), k: 2}, backend)
+    np.testing.assert_array_equal(got[0], np.tile(xv[:, None], [1, 5, 1]))
+    np.testing.assert_array_equal(got[1], np.tile(xv, [2, 2]))
+    np.testing.assert_array_equal(got[2], np.pad(xv, [[0, 2], [1, 5]]))
+    np.testing.assert_array_equal(got[3], np.pad(xv, [[2, 0], [0, 0]], constant_values=-1))
+
+
+def test_tile_and_pad_gradients():
+    def fn(x):
+        k = tf.cast(tf.reduce_sum(x * 0.0), tf.int32) + 2
+        t = tf.tile(x, [k, 1])
+        p = tf.pad(x, [[1, k], [0, 1]])
+        return tf.stack([tf.reduce_sum(t * t * t), tf.reduce_sum(tf.sin(p))])
+    check_gradients(fn, [np.random.RandomState(2).rand(2, 3)])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gather_nd_with_a_run_time_batch_dim(backend):
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 4, 2])
+    j = tf.placeholder(tf.int32, [None])
+    idx = tf.stack([tf.range(tf.shape(x)[0]), j], axis=1)
+    g = tf.gather_nd(x, idx)
+    assert g.shape.as_list() == [None, 2]
+    xv = np.random.RandomState(3).rand(3, 4, 2).astype(np.float32)
+    jv = np.array([3, 0, 2], np.int32)
+    np.testing.assert_array_equal(_run(g, {x: xv, j: jv}, backend), xv[np.arange(3), jv])
+
+
+def test_small_constant_computations_fold_at_graph_build():
+    x = tf.placeholder(tf.float32, [None, 6])
+    m = tf.reduce_mean(x, axis=tf.rank(x) - 1)             # axis 1, known at build
+    assert m.shape.as_list() == [None]
+    r = tf.reshape(x, [-1, tf.constant(3) * 2])
+    assert r.op.ir_op == "reshape" and r.shape.as_list() == [None, 6]
+    from jitflow.frontend.op_builder import static_value
+    assert static_value(tf.constant([2, 3]) * 2 + 1).tolist() == [5, 7]
+    assert static_value(tf.reduce_sum(x)) is None           # a placeholder: not folded
+    assert static_value(tf.random_uniform([2])) is None     # random: never folded
+    xv = np.random.RandomState(4).rand(2, 6).astype(np.float32)
+    np.testing.assert_allclose(_run(m, {x: xv}, "llvm"), xv.mean(1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_top_k_of_a_computed_k(backend):
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 6])
+    k = tf.placeholder(tf.int32, [])
+    v, i = tf.nn.top_k(x, k)
+    xv = np.random.RandomState(5).rand(2, 6).astype(np.float32)
+    gv, gi = _run([v, i], {x: xv, k: 3}, backend)
+    order = np.argsort(-xv, axis=1, kind="stable")[:, :3]
+    np.testing.assert_array_equal(gi, order)
+    np.testing.assert_array_equal(gv, np.take_along_axis(xv, order, 1))
