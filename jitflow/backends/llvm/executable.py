@@ -14,6 +14,7 @@ allocates the results and calls ``jf_entry``.
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 from time import perf_counter
 from typing import Optional, Sequence
@@ -41,6 +42,10 @@ _R_ARG, _R_NEW, _R_SAME, _R_CONST = range(4)
 
 
 _addressof, _char_view = ctypes.addressof, ctypes.c_char.from_buffer
+_refcount = sys.getrefcount
+#: results up to this size are allocated from a plan's spares (``_ShapePlan.spares``)
+SPARE_BYTES = 1 << 16
+SPARES = 2     # per result: a variable's update alternates between two arrays
 
 
 def data_ptr(a: np.ndarray) -> int:
@@ -54,8 +59,15 @@ def data_ptr(a: np.ndarray) -> int:
 
 
 class _ShapePlan:
+    """One input-shape signature's tables. ``spares[r]``: arrays result ``r`` was returned in
+    before, with their data pointers (None: the result is too large to keep spares of). A
+    run writes the result into a spare that nothing else references any more (its reference
+    count says so: the array it replaced in the variable store, a fetch the caller dropped),
+    instead of allocating an array and asking for its address: those two are most of a
+    small step's Python time. ``ptrs``: id -> data pointer of every spare (alive while
+    listed), for the arguments that are earlier results (the variables)."""
     __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps", "arg_objs", "bufs_ptr", "prm_ptr",
-                 "tuner")
+                 "tuner", "spares", "ptrs")
 
 
 class LLVMExecutable:
@@ -271,7 +283,31 @@ class LLVMExecutable:
         plan.bufs_ptr = plan.bufs.ctypes.data
         plan.prm_ptr = plan.prm.ctypes.data
         plan.tuner = threads.tuner_for(self.uses_pools, own=self.blas_threads == 1)
+        plan.spares = [[] if code == _R_NEW and self.result_dtypes[r].itemsize * int(
+                           np.prod(layout.results[r], dtype=np.int64)) <= SPARE_BYTES else None
+                       for r, (code, _, _, _) in enumerate(self._rprog)]
+        plan.ptrs = {}
         return plan
+
+    @staticmethod
+    def _new_result(plan: _ShapePlan, r: int, shape: tuple, dt: np.dtype) -> tuple:
+        """(array, data pointer) for result ``r``: a spare nothing else references, else a
+        new array, which becomes a spare in place of the oldest. The caller holds the lock."""
+        pool = plan.spares[r]
+        if pool is None:
+            out = np.empty(shape, dtype=dt)
+            return out, data_ptr(out)
+        for spare in pool:
+            # referenced by the spare's tuple and getrefcount's argument only
+            if _refcount(spare[0]) == 2:
+                return spare
+        out = np.empty(shape, dtype=dt)
+        spare = (out, data_ptr(out))
+        if len(pool) >= SPARES:       # all held elsewhere: the oldest stops being a spare
+            del plan.ptrs[id(pool.pop(0)[0])]
+        pool.append(spare)
+        plan.ptrs[id(out)] = spare[1]
+        return spare
 
     def _reference_error(self, args) -> None:
         """Raise the reference interpreter's error for these arguments (its message names
@@ -356,9 +392,11 @@ class LLVMExecutable:
                 plan = self._plans[key] = self._plan(args)
             bufs = plan.bufs
             seen = plan.arg_objs
+            ptrs = plan.ptrs
             for i, a in enumerate(args):
                 if seen[i] is not a:      # variables keep their arrays from run to run
-                    bufs[i] = data_ptr(a)
+                    p = ptrs.get(id(a))   # an earlier result: a spare of this plan
+                    bufs[i] = data_ptr(a) if p is None else p
                     seen[i] = a
             results: list = []
             shapes, dts = plan.result_shapes, self.result_dtypes
@@ -366,8 +404,7 @@ class LLVMExecutable:
                 if code == _R_ARG:
                     results.append(args[ref])
                 elif code == _R_NEW:
-                    out = np.empty(shapes[ref], dtype=dts[ref])
-                    bufs[bidx] = data_ptr(out)
+                    out, bufs[bidx] = self._new_result(plan, ref, shapes[ref], dts[ref])
                     results.append(out)
                 elif code == _R_SAME:
                     results.append(results[ref])
