@@ -8,8 +8,10 @@ shape the record does not know, ``exe.ir_text`` or ``exe.mb``, a dump.
 
 Per input-shape signature (cached) Python computes every value's concrete shape with the ops'
 own type rules (which also validates the run), the run-time parameter table and the arena
-layout (liveness-based reuse of temporaries); per run it only fills the argument pointers,
-allocates the results and calls ``jf_entry``.
+layout (liveness-based reuse of temporaries); per run it only fills the argument pointers
+that changed, takes each small result's array from the plan's spares (an array an earlier run
+returned that nothing references any more: a variable's update alternates between two) or
+allocates it, and calls ``jf_entry``.
 """
 from __future__ import annotations
 
