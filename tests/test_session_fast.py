@@ -200,3 +200,27 @@ def test_any_sequence_of_feeds_gives_the_reference_values(seq):
                 np.testing.assert_allclose(got, (arr * want_w).sum(1), rtol=1e-6)
                 want_w = want_w + arr.mean(0)
             np.testing.assert_allclose(sess.run(w), want_w, rtol=1e-6)
+
+
+def test_a_repeated_run_does_not_scan_feed_keys_for_composites(monkeypatch):
+    """The composite-key scan (``hasattr(key, "_fetch_parts")``) belongs to the validating
+    path: a fast hit never looks at it."""
+    from jitflow.frontend.graph import Tensor
+    looked = []
+
+    def parts(self):
+        looked.append(self)
+        raise AttributeError("_fetch_parts")
+    monkeypatch.setattr(Tensor, "_fetch_parts", property(parts), raising=False)
+    x = tf.placeholder(tf.float32, [None])
+    y = x * 2.0
+    fd = {x: np.ones(4, np.float32)}
+    with tf.Session(backend="llvm") as sess:
+        sess.run(y, fd)
+        assert x in looked            # the first run scanned its feed keys
+        looked.clear()
+        for _ in range(3):
+            np.testing.assert_array_equal(sess.run(y, fd), [2.0] * 4)
+        assert looked == []
+        sess.run(y, {x: np.ones(5, np.float32)})     # a new shape: validated again
+        assert x in looked
