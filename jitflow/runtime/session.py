@@ -68,7 +68,7 @@ def _expand_composite_feeds(feed_dict: dict) -> dict:
 
 class _Compiled:
     __slots__ = ("lowered", "executable", "copy_results", "compile_seconds", "host_args",
-                 "write_locks")
+                 "write_locks", "read_ids", "write_ids")
 
     def __init__(self, lowered: GraphFunction, executable, compile_seconds: float,
                  host_args: bool = False, write_locks: tuple = ()) -> None:
@@ -81,15 +81,24 @@ class _Compiled:
         params = {id(p) for p in lowered.function.params}
         self.copy_results = [id(v) in params for v in lowered.function.results[:lowered.num_fetches]]
         self.compile_seconds = compile_seconds
+        # the variable store's keys, in parameter and result order (every run looks them up)
+        self.read_ids = [id(op) for op in lowered.var_reads]
+        self.write_ids = [id(op) for op in lowered.var_writes]
 
 
 _FETCH_TYPES = (Tensor, Operation)
 _SCALAR_FEEDS = (float, int, bool)
+_NDARRAY = np.ndarray
 
 
 def _fast_key(fetches: Any, feed_dict: Optional[dict]) -> Optional[tuple]:
     """A key for runs identical to an earlier one (same fetch objects, feed keys, and feed
-    shapes/dtypes), so a training loop skips re-validation; None when not applicable."""
+    shapes/dtypes), so a training loop skips re-validation; None when not applicable (a feed
+    value that is not an ndarray or a scalar, e.g. a list or a composite's tuple).
+
+    One flat tuple: the fetch part, then per feed its key's id and its value's type, and for
+    an ndarray its shape and dtype (a type is never equal to a shape, so no two feed
+    patterns give the same tuple)."""
     t = type(fetches)
     if t in _FETCH_TYPES or hasattr(fetches, "_as_graph_element") and not isinstance(fetches, (list, tuple, dict, str)):
         fk: Any = id(fetches)
@@ -102,16 +111,19 @@ def _fast_key(fetches: Any, feed_dict: Optional[dict]) -> Optional[tuple]:
         return None
     if not feed_dict:
         return (fk,)
-    items = []
+    items = [fk]
+    push = items.append
     for k, v in feed_dict.items():
         tv = type(v)
-        if tv is np.ndarray:
-            items.append((id(k), v.shape, v.dtype.num))
+        push(id(k))
+        if tv is _NDARRAY:
+            push(v.shape)
+            push(v.dtype)
         elif tv in _SCALAR_FEEDS or isinstance(v, np.generic):
-            items.append((id(k), tv))      # Python and NumPy scalars: rank 0, fixed dtype
+            push(tv)      # Python and NumPy scalars: rank 0, fixed dtype
         else:
             return None
-    return (fk, tuple(items))
+    return tuple(items)
 
 
 class Session:
@@ -211,10 +223,10 @@ class Session:
             run_metadata: Any = None) -> Any:
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
-        if feed_dict and any(hasattr(k, "_fetch_parts") for k in feed_dict):
-            feed_dict = _expand_composite_feeds(feed_dict)
         host_feed = getattr(self.graph, "_host_feed", None)
         if host_feed is not None:   # extension point: tf.data / queues (frontend/data/hostfeed.py)
+            if feed_dict and any(hasattr(k, "_fetch_parts") for k in feed_dict):
+                feed_dict = _expand_composite_feeds(feed_dict)
             if _fetches_strings(fetches):
                 return self._run_with_strings(fetches, feed_dict)
             feed_dict = host_feed(self, fetches, feed_dict)
@@ -222,10 +234,19 @@ class Session:
         hit = self._fast.get(fast_key) if fast_key is not None else None
         if hit is not None:
             # the same fetches, feed keys, feed shapes and dtypes as a validated earlier run
+            # (a composite key never hits: its value is a tuple, which has no fast key)
             compiled, dtypes, tensors, rebuild = hit
-            arrays = ([] if not feed_dict else
-                      [np.asarray(v, dtype=dt) for v, dt in zip(feed_dict.values(), dtypes)])
+            if not feed_dict:
+                arrays = []
+            elif dtypes is None:     # every feed an ndarray of its placeholder's dtype
+                arrays = list(feed_dict.values())
+            else:
+                arrays = [np.asarray(v, dtype=dt) for v, dt in zip(feed_dict.values(), dtypes)]
         else:
+            if host_feed is None and feed_dict and any(hasattr(k, "_fetch_parts")
+                                                       for k in feed_dict):
+                feed_dict = _expand_composite_feeds(feed_dict)
+                fast_key = _fast_key(fetches, feed_dict)
             flat: list = []
             index: dict[int, int] = {}
             rebuild = self._flatten(fetches, flat, index)
@@ -243,7 +264,12 @@ class Session:
             if fast_key is not None:
                 if len(self._fast) > 256:
                     self._fast.clear()
-                self._fast[fast_key] = (compiled, [t.dtype.np for t in feeds], tensors, rebuild)
+                dts = [t.dtype.np for t in feeds]
+                # feeds given as arrays of the placeholders' dtypes are passed as they are
+                # (np.asarray would return them unchanged): the key pins their dtypes
+                same = all(type(v) is _NDARRAY and v.dtype == dt
+                           for v, dt in zip(feed_dict.values(), dts)) if feed_dict else True
+                self._fast[fast_key] = (compiled, None if same else dts, tensors, rebuild)
         locks = compiled.write_locks
         for lock in locks:
             lock.acquire()
@@ -261,9 +287,11 @@ class Session:
         out (keyed by id of the fetched tensor). The caller holds the write locks."""
         low = compiled.lowered
         args = list(arrays)
-        for var_op in low.var_reads:
-            v = self._values.get(id(var_op))
+        values_store = self._values
+        for vid in compiled.read_ids:
+            v = values_store.get(vid)
             if v is None:
+                var_op = low.var_reads[compiled.read_ids.index(vid)]
                 raise FailedPreconditionError(
                     f"Attempting to use uninitialized value {var_op.name}\n\t [[node "
                     f"{var_op.name} (defined at {var_op.file}:{var_op.line}) ]]")
@@ -276,16 +304,17 @@ class Session:
         nf = low.num_fetches
         # No array may be shared between the user and the variable store, or between two
         # variables: a backend may return an argument itself (identity) or a view of it.
-        owned = {id(a) for a in args}
-        values_store = self._values
-        for var_op, val in zip(low.var_writes, results[nf:]):
+        owned = set(map(id, args))
+        for vid, val in zip(compiled.write_ids, results[nf:]):
             # an update written in place into the variable's own buffer stays as it is
-            if val is not values_store.get(id(var_op)) and (id(val) in owned or val.base is not None):
+            if val is not values_store.get(vid) and (id(val) in owned or val.base is not None):
                 val = np.array(val)
             owned.add(id(val))
-            values_store[id(var_op)] = val
-            if type(val) is not np.ndarray:
+            values_store[vid] = val
+            if type(val) is not _NDARRAY:
                 self._device_values = True      # e.g. a DeviceTensor of the cuda backend
+        if not nf:
+            return {}
         values = {}
         for i, (t, r) in enumerate(zip(tensors, results[:nf])):
             if (compiled.copy_results[i] or id(r) in owned or r.base is not None

@@ -8,12 +8,16 @@ shape the record does not know, ``exe.ir_text`` or ``exe.mb``, a dump.
 
 Per input-shape signature (cached) Python computes every value's concrete shape with the ops'
 own type rules (which also validates the run), the run-time parameter table and the arena
-layout (liveness-based reuse of temporaries); per run it only fills the argument pointers,
-allocates the results and calls ``jf_entry``.
+layout (liveness-based reuse of temporaries); per run it only fills the argument pointers
+that changed, takes each small result's array from the plan's spares (an array an earlier run
+returned that nothing references any more: a variable's update alternates between two) or
+allocates it, and calls ``jf_entry``.
 """
 from __future__ import annotations
 
 import ctypes
+import operator
+import sys
 import threading
 from time import perf_counter
 from typing import Optional, Sequence
@@ -41,6 +45,11 @@ _R_ARG, _R_NEW, _R_SAME, _R_CONST = range(4)
 
 
 _addressof, _char_view = ctypes.addressof, ctypes.c_char.from_buffer
+_refcount = sys.getrefcount
+_shape_of = operator.attrgetter("shape")
+#: results up to this size are allocated from a plan's spares (``_ShapePlan.spares``)
+SPARE_BYTES = 1 << 16
+SPARES = 2     # per result: a variable's update alternates between two arrays
 
 
 def data_ptr(a: np.ndarray) -> int:
@@ -54,8 +63,15 @@ def data_ptr(a: np.ndarray) -> int:
 
 
 class _ShapePlan:
+    """One input-shape signature's tables. ``spares[r]``: arrays result ``r`` was returned in
+    before, with their data pointers (None: the result is too large to keep spares of). A
+    run writes the result into a spare that nothing else references any more (its reference
+    count says so: the array it replaced in the variable store, a fetch the caller dropped),
+    instead of allocating an array and asking for its address: those two are most of a
+    small step's Python time. ``ptrs``: id -> data pointer of every spare (alive while
+    listed), for the arguments that are earlier results (the variables)."""
     __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps", "arg_objs", "bufs_ptr", "prm_ptr",
-                 "tuner")
+                 "tuner", "spares", "ptrs")
 
 
 class LLVMExecutable:
@@ -268,10 +284,35 @@ class LLVMExecutable:
             plan.bufs[idx] = base + off
         plan.temps = layout.offsets
         plan.arg_objs = [None] * len(args)
-        plan.bufs_ptr = plan.bufs.ctypes.data
-        plan.prm_ptr = plan.prm.ctypes.data
+        # ctypes converts a c_void_p argument faster than an int (~0.2 us a call)
+        plan.bufs_ptr = ctypes.c_void_p(plan.bufs.ctypes.data)
+        plan.prm_ptr = ctypes.c_void_p(plan.prm.ctypes.data)
         plan.tuner = threads.tuner_for(self.uses_pools, own=self.blas_threads == 1)
+        plan.spares = [[] if code == _R_NEW and self.result_dtypes[r].itemsize * int(
+                           np.prod(layout.results[r], dtype=np.int64)) <= SPARE_BYTES else None
+                       for r, (code, _, _, _) in enumerate(self._rprog)]
+        plan.ptrs = {}
         return plan
+
+    @staticmethod
+    def _new_result(plan: _ShapePlan, r: int, shape: tuple, dt: np.dtype) -> tuple:
+        """(array, data pointer) for result ``r``: a spare nothing else references, else a
+        new array, which becomes a spare in place of the oldest. The caller holds the lock."""
+        pool = plan.spares[r]
+        if pool is None:
+            out = np.empty(shape, dtype=dt)
+            return out, data_ptr(out)
+        for spare in pool:
+            # referenced by the spare's tuple and getrefcount's argument only
+            if _refcount(spare[0]) == 2:
+                return spare
+        out = np.empty(shape, dtype=dt)
+        spare = (out, data_ptr(out))
+        if len(pool) >= SPARES:       # all held elsewhere: the oldest stops being a spare
+            del plan.ptrs[id(pool.pop(0)[0])]
+        pool.append(spare)
+        plan.ptrs[id(out)] = spare[1]
+        return spare
 
     def _reference_error(self, args) -> None:
         """Raise the reference interpreter's error for these arguments (its message names
@@ -313,10 +354,15 @@ class LLVMExecutable:
 
     def _call(self, plan: _ShapePlan) -> int:
         """One call of the entry with ``plan``'s tables (the caller holds the lock)."""
-        entry = self._live_entry()
-        tuner = self._apply_threads(plan)
+        entry = self._entry
+        if entry is None:
+            self._live_entry()       # raises
+        tuner = plan.tuner
         if tuner is None:
+            if self.uses_pools:    # (fixed count) another executable may have changed it
+                threads.apply(threads.NUM_THREADS.value or 1, self.blas_threads)
             return entry(plan.bufs_ptr, plan.prm_ptr)
+        threads.apply(tuner.pick(), self.blas_threads)
         t0 = perf_counter()
         status = entry(plan.bufs_ptr, plan.prm_ptr)
         tuner.record(perf_counter() - t0)
@@ -349,16 +395,18 @@ class LLVMExecutable:
 
     def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
         args = self.prepare_args(args)
-        key = tuple([a.shape for a in args])
+        key = tuple(map(_shape_of, args))
         with self._lock:
             plan = self._plans.get(key)
             if plan is None:
                 plan = self._plans[key] = self._plan(args)
             bufs = plan.bufs
             seen = plan.arg_objs
+            ptrs = plan.ptrs
             for i, a in enumerate(args):
                 if seen[i] is not a:      # variables keep their arrays from run to run
-                    bufs[i] = data_ptr(a)
+                    p = ptrs.get(id(a))   # an earlier result: a spare of this plan
+                    bufs[i] = data_ptr(a) if p is None else p
                     seen[i] = a
             results: list = []
             shapes, dts = plan.result_shapes, self.result_dtypes
@@ -366,8 +414,7 @@ class LLVMExecutable:
                 if code == _R_ARG:
                     results.append(args[ref])
                 elif code == _R_NEW:
-                    out = np.empty(shapes[ref], dtype=dts[ref])
-                    bufs[bidx] = data_ptr(out)
+                    out, bufs[bidx] = self._new_result(plan, ref, shapes[ref], dts[ref])
                     results.append(out)
                 elif code == _R_SAME:
                     results.append(results[ref])
