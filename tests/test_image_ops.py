@@ -196,8 +196,8 @@ def test_resize_images_and_gradient():
                 tf.image.resize_images(IMG, [3, 3], method=m.NEAREST_NEIGHBOR)])
     np.testing.assert_allclose(a, _tf1_resize_ref(IMG[None], 7, 9, "bilinear", False)[0])
     np.testing.assert_allclose(b, _tf1_resize_ref(IMG[None], 3, 3, "nearest", False)[0])
-    with pytest.raises(NotImplementedError, match="area"):
-        tf.image.resize_images(IMG, [3, 3], method=m.AREA)
+    with pytest.raises(NotImplementedError, match="preserve_aspect_ratio"):
+        tf.image.resize_images(IMG, [3, 3], method=m.AREA, preserve_aspect_ratio=True)
     check_gradients(lambda t: tf.image.resize_bilinear(t, [3, 4]), [BATCH[:1, :2, :3, :1]])
 
 

@@ -2,8 +2,9 @@
 between the image and its reversed slice), crops and pads with static boxes, random_crop (a
 gather of random offsets), per_image_standardization, rgb_to_grayscale, brightness and
 contrast, and resize by nearest neighbour, bilinear or bicubic interpolation (TF1's kernels,
-``align_corners`` either way, no half-pixel centers) as gathers of precomputed rows/columns
-(computed in the graph when the input's height or width is known only at run time).
+``align_corners`` either way; ``half_pixel_centers`` for bilinear and nearest) as gathers of
+precomputed rows/columns (computed in the graph when the input's height or width is known only
+at run time); area averaging: ``image_area.py``.
 
 Images may be uint8 (or any integer or float type): ``convert_image_dtype`` (``image_color.py``)
 scales between them as TF1 does. Decoding and encoding files (``decode_png``, ``encode_png``,
@@ -275,17 +276,37 @@ def _batch(images: Any, what: str) -> tuple[Tensor, bool]:
     return (x if batched else expand_dims(x, 0)), batched
 
 
-def _source(out_n: int, in_n: int, align_corners: bool) -> np.ndarray:
-    """The source coordinate of each output row/column, in float32 as TF's kernels compute
-    it (``CalculateResizeScale``, ``LegacyScaler``): so a static and a dynamic size agree."""
+def _scale(out_n: int, in_n: Any, align_corners: bool) -> Any:
+    """TF's ``CalculateResizeScale``: ``(in - 1) / (out - 1)`` with align_corners (and more
+    than one output), else ``in / out``; a float32 NumPy scalar for a static ``in_n``, a
+    float32 graph scalar for a dynamic one."""
     f = np.float32
-    scale = f(in_n - 1) / f(out_n - 1) if align_corners and out_n > 1 else f(in_n) / f(out_n)
-    return np.arange(out_n, dtype=np.float32) * scale
+    align = align_corners and out_n > 1
+    if isinstance(in_n, (int, np.integer)):
+        return f(in_n - 1) / f(out_n - 1) if align else f(in_n) / f(out_n)
+    if align:
+        return M.truediv(M.subtract(in_n, 1.0), float(out_n - 1))
+    return M.truediv(in_n, float(out_n))
+
+
+def _source(out_n: int, in_n: int, align_corners: bool, half_pixel: str = "") -> np.ndarray:
+    """The source coordinate of each output row/column, in float32 as TF's kernels compute
+    it (``LegacyScaler`` ``o * scale``; ``half_pixel`` "bilinear": ``HalfPixelScaler``
+    ``(o + 0.5) * scale - 0.5``, "nearest": ``HalfPixelScalerForNN`` ``(o + 0.5) * scale``)
+    so a static and a dynamic size agree."""
+    f = np.float32
+    scale = _scale(out_n, in_n, align_corners)
+    o = np.arange(out_n, dtype=np.float32)
+    if half_pixel == "bilinear":
+        return (o + f(0.5)) * scale - f(0.5)
+    if half_pixel == "nearest":
+        return (o + f(0.5)) * scale
+    return o * scale
 
 
 class _Static:
     """Tap math on a static input size: NumPy on float32 coordinates, into constants."""
-    floor, rint, minimum, maximum = np.floor, np.rint, np.minimum, np.maximum
+    floor, ceil, rint, minimum, maximum = np.floor, np.ceil, np.rint, np.minimum, np.maximum
 
     @staticmethod
     def index(a: Any) -> Tensor:
@@ -298,7 +319,7 @@ class _Static:
 
 class _Dynamic:
     """Tap math on a size known only at run time: graph ops in float32 (as TF's kernels)."""
-    floor, rint, minimum, maximum = U.floor, U.round, M.minimum, M.maximum
+    floor, ceil, rint, minimum, maximum = U.floor, U.ceil, U.round, M.minimum, M.maximum
 
     @staticmethod
     def index(a: Any) -> Tensor:
@@ -310,20 +331,29 @@ class _Dynamic:
         return reshape(M.cast(a, dtype), shape)
 
 
-def _axis(x: Tensor, axis: int, out_n: int, align_corners: bool) -> tuple[Any, Any, Any]:
+def _axis(x: Tensor, axis: int, out_n: int, align_corners: bool,
+          half_pixel: str = "") -> tuple[Any, Any, Any]:
     """(tap math, source coordinates [out_n], input size) along ``axis`` of ``x``: NumPy
     values when the input size is static, float32 graph tensors when it is not (a decoded
     image's height and width)."""
     n = x.shape.dims[axis]
     if n is not None:
-        return _Static, _source(out_n, n, align_corners), n
+        return _Static, _source(out_n, n, align_corners, half_pixel), n
     from .array_ops import shape
     nf = M.cast(shape(x)[axis], float32)
-    if align_corners and out_n > 1:
-        scale = M.truediv(M.subtract(nf, 1.0), float(out_n - 1))
-    else:
-        scale = M.truediv(nf, float(out_n))
-    return _Dynamic, M.multiply(constant(np.arange(out_n, dtype=np.float32)), scale), nf
+    scale = _scale(out_n, nf, align_corners)
+    o = constant(np.arange(out_n, dtype=np.float32))
+    if half_pixel == "bilinear":
+        return _Dynamic, M.subtract(M.multiply(M.add(o, 0.5), scale), 0.5), nf
+    if half_pixel == "nearest":
+        return _Dynamic, M.multiply(M.add(o, 0.5), scale), nf
+    return _Dynamic, M.multiply(o, scale), nf
+
+
+def _centers(what: str, align_corners: bool, half_pixel_centers: bool) -> None:
+    if align_corners and half_pixel_centers:
+        raise ValueError(f"{what}: if half_pixel_centers is True, align_corners must be False "
+                         f"(got align_corners=True, half_pixel_centers=True)")
 
 
 def _axis_shape(axis: int, out_n: int) -> list:
@@ -346,13 +376,15 @@ def _resize(images: Any, size: Any, what: str, scope: str, step: Any) -> Tensor:
 def resize_nearest_neighbor(images: Any, size: Any, align_corners: bool = False,
                             name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
     """TF1's kernel: source ``floor(o * scale)`` (``round`` with align_corners, halves away
-    from zero as C's roundf), clamped to the image."""
-    if half_pixel_centers:
-        raise NotImplementedError("resize_nearest_neighbor(half_pixel_centers=True)")
+    from zero as C's roundf), clamped to the image; ``half_pixel_centers``:
+    ``floor((o + 0.5) * scale)`` clamped to ``[0, in - 1]`` (TF 1.15)."""
+    _centers("resize_nearest_neighbor", align_corners, half_pixel_centers)
 
     def step(out: Tensor, axis: int, o: int) -> Tensor:
-        xp, src, n = _axis(out, axis, o, align_corners)
+        xp, src, n = _axis(out, axis, o, align_corners, "nearest" if half_pixel_centers else "")
         idx = xp.minimum(xp.floor(src + 0.5) if align_corners else xp.floor(src), n - 1)
+        if half_pixel_centers:
+            idx = xp.maximum(idx, 0.0)
         return gather(out, xp.index(idx), axis=axis)
     with name_scope(name, "ResizeNearestNeighbor") as scope:
         return _resize(images, size, "resize_nearest_neighbor", scope, step)
@@ -360,16 +392,19 @@ def resize_nearest_neighbor(images: Any, size: Any, align_corners: bool = False,
 
 def resize_bilinear(images: Any, size: Any, align_corners: bool = False,
                     name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
-    if half_pixel_centers:
-        raise NotImplementedError("resize_bilinear(half_pixel_centers=True)")
+    """TF1's kernel: source ``s = o * scale`` (``half_pixel_centers``: ``(o + 0.5) * scale
+    - 0.5``), taps ``max(floor(s), 0)`` and ``min(ceil(s), in - 1)``, weight
+    ``s - floor(s)``."""
+    _centers("resize_bilinear", align_corners, half_pixel_centers)
 
     def step(out: Tensor, axis: int, o: int) -> Tensor:
-        xp, src, n = _axis(out, axis, o, align_corners)
-        lo = xp.floor(src)
-        hi = xp.minimum(lo + 1, n - 1)
+        xp, src, n = _axis(out, axis, o, align_corners, "bilinear" if half_pixel_centers else "")
+        fl = xp.floor(src)
+        lo = xp.maximum(fl, 0.0)
+        hi = xp.minimum(xp.ceil(src), n - 1)
         a = gather(out, xp.index(lo), axis=axis)
         b = gather(out, xp.index(hi), axis=axis)
-        t = xp.weight(src - lo, out.dtype, _axis_shape(axis, o))
+        t = xp.weight(src - fl, out.dtype, _axis_shape(axis, o))
         return M.add(a, M.multiply(M.subtract(b, a), t))
     with name_scope(name, "ResizeBilinear") as scope:
         return _resize(images, size, "resize_bilinear", scope, step)
@@ -420,7 +455,8 @@ def resize_bicubic(images: Any, size: Any, align_corners: bool = False,
 
 def resize_images(images: Any, size: Any, method: int = ResizeMethod.BILINEAR,
                   align_corners: bool = False, preserve_aspect_ratio: bool = False) -> Tensor:
-    """TF1's ``tf.image.resize_images``: bilinear (default), nearest neighbour or bicubic."""
+    """TF1's ``tf.image.resize_images``: bilinear (default), nearest neighbour, bicubic or
+    area (``resize_area``: float32 output)."""
     if preserve_aspect_ratio:
         raise NotImplementedError("resize_images(preserve_aspect_ratio=True)")
     if method == ResizeMethod.BILINEAR:
@@ -429,5 +465,8 @@ def resize_images(images: Any, size: Any, method: int = ResizeMethod.BILINEAR,
         return resize_nearest_neighbor(images, size, align_corners)
     if method == ResizeMethod.BICUBIC:
         return resize_bicubic(images, size, align_corners)
-    raise NotImplementedError(f"resize_images: method {method} (area) is not "
-                              "implemented in jitflow yet")
+    if method == ResizeMethod.AREA:
+        from .image_area import resize_area
+        return resize_area(images, size, align_corners)
+    raise ValueError(f"resize_images: method must be a tf.image.ResizeMethod (0 bilinear, "
+                     f"1 nearest neighbor, 2 bicubic, 3 area), got {method!r}")

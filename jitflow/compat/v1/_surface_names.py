@@ -16,6 +16,7 @@ from ...frontend import math_extra as X
 from ...frontend import math_unary as U
 from ...frontend import image as _image
 from ...frontend import image_color as _color
+from ...frontend import image_area as _area
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
 from ...frontend import candidate_sampling as _cs
@@ -130,7 +131,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "nn"), swish=X.swish, zero_fraction=X.zero_fraction,
          weighted_moments=X.weighted_moments)
     _set(ns(tf, "image"), transpose_image=X.transpose_image, rot90=X.rot90,
-         total_variation=X.total_variation, psnr=X.psnr,
+         total_variation=X.total_variation, psnr=X.psnr, resize_area=_area.resize_area,
          **{n: getattr(_color, n) for n in _color.__all__})
     files = ("read_file", "write_file")
     codecs = {n: getattr(_codecs, n) for n in _codecs.__all__ if n not in files}
