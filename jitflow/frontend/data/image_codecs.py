@@ -1,5 +1,6 @@
 """Image files on the host: ``tf.read_file``, ``tf.write_file``, ``tf.image.decode_png`` / ``encode_png`` (the
-zlib + NumPy codec of :mod:`.png`), ``decode_jpeg`` (Pillow) and ``decode_image``.
+zlib + NumPy codec of :mod:`.png`), ``decode_gif`` (the LZW + NumPy codec of :mod:`.gif`),
+``decode_jpeg`` (Pillow) and ``decode_image``.
 
 Like the other string ops (:mod:`.string_ops`) each adds a HostNode: a decoder takes a scalar
 tf.string tensor and its image is a host-fed placeholder of static shape
@@ -17,13 +18,14 @@ import numpy as np
 from ...errors import InvalidArgumentError, NotFoundError
 from ..graph import Tensor
 from ..op_builder import convert_to_tensor
-from . import png
+from . import gif, png
 from .hostfeed import HostNode, StringTensor, registry_for
 from .string_format import GraphValue
 from .string_ops import _outputs, _scalar_bytes, _string_input, _where
 from .structure import string, to_dtype
 
-__all__ = ["read_file", "write_file", "decode_png", "encode_png", "decode_jpeg", "decode_image"]
+__all__ = ["read_file", "write_file", "decode_png", "encode_png", "decode_gif", "decode_jpeg",
+           "decode_image"]
 
 
 def _bytes_of(v: Any, what: str) -> bytes:
@@ -142,6 +144,25 @@ def encode_png(image: Any, compression: int = -1, name: Optional[str] = None) ->
     return registry_for(x.graph).output(node, 0, string, (), op)
 
 
+# ------------------------------------------------------------------ GIF ---------------------
+
+def _decode_gif_value(v: Any, what: str) -> np.ndarray:
+    try:
+        return gif.decode(_bytes_of(v, what))
+    except gif.GIFError as e:
+        raise InvalidArgumentError(f"{what}: {e}{_where(_scalar_bytes(v))}") from None
+
+
+def decode_gif(contents: Any, name: Optional[str] = None) -> Tensor:
+    """``tf.image.decode_gif`` / ``tf.io.decode_gif``: every frame, [num_frames, height,
+    width, 3] uint8, composed as TF's decoder composes them (each frame over the previous
+    one, transparent pixels keeping it, disposal methods ignored: :mod:`.gif`)."""
+    s = _scalar(_string_input(contents, "decode_gif"), "decode_gif")
+    from ...ir.dtypes import uint8
+    return _host_image(lambda sess, v: (_decode_gif_value(v, "decode_gif"),), s, uint8,
+                       [None, None, None, 3], name or "DecodeGif")
+
+
 # ------------------------------------------------------------------ JPEG (Pillow) -----------
 
 def _pil() -> Any:
@@ -199,14 +220,20 @@ def decode_jpeg(contents: Any, channels: int = 0, ratio: int = 1, fancy_upscalin
 
 def decode_image(contents: Any, channels: Optional[int] = None, dtype: Any = "uint8",
                  name: Optional[str] = None, expand_animations: bool = True) -> Tensor:
-    """``tf.image.decode_image`` for PNG and JPEG (told apart by their signatures): a
-    [height, width, channels] image of ``dtype`` (uint8, or uint16 for a PNG)."""
+    """``tf.image.decode_image`` for PNG, JPEG and GIF (told apart by their signatures): a
+    [height, width, channels] image of ``dtype`` (uint8, or uint16: a PNG's own samples, the
+    others times 257 as convert_image_dtype scales). A GIF gives all its frames,
+    [num_frames, height, width, 3], so with ``expand_animations`` (the default) the result's
+    rank is unknown until run time, as TF's; ``expand_animations=False`` keeps a GIF's first
+    frame and every result 3-D. A GIF takes channels None, 0 or 3 only."""
     s = _scalar(_string_input(contents, "decode_image"), "decode_image")
     c = _channels(channels, (0, 1, 3, 4), "decode_image")
     dt = to_dtype(dtype)
     if dt.name not in ("uint8", "uint16"):
         raise TypeError(f"decode_image: dtype must be tf.uint8 or tf.uint16 (convert with "
                         f"tf.image.convert_image_dtype), got {dt.name}")
+    wide = (lambda img: img.astype(np.uint16) * 257) if dt.name == "uint16" else (lambda img: img)
+    animations = bool(expand_animations)
 
     def fn(sess: Any, v: Any) -> tuple:
         data = _bytes_of(v, "decode_image")
@@ -215,9 +242,14 @@ def decode_image(contents: Any, channels: Optional[int] = None, dtype: Any = "ui
         if data[:3] == b"\xff\xd8\xff":
             if c == 4:
                 raise InvalidArgumentError("decode_image: channels=4 is not supported for JPEG")
-            img = _decode_jpeg_value(v, c, 1, "decode_image")
-            return (img.astype(np.uint16) * 257 if dt.name == "uint16" else img,)
-        raise InvalidArgumentError(f"decode_image: unknown image format (expected PNG or "
-                                   f"JPEG), first bytes {data[:8]!r}{_where(_scalar_bytes(v))}")
-    return _host_image(fn, s, dt, [None, None, c or None], name or "DecodeImage")
-
+            return (wide(_decode_jpeg_value(v, c, 1, "decode_image")),)
+        if gif.is_gif(data):
+            if c not in (0, 3):
+                raise InvalidArgumentError(f"decode_image: channels must be None, 0 or 3 when "
+                                           f"decoding GIF images, got {c}")
+            frames = _decode_gif_value(v, "decode_image")
+            return (wide(frames if animations else frames[0]),)
+        raise InvalidArgumentError(f"decode_image: unknown image format (expected PNG, JPEG or "
+                                   f"GIF), first bytes {data[:8]!r}{_where(_scalar_bytes(v))}")
+    return _host_image(fn, s, dt, None if animations else [None, None, c or None],
+                       name or "DecodeImage")
