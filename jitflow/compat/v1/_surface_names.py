@@ -17,6 +17,7 @@ from ...frontend import math_unary as U
 from ...frontend import image as _image
 from ...frontend import image_color as _color
 from ...frontend import image_area as _area
+from ...frontend import image_crop as _crop
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
 from ...frontend import candidate_sampling as _cs
@@ -132,6 +133,9 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          weighted_moments=X.weighted_moments)
     _set(ns(tf, "image"), transpose_image=X.transpose_image, rot90=X.rot90,
          total_variation=X.total_variation, psnr=X.psnr, resize_area=_area.resize_area,
+         crop_and_resize=_crop.crop_and_resize,
+         resize_image_with_pad=_crop.resize_image_with_pad,
+         resize_with_crop_or_pad=_image.resize_image_with_crop_or_pad,
          **{n: getattr(_color, n) for n in _color.__all__})
     files = ("read_file", "write_file")
     codecs = {n: getattr(_codecs, n) for n in _codecs.__all__ if n not in files}
