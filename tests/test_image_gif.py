@@ -242,7 +242,7 @@ def test_decode_image_and_io_alias_take_gifs(tmp_path):
     want = pal[np.stack(frames)]
     np.testing.assert_array_equal(a, want)
     np.testing.assert_array_equal(f, want[0])
-    np.testing.assert_array_equal(w, want.astype(np.uint16) * 257)
+    np.testing.assert_array_equal(w, want.astype(np.uint16) * 256)   # convert_image_dtype's
     np.testing.assert_array_equal(g, want)
     tf.reset_default_graph()
     with pytest.raises(tf.errors.InvalidArgumentError, match="channels must be None, 0 or 3"):

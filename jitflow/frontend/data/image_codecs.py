@@ -221,8 +221,8 @@ def decode_jpeg(contents: Any, channels: int = 0, ratio: int = 1, fancy_upscalin
 def decode_image(contents: Any, channels: Optional[int] = None, dtype: Any = "uint8",
                  name: Optional[str] = None, expand_animations: bool = True) -> Tensor:
     """``tf.image.decode_image`` for PNG, JPEG and GIF (told apart by their signatures): a
-    [height, width, channels] image of ``dtype`` (uint8, or uint16: a PNG's own samples, the
-    others times 257 as convert_image_dtype scales). A GIF gives all its frames,
+    [height, width, channels] image of ``dtype`` (uint8, or uint16: a PNG's own samples, a
+    JPEG's or GIF's uint8 times 256, as TF's ``convert_image_dtype`` widens them). A GIF gives all its frames,
     [num_frames, height, width, 3], so with ``expand_animations`` (the default) the result's
     rank is unknown until run time, as TF's; ``expand_animations=False`` keeps a GIF's first
     frame and every result 3-D. A GIF takes channels None, 0 or 3 only."""
@@ -232,7 +232,7 @@ def decode_image(contents: Any, channels: Optional[int] = None, dtype: Any = "ui
     if dt.name not in ("uint8", "uint16"):
         raise TypeError(f"decode_image: dtype must be tf.uint8 or tf.uint16 (convert with "
                         f"tf.image.convert_image_dtype), got {dt.name}")
-    wide = (lambda img: img.astype(np.uint16) * 257) if dt.name == "uint16" else (lambda img: img)
+    wide = (lambda img: img.astype(np.uint16) << 8) if dt.name == "uint16" else (lambda img: img)
     animations = bool(expand_animations)
 
     def fn(sess: Any, v: Any) -> tuple:
