@@ -18,6 +18,7 @@ from ...frontend import image as _image
 from ...frontend import image_color as _color
 from ...frontend import image_area as _area
 from ...frontend import image_crop as _crop
+from ...frontend import image_filters as _filters
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
 from ...frontend import candidate_sampling as _cs
@@ -136,6 +137,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          crop_and_resize=_crop.crop_and_resize,
          resize_image_with_pad=_crop.resize_image_with_pad,
          resize_with_crop_or_pad=_image.resize_image_with_crop_or_pad,
+         **{n: getattr(_filters, n) for n in _filters.__all__},
          **{n: getattr(_color, n) for n in _color.__all__})
     files = ("read_file", "write_file")
     codecs = {n: getattr(_codecs, n) for n in _codecs.__all__ if n not in files}
