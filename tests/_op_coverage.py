@@ -20,7 +20,8 @@ FAMILY_TESTS = {**{m: NN_TESTS for m in NN_MODULES},
                 "jitflow.ops.complex_ops": ("test_dtypes_narrow.py",),
                 "jitflow.ops.linalg_solve": ("test_linalg_solve.py",),
                 "jitflow.ops.ctc": ("test_ctc_loss.py",),
-                "jitflow.ops.sparse": ("test_sparse_ops.py",)}
+                "jitflow.ops.sparse": ("test_sparse_ops.py",),
+                "jitflow.ops.detection": ("test_image_nms.py",)}
 
 
 def assert_tested_by_family(name: str, family: str) -> None:

@@ -19,6 +19,7 @@ from ...frontend import image_color as _color
 from ...frontend import image_area as _area
 from ...frontend import image_crop as _crop
 from ...frontend import image_filters as _filters
+from ...frontend import image_detection as _detection
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
 from ...frontend import candidate_sampling as _cs
@@ -135,6 +136,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "image"), transpose_image=X.transpose_image, rot90=X.rot90,
          total_variation=X.total_variation, psnr=X.psnr, resize_area=_area.resize_area,
          crop_and_resize=_crop.crop_and_resize,
+         non_max_suppression=_detection.non_max_suppression,
          resize_image_with_pad=_crop.resize_image_with_pad,
          resize_with_crop_or_pad=_image.resize_image_with_crop_or_pad,
          **{n: getattr(_filters, n) for n in _filters.__all__},

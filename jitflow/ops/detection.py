@@ -1,0 +1,81 @@
+"""Detection ops on the host: ``non_max_suppression`` (TF's NonMaxSuppressionV3), whose
+result length depends on the values, so it is of kind ``host`` like ``unique``: the Session
+runs it between compiled segments (``runtime/placement.py``) and its reference is the real
+implementation.
+
+Semantics (TF's kernel, in float32): the candidates are the boxes whose score is greater than
+``score_threshold``, taken by descending score (ties: the lower index first); a candidate is
+selected unless its IoU with a box already selected is greater than ``iou_threshold``, until
+``max_output_size`` are selected. Boxes are (y1, x1, y2, x2) in either corner order; the IoU
+of a box of zero or negative area is 0. Not differentiable (TF registers no gradient).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import errors
+from ..ir.dtypes import int32
+from ..ir.opdef import defop
+from ..ir.types import ShapeMismatch, TensorType
+
+_HOST_ONLY = dict.fromkeys(("llvm", "cuda"), "a data-dependent result length: the Session runs "
+                           "it on the host, between the compiled segments (runtime/placement.py)")
+
+
+def _nms_infer(types, a):
+    boxes, scores, size, iou, thr = types
+    if boxes.shape is not None and (len(boxes.shape) != 2 or boxes.shape[1] not in (None, 4)):
+        raise ShapeMismatch(f"non_max_suppression: boxes must be [num_boxes, 4], got {boxes}")
+    if scores.shape is not None and len(scores.shape) != 1:
+        raise ShapeMismatch(f"non_max_suppression: scores must be 1-D, got {scores}")
+    for t, what in ((size, "max_output_size"), (iou, "iou_threshold"),
+                    (thr, "score_threshold")):
+        if t.shape is not None and len(t.shape) != 0:
+            raise ShapeMismatch(f"non_max_suppression: {what} must be a scalar, got {t}")
+    return TensorType(int32, (None,))
+
+
+def iou_matrix(boxes: np.ndarray) -> np.ndarray:
+    """[n, n] float32 IoU of (y1, x1, y2, x2) boxes in either corner order (0 for a box of no
+    area), as TF's ``IOU``."""
+    b = np.asarray(boxes, np.float32)
+    y0, y1 = np.minimum(b[:, 0], b[:, 2]), np.maximum(b[:, 0], b[:, 2])
+    x0, x1 = np.minimum(b[:, 1], b[:, 3]), np.maximum(b[:, 1], b[:, 3])
+    area = (y1 - y0) * (x1 - x0)
+    ih = np.maximum(np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None]), 0)
+    iw = np.maximum(np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None]), 0)
+    inter = (ih * iw).astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = inter / (area[:, None] + area[None] - inter)
+    bad = (area[:, None] <= 0) | (area[None] <= 0)
+    return np.where(bad, np.float32(0), iou).astype(np.float32)
+
+
+def _nms_ref(boxes, scores, max_output_size, iou_threshold, score_threshold):
+    n = boxes.shape[0]
+    if scores.shape[0] != n:
+        raise errors.InvalidArgumentError(f"non_max_suppression: scores has {scores.shape[0]} "
+                                          f"elements, boxes {n} rows; expected as many")
+    limit = int(max_output_size)
+    if limit < 0:
+        raise errors.InvalidArgumentError(f"max_output_size must be non-negative, got {limit}")
+    iou_t = np.float32(iou_threshold)
+    if not 0 <= iou_t <= 1:
+        raise errors.InvalidArgumentError(f"iou_threshold must be in [0, 1], got {iou_t}")
+    s = np.asarray(scores, np.float32)
+    cand = np.flatnonzero(s > np.float32(score_threshold))
+    order = cand[np.lexsort((cand, -s[cand]))]             # score down, index up
+    iou = iou_matrix(boxes) if n else np.zeros((0, 0), np.float32)
+    chosen: list = []
+    for i in order:
+        if len(chosen) >= limit:
+            break
+        if not chosen or not (iou[i, chosen] > iou_t).any():
+            chosen.append(int(i))
+    return np.asarray(chosen, np.int32)
+
+
+defop("non_max_suppression", kind="host", num_inputs=5, infer=_nms_infer, reference=_nms_ref,
+      differentiable=False, unlowered_on=_HOST_ONLY,
+      doc="(boxes [n, 4], scores [n], max_output_size, iou_threshold, score_threshold) -> the "
+          "indices of the boxes greedy non-max suppression selects, by descending score")

@@ -1,0 +1,91 @@
+"""tf.image.non_max_suppression (the host op non_max_suppression, TF's NonMaxSuppressionV3)
+against the textbook greedy loop: take the best remaining box, drop every remaining box that
+overlaps it by more than the threshold, repeat."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import jitflow.compat.v1 as tf
+from _tfcheck import run
+
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _iou(a, b):
+    f = np.float32
+    ay0, ay1 = sorted((f(a[0]), f(a[2])))
+    ax0, ax1 = sorted((f(a[1]), f(a[3])))
+    by0, by1 = sorted((f(b[0]), f(b[2])))
+    bx0, bx1 = sorted((f(b[1]), f(b[3])))
+    area_a, area_b = (ay1 - ay0) * (ax1 - ax0), (by1 - by0) * (bx1 - bx0)
+    if area_a <= 0 or area_b <= 0:
+        return f(0)
+    inter = max(min(ay1, by1) - max(ay0, by0), f(0)) * max(min(ax1, bx1) - max(ax0, bx0), f(0))
+    return inter / (area_a + area_b - inter)
+
+
+def _nms_ref(boxes, scores, k, iou_t, score_t):
+    remaining = [i for i in range(len(scores)) if np.float32(scores[i]) > np.float32(score_t)]
+    out = []
+    while remaining and len(out) < k:
+        best = max(remaining, key=lambda i: (scores[i], -i))   # ties: the lower index
+        out.append(best)
+        remaining = [i for i in remaining
+                     if i != best and not _iou(boxes[i], boxes[best]) > np.float32(iou_t)]
+    return out
+
+
+@SETTINGS
+@given(n=st.integers(0, 12), k=st.integers(0, 8), iou=st.sampled_from([0.0, 0.3, 0.5, 0.7, 1.0]),
+       score_t=st.sampled_from([float("-inf"), 0.2, 0.5]), seed=st.integers(0, 999),
+       ties=st.booleans())
+def test_nms_matches_the_greedy_loop(n, k, iou, score_t, seed, ties):
+    rng = np.random.RandomState(seed)
+    corners = rng.uniform(0, 1, (n, 4)).astype(np.float32)    # either corner order
+    scores = rng.uniform(0, 1, n).astype(np.float32)
+    if ties:
+        scores = np.round(scores * 3) / 3                        # many equal scores
+    tf.reset_default_graph()
+    got = run(tf.image.non_max_suppression(corners, scores, k, iou, score_t))
+    assert got.dtype == np.int32
+    assert got.tolist() == _nms_ref(corners, scores, k, iou, score_t)
+
+
+def test_nms_feeds_compiled_ops_and_takes_run_time_arguments():
+    boxes = np.array([[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, -0.1, 1, 0.9], [0, 10, 1, 11],
+                      [0, 10.1, 1, 11.1], [0, 100, 1, 101]], np.float32)
+    scores = np.array([0.9, 0.95, 0.75, 0.6, 0.5, 0.3], np.float32)
+    tf.reset_default_graph()
+    b = tf.placeholder(tf.float32, [None, 4])
+    s = tf.placeholder(tf.float32, [None])
+    k = tf.placeholder(tf.int32, [])
+    sel = tf.image.non_max_suppression(b, s, k, iou_threshold=0.5)
+    assert sel.shape.as_list() == [None]
+    kept = tf.gather(b, sel) * 2.0                                 # compiled, after the host op
+    want = _nms_ref(boxes, scores, 3, 0.5, float("-inf"))
+    for backend in ("reference", "llvm"):
+        got, kv = run([sel, kept], {b: boxes, s: scores, k: 3}, backend=backend)
+        assert got.tolist() == want
+        np.testing.assert_array_equal(kv, boxes[want] * 2)
+    assert run(sel, {b: boxes, s: scores, k: 10}).tolist() == _nms_ref(boxes, scores, 10, 0.5,
+                                                                     float("-inf"))
+
+
+def test_nms_refuses_bad_arguments():
+    boxes = np.zeros((3, 4), np.float32)
+    with pytest.raises(ValueError, match="iou_threshold"):
+        tf.image.non_max_suppression(boxes, np.zeros(3, np.float32), 2, iou_threshold=1.5)
+    with pytest.raises(ValueError, match=r"\[num_boxes, 4\]"):
+        tf.image.non_max_suppression(np.zeros((3, 3), np.float32), np.zeros(3, np.float32), 2)
+    tf.reset_default_graph()
+    s = tf.placeholder(tf.float32, [None])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="expected as many"):
+        run(tf.image.non_max_suppression(boxes, s, 2), {s: np.zeros(2, np.float32)})
+    tf.reset_default_graph()
+    b = tf.placeholder(tf.float32, [None, 4])
+    y = tf.image.non_max_suppression(b, tf.ones([1]), 1)
+    g = tf.gradients(tf.reduce_sum(tf.cast(y, tf.float32)), [b])
+    assert g == [None]                              # TF registers no gradient either
