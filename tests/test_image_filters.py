@@ -85,3 +85,46 @@ def test_yuv_and_yiq():
     np.testing.assert_allclose(back2, x, atol=1e-6)
     with pytest.raises(ValueError, match="3 channels"):
         tf.image.rgb_to_yuv(np.zeros((2, 2, 4)))
+
+
+def _ssim_ref(a, b, max_val, size=11, sigma=1.5, k1=0.01, k2=0.03):
+    """Wang et al.'s SSIM with a normalized Gaussian window, VALID, per channel, averaged."""
+    d = np.arange(size) - (size - 1) / 2
+    win = np.exp(-(d[:, None] ** 2 + d[None, :] ** 2) / (2 * sigma ** 2))
+    win /= win.sum()
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    n, h, w, c = a.shape
+    out = np.zeros(n)
+    for i in range(n):
+        vals = []
+        for y in range(h - size + 1):
+            for x in range(w - size + 1):
+                pa, pb = a[i, y:y + size, x:x + size], b[i, y:y + size, x:x + size]
+                mu_a = np.einsum("ij,ijc->c", win, pa)
+                mu_b = np.einsum("ij,ijc->c", win, pb)
+                var_a = np.einsum("ij,ijc->c", win, pa ** 2) - mu_a ** 2
+                var_b = np.einsum("ij,ijc->c", win, pb ** 2) - mu_b ** 2
+                cov = np.einsum("ij,ijc->c", win, pa * pb) - mu_a * mu_b
+                vals.append((2 * mu_a * mu_b + c1) * (2 * cov + c2) /
+                            ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2)))
+        out[i] = np.mean(vals)
+    return out
+
+
+def test_ssim_matches_its_definition():
+    a = rng.rand(2, 14, 13, 3)
+    b = np.clip(a + rng.randn(*a.shape) * 0.1, 0, 1)
+    tf.reset_default_graph()
+    got, same, one, small = run([tf.image.ssim(a, b, 1.0), tf.image.ssim(a, a, 1.0),
+                                 tf.image.ssim(a[0], b[0], 1.0),
+                                 tf.image.ssim(a, b, 1.0, filter_size=5, filter_sigma=0.8)])
+    np.testing.assert_allclose(got, _ssim_ref(a, b, 1.0), rtol=2e-4)
+    np.testing.assert_allclose(same, 1.0, rtol=1e-5)
+    np.testing.assert_allclose(one, got[0], rtol=1e-6)
+    np.testing.assert_allclose(small, _ssim_ref(a, b, 1.0, 5, 0.8), rtol=2e-4)
+    u8a, u8b = (a * 255).astype(np.uint8), (b * 255).astype(np.uint8)
+    tf.reset_default_graph()
+    g8 = run(tf.image.ssim(u8a, u8b, 255), backend="llvm")
+    np.testing.assert_allclose(g8, _ssim_ref(u8a / 255.0, u8b / 255.0, 1.0), rtol=2e-4)
+    with pytest.raises(ValueError, match="smaller than"):
+        tf.image.ssim(a[:, :5], b[:, :5], 1.0)
