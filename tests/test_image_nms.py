@@ -89,3 +89,51 @@ def test_nms_refuses_bad_arguments():
     y = tf.image.non_max_suppression(b, tf.ones([1]), 1)
     g = tf.gradients(tf.reduce_sum(tf.cast(y, tf.float32)), [b])
     assert g == [None]                              # TF registers no gradient either
+
+
+# ---------------------------------------------------------------- draw_bounding_boxes ------
+
+TABLE = np.array([[1, 1, 0, 1], [0, 0, 1, 1], [1, 0, 0, 1], [0, 1, 0, 1], [0.5, 0, 0.5, 1],
+                  [0.5, 0.5, 0, 1], [0.5, 0, 0, 1], [0, 0, 0.5, 1], [0, 1, 1, 1], [1, 0, 1, 1]])
+
+
+def _draw_ref(images, boxes, table):
+    """TF's DrawBoundingBoxes loop: box by box, its four sides where they lie in the image."""
+    out = images.copy()
+    n, h, w, d = images.shape
+    for b in range(n):
+        for k, box in enumerate(np.asarray(boxes[b], np.float32)):
+            r0, c0 = int(box[0] * np.float32(h - 1)), int(box[1] * np.float32(w - 1))
+            r1, c1 = int(box[2] * np.float32(h - 1)), int(box[3] * np.float32(w - 1))
+            if r0 > r1 or c0 > c1 or r0 >= h or r1 < 0 or c0 >= w or c1 < 0:
+                continue
+            color = table[k % len(table), :d]
+            rc0, rc1, cc0, cc1 = max(r0, 0), min(r1, h - 1), max(c0, 0), min(c1, w - 1)
+            if r0 >= 0:
+                out[b, r0, cc0:cc1 + 1] = color
+            if r1 < h:
+                out[b, r1, cc0:cc1 + 1] = color
+            if c0 >= 0:
+                out[b, rc0:rc1 + 1, c0] = color
+            if c1 < w:
+                out[b, rc0:rc1 + 1, c1] = color
+    return out
+
+
+@pytest.mark.parametrize("depth", [1, 3, 4])
+def test_draw_bounding_boxes_matches_tf_loop(depth):
+    rng = np.random.RandomState(depth)
+    images = rng.rand(2, 9, 11, depth).astype(np.float32) * 0.1
+    boxes = rng.uniform(-0.4, 1.4, (2, 13, 4)).astype(np.float32)   # some invalid or outside
+    boxes[0, 0] = [0.1, 0.2, 0.6, 0.7]
+    tf.reset_default_graph()
+    got = run(tf.image.draw_bounding_boxes(images, boxes))
+    table = TABLE.copy()
+    if depth == 1:
+        table[:, 0] = 1
+    np.testing.assert_array_equal(got, _draw_ref(images, boxes, table))
+    assert (got != images).any()
+    colors = rng.rand(3, 4)
+    tf.reset_default_graph()
+    got = run(tf.image.draw_bounding_boxes(images, boxes, colors=colors), backend="llvm")
+    np.testing.assert_allclose(got, _draw_ref(images, boxes, colors.astype(np.float32)))

@@ -1,4 +1,5 @@
-"""``tf.image.non_max_suppression``: the host op ``non_max_suppression`` (``ops/detection.py``:
+"""``tf.image.draw_bounding_boxes`` (a composition: masks of box outlines) and
+``tf.image.non_max_suppression``: the host op ``non_max_suppression`` (``ops/detection.py``:
 TF's NonMaxSuppressionV3) on float32 boxes and scores; its int32 result has a run-time length
 that compiled ops after it take as a symbolic dim (``tf.gather(boxes, selected)``)."""
 from __future__ import annotations
@@ -12,7 +13,7 @@ from . import math_ops as M
 from .graph import Tensor, name_scope
 from .op_builder import convert_to_tensor, make_op, static_value
 
-__all__ = ["non_max_suppression"]
+__all__ = ["non_max_suppression", "draw_bounding_boxes"]
 
 
 def non_max_suppression(boxes: Any, scores: Any, max_output_size: Any, iou_threshold: Any = 0.5,
@@ -38,3 +39,70 @@ def non_max_suppression(boxes: Any, scores: Any, max_output_size: Any, iou_thres
                 convert_to_tensor(score_threshold, dtype=float32, name="score_threshold")]
         return make_op("NonMaxSuppressionV3", "non_max_suppression", args,
                        name=scope).outputs[0]
+
+
+#: TF's default colour table (RGBA): yellow, blue, red, lime, purple, olive, maroon, navy,
+#: aqua, fuchsia
+_COLORS = ((1, 1, 0, 1), (0, 0, 1, 1), (1, 0, 0, 1), (0, 1, 0, 1), (0.5, 0, 0.5, 1),
+           (0.5, 0.5, 0, 1), (0.5, 0, 0, 1), (0, 0, 0.5, 1), (0, 1, 1, 1), (1, 0, 1, 1))
+
+
+def draw_bounding_boxes(images: Any, boxes: Any, name: Optional[str] = None,
+                        colors: Any = None) -> Tensor:
+    """TF's DrawBoundingBoxes: the one-pixel outline of each box [batch, num_boxes, 4]
+    (normalized y1, x1, y2, x2; rows ``int(y * (h - 1))`` truncated, as TF's casts) drawn on
+    its image in colour ``box % num_colors`` of ``colors`` (default: TF's table; a 1-channel
+    image gets 1 in its channel), later boxes over earlier ones; sides outside the image are
+    not drawn, nor are boxes with y1 > y2 or x1 > x2 or wholly outside."""
+    from .array_ops import where_v2
+    from .extra_ops import gather
+    from .op_builder import constant
+    with name_scope(name, "draw_bounding_boxes") as scope:
+        x = convert_to_tensor(images, name="images")
+        dims = x.shape.dims
+        if dims is None or len(dims) != 4 or dims[3] not in (1, 3, 4):
+            raise ValueError(f"draw_bounding_boxes: images must be [batch, height, width, "
+                             f"depth] with depth 1, 3 or 4, got {x.shape}")
+        if not x.dtype.is_floating:
+            raise TypeError(f"draw_bounding_boxes: float images only, got {x.dtype.name}")
+        h, w, depth = dims[1], dims[2], dims[3]
+        if h is None or w is None:
+            raise NotImplementedError(f"draw_bounding_boxes needs a static height and width, "
+                                      f"got {x.shape}")
+        if colors is None:
+            table = np.asarray(_COLORS, np.float64)
+            if depth == 1:
+                table[:, 0] = 1.0
+        else:
+            table = np.asarray(static_value(colors), np.float64)
+            if table.ndim != 2 or table.shape[1] < depth:
+                raise ValueError(f"draw_bounding_boxes: colors must be [num_colors, >= "
+                                 f"{depth}], got shape {list(table.shape)}")
+        b = M.cast(convert_to_tensor(boxes, name="boxes"), float32)
+        if b.shape.dims is None or len(b.shape.dims) != 3 or b.shape.dims[2] != 4 or \
+                b.shape.dims[1] is None:
+            raise ValueError(f"draw_bounding_boxes: boxes must be [batch, num_boxes, 4] with "
+                             f"a static num_boxes, got {b.shape}")
+        nb = b.shape.dims[1]
+
+        def scaled(k: int, n: int) -> Tensor:             # [batch, boxes, 1, 1] int32
+            return M.cast(M.multiply(b[:, :, k], float(n - 1)), int32)[:, :, None, None]
+        r0, c0, r1, c1 = scaled(0, h), scaled(1, w), scaled(2, h), scaled(3, w)
+        rows = constant(np.arange(h, dtype=np.int32)[:, None])
+        cols = constant(np.arange(w, dtype=np.int32)[None, :])
+        A, L, E = M.logical_and, M.less_equal, M.equal
+        in_cols = A(L(M.maximum(c0, 0), cols), L(cols, M.minimum(c1, w - 1)))
+        in_rows = A(L(M.maximum(r0, 0), rows), L(rows, M.minimum(r1, h - 1)))
+        top = A(A(E(rows, r0), M.greater_equal(r0, 0)), in_cols)
+        bottom = A(A(E(rows, r1), M.less(r1, h)), in_cols)
+        left = A(A(E(cols, c0), M.greater_equal(c0, 0)), in_rows)
+        right = A(A(E(cols, c1), M.less(c1, w)), in_rows)
+        ok = A(A(L(r0, r1), L(c0, c1)),
+               A(A(M.less(r0, h), M.greater_equal(r1, 0)), A(M.less(c0, w), M.greater_equal(c1, 0))))
+        drawn = A(ok, M.logical_or(M.logical_or(top, bottom), M.logical_or(left, right)))
+        order = constant(np.arange(1, nb + 1, dtype=np.int32)[None, :, None, None])
+        last = M.reduce_max(where_v2(drawn, order, 0), [1])          # [batch, h, w]: 0 = none
+        palette = np.zeros((nb + 1, depth))
+        palette[1:] = table[np.arange(nb) % len(table), :depth]
+        color = gather(constant(palette.astype(x.dtype.np)), last)     # [batch, h, w, depth]
+        return where_v2(M.greater(last, 0)[:, :, :, None], color, x, name=scope)

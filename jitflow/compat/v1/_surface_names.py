@@ -137,6 +137,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          total_variation=X.total_variation, psnr=X.psnr, resize_area=_area.resize_area,
          crop_and_resize=_crop.crop_and_resize,
          non_max_suppression=_detection.non_max_suppression,
+         draw_bounding_boxes=_detection.draw_bounding_boxes,
          resize_image_with_pad=_crop.resize_image_with_pad,
          resize_with_crop_or_pad=_image.resize_image_with_crop_or_pad,
          **{n: getattr(_filters, n) for n in _filters.__all__},
