@@ -1,6 +1,6 @@
 """Image files on the host: ``tf.read_file``, ``tf.write_file``, ``tf.image.decode_png`` / ``encode_png`` (the
 zlib + NumPy codec of :mod:`.png`), ``decode_gif`` (the LZW + NumPy codec of :mod:`.gif`),
-``decode_jpeg`` (Pillow) and ``decode_image``.
+``decode_bmp`` (:mod:`.bmp`), ``decode_jpeg`` (Pillow) and ``decode_image``.
 
 Like the other string ops (:mod:`.string_ops`) each adds a HostNode: a decoder takes a scalar
 tf.string tensor and its image is a host-fed placeholder of static shape
@@ -18,14 +18,14 @@ import numpy as np
 from ...errors import InvalidArgumentError, NotFoundError
 from ..graph import Tensor
 from ..op_builder import convert_to_tensor
-from . import gif, png
+from . import bmp, gif, png
 from .hostfeed import HostNode, StringTensor, registry_for
 from .string_format import GraphValue
 from .string_ops import _outputs, _scalar_bytes, _string_input, _where
 from .structure import string, to_dtype
 
-__all__ = ["read_file", "write_file", "decode_png", "encode_png", "decode_gif", "decode_jpeg",
-           "decode_image"]
+__all__ = ["read_file", "write_file", "decode_png", "encode_png", "decode_gif", "decode_bmp",
+           "decode_jpeg", "decode_image"]
 
 
 def _bytes_of(v: Any, what: str) -> bytes:
@@ -163,6 +163,25 @@ def decode_gif(contents: Any, name: Optional[str] = None) -> Tensor:
                        [None, None, None, 3], name or "DecodeGif")
 
 
+# ------------------------------------------------------------------ BMP ---------------------
+
+def _decode_bmp_value(v: Any, channels: int, what: str) -> np.ndarray:
+    try:
+        return bmp.decode(_bytes_of(v, what), channels)
+    except bmp.BMPError as e:
+        raise InvalidArgumentError(f"{what}: {e}{_where(_scalar_bytes(v))}") from None
+
+
+def decode_bmp(contents: Any, channels: int = 0, name: Optional[str] = None) -> Tensor:
+    """``tf.image.decode_bmp`` / ``tf.io.decode_bmp``: [height, width, channels] uint8 of an
+    uncompressed 8/24/32-bit bitmap; ``channels`` 0 keeps the file's, 3 or 4 must match it."""
+    s = _scalar(_string_input(contents, "decode_bmp"), "decode_bmp")
+    c = _channels(channels, (0, 3, 4), "decode_bmp")
+    from ...ir.dtypes import uint8
+    return _host_image(lambda sess, v: (_decode_bmp_value(v, c, "decode_bmp"),), s, uint8,
+                       [None, None, c or None], name or "DecodeBmp")
+
+
 # ------------------------------------------------------------------ JPEG (Pillow) -----------
 
 def _pil() -> Any:
@@ -220,12 +239,13 @@ def decode_jpeg(contents: Any, channels: int = 0, ratio: int = 1, fancy_upscalin
 
 def decode_image(contents: Any, channels: Optional[int] = None, dtype: Any = "uint8",
                  name: Optional[str] = None, expand_animations: bool = True) -> Tensor:
-    """``tf.image.decode_image`` for PNG, JPEG and GIF (told apart by their signatures): a
+    """``tf.image.decode_image`` for PNG, JPEG, GIF and BMP (told apart by their signatures): a
     [height, width, channels] image of ``dtype`` (uint8, or uint16: a PNG's own samples, a
     JPEG's or GIF's uint8 times 256, as TF's ``convert_image_dtype`` widens them). A GIF gives all its frames,
     [num_frames, height, width, 3], so with ``expand_animations`` (the default) the result's
     rank is unknown until run time, as TF's; ``expand_animations=False`` keeps a GIF's first
-    frame and every result 3-D. A GIF takes channels None, 0 or 3 only."""
+    frame and every result 3-D. A GIF takes channels None, 0 or 3 only, and so does a BMP,
+    which keeps its own channels whatever they are (TF decodes it without them)."""
     s = _scalar(_string_input(contents, "decode_image"), "decode_image")
     c = _channels(channels, (0, 1, 3, 4), "decode_image")
     dt = to_dtype(dtype)
@@ -249,7 +269,18 @@ def decode_image(contents: Any, channels: Optional[int] = None, dtype: Any = "ui
                                            f"decoding GIF images, got {c}")
             frames = _decode_gif_value(v, "decode_image")
             return (wide(frames if animations else frames[0]),)
-        raise InvalidArgumentError(f"decode_image: unknown image format (expected PNG, JPEG or "
-                                   f"GIF), first bytes {data[:8]!r}{_where(_scalar_bytes(v))}")
+        if bmp.is_bmp(data):
+            if c not in (0, 3):
+                raise InvalidArgumentError(f"decode_image: channels must be None, 0 or 3 when "
+                                           f"decoding BMP images, got {c}")
+            img = _decode_bmp_value(v, 0, "decode_image")
+            if c and img.shape[2] != c and not animations:
+                raise InvalidArgumentError(f"decode_image: the BMP has {img.shape[2]} channels, "
+                                           f"not the {c} its static shape promises (TF decodes "
+                                           f"a BMP with its own channels)")
+            return (wide(img),)
+        raise InvalidArgumentError(f"decode_image: unknown image format (expected PNG, JPEG, "
+                                   f"GIF or BMP), first bytes {data[:8]!r}"
+                                   f"{_where(_scalar_bytes(v))}")
     return _host_image(fn, s, dt, None if animations else [None, None, c or None],
                        name or "DecodeImage")
