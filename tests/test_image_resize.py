@@ -190,3 +190,54 @@ def test_half_pixel_centers_dynamic_llvm_and_gradient(method):
 def test_align_corners_with_half_pixel_centers_is_an_error(fn):
     with pytest.raises(ValueError, match="half_pixel_centers.*align_corners"):
         fn(np.zeros((1, 4, 4, 1)), [2, 2], align_corners=True, half_pixel_centers=True)
+
+
+def _keys(d, a=-0.5):
+    """Keys' cubic convolution kernel at distance d."""
+    d = abs(d)
+    if d <= 1:
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+    if d < 2:
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return 0.0
+
+
+def _bicubic_half_pixel_ref(x, oh, ow):
+    """TF 1.15's resize_bicubic(half_pixel_centers=True): source (o + 0.5) * scale - 0.5, its
+    fraction rounded to 1/1024, Keys a = -0.5 over the 4 neighbours inside the image,
+    renormalized; separable (rows, then columns)."""
+    def matrix(o_n, i_n):
+        m = np.zeros((o_n, i_n))
+        s = f32(i_n) / f32(o_n)
+        for o in range(o_n):
+            src = (f32(o) + f32(0.5)) * s - f32(0.5)
+            base = int(np.floor(src))
+            t = np.rint((src - base) * 1024) / 1024
+            taps = {base + k: _keys(t - k) for k in (-1, 0, 1, 2) if 0 <= base + k < i_n}
+            total = sum(taps.values())
+            for i, wgt in taps.items():
+                m[o, i] += wgt / total
+        return m
+    my, mx = matrix(oh, x.shape[1]), matrix(ow, x.shape[2])
+    return np.einsum("oh,nhwc,pw->nopc", my, x, mx)
+
+
+@SETTINGS
+@given(h=st.integers(1, 7), w=st.integers(1, 7), oh=st.integers(1, 9), ow=st.integers(1, 9),
+       seed=st.integers(0, 99))
+def test_bicubic_half_pixel_centers(h, w, oh, ow, seed):
+    x = np.random.RandomState(seed).rand(2, h, w, 2)
+    tf.reset_default_graph()
+    got = run(tf.image.resize_bicubic(x, [oh, ow], half_pixel_centers=True))
+    np.testing.assert_allclose(got, _bicubic_half_pixel_ref(x, oh, ow), rtol=1e-5, atol=1e-6)
+
+
+def test_bicubic_half_pixel_centers_dynamic_on_llvm():
+    x = np.random.RandomState(6).rand(1, 6, 4, 1)
+    tf.reset_default_graph()
+    ph = tf.placeholder(tf.float64, [None, None, None, 1])
+    y = tf.image.resize_bicubic(ph, [9, 3], half_pixel_centers=True)
+    got = run(y, {ph: x}, backend="llvm")
+    np.testing.assert_allclose(got, _bicubic_half_pixel_ref(x, 9, 3), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="half_pixel_centers"):
+        tf.image.resize_bicubic(x, [2, 2], align_corners=True, half_pixel_centers=True)

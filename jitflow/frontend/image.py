@@ -2,7 +2,7 @@
 between the image and its reversed slice), crops and pads with static boxes, random_crop (a
 gather of random offsets), per_image_standardization, rgb_to_grayscale, brightness and
 contrast, and resize by nearest neighbour, bilinear or bicubic interpolation (TF1's kernels,
-``align_corners`` either way; ``half_pixel_centers`` for bilinear and nearest) as gathers of
+``align_corners`` either way, or ``half_pixel_centers``) as gathers of
 precomputed rows/columns (computed in the graph when the input's height or width is known only
 at run time); area averaging: ``image_area.py``.
 
@@ -316,6 +316,11 @@ class _Static:
     def weight(a: Any, dtype: Any, shape: list) -> Tensor:
         return constant(np.asarray(a).astype(dtype.np).reshape(shape))
 
+    @staticmethod
+    def inside(v: Any, n: Any) -> Any:
+        """1 where the coordinate ``v`` is a pixel of an axis of ``n``, else 0 (float32)."""
+        return ((v >= 0) & (v <= n - 1)).astype(np.float32)
+
 
 class _Dynamic:
     """Tap math on a size known only at run time: graph ops in float32 (as TF's kernels)."""
@@ -329,6 +334,10 @@ class _Dynamic:
     def weight(a: Any, dtype: Any, shape: list) -> Tensor:
         from .array_ops import reshape
         return reshape(M.cast(a, dtype), shape)
+
+    @staticmethod
+    def inside(v: Any, n: Any) -> Any:
+        return M.cast(M.logical_and(M.greater_equal(v, 0.0), M.less_equal(v, n - 1)), float32)
 
 
 def _axis(x: Tensor, axis: int, out_n: int, align_corners: bool,
@@ -411,16 +420,18 @@ def resize_bilinear(images: Any, size: Any, align_corners: bool = False,
 
 
 _CUBIC_A = -0.75
+_KEYS_A = -0.5
 _CUBIC_TABLE = 1024
 
 
-def _cubic_taps(xp: Any, src: Any, n: Any) -> tuple[list, list]:
-    """TF's legacy bicubic taps: the 4 neighbours ``floor - 1 .. floor + 2`` of the source
-    clamped to the image, and Keys' cubic weights (a = -0.75) at the fraction rounded to
-    1/1024 as TF's weight table does."""
+def _cubic_taps(xp: Any, src: Any, n: Any, keys: bool = False) -> tuple[list, list]:
+    """TF's bicubic taps: the 4 neighbours ``floor - 1 .. floor + 2`` of the source clamped
+    to the image, and Keys' cubic weights at the fraction rounded to 1/1024 as TF's weight
+    table does; legacy: a = -0.75; ``keys`` (half_pixel_centers): a = -0.5, a tap outside the
+    image weighs 0 and the four weights are renormalized to sum to 1."""
     base = xp.floor(src)
     t = xp.rint((src - base) * float(_CUBIC_TABLE)) / float(_CUBIC_TABLE)
-    a = _CUBIC_A
+    a = _KEYS_A if keys else _CUBIC_A
 
     def near(d: Any) -> Any:                                # |d| <= 1
         return ((a + 2) * d - (a + 3)) * d * d + 1
@@ -429,20 +440,24 @@ def _cubic_taps(xp: Any, src: Any, n: Any) -> tuple[list, list]:
         return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
     weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
     idx = [xp.minimum(xp.maximum(base + k, 0), n - 1) for k in (-1, 0, 1, 2)]
+    if keys:
+        weights = [w * xp.inside(base + k, n) for w, k in zip(weights, (-1, 0, 1, 2))]
+        total = weights[0] + weights[1] + weights[2] + weights[3]
+        weights = [w / total for w in weights]
     return idx, weights
 
 
 def resize_bicubic(images: Any, size: Any, align_corners: bool = False,
                    name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
-    """TF1's ``tf.image.resize_bicubic`` (the legacy kernel, source ``o * scale``): per axis,
-    the weighted sum of 4 gathered rows/columns at clamped indices (so it compiles and has a
-    gradient)."""
-    if half_pixel_centers:
-        raise NotImplementedError("resize_bicubic(half_pixel_centers=True)")
+    """TF1's ``tf.image.resize_bicubic``: per axis, the weighted sum of 4 gathered
+    rows/columns at clamped indices (so it compiles and has a gradient); the legacy kernel
+    samples ``o * scale``, ``half_pixel_centers`` ``(o + 0.5) * scale - 0.5`` with Keys'
+    a = -0.5 and no weight outside the image (TF 1.15)."""
+    _centers("resize_bicubic", align_corners, half_pixel_centers)
 
     def step(out: Tensor, axis: int, o: int) -> Tensor:
-        xp, src, n = _axis(out, axis, o, align_corners)
-        idx, wts = _cubic_taps(xp, src, n)
+        xp, src, n = _axis(out, axis, o, align_corners, "bilinear" if half_pixel_centers else "")
+        idx, wts = _cubic_taps(xp, src, n, keys=half_pixel_centers)
         acc = None
         for i, w in zip(idx, wts):
             term = M.multiply(gather(out, xp.index(i), axis=axis),
