@@ -20,6 +20,7 @@ from ...frontend import image_area as _area
 from ...frontend import image_crop as _crop
 from ...frontend import image_filters as _filters
 from ...frontend import image_detection as _detection
+from ...frontend import image_jpeg as _jpeg
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
 from ...frontend import candidate_sampling as _cs
@@ -138,6 +139,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          crop_and_resize=_crop.crop_and_resize,
          non_max_suppression=_detection.non_max_suppression,
          draw_bounding_boxes=_detection.draw_bounding_boxes,
+         adjust_jpeg_quality=_jpeg.adjust_jpeg_quality,
+         random_jpeg_quality=_jpeg.random_jpeg_quality,
          resize_image_with_pad=_crop.resize_image_with_pad,
          resize_with_crop_or_pad=_image.resize_image_with_crop_or_pad,
          **{n: getattr(_filters, n) for n in _filters.__all__},

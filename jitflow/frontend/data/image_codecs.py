@@ -1,6 +1,6 @@
 """Image files on the host: ``tf.read_file``, ``tf.write_file``, ``tf.image.decode_png`` / ``encode_png`` (the
 zlib + NumPy codec of :mod:`.png`), ``decode_gif`` (the LZW + NumPy codec of :mod:`.gif`),
-``decode_bmp`` (:mod:`.bmp`), ``decode_jpeg`` (Pillow) and ``decode_image``.
+``decode_bmp`` (:mod:`.bmp`), ``decode_jpeg`` / ``encode_jpeg`` (Pillow) and ``decode_image``.
 
 Like the other string ops (:mod:`.string_ops`) each adds a HostNode: a decoder takes a scalar
 tf.string tensor and its image is a host-fed placeholder of static shape
@@ -25,7 +25,7 @@ from .string_ops import _outputs, _scalar_bytes, _string_input, _where
 from .structure import string, to_dtype
 
 __all__ = ["read_file", "write_file", "decode_png", "encode_png", "decode_gif", "decode_bmp",
-           "decode_jpeg", "decode_image"]
+           "decode_jpeg", "encode_jpeg", "decode_image"]
 
 
 def _bytes_of(v: Any, what: str) -> bytes:
@@ -235,6 +235,67 @@ def decode_jpeg(contents: Any, channels: int = 0, ratio: int = 1, fancy_upscalin
     from ...ir.dtypes import uint8
     return _host_image(lambda sess, v: (_decode_jpeg_value(v, c, r, "decode_jpeg"),), s, uint8,
                        [None, None, c or None], name or "DecodeJpeg")
+
+
+def _encode_jpeg_value(img: np.ndarray, quality: int, opts: dict) -> bytes:
+    Image = _pil()
+    if img.ndim != 3 or img.shape[2] not in (1, 3):
+        raise InvalidArgumentError(f"encode_jpeg: image must be [height, width, 1 or 3], got "
+                                   f"shape {list(img.shape)}")
+    if not 0 <= quality <= 100:
+        raise InvalidArgumentError(f"encode_jpeg: quality must be in [0,100], got {quality}")
+    if img.shape[2] == 1 or opts["format"] == "grayscale":
+        if img.shape[2] != 1:
+            raise InvalidArgumentError("encode_jpeg: format 'grayscale' needs a 1-channel image")
+        pil = Image.fromarray(img[..., 0], "L")
+    else:
+        pil = Image.fromarray(np.ascontiguousarray(img), "RGB")
+    kw = {"quality": quality, "progressive": opts["progressive"],
+          "optimize": opts["optimize_size"], "subsampling": 2 if opts["chroma"] else 0}
+    if opts["density_unit"] == "in":
+        kw["dpi"] = (opts["x_density"], opts["y_density"])
+    if opts["xmp"]:
+        kw["xmp"] = opts["xmp"].encode() if isinstance(opts["xmp"], str) else opts["xmp"]
+    buf = io.BytesIO()
+    pil.save(buf, format="JPEG", **kw)
+    return buf.getvalue()
+
+
+def encode_jpeg(image: Any, format: str = "", quality: Any = 95, progressive: bool = False,
+                optimize_size: bool = False, chroma_downsampling: bool = True,
+                density_unit: str = "in", x_density: int = 300, y_density: int = 300,
+                xmp_metadata: str = "", name: Optional[str] = None) -> StringTensor:
+    """``tf.image.encode_jpeg`` through Pillow (libjpeg): a [height, width, 1 or 3] uint8
+    image as JPEG bytes at ``quality`` 0-100 (a Python int or a scalar tensor, read per run),
+    4:2:0 chroma unless ``chroma_downsampling`` is False; ``progressive``, ``optimize_size``,
+    the density (inches only: Pillow writes no centimetre unit) and ``xmp_metadata`` as TF.
+    The bytes are libjpeg's through Pillow, not TF's own: they decode alike, not bit for
+    bit."""
+    x = convert_to_tensor(image, name="image")
+    if x.dtype.name != "uint8":
+        raise TypeError(f"encode_jpeg: image must be uint8, got {x.dtype.name}")
+    if x.shape.ndims is not None and x.shape.ndims != 3:
+        raise ValueError(f"encode_jpeg: image must be 3-dimensional [height, width, channels], "
+                         f"got shape {x.shape}")
+    if format not in ("", "grayscale", "rgb"):
+        raise ValueError(f"encode_jpeg: format must be '', 'grayscale' or 'rgb', got {format!r}")
+    if density_unit not in ("in", "cm"):
+        raise ValueError(f"encode_jpeg: density_unit must be 'in' or 'cm', got {density_unit!r}")
+    _pil()
+    opts = {"format": format, "progressive": bool(progressive), "optimize_size":
+            bool(optimize_size), "chroma": bool(chroma_downsampling), "density_unit":
+            density_unit, "x_density": int(x_density), "y_density": int(y_density),
+            "xmp": xmp_metadata}
+    q_static = isinstance(quality, (int, np.integer))
+    inputs = [GraphValue(x)] + ([] if q_static else
+                                [GraphValue(convert_to_tensor(quality, name="quality"))])
+
+    def fn(sess: Any, v: Any, q: Any = None) -> tuple:
+        qv = int(quality) if q_static else int(np.asarray(q).reshape(()))
+        return (np.asarray(_encode_jpeg_value(np.asarray(v), qv, opts), dtype=object),)
+    op = name or "EncodeJpeg"
+    node = HostNode(fn, inputs, name=op)
+    return registry_for(x.graph).output(node, 0, string, (), op)
 
 
 def decode_image(contents: Any, channels: Optional[int] = None, dtype: Any = "uint8",
