@@ -21,6 +21,7 @@ from ...frontend import image_crop as _crop
 from ...frontend import image_filters as _filters
 from ...frontend import image_detection as _detection
 from ...frontend import image_jpeg as _jpeg
+from ...frontend import image_patches as _patches
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
 from ...frontend import candidate_sampling as _cs
@@ -60,7 +61,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
         "norm", "clip_by_average_norm", "eye", "linspace", "lin_space",
         "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum",
         "tuple", "identity_n", "make_template")}
-    _set(tf, **top, random_crop=_image.random_crop)
+    _set(tf, **top, random_crop=_image.random_crop,
+         extract_image_patches=_patches.extract_image_patches)
     _set(tf, py_func=_host.py_func, numpy_function=_host.numpy_function, Print=_host.Print,
          print=_host.print_, boolean_mask=_host.boolean_mask, unique=_host.unique,
          unique_with_counts=_host.unique_with_counts,
@@ -141,6 +143,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          draw_bounding_boxes=_detection.draw_bounding_boxes,
          adjust_jpeg_quality=_jpeg.adjust_jpeg_quality,
          random_jpeg_quality=_jpeg.random_jpeg_quality,
+         extract_image_patches=_patches.extract_image_patches,
+         extract_patches=_patches.extract_image_patches,
          resize_image_with_pad=_crop.resize_image_with_pad,
          resize_with_crop_or_pad=_image.resize_image_with_crop_or_pad,
          **{n: getattr(_filters, n) for n in _filters.__all__},
