@@ -94,3 +94,35 @@ def test_adjust_and_random_jpeg_quality():
         tf.image.random_jpeg_quality(x, 50, 50)
     with pytest.raises(ValueError, match="between 0 and 100"):
         tf.image.random_jpeg_quality(x, 50, 150)
+
+
+def _jpeg(arr, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG", **kw)
+    return buf.getvalue()
+
+
+def test_extract_jpeg_shape_is_jpeg_and_decode_and_crop():
+    rgb = _jpeg(IMG, quality=90, progressive=True, exif=b"Exif\x00\x00" + b"\x00" * 40)
+    gray = _jpeg(IMG[..., 0])
+    png = io.BytesIO()
+    Image.fromarray(IMG).save(png, format="PNG")
+    tf.reset_default_graph()
+    win = tf.placeholder(tf.int32, [4])
+    full = tf.image.decode_jpeg(tf.constant(rgb))
+    crop = tf.image.decode_and_crop_jpeg(tf.constant(rgb), win)
+    fetches = [tf.image.extract_jpeg_shape(tf.constant(rgb)),
+               tf.image.extract_jpeg_shape(tf.constant(gray), output_type=tf.int64),
+               tf.image.is_jpeg(tf.constant(rgb)), tf.io.is_jpeg(tf.constant(png.getvalue())),
+               full, crop]
+    with tf.Session() as s:
+        sh, shg, yes, no, fv, cv = s.run(fetches, {win: [3, 5, 10, 12]})
+        assert sh.tolist() == [24, 32, 3] and sh.dtype == np.int32
+        assert shg.tolist() == [24, 32, 1] and shg.dtype == np.int64
+        assert yes and not no
+        np.testing.assert_array_equal(cv, fv[3:13, 5:17])
+        with pytest.raises(tf.errors.InvalidArgumentError, match="crop window"):
+            s.run(crop, {win: [20, 0, 10, 5]})
+    tf.reset_default_graph()
+    with pytest.raises(tf.errors.InvalidArgumentError, match="no start-of-frame"):
+        run(tf.image.extract_jpeg_shape(tf.constant(rgb[:20])))

@@ -18,14 +18,15 @@ import numpy as np
 from ...errors import InvalidArgumentError, NotFoundError
 from ..graph import Tensor
 from ..op_builder import convert_to_tensor
-from . import bmp, gif, png
+from . import bmp, gif, jpeg_header, png
 from .hostfeed import HostNode, StringTensor, registry_for
 from .string_format import GraphValue
 from .string_ops import _outputs, _scalar_bytes, _string_input, _where
 from .structure import string, to_dtype
 
 __all__ = ["read_file", "write_file", "decode_png", "encode_png", "decode_gif", "decode_bmp",
-           "decode_jpeg", "encode_jpeg", "decode_image"]
+           "decode_jpeg", "encode_jpeg", "decode_and_crop_jpeg", "extract_jpeg_shape", "is_jpeg",
+           "decode_image"]
 
 
 def _bytes_of(v: Any, what: str) -> bytes:
@@ -235,6 +236,64 @@ def decode_jpeg(contents: Any, channels: int = 0, ratio: int = 1, fancy_upscalin
     from ...ir.dtypes import uint8
     return _host_image(lambda sess, v: (_decode_jpeg_value(v, c, r, "decode_jpeg"),), s, uint8,
                        [None, None, c or None], name or "DecodeJpeg")
+
+
+def decode_and_crop_jpeg(contents: Any, crop_window: Any, channels: int = 0, ratio: int = 1,
+                         fancy_upscaling: bool = True, try_recover_truncated: bool = False,
+                         acceptable_fraction: float = 1, dct_method: str = "",
+                         name: Optional[str] = None) -> Tensor:
+    """``tf.image.decode_and_crop_jpeg``: ``decode_jpeg`` then the window ``crop_window``
+    = [y, x, height, width] (an int32 tensor, read per run), which must lie in the image."""
+    s = _scalar(_string_input(contents, "decode_and_crop_jpeg"), "decode_and_crop_jpeg")
+    c = _channels(channels, (0, 1, 3), "decode_and_crop_jpeg")
+    if int(ratio) not in (1, 2, 4, 8):
+        raise ValueError(f"decode_and_crop_jpeg: ratio must be 1, 2, 4 or 8, got {ratio}")
+    r = int(ratio)
+    win = convert_to_tensor(crop_window, name="crop_window")
+    if win.shape.ndims is not None and win.shape.as_list() not in ([4], [None]):
+        raise ValueError(f"decode_and_crop_jpeg: crop_window must be [4] (y, x, height, "
+                         f"width), got shape {win.shape}")
+    _pil()
+
+    def fn(sess: Any, v: Any, w: Any) -> tuple:
+        img = _decode_jpeg_value(v, c, r, "decode_and_crop_jpeg")
+        y, x, h, wd = (int(t) for t in np.asarray(w).reshape(-1)[:4])
+        if min(y, x) < 0 or h <= 0 or wd <= 0 or y + h > img.shape[0] or x + wd > img.shape[1]:
+            raise InvalidArgumentError(f"decode_and_crop_jpeg: Invalid JPEG data or crop window: "
+                                       f"window [{y}, {x}, {h}, {wd}] of a {img.shape[0]}x"
+                                       f"{img.shape[1]} image")
+        return (np.ascontiguousarray(img[y:y + h, x:x + wd]),)
+    from ...ir.dtypes import uint8
+    node = HostNode(fn, [s, GraphValue(win)], name=name or "DecodeAndCropJpeg")
+    return _outputs(node, s.graph, [(uint8, [None, None, c or None])],
+                    name or "DecodeAndCropJpeg")[0]
+
+
+def extract_jpeg_shape(contents: Any, output_type: Any = "int32",
+                       name: Optional[str] = None) -> Tensor:
+    """``tf.image.extract_jpeg_shape``: [height, width, channels] of a JPEG from its frame
+    header, without decoding it (:mod:`.jpeg_header`)."""
+    s = _scalar(_string_input(contents, "extract_jpeg_shape"), "extract_jpeg_shape")
+    dt = to_dtype(output_type)
+    if dt.name not in ("int32", "int64"):
+        raise TypeError(f"extract_jpeg_shape: output_type must be int32 or int64, got {dt.name}")
+
+    def fn(sess: Any, v: Any) -> tuple:
+        try:
+            return (np.asarray(jpeg_header.shape(_bytes_of(v, "extract_jpeg_shape")), dt.np),)
+        except jpeg_header.JPEGHeaderError as e:
+            raise InvalidArgumentError(f"extract_jpeg_shape: {e}"
+                                       f"{_where(_scalar_bytes(v))}") from None
+    return _host_image(fn, s, dt, [3], name or "ExtractJpegShape")
+
+
+def is_jpeg(contents: Any, name: Optional[str] = None) -> Tensor:
+    """``tf.image.is_jpeg`` / ``tf.io.is_jpeg``: whether the bytes start with JPEG's
+    signature ``\\xff\\xd8\\xff`` (a scalar bool)."""
+    s = _scalar(_string_input(contents, "is_jpeg"), "is_jpeg")
+    from ...ir.dtypes import bool_
+    return _host_image(lambda sess, v: (np.asarray(jpeg_header.is_jpeg(_bytes_of(v, "is_jpeg"))),),
+                       s, bool_, [], name or "IsJpeg")
 
 
 def _encode_jpeg_value(img: np.ndarray, quality: int, opts: dict) -> bytes:
