@@ -74,6 +74,34 @@ def test_nms_feeds_compiled_ops_and_takes_run_time_arguments():
                                                                      float("-inf"))
 
 
+def test_nms_padded_with_scores_and_overlaps():
+    rng = np.random.RandomState(4)
+    boxes = rng.uniform(0, 1, (9, 4)).astype(np.float32)
+    scores = rng.uniform(0, 1, 9).astype(np.float32)
+    want = _nms_ref(boxes, scores, 8, 0.1, 0.1)
+    assert 0 < len(want) < 8                        # some padding to see
+    overlaps = rng.uniform(0, 1, (9, 9)).astype(np.float32)
+    want_ov = []                                    # the greedy loop on the given matrix
+    for i in sorted(range(9), key=lambda i: (-scores[i], i)):
+        if len(want_ov) < 4 and all(overlaps[i, j] <= 0.6 for j in want_ov):
+            want_ov.append(i)
+    tf.reset_default_graph()
+    sel, valid = tf.image.non_max_suppression_padded(boxes, scores, 8, 0.1, 0.1,
+                                                     pad_to_max_output_size=True)
+    assert sel.shape.as_list() == [8]
+    sel_np, valid_np = tf.image.non_max_suppression_padded(boxes, scores, 8, 0.1, 0.1)
+    ws, wscores = tf.image.non_max_suppression_with_scores(boxes, scores, 8, 0.1, 0.1)
+    ov = tf.image.non_max_suppression_overlaps(overlaps, scores, 4, 0.6)
+    a, v, b, vb, c, cs, d = run([sel, valid, sel_np, valid_np, ws, wscores, ov])
+    assert a.tolist() == want + [0] * (8 - len(want)) and int(v) == len(want)
+    assert b.tolist() == want and int(vb) == len(want)
+    assert c.tolist() == want
+    np.testing.assert_array_equal(cs, scores[want])
+    assert d.tolist() == want_ov
+    with pytest.raises(NotImplementedError, match="Soft-NMS"):
+        tf.image.non_max_suppression_with_scores(boxes, scores, 6, soft_nms_sigma=0.5)
+
+
 def test_nms_refuses_bad_arguments():
     boxes = np.zeros((3, 4), np.float32)
     with pytest.raises(ValueError, match="iou_threshold"):

@@ -13,7 +13,31 @@ from . import math_ops as M
 from .graph import Tensor, name_scope
 from .op_builder import convert_to_tensor, make_op, static_value
 
-__all__ = ["non_max_suppression", "draw_bounding_boxes"]
+__all__ = ["non_max_suppression", "non_max_suppression_padded",
+           "non_max_suppression_with_scores", "non_max_suppression_overlaps",
+           "draw_bounding_boxes"]
+
+
+def _nms(what: str, boxes: Any, scores: Any, max_output_size: Any, threshold: Any,
+         score_threshold: Any, name: Optional[str], overlaps: bool = False,
+         pad: bool = False) -> tuple:
+    with name_scope(name, what) as scope:
+        b = convert_to_tensor(boxes, name="overlaps" if overlaps else "boxes")
+        s = convert_to_tensor(scores, name="scores")
+        if not (b.dtype.is_floating and s.dtype.is_floating):
+            raise TypeError(f"{what}: boxes (overlaps) and scores must be float, got "
+                            f"{b.dtype.name} and {s.dtype.name}")
+        t = static_value(threshold)
+        if not overlaps and t is not None and not 0.0 <= float(np.asarray(t).reshape(())) <= 1.0:
+            raise ValueError(f"iou_threshold must be in [0, 1], got {t}")
+        args = [M.cast(b, float32) if b.dtype != float32 else b,
+                M.cast(s, float32) if s.dtype != float32 else s,
+                M.cast(convert_to_tensor(max_output_size, name="max_output_size"), int32),
+                convert_to_tensor(threshold, dtype=float32, name="iou_threshold"),
+                convert_to_tensor(score_threshold, dtype=float32, name="score_threshold")]
+        op = make_op("NonMaxSuppressionV4" if pad else "NonMaxSuppressionV3",
+                     "non_max_suppression", args, {"overlaps": overlaps, "pad": pad}, name=scope)
+        return op.outputs[0], op.outputs[1], args[1]
 
 
 def non_max_suppression(boxes: Any, scores: Any, max_output_size: Any, iou_threshold: Any = 0.5,
@@ -23,22 +47,47 @@ def non_max_suppression(boxes: Any, scores: Any, max_output_size: Any, iou_thres
     greedy non-max suppression keeps, by descending score: a box whose IoU with a kept one
     exceeds ``iou_threshold`` is dropped, and so is one scoring no more than
     ``score_threshold``."""
-    with name_scope(name, "non_max_suppression") as scope:
-        b = convert_to_tensor(boxes, name="boxes")
-        s = convert_to_tensor(scores, name="scores")
-        if not (b.dtype.is_floating and s.dtype.is_floating):
-            raise TypeError(f"non_max_suppression: boxes and scores must be float, got "
-                            f"{b.dtype.name} and {s.dtype.name}")
-        iou = static_value(iou_threshold)
-        if iou is not None and not 0.0 <= float(np.asarray(iou).reshape(())) <= 1.0:
-            raise ValueError(f"iou_threshold must be in [0, 1], got {iou}")
-        args = [M.cast(b, float32) if b.dtype != float32 else b,
-                M.cast(s, float32) if s.dtype != float32 else s,
-                M.cast(convert_to_tensor(max_output_size, name="max_output_size"), int32),
-                convert_to_tensor(iou_threshold, dtype=float32, name="iou_threshold"),
-                convert_to_tensor(score_threshold, dtype=float32, name="score_threshold")]
-        return make_op("NonMaxSuppressionV3", "non_max_suppression", args,
-                       name=scope).outputs[0]
+    return _nms("non_max_suppression", boxes, scores, max_output_size, iou_threshold,
+                score_threshold, name)[0]
+
+
+def non_max_suppression_padded(boxes: Any, scores: Any, max_output_size: Any,
+                               iou_threshold: Any = 0.5, score_threshold: Any = float("-inf"),
+                               pad_to_max_output_size: bool = False,
+                               name: Optional[str] = None) -> tuple[Tensor, Tensor]:
+    """(selected indices, number valid): with ``pad_to_max_output_size`` the indices are
+    padded with zeros to ``max_output_size`` (TF's NonMaxSuppressionV4)."""
+    sel, valid, _ = _nms("non_max_suppression_padded", boxes, scores, max_output_size,
+                         iou_threshold, score_threshold, name, pad=bool(pad_to_max_output_size))
+    k = static_value(max_output_size)
+    if pad_to_max_output_size and k is not None:
+        sel.set_shape([int(np.asarray(k).reshape(()))])
+    return sel, valid
+
+
+def non_max_suppression_with_scores(boxes: Any, scores: Any, max_output_size: Any,
+                                    iou_threshold: Any = 0.5,
+                                    score_threshold: Any = float("-inf"),
+                                    soft_nms_sigma: float = 0.0,
+                                    name: Optional[str] = None) -> tuple[Tensor, Tensor]:
+    """(selected indices, their scores); hard suppression only (``soft_nms_sigma`` 0)."""
+    if float(soft_nms_sigma) != 0.0:
+        raise NotImplementedError("non_max_suppression_with_scores(soft_nms_sigma > 0): "
+                                  "Soft-NMS is not implemented in jitflow")
+    from .extra_ops import gather
+    sel, _, s = _nms("non_max_suppression_with_scores", boxes, scores, max_output_size,
+                     iou_threshold, score_threshold, name)
+    return sel, gather(s, sel)
+
+
+def non_max_suppression_overlaps(overlaps: Any, scores: Any, max_output_size: Any,
+                                 overlap_threshold: Any = 0.5,
+                                 score_threshold: Any = float("-inf"),
+                                 name: Optional[str] = None) -> Tensor:
+    """Greedy suppression with a given [n, n] overlap matrix: a candidate whose overlap with
+    a selected box exceeds ``overlap_threshold`` is dropped."""
+    return _nms("non_max_suppression_overlaps", overlaps, scores, max_output_size,
+                overlap_threshold, score_threshold, name, overlaps=True)[0]
 
 
 #: TF's default colour table (RGBA): yellow, blue, red, lime, purple, olive, maroon, navy,

@@ -7,7 +7,10 @@ Semantics (TF's kernel, in float32): the candidates are the boxes whose score is
 ``score_threshold``, taken by descending score (ties: the lower index first); a candidate is
 selected unless its IoU with a box already selected is greater than ``iou_threshold``, until
 ``max_output_size`` are selected. Boxes are (y1, x1, y2, x2) in either corner order; the IoU
-of a box of zero or negative area is 0. Not differentiable (TF registers no gradient).
+of a box of zero or negative area is 0. With ``overlaps`` the first operand is the [n, n]
+overlap matrix itself (NonMaxSuppressionWithOverlaps); with ``pad`` the indices are padded
+with zeros to ``max_output_size`` (NonMaxSuppressionV4). The results: the indices and how
+many of them are valid. Not differentiable (TF registers no gradient).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import numpy as np
 
 from .. import errors
 from ..ir.dtypes import int32
-from ..ir.opdef import defop
+from ..ir.opdef import Attr, defop
 from ..ir.types import ShapeMismatch, TensorType
 
 _HOST_ONLY = dict.fromkeys(("llvm", "cuda"), "a data-dependent result length: the Session runs "
@@ -24,7 +27,11 @@ _HOST_ONLY = dict.fromkeys(("llvm", "cuda"), "a data-dependent result length: th
 
 def _nms_infer(types, a):
     boxes, scores, size, iou, thr = types
-    if boxes.shape is not None and (len(boxes.shape) != 2 or boxes.shape[1] not in (None, 4)):
+    if a["overlaps"]:
+        if boxes.shape is not None and len(boxes.shape) != 2:
+            raise ShapeMismatch(f"non_max_suppression_overlaps: overlaps must be [n, n], got "
+                                f"{boxes}")
+    elif boxes.shape is not None and (len(boxes.shape) != 2 or boxes.shape[1] not in (None, 4)):
         raise ShapeMismatch(f"non_max_suppression: boxes must be [num_boxes, 4], got {boxes}")
     if scores.shape is not None and len(scores.shape) != 1:
         raise ShapeMismatch(f"non_max_suppression: scores must be 1-D, got {scores}")
@@ -32,7 +39,7 @@ def _nms_infer(types, a):
                     (thr, "score_threshold")):
         if t.shape is not None and len(t.shape) != 0:
             raise ShapeMismatch(f"non_max_suppression: {what} must be a scalar, got {t}")
-    return TensorType(int32, (None,))
+    return [TensorType(int32, (None,)), TensorType(int32, ())]
 
 
 def iou_matrix(boxes: np.ndarray) -> np.ndarray:
@@ -51,8 +58,10 @@ def iou_matrix(boxes: np.ndarray) -> np.ndarray:
     return np.where(bad, np.float32(0), iou).astype(np.float32)
 
 
-def _nms_ref(boxes, scores, max_output_size, iou_threshold, score_threshold):
+def _nms_ref(boxes, scores, max_output_size, iou_threshold, score_threshold, overlaps, pad):
     n = boxes.shape[0]
+    if overlaps and boxes.shape != (n, n):
+        raise errors.InvalidArgumentError(f"overlaps must be square, got {list(boxes.shape)}")
     if scores.shape[0] != n:
         raise errors.InvalidArgumentError(f"non_max_suppression: scores has {scores.shape[0]} "
                                           f"elements, boxes {n} rows; expected as many")
@@ -60,22 +69,30 @@ def _nms_ref(boxes, scores, max_output_size, iou_threshold, score_threshold):
     if limit < 0:
         raise errors.InvalidArgumentError(f"max_output_size must be non-negative, got {limit}")
     iou_t = np.float32(iou_threshold)
-    if not 0 <= iou_t <= 1:
+    if not overlaps and not 0 <= iou_t <= 1:
         raise errors.InvalidArgumentError(f"iou_threshold must be in [0, 1], got {iou_t}")
     s = np.asarray(scores, np.float32)
     cand = np.flatnonzero(s > np.float32(score_threshold))
     order = cand[np.lexsort((cand, -s[cand]))]             # score down, index up
-    iou = iou_matrix(boxes) if n else np.zeros((0, 0), np.float32)
+    if overlaps:
+        iou = np.asarray(boxes, np.float32)
+    else:
+        iou = iou_matrix(boxes) if n else np.zeros((0, 0), np.float32)
     chosen: list = []
     for i in order:
         if len(chosen) >= limit:
             break
         if not chosen or not (iou[i, chosen] > iou_t).any():
             chosen.append(int(i))
-    return np.asarray(chosen, np.int32)
+    valid = np.int32(len(chosen))
+    if pad:
+        chosen += [0] * (limit - len(chosen))
+    return np.asarray(chosen, np.int32), valid
 
 
 defop("non_max_suppression", kind="host", num_inputs=5, infer=_nms_infer, reference=_nms_ref,
+      attrs={"overlaps": Attr("bool", False), "pad": Attr("bool", False)},
       differentiable=False, unlowered_on=_HOST_ONLY,
-      doc="(boxes [n, 4], scores [n], max_output_size, iou_threshold, score_threshold) -> the "
-          "indices of the boxes greedy non-max suppression selects, by descending score")
+      doc="(boxes [n, 4] or overlaps [n, n], scores [n], max_output_size, iou_threshold, "
+          "score_threshold) -> (the indices greedy non-max suppression selects by descending "
+          "score, padded with zeros to max_output_size with pad; how many are valid)")
