@@ -22,6 +22,7 @@ from ...frontend import image_filters as _filters
 from ...frontend import image_detection as _detection
 from ...frontend import image_jpeg as _jpeg
 from ...frontend import image_patches as _patches
+from ...frontend import image_glimpse as _glimpse
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
 from ...frontend import candidate_sampling as _cs
@@ -144,6 +145,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          random_jpeg_quality=_jpeg.random_jpeg_quality,
          extract_image_patches=_patches.extract_image_patches,
          extract_patches=_patches.extract_image_patches,
+         extract_glimpse=_glimpse.extract_glimpse,
          resize_image_with_pad=_crop.resize_image_with_pad,
          resize_with_crop_or_pad=_image.resize_image_with_crop_or_pad,
          **{n: getattr(_filters, n) for n in _filters.__all__},
