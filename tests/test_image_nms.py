@@ -165,3 +165,43 @@ def test_draw_bounding_boxes_matches_tf_loop(depth):
     tf.reset_default_graph()
     got = run(tf.image.draw_bounding_boxes(images, boxes, colors=colors), backend="llvm")
     np.testing.assert_allclose(got, _draw_ref(images, boxes, colors.astype(np.float32)))
+
+
+# ---------------------------------------------------------- combined_non_max_suppression ---
+
+def _combined_ref(boxes, scores, per, total, iou_t, score_t, pad_per_class, clip):
+    n, _, q, _ = boxes.shape
+    k = scores.shape[2]
+    t = min(total, per * k) if pad_per_class else total
+    res = [np.zeros((n, t, 4)), np.zeros((n, t)), np.zeros((n, t)), np.zeros(n, np.int32)]
+    for i in range(n):
+        found = []
+        for c in range(k):
+            bx = boxes[i, :, c if q > 1 else 0]
+            for rank, j in enumerate(_nms_ref(bx, scores[i, :, c], per, iou_t, score_t)):
+                found.append((-scores[i, j, c], c, rank, bx[j]))
+        found.sort(key=lambda e: e[:3])
+        for r, (neg, c, _, bx) in enumerate(found[:t]):
+            res[0][i, r] = np.clip(bx, 0, 1) if clip else bx
+            res[1][i, r], res[2][i, r] = -neg, c
+        res[3][i] = min(len(found), t)
+    return res
+
+
+@pytest.mark.parametrize("q, pad_per_class, clip", [(1, False, True), (3, True, False),
+                                                     (3, False, True)])
+def test_combined_non_max_suppression(q, pad_per_class, clip):
+    rng = np.random.RandomState(q)
+    boxes = rng.uniform(-0.1, 1.1, (2, 7, q, 4)).astype(np.float32)
+    scores = rng.uniform(0, 1, (2, 7, 3)).astype(np.float32)
+    want = _combined_ref(boxes, scores, 2, 8, 0.4, 0.3, pad_per_class, clip)
+    assert (want[3] < want[1].shape[1]).any() or pad_per_class          # padding is exercised
+    tf.reset_default_graph()
+    ph = tf.placeholder(tf.float32, [None, 7, q, 4])
+    out = tf.image.combined_non_max_suppression(ph, scores, 2, 8, 0.4, 0.3,
+                                                pad_per_class=pad_per_class, clip_boxes=clip)
+    assert out[0].shape.as_list() == [None, want[0].shape[1], 4]
+    got = run(list(out), {ph: boxes}, backend="llvm")
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w)
+    assert got[3].dtype == np.int32

@@ -15,7 +15,7 @@ from .op_builder import convert_to_tensor, make_op, static_value
 
 __all__ = ["non_max_suppression", "non_max_suppression_padded",
            "non_max_suppression_with_scores", "non_max_suppression_overlaps",
-           "draw_bounding_boxes"]
+           "combined_non_max_suppression", "draw_bounding_boxes"]
 
 
 def _nms(what: str, boxes: Any, scores: Any, max_output_size: Any, threshold: Any,
@@ -88,6 +88,45 @@ def non_max_suppression_overlaps(overlaps: Any, scores: Any, max_output_size: An
     a selected box exceeds ``overlap_threshold`` is dropped."""
     return _nms("non_max_suppression_overlaps", overlaps, scores, max_output_size,
                 overlap_threshold, score_threshold, name, overlaps=True)[0]
+
+
+def combined_non_max_suppression(boxes: Any, scores: Any, max_output_size_per_class: Any,
+                                 max_total_size: Any, iou_threshold: Any = 0.5,
+                                 score_threshold: Any = float("-inf"),
+                                 pad_per_class: bool = False, clip_boxes: bool = True,
+                                 name: Optional[str] = None) -> tuple:
+    """(nmsed_boxes [batch, T, 4], nmsed_scores [batch, T], nmsed_classes [batch, T],
+    valid_detections [batch]): greedy suppression per image and class (boxes [batch, n, q, 4]
+    with q 1 or num_classes, scores [batch, n, num_classes]), then the ``max_total_size``
+    best of all classes by score, zero-padded; T is max_total_size, or with
+    ``pad_per_class`` at most max_output_size_per_class * num_classes. The sizes and the
+    class count must be static."""
+    with name_scope(name, "combined_non_max_suppression") as scope:
+        b = convert_to_tensor(boxes, name="boxes")
+        s = convert_to_tensor(scores, name="scores")
+        per, total = static_value(max_output_size_per_class), static_value(max_total_size)
+        if per is None or total is None:
+            raise NotImplementedError("combined_non_max_suppression needs static "
+                                      "max_output_size_per_class and max_total_size")
+        per, total = int(np.asarray(per).reshape(())), int(np.asarray(total).reshape(()))
+        if per <= 0 or total <= 0:
+            raise ValueError(f"combined_non_max_suppression: the sizes must be positive, got "
+                             f"{per} and {total}")
+        if s.shape.dims is None or len(s.shape.dims) != 3 or s.shape.dims[2] is None:
+            raise ValueError(f"combined_non_max_suppression: scores must be [batch, num_boxes, "
+                             f"num_classes] with a static num_classes, got {s.shape}")
+        t = static_value(iou_threshold)
+        if t is not None and not 0.0 <= float(np.asarray(t).reshape(())) <= 1.0:
+            raise ValueError(f"iou_threshold must be in [0, 1], got {t}")
+        args = [M.cast(b, float32) if b.dtype != float32 else b,
+                M.cast(s, float32) if s.dtype != float32 else s,
+                convert_to_tensor(iou_threshold, dtype=float32, name="iou_threshold"),
+                convert_to_tensor(score_threshold, dtype=float32, name="score_threshold")]
+        op = make_op("CombinedNonMaxSuppression", "combined_non_max_suppression", args,
+                     {"max_per_class": per, "max_total_size": total,
+                      "num_classes": s.shape.dims[2], "pad_per_class": bool(pad_per_class),
+                      "clip_boxes": bool(clip_boxes)}, name=scope)
+        return tuple(op.outputs)
 
 
 #: TF's default colour table (RGBA): yellow, blue, red, lime, purple, olive, maroon, navy,

@@ -96,3 +96,66 @@ defop("non_max_suppression", kind="host", num_inputs=5, infer=_nms_infer, refere
       doc="(boxes [n, 4] or overlaps [n, n], scores [n], max_output_size, iou_threshold, "
           "score_threshold) -> (the indices greedy non-max suppression selects by descending "
           "score, padded with zeros to max_output_size with pad; how many are valid)")
+
+
+# ------------------------------------------------------- combined_non_max_suppression ------
+
+def _combined_size(a) -> int:
+    n = a["max_total_size"]
+    return min(n, a["max_per_class"] * a["num_classes"]) if a["pad_per_class"] else n
+
+
+def _combined_infer(types, a):
+    boxes, scores, iou, thr = types
+    if boxes.shape is None or len(boxes.shape) != 4 or boxes.shape[3] not in (None, 4):
+        raise ShapeMismatch(f"combined_non_max_suppression: boxes must be [batch, num_boxes, "
+                            f"q, 4], got {boxes}")
+    if scores.shape is None or len(scores.shape) != 3:
+        raise ShapeMismatch(f"combined_non_max_suppression: scores must be [batch, num_boxes, "
+                            f"num_classes], got {scores}")
+    b, t = boxes.shape[0], _combined_size(a)
+    return [TensorType(boxes.dtype, (b, t, 4)), TensorType(scores.dtype, (b, t)),
+            TensorType(scores.dtype, (b, t)), TensorType(int32, (b,))]
+
+
+def _combined_ref(boxes, scores, iou_threshold, score_threshold, max_per_class,
+                  max_total_size, num_classes, pad_per_class, clip_boxes):
+    """Per image and class the greedy loop of ``non_max_suppression``; the survivors of all
+    classes by descending score (ties: class, then selection order), the best
+    ``max_total_size`` kept, boxes clipped to [0, 1] with ``clip_boxes``, zeros after."""
+    n, nb, q, _ = boxes.shape
+    if scores.shape[:2] != (n, nb) or scores.shape[2] != num_classes or q not in (1, num_classes):
+        raise errors.InvalidArgumentError(
+            f"combined_non_max_suppression: boxes {list(boxes.shape)} and scores "
+            f"{list(scores.shape)} disagree (expected [b, n, 1 or classes, 4] and "
+            f"[b, n, classes])")
+    t = _combined_size({"max_total_size": max_total_size, "max_per_class": max_per_class,
+                        "num_classes": num_classes, "pad_per_class": pad_per_class})
+    out_b = np.zeros((n, t, 4), np.float32)
+    out_s = np.zeros((n, t), np.float32)
+    out_c = np.zeros((n, t), np.float32)
+    valid = np.zeros(n, np.int32)
+    for i in range(n):
+        found = []
+        for c in range(num_classes):
+            bx = boxes[i, :, c if q > 1 else 0]
+            sel, k = _nms_ref(bx, scores[i, :, c], max_per_class, iou_threshold,
+                              score_threshold, False, False)
+            found += [(-float(scores[i, j, c]), c, r, j) for r, j in enumerate(sel[:k])]
+        found.sort()
+        for r, (neg, c, _, j) in enumerate(found[:t]):
+            bx = boxes[i, j, c if q > 1 else 0]
+            out_b[i, r] = np.clip(bx, 0, 1) if clip_boxes else bx
+            out_s[i, r], out_c[i, r] = -neg, c
+        valid[i] = min(len(found), t)
+    return out_b.astype(boxes.dtype), out_s.astype(scores.dtype), out_c.astype(scores.dtype), valid
+
+
+defop("combined_non_max_suppression", kind="host", num_inputs=4, infer=_combined_infer,
+      reference=_combined_ref, differentiable=False, unlowered_on=_HOST_ONLY,
+      attrs={"max_per_class": Attr("int"), "max_total_size": Attr("int"),
+             "num_classes": Attr("int"), "pad_per_class": Attr("bool", False),
+             "clip_boxes": Attr("bool", True)},
+      doc="(boxes [b, n, q, 4], scores [b, n, classes], iou_threshold, score_threshold) -> "
+          "(boxes [b, t, 4], scores [b, t], classes [b, t], valid [b]): per-class greedy "
+          "suppression, the best of all classes kept, zero-padded")
