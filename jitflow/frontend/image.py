@@ -468,12 +468,26 @@ def resize_bicubic(images: Any, size: Any, align_corners: bool = False,
         return _resize(images, size, "resize_bicubic", scope, step)
 
 
+def _aspect_size(images: Any, size: Any) -> list:
+    """TF's preserve_aspect_ratio size: the input scaled by ``min(new_h / h, new_w / w)``,
+    each side rounded half to even (tf.round), in float32; a static height and width."""
+    x = convert_to_tensor(images, name="images")
+    if x.shape.ndims not in (3, 4):
+        raise ValueError(f"resize_images: 'images' must be of rank 3 or 4, got {x.shape}")
+    h, w = _hw(x, x.shape.ndims == 4, "resize_images(preserve_aspect_ratio=True)")
+    oh, ow = _size(size)
+    f = np.float32
+    scale = min(f(oh) / f(h), f(ow) / f(w))
+    return [int(np.rint(scale * f(h))), int(np.rint(scale * f(w)))]
+
+
 def resize_images(images: Any, size: Any, method: int = ResizeMethod.BILINEAR,
                   align_corners: bool = False, preserve_aspect_ratio: bool = False) -> Tensor:
     """TF1's ``tf.image.resize_images``: bilinear (default), nearest neighbour, bicubic or
-    area (``resize_area``: float32 output)."""
+    area (``resize_area``: float32 output); ``preserve_aspect_ratio`` fits the image into
+    ``size`` keeping its proportions."""
     if preserve_aspect_ratio:
-        raise NotImplementedError("resize_images(preserve_aspect_ratio=True)")
+        size = _aspect_size(images, size)
     if method == ResizeMethod.BILINEAR:
         return resize_bilinear(images, size, align_corners)
     if method == ResizeMethod.NEAREST_NEIGHBOR:
