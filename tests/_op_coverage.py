@@ -22,7 +22,8 @@ FAMILY_TESTS = {**{m: NN_TESTS for m in NN_MODULES},
                 "jitflow.ops.linalg_solve": ("test_linalg_solve.py",),
                 "jitflow.ops.ctc": ("test_ctc_loss.py",),
                 "jitflow.ops.ctc_beam": ("test_ctc_beam_search.py",),
-                "jitflow.ops.sparse": ("test_sparse_ops.py", "test_sparse_math.py")}
+                "jitflow.ops.sparse": ("test_sparse_ops.py", "test_sparse_math.py"),
+                "jitflow.ops.detection": ("test_image_nms.py",)}
 
 
 def assert_tested_by_family(name: str, family: str) -> None:

@@ -242,6 +242,13 @@ def test_read_file_decode_image_and_missing_file(tmp_path):
     np.testing.assert_array_equal(a, x)
     np.testing.assert_array_equal(b, np.asarray(Image.open(j)))
     assert raw == p.read_bytes()
+    # TF's decode_image is convert_image_dtype of the uint8 JPEG: uint16 is times 256
+    tf.reset_default_graph()
+    w, conv = run([tf.image.decode_image(tf.read_file(str(j)), dtype=tf.uint16),
+                   tf.image.convert_image_dtype(tf.image.decode_jpeg(tf.read_file(str(j))),
+                                                tf.uint16)])
+    np.testing.assert_array_equal(w, conv)
+    np.testing.assert_array_equal(w, np.asarray(Image.open(j)).astype(np.uint16) * 256)
     tf.reset_default_graph()
     with pytest.raises(tf.errors.NotFoundError, match="nothere.png"):
         run(tf.image.decode_png(tf.read_file(str(tmp_path / "nothere.png"))))

@@ -196,8 +196,12 @@ def test_resize_images_and_gradient():
                 tf.image.resize_images(IMG, [3, 3], method=m.NEAREST_NEIGHBOR)])
     np.testing.assert_allclose(a, _tf1_resize_ref(IMG[None], 7, 9, "bilinear", False)[0])
     np.testing.assert_allclose(b, _tf1_resize_ref(IMG[None], 3, 3, "nearest", False)[0])
-    with pytest.raises(NotImplementedError, match="area"):
-        tf.image.resize_images(IMG, [3, 3], method=m.AREA)
+    # preserve_aspect_ratio: 5x6 into 4x4 is min(4/5, 4/6) = 2/3: round(3.33), round(4) -> 3x4
+    c, d = run([tf.image.resize_images(IMG, [4, 4], method=m.AREA, preserve_aspect_ratio=True),
+                tf.image.resize(IMG, [10, 24], preserve_aspect_ratio=True)])
+    assert c.shape == (3, 4, 3) and d.shape == (10, 12, 3)
+    np.testing.assert_allclose(d, _tf1_resize_ref(IMG[None], 10, 12, "bilinear", False)[0],
+                               rtol=1e-6)
     check_gradients(lambda t: tf.image.resize_bilinear(t, [3, 4]), [BATCH[:1, :2, :3, :1]])
 
 

@@ -2,8 +2,9 @@
 between the image and its reversed slice), crops and pads with static boxes, random_crop (a
 gather of random offsets), per_image_standardization, rgb_to_grayscale, brightness and
 contrast, and resize by nearest neighbour, bilinear or bicubic interpolation (TF1's kernels,
-``align_corners`` either way, no half-pixel centers) as gathers of precomputed rows/columns
-(computed in the graph when the input's height or width is known only at run time).
+``align_corners`` either way, or ``half_pixel_centers``) as gathers of
+precomputed rows/columns (computed in the graph when the input's height or width is known only
+at run time); area averaging: ``image_area.py``.
 
 Images may be uint8 (or any integer or float type): ``convert_image_dtype`` (``image_color.py``)
 scales between them as TF1 does. Decoding and encoding files (``decode_png``, ``encode_png``,
@@ -275,17 +276,37 @@ def _batch(images: Any, what: str) -> tuple[Tensor, bool]:
     return (x if batched else expand_dims(x, 0)), batched
 
 
-def _source(out_n: int, in_n: int, align_corners: bool) -> np.ndarray:
-    """The source coordinate of each output row/column, in float32 as TF's kernels compute
-    it (``CalculateResizeScale``, ``LegacyScaler``): so a static and a dynamic size agree."""
+def _scale(out_n: int, in_n: Any, align_corners: bool) -> Any:
+    """TF's ``CalculateResizeScale``: ``(in - 1) / (out - 1)`` with align_corners (and more
+    than one output), else ``in / out``; a float32 NumPy scalar for a static ``in_n``, a
+    float32 graph scalar for a dynamic one."""
     f = np.float32
-    scale = f(in_n - 1) / f(out_n - 1) if align_corners and out_n > 1 else f(in_n) / f(out_n)
-    return np.arange(out_n, dtype=np.float32) * scale
+    align = align_corners and out_n > 1
+    if isinstance(in_n, (int, np.integer)):
+        return f(in_n - 1) / f(out_n - 1) if align else f(in_n) / f(out_n)
+    if align:
+        return M.truediv(M.subtract(in_n, 1.0), float(out_n - 1))
+    return M.truediv(in_n, float(out_n))
+
+
+def _source(out_n: int, in_n: int, align_corners: bool, half_pixel: str = "") -> np.ndarray:
+    """The source coordinate of each output row/column, in float32 as TF's kernels compute
+    it (``LegacyScaler`` ``o * scale``; ``half_pixel`` "bilinear": ``HalfPixelScaler``
+    ``(o + 0.5) * scale - 0.5``, "nearest": ``HalfPixelScalerForNN`` ``(o + 0.5) * scale``)
+    so a static and a dynamic size agree."""
+    f = np.float32
+    scale = _scale(out_n, in_n, align_corners)
+    o = np.arange(out_n, dtype=np.float32)
+    if half_pixel == "bilinear":
+        return (o + f(0.5)) * scale - f(0.5)
+    if half_pixel == "nearest":
+        return (o + f(0.5)) * scale
+    return o * scale
 
 
 class _Static:
     """Tap math on a static input size: NumPy on float32 coordinates, into constants."""
-    floor, rint, minimum, maximum = np.floor, np.rint, np.minimum, np.maximum
+    floor, ceil, rint, minimum, maximum = np.floor, np.ceil, np.rint, np.minimum, np.maximum
 
     @staticmethod
     def index(a: Any) -> Tensor:
@@ -295,10 +316,15 @@ class _Static:
     def weight(a: Any, dtype: Any, shape: list) -> Tensor:
         return constant(np.asarray(a).astype(dtype.np).reshape(shape))
 
+    @staticmethod
+    def inside(v: Any, n: Any) -> Any:
+        """1 where the coordinate ``v`` is a pixel of an axis of ``n``, else 0 (float32)."""
+        return ((v >= 0) & (v <= n - 1)).astype(np.float32)
+
 
 class _Dynamic:
     """Tap math on a size known only at run time: graph ops in float32 (as TF's kernels)."""
-    floor, rint, minimum, maximum = U.floor, U.round, M.minimum, M.maximum
+    floor, ceil, rint, minimum, maximum = U.floor, U.ceil, U.round, M.minimum, M.maximum
 
     @staticmethod
     def index(a: Any) -> Tensor:
@@ -309,21 +335,34 @@ class _Dynamic:
         from .array_ops import reshape
         return reshape(M.cast(a, dtype), shape)
 
+    @staticmethod
+    def inside(v: Any, n: Any) -> Any:
+        return M.cast(M.logical_and(M.greater_equal(v, 0.0), M.less_equal(v, n - 1)), float32)
 
-def _axis(x: Tensor, axis: int, out_n: int, align_corners: bool) -> tuple[Any, Any, Any]:
+
+def _axis(x: Tensor, axis: int, out_n: int, align_corners: bool,
+          half_pixel: str = "") -> tuple[Any, Any, Any]:
     """(tap math, source coordinates [out_n], input size) along ``axis`` of ``x``: NumPy
     values when the input size is static, float32 graph tensors when it is not (a decoded
     image's height and width)."""
     n = x.shape.dims[axis]
     if n is not None:
-        return _Static, _source(out_n, n, align_corners), n
+        return _Static, _source(out_n, n, align_corners, half_pixel), n
     from .array_ops import shape
     nf = M.cast(shape(x)[axis], float32)
-    if align_corners and out_n > 1:
-        scale = M.truediv(M.subtract(nf, 1.0), float(out_n - 1))
-    else:
-        scale = M.truediv(nf, float(out_n))
-    return _Dynamic, M.multiply(constant(np.arange(out_n, dtype=np.float32)), scale), nf
+    scale = _scale(out_n, nf, align_corners)
+    o = constant(np.arange(out_n, dtype=np.float32))
+    if half_pixel == "bilinear":
+        return _Dynamic, M.subtract(M.multiply(M.add(o, 0.5), scale), 0.5), nf
+    if half_pixel == "nearest":
+        return _Dynamic, M.multiply(M.add(o, 0.5), scale), nf
+    return _Dynamic, M.multiply(o, scale), nf
+
+
+def _centers(what: str, align_corners: bool, half_pixel_centers: bool) -> None:
+    if align_corners and half_pixel_centers:
+        raise ValueError(f"{what}: if half_pixel_centers is True, align_corners must be False "
+                         f"(got align_corners=True, half_pixel_centers=True)")
 
 
 def _axis_shape(axis: int, out_n: int) -> list:
@@ -346,13 +385,15 @@ def _resize(images: Any, size: Any, what: str, scope: str, step: Any) -> Tensor:
 def resize_nearest_neighbor(images: Any, size: Any, align_corners: bool = False,
                             name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
     """TF1's kernel: source ``floor(o * scale)`` (``round`` with align_corners, halves away
-    from zero as C's roundf), clamped to the image."""
-    if half_pixel_centers:
-        raise NotImplementedError("resize_nearest_neighbor(half_pixel_centers=True)")
+    from zero as C's roundf), clamped to the image; ``half_pixel_centers``:
+    ``floor((o + 0.5) * scale)`` clamped to ``[0, in - 1]`` (TF 1.15)."""
+    _centers("resize_nearest_neighbor", align_corners, half_pixel_centers)
 
     def step(out: Tensor, axis: int, o: int) -> Tensor:
-        xp, src, n = _axis(out, axis, o, align_corners)
+        xp, src, n = _axis(out, axis, o, align_corners, "nearest" if half_pixel_centers else "")
         idx = xp.minimum(xp.floor(src + 0.5) if align_corners else xp.floor(src), n - 1)
+        if half_pixel_centers:
+            idx = xp.maximum(idx, 0.0)
         return gather(out, xp.index(idx), axis=axis)
     with name_scope(name, "ResizeNearestNeighbor") as scope:
         return _resize(images, size, "resize_nearest_neighbor", scope, step)
@@ -360,32 +401,37 @@ def resize_nearest_neighbor(images: Any, size: Any, align_corners: bool = False,
 
 def resize_bilinear(images: Any, size: Any, align_corners: bool = False,
                     name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
-    if half_pixel_centers:
-        raise NotImplementedError("resize_bilinear(half_pixel_centers=True)")
+    """TF1's kernel: source ``s = o * scale`` (``half_pixel_centers``: ``(o + 0.5) * scale
+    - 0.5``), taps ``max(floor(s), 0)`` and ``min(ceil(s), in - 1)``, weight
+    ``s - floor(s)``."""
+    _centers("resize_bilinear", align_corners, half_pixel_centers)
 
     def step(out: Tensor, axis: int, o: int) -> Tensor:
-        xp, src, n = _axis(out, axis, o, align_corners)
-        lo = xp.floor(src)
-        hi = xp.minimum(lo + 1, n - 1)
+        xp, src, n = _axis(out, axis, o, align_corners, "bilinear" if half_pixel_centers else "")
+        fl = xp.floor(src)
+        lo = xp.maximum(fl, 0.0)
+        hi = xp.minimum(xp.ceil(src), n - 1)
         a = gather(out, xp.index(lo), axis=axis)
         b = gather(out, xp.index(hi), axis=axis)
-        t = xp.weight(src - lo, out.dtype, _axis_shape(axis, o))
+        t = xp.weight(src - fl, out.dtype, _axis_shape(axis, o))
         return M.add(a, M.multiply(M.subtract(b, a), t))
     with name_scope(name, "ResizeBilinear") as scope:
         return _resize(images, size, "resize_bilinear", scope, step)
 
 
 _CUBIC_A = -0.75
+_KEYS_A = -0.5
 _CUBIC_TABLE = 1024
 
 
-def _cubic_taps(xp: Any, src: Any, n: Any) -> tuple[list, list]:
-    """TF's legacy bicubic taps: the 4 neighbours ``floor - 1 .. floor + 2`` of the source
-    clamped to the image, and Keys' cubic weights (a = -0.75) at the fraction rounded to
-    1/1024 as TF's weight table does."""
+def _cubic_taps(xp: Any, src: Any, n: Any, keys: bool = False) -> tuple[list, list]:
+    """TF's bicubic taps: the 4 neighbours ``floor - 1 .. floor + 2`` of the source clamped
+    to the image, and Keys' cubic weights at the fraction rounded to 1/1024 as TF's weight
+    table does; legacy: a = -0.75; ``keys`` (half_pixel_centers): a = -0.5, a tap outside the
+    image weighs 0 and the four weights are renormalized to sum to 1."""
     base = xp.floor(src)
     t = xp.rint((src - base) * float(_CUBIC_TABLE)) / float(_CUBIC_TABLE)
-    a = _CUBIC_A
+    a = _KEYS_A if keys else _CUBIC_A
 
     def near(d: Any) -> Any:                                # |d| <= 1
         return ((a + 2) * d - (a + 3)) * d * d + 1
@@ -394,20 +440,24 @@ def _cubic_taps(xp: Any, src: Any, n: Any) -> tuple[list, list]:
         return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
     weights = [far(t + 1), near(t), near(1 - t), far(2 - t)]
     idx = [xp.minimum(xp.maximum(base + k, 0), n - 1) for k in (-1, 0, 1, 2)]
+    if keys:
+        weights = [w * xp.inside(base + k, n) for w, k in zip(weights, (-1, 0, 1, 2))]
+        total = weights[0] + weights[1] + weights[2] + weights[3]
+        weights = [w / total for w in weights]
     return idx, weights
 
 
 def resize_bicubic(images: Any, size: Any, align_corners: bool = False,
                    name: Optional[str] = None, half_pixel_centers: bool = False) -> Tensor:
-    """TF1's ``tf.image.resize_bicubic`` (the legacy kernel, source ``o * scale``): per axis,
-    the weighted sum of 4 gathered rows/columns at clamped indices (so it compiles and has a
-    gradient)."""
-    if half_pixel_centers:
-        raise NotImplementedError("resize_bicubic(half_pixel_centers=True)")
+    """TF1's ``tf.image.resize_bicubic``: per axis, the weighted sum of 4 gathered
+    rows/columns at clamped indices (so it compiles and has a gradient); the legacy kernel
+    samples ``o * scale``, ``half_pixel_centers`` ``(o + 0.5) * scale - 0.5`` with Keys'
+    a = -0.5 and no weight outside the image (TF 1.15)."""
+    _centers("resize_bicubic", align_corners, half_pixel_centers)
 
     def step(out: Tensor, axis: int, o: int) -> Tensor:
-        xp, src, n = _axis(out, axis, o, align_corners)
-        idx, wts = _cubic_taps(xp, src, n)
+        xp, src, n = _axis(out, axis, o, align_corners, "bilinear" if half_pixel_centers else "")
+        idx, wts = _cubic_taps(xp, src, n, keys=half_pixel_centers)
         acc = None
         for i, w in zip(idx, wts):
             term = M.multiply(gather(out, xp.index(i), axis=axis),
@@ -418,16 +468,34 @@ def resize_bicubic(images: Any, size: Any, align_corners: bool = False,
         return _resize(images, size, "resize_bicubic", scope, step)
 
 
+def _aspect_size(images: Any, size: Any) -> list:
+    """TF's preserve_aspect_ratio size: the input scaled by ``min(new_h / h, new_w / w)``,
+    each side rounded half to even (tf.round), in float32; a static height and width."""
+    x = convert_to_tensor(images, name="images")
+    if x.shape.ndims not in (3, 4):
+        raise ValueError(f"resize_images: 'images' must be of rank 3 or 4, got {x.shape}")
+    h, w = _hw(x, x.shape.ndims == 4, "resize_images(preserve_aspect_ratio=True)")
+    oh, ow = _size(size)
+    f = np.float32
+    scale = min(f(oh) / f(h), f(ow) / f(w))
+    return [int(np.rint(scale * f(h))), int(np.rint(scale * f(w)))]
+
+
 def resize_images(images: Any, size: Any, method: int = ResizeMethod.BILINEAR,
                   align_corners: bool = False, preserve_aspect_ratio: bool = False) -> Tensor:
-    """TF1's ``tf.image.resize_images``: bilinear (default), nearest neighbour or bicubic."""
+    """TF1's ``tf.image.resize_images``: bilinear (default), nearest neighbour, bicubic or
+    area (``resize_area``: float32 output); ``preserve_aspect_ratio`` fits the image into
+    ``size`` keeping its proportions."""
     if preserve_aspect_ratio:
-        raise NotImplementedError("resize_images(preserve_aspect_ratio=True)")
+        size = _aspect_size(images, size)
     if method == ResizeMethod.BILINEAR:
         return resize_bilinear(images, size, align_corners)
     if method == ResizeMethod.NEAREST_NEIGHBOR:
         return resize_nearest_neighbor(images, size, align_corners)
     if method == ResizeMethod.BICUBIC:
         return resize_bicubic(images, size, align_corners)
-    raise NotImplementedError(f"resize_images: method {method} (area) is not "
-                              "implemented in jitflow yet")
+    if method == ResizeMethod.AREA:
+        from .image_area import resize_area
+        return resize_area(images, size, align_corners)
+    raise ValueError(f"resize_images: method must be a tf.image.ResizeMethod (0 bilinear, "
+                     f"1 nearest neighbor, 2 bicubic, 3 area), got {method!r}")

@@ -16,6 +16,13 @@ from ...frontend import math_extra as X
 from ...frontend import math_unary as U
 from ...frontend import image as _image
 from ...frontend import image_color as _color
+from ...frontend import image_area as _area
+from ...frontend import image_crop as _crop
+from ...frontend import image_filters as _filters
+from ...frontend import image_detection as _detection
+from ...frontend import image_jpeg as _jpeg
+from ...frontend import image_patches as _patches
+from ...frontend import image_glimpse as _glimpse
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
 from ...frontend import candidate_sampling as _cs
@@ -55,7 +62,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
         "norm", "clip_by_average_norm", "eye", "linspace", "lin_space",
         "broadcast_to", "meshgrid", "sequence_mask", "tensordot", "einsum",
         "tuple", "identity_n", "make_template")}
-    _set(tf, **top, random_crop=_image.random_crop)
+    _set(tf, **top, random_crop=_image.random_crop,
+         extract_image_patches=_patches.extract_image_patches)
     _set(tf, py_func=_host.py_func, numpy_function=_host.numpy_function, Print=_host.Print,
          print=_host.print_, boolean_mask=_host.boolean_mask, unique=_host.unique,
          unique_with_counts=_host.unique_with_counts,
@@ -136,7 +144,17 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "nn"), swish=X.swish, zero_fraction=X.zero_fraction,
          weighted_moments=X.weighted_moments)
     _set(ns(tf, "image"), transpose_image=X.transpose_image, rot90=X.rot90,
-         total_variation=X.total_variation, psnr=X.psnr,
+         total_variation=X.total_variation, psnr=X.psnr, resize_area=_area.resize_area,
+         crop_and_resize=_crop.crop_and_resize,
+         **{n: getattr(_detection, n) for n in _detection.__all__},
+         adjust_jpeg_quality=_jpeg.adjust_jpeg_quality,
+         random_jpeg_quality=_jpeg.random_jpeg_quality,
+         extract_image_patches=_patches.extract_image_patches,
+         extract_patches=_patches.extract_image_patches,
+         extract_glimpse=_glimpse.extract_glimpse,
+         resize_image_with_pad=_crop.resize_image_with_pad,
+         resize_with_crop_or_pad=_image.resize_image_with_crop_or_pad,
+         **{n: getattr(_filters, n) for n in _filters.__all__},
          **{n: getattr(_color, n) for n in _color.__all__})
     files = ("read_file", "write_file")
     codecs = {n: getattr(_codecs, n) for n in _codecs.__all__ if n not in files}
