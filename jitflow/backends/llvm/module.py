@@ -181,7 +181,7 @@ class ModuleBuilder:
         seen: dict[str, str] = {}     # kernel text, its name aside -> the kernel defining it
         for k in self.kernels:   # marked: compiled in parts (parts.py)
             text = KernelGen(self, k).generate()
-            same = re.sub(rf"@{k.name}\b", "@k", text)
+            same = _canonical(text, k.name)
             if same in seen:      # e.g. the optimizer's update of same-shaped variables
                 k.calls = seen[same]
                 continue
@@ -224,3 +224,11 @@ class ModuleBuilder:
         return head + ("define i32 @jf_entry(ptr noalias %bufs, ptr noalias %prm) nounwind "
                 "\"prefer-vector-width\"=\"512\" {\n"
                 + em.text() + "\n}\n")
+
+
+def _canonical(text: str, name: str) -> str:
+    """A kernel's text with its own name and its metadata numbers (module-wide counters, e.g.
+    loop hints) renamed in order of appearance: equal for kernels that differ only there."""
+    ids: dict[str, int] = {}
+    return re.sub(r"!(\d+)\b", lambda m: f"!m{ids.setdefault(m.group(1), len(ids))}",
+                  re.sub(rf"@{name}\b", "@k", text))
