@@ -38,7 +38,8 @@ from ...frontend.variables import (AUTO_REUSE, Variable, VariableScope, all_vari
                                   local_variables_initializer, no_op, trainable_variables,
                                   variable_scope, variables_initializer)
 from ...ir.dtypes import (DType, as_dtype, bfloat16, bool_ as bool, complex64,  # noqa: F401,A001
-                          float16, float32, float64, int8, int16, int32, int64, uint8, uint16)
+                          complex128, float16, float32, float64, int8, int16, int32, int64,
+                          uint8, uint16, uint32, uint64)
 from ...runtime.session import (ConfigProto, GPUOptions, InteractiveSession, Session,  # noqa: F401
                                get_default_session)
 
@@ -50,7 +51,8 @@ mul = multiply
 dtypes = _types.SimpleNamespace(float32=float32, float64=float64, int32=int32, int64=int64,
                                 bool=bool, as_dtype=as_dtype, DType=DType, float16=float16,
                                 half=float16, int8=int8, int16=int16, uint8=uint8,
-                                uint16=uint16, complex64=complex64, double=float64)
+                                uint16=uint16, uint32=uint32, uint64=uint64,
+                                complex64=complex64, complex128=complex128, double=float64)
 if bfloat16 is not None:
     dtypes.bfloat16 = bfloat16
 
