@@ -150,7 +150,7 @@ def as_dtype(x: Any) -> DType:
     if x is bool:
         return bool_
     if x is complex:
-        return complex64
+        return complex128
     try:
         npd = np.dtype(x)
     except TypeError as e:

@@ -172,6 +172,8 @@ def float_to_unsigned(x: np.ndarray, dtype) -> np.ndarray:
 
 
 def _cast_ref(x, dtype):
+    if x.dtype.kind == "c" and not dtype.is_complex:
+        x = np.real(x)             # TF: a complex cast to a real type keeps the real part
     if dtype.is_narrow and dtype.is_floating and x.dtype != np.float32:
         x = x.astype(np.float32)   # TF (Eigen) makes a half or bfloat16 through float
     if dtype.is_unsigned and not dtype.is_narrow and x.dtype.kind in "fV":
