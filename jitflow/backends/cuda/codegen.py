@@ -281,6 +281,8 @@ class GroupGen:
                 src(f"{out}[o] = {wrap(dt, f'{acc} / f64(nred)')}")
             elif dt.short == "u64":
                 src(f"{out}[o] = {acc} // u64(nred if nred > 0 else 1)")
+            elif dt.short == "u32":      # the sum wraps around first, as in TF and on llvm
+                src(f"{out}[o] = u32(({acc} & i64({(1 << 32) - 1})) // (nred if nred > 0 else 1))")
             else:
                 src("if nred == 0:")
                 src(f"    {out}[o] = {lit(0, dt)}")
