@@ -140,6 +140,22 @@ def test_the_top_bit_is_a_value_not_a_sign(dt):
 
 
 @pytest.mark.parametrize("dt", UNSIGNED, ids=lambda d: d.name)
+def test_library_kernels_compare_unsigned(dt):
+    """argmax/argmin, top_k and one_hot (llvm's library kernels) see 2**(bits-1) as large."""
+    tf.reset_default_graph()
+    big = 1 << (dt.bits - 1)
+    x = tf.placeholder(dt, [3, 4])
+    xv = np.array([[1, big, 3, 2], [big + 5, 0, big, 7], [4, 4, big - 1, 9]], dt.np)
+    outs = [tf.argmax(x, 1), tf.argmin(x, 1), tf.argmax(x, 0), tf.nn.top_k(x, 2)[0],
+            tf.one_hot(tf.constant([1, 0], dt), 3)]
+    want = [np.argmax(xv, 1), np.argmin(xv, 1), np.argmax(xv, 0), np.sort(xv, 1)[:, ::-1][:, :2], np.eye(3, dtype=np.float32)[[1, 0]]]
+    for backend in ("reference", "llvm", "cuda"):
+        got = _run(backend, outs, {x: xv})
+        for i, (g, w) in enumerate(zip(got, want)):
+            _same(g, w, f"{backend} {dt.name} output {i}")
+
+
+@pytest.mark.parametrize("dt", UNSIGNED, ids=lambda d: d.name)
 def test_division_by_zero_is_an_error(dt):
     tf.reset_default_graph()
     a = tf.placeholder(dt, [2])
