@@ -346,6 +346,22 @@ def _bias_add(c, op, a):
     return f"({e})" if dt.is_floating else wrap(dt, e)
 
 
+# ---------------------------------------------------------------- bitwise (tf.bitwise) ----
+
+for _name, _sym in (("bitwise_and", "&"), ("bitwise_or", "|"), ("bitwise_xor", "^")):
+    EW[_name] = (lambda sym: lambda c, op, a: wrap(_dt(op), f"{a[0]} {sym} {a[1]}"))(_sym)
+EW["invert"] = lambda c, op, a: wrap(_dt(op), f"~{a[0]}")
+
+
+@lowering("left_shift", "right_shift")
+def _shift(c, op, a):
+    """x shifted by y clamped to [0, bits - 1] (TF's kernels); >> is logical on unsigned."""
+    dt = _dt(op)
+    top, zero = lit(dt.bits - 1, dt), lit(0, dt)
+    y = c.tmp(f"({top} if {a[1]} > {top} else ({zero} if {a[1]} < {zero} else {a[1]}))")
+    return wrap(dt, f"{a[0]} {'<<' if op.opname == 'left_shift' else '>>'} {y}")
+
+
 # ---------------------------------------------------------------- random (bit-exact) ------
 
 _M0, _M1, _W0, _W1 = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85

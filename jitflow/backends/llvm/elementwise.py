@@ -562,4 +562,26 @@ def _bias_add_ew(em, op, a, ctx):
     return em.op(f"{'fadd' if dt.is_floating else 'add'} {rtype(dt)} {a[0]}, {a[1]}")
 
 
+# ---------------------------------------------------------------- bitwise (tf.bitwise) ---
+
+for _name, _instr in (("bitwise_and", "and"), ("bitwise_or", "or"), ("bitwise_xor", "xor")):
+    LOWER[_name] = (lambda i: lambda em, op, a, ctx:
+                    em.op(f"{i} {rtype(_dt(op))} {a[0]}, {a[1]}"))(_instr)
+LOWER["invert"] = lambda em, op, a, ctx: em.op(f"xor {rtype(_dt(op))} {a[0]}, -1")
+
+
+@lowering("left_shift", "right_shift")
+def _shift(em, op, a, ctx):
+    """x shifted by y clamped to [0, bits - 1] (TF's kernels); right: lshr if unsigned."""
+    dt = _dt(op)
+    t = rtype(dt)
+    top = dt.bits - 1
+    big = em.op(f"icmp {_signed(dt, 'sgt')} {t} {a[1]}, {top}")
+    y = em.op(f"select i1 {big}, {t} {top}, {t} {a[1]}")
+    if not dt.is_unsigned:
+        y = em.op(f"select i1 {em.op(f'icmp slt {t} {y}, 0')}, {t} 0, {t} {y}")
+    instr = "shl" if op.opname == "left_shift" else ("lshr" if dt.is_unsigned else "ashr")
+    return em.op(f"{instr} {t} {a[0]}, {y}")
+
+
 from . import elementwise_math  # noqa: E402,F401  (registers ops/math_unary.py's lowerings)

@@ -5,6 +5,7 @@ import types as _types
 
 from ... import errors  # noqa: F401
 from ...frontend import overloads as _overloads  # noqa: F401  (installs Tensor operators)
+from ...frontend import bitwise_ops as _bitwise
 from ...frontend import initializers as _init
 from ...frontend import nn  # noqa: F401
 from ...frontend import layers, losses  # noqa: F401
@@ -119,6 +120,11 @@ math = _types.SimpleNamespace(
 
 
 debugging = _types.SimpleNamespace(check_numerics=check_numerics)
+
+bitwise = _types.SimpleNamespace(
+    bitwise_and=_bitwise.bitwise_and, bitwise_or=_bitwise.bitwise_or,
+    bitwise_xor=_bitwise.bitwise_xor, invert=_bitwise.invert, left_shift=_bitwise.left_shift,
+    right_shift=_bitwise.right_shift)
 
 contrib = _types.SimpleNamespace(layers=_types.SimpleNamespace(
     l1_regularizer=layers.l1_regularizer, l2_regularizer=layers.l2_regularizer,
