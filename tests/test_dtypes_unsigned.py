@@ -267,6 +267,20 @@ def test_feeds_fetches_variables_and_traced_functions():
     _same(gt, x > y, "traced greater")
 
 
+def test_datasets_and_decode_raw_keep_uint32():
+    """tf.data components and decode_raw of uint32 are uint32 (once widened to int64)."""
+    tf.reset_default_graph()
+    vals = np.array([1, 2 ** 31 + 5, 2 ** 32 - 1], np.uint32)
+    nxt = tf.data.Dataset.from_tensor_slices(vals).make_one_shot_iterator().get_next()
+    raw = tf.decode_raw(tf.constant(vals.tobytes()), tf.uint32)
+    assert nxt.dtype is tf.uint32 and raw.dtype is tf.uint32
+    with tf.Session() as s:
+        got = [s.run(nxt) for _ in range(3)]
+        r = s.run(raw)
+    assert [type(g) for g in got] == [np.uint32] * 3 and [int(g) for g in got] == vals.tolist()
+    _same(r, vals, "decode_raw")
+
+
 def _values(dt):
     if dt.is_complex:
         return (np.arange(6).reshape(2, 3) + 1j * np.arange(6).reshape(2, 3)[::-1] / 3
