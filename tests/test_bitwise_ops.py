@@ -114,3 +114,31 @@ def test_bitwise_ops_refuse_floats_and_bools_and_mixed_types():
         tf.bitwise.invert(tf.constant([True]))
     with pytest.raises(TypeError, match="uint32.*int32|int32.*uint32"):
         tf.bitwise.left_shift(tf.constant([1], tf.uint32), tf.constant([1], tf.int32))
+
+
+def test_bitwise_graph_def_round_trips_through_the_tf_op_types(tmp_path):
+    from jitflow.frontend import graph_def as GD
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.uint32, [3], name="x")
+    y = tf.placeholder(tf.uint32, [3], name="y")
+    b = tf.bitwise
+    out = tf.identity(b.invert(b.bitwise_xor(b.bitwise_or(b.left_shift(x, y), b.bitwise_and(
+        x, y)), b.right_shift(x, y))), name="out")
+    xv = np.array([1, 2 ** 31 + 7, 2 ** 32 - 1], np.uint32)
+    yv = np.array([4, 1, 40], np.uint32)
+    with tf.Session(backend="reference") as s:
+        want = s.run(out, {x: xv, y: yv})
+        gd = s.graph_def
+    assert {"Invert", "BitwiseXor", "BitwiseOr", "BitwiseAnd", "LeftShift", "RightShift"} <= \
+        {n.op for n in gd.node}
+    f = tf.train.write_graph(gd, str(tmp_path), "bits.pb", as_text=False)
+    s_ = [_oracle("left_shift", int(a), int(c), D.uint32) for a, c in zip(xv, yv)]
+    manual = [_wrap(~((s_i | (a & c)) ^ (a >> min(c, 31))), D.uint32)
+              for s_i, a, c in zip(s_, map(int, xv), map(int, yv))]
+    assert want.tolist() == manual
+    with tf.Graph().as_default():
+        o, = tf.import_graph_def(GD.parse_graph_def(open(f, "rb").read(), f),
+                                 return_elements=["out:0"], name="")
+        for backend in ("reference", "llvm"):
+            with tf.Session(backend=backend) as s:
+                assert s.run(o, {"x:0": xv, "y:0": yv}).tolist() == manual

@@ -169,7 +169,8 @@ def _compile_cases(which: str, shard: int = 0, shards: int = 1) -> dict:
 
 
 def unsigned_case(dt: str):
-    """A Function of uint32/uint64 ops that cuda lowers apart from the signed ones."""
+    """A Function of uint32/uint64 ops that cuda lowers apart from the signed ones (and the
+    bitwise ops)."""
     import numpy as np
 
     from _cuda_util import build
@@ -181,7 +182,9 @@ def unsigned_case(dt: str):
                 b.op("less", x, y), b.op("pow", x, y), b.op("sign", x), b.op("abs", x),
                 b.reduce_sum(x, axes=(1,), keepdims=False),
                 b.op("reduce_max", x, axes=(1,), keepdims=False),
-                b.op("reduce_mean", x, axes=(1,), keepdims=False)]
+                b.op("reduce_mean", x, axes=(1,), keepdims=False),
+                b.op("right_shift", b.op("left_shift", x, y), y),
+                b.op("invert", b.op("bitwise_xor", b.op("bitwise_and", x, y), y))]
         for other in ("f32", "f64", "i64", "i32", "u8"):
             back = b.cast(x, dtype=as_dtype(other))
             outs += [back, b.cast(back, dtype=as_dtype(dt))]
