@@ -26,8 +26,8 @@ The signature of a call
   value retraces. Pass ``np.float32(v)`` / ``np.asarray(v)`` to make a scalar a run-time input.
 
 Supported array dtypes are jitflow's (``ir/dtypes.py``: float16, bfloat16, float32, float64,
-int8, int16, int32, int64, uint8, uint16, bool, complex64); any other dtype (complex128,
-uint32, strings, objects) raises a ``TypeError`` naming the argument.
+int8, int16, int32, int64, uint8, uint16, uint32, uint64, bool, complex64, complex128); any
+other dtype (float128, strings, objects) raises a ``TypeError`` naming the argument.
 
 Results
 -------

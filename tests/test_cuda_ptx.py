@@ -142,6 +142,8 @@ def _compile_cases(which: str, shard: int = 0, shards: int = 1) -> dict:
                 f = build([(dt, (3, 4)), (dt, (3, 4))], body)
                 return f, [np.ones((3, 4), npd), np.ones((3, 4), npd)], None
             makers.append((f"narrow-{dt}", narrow))
+        for dt in ("u32", "u64"):   # unsigned division, comparisons, casts, pow, reductions
+            makers.append((f"unsigned-{dt}", lambda dt=dt: unsigned_case(dt)))
         for name, maker in makers[shard::shards]:
             f, args, _ = maker()
             ptx_of(name, f, args)
@@ -164,6 +166,32 @@ def _compile_cases(which: str, shard: int = 0, shards: int = 1) -> dict:
         for name, f, args in ptx_graphs():
             ptx_of(name, f, args)
     return {"failures": failures, "kernels": kernels, "cases": cases}
+
+
+def unsigned_case(dt: str):
+    """A Function of uint32/uint64 ops that cuda lowers apart from the signed ones (and the
+    bitwise ops)."""
+    import numpy as np
+
+    from _cuda_util import build
+    from jitflow.ir import as_dtype
+
+    def body(b, x, y):
+        q = b.op("floordiv", x, y)
+        outs = [b.add(b.mul(x, y), q), b.op("mod", x, y), b.op("maximum", x, y),
+                b.op("less", x, y), b.op("pow", x, y), b.op("sign", x), b.op("abs", x),
+                b.reduce_sum(x, axes=(1,), keepdims=False),
+                b.op("reduce_max", x, axes=(1,), keepdims=False),
+                b.op("reduce_mean", x, axes=(1,), keepdims=False),
+                b.op("right_shift", b.op("left_shift", x, y), y),
+                b.op("invert", b.op("bitwise_xor", b.op("bitwise_and", x, y), y))]
+        for other in ("f32", "f64", "i64", "i32", "u8"):
+            back = b.cast(x, dtype=as_dtype(other))
+            outs += [back, b.cast(back, dtype=as_dtype(dt))]
+        return outs
+    npd = as_dtype(dt).np
+    f = build([(dt, (3, 4)), (dt, (3, 4))], body)
+    return f, [np.ones((3, 4), npd), np.ones((3, 4), npd)], None
 
 
 if __name__ == "__main__":

@@ -73,12 +73,13 @@ def tensor_value(t: Any, where: str) -> np.ndarray:
         return np.frombuffer(t.tensor_content, dt.newbyteorder("<")).astype(dt).reshape(shape)
     field = {"float32": t.float_val, "float64": t.double_val, "int64": t.int64_val,
              "bool": t.bool_val, "float16": t.half_val, "bfloat16": t.half_val,
-             "complex64": t.scomplex_val}.get(name, t.int_val)
+             "complex64": t.scomplex_val, "complex128": t.dcomplex_val,
+             "uint32": t.uint32_val, "uint64": t.uint64_val}.get(name, t.int_val)
     vals = list(field)
     if name in ("float16", "bfloat16"):     # TF keeps their 16 bits in half_val
         vals = np.array(vals, np.uint16).view(dt)
-    elif name == "complex64":               # (real, imaginary) pairs
-        vals = np.array(vals, np.float32).view(np.complex64)
+    elif name in ("complex64", "complex128"):     # (real, imaginary) pairs
+        vals = np.array(vals, np.float32 if name == "complex64" else np.float64).view(dt)
     if len(vals) == n:
         return np.array(vals, dtype=dt).reshape(shape)
     if len(vals) > n:

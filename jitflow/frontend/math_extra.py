@@ -162,8 +162,7 @@ def psnr(a: Any, b: Any, max_val: Any, name: Optional[str] = None) -> Tensor:
 # ------------------------------------------------------------------ complex64 ----------------
 
 def complex(real: Any, imag: Any, name: Optional[str] = None) -> Tensor:  # noqa: A001
-    """``tf.complex``: float32 parts -> complex64 (TF's complex128 from float64 is missing:
-    jitflow has no complex128)."""
+    """``tf.complex``: float32 parts -> complex64, float64 parts -> complex128 (as TF)."""
     a, b = M.binary_operands(real, imag, "Complex", name)
     return make_op("Complex", "complex", [a, b], name=name).outputs[0]
 
@@ -175,7 +174,7 @@ def _part(op_type: str, ir_op: str, real_input: Any):
             return real_input(x)
         return make_op(op_type, ir_op, [x], name=name).outputs[0]
     fn.__name__ = ir_op
-    fn.__doc__ = f"``tf.{ir_op}`` of a complex64 tensor (TF op {op_type})."
+    fn.__doc__ = f"``tf.{ir_op}`` of a complex64/complex128 tensor (TF op {op_type})."
     return fn
 
 

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from ..errors import GraphShapeError, GraphTypeError
-from ..ir.dtypes import DType, as_dtype, bool_, complex64, float32, int32, int64
+from ..ir.dtypes import DType, as_dtype, bool_, complex128, float32, int32, int64
 from ..ir.opdef import get_opdef
 from ..ir.types import ShapeMismatch, TensorType
 from .graph import Operation, Tensor, get_default_graph, user_location
@@ -100,7 +100,7 @@ def infer_dtype(value: Any) -> DType:
     if arr.dtype.kind == "f":
         return float32
     if arr.dtype.kind == "c":
-        return complex64    # TF makes complex128, which jitflow does not have
+        return complex128   # as TF: a Python complex is a complex128
     raise TypeError(f"Failed to convert object of type {type(value).__name__} to Tensor. "
                     f"Contents: {value!r}. Consider casting elements to a supported type.")
 

@@ -486,6 +486,9 @@ _ELEMENTWISE = [
     ("Rint", "round"), ("IsNan", "is_nan"), ("IsInf", "is_inf"), ("IsFinite", "is_finite"),
     ("Reciprocal", "reciprocal"), ("Inv", "reciprocal"), ("Softsign", "softsign"),
     ("Selu", "selu"), ("Complex", "complex"), ("Real", "real"), ("Imag", "imag"), ("Conj", "conj"),
+    # ops/bitwise.py (a GraphDef's narrow-integer shifts are not clamped at their own width)
+    ("BitwiseAnd", "bitwise_and"), ("BitwiseOr", "bitwise_or"), ("BitwiseXor", "bitwise_xor"),
+    ("Invert", "invert"), ("LeftShift", "left_shift"), ("RightShift", "right_shift"),
 ]
 
 TABLE: dict[str, Row] = {r.tf_type: r for r in [

@@ -34,7 +34,7 @@ except ImportError as _e:        # pragma: no cover - a broken install
 # TF's DataType enum (types.proto) <-> jitflow/NumPy dtype names
 DT_FROM_TF = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8",
               7: "string", 8: "complex64", 9: "int64", 10: "bool", 14: "bfloat16",
-              17: "uint16", 19: "float16"}
+              17: "uint16", 18: "complex128", 19: "float16", 22: "uint32", 23: "uint64"}
 DT_TO_TF = {v: k for k, v in DT_FROM_TF.items()}
 
 

@@ -1,12 +1,13 @@
 """Element types of the IR: float16, bfloat16, float32, float64, int8, int16, int32, int64,
-uint8, uint16, bool, complex64.
+uint8, uint16, uint32, uint64, bool, complex64, complex128.
 
 Narrow types are storage types with TF's CPU semantics: arithmetic on float16 and bfloat16 is
 computed in float32 and rounded back after each op (round to nearest even), arithmetic on the
 8- and 16-bit integers is computed in int32 and wraps around as TF's does. ``DType.compute`` is
 that arithmetic type (the type itself for the others). bfloat16 arrays are NumPy arrays of
 ``ml_dtypes.bfloat16`` (the type TF returns); without the ml_dtypes package there is no
-bfloat16 dtype (``as_dtype('bfloat16')`` says so)."""
+bfloat16 dtype (``as_dtype('bfloat16')`` says so). uint32 and uint64 are full types (computed
+as themselves: unsigned division, comparisons, extensions and conversions)."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -60,7 +61,7 @@ class DType:
 
     @property
     def real_dtype(self) -> "DType":
-        return float32 if self.is_complex else self
+        return (float64 if self.bits == 128 else float32) if self.is_complex else self
 
     @property
     def is_numeric(self) -> bool:
@@ -109,14 +110,17 @@ int8 = DType("i8", "int8", np.int8, "i", 6, compute=int32)
 int16 = DType("i16", "int16", np.int16, "i", 5, compute=int32)
 uint8 = DType("u8", "uint8", np.uint8, "i", 4, compute=int32)
 uint16 = DType("u16", "uint16", np.uint16, "i", 17, compute=int32)
+uint32 = DType("u32", "uint32", np.uint32, "i", 22)
+uint64 = DType("u64", "uint64", np.uint64, "i", 23)
 complex64 = DType("c64", "complex64", np.complex64, "c", 8)
+complex128 = DType("c128", "complex128", np.complex128, "c", 18)
 #: bfloat16 exists where ml_dtypes is installed (a dependency of jitflow)
 bfloat16: Optional[DType] = (DType("bf16", "bfloat16", _ml_dtypes.bfloat16, "f", 14,
                                    compute=float32) if _ml_dtypes is not None else None)
 
 ALL: tuple[DType, ...] = tuple(d for d in (
     float32, float64, int32, int64, bool_, float16, bfloat16, int8, int16, uint8, uint16,
-    complex64) if d is not None)
+    uint32, uint64, complex64, complex128) if d is not None)
 #: types whose arithmetic is computed in a wider one (``DType.compute``)
 NARROW: tuple[DType, ...] = tuple(d for d in ALL if d.is_narrow)
 _BY_NAME: dict[str, DType] = {}
@@ -146,7 +150,7 @@ def as_dtype(x: Any) -> DType:
     if x is bool:
         return bool_
     if x is complex:
-        return complex64
+        return complex128
     try:
         npd = np.dtype(x)
     except TypeError as e:

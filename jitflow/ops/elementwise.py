@@ -157,9 +157,27 @@ def _cast_grad(b, op, g):
     return [None]
 
 
+def float_to_unsigned(x: np.ndarray, dtype) -> np.ndarray:
+    """float -> uint32/uint64 as TF's static_cast compiles on x86 (C++ leaves negative and
+    out-of-range values implementation-defined): truncated, through int64, so a negative value
+    wraps around (-1.0 -> 2**32 - 1) and NaN or a value out of int64's range gives INT64_MIN's
+    bits (0 as uint32, 2**63 as uint64); uint64 takes [2**63, 2**64) exactly."""
+    t = np.trunc(np.asarray(x, np.float64))
+    ok = (t >= -2.0 ** 63) & (t < 2.0 ** 63)
+    v = np.where(ok, t, -2.0 ** 63).astype(np.int64).view(np.uint64)
+    big = (t >= 2.0 ** 63) & (t < 2.0 ** 64)
+    if dtype.bits == 64 and big.any():
+        v = np.where(big, np.where(big, t, 0).astype(np.uint64), v)
+    return v.astype(dtype.np)
+
+
 def _cast_ref(x, dtype):
+    if x.dtype.kind == "c" and not dtype.is_complex:
+        x = np.real(x)             # TF: a complex cast to a real type keeps the real part
     if dtype.is_narrow and dtype.is_floating and x.dtype != np.float32:
         x = x.astype(np.float32)   # TF (Eigen) makes a half or bfloat16 through float
+    if dtype.is_unsigned and not dtype.is_narrow and x.dtype.kind in "fV":
+        return float_to_unsigned(x.astype(np.float32) if x.dtype.kind == "V" else x, dtype)
     if dtype.is_integer and x.dtype.kind == "f":
         with np.errstate(invalid="ignore"):
             return np.trunc(x).astype(dtype.np)
@@ -168,4 +186,5 @@ def _cast_ref(x, dtype):
 
 defop("cast", kind="elementwise", infer=lambda types, a: types[0].with_dtype(a["dtype"]), reference=_cast_ref,
       grad=_cast_grad, attrs={"dtype": Attr("dtype")}, num_inputs=1,
-      doc="bool -> 1/0; float -> int truncates toward zero; gradient only float -> float")
+      doc="bool -> 1/0; float -> int truncates toward zero (to uint32/uint64: see "
+          "float_to_unsigned); gradient only float -> float")

@@ -36,6 +36,16 @@ def static_rank(idx: TensorType, shape: TensorType) -> int:
     return _ASSUMED_RANK
 
 
+def _nnz(idx: TensorType, what: str):
+    """The number of entries of a SparseTensor's [nnz, rank] indices type (None if unknown)."""
+    if idx.shape is None:
+        return None
+    if len(idx.shape) != 2:
+        raise ValueError(f"{what}: indices must be a matrix [nnz, rank], got shape "
+                         f"{list(idx.shape)}")
+    return idx.shape[0]
+
+
 def _check_assumed(shape: np.ndarray, rank: int, what: str) -> None:
     if shape.shape[0] != rank:
         raise InvalidArgumentError(
@@ -143,7 +153,7 @@ def _reduce_sparse_ref(idx, vals, shape, axes, keepdims, rank):
 def _gather_infer(types, attrs) -> TensorType:
     idx, dense = types
     require_dtype(idx, "i", "sparse_gather_dense indices")
-    return TensorType(dense.dtype, (idx.shape[0] if idx.shape is not None else None,))
+    return TensorType(dense.dtype, (_nnz(idx, "sparse_gather_dense"),))
 
 
 def _gather_ref(idx, dense, axes, keepdims, rank):
@@ -223,7 +233,7 @@ def _matmul_grad(b, op, g):
 
 def _values_grad_infer(types, attrs) -> TensorType:
     idx, g, bmat = types
-    return TensorType(g.dtype, (idx.shape[0] if idx.shape is not None else None,))
+    return TensorType(g.dtype, (_nnz(idx, "sparse_dense_matmul_values_grad"),))
 
 
 def _values_grad_ref(idx, g, bmat, adjoint_a, adjoint_b):

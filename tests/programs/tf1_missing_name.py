@@ -10,6 +10,6 @@ if which == "nn":
 elif which == "import":
     from tensorflow.contrib import learn  # noqa: F401
 elif which == "dtype":
-    tf.placeholder(tf.complex128, [2])
+    tf.placeholder(tf.qint8, [2])
 elif which == "exit":
     sys.exit(3)

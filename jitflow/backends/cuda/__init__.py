@@ -28,14 +28,18 @@ __all__ = ["CUDABackend", "DeviceTensor", "UnsupportedOp", "cuda_usable", "gpu_p
            "to_host"]
 
 
+_NO_CUDA = ("bf16", "c64", "c128")
+
+
 def _refuse_types(f: Function) -> None:
-    """bfloat16 and complex64 have no cuda lowering: UnsupportedOp names the ops."""
+    """bfloat16, complex64 and complex128 have no cuda lowering: UnsupportedOp names the
+    ops."""
     bad = {f"{op.opname} on {v.type.dtype.name}" + (f" (node {op.loc.tf_name})"
                                                      if op.loc.tf_name else "")
            for op in f.walk() for v in (*op.operands, *op.results)
-           if v.type.dtype.short in ("bf16", "c64")}
+           if v.type.dtype.short in _NO_CUDA}
     bad |= {f"a {p.type.dtype.name} parameter" for p in f.params
-            if p.type.dtype.short in ("bf16", "c64")}
+            if p.type.dtype.short in _NO_CUDA}
     if bad:
         raise UnsupportedOp("cuda", bad)
 

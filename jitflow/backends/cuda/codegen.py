@@ -236,15 +236,16 @@ class GroupGen:
             return "i32", "i32(1)" if k == "all" else "i32(0)"
         if self._blocked():
             return "f64", "f64(0)"
-        acc_t = "i64" if dt.is_integer else dt.short
+        # integers accumulate in int64; uint64 in itself (its values, compared unsigned)
+        acc_t = ("u64" if dt.short == "u64" else "i64") if dt.is_integer else dt.short
         if k in ("sum", "mean"):
             init = f"{acc_t}(0)"
         elif k == "prod":
             init = f"{acc_t}(1)"
         elif k == "max":
-            init = lit(-np.inf, dt) if dt.is_floating else f"i64({np.iinfo(dt.np).min})"
+            init = lit(-np.inf, dt) if dt.is_floating else f"{acc_t}({np.iinfo(dt.np).min})"
         else:
-            init = lit(np.inf, dt) if dt.is_floating else f"i64({np.iinfo(dt.np).max})"
+            init = lit(np.inf, dt) if dt.is_floating else f"{acc_t}({np.iinfo(dt.np).max})"
         return acc_t, init
 
     def _combine(self, a: str, b: str) -> str:
@@ -266,7 +267,9 @@ class GroupGen:
         dt = self.space.type.dtype
         if k in ("all", "any"):
             return f"(i32(1) if {v} else i32(0))"
-        return f"i64({v})" if dt.is_integer else v
+        if dt.is_integer:
+            return f"u64({v})" if dt.short == "u64" else f"i64({v})"
+        return v
 
     def _final(self, src: Src, acc: str, out: str) -> None:
         dt = self.root.results[0].type.dtype
@@ -276,6 +279,10 @@ class GroupGen:
         elif k == "mean":
             if dt.is_floating:
                 src(f"{out}[o] = {wrap(dt, f'{acc} / f64(nred)')}")
+            elif dt.short == "u64":
+                src(f"{out}[o] = {acc} // u64(nred if nred > 0 else 1)")
+            elif dt.short == "u32":      # the sum wraps around first, as in TF and on llvm
+                src(f"{out}[o] = u32(({acc} & i64({(1 << 32) - 1})) // (nred if nred > 0 else 1))")
             else:
                 src("if nred == 0:")
                 src(f"    {out}[o] = {lit(0, dt)}")

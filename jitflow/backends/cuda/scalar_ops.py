@@ -130,13 +130,15 @@ def _pow(c, op, a):
     dt = _dt(op)
     if dt.is_floating:
         return _fn(dt, "pow", a[0], a[1])
-    c.flag(f"{a[1]} < 0", "Integers to negative integer powers are not allowed.")
-    r, x, e = c.tmp("i64(1)"), c.tmp(f"i64({a[0]})"), c.tmp(f"i64({a[1]})")
-    c.emit(f"while {e} > 0:")       # square-and-multiply, wrapping like NumPy
-    c.emit(f"    if {e} & 1:")
-    c.emit(f"        {r} = {r} * {x}")
-    c.emit(f"    {x} = {x} * {x}")
-    c.emit(f"    {e} = {e} >> 1")
+    w = "u64" if dt.is_unsigned else "i64"     # an unsigned exponent is never negative
+    if not dt.is_unsigned:
+        c.flag(f"{a[1]} < 0", "Integers to negative integer powers are not allowed.")
+    r, x, e = c.tmp(f"{w}(1)"), c.tmp(f"{w}({a[0]})"), c.tmp(f"{w}({a[1]})")
+    c.emit(f"while {e} > {w}(0):")       # square-and-multiply, wrapping like NumPy
+    c.emit(f"    if {e} & {w}(1):")
+    c.emit(f"        {r} = {w}({r} * {x})")
+    c.emit(f"    {x} = {w}({x} * {x})")
+    c.emit(f"    {e} = {e} >> {w}(1)")
     return wrap(dt, r)
 
 
@@ -188,11 +190,24 @@ def _cast_plain(x: str, src: DType, dst: DType) -> str:
         return f"({x} != {lit(0, src)})" if not src.is_bool else x
     if src.is_bool:
         return f"({lit(1, dst)} if {x} else {lit(0, dst)})"
+    if src.is_floating and dst.is_unsigned:
+        return _float_to_unsigned(x, dst)
     if src.is_floating and dst.is_integer:
         lim = float(2 ** (dst.np.itemsize * 8 - 1))
         return (f"({wrap(dst, x)} if ({x} >= {-lim!r} and {x} < {lim!r}) "
                 f"else {lit(-int(lim), dst)})")
     return wrap(dst, x)
+
+
+def _float_to_unsigned(x: str, dst: DType) -> str:
+    """float -> uint32/uint64 as the reference's ``float_to_unsigned``: truncated through
+    int64 (negative values wrap; NaN and out-of-range give INT64_MIN's bits); uint64 takes
+    [2**63, 2**64) exactly."""
+    lim = float(2 ** 63)
+    v = f"(i64({x}) if ({x} >= {-lim!r} and {x} < {lim!r}) else i64({-(1 << 63)}))"
+    if dst.bits == 32:
+        return f"u32({v} & i64({(1 << 32) - 1}))"
+    return f"(u64({x}) if ({x} >= {lim!r} and {x} < {2 * lim!r}) else u64({v}))"
 
 
 @lowering("neg")
@@ -204,6 +219,8 @@ def _neg(c, op, a):
 @lowering("abs")
 def _abs(c, op, a):
     dt = _dt(op)
+    if dt.is_unsigned:
+        return a[0]
     return f"abs({a[0]})" if dt.is_floating else wrap(dt, f"abs({a[0]})")
 
 
@@ -211,6 +228,8 @@ def _abs(c, op, a):
 def _sign(c, op, a):
     dt = _dt(op)
     x = a[0]
+    if dt.is_unsigned:
+        return f"({lit(1, dt)} if {x} != {lit(0, dt)} else {lit(0, dt)})"
     e = (f"({lit(1, dt)} if {x} > {lit(0, dt)} else ({lit(-1, dt)} if {x} < {lit(0, dt)} "
          f"else {lit(0, dt)}))")
     return f"({x} if {x} != {x} else {e})" if dt.is_floating else e
@@ -325,6 +344,22 @@ def _bias_add(c, op, a):
     dt = _dt(op)
     e = f"{a[0]} + {a[1]}"
     return f"({e})" if dt.is_floating else wrap(dt, e)
+
+
+# ---------------------------------------------------------------- bitwise (tf.bitwise) ----
+
+for _name, _sym in (("bitwise_and", "&"), ("bitwise_or", "|"), ("bitwise_xor", "^")):
+    EW[_name] = (lambda sym: lambda c, op, a: wrap(_dt(op), f"{a[0]} {sym} {a[1]}"))(_sym)
+EW["invert"] = lambda c, op, a: wrap(_dt(op), f"~{a[0]}")
+
+
+@lowering("left_shift", "right_shift")
+def _shift(c, op, a):
+    """x shifted by y clamped to [0, bits - 1] (TF's kernels); >> is logical on unsigned."""
+    dt = _dt(op)
+    top, zero = lit(dt.bits - 1, dt), lit(0, dt)
+    y = c.tmp(f"({top} if {a[1]} > {top} else ({zero} if {a[1]} < {zero} else {a[1]}))")
+    return wrap(dt, f"{a[0]} {'<<' if op.opname == 'left_shift' else '>>'} {y}")
 
 
 # ---------------------------------------------------------------- random (bit-exact) ------

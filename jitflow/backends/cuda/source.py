@@ -9,7 +9,7 @@ from ...ir.opdef import OPS
 
 
 CTOR = {"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64", "f16": "f16", "i8": "i8",
-        "u8": "u8", "i16": "i16", "u16": "u16"}
+        "u8": "u8", "i16": "i16", "u16": "u16", "u32": "u32", "u64": "u64"}
 INT_MAX_CODE = 2 ** 31 - 1
 #: terms of a float sum one thread adds in the input's type before adding the block's partial
 #: to its float64 accumulator (the generated reductions and the softmax rows);

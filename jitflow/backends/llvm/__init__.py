@@ -14,12 +14,13 @@ _warned: set = set()
 
 
 def refuse_complex(f: Function, backend: str) -> None:
-    """complex64 runs on the reference interpreter only: UnsupportedOp names the ops."""
+    """complex64/complex128 run on the reference interpreter only: UnsupportedOp names the
+    ops."""
     from ...kernels.errors import UnsupportedOp
-    bad = {f"{op.opname} on complex64" + (f" (node {op.loc.tf_name})" if op.loc.tf_name else "")
-           for op in f.walk()
-           if any(v.type.dtype.is_complex for v in (*op.operands, *op.results))}
-    bad |= {"a complex64 parameter" for p in f.params if p.type.dtype.is_complex}
+    bad = {f"{op.opname} on {v.type.dtype.name}"
+           + (f" (node {op.loc.tf_name})" if op.loc.tf_name else "")
+           for op in f.walk() for v in (*op.operands, *op.results) if v.type.dtype.is_complex}
+    bad |= {f"a {p.type.dtype.name} parameter" for p in f.params if p.type.dtype.is_complex}
     if bad:
         raise UnsupportedOp(backend, bad)
 

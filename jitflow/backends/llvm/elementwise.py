@@ -47,11 +47,14 @@ def _arith(em: Emitter, op, a, ctx):
     return em.op(f"{_INT_BIN[op.opname]} {t} {a[0]}, {a[1]}")
 
 
-def _int_div_guard(em, t, x, y, ctx):
-    """A divisor safe for sdiv/srem: 0 is flagged as an error; INT_MIN / -1 (which traps on
-    x86) divides by 1 instead, giving NumPy's wrapped results (quotient INT_MIN, remainder 0)."""
+def _int_div_guard(em, t, x, y, ctx, unsigned: bool = False):
+    """A divisor safe for sdiv/srem (udiv/urem when ``unsigned``): 0 is flagged as an error;
+    INT_MIN / -1 (which traps on x86) divides by 1 instead, giving NumPy's wrapped results
+    (quotient INT_MIN, remainder 0)."""
     zero = em.op(f"icmp eq {t} {y}, 0")
     ctx.flag_error(zero, "Integer division by zero")
+    if unsigned:
+        return em.op(f"select i1 {zero}, {t} 1, {t} {y}")
     int_min = -(1 << (31 if t == "i32" else 63))
     ovf = em.op(f"and i1 {em.op(f'icmp eq {t} {x}, {int_min}')}, {em.op(f'icmp eq {t} {y}, -1')}")
     bad = em.op(f"or i1 {zero}, {ovf}")
@@ -65,6 +68,8 @@ def _floordiv(em, op, a, ctx):
     if dt.is_floating:
         q = em.op(f"fdiv {t} {a[0]}, {a[1]}")
         return em.op(f"call {t} @llvm.floor.{dt.short}({t} {q})")
+    if dt.is_unsigned:       # floor == truncation for unsigned operands
+        return em.op(f"udiv {t} {a[0]}, {_int_div_guard(em, t, a[0], a[1], ctx, True)}")
     y = _int_div_guard(em, t, a[0], a[1], ctx)
     q = em.op(f"sdiv {t} {a[0]}, {y}")
     r = em.op(f"srem {t} {a[0]}, {y}")
@@ -88,6 +93,8 @@ def _mod(em, op, a, ctx):
         nz = em.op(f"fcmp one {t} {r}, 0.0")
         rneg = em.op(f"fcmp olt {t} {r}, 0.0")
         yneg = em.op(f"fcmp olt {t} {a[1]}, 0.0")
+    elif dt.is_unsigned:
+        return em.op(f"urem {t} {a[0]}, {_int_div_guard(em, t, a[0], a[1], ctx, True)}")
     else:
         y = _int_div_guard(em, t, a[0], a[1], ctx)
         r = em.op(f"srem {t} {a[0]}, {y}")
@@ -112,6 +119,8 @@ def _pow(em, op, a, ctx):
     if dt.is_floating:
         fn = "jf_powf" if dt is float32 else "jf_pow"
         return em.op(f"call {t} @{fn}({t} {a[0]}, {t} {a[1]})")
+    if dt.is_unsigned:
+        return em.op(f"call {t} @jf_ipowu_{t}({t} {a[0]}, {t} {a[1]})")
     # exact, wrapping like NumPy (square-and-multiply); negative exponents are an error
     neg = em.op(f"icmp slt {t} {a[1]}, 0")
     ctx.flag_error(neg, "Integers to negative integer powers are not allowed.")
@@ -126,7 +135,7 @@ def _minmax(em, op, a, is_max: bool):
         r = em.op(f"select i1 {c}, {t} {a[0]}, {t} {a[1]}")
         nan = em.op(f"fcmp uno {t} {a[0]}, 0.0")
         return em.op(f"select i1 {nan}, {t} {a[0]}, {t} {r}")
-    c = em.op(f"icmp {'sge' if is_max else 'sle'} {t} {a[0]}, {a[1]}")
+    c = em.op(f"icmp {_signed(dt, 'sge' if is_max else 'sle')} {t} {a[0]}, {a[1]}")
     return em.op(f"select i1 {c}, {t} {a[0]}, {t} {a[1]}")
 
 
@@ -139,13 +148,18 @@ _ICMP = {"equal": "eq", "not_equal": "ne", "less": "slt", "less_equal": "sle",
          "greater": "sgt", "greater_equal": "sge"}
 
 
+def _signed(dt: DType, pred: str) -> str:
+    """An icmp predicate for ``dt``: the signed one (slt) or, unsigned, its u form (ult)."""
+    return "u" + pred[1:] if dt.is_unsigned and pred[0] == "s" else pred
+
+
 @lowering(*_FCMP)
 def _compare(em, op, a, ctx):
     dt = _dt(op)
     t = rtype(dt)
     if dt.is_floating:
         return em.op(f"fcmp {_FCMP[op.opname]} {t} {a[0]}, {a[1]}")
-    return em.op(f"icmp {_ICMP[op.opname]} {t} {a[0]}, {a[1]}")
+    return em.op(f"icmp {_signed(dt, _ICMP[op.opname])} {t} {a[0]}, {a[1]}")
 
 
 LOWER["logical_and"] = lambda em, op, a, ctx: em.op(f"and i1 {a[0]}, {a[1]}")
@@ -203,6 +217,8 @@ def _cast_wide(em, x: str, src: DType, dst: DType) -> str:
         return x
     if src.is_floating and dst.is_floating:
         return em.op(f"{'fpext' if dst is float64 else 'fptrunc'} {ts} {x} to {td}")
+    if src.is_floating and dst.is_unsigned:
+        return _float_to_unsigned(em, x, src, dst)
     if src.is_floating and dst.is_integer:
         # truncate; NaN and out-of-range values give INT_MIN, as the reference (NumPy and TF
         # on x86) does
@@ -215,15 +231,33 @@ def _cast_wide(em, x: str, src: DType, dst: DType) -> str:
     if src.is_floating and dst.is_bool:
         return em.op(f"fcmp une {ts} {x}, 0.0")
     if src.is_integer and dst.is_floating:
-        return em.op(f"sitofp {ts} {x} to {td}")
+        return em.op(f"{'uitofp' if src.is_unsigned else 'sitofp'} {ts} {x} to {td}")
     if src.is_integer and dst.is_integer:
-        wider = dst.np.itemsize > src.np.itemsize
-        return em.op(f"{'sext' if wider else 'trunc'} {ts} {x} to {td}")
+        if ts == td:         # int32 <-> uint32: the same bits
+            return x
+        ext = "zext" if src.is_unsigned else "sext"
+        return em.op(f"{ext if dst.bits > src.bits else 'trunc'} {ts} {x} to {td}")
     if src.is_integer and dst.is_bool:
         return em.op(f"icmp ne {ts} {x}, 0")
     if src.is_bool and dst.is_floating:
         return em.op(f"uitofp i1 {x} to {td}")
     return em.op(f"zext i1 {x} to {td}")
+
+
+def _float_to_unsigned(em, x: str, src: DType, dst: DType) -> str:
+    """float -> uint32/uint64 as x86's C++ casts (TF's static_cast) do, the reference's rule:
+    truncate, through int64 (negative values wrap around; NaN and out-of-range give INT64_MIN's
+    bits: 0 as uint32, 2**63 as uint64); uint64 takes [2**63, 2**64) exactly."""
+    ts, td = rtype(src), rtype(dst)
+    lo = em.op(f"fcmp oge {ts} {x}, {fhex(-2.0 ** 63)}")
+    hi = em.op(f"fcmp olt {ts} {x}, {fhex(2.0 ** 63)}")
+    ok = em.op(f"and i1 {lo}, {hi}")
+    v = em.op(f"select i1 {ok}, i64 {em.op(f'fptosi {ts} {x} to i64')}, i64 {-(1 << 63)}")
+    if dst.bits == 32:
+        return em.op(f"trunc i64 {v} to i32")
+    big = em.op(f"and i1 {em.op(f'fcmp oge {ts} {x}, {fhex(2.0 ** 63)}')}, "
+                f"{em.op(f'fcmp olt {ts} {x}, {fhex(2.0 ** 64)}')}")
+    return em.op(f"select i1 {big}, {td} {em.op(f'fptoui {ts} {x} to {td}')}, {td} {v}")
 
 
 # ------------------------------------------------------------------ unary math -------------
@@ -240,6 +274,8 @@ def _abs(em, op, a, ctx):
     t = rtype(dt)
     if dt.is_floating:
         return em.op(f"call {t} @llvm.fabs.{dt.short}({t} {a[0]})")
+    if dt.is_unsigned:
+        return a[0]
     n = em.op(f"sub {t} 0, {a[0]}")
     c = em.op(f"icmp slt {t} {a[0]}, 0")
     return em.op(f"select i1 {c}, {t} {n}, {t} {a[0]}")
@@ -257,6 +293,8 @@ def _sign(em, op, a, ctx):
         r = em.op(f"select i1 {pos}, {t} {const(1, dt)}, {t} {r}")
         nan = em.op(f"fcmp uno {t} {x}, 0.0")
         return em.op(f"select i1 {nan}, {t} {x}, {t} {r}")
+    if dt.is_unsigned:
+        return em.op(f"zext i1 {em.op(f'icmp ne {t} {x}, 0')} to {t}")
     pos = em.op(f"icmp sgt {t} {x}, 0")
     neg = em.op(f"icmp slt {t} {x}, 0")
     r = em.op(f"select i1 {neg}, {t} -1, {t} 0")
@@ -522,6 +560,28 @@ def _bias_add_ew(em, op, a, ctx):
         raise UnsupportedOp("llvm", {"bias_add"})   # (fusion admits only the last axis)
     dt = op.operands[0].type.dtype
     return em.op(f"{'fadd' if dt.is_floating else 'add'} {rtype(dt)} {a[0]}, {a[1]}")
+
+
+# ---------------------------------------------------------------- bitwise (tf.bitwise) ---
+
+for _name, _instr in (("bitwise_and", "and"), ("bitwise_or", "or"), ("bitwise_xor", "xor")):
+    LOWER[_name] = (lambda i: lambda em, op, a, ctx:
+                    em.op(f"{i} {rtype(_dt(op))} {a[0]}, {a[1]}"))(_instr)
+LOWER["invert"] = lambda em, op, a, ctx: em.op(f"xor {rtype(_dt(op))} {a[0]}, -1")
+
+
+@lowering("left_shift", "right_shift")
+def _shift(em, op, a, ctx):
+    """x shifted by y clamped to [0, bits - 1] (TF's kernels); right: lshr if unsigned."""
+    dt = _dt(op)
+    t = rtype(dt)
+    top = dt.bits - 1
+    big = em.op(f"icmp {_signed(dt, 'sgt')} {t} {a[1]}, {top}")
+    y = em.op(f"select i1 {big}, {t} {top}, {t} {a[1]}")
+    if not dt.is_unsigned:
+        y = em.op(f"select i1 {em.op(f'icmp slt {t} {y}, 0')}, {t} 0, {t} {y}")
+    instr = "shl" if op.opname == "left_shift" else ("lshr" if dt.is_unsigned else "ashr")
+    return em.op(f"{instr} {t} {a[0]}, {y}")
 
 
 from . import elementwise_math  # noqa: E402,F401  (registers ops/math_unary.py's lowerings)

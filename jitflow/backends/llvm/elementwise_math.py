@@ -85,6 +85,8 @@ def _reciprocal(em, op, a, ctx):
         return em.op(f"fdiv {t} {const(1.0, dt)}, {a[0]}")
     ctx.flag_error(em.op(f"icmp eq {t} {a[0]}, 0"), "Integer division by zero")
     one = em.op(f"icmp eq {t} {a[0]}, 1")
+    if dt.is_unsigned:     # all ones is not -1
+        return em.op(f"select i1 {one}, {t} 1, {t} 0")
     minus = em.op(f"icmp eq {t} {a[0]}, -1")
     unit = em.op(f"or i1 {one}, {minus}")
     return em.op(f"select i1 {unit}, {t} {a[0]}, {t} 0")

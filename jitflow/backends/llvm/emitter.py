@@ -9,10 +9,11 @@ from ...ir.dtypes import DType
 # narrow types live in registers as their memory type (bfloat16 as its 16 bits); the
 # promote-narrow pass leaves them only to loads, stores, casts and constants
 REG_TYPE = {"f32": "float", "f64": "double", "i32": "i32", "i64": "i64", "bool": "i1",
-            "f16": "half", "bf16": "i16", "i8": "i8", "u8": "i8", "i16": "i16", "u16": "i16"}
+            "f16": "half", "bf16": "i16", "i8": "i8", "u8": "i8", "i16": "i16", "u16": "i16",
+            "u32": "i32", "u64": "i64"}
 MEM_TYPE = {**REG_TYPE, "bool": "i8"}
 ALIGN = {"f32": 4, "f64": 8, "i32": 4, "i64": 8, "bool": 1, "f16": 2, "bf16": 2, "i8": 1,
-         "u8": 1, "i16": 2, "u16": 2}
+         "u8": 1, "i16": 2, "u16": 2, "u32": 4, "u64": 8}
 
 
 def _unsupported(dt: DType):
@@ -51,7 +52,7 @@ def const(v, dt: DType) -> str:
         return "true" if v else "false"
     if dt.is_complex:
         raise _unsupported(dt)
-    if dt.is_narrow:         # the bits as LLVM's (signed) literal of that width
+    if dt.is_narrow or dt.is_unsigned:   # the bits as LLVM's (signed) literal of that width
         return str(int(np.array(v).astype(dt.np).astype(dt.np.str.replace("u", "i"))))
     return str(int(v))
 

@@ -206,13 +206,14 @@ declare void @jf_cblas_dgemm(i32, i32, i32, i64, i64, i64, double, ptr, i64, ptr
 """
 
 
-def _ipow(t: str) -> str:
+def _ipow(t: str, unsigned: bool = False) -> str:
     """Integer power by square-and-multiply, wrapping (so equal to NumPy's modulo 2**bits);
-    x**0 == 1; a negative exponent gives 1 (the caller flags it as an error)."""
+    x**0 == 1; a negative exponent gives 1 (the caller flags it as an error). ``unsigned``:
+    ``jf_ipowu_*``, whose exponent is unsigned (2**31 and above are large, not negative)."""
     return f"""
-define internal {t} @jf_ipow_{t}({t} %x, {t} %y) nounwind readnone {{
+define internal {t} @jf_ipow{'u' if unsigned else ''}_{t}({t} %x, {t} %y) nounwind readnone {{
 entry:
-  %pos = icmp sgt {t} %y, 0
+  %pos = icmp {'ne' if unsigned else 'sgt'} {t} %y, 0
   br i1 %pos, label %loop, label %done
 loop:
   %r = phi {t} [1, %entry], [%r2, %loop]
@@ -276,5 +277,6 @@ define internal float @jf_log1pf(float %u) alwaysinline nounwind readnone {{
 
 
 def library() -> str:
-    return (DECLS + _expf() + _logf() + _tanhf() + _sigmoidf() + _ipow("i32") + _ipow("i64") + "\n"
+    return (DECLS + _expf() + _logf() + _tanhf() + _sigmoidf() + _ipow("i32") + _ipow("i64")
+            + _ipow("i32", True) + _ipow("i64", True) + "\n"
             + "\n" + _expm1f_log1pf())

@@ -196,7 +196,8 @@ def _running_reduce(gen: "KernelGen", red: Op, kind: str) -> None:
         if dt.is_floating:   # NaN-propagating, as NumPy's max/min (and vectorizable)
             fn = f"llvm.{'maximum' if kind == 'max' else 'minimum'}.{dt.short}"
             return em.op(f"call {t} @{fn}({t} {a}, {t} {b})")
-        c = em.op(f"icmp {'sgt' if kind == 'max' else 'slt'} {t} {a}, {b}")
+        c = em.op(f"icmp {('u' if dt.is_unsigned else 's') + ('gt' if kind == 'max' else 'lt')} "
+                  f"{t} {a}, {b}")
         return em.op(f"select i1 {c}, {t} {a}, {t} {b}")
 
     if rank and reduced_static[-1]:
@@ -239,7 +240,8 @@ def _running_reduce(gen: "KernelGen", red: Op, kind: str) -> None:
             ci = c if t == "i64" else em.op(f"trunc i64 {c} to {t}")
             zero = em.op(f"icmp eq {t} {ci}, 0")
             safe = em.op(f"select i1 {zero}, {t} 1, {t} {ci}")
-            em.store(dt, em.op(f"sdiv {t} {old}, {safe}"), gen.ptr(ob), idx[0])
+            div = "udiv" if dt.is_unsigned else "sdiv"
+            em.store(dt, em.op(f"{div} {t} {old}, {safe}"), gen.ptr(ob), idx[0])
         em.loops([n_out], fin)
 
 

@@ -5,6 +5,7 @@ import types as _types
 
 from ... import errors  # noqa: F401
 from ...frontend import overloads as _overloads  # noqa: F401  (installs Tensor operators)
+from ...frontend import bitwise_ops as _bitwise
 from ...frontend import initializers as _init
 from ...frontend import nn  # noqa: F401
 from ...frontend import layers, losses  # noqa: F401
@@ -38,7 +39,8 @@ from ...frontend.variables import (AUTO_REUSE, Variable, VariableScope, all_vari
                                   local_variables_initializer, no_op, trainable_variables,
                                   variable_scope, variables_initializer)
 from ...ir.dtypes import (DType, as_dtype, bfloat16, bool_ as bool, complex64,  # noqa: F401,A001
-                          float16, float32, float64, int8, int16, int32, int64, uint8, uint16)
+                          complex128, float16, float32, float64, int8, int16, int32, int64,
+                          uint8, uint16, uint32, uint64)
 from ...runtime.session import (ConfigProto, GPUOptions, InteractiveSession, Session,  # noqa: F401
                                get_default_session)
 
@@ -50,7 +52,8 @@ mul = multiply
 dtypes = _types.SimpleNamespace(float32=float32, float64=float64, int32=int32, int64=int64,
                                 bool=bool, as_dtype=as_dtype, DType=DType, float16=float16,
                                 half=float16, int8=int8, int16=int16, uint8=uint8,
-                                uint16=uint16, complex64=complex64, double=float64)
+                                uint16=uint16, uint32=uint32, uint64=uint64,
+                                complex64=complex64, complex128=complex128, double=float64)
 if bfloat16 is not None:
     dtypes.bfloat16 = bfloat16
 
@@ -117,6 +120,11 @@ math = _types.SimpleNamespace(
 
 
 debugging = _types.SimpleNamespace(check_numerics=check_numerics)
+
+bitwise = _types.SimpleNamespace(
+    bitwise_and=_bitwise.bitwise_and, bitwise_or=_bitwise.bitwise_or,
+    bitwise_xor=_bitwise.bitwise_xor, invert=_bitwise.invert, left_shift=_bitwise.left_shift,
+    right_shift=_bitwise.right_shift)
 
 contrib = _types.SimpleNamespace(layers=_types.SimpleNamespace(
     l1_regularizer=layers.l1_regularizer, l2_regularizer=layers.l2_regularizer,

@@ -7,8 +7,8 @@ lacks it, instead of a bare ``AttributeError``.
 * ``TFNamespace`` is a module object (``import tensorflow.contrib.layers`` can bind it) that
   looks a name up in its own attributes, then in an optional base object (a frontend module or
   a ``SimpleNamespace``; looked up at each access, so names added to the base later show);
-* ``UnsupportedDType`` stands for a TF dtype name jitflow does not support (``tf.complex128``):
-  the name exists, and using it as a dtype fails with ``dtype complex128 is not supported by
+* ``UnsupportedDType`` stands for a TF dtype name jitflow does not support (``tf.qint8``):
+  the name exists, and using it as a dtype fails with ``dtype qint8 is not supported by
   jitflow yet``.
 """
 from __future__ import annotations

@@ -180,7 +180,7 @@ def parse_example(*args: Any, **kwargs: Any) -> dict:
 
 def decode_raw(input_bytes: Any, out_type: Any, little_endian: bool = True,
                name: Optional[str] = None) -> Tensor:
-    """Bytes -> a vector of ``out_type`` (uint32 is widened to int64: jitflow has no uint32)."""
+    """Bytes -> a vector of ``out_type``."""
     s = _string_input(input_bytes, "decode_raw")
     np_type = np.dtype(getattr(out_type, "np", out_type))
     np_type = np_type.newbyteorder("<" if little_endian else ">") if np_type.itemsize > 1 else np_type

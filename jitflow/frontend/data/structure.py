@@ -48,7 +48,7 @@ def is_string(dtype: Any) -> bool:
 
 
 def to_dtype(x: Any) -> Any:
-    """A jitflow DType, or ``string``; uint32 becomes int64 (jitflow has no uint32)."""
+    """A jitflow DType, or ``string``."""
     if is_string(x):
         return string
     if isinstance(x, DType):
@@ -59,8 +59,6 @@ def to_dtype(x: Any) -> Any:
         return as_dtype(x)
     if npd.kind in "SUO":
         return string
-    if npd == np.uint32:
-        return as_dtype("int64")
     return as_dtype(npd)
 
 

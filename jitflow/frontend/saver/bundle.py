@@ -45,8 +45,8 @@ from ...interop.protowire import (WireError, field_bytes, field_fixed32, field_v
 from .table import TableError, build_table, read_table
 
 DT_TO_NP = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 5: "int16", 6: "int8",
-            8: "complex64", 9: "int64", 10: "bool", 14: "bfloat16", 17: "uint16", 19: "float16",
-            22: "uint32", 23: "uint64"}
+            8: "complex64", 9: "int64", 10: "bool", 14: "bfloat16", 17: "uint16", 18: "complex128",
+            19: "float16", 22: "uint32", 23: "uint64"}
 NP_TO_DT = {v: k for k, v in DT_TO_NP.items()}
 MAX_DIMS = 64
 

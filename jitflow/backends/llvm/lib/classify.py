@@ -76,7 +76,8 @@ def _argminmax(gen, op: Op) -> None:
                 better = ir.em.op(f"fcmp {'ogt' if is_max else 'olt'} {t} {v}, {b}")
                 take = ir.and_(ir.not_(ir.isnan(dt, b)), ir.or_(better, ir.isnan(dt, v)))
             else:
-                take = ir.em.op(f"icmp {'sgt' if is_max else 'slt'} {t} {v}, {b}")
+                pred = ("u" if dt.is_unsigned else "s") + ("gt" if is_max else "lt")
+                take = ir.em.op(f"icmp {pred} {t} {v}, {b}")
             ir.put(t, ir.sel(take, t, v, b), bloc)
             ir.put("i64", ir.sel(take, "i64", k, ir.get("i64", iloc)), iloc)
         ir.range("1", n, k_)

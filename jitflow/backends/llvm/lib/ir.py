@@ -280,7 +280,8 @@ class _IR:
         t = rtype(dt)
         if dt.is_floating:
             return self.em.op(f"call {t} @llvm.maximum.{dt.short}({t} {a}, {t} {b})")
-        return self.sel(self.em.op(f"icmp sgt {t} {a}, {b}"), t, a, b)
+        return self.sel(self.em.op(f"icmp {'ugt' if dt.is_unsigned else 'sgt'} {t} {a}, {b}"),
+                        t, a, b)
 
     def isnan(self, dt: DType, v: str) -> str:
         return self.em.op(f"fcmp uno {rtype(dt)} {v}, 0.0")
@@ -300,7 +301,8 @@ class _IR:
 
     def to_i64(self, dt: DType, v: str) -> str:
         t = rtype(dt)
-        return v if t == "i64" else self.em.op(f"sext {t} {v} to i64")
+        ext = "zext" if dt.is_unsigned else "sext"
+        return v if t == "i64" else self.em.op(f"{ext} {t} {v} to i64")
 
     def i64_to(self, dt: DType, v: str) -> str:
         """An i64 count or index as a value of dtype dt."""

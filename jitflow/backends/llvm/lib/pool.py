@@ -133,7 +133,7 @@ def _argmax_window(gen, ir: _IR, pl: _Pool, rx, n, h0, w0, best: str, arg: str) 
                 nan = ir.and_(ir.isnan(dt, v), ir.not_(ir.isnan(dt, b)))
                 take = ir.or_(gt, nan)
             else:
-                take = ir.em.op(f"icmp sgt {rtype(dt)} {v}, {b}")
+                take = ir.em.op(f"icmp {'ugt' if dt.is_unsigned else 'sgt'} {rtype(dt)} {v}, {b}")
             ir.st(dt, ir.sel(take, rtype(dt), v, b), best, c)
             p = ir.gep_i64(arg, c)
             old = ir.get("i64", p)
