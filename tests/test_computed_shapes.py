@@ -159,3 +159,24 @@ def test_top_k_of_a_computed_k(backend):
     order = np.argsort(-xv, axis=1, kind="stable")[:, :3]
     np.testing.assert_array_equal(gi, order)
     np.testing.assert_array_equal(gv, np.take_along_axis(xv, order, 1))
+
+
+def test_host_ops_inside_loop_bodies_run_on_llvm():
+    """Data-dependent and computed shapes inside a while loop / map_fn: the host driver runs
+    the host op between the body's compiled segments (backends/hostloop.py)."""
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [6])
+
+    def body(k, acc):
+        hits = tf.where(x > tf.cast(k, tf.float32))                   # data-dependent rows
+        pad = tf.zeros([k + 1, 2])                                     # computed shape
+        return k + 1, acc + tf.cast(tf.shape(hits)[0], tf.float32) + tf.reduce_sum(pad + 1.0)
+    _, total = tf.while_loop(lambda k, a: k < 4, body, [0, 0.0])
+    kept = tf.map_fn(lambda r: tf.reduce_sum(tf.boolean_mask(r, r > 0.5)),
+                     tf.reshape(x, [2, 3]) / 5.0)
+    xv = np.arange(6, dtype=np.float32)
+    for backend in BACKENDS:
+        got_total, got_kept = _run([total, kept], {x: xv}, backend)
+        assert got_total == (5 + 4 + 3 + 2) + 2 * (1 + 2 + 3 + 4)
+        rows = xv.reshape(2, 3) / 5.0
+        np.testing.assert_allclose(got_kept, [r[r > 0.5].sum() for r in rows], rtol=1e-6)

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..ir.builder import Builder
 from ..ir.core import Function, Op, Value
+from ..ir.opdef import OPS
 from ..ops.control import run_while
 from ..ops.control_grad import inline
 from .loopbuffers import buffered_while
@@ -172,6 +173,24 @@ class _Cond:
 CONTROL = {"while": _While, "cond": _Cond}
 
 
+class _HostStep:
+    """One host op (kind ``host``) inside a host-driven Function: the reference interpreter
+    runs it on the arrays between the compiled segments around it."""
+
+    def __init__(self, op: Op) -> None:
+        from .reference import ReferenceExecutable
+        f = Function(f"host_{op.opname}")
+        ps = [f.add_param(v.type, v.name) for v in op.operands]
+        new = Op(op.opname, ps, op.attrs, [r.type for r in op.results], op.loc, op.regions)
+        f.ops.append(new)
+        f.set_results(list(new.results))
+        self.exe = ReferenceExecutable(f)
+        self.parts: list = []
+
+    def __call__(self, args: list) -> list:
+        return self.exe.run(list(args))
+
+
 class HostDriven:
     """An executable for a Function with control ops (see the module docstring). A backend
     may subclass it (cuda: ``backends/cuda/control.py``): ``control`` (op name -> runner
@@ -183,8 +202,10 @@ class HostDriven:
 
     @staticmethod
     def breaks(op: Op) -> bool:
-        """Whether the driver runs ``op`` itself, between compiled segments: control ops."""
-        return bool(op.regions)
+        """Whether the driver runs ``op`` itself, between compiled segments: control ops, and
+        host ops (kind ``host``: data-dependent shapes, callbacks), which the Session places
+        on the host at the top level but which may also sit inside a loop or a cond."""
+        return bool(op.regions) or OPS[op.opname].kind == "host"
 
     @classmethod
     def needs(cls, f: Function) -> bool:
@@ -193,6 +214,8 @@ class HostDriven:
 
     def runner(self, op: Op, compile_region: Callable[[Function], object]):
         """The callable (operands -> results) running ``op``; its ``parts`` are compiled."""
+        if not op.regions and OPS[op.opname].kind == "host":
+            return _HostStep(op)
         if op.opname not in self.control:
             raise NotImplementedError(f"no host driver for control op {op.opname!r} "
                                       f"({op.loc})")

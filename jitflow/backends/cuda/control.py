@@ -34,7 +34,7 @@ import numpy as np
 from ...ir.core import Function, Op
 from ...ir.opdef import OPS
 from ...ir.types import TensorType
-from ..hostloop import HostDriven, _Cond, _While
+from ..hostloop import HostDriven, _Cond, _HostStep, _While
 from .device import DeviceTensor, alloc, to_host, upload
 
 
@@ -65,18 +65,8 @@ def on_host(opname: str) -> bool:
     return d.kind == "host" or (d.kind == "library" and "cuda" in d.unlowered_on)
 
 
-class HostOp:
+class HostOp(_HostStep):
     """One op on the reference interpreter: device operands are copied to the host."""
-
-    def __init__(self, op: Op) -> None:
-        from ..reference import ReferenceExecutable
-        f = Function(f"host_{op.opname}")
-        ps = [f.add_param(v.type, v.name) for v in op.operands]
-        new = Op(op.opname, ps, op.attrs, [r.type for r in op.results], op.loc, op.regions)
-        f.ops.append(new)
-        f.set_results(list(new.results))
-        self.exe = ReferenceExecutable(f)
-        self.parts: list = []
 
     def __call__(self, args: list) -> list:
         return self.exe.run([to_host(a) for a in args])

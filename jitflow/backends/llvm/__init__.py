@@ -54,13 +54,13 @@ class LLVMBackend:
         """Compile ``f`` to native code. A Function using an op that has no LLVM lowering yet
         runs on the reference interpreter instead, with a warning naming the ops."""
         from ...kernels.errors import UnsupportedOp
-        from ..hostloop import HostDriven, has_control
+        from ..hostloop import HostDriven
         from .executable import LLVMExecutable
         try:
             opts = options or CompileOptions()
             refuse_complex(f, "llvm")
             refuse_unlowered(f, "llvm")
-            if has_control(f):
+            if HostDriven.needs(f):       # control ops, or host ops inside regions
                 return HostDriven(f, LLVMExecutable, prepare_region, opts.donations)
             return LLVMExecutable(f, opts.donations, opts.dump_dir)
         except UnsupportedOp as e:
