@@ -180,3 +180,27 @@ def test_host_ops_inside_loop_bodies_run_on_llvm():
         assert got_total == (5 + 4 + 3 + 2) + 2 * (1 + 2 + 3 + 4)
         rows = xv.reshape(2, 3) / 5.0
         np.testing.assert_allclose(got_kept, [r[r > 0.5].sum() for r in rows], rtol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_range_of_run_time_bounds(backend):
+    """tf.range with a computed bound is the host op range_of (np.arange's values, TF's
+    dtype: the bounds'), also inside a loop body."""
+    tf.reset_default_graph()
+    n = tf.placeholder(tf.int32, [])
+    f = tf.placeholder(tf.float32, [])
+    r = tf.range(n)
+    assert r.op.ir_op == "range_of" and r.shape.as_list() == [None]
+    rf = tf.range(0.5, f, 0.25)
+    down = tf.range(n, -2, -3)
+    _, acc = tf.while_loop(lambda k, a: k < n, lambda k, a: (k + 1, a + tf.reduce_sum(tf.range(k))),
+                           [0, 0])
+    got = _run([r, rf, down, acc], {n: 5, f: 1.5}, backend)
+    np.testing.assert_array_equal(got[0], np.arange(5))
+    assert got[0].dtype == np.int32 and got[1].dtype == np.float32
+    np.testing.assert_array_equal(got[1], np.arange(0.5, 1.5, 0.25, dtype=np.float32))
+    np.testing.assert_array_equal(got[2], [5, 2, -1])
+    assert got[3] == sum(sum(range(k)) for k in range(5))
+    d = tf.placeholder(tf.int32, [])
+    with pytest.raises(InvalidArgumentError, match="delta != 0"):
+        _run(tf.range(0, n, d), {n: 3, d: 0}, backend)

@@ -446,34 +446,30 @@ def _stacked_loop(step: Callable, elems: Any, init: Any, back_prop: bool, name: 
 
 def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,
           name: str = "range") -> Tensor:
-    """TF1 ``tf.range``: a constant when the bounds are known at graph build, else a loop."""
-    from .array_ops import expand_dims
-    from .math_ops import add, cast
+    """TF1 ``tf.range``: a constant when the bounds are known at graph build, else the host op
+    ``range_of`` (its length is known when it runs)."""
+    from ..ir.dtypes import as_dtype
+    from .math_ops import cast
     if limit is None:
         start, limit = 0, start
     vals = [static_value(v) for v in (start, limit, delta)]
     if all(v is not None for v in vals):           # a constant, with TF's dtype rules
         from .composite_ops import static_range
         return static_range(start, limit, delta, dtype=dtype, name=name)
-    start, limit, delta = (convert_to_tensor(v, dtype=int32) if not isinstance(v, Tensor) else v
-                           for v in (start, limit, delta))
-    from .extra_ops import concat
-    from .op_builder import constant as const
-    empty = const(np.zeros((0,), np.int32))
+    tensors = [v for v in (start, limit, delta) if isinstance(v, Tensor)]
+    dt = as_dtype(dtype) if dtype is not None else tensors[0].dtype
+    for t in tensors:               # TF: the dtype of the tensor bounds (or the one given)
+        if dtype is None and t.dtype is not dt:
+            raise TypeError(f"tf.range: bounds of dtypes {[x.dtype.name for x in tensors]} "
+                            f"differ; cast them or pass dtype=")
+    start, limit, delta = (cast(convert_to_tensor(v), dt) if isinstance(v, Tensor) else
+                           convert_to_tensor(v, dtype=dt) for v in (start, limit, delta))
     step = static_value(delta)
-    if step is not None and int(step) == 0:
+    if step is not None and float(step) == 0:
         raise ValueError("Requires delta != 0")
+    from .op_builder import make_op
+    return make_op("Range", "range_of", [start, limit, delta], name=name).outputs[0]
 
-    def more(k, p):       # TF: counts up while k < limit, down (delta < 0) while k > limit
-        if step is not None:
-            return k < limit if int(step) > 0 else k > limit
-        from .math_ops import logical_and, logical_or
-        return logical_or(logical_and(delta > 0, k < limit), logical_and(delta < 0, k > limit))
-    out = while_loop(more,
-                     lambda k, p: [add(k, delta), concat([p, expand_dims(k, 0)], 0)],
-                     [start, empty], shape_invariants=[TensorShape([]), TensorShape([None])],
-                     name=name)[1]
-    return out if dtype is None else cast(out, dtype)
 
 
 def map_fn(fn: Callable, elems: Any, dtype: Any = None, parallel_iterations: int = 10,

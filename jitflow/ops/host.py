@@ -316,3 +316,31 @@ defop("reshape_to", kind="host", num_inputs=2, infer=_reshape_to_infer,
       grad=lambda b, op, g: [b.reshape_like(g[0], op.operands[0]), None],
       doc="reshape to the shape the second operand's values give (one -1 inferred), as "
           "TF's Reshape with a computed shape")
+
+
+def _range_infer(types, a):
+    dts = {t.dtype for t in types}
+    if len(dts) != 1:
+        raise TypeError(f"range: start, limit and delta must have one dtype, got "
+                        f"{[t.dtype.name for t in types]}")
+    dt = types[0].dtype
+    if not (dt.is_integer or dt.is_floating):
+        raise TypeError(f"range: expected an integer or floating dtype, got {dt.name}")
+    for t, what in zip(types, ("start", "limit", "delta")):
+        if t.shape is not None and len(t.shape) != 0:
+            raise ShapeMismatch(f"range: {what} must be a scalar, got {t}")
+    return TensorType(dt, (None,))
+
+
+def _range_ref(start, limit, delta):
+    if delta == 0:
+        raise errors.InvalidArgumentError("Requires delta != 0: 0")
+    if (delta > 0 and start > limit) or (delta < 0 and start < limit):
+        return np.zeros(0, np.asarray(start).dtype)
+    return np.arange(start, limit, delta, dtype=np.asarray(start).dtype)
+
+
+defop("range_of", kind="host", num_inputs=3, infer=_range_infer, reference=_range_ref,
+      differentiable=False, unlowered_on=_HOST_ONLY,
+      doc="start, start + delta, ... up to limit (excluded) for run-time scalar bounds: "
+          "a length known only when it runs")
