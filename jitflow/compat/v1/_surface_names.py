@@ -25,6 +25,7 @@ from ...frontend import image_patches as _patches
 from ...frontend import image_glimpse as _glimpse
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
+from ...frontend import linalg_decomp as _ld
 from ...frontend import candidate_sampling as _cs
 from ...frontend import sampled_losses as _sl
 from ...frontend import metrics as _metrics
@@ -111,6 +112,16 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          cholesky=_la.cholesky, solve=_la.matrix_solve)
     _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=A.diag_part,
          band_part=A.matrix_band_part)
+    _set(tf, matrix_triangular_solve=_ld.matrix_triangular_solve,
+         self_adjoint_eig=_ld.self_adjoint_eig, self_adjoint_eigvals=_ld.self_adjoint_eigvals,
+         svd=_ld.svd, qr=_ld.qr, matrix_solve_ls=_ld.matrix_solve_ls, trace=_ld.trace,
+         matrix_set_diag=_ld.matrix_set_diag, matrix_transpose=_ld.adjoint,
+         cholesky_solve=_ld.cholesky_solve)
+    _set(ns(tf, "linalg"), triangular_solve=_ld.matrix_triangular_solve,
+         eigh=_ld.self_adjoint_eig, eigvalsh=_ld.self_adjoint_eigvals, svd=_ld.svd, qr=_ld.qr,
+         lstsq=_ld.matrix_solve_ls, logdet=_ld.logdet, slogdet=_ld.slogdet, trace=_ld.trace,
+         set_diag=_ld.matrix_set_diag, adjoint=_ld.adjoint, matrix_transpose=_ld.adjoint,
+         cholesky_solve=_ld.cholesky_solve)
     _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (
         "conv1d", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "lrn",
         "max_pool_with_argmax",
