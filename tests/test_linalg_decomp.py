@@ -1,7 +1,7 @@
 """ops/linalg_decomp.py: matrix_triangular_solve, self_adjoint_eig, svd, qr,
-log_matrix_determinant (tf.linalg.triangular_solve/eigh/eigvalsh/svd/qr/slogdet and their TF1
-names) and the frontend compositions logdet, lstsq/matrix_solve_ls, cholesky_solve, trace,
-set_diag: values against SciPy on batched random matrices (hypothesis), decompositions by their
+log_matrix_determinant, matrix_exponential (tf.linalg.triangular_solve/eigh/eigvalsh/svd/qr/
+slogdet/expm and their TF1 names) and the frontend compositions logdet, lstsq/matrix_solve_ls,
+cholesky_solve, trace, set_diag, norm(ord=2) of matrices: values against SciPy on batched random matrices (hypothesis), decompositions by their
 defining properties, gradients against central finite differences in float64 (sign-invariant
 losses for eigenvectors and singular vectors), and the llvm placement on the host."""
 from __future__ import annotations
@@ -149,6 +149,28 @@ def test_lstsq_values(m, n, reg):
         np.testing.assert_allclose(fast, min_norm, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_expm_and_spectral_norm_values(dt):
+    rng = np.random.RandomState(8)
+    a, x = (0.7 * rng.randn(2, 3, 3)).astype(dt), rng.randn(2, 4, 3, 5).astype(dt)
+    tf.reset_default_graph()
+    outs = [tf.linalg.expm(tf.constant(a)), tf.norm(tf.constant(x), ord=2, axis=[1, 3]),
+            tf.linalg.norm(tf.constant(x), ord=2, axis=(-1, 1), keepdims=True)]
+    got = _run(outs)
+    assert all(g.dtype == dt for g in got) and got[2].shape == (2, 1, 3, 1)
+    np.testing.assert_allclose(got[0], _per_matrix(sla.expm, a.astype(np.float64)), **TOL[dt])
+    spectral = np.linalg.norm(np.moveaxis(x.astype(np.float64), 2, 1), ord=2, axis=(-2, -1))
+    np.testing.assert_allclose(got[1], spectral, **TOL[dt])
+    np.testing.assert_allclose(got[2][:, 0, :, 0], spectral, **TOL[dt])
+
+
+def test_expm_and_spectral_norm_gradients():
+    rng = np.random.RandomState(9)
+    check_gradients(lambda x: tf.linalg.expm(x), [0.7 * rng.randn(2, 3, 3)], **GRAD_TOL)
+    check_gradients(lambda x: tf.norm(x, ord=2, axis=[-2, -1]),
+                    [_with_singular_values(rng, (2,), 4, 3)], **GRAD_TOL)
+
+
 def test_tf_names_are_the_same_functions():
     assert tf.linalg.eigh is tf.self_adjoint_eig and tf.linalg.svd is tf.svd
     assert tf.linalg.eigvalsh is tf.self_adjoint_eigvals and tf.linalg.qr is tf.qr
@@ -245,13 +267,17 @@ def test_slogdet_logdet_lstsq_trace_set_diag_gradients():
 
 
 DECOMP = {"matrix_triangular_solve", "self_adjoint_eig", "svd", "qr",
-          "log_matrix_determinant"}
+          "log_matrix_determinant", "matrix_exponential"}
 
 
-def test_llvm_runs_them_on_the_host_and_values_match_the_reference():
+@pytest.mark.parametrize("backend", ["llvm", "cuda"])
+def test_native_backends_run_them_on_the_host_and_values_match_the_reference(backend):
     """No native kernel: the Session places the decompositions (and their gradients'
     solves) on the host device; the rest of the graph stays native. Values and gradients
     equal the all-reference run."""
+    if backend == "cuda":
+        from _cuda_util import usable_or_skip
+        usable_or_skip()
     from jitflow.runtime import compile as compile_mod
     from test_linalg_solve import _segments
     rng = np.random.RandomState(5)
@@ -263,14 +289,14 @@ def test_llvm_runs_them_on_the_host_and_values_match_the_reference():
     q, r = tf.linalg.qr(ta)
     e, vec = tf.linalg.eigh(ts)
     outs = [s, tf.square(u), tf.square(vec), e, q, r, tf.linalg.slogdet(ts)[1],
-            tf.linalg.triangular_solve(ts, tf.tanh(ta[..., :3, :]))]
+            tf.linalg.triangular_solve(ts, tf.tanh(ta[..., :3, :])), tf.linalg.expm(ts * 0.3)]
     loss = tf.add_n([tf.reduce_sum(tf.tanh(o)) for o in outs])
     grads = tf.gradients(loss, [ta, ts])
     feed = {ta: a, ts: sq}
     events: list = []
     compile_mod.COMPILE_HOOKS.append(events.append)
     try:
-        got = _run(outs + grads, feed, "llvm")
+        got = _run(outs + grads, feed, backend)
     finally:
         compile_mod.COMPILE_HOOKS.remove(events.append)
     assert events and events[-1].backend.startswith("partitioned("), events[-1].backend

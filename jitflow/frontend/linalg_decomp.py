@@ -1,4 +1,4 @@
-"""``tf.linalg.triangular_solve/eigh/eigvalsh/svd/qr/slogdet`` (one IR op each,
+"""``tf.linalg.triangular_solve/eigh/eigvalsh/svd/qr/slogdet/expm`` (one IR op each,
 ``ops/linalg_decomp.py``) and the compositions TF builds from them: ``logdet`` (Cholesky),
 ``lstsq`` (regularized normal equations; QR for ``fast=False``), ``cholesky_solve``,
 ``trace``, ``set_diag``, ``adjoint``; with their TF1 names (``tf.matrix_triangular_solve``,
@@ -18,7 +18,7 @@ from .op_builder import constant, convert_to_tensor, make_op
 
 __all__ = ["matrix_triangular_solve", "self_adjoint_eig", "self_adjoint_eigvals", "svd", "qr",
            "slogdet", "logdet", "cholesky_solve", "matrix_solve_ls", "trace", "matrix_set_diag",
-           "adjoint"]
+           "adjoint", "expm"]
 
 
 def _matrix_dims(x: Tensor, what: str) -> tuple:
@@ -77,6 +77,12 @@ def qr(input: Any, full_matrices: bool = False, name: Optional[str] = None) -> t
     x = convert_to_tensor(input)
     q, r = make_op("Qr", "qr", [x], {"full_matrices": bool(full_matrices)}, name).outputs
     return q, r
+
+
+def expm(input: Any, name: Optional[str] = None) -> Tensor:
+    """The matrix exponential of each matrix [..., n, n]."""
+    x = convert_to_tensor(input)
+    return make_op("MatrixExponential", "matrix_exponential", [x], {}, name).outputs[0]
 
 
 def slogdet(input: Any, name: Optional[str] = None) -> tuple:

@@ -1,7 +1,8 @@
 """Matrix decompositions on batches ``[..., m, n]`` (float32/float64), as TF1's
 MatrixTriangularSolve, SelfAdjointEigV2, Svd, Qr and LogMatrixDeterminant:
 ``matrix_triangular_solve``, ``self_adjoint_eig`` (e, v), ``svd`` (s, u, v with compute_uv,
-else s), ``qr`` (q, r) and ``log_matrix_determinant`` (sign, log|det|).
+else s), ``qr`` (q, r), ``log_matrix_determinant`` (sign, log|det|) and
+``matrix_exponential`` (tf.linalg.expm).
 
 Gradients are TF's formulas, built from IR ops (matmul, transpose, masks that need the matrix
 sizes static, and these ops themselves). Like ops/linalg_solve.py no native backend has a
@@ -9,12 +10,13 @@ kernel: a Session places them on the host device, run by the reference interpret
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 
 from ..errors import InvalidArgumentError
 from ..ir.opdef import Attr, defop
 from ..ir.types import ShapeMismatch, TensorType
 from .common import require_same_dtype
-from .linalg_solve import _UNLOWERED, _mt, _square, _unsqueeze2
+from .linalg_solve import _UNLOWERED, _mt, _same_infer, _square, _unsqueeze2
 
 
 def _matrices(t: TensorType, what: str) -> None:
@@ -273,6 +275,26 @@ def _slogdet_grad(b, op, g):
     return [b.mul(_unsqueeze2(b, g[1]), b.matrix_inverse(a, adjoint=True))]
 
 
+# ---- matrix_exponential -------------------------------------------------------------------
+
+def _expm_ref(x):
+    return scipy.linalg.expm(x.astype(np.float64)).astype(x.dtype) if x.size else x.copy()
+
+
+def _expm_grad(b, op, g):
+    """The adjoint of the Frechet derivative: gA = L(A^T, g), the upper-right block of
+    expm([[A^T, g], [0, A^T]]) (Higham's block formula)."""
+    a, = op.operands
+    n, _ = _static(a, "matrix_exponential")
+    r = a.type.rank
+    at = _mt(b, a)
+    big = b.concat(b.concat(at, g[0], axis=r - 1),
+                   b.concat(b.zeros_like(a), at, axis=r - 1), axis=r - 2)
+    e = b.matrix_exponential(big)
+    rows, cols = _cmat(b, np.eye(2 * n)[:n], a), _cmat(b, np.eye(2 * n)[:, n:], a)
+    return [b.matmul(b.matmul(rows, e), cols)]
+
+
 defop("matrix_triangular_solve", kind="library", cost="expensive", num_inputs=2,
       attrs={"lower": Attr("bool", True), "adjoint": Attr("bool", False)},
       infer=_trisolve_infer, reference=_trisolve_ref, grad=_trisolve_grad,
@@ -296,3 +318,8 @@ defop("log_matrix_determinant", kind="library", cost="expensive", num_inputs=1,
       infer=_slogdet_infer, reference=_slogdet_ref, grad=_slogdet_grad,
       unlowered_on=_UNLOWERED,
       doc="tf.linalg.slogdet: (sign, log|det|) of each [n, n] matrix")
+defop("matrix_exponential", kind="library", cost="expensive", num_inputs=1,
+      infer=lambda t, a: _same_infer(t, a, "matrix_exponential input"), reference=_expm_ref,
+      grad=_expm_grad, unlowered_on=_UNLOWERED,
+      doc="tf.linalg.expm: the matrix exponential of each [n, n] matrix (Pade, SciPy's "
+          "scaling and squaring)")

@@ -121,7 +121,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          eigh=_ld.self_adjoint_eig, eigvalsh=_ld.self_adjoint_eigvals, svd=_ld.svd, qr=_ld.qr,
          lstsq=_ld.matrix_solve_ls, logdet=_ld.logdet, slogdet=_ld.slogdet, trace=_ld.trace,
          set_diag=_ld.matrix_set_diag, adjoint=_ld.adjoint, matrix_transpose=_ld.adjoint,
-         cholesky_solve=_ld.cholesky_solve)
+         cholesky_solve=_ld.cholesky_solve, expm=_ld.expm)
     _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (
         "conv1d", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "lrn",
         "max_pool_with_argmax",
