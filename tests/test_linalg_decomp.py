@@ -200,14 +200,17 @@ def _distinct_spectrum(rng, batch, n, lo=1.0, hi=4.0):
 
 
 @pytest.mark.parametrize("part", ["values", "vectors", "eigvalsh"])
-def test_eigh_gradient(part):
-    """The op reads the lower triangle: differentiate eigh(sym(x)), as the cholesky test;
+@pytest.mark.parametrize("symmetrize", [True, False])
+def test_eigh_gradient(part, symmetrize):
+    """Of eigh(sym(x)), and of eigh(x) itself: the op reads only the lower triangle and TF's
+    gradient is lower triangular (an off-diagonal entry moves both of its symmetric pair);
     eigenvectors through v*v (invariant under each column's sign)."""
     rng = np.random.RandomState(3)
     a = _distinct_spectrum(rng, (2,), 4, -2.0, 3.0)
-    fns = {"values": lambda x: tf.linalg.eigh(_sym(x))[0],
-           "vectors": lambda x: tf.square(tf.self_adjoint_eig(_sym(x))[1]),
-           "eigvalsh": lambda x: tf.linalg.eigvalsh(_sym(x))}
+    sym = _sym if symmetrize else (lambda x: x)
+    fns = {"values": lambda x: tf.linalg.eigh(sym(x))[0],
+           "vectors": lambda x: tf.square(tf.self_adjoint_eig(sym(x))[1]),
+           "eigvalsh": lambda x: tf.linalg.eigvalsh(sym(x))}
     check_gradients(fns[part], [a], **GRAD_TOL)
 
 
