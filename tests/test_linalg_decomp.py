@@ -325,3 +325,23 @@ def test_errors():
         tf.linalg.set_diag(tf.zeros([3, 4]), tf.zeros([4]))
     with pytest.raises(InvalidArgumentError, match="not invertible"):
         _run(tf.linalg.triangular_solve(tf.constant([[1.0, 0.0], [2.0, 0.0]]), tf.ones([2, 1])))
+
+
+def test_training_singular_values_and_eigenvalues_to_targets_lowers_the_loss():
+    """Fit W so that its singular values and the eigenvalues of W + W^T hit targets (llvm,
+    the decompositions on the host)."""
+    rng = np.random.RandomState(10)
+    tf.reset_default_graph()
+    w = tf.Variable(rng.randn(3, 3).astype(np.float32))
+    s = tf.svd(w, compute_uv=False)
+    e = tf.linalg.eigvalsh(w + tf.transpose(w))
+    loss = tf.reduce_sum(tf.square(s - [3.0, 2.0, 1.0])) + \
+        0.1 * tf.reduce_sum(tf.square(e - [-1.0, 2.0, 5.0]))
+    step = tf.train.AdamOptimizer(0.05).minimize(loss)
+    with tf.Session(backend="llvm") as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(loss)
+        for _ in range(300):
+            sess.run(step)
+        last = sess.run(loss)
+    assert last < 0.05 * first, (first, last)
