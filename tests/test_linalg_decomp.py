@@ -1,9 +1,10 @@
 """ops/linalg_decomp.py: matrix_triangular_solve, self_adjoint_eig, svd, qr,
 log_matrix_determinant, matrix_exponential (tf.linalg.triangular_solve/eigh/eigvalsh/svd/qr/
 slogdet/expm and their TF1 names) and the frontend compositions logdet, lstsq/matrix_solve_ls,
-cholesky_solve, trace, set_diag, norm(ord=2) of matrices: values against SciPy on batched random matrices (hypothesis), decompositions by their
-defining properties, gradients against central finite differences in float64 (sign-invariant
-losses for eigenvectors and singular vectors), and the llvm placement on the host."""
+cholesky_solve, trace, set_diag, norm(ord=2) of matrices: values against SciPy on batched
+random matrices (hypothesis), decompositions by their defining properties, gradients against
+central finite differences in float64 (sign-invariant losses for eigenvectors and singular
+vectors), the llvm/cuda placement on the host, and a training run."""
 from __future__ import annotations
 
 import itertools
