@@ -92,9 +92,11 @@ def test_eigh_slogdet_logdet_trace_set_diag_values(case):
     e, v = tf.linalg.eigh(ph[0])
     sign, logabs = tf.linalg.slogdet(ph[1])
     outs = [e, v, tf.self_adjoint_eigvals(ph[0]), tf.linalg.eigvalsh(ph[0]), sign, logabs,
-            tf.linalg.logdet(ph[2]), tf.trace(ph[3]), tf.linalg.set_diag(ph[3], ph[4])]
+            tf.linalg.logdet(ph[2]), tf.trace(ph[3]), tf.linalg.set_diag(ph[3], ph[4]),
+            tf.linalg.diag_part(ph[3])]
     got = _run(outs, dict(zip(ph, (lower_only, a, p, rect, d))))
-    e_, v_, ev1, ev2, sign_, logabs_, logdet_, tr_, sd_ = got
+    e_, v_, ev1, ev2, sign_, logabs_, logdet_, tr_, sd_, dp_ = got
+    np.testing.assert_array_equal(dp_, np.diagonal(rect, axis1=-2, axis2=-1))
     assert all(g.dtype == dt for g in got)
     want_e = _per_matrix(sla.eigvalsh, sym.astype(np.float64))   # only the lower triangle
     for ev in (e_, ev1, ev2):
@@ -177,6 +179,7 @@ def test_tf_names_are_the_same_functions():
     assert tf.linalg.eigvalsh is tf.self_adjoint_eigvals and tf.linalg.qr is tf.qr
     assert tf.linalg.lstsq is tf.matrix_solve_ls and tf.linalg.trace is tf.trace
     assert tf.linalg.set_diag is tf.matrix_set_diag
+    assert tf.linalg.diag_part is tf.matrix_diag_part
     assert tf.linalg.matrix_transpose is tf.matrix_transpose is tf.linalg.adjoint
     assert tf.linalg.cholesky_solve is tf.cholesky_solve
 
@@ -268,6 +271,7 @@ def test_slogdet_logdet_lstsq_trace_set_diag_gradients():
     check_gradients(lambda x: tf.trace(x), [rng.randn(2, 3, 4)], **GRAD_TOL)
     check_gradients(lambda x, d: tf.linalg.set_diag(x, d), [rng.randn(4, 3), rng.randn(3)],
                     **GRAD_TOL)
+    check_gradients(lambda x: tf.matrix_diag_part(x), [rng.randn(2, 3, 5)], **GRAD_TOL)
 
 
 DECOMP = {"matrix_triangular_solve", "self_adjoint_eig", "svd", "qr",

@@ -1,7 +1,7 @@
 """``tf.linalg.triangular_solve/eigh/eigvalsh/svd/qr/slogdet/expm`` (one IR op each,
 ``ops/linalg_decomp.py``) and the compositions TF builds from them: ``logdet`` (Cholesky),
 ``lstsq`` (regularized normal equations; QR for ``fast=False``), ``cholesky_solve``,
-``trace``, ``set_diag``, ``adjoint``; with their TF1 names (``tf.matrix_triangular_solve``,
+``trace``, ``set_diag``, ``diag_part`` (rectangular too), ``adjoint``; with their TF1 names (``tf.matrix_triangular_solve``,
 ``tf.self_adjoint_eig``, ``tf.svd``, ``tf.qr``, ``tf.matrix_solve_ls``, ``tf.trace``, ...)."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .op_builder import constant, convert_to_tensor, make_op
 
 __all__ = ["matrix_triangular_solve", "self_adjoint_eig", "self_adjoint_eigvals", "svd", "qr",
            "slogdet", "logdet", "cholesky_solve", "matrix_solve_ls", "trace", "matrix_set_diag",
-           "adjoint", "expm"]
+           "adjoint", "expm", "matrix_diag_part"]
 
 
 def _matrix_dims(x: Tensor, what: str) -> tuple:
@@ -144,6 +144,15 @@ def trace(x: Any, name: Optional[str] = None) -> Tensor:
     with name_scope(name, "Trace") as scope:
         return M.reduce_sum(M.multiply(t, constant(np.eye(m, n, dtype=t.dtype.np))), [-2, -1],
                             name=scope)
+
+
+def matrix_diag_part(input: Any, name: Optional[str] = None) -> Tensor:
+    """The main diagonal of each matrix: [..., m, n] -> [..., min(m, n)]."""
+    x = convert_to_tensor(input)
+    m, n = _matrix_dims(x, "matrix_diag_part")
+    with name_scope(name, "MatrixDiagPart") as scope:
+        masked = M.multiply(x, constant(np.eye(m, n, dtype=x.dtype.np)))
+        return M.reduce_sum(masked, [-1 if m <= n else -2], name=scope)
 
 
 def matrix_set_diag(input: Any, diagonal: Any, name: Optional[str] = None) -> Tensor:

@@ -87,7 +87,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "linalg"), eye=C.eye, norm=C.norm, tensordot=C.tensordot, einsum=C.einsum,
          matmul=tf.matmul, l2_normalize=C.l2_normalize, transpose=tf.transpose)
     _set(ns(tf, "random"), random_crop=_image.random_crop)
-    _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=A.diag_part)
+    _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=_ld.matrix_diag_part)
     _set(ns(tf, "math"), **{n: getattr(A, n) for n in (
         "confusion_matrix", "cumsum", "cumprod", "count_nonzero")})
     _set(tf, matrix_inverse=_la.matrix_inverse, matrix_determinant=_la.matrix_determinant,
@@ -110,7 +110,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "random"), **{n: getattr(_cs, n) for n in _cs.__all__})
     _set(ns(tf, "linalg"), inv=_la.matrix_inverse, det=_la.matrix_determinant,
          cholesky=_la.cholesky, solve=_la.matrix_solve)
-    _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=A.diag_part,
+    _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=_ld.matrix_diag_part,
          band_part=A.matrix_band_part)
     _set(tf, matrix_triangular_solve=_ld.matrix_triangular_solve,
          self_adjoint_eig=_ld.self_adjoint_eig, self_adjoint_eigvals=_ld.self_adjoint_eigvals,
