@@ -82,9 +82,14 @@ def test_norm_values_and_gradients(ord_, axis):
     check_gradients(lambda t: tf.norm(t, ord=ord_, axis=axis), [x])
 
 
-def test_norm_refuses_the_spectral_norm():
-    with pytest.raises(NotImplementedError, match="spectral"):
-        tf.norm(tf.constant(np.ones((2, 2))), ord=2, axis=[0, 1])
+def test_norm_spectral_is_the_largest_singular_value():
+    """ord=2 over two axes is the spectral norm (an SVD, tests/test_linalg_decomp.py)."""
+    x = np.random.RandomState(0).randn(3, 2)
+    with tf.Session(backend="reference") as s:
+        got = s.run(tf.norm(tf.constant(x), ord=2, axis=[0, 1]))
+    np.testing.assert_allclose(got, np.linalg.norm(x, ord=2), rtol=1e-12)
+    with pytest.raises(NotImplementedError, match="matrix norm"):
+        tf.norm(tf.constant(x), ord=1, axis=[0, 1])
 
 
 @SETTINGS

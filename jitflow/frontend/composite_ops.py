@@ -93,8 +93,7 @@ def norm(tensor: Any, ord: Any = "euclidean", axis: Any = None, keepdims: Option
         if ord in ("fro", "euclidean", 2, 2.0) and (ord != "fro" or axes is None
                                                      or len(axes) == 2):
             if ord in (2, 2.0) and axes is not None and len(axes) == 2:
-                raise NotImplementedError("norm(ord=2) over two axes (the spectral norm) needs "
-                                          "an SVD, which jitflow does not have yet")
+                return _spectral_norm(x, axes, keep, scope)
             return M.sqrt(M.reduce_sum(M.square(x), axes, keepdims=keep), name=scope)
         if axes is not None and len(axes) == 2:
             raise NotImplementedError(f"matrix norm ord={ord!r} is not supported; use 'fro' "
@@ -108,6 +107,23 @@ def norm(tensor: Any, ord: Any = "euclidean", axis: Any = None, keepdims: Option
             s = M.reduce_sum(M.pow(M.abs(x), p), axes, keepdims=keep)
             return M.pow(s, 1.0 / p, name=scope)
         raise ValueError(f"'ord' must be a supported vector norm, got {ord!r}")
+
+
+def _spectral_norm(x: Tensor, axes: list, keep: bool, name: str) -> Tensor:
+    """The largest singular value of the matrices over the two ``axes`` (as TF: an SVD)."""
+    from .linalg_decomp import svd
+    r = x.shape.ndims
+    if r is None:
+        raise NotImplementedError("norm(ord=2) over two axes needs a tensor of known rank")
+    a0, a1 = (a % r for a in axes)
+    if a0 == a1:
+        raise ValueError(f"norm: the two axes must differ, got {axes}")
+    perm = [i for i in range(r) if i not in (a0, a1)] + [a0, a1]
+    out = M.reduce_max(svd(transpose(x, perm), compute_uv=False), [-1])
+    if keep:
+        for a in sorted((a0, a1)):
+            out = expand_dims(out, a)
+    return identity(out, name=name)
 
 
 def clip_by_average_norm(t: Any, clip_norm: Any, name: Optional[str] = None) -> Tensor:

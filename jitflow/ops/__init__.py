@@ -4,6 +4,5 @@ One module per family; each op's whole story (attributes, type rule, reference, 
 traits) is one ``defop`` record in its family's module."""
 from . import (activations, array, bitwise, classify, complex_ops, control, conv,  # noqa: F401
                conv_fused, ctc, ctc_beam, debug, detection, elementwise, gather, gradients,
-               host, indexing,
-               layout, linalg, linalg_solve, math_unary, pool, random, reduce, reduce_extra,
-               scan, softmax, sparse, transfer)
+               host, indexing, layout, linalg, linalg_decomp, linalg_solve, math_unary, pool,
+               random, reduce, reduce_extra, scan, softmax, sparse, transfer)

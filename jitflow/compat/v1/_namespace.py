@@ -22,7 +22,6 @@ DOC = "docs/tf_import.md"
 
 
 _FLOW = "control flow has its own issue and is not in jitflow yet"
-_OPS = "needs a new IR op (type rule, gradient, llvm and cuda lowering), not there yet"
 #: why some often-used names are missing (shown in the error)
 WHY = {
     "tf.cond": _FLOW, "tf.while_loop": _FLOW, "tf.case": _FLOW, "tf.scan": _FLOW,
@@ -30,8 +29,6 @@ WHY = {
     "tf.nn.rnn_cell": "RNN cells have their own issue", "tf.contrib.rnn": "RNN cells have "
     "their own issue", "tf.estimator": "tf.estimator is not planned; use a Session loop",
 }
-for _n in ("qr", "svd", "eigh", "logdet"):
-    WHY.setdefault(f"tf.linalg.{_n}", _OPS)
 
 
 class NotImplementedInJitflow(AttributeError):

@@ -25,6 +25,7 @@ from ...frontend import image_patches as _patches
 from ...frontend import image_glimpse as _glimpse
 from ...frontend import keras_layers as _keras_layers
 from ...frontend import linalg_ops as _la
+from ...frontend import linalg_decomp as _ld
 from ...frontend import candidate_sampling as _cs
 from ...frontend import sampled_losses as _sl
 from ...frontend import metrics as _metrics
@@ -86,7 +87,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "linalg"), eye=C.eye, norm=C.norm, tensordot=C.tensordot, einsum=C.einsum,
          matmul=tf.matmul, l2_normalize=C.l2_normalize, transpose=tf.transpose)
     _set(ns(tf, "random"), random_crop=_image.random_crop)
-    _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=A.diag_part)
+    _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=_ld.matrix_diag_part)
     _set(ns(tf, "math"), **{n: getattr(A, n) for n in (
         "confusion_matrix", "cumsum", "cumprod", "count_nonzero")})
     _set(tf, matrix_inverse=_la.matrix_inverse, matrix_determinant=_la.matrix_determinant,
@@ -109,8 +110,18 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "random"), **{n: getattr(_cs, n) for n in _cs.__all__})
     _set(ns(tf, "linalg"), inv=_la.matrix_inverse, det=_la.matrix_determinant,
          cholesky=_la.cholesky, solve=_la.matrix_solve)
-    _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=A.diag_part,
+    _set(ns(tf, "linalg"), diag=A.matrix_diag, diag_part=_ld.matrix_diag_part,
          band_part=A.matrix_band_part)
+    _set(tf, matrix_triangular_solve=_ld.matrix_triangular_solve,
+         self_adjoint_eig=_ld.self_adjoint_eig, self_adjoint_eigvals=_ld.self_adjoint_eigvals,
+         svd=_ld.svd, qr=_ld.qr, matrix_solve_ls=_ld.matrix_solve_ls, trace=_ld.trace,
+         matrix_set_diag=_ld.matrix_set_diag, matrix_transpose=_ld.adjoint,
+         cholesky_solve=_ld.cholesky_solve)
+    _set(ns(tf, "linalg"), triangular_solve=_ld.matrix_triangular_solve,
+         eigh=_ld.self_adjoint_eig, eigvalsh=_ld.self_adjoint_eigvals, svd=_ld.svd, qr=_ld.qr,
+         lstsq=_ld.matrix_solve_ls, logdet=_ld.logdet, slogdet=_ld.slogdet, trace=_ld.trace,
+         set_diag=_ld.matrix_set_diag, adjoint=_ld.adjoint, matrix_transpose=_ld.adjoint,
+         cholesky_solve=_ld.cholesky_solve, expm=_ld.expm)
     _set(ns(tf, "nn"), **{n: getattr(_nn_extra, n) for n in (
         "conv1d", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "lrn",
         "max_pool_with_argmax",
