@@ -241,5 +241,9 @@ def _keras_models(tf: Any, keras: Any) -> None:
     _set(keras.metrics, **{n: getattr(_KL, n) for n in (
         "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")})
     _set(keras.utils, to_categorical=_KL.to_categorical)
+    from ...frontend import keras_callbacks as _KC
+    if "callbacks" not in vars(keras):
+        keras.callbacks = type(keras)("tf.keras.callbacks")
+    _set(keras.callbacks, **{n: getattr(_KC, n) for n in _KC.__all__ if n != "CallbackList"})
     _set(keras.optimizers, SGD=_KL.SGD, Adam=_KL.Adam, RMSprop=_KL.RMSprop,
          Adagrad=_KL.Adagrad, Adadelta=_KL.Adadelta)
