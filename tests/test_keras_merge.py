@@ -201,3 +201,15 @@ def test_model_with_two_outputs_and_errors():
     m2 = tf.keras.Model([a, tf.keras.Input(shape=(2,))], h)
     with pytest.raises(ValueError, match="list of 2 arrays"):
         m2.compile("sgd", "mse") or m2.predict(x)
+
+
+def test_time_distributed_unknown_time_dim():
+    layer = KL.TimeDistributed(KL.Dense(2))
+    p = tf.placeholder(tf.float32, [None, None, 3])
+    out = layer(p)
+    assert out.shape.as_list() == [None, None, 2]
+    x = rng.randn(2, 5, 3).astype(np.float32)
+    with tf.Session(backend="llvm") as s:
+        s.run(tf.global_variables_initializer())
+        (k, b), got = s.run(layer.weights), s.run(out, {p: x})
+    np.testing.assert_allclose(got, x @ k + b, rtol=1e-5, atol=1e-5)
