@@ -16,6 +16,8 @@ KL = tf.keras.layers
 @pytest.fixture(autouse=True)
 def fresh_graph():
     tf.keras.backend.clear_session()
+    tf.set_random_seed(0)
+    np.random.seed(0)                    # fit's shuffling
     yield
 
 

@@ -267,6 +267,7 @@ def test_layer_normalization_defaults_and_no_center():
 # ---------------------------------------------------------------------- noise --------------
 
 def test_spatial_dropout_drops_whole_channels():
+    tf.set_random_seed(1)
     x = rng.rand(64, 6, 8).astype(np.float32) + 1.0
     x4d = rng.rand(32, 3, 4, 8).astype(np.float32) + 1.0
     ph, ph4 = tf.placeholder(tf.float32, x.shape), tf.placeholder(tf.float32, x4d.shape)
@@ -292,6 +293,7 @@ def test_spatial_dropout_drops_whole_channels():
 
 
 def test_gaussian_noise_only_while_training():
+    tf.set_random_seed(2)
     x = np.zeros((200, 50), np.float32)
     layer = KL.GaussianNoise(0.5)
     assert layer.name == "gaussian_noise"
