@@ -1,7 +1,7 @@
-"""tf.keras.layers from frontend/keras_layers_more.py in TF1 graph code: values against
-NumPy (with the weights read back from the session), TF 1.15's default names and weight
-names/shapes, gradients against finite differences for the layers with weights, the
-training-only noise layers, and the layers inside a Sequential trained by fit."""
+"""tf.keras.layers from frontend/keras_layers_more.py and keras_layers_act.py in TF1 graph
+code: values against NumPy (with the weights read back from the session), TF 1.15's default
+names and weight names/shapes, gradients against finite differences for the layers with
+weights, the training-only noise layers, and the layers inside a Sequential trained by fit."""
 from __future__ import annotations
 
 import numpy as np
