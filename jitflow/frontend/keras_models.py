@@ -66,6 +66,25 @@ def _shape_tuple(t: Any) -> Any:
     return tuple(t.shape.as_list()) if t.shape.ndims is not None else None
 
 
+def _as_list(t: Any) -> list:
+    return list(t) if isinstance(t, (list, tuple)) else [t]
+
+
+def _one_or_list(ts: Any, what: str) -> Any:
+    """One tensor, or a list of two or more; anything else is refused."""
+    if isinstance(ts, (list, tuple)):
+        ts = list(ts)
+        if not ts:
+            raise ValueError(f"tf.keras.Model: `{what}` is an empty list")
+        if len(ts) == 1:
+            ts = ts[0]
+    for t in _as_list(ts):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"tf.keras.Model(inputs, outputs): `{what}` must be a tensor or a "
+                            f"list of tensors, got {t!r}")
+    return ts
+
+
 def _accepts_training(layer: Layer) -> bool:
     import inspect
     try:
@@ -75,9 +94,9 @@ def _accepts_training(layer: Layer) -> bool:
 
 
 class Model(TrainingMixin, Layer):
-    """``tf.keras.Model(inputs, outputs)``: the layers whose calls lead from ``inputs`` (one
-    placeholder) to ``outputs`` (one tensor); calling the model on another tensor applies
-    them again."""
+    """``tf.keras.Model(inputs, outputs)``: the layers whose calls lead from ``inputs`` (a
+    placeholder or a list of them) to ``outputs`` (a tensor or a list); calling the model on
+    other tensors (a list for several inputs) applies them again."""
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: Optional[str] = None,
                  **kwargs: Any) -> None:
@@ -100,29 +119,27 @@ class Model(TrainingMixin, Layer):
 
     # ------------------------------------------------------------- functional -------------
     def _init_graph(self, inputs: Any, outputs: Any) -> None:
-        inputs = inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
-        outputs = outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 \
-            else outputs
-        if not isinstance(inputs, Tensor) or not isinstance(outputs, Tensor):
-            raise NotImplementedError(f"tf.keras.Model(inputs, outputs): jitflow supports one "
-                                      f"input and one output tensor, got {inputs!r} and "
-                                      f"{outputs!r}")
-        calls = outputs.graph.__dict__.get("_layer_calls", {})
+        inputs = _one_or_list(inputs, "inputs")
+        outputs = _one_or_list(outputs, "outputs")
+        ins = _as_list(inputs)
+        calls = ins[0].graph.__dict__.get("_layer_calls", {})
         order: list = []
-        seen: set = set()
+        seen: set = set(id(t) for t in ins)
 
         def visit(t: Tensor) -> None:
-            if t is inputs or id(t) in seen:
+            if id(t) in seen:
                 return
             rec = calls.get(id(t))
             if rec is None:
-                raise ValueError(f"tf.keras.Model: the output is not connected to the input "
-                                 f"{inputs.name} through Keras layer calls: {t.name} (op "
-                                 f"{t.op.type}) was not made by a layer")
-            visit(rec[1])
+                raise ValueError(f"tf.keras.Model: the output is not connected to the inputs "
+                                 f"{[i.name for i in ins]} through Keras layer calls: {t.name} "
+                                 f"(op {t.op.type}) was not made by a layer")
+            for x in _as_list(rec[1]):
+                visit(x)
             seen.add(id(t))
             order.append(rec)
-        visit(outputs)
+        for out in _as_list(outputs):
+            visit(out)
         self._calls = order
         self._input, self._output = inputs, outputs
         layers: list = []
@@ -133,13 +150,31 @@ class Model(TrainingMixin, Layer):
         self._layers = layers
         self.built = True
 
-    def call(self, inputs: Tensor, training: Any = None) -> Any:
-        values = {id(self._input): inputs}
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(inputs, (list, tuple)):
+            return super().__call__(inputs, *args, **kwargs)
+        from .layer_base import _record_call
+        xs = [convert_to_tensor(t) for t in inputs]
+        with self._call_scope():
+            outputs = self.call(xs, *args, **kwargs)
+        _record_call(self, xs, outputs, args, kwargs)
+        return outputs
+
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        ins = _as_list(self._input)
+        given = _as_list(inputs)
+        if len(given) != len(ins):
+            raise ValueError(f"Model {self.name} expects {len(ins)} input(s), but it received "
+                             f"{len(given)} input tensors")
+        values = {id(a): b for a, b in zip(ins, given)}
         for layer, x, args, kwargs, out in self._calls:
             kw = dict(kwargs)
             if training is not None and _accepts_training(layer):
                 kw["training"] = training
-            values[id(out)] = layer(values[id(x)], *args, **kw)
+            arg = [values[id(t)] for t in x] if isinstance(x, list) else values[id(x)]
+            values[id(out)] = layer(arg, *args, **kw)
+        if isinstance(self._output, list):
+            return [values[id(o)] for o in self._output]
         return values[id(self._output)]
 
     # -------------------------------------------------------------- properties ------------
@@ -149,11 +184,11 @@ class Model(TrainingMixin, Layer):
 
     @property
     def inputs(self) -> list:
-        return [] if self._input is None else [self._input]
+        return [] if self._input is None else _as_list(self._input)
 
     @property
     def outputs(self) -> list:
-        return [] if self._output is None else [self._output]
+        return [] if self._output is None else _as_list(self._output)
 
     @property
     def input(self) -> Tensor:
@@ -275,9 +310,9 @@ class Model(TrainingMixin, Layer):
 
     def _summary_rows(self) -> list:
         rows = []
-        if self._calls:          # a functional model lists its input first
-            shape = _shape_tuple(self._input)
-            rows.append([f"{self._input.op.name} (InputLayer)", f"[{shape}]", 0])
+        if self._calls:          # a functional model lists its inputs first
+            for t in _as_list(self._input):
+                rows.append([f"{t.op.name} (InputLayer)", f"[{_shape_tuple(t)}]", 0])
         for layer, shape in zip(self._layers, self._layer_shapes):
             n = int(sum(np.prod(v.shape.as_list()) for v in layer.weights))
             rows.append([f"{layer.name} ({type(layer).__name__})", shape, n])

@@ -5,7 +5,9 @@ BatchNormalization, the loss with the layers' regularization losses, the metrics
 op with the layers' updates) and runs it batch by batch in Keras's session
 (tf.keras.backend.get_session), so each signature compiles once. Epoch figures are means
 over the samples, as Keras's; ``metrics=['accuracy']`` is reported as ``acc``, as TF 1.15
-names it."""
+names it. ``fit(callbacks=[...])`` calls tf.keras.callbacks hooks (keras_callbacks.py) and
+stops after an epoch that set ``model.stop_training``; a model of several inputs takes a
+list of arrays."""
 from __future__ import annotations
 
 import sys
@@ -14,21 +16,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .keras_callbacks import CallbackList, History
+
 __all__ = ["History", "TrainingMixin"]
-
-
-class History:
-    """What ``fit`` returns: ``history`` maps each figure to its per-epoch list."""
-
-    def __init__(self, model: Any, params: dict) -> None:
-        self.model, self.params = model, params
-        self.epoch: list = []
-        self.history: dict = {}
-
-    def _add(self, epoch: int, logs: dict) -> None:
-        self.epoch.append(epoch)
-        for k, v in logs.items():
-            self.history.setdefault(k, []).append(v)
 
 
 class _Compiled:
@@ -52,10 +42,34 @@ class _Compiled:
         return ["loss"] + [n for n, _ in self.metrics]
 
 
-def _as_array(x: Any, what: str) -> np.ndarray:
+def _as_array(x: Any, what: str) -> Any:
+    """A NumPy array, or a list of them for a model of several inputs."""
     if x is None:
         raise ValueError(f"{what}: expected a NumPy array, got None")
+    if isinstance(x, (list, tuple)) and x and all(isinstance(e, np.ndarray) for e in x):
+        return [np.asarray(e) for e in x]
     return np.asarray(x)
+
+
+def _count(x: Any) -> int:
+    return len(x[0]) if isinstance(x, list) else len(x)
+
+
+def _take(x: Any, idx: Any) -> Any:
+    return [e[idx] for e in x] if isinstance(x, list) else x[idx]
+
+
+def _feed(ph: Any, x: Any) -> dict:
+    """{placeholder: array} for one input or a list of them."""
+    if isinstance(ph, list):
+        if not isinstance(x, list) or len(x) != len(ph):
+            raise ValueError(f"The model has {len(ph)} inputs: expected a list of {len(ph)} "
+                             f"arrays, got {type(x).__name__}")
+        return dict(zip(ph, x))
+    if isinstance(x, list):
+        raise ValueError(f"The model has one input: expected one array, got a list of "
+                         f"{len(x)}")
+    return {ph: x}
 
 
 class TrainingMixin:
@@ -89,9 +103,14 @@ class TrainingMixin:
         shaped like ``x`` when it has no input yet)."""
         from .array_ops import placeholder
         if self._output is None:
+            if isinstance(x, list):
+                raise ValueError("An unbuilt model takes one input array, got a list")
             ph = placeholder("float32", [None] + list(x.shape[1:]),     # Keras's floatx
                              name=f"{self.name}_input")
             self(ph)
+        if isinstance(self._output, list):
+            raise NotImplementedError("compile/fit/evaluate/predict of a model with several "
+                                      "outputs is not supported by jitflow")
         return self._input, self._output
 
     def _target(self, c: _Compiled, y: np.ndarray) -> np.ndarray:
@@ -137,7 +156,8 @@ class TrainingMixin:
 
     def _session(self) -> Any:
         from .keras_backend import get_session
-        return get_session(self._input.graph if self._input is not None else None)
+        ins = self._input[0] if isinstance(self._input, list) else self._input
+        return get_session(ins.graph if ins is not None else None)
 
     # ------------------------------------------------------------ loops -------------------
     def _batches(self, n: int, batch_size: int, order: Optional[np.ndarray] = None):
@@ -146,14 +166,21 @@ class TrainingMixin:
             yield idx[s:s + batch_size]
 
     def _run_epoch(self, sess: Any, fetches: list, op: Any, x: np.ndarray, y: np.ndarray,
-                   batch_size: int, order: Optional[np.ndarray] = None) -> list:
+                   batch_size: int, order: Optional[np.ndarray] = None,
+                   callbacks: Optional[CallbackList] = None) -> list:
         c = self._compiled
         sums = np.zeros(len(fetches))
-        for b in self._batches(len(x), batch_size, order):
+        for i, b in enumerate(self._batches(_count(x), batch_size, order)):
+            if callbacks is not None:
+                callbacks.on_train_batch_begin(i, {"batch": i, "size": len(b)})
             got = sess.run(([op] if op is not None else []) + fetches,
-                           {c.x: x[b], c.y: y[b]})
-            sums += np.asarray(got[1 if op is not None else 0:], np.float64) * len(b)
-        return [float(v) for v in sums / max(len(x), 1)]
+                           {**_feed(c.x, _take(x, b)), c.y: y[b]})
+            vals = np.asarray(got[1 if op is not None else 0:], np.float64)
+            sums += vals * len(b)
+            if callbacks is not None:
+                callbacks.on_train_batch_end(i, {"batch": i, "size": len(b),
+                                                 **dict(zip(c.names, map(float, vals)))})
+        return [float(v) for v in sums / max(_count(x), 1)]
 
     def fit(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
             epochs: int = 1, verbose: int = 1, callbacks: Any = None,
@@ -163,17 +190,19 @@ class TrainingMixin:
             **kwargs: Any) -> History:
         """Trains ``epochs`` epochs of mini-batches (32 by default), shuffled each epoch."""
         c = self._need_compiled("training/testing")
-        for k, v in (("callbacks", callbacks), ("class_weight", class_weight),
-                     ("sample_weight", sample_weight), ("steps_per_epoch", steps_per_epoch)):
+        for k, v in (("class_weight", class_weight), ("sample_weight", sample_weight),
+                     ("steps_per_epoch", steps_per_epoch)):
             if v:
                 raise NotImplementedError(f"Model.fit({k}=...) is not supported by jitflow")
         x, y = _as_array(x, "fit(x)"), _as_array(y, "fit(y)")
-        if len(x) != len(y):
+        if _count(x) != len(y):
             raise ValueError(f"Input arrays should have the same number of samples as target "
-                             f"arrays. Found {len(x)} input samples and {len(y)} target samples.")
+                             f"arrays. Found {_count(x)} input samples and {len(y)} target "
+                             f"samples.")
         if validation_data is None and validation_split:
-            cut = int(len(x) * (1.0 - validation_split))
-            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+            cut = int(_count(x) * (1.0 - validation_split))
+            validation_data = (_take(x, slice(cut, None)), y[cut:])
+            x, y = _take(x, slice(None, cut)), y[:cut]
         batch_size = int(batch_size or 32)
         self._build_training(c, x, y)
         y = self._target(c, y)
@@ -182,21 +211,34 @@ class TrainingMixin:
                 _as_array(validation_data[1], "validation y")
             vy = self._target(c, vy)
         sess = self._session()
-        hist = History(self, {"batch_size": batch_size, "epochs": epochs,
-                              "samples": len(x), "verbose": verbose})
+        n = _count(x)
+        hist = History()
+        params = {"batch_size": batch_size, "epochs": epochs, "samples": n,
+                  "verbose": verbose, "do_validation": validation_data is not None,
+                  "metrics": c.names + ([f"val_{k}" for k in c.names]
+                                        if validation_data is not None else [])}
+        cbs = CallbackList([hist] + list(callbacks or []), self, params)
+        hist.params = params
+        self.stop_training = False
+        cbs.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch, {})
             t0 = time.perf_counter()
-            order = np.random.permutation(len(x)) if shuffle else None
-            vals = self._run_epoch(sess, c.train_fetches, c.train_op, x, y, batch_size, order)
+            order = np.random.permutation(n) if shuffle else None
+            vals = self._run_epoch(sess, c.train_fetches, c.train_op, x, y, batch_size, order,
+                                   cbs)
             logs = dict(zip(c.names, vals))
             if validation_data is not None:
                 vvals = self._run_epoch(sess, c.eval_fetches, None, vx, vy, batch_size)
                 logs.update({f"val_{k}": v for k, v in zip(c.names, vvals)})
-            hist._add(epoch, logs)
             if verbose:
                 figs = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                print(f"Epoch {epoch + 1}/{epochs}\n{len(x)}/{len(x)} - "
+                print(f"Epoch {epoch + 1}/{epochs}\n{n}/{n} - "
                       f"{time.perf_counter() - t0:.0f}s - {figs}", file=sys.stdout)
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end({})
         return hist
 
     def evaluate(self, x: Any = None, y: Any = None, batch_size: Optional[int] = None,
@@ -218,7 +260,8 @@ class TrainingMixin:
         x = _as_array(x, "predict(x)")
         xin, out = self._prediction_graph(x)
         sess = self._session()
-        parts = [sess.run(out, {xin: x[b]}) for b in self._batches(len(x), int(batch_size or 32))]
+        parts = [sess.run(out, _feed(xin, _take(x, b)))
+                 for b in self._batches(_count(x), int(batch_size or 32))]
         return np.concatenate(parts) if parts else np.zeros((0,) + tuple(out.shape.as_list()[1:]))
 
     def _on_batch(self, x: Any, y: Any, train: bool) -> Any:
@@ -227,7 +270,7 @@ class TrainingMixin:
         self._build_training(c, x, y)
         fetches: list = c.train_fetches if train else c.eval_fetches
         vals = self._run_epoch(self._session(), fetches, c.train_op if train else None, x,
-                               self._target(c, y), max(len(x), 1))
+                               self._target(c, y), max(_count(x), 1))
         return vals[0] if len(vals) == 1 else vals
 
     def train_on_batch(self, x: Any, y: Any, **kwargs: Any) -> Any:
@@ -237,4 +280,4 @@ class TrainingMixin:
         return self._on_batch(x, y, False)
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
-        return self.predict(x, batch_size=max(len(np.asarray(x)), 1))
+        return self.predict(x, batch_size=max(_count(_as_array(x, "x")), 1))

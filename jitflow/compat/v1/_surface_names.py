@@ -202,6 +202,11 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     from ...frontend import keras_rnn as _keras_rnn
     _set(keras.layers, LSTM=_keras_rnn.LSTM, GRU=_keras_rnn.GRU, SimpleRNN=_keras_rnn.SimpleRNN,
          Bidirectional=_keras_rnn.Bidirectional)
+    from ...frontend import keras_layers_act as _keras_act
+    from ...frontend import keras_layers_more as _keras_more
+    from ...frontend import keras_merge as _keras_merge
+    for mod in (_keras_more, _keras_act, _keras_merge):
+        _set(keras.layers, **{n: getattr(mod, n) for n in mod.__all__ if n != "keras_relu"})
     K = _keras_layers
     acts = {n: K.get_activation(n) or (lambda x: x) for n in (
         "relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "selu", "softsign", "linear",
@@ -248,5 +253,9 @@ def _keras_models(tf: Any, keras: Any) -> None:
     _set(keras.metrics, **{n: getattr(_KL, n) for n in (
         "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")})
     _set(keras.utils, to_categorical=_KL.to_categorical)
+    from ...frontend import keras_callbacks as _KC
+    if "callbacks" not in vars(keras):
+        keras.callbacks = type(keras)("tf.keras.callbacks")
+    _set(keras.callbacks, **{n: getattr(_KC, n) for n in _KC.__all__ if n != "CallbackList"})
     _set(keras.optimizers, SGD=_KL.SGD, Adam=_KL.Adam, RMSprop=_KL.RMSprop,
          Adagrad=_KL.Adagrad, Adadelta=_KL.Adadelta)

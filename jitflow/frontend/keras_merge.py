@@ -1,0 +1,263 @@
+"""``tf.keras.layers`` that take several inputs or wrap a function/layer: the merge layers
+(Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot) and their functional
+forms (``concatenate``, ``add``, ...), ``Lambda`` and ``TimeDistributed``.
+
+A merge layer is called on a list of tensors; the call is recorded with the list as its
+input (layer_base._record_call), so a functional ``tf.keras.Model`` follows every branch.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from . import array_ops as A
+from . import extra_ops as E
+from . import math_ops as M
+from .graph import Tensor
+from .keras_layers import _drop_shape_kwargs
+from .layer_base import Layer, _record_call
+from .op_builder import convert_to_tensor
+
+__all__ = ["Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+           "Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum",
+           "minimum", "dot", "Lambda", "TimeDistributed"]
+
+
+class _ListInput(Layer):
+    """A layer whose input may be a list of tensors (kept a list, not packed)."""
+
+    def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("scope", None)
+        if isinstance(inputs, (list, tuple)):
+            inputs = [convert_to_tensor(t) for t in inputs]
+            first = inputs[0] if inputs else None
+        else:
+            inputs = first = convert_to_tensor(inputs)
+        if self.dtype is None and first is not None:
+            self.dtype = first.dtype
+        with self._call_scope():
+            if not self.built:
+                self.build([t.shape for t in inputs] if isinstance(inputs, list)
+                           else inputs.shape)
+                self.built = True
+            outputs = self.call(inputs, *args, **kwargs)
+        _record_call(self, inputs, outputs, args, kwargs)
+        return outputs
+
+    apply = __call__
+
+
+class _Merge(_ListInput):
+    """Merges a list of at least two tensors of one shape, elementwise."""
+
+    _min_inputs = 2
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**_drop_shape_kwargs(kwargs))
+
+    def _check(self, inputs: Any) -> list:
+        if not isinstance(inputs, list) or len(inputs) < self._min_inputs:
+            raise ValueError(f"A merge layer ({type(self).__name__}) should be called on a list "
+                             f"of at least {self._min_inputs} inputs. Got: {inputs!r}")
+        return inputs
+
+    def _merge(self, xs: list) -> Tensor:
+        raise NotImplementedError
+
+    def call(self, inputs: Any) -> Tensor:
+        return self._merge(self._check(inputs))
+
+
+def _fold(fn: Callable, xs: list) -> Tensor:
+    out = xs[0]
+    for x in xs[1:]:
+        out = fn(out, x)
+    return out
+
+
+class Add(_Merge):
+    def _merge(self, xs: list) -> Tensor:
+        return _fold(M.add, xs)
+
+
+class Subtract(_Merge):
+    def _merge(self, xs: list) -> Tensor:
+        if len(xs) != 2:
+            raise ValueError(f"A `Subtract` layer should be called on exactly 2 inputs, got "
+                             f"{len(xs)}")
+        return M.subtract(xs[0], xs[1])
+
+
+class Multiply(_Merge):
+    def _merge(self, xs: list) -> Tensor:
+        return _fold(M.multiply, xs)
+
+
+class Average(_Merge):
+    def _merge(self, xs: list) -> Tensor:
+        return M.multiply(_fold(M.add, xs), 1.0 / len(xs))
+
+
+class Maximum(_Merge):
+    def _merge(self, xs: list) -> Tensor:
+        return _fold(M.maximum, xs)
+
+
+class Minimum(_Merge):
+    def _merge(self, xs: list) -> Tensor:
+        return _fold(M.minimum, xs)
+
+
+class Concatenate(_Merge):
+    _min_inputs = 1
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def _merge(self, xs: list) -> Tensor:
+        ranks = {x.shape.ndims for x in xs}
+        if len(ranks) != 1 or None in ranks:
+            raise ValueError(f"A `Concatenate` layer requires inputs of one known rank. Got "
+                             f"inputs shapes: {[x.shape for x in xs]}")
+        return E.concat(xs, self.axis % ranks.pop())
+
+
+class Dot(_Merge):
+    """Dot product of two samples-wise tensors along ``axes`` (rank 2 or 3 inputs)."""
+
+    def __init__(self, axes: Any, normalize: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.axes = tuple(int(a) for a in axes) if isinstance(axes, (list, tuple)) \
+            else (int(axes), int(axes))
+        self.normalize = normalize
+
+    def _merge(self, xs: list) -> Tensor:
+        if len(xs) != 2:
+            raise ValueError(f"A `Dot` layer should be called on exactly 2 inputs, got {len(xs)}")
+        x, y = xs
+        rx, ry = x.shape.ndims, y.shape.ndims
+        if rx != ry or rx not in (2, 3):
+            raise NotImplementedError(f"Dot: jitflow supports two inputs of rank 2 or 3, got "
+                                      f"shapes {x.shape} and {y.shape}")
+        ax, ay = self.axes[0] % rx, self.axes[1] % ry
+        if 0 in (ax, ay):
+            raise ValueError(f"Dot: cannot contract the batch axis, got axes={self.axes}")
+        if self.normalize:
+            from .composite_ops import l2_normalize
+            x, y = l2_normalize(x, axis=ax), l2_normalize(y, axis=ay)
+        if rx == 2:
+            return M.reduce_sum(M.multiply(x, y), axis=1, keepdims=True)
+        return M.matmul(x, y, transpose_a=(ax == 1), transpose_b=(ay == 2))
+
+
+def _functional(cls: type) -> Callable:
+    def fn(inputs: list, **kwargs: Any) -> Tensor:
+        return cls(**kwargs)(inputs)
+    fn.__name__ = cls.__name__.lower()
+    fn.__doc__ = f"``tf.keras.layers.{fn.__name__}(inputs, **kwargs)``: " \
+                 f"``{cls.__name__}(**kwargs)(inputs)``."
+    return fn
+
+
+add, subtract, multiply = _functional(Add), _functional(Subtract), _functional(Multiply)
+average, maximum, minimum = _functional(Average), _functional(Maximum), _functional(Minimum)
+
+
+def concatenate(inputs: list, axis: int = -1, **kwargs: Any) -> Tensor:
+    """``Concatenate(axis=axis, **kwargs)(inputs)``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs: list, axes: Any, normalize: bool = False, **kwargs: Any) -> Tensor:
+    """``Dot(axes, normalize, **kwargs)(inputs)``."""
+    return Dot(axes, normalize=normalize, **kwargs)(inputs)
+
+
+# ---------------------------------------------------------------------- wrappers -----------
+
+class Lambda(_ListInput):
+    """Applies ``function(inputs, **arguments)`` (inputs may be a list)."""
+
+    def __init__(self, function: Callable, output_shape: Any = None, mask: Any = None,
+                 arguments: Optional[dict] = None, **kwargs: Any) -> None:
+        if not callable(function):
+            raise TypeError(f"Lambda: `function` must be callable, got {function!r}")
+        if mask is not None:
+            raise NotImplementedError("Lambda(mask=...): jitflow has no Keras masks")
+        super().__init__(**_drop_shape_kwargs(kwargs))
+        self.function, self.output_shape = function, output_shape
+        self.arguments = dict(arguments or {})
+
+    def call(self, inputs: Any) -> Any:
+        return self.function(inputs, **self.arguments)
+
+
+class TimeDistributed(Layer):
+    """Applies ``layer`` to every time step of a [batch, time, ...] input (one set of
+    weights, made under this layer's scope: ``time_distributed/kernel``)."""
+
+    def __init__(self, layer: Layer, **kwargs: Any) -> None:
+        if not isinstance(layer, Layer):
+            raise ValueError(f"Please initialize `TimeDistributed` layer with a `Layer` "
+                             f"instance. You passed: {layer!r}")
+        super().__init__(**_drop_shape_kwargs(kwargs))
+        self.layer = layer
+
+    def _inner_shape(self, input_shape: Any) -> list:
+        dims = input_shape.dims
+        if dims is None or len(dims) < 3 or any(d is None for d in dims[2:]):
+            raise ValueError(f"`TimeDistributed` Layer should be passed an input of shape "
+                             f"[batch, time, ...] with known inner dims, got {input_shape}")
+        return [None] + list(dims[2:])
+
+    def build(self, input_shape: Any) -> None:
+        from .graph import TensorShape
+        if not self.layer.built:
+            if self.layer.dtype is None:
+                self.layer.dtype = self.dtype
+            self.layer.build(TensorShape(self._inner_shape(input_shape)))
+            self.layer.built = True
+
+    @property
+    def trainable_weights(self) -> list:
+        return self.layer.trainable_weights if self.trainable else []
+
+    trainable_variables = trainable_weights
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return self.layer.non_trainable_weights if self.trainable else self.layer.weights
+
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def weights(self) -> list:
+        return self.layer.weights
+
+    variables = weights
+
+    @property
+    def updates(self) -> list:
+        return self.layer.updates
+
+    @property
+    def losses(self) -> list:
+        return self.layer.losses
+
+    def call(self, inputs: Tensor, training: Any = None) -> Tensor:
+        import inspect
+        inner = self._inner_shape(inputs.shape)
+        steps = inputs.shape.dims[1]
+        flat = A.reshape(inputs, [-1] + inner[1:])
+        kw = {}
+        if training is not None and "training" in inspect.signature(self.layer.call).parameters:
+            kw["training"] = training
+        y = self.layer.call(flat, **kw)
+        out = y.shape.dims
+        if out is None or any(d is None for d in out[1:]):
+            raise ValueError(f"TimeDistributed: the wrapped layer's output {y.shape} must have "
+                             f"known non-batch dims")
+        if steps is None:
+            lead = A.shape(inputs)[:2]
+            return A.reshape(y, E.concat([lead, list(out[1:])], 0))
+        return A.reshape(y, [-1, steps] + list(out[1:]))
