@@ -3,6 +3,6 @@
 One module per family; each op's whole story (attributes, type rule, reference, gradient,
 traits) is one ``defop`` record in its family's module."""
 from . import (activations, array, classify, complex_ops, control, conv, conv_fused,  # noqa: F401
-               ctc, ctc_beam, debug, detection, elementwise, gather, gradients, host, indexing,
+               bitwise, ctc, ctc_beam, debug, detection, elementwise, gather, gradients, host, indexing,
                layout, linalg, linalg_solve, math_unary, pool, random, reduce, reduce_extra,
                scan, softmax, sparse, transfer)

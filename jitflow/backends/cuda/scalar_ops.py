@@ -423,4 +423,16 @@ def _random(c, op, a):
 
 
 
+_BITWISE = {"bitwise_and": "&", "bitwise_or": "|", "bitwise_xor": "^", "left_shift": "<<",
+            "right_shift": ">>"}
+
+
+@lowering(*_BITWISE)
+def _bitwise(c, op, a):
+    return wrap(_dt(op), f"{a[0]} {_BITWISE[op.opname]} {a[1]}")
+
+
+EW["invert"] = lambda c, op, a: wrap(_dt(op), f"~{a[0]}")
+
+
 from . import scalar_math  # noqa: E402,F401  (registers ops/math_unary.py's entries)

@@ -525,3 +525,18 @@ def _bias_add_ew(em, op, a, ctx):
 
 
 from . import elementwise_math  # noqa: E402,F401  (registers ops/math_unary.py's lowerings)
+
+
+# ------------------------------------------------------------------ bitwise (ops/bitwise.py)
+
+_BITWISE = {"bitwise_and": "and", "bitwise_or": "or", "bitwise_xor": "xor", "left_shift": "shl",
+            "right_shift": "ashr"}
+
+
+@lowering(*_BITWISE)
+def _bitwise(em, op, a, ctx):
+    t = rtype(_dt(op))
+    return em.op(f"{_BITWISE[op.opname]} {t} {a[0]}, {a[1]}")
+
+
+LOWER["invert"] = lambda em, op, a, ctx: em.op(f"xor {rtype(_dt(op))} {a[0]}, -1")
