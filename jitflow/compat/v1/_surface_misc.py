@@ -1,0 +1,29 @@
+"""Issue #14's names: ``tf.bitwise``, ``tf.bincount`` & co, ``tf.RunOptions`` /
+``tf.RunMetadata``, ``tf.contrib.framework``'s global step, and gradient customization
+(``tf.custom_gradient``, ``tf.RegisterGradient``)."""
+from __future__ import annotations
+
+import types
+from typing import Callable
+
+from ...frontend import bitwise_ops as _bitwise
+from ...frontend import count_ops as _count
+from ...frontend import run_options as _run
+from ...frontend import train as _train
+
+
+def install(tf: types.ModuleType, ns: Callable, set_names: Callable) -> None:
+    """Add the names to ``tf`` (``set_names`` sets only the missing ones)."""
+    set_names(ns(tf, "bitwise"), **{n: getattr(_bitwise, n) for n in _bitwise.__all__})
+    set_names(tf, bincount=_count.bincount, searchsorted=_count.searchsorted,
+              histogram_fixed_width=_count.histogram_fixed_width,
+              unravel_index=_count.unravel_index, bitcast=_count.bitcast,
+              RunOptions=_run.RunOptions, RunMetadata=_run.RunMetadata)
+    set_names(ns(tf, "math"), bincount=_count.bincount)
+    contrib = ns(tf, "contrib")
+    if "framework" not in vars(contrib):
+        contrib.framework = type(contrib)("tf.contrib.framework")
+    set_names(contrib.framework,
+              get_or_create_global_step=_train.get_or_create_global_step,
+              get_global_step=_train.get_global_step,
+              create_global_step=_train.create_global_step)
