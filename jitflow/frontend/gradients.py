@@ -38,7 +38,7 @@ def _connected(ys: list[Tensor], xs: list[Tensor]) -> list[bool]:
         reach.add(id(t))
         op = t.op
         if op.ir_op is not None:
-            if not OPS[op.ir_op].differentiable:
+            if not OPS[op.ir_op].differentiable and getattr(op, "grad_override", None) is None:
                 continue
         elif op.type not in _PASS_THROUGH:
             continue

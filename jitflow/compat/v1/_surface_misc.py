@@ -8,6 +8,7 @@ from typing import Callable
 
 from ...frontend import bitwise_ops as _bitwise
 from ...frontend import count_ops as _count
+from ...frontend import custom_gradient as _cg
 from ...frontend import run_options as _run
 from ...frontend import train as _train
 
@@ -18,7 +19,8 @@ def install(tf: types.ModuleType, ns: Callable, set_names: Callable) -> None:
     set_names(tf, bincount=_count.bincount, searchsorted=_count.searchsorted,
               histogram_fixed_width=_count.histogram_fixed_width,
               unravel_index=_count.unravel_index, bitcast=_count.bitcast,
-              RunOptions=_run.RunOptions, RunMetadata=_run.RunMetadata)
+              RunOptions=_run.RunOptions, RunMetadata=_run.RunMetadata,
+              custom_gradient=_cg.custom_gradient, RegisterGradient=_cg.RegisterGradient)
     set_names(ns(tf, "math"), bincount=_count.bincount)
     contrib = ns(tf, "contrib")
     if "framework" not in vars(contrib):
