@@ -486,6 +486,9 @@ _ELEMENTWISE = [
     ("Rint", "round"), ("IsNan", "is_nan"), ("IsInf", "is_inf"), ("IsFinite", "is_finite"),
     ("Reciprocal", "reciprocal"), ("Inv", "reciprocal"), ("Softsign", "softsign"),
     ("Selu", "selu"), ("Complex", "complex"), ("Real", "real"), ("Imag", "imag"), ("Conj", "conj"),
+    # ops/bitwise.py (the shifts need their amounts clamped: frontend/bitwise_ops.py)
+    ("BitwiseAnd", "bitwise_and"), ("BitwiseOr", "bitwise_or"), ("BitwiseXor", "bitwise_xor"),
+    ("Invert", "invert"),
 ]
 
 TABLE: dict[str, Row] = {r.tf_type: r for r in [
