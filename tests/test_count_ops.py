@@ -117,3 +117,24 @@ def test_bitcast_views_the_bytes():
     np.testing.assert_array_equal(got[2], x)
     with pytest.raises(ValueError, match="last dim must be 4"):
         tf.bitcast(tf.constant(np.zeros((2, 3), np.uint8)), tf.float32)
+
+
+def test_counting_ops_on_the_cuda_backend():
+    from _cuda_util import HAVE_NUMBA_CUDA, usable_or_skip
+    if not HAVE_NUMBA_CUDA:
+        pytest.skip("numba-cuda is not installed")
+    usable_or_skip()
+    a_np = np.array([1, 1, 4, 2], np.int32)
+    with tf.Graph().as_default():
+        a = tf.placeholder(tf.int32, [None])
+        s = tf.placeholder(tf.float32, [None])
+        v = tf.placeholder(tf.float32, [None])
+        outs = [tf.bincount(a), tf.bincount(a, minlength=6, maxlength=6),
+                tf.searchsorted(s, v, side="right"),
+                tf.bitwise.left_shift(a, tf.constant([1, 2, 3, 40]))]
+        with tf.Session(backend="cuda") as sess:
+            got = sess.run(outs, {a: a_np, s: [0.0, 1.0, 1.0, 3.0], v: [1.0, -1.0, 5.0]})
+    np.testing.assert_array_equal(got[0], np.bincount(a_np))
+    np.testing.assert_array_equal(got[1], np.bincount(a_np, minlength=6))
+    np.testing.assert_array_equal(got[2], np.searchsorted([0, 1, 1, 3], [1, -1, 5], "right"))
+    np.testing.assert_array_equal(got[3], np.left_shift(a_np, np.array([1, 2, 3, 31], np.int32)))

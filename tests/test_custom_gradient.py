@@ -201,3 +201,35 @@ def test_custom_gradient_op_is_gone_after_autodiff():
     np.testing.assert_allclose(got[0], np.exp([0.0, 1.0, 2.0]), rtol=1e-6)
     np.testing.assert_array_equal(got[1], [-1.0, -1.0, -1.0])
     assert OPS["custom_gradient"].pseudo
+
+
+def test_tf_gradients_inside_a_gradient_function_is_refused():
+    with tf.Graph().as_default():
+        @tf.custom_gradient
+        def f(v):
+            y = tf.square(v)
+            return y, lambda dy: tf.gradients(y, v, grad_ys=dy)[0]
+
+        with pytest.raises(NotImplementedError, match="tf.gradients inside"):
+            f(tf.constant([1.0]))
+
+
+def test_custom_gradient_on_the_cuda_backend():
+    from _cuda_util import HAVE_NUMBA_CUDA, usable_or_skip
+    if not HAVE_NUMBA_CUDA:
+        pytest.skip("numba-cuda is not installed")
+    usable_or_skip()
+    with tf.Graph().as_default() as g:
+        x = tf.placeholder(tf.float32, [None])
+
+        @tf.custom_gradient
+        def f(v):
+            return tf.exp(v), lambda dy: dy * 3.0
+
+        with g.gradient_override_map({"Identity": "Identity"}):
+            y = tf.identity(f(x))
+        gx, = tf.gradients(tf.reduce_sum(y * 2.0), [x])
+        with tf.Session(backend="cuda") as sess:
+            got = sess.run([y, gx], {x: X})
+    np.testing.assert_allclose(got[0], np.exp(X), rtol=1e-6)
+    np.testing.assert_allclose(got[1], np.full(4, 6.0))

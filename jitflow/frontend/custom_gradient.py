@@ -16,7 +16,7 @@ it gives, the ops computing the outputs are not differentiated through), then dr
   ``with g.gradient_override_map({"Identity": "Name"}):`` makes the ops of that type created
   in the block use it (the straight-through / gradient-reversal tricks). Only ops with an IR
   op can be overridden; "Identity" is registered (the identity gradient).
-Random ops inside a gradient function and variable assignments in it are not supported.
+Random ops, ``tf.gradients`` and variable assignments inside a gradient function are refused.
 """
 from __future__ import annotations
 
@@ -89,6 +89,9 @@ def _trace_grad(g: Any, ys: Sequence[Tensor], xs: Sequence[Tensor],
         g._gradient_override = override
     _check_region_ops(g, start, end, f"the gradient function of {what}")
     for op in g._ops[start:end]:
+        if op.type == "Gradients":
+            raise NotImplementedError(f"{what}: tf.gradients inside a gradient function is not "
+                                      f"supported ({op.name}); write the cotangents out")
         if op.rng:
             raise NotImplementedError(f"{what}: random ops inside a gradient function are not "
                                       f"supported ({op.name})")
