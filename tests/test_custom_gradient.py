@@ -233,3 +233,43 @@ def test_custom_gradient_on_the_cuda_backend():
             got = sess.run([y, gx], {x: X})
     np.testing.assert_allclose(got[0], np.exp(X), rtol=1e-6)
     np.testing.assert_allclose(got[1], np.full(4, 6.0))
+
+
+def test_custom_gradient_op_prints_and_parses_back():
+    from jitflow.ir import parse
+    from jitflow.ir.builder import Builder
+    from jitflow.ir.core import Function
+    from jitflow.ir.dtypes import float32
+    from jitflow.ir.printer import print_function
+    from jitflow.ir.types import TensorType
+    from jitflow.ir.verifier import verify
+    t = TensorType(float32, (3,))
+    grad = Function("grad")
+    grad.set_results([Builder(grad.ops).neg(grad.add_param(t))])
+    f = Function("f")
+    x = f.add_param(t)
+    b = Builder(f.ops)
+    f.set_results([b.op("custom_gradient", b.exp(x), x, regions=[grad], num_ys=1, num_xs=1)])
+    text = print_function(verify(f))
+    assert "custom_gradient(" in text and "func @grad" in text
+    assert print_function(verify(parse(text))) == text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gradient_override_inside_a_while_loop(backend):
+    with tf.Graph().as_default() as g:
+        a = tf.placeholder(tf.float32, [])
+        name = f"TestHalfGrad_{backend}"
+
+        @tf.RegisterGradient(name)
+        def _half(op, grad):
+            return [grad * 0.5]
+
+        def body(i, c):
+            with g.gradient_override_map({"Identity": name}):
+                return i + 1, tf.identity(c) * 3.0
+
+        out = tf.while_loop(lambda i, c: i < 2, body, [0, a])[1]
+        ga, = tf.gradients(out, [a])
+        got = _run(backend, [out, ga], {a: 2.0})
+    assert got == [18.0, 2.25]      # d/da: (0.5 * 3) ** 2
