@@ -91,15 +91,18 @@ def test_bitwise_ops_round_trip_through_a_graph_def():
         x = tf.placeholder(tf.int32, [None], name="x")
         y = tf.placeholder(tf.int32, [None], name="y")
         out = tf.add_n([tf.bitwise.bitwise_and(x, y), tf.bitwise.bitwise_or(x, y),
-                        tf.bitwise.bitwise_xor(x, y) * 3, tf.bitwise.invert(x) * 7], name="out")
+                        tf.bitwise.bitwise_xor(x, y) * 3, tf.bitwise.invert(x) * 7,
+                        tf.bitwise.left_shift(x, y), tf.bitwise.right_shift(x, y)], name="out")
         with tf.Session() as s:
             want = s.run(out, {x: x_np, y: y_np})
             gd = s.graph_def
-    assert {"BitwiseAnd", "BitwiseOr", "BitwiseXor", "Invert"} <= {n.op for n in gd.node}
+    assert {"BitwiseAnd", "BitwiseOr", "BitwiseXor", "Invert", "LeftShift", "RightShift"} <= \
+        {n.op for n in gd.node}
     with tf.Graph().as_default():
         o, = tf.import_graph_def(P.graph_pb2.GraphDef.FromString(gd.SerializeToString()),
                                  return_elements=["out:0"], name="")
         got = tf.Session(backend="llvm").run(o, {"x:0": x_np, "y:0": y_np})
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(want, (x_np & y_np) + (x_np | y_np) + 3 * (x_np ^ y_np)
-                                  + 7 * ~x_np)
+                                  + 7 * ~x_np + np.left_shift(x_np, y_np)
+                                  + np.right_shift(x_np, y_np))

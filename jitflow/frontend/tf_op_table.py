@@ -486,13 +486,22 @@ _ELEMENTWISE = [
     ("Rint", "round"), ("IsNan", "is_nan"), ("IsInf", "is_inf"), ("IsFinite", "is_finite"),
     ("Reciprocal", "reciprocal"), ("Inv", "reciprocal"), ("Softsign", "softsign"),
     ("Selu", "selu"), ("Complex", "complex"), ("Real", "real"), ("Imag", "imag"), ("Conj", "conj"),
-    # ops/bitwise.py (the shifts need their amounts clamped: frontend/bitwise_ops.py)
+    # ops/bitwise.py (the shifts, whose amounts are clamped first: _shift below)
     ("BitwiseAnd", "bitwise_and"), ("BitwiseOr", "bitwise_or"), ("BitwiseXor", "bitwise_xor"),
     ("Invert", "invert"),
 ]
 
+
+def _shift(tf_type: str) -> Row:
+    """LeftShift/RightShift through tf.bitwise (amounts clamped to [0, bits - 1], as TF)."""
+    def imp(node, ins, consts):
+        from . import bitwise_ops
+        fn = bitwise_ops.left_shift if tf_type == "LeftShift" else bitwise_ops.right_shift
+        return fn(ins[0], ins[1], name=node.name + "/").op
+    return Row(tf_type, imp, lambda op: ({"T": _t(op)}, []))
+
 TABLE: dict[str, Row] = {r.tf_type: r for r in [
-    *(_simple(t, ir) for t, ir in _ELEMENTWISE),
+    *(_simple(t, ir) for t, ir in _ELEMENTWISE), _shift("LeftShift"), _shift("RightShift"),
     *(_reduce(t, ir) for t, ir in [("Mean", "reduce_mean"), ("Sum", "reduce_sum"),
                                    ("Max", "reduce_max"), ("Min", "reduce_min"),
                                    ("Prod", "reduce_prod"), ("All", "reduce_all"),
