@@ -273,3 +273,23 @@ def test_gradient_override_inside_a_while_loop(backend):
         ga, = tf.gradients(out, [a])
         got = _run(backend, [out, ga], {a: 2.0})
     assert got == [18.0, 2.25]      # d/da: (0.5 * 3) ** 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_gradient_stops_gradients_through_an_op_type(backend):
+    from jitflow.frontend.op_builder import make_op
+    op_type = f"TestNoGradSquare_{backend}"
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, [None])
+        before = make_op(op_type, "square", [x]).outputs[0]     # made before the declaration
+        tf.no_gradient(op_type)
+        assert tf.NotDifferentiable is tf.NoGradient is tf.no_gradient
+        after = make_op(op_type, "square", [x]).outputs[0]
+        assert tf.gradients(tf.reduce_sum(before), [x]) == [None]
+        g_mixed, = tf.gradients(tf.reduce_sum(after) + tf.reduce_sum(x * 3.0), [x])
+        got = _run(backend, [before, after, g_mixed], {x: X})
+    np.testing.assert_allclose(got[0], X * X, rtol=1e-6)
+    np.testing.assert_allclose(got[1], X * X, rtol=1e-6)
+    np.testing.assert_allclose(got[2], np.full(4, 3.0))
+    with pytest.raises(TypeError, match="str"):
+        tf.no_gradient(3)

@@ -12,6 +12,8 @@ it gives, the ops computing the outputs are not differentiated through), then dr
 * ``@tf.custom_gradient``: ``f(*xs)`` returns ``(y, grad_fn)``; ``grad_fn(*dys)`` gives one
   cotangent per x (None: zero). When ``f`` reads variables (not passed as xs), ``grad_fn`` must
   take ``variables=`` and return ``(dxs, dvariables)``, as TF1.
+* ``tf.no_gradient("OpType")``: no gradient through ops of that type (their results are
+  wrapped in ``stop_gradient`` when the run's IR is built).
 * ``tf.RegisterGradient("Name")`` registers ``fn(op, *grads) -> grads of op.inputs``;
   ``with g.gradient_override_map({"Identity": "Name"}):`` makes the ops of that type created
   in the block use it (the straight-through / gradient-reversal tricks). Only ops with an IR
@@ -30,10 +32,22 @@ from .control_flow import (Region, _captures, _check_region_ops, _make_region_op
 from .graph import Operation, Tensor, get_default_graph
 from .op_builder import convert_to_tensor
 
-__all__ = ["custom_gradient", "RegisterGradient", "gradient_override_map"]
+__all__ = ["custom_gradient", "RegisterGradient", "gradient_override_map", "no_gradient"]
 
 #: op-type names -> gradient functions fn(op, *grads) (``tf.RegisterGradient``)
 _REGISTRY: dict[str, Callable] = {"Identity": lambda op, grad: grad}
+
+#: op types declared not differentiable (``tf.no_gradient``): no gradient flows through them
+NOT_DIFFERENTIABLE: set[str] = set()
+
+
+def no_gradient(op_type: str) -> None:
+    """``tf.no_gradient("OpType")`` (``tf.NotDifferentiable``, ``tf.NoGradient``): ops of that
+    type, existing or future, pass no gradient (``tf.gradients`` gives None through them)."""
+    if not isinstance(op_type, str):
+        raise TypeError(f"no_gradient expects an op type name (str), got "
+                        f"{type(op_type).__name__}")
+    NOT_DIFFERENTIABLE.add(op_type)
 
 
 class RegisterGradient:

@@ -121,9 +121,13 @@ def _lower_region(name: str, region, types: Sequence[TensorType], lead: Sequence
 def wrap_override(b: Builder, op: Operation, operands: Sequence[Value], res: Sequence[Value],
                   value_of: Callable) -> Sequence[Value]:
     """``res`` (the results of ``op``) wrapped in a ``custom_gradient`` op when the op has a
-    gradient from ``gradient_override_map`` (frontend/custom_gradient.py); else ``res``."""
+    gradient from ``gradient_override_map``, in ``stop_gradient`` when its type is declared
+    not differentiable (frontend/custom_gradient.py); else ``res``."""
     override = getattr(op, "grad_override", None)
     if override is None:
+        from .custom_gradient import NOT_DIFFERENTIABLE
+        if op.type in NOT_DIFFERENTIABLE:             # tf.no_gradient
+            return tuple(b.stop_gradient(v) if v.type.dtype.is_floating else v for v in res)
         return res
     region, caps = override
     outs = list(res)

@@ -20,7 +20,9 @@ def install(tf: types.ModuleType, ns: Callable, set_names: Callable) -> None:
               histogram_fixed_width=_count.histogram_fixed_width,
               unravel_index=_count.unravel_index, bitcast=_count.bitcast,
               RunOptions=_run.RunOptions, RunMetadata=_run.RunMetadata,
-              custom_gradient=_cg.custom_gradient, RegisterGradient=_cg.RegisterGradient)
+              custom_gradient=_cg.custom_gradient, RegisterGradient=_cg.RegisterGradient,
+              no_gradient=_cg.no_gradient, NoGradient=_cg.no_gradient,
+              NotDifferentiable=_cg.no_gradient)
     set_names(ns(tf, "math"), bincount=_count.bincount)
     contrib = ns(tf, "contrib")
     if "framework" not in vars(contrib):
