@@ -11,6 +11,8 @@ NN_TESTS = ("test_nn_ops.py", "test_nn_gradients.py", "test_llvm_nn.py")
 
 #: where the ops of other families are tested
 FAMILY_TESTS = {**{m: NN_TESTS for m in NN_MODULES},
+                "jitflow.ops.bitwise": ("test_bitwise_ops.py", "test_cuda_ops.py"),
+                "jitflow.ops.custom_grad": ("test_custom_gradient.py",),
                 "jitflow.ops.debug": ("test_check_numerics.py",),
                 "jitflow.ops.math_unary": ("test_math_unary_ops.py",),
                 "jitflow.ops.scan": ("test_scan_ops.py",),

@@ -108,6 +108,14 @@ add("equal", "bool", [("bool", (5,)), ("bool", (5,))], lambda b, x, y: b.equal(x
 for _op in ["logical_and", "logical_or"]:
     add(_op, "bool", [("bool", (2, 3)), ("bool", (3,))], lambda b, x, y, _op=_op: b.op(_op, x, y),
         lambda: [rand(BOOL, (2, 3), seed=3), rand(BOOL, (3,), seed=4)])
+for _op in ["bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift"]:
+    for _dt in (I32, I64):     # shift amounts in [0, bits): the frontend clamps them
+        add(_op, f"{_dt.short}-broadcast", [(_dt.short, (2, 3)), (_dt.short, (3,))],
+            lambda b, x, y, _op=_op: b.op(_op, x, y),
+            lambda _dt=_dt: [rand(_dt, (2, 3), seed=7, lo=-99, hi=99),
+                             rand(_dt, (3,), seed=8, lo=0, hi=30)])
+add("invert", "i32", [("i32", (5,))], lambda b, x: b.op("invert", x),
+    lambda: [rand(I32, (5,), seed=9, lo=-50, hi=50)])
 add("logical_not", "bool", [("bool", (4,))], lambda b, x: b.logical_not(x),
     lambda: [rand(BOOL, (4,), seed=5)])
 add("select", "broadcast", [("bool", (3, 1)), ("f32", (3, 4)), ("f32", (4,))],

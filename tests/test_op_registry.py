@@ -18,7 +18,7 @@ from jitflow.ir.core import Function
 from jitflow.ir.opdef import ATTR_KINDS, COMBINERS, COSTS, KINDS, REQUIRED
 
 #: ops that no backend ever runs: a pass expands them. Adding one is a deliberate decision.
-PSEUDO_OPS = {"gradients"}
+PSEUDO_OPS = {"gradients", "custom_gradient"}
 
 ALL_OPS = sorted(OPS)
 

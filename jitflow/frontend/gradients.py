@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..ir.opdef import OPS
+from .custom_gradient import NOT_DIFFERENTIABLE
 from .graph import Tensor, get_default_graph
 from .op_builder import convert_to_tensor, make_op
 
@@ -37,8 +38,10 @@ def _connected(ys: list[Tensor], xs: list[Tensor]) -> list[bool]:
             continue
         reach.add(id(t))
         op = t.op
+        if op.type in NOT_DIFFERENTIABLE:        # tf.no_gradient
+            continue
         if op.ir_op is not None:
-            if not OPS[op.ir_op].differentiable:
+            if not OPS[op.ir_op].differentiable and getattr(op, "grad_override", None) is None:
                 continue
         elif op.type not in _PASS_THROUGH:
             continue

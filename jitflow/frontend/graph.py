@@ -331,6 +331,12 @@ class Graph:
         finally:
             self._name_stack = old
 
+    def gradient_override_map(self, op_type_map: dict):
+        """``with g.gradient_override_map({"Identity": "MyGrad"}):`` ops of those types
+        created inside use the gradient registered as "MyGrad" (frontend/custom_gradient.py)."""
+        from .custom_gradient import gradient_override_map
+        return gradient_override_map(self, op_type_map)
+
     # -------------------------------------------------------------- control deps --------
     @contextlib.contextmanager
     def control_dependencies(self, control_inputs) -> Iterator[None]:

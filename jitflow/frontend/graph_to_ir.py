@@ -107,6 +107,7 @@ def _lower_region(name: str, region, types: Sequence[TensorType], lead: Sequence
                 operands = [step] + operands
             res = b.op(op.ir_op, *operands, **op.attrs)
             res = res if isinstance(res, tuple) else (res,)
+            res = wrap_override(b, op, operands, res, lambda t: env[id(t)])
         else:
             raise NotImplementedError(f"op {op.name} ({op.type}, defined at {op.file}:{op.line}) "
                                       f"cannot be used inside a tf.cond/tf.while_loop")
@@ -115,6 +116,27 @@ def _lower_region(name: str, region, types: Sequence[TensorType], lead: Sequence
     head = extra_results(b, lead_ps) if extra_results is not None else []
     f.set_results(head + [env[id(t)] for t in region.outputs])
     return f
+
+
+def wrap_override(b: Builder, op: Operation, operands: Sequence[Value], res: Sequence[Value],
+                  value_of: Callable) -> Sequence[Value]:
+    """``res`` (the results of ``op``) wrapped in a ``custom_gradient`` op when the op has a
+    gradient from ``gradient_override_map``, in ``stop_gradient`` when its type is declared
+    not differentiable (frontend/custom_gradient.py); else ``res``."""
+    override = getattr(op, "grad_override", None)
+    if override is None:
+        from .custom_gradient import NOT_DIFFERENTIABLE
+        if op.type in NOT_DIFFERENTIABLE:             # tf.no_gradient
+            return tuple(b.stop_gradient(v) if v.type.dtype.is_floating else v for v in res)
+        return res
+    region, caps = override
+    outs = list(res)
+    mine = {id(t): v for t, v in zip(op.outputs, outs)}
+    cap_vals = [mine[id(t)] if id(t) in mine else value_of(t) for t in caps]
+    grad = _lower_region("grad", region, [v.type for v in outs] + [v.type for v in cap_vals])
+    w = b.op("custom_gradient", *outs, *operands, *cap_vals, regions=[grad],
+             num_ys=len(outs), num_xs=len(operands))
+    return tuple(w) if isinstance(w, tuple) else (w,)
 
 
 def _trip_step(b: Builder, lead: list, step: Value) -> Value:
@@ -137,6 +159,11 @@ def lower_region_op(b: Builder, op: Operation, operands: Sequence[Value],
     if rng and step is None:
         raise ValueError(f"{op.name}: random ops inside need the run step")
     i32 = TensorType(int32, ())
+    if op.ir_op == "custom_gradient":
+        ny, nx = op.attrs["num_ys"], op.attrs["num_xs"]
+        grad = _lower_region("grad", op.regions[0], types[:ny] + types[ny + nx:])
+        res = b.op("custom_gradient", *operands, regions=[grad], **op.attrs)
+        return list(res) if isinstance(res, tuple) else [res]
     if op.ir_op == "cond":
         kw = dict(step_from=lambda b, lead, st: st) if rng else {}
         regions = [_lower_region(n, r, types[1:], **kw) for n, r in zip(("then", "else"),
@@ -185,6 +212,9 @@ def needed_ops(fetches: Sequence[Tensor], targets: Sequence[Operation],
         seen[id(op)] = op
         stack.extend(t.op for t in op.inputs if id(t) not in fed)
         stack.extend(op.control_inputs)
+        override = getattr(op, "grad_override", None)     # its gradient's captures
+        if override is not None:
+            stack.extend(t.op for t in override[1] if id(t) not in fed)
     return sorted(seen.values(), key=lambda o: o._id)
 
 
@@ -291,6 +321,8 @@ def graph_to_ir(name: str, fetches: Sequence[Tensor], targets: Sequence[Operatio
                 if lower_attrs is None and any(v.type.shape is None for v in res):
                     raise ValueError(f"{op.type} {op.name} cannot be compiled for an operand "
                                      "of unknown rank")
+                res = wrap_override(b, op, operands[1:] if op.rng else operands, res,
+                                    lambda t: value_of(t, ctx))
                 for t, v in zip(op.outputs, res):
                     env[id(t)] = v
             elif kind == "Placeholder":

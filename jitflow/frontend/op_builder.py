@@ -49,7 +49,12 @@ def make_op(op_type: str, ir_op: Optional[str], inputs: Sequence[Tensor], attrs:
                       f"{_fmt_types([t._type for t in inputs])} and dtypes "
                       f"[{', '.join(t.dtype.name for t in inputs)}], defined at {loc[0]}:{loc[1]}"
                       ) from None
-    return graph._add_op(op_type, inputs, out_types or [], ir_op, attrs, name, loc, rng)
+    op = graph._add_op(op_type, inputs, out_types or [], ir_op, attrs, name, loc, rng)
+    override = getattr(graph, "_gradient_override", None)
+    if override and op_type in override:        # Graph.gradient_override_map
+        from .custom_gradient import attach_override
+        attach_override(op, override[op_type])
+    return op
 
 
 def _result_types(opdef, in_types: list[TensorType], attrs: dict) -> list[TensorType]:

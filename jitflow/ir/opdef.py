@@ -123,9 +123,10 @@ class OpDef:
                              f"remap op has one (kind {self.kind!r})")
         if self.cost not in COSTS:
             raise ValueError(f"op {self.name!r}: cost {self.cost!r} is not one of {COSTS}")
-        if (self.kind == "control") != bool(self.region_names):
+        if (self.kind == "control" and not self.region_names) or \
+                (self.region_names and self.kind not in ("control", "pseudo")):
             raise ValueError(f"op {self.name!r}: a control op needs region_names, and only a "
-                             f"control op has regions (kind {self.kind!r})")
+                             f"control or pseudo op has regions (kind {self.kind!r})")
         if self.pseudo != (self.kind == "pseudo"):
             raise ValueError(f"op {self.name!r}: pseudo={self.pseudo} but kind={self.kind!r}")
         self.shape_only = frozenset(self.shape_only)

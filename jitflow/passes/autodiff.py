@@ -4,7 +4,8 @@ Each ``gradients`` pseudo op is replaced, in program order, by ops built from th
 of the ops between its xs and ys. Gradients are ordinary ops of the same Function, so they are
 printed, optimized and compiled like any other; a later ``gradients`` op can differentiate an
 earlier expansion (higher-order gradients). Fan-in is summed; a disconnected x gets zeros
-(the frontend already returns None for it, as TF1 does).
+(the frontend already returns None for it, as TF1 does). Then each ``custom_gradient`` op
+(a Python-defined VJP, ``ops/custom_grad.py``) is replaced by its forward values.
 """
 from __future__ import annotations
 
@@ -83,4 +84,5 @@ def expand_gradients(f: Function) -> Function:
         i += len(new_ops)
     from .autodiff_control import merge_recorded_loops
     merge_recorded_loops(f)
-    return f
+    from ..ops.custom_grad import strip_custom_gradients   # their VJPs are applied by now
+    return strip_custom_gradients(f)

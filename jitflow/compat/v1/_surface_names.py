@@ -233,6 +233,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(keras.backend, clear_session=_KB.clear_session, get_session=_KB.get_session,
          set_session=_KB.set_session)
     _keras_models(tf, keras)
+    from . import _surface_misc
+    _surface_misc.install(tf, ns, _set)
 
 
 def _keras_models(tf: Any, keras: Any) -> None:
