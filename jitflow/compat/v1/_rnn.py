@@ -7,6 +7,7 @@ import sys
 import types
 
 from ...frontend import nn as _nn
+from ...frontend import nn_more as _nn_more
 from ...frontend import rnn as _rnn
 from ...frontend import rnn_cell as _cell
 from ...frontend import rnn_cell_wrappers as _wrap
@@ -42,8 +43,10 @@ def install(package: types.ModuleType) -> None:
         setattr(_nn, k, v)
     contrib = package.contrib
     prefix = f"{package.__name__}.contrib"
-    contrib.rnn = _module(f"{prefix}.rnn", dict(_CELLS, **_FUNCS,
-                          OutputProjectionWrapper=_wrap.OutputProjectionWrapper),
+    contrib.rnn = _module(f"{prefix}.rnn", dict(
+        _CELLS, **_FUNCS, OutputProjectionWrapper=_wrap.OutputProjectionWrapper,
+        LSTMBlockCell=_nn_more.LSTMBlockCell,
+        stack_bidirectional_dynamic_rnn=_nn_more.stack_bidirectional_dynamic_rnn),
                           "tf.contrib.rnn")
     contrib.seq2seq = _module(f"{prefix}.seq2seq", {"sequence_loss": sequence_loss},
                               "tf.contrib.seq2seq")

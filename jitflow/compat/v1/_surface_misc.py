@@ -1,5 +1,5 @@
 """Issue #14's names: ``tf.bincount`` & co, ``tf.RunOptions`` /
-``tf.RunMetadata``, ``tf.contrib.framework``'s global step, and gradient customization
+``tf.RunMetadata``, ``tf.nn.fused_batch_norm``, ``tf.contrib.framework``'s global step, and gradient customization
 (``tf.custom_gradient``, ``tf.RegisterGradient``)."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Callable
 from ...frontend import count_ops as _count
 from ...frontend import custom_gradient as _cg
 from ...frontend import run_options as _run
+from ...frontend import nn_more as _nn_more
 from ...frontend import train as _train
 
 
@@ -22,6 +23,7 @@ def install(tf: types.ModuleType, ns: Callable, set_names: Callable) -> None:
               no_gradient=_cg.no_gradient, NoGradient=_cg.no_gradient,
               NotDifferentiable=_cg.no_gradient)
     set_names(ns(tf, "math"), bincount=_count.bincount)
+    set_names(ns(tf, "nn"), fused_batch_norm=_nn_more.fused_batch_norm)
     contrib = ns(tf, "contrib")
     if "framework" not in vars(contrib):
         contrib.framework = type(contrib)("tf.contrib.framework")
