@@ -204,3 +204,16 @@ def test_range_of_run_time_bounds(backend):
     d = tf.placeholder(tf.int32, [])
     with pytest.raises(InvalidArgumentError, match="delta != 0"):
         _run(tf.range(0, n, d), {n: 3, d: 0}, backend)
+
+
+def test_concat_gradient_of_several_run_time_sizes():
+    """Both sides padded by run-time amounts: concat's gradient gathers each operand's rows
+    at offsets counted from the run-time shapes (ops/indexing.py)."""
+    def fn(x):
+        k = tf.cast(tf.reduce_sum(x * 0.0), tf.int32) + 2
+        p = tf.pad(x, [[k, k - 1], [0, 0]])                        # two symbolic pieces
+        y = tf.concat([x[:k], x, x[k - 1:]], axis=0)               # three
+        return tf.stack([tf.reduce_sum(tf.sin(p)), tf.reduce_sum(y * y * tf.range(
+            tf.cast(tf.shape(y)[0], tf.float64))[:, None])])
+    for backend in BACKENDS:
+        check_gradients(fn, [np.random.RandomState(6).rand(4, 3)], backend=backend)

@@ -152,8 +152,7 @@ def _concat_grad(b, op, g):
     sizes = [v.type.shape[ax] for v in op.operands]
     symbolic = [i for i, n in enumerate(sizes) if not isinstance(n, int)]
     if len(symbolic) > 1:
-        raise NotImplementedError("gradient of concat with more than one operand of symbolic "
-                                  "size along the concatenation axis")
+        return _concat_grad_gathers(b, op, g[0], ax)
     pivot = symbolic[0] if symbolic else len(sizes)
     lead = (1 << ax) - 1                # the axes before ``ax``: whole
     grads, start = [], 0
@@ -173,6 +172,32 @@ def _concat_grad(b, op, g):
             grads.append(piece(start, end))
         else:
             grads.append(b.zeros_like(v) if sizes[i] == 0 else piece(-(after + sizes[i]), end))
+    return grads
+
+
+def _concat_grad_gathers(b, op, g, ax: int) -> list:
+    """Operands of several symbolic sizes along ``ax`` (``tf.pad`` by run-time amounts on both
+    sides): each gathers its rows of ``g`` at its run-time offset plus an iota, both counted
+    from the operands' own shapes (ones along ``ax``, summed and exclusively cumsummed)."""
+    rank = op.result.type.rank
+    others = tuple(a for a in range(rank) if a != ax)
+    offset = b.const(0, int32)
+    grads = []
+    for v in op.operands:
+        n = v.type.shape[ax]
+        if n == 0:
+            grads.append(b.zeros_like(v))
+            continue
+        if isinstance(n, int):
+            iota, size = b.const(np.arange(n), int32), b.const(n, int32)
+        else:
+            zeros = b.reduce_sum(b.zeros_like(v), axes=others, keepdims=False) if others \
+                else b.zeros_like(v)
+            ones = b.add(b.cast(zeros, dtype=int32), b.const(1, int32))
+            iota = b.cumsum(ones, axis=0, exclusive=True, reverse=False)
+            size = b.reduce_sum(ones, axes=(0,), keepdims=False)
+        grads.append(b.gather(g, b.add(iota, offset), axis=ax))
+        offset = b.add(offset, size)
     return grads
 
 
