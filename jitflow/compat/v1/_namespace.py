@@ -21,13 +21,9 @@ from typing import Any, Optional
 DOC = "docs/tf_import.md"
 
 
-_FLOW = "control flow has its own issue and is not in jitflow yet"
 #: why some often-used names are missing (shown in the error)
 WHY = {
-    "tf.cond": _FLOW, "tf.while_loop": _FLOW, "tf.case": _FLOW, "tf.scan": _FLOW,
-    "tf.map_fn": _FLOW, "tf.foldl": _FLOW, "tf.nn.dynamic_rnn": _FLOW,
-    "tf.nn.rnn_cell": "RNN cells have their own issue", "tf.contrib.rnn": "RNN cells have "
-    "their own issue", "tf.estimator": "tf.estimator is not planned; use a Session loop",
+    "tf.estimator": "tf.estimator is not planned; use a Session loop",
 }
 
 
