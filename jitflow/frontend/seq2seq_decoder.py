@@ -56,7 +56,7 @@ class BasicDecoder(Decoder):
                             f"{type(output_layer).__name__}")
         self._cell = cell
         self._helper = helper
-        self._initial_state = map_structure(convert_to_tensor, initial_state)
+        self._initial_state = map_structure(_as_state, initial_state)
         self._output_layer = output_layer
 
     @property
@@ -80,7 +80,7 @@ class BasicDecoder(Decoder):
 
     @property
     def output_dtype(self) -> BasicDecoderOutput:
-        dtype = flatten(self._initial_state)[0].dtype
+        dtype = flatten(self._initial_state)[0].dtype    # TF: the first state tensor's
         return BasicDecoderOutput(map_structure(lambda _: dtype, self._rnn_output_size()),
                                   self._helper.sample_ids_dtype)
 
@@ -98,6 +98,11 @@ class BasicDecoder(Decoder):
             finished, next_inputs, next_state = self._helper.next_inputs(
                 time=time, outputs=cell_outputs, state=cell_state, sample_ids=sample_ids)
         return BasicDecoderOutput(cell_outputs, sample_ids), next_state, next_inputs, finished
+
+
+def _as_state(x: Any) -> Any:
+    from .tensor_array import TensorArray
+    return x if isinstance(x, TensorArray) else convert_to_tensor(x)
 
 
 def _shape_list(size: Any) -> list:
@@ -120,6 +125,15 @@ def _map_pairs(fn: Any, size: Any, dtype: Any) -> Any:
         vals = [_map_pairs(fn, s, d) for s, d in zip(size, dtype)]
         return type(size)(*vals) if hasattr(size, "_fields") else type(size)(vals)
     return fn(size, dtype)
+
+
+def _copy_finished(finished: Any, new: Any, cur: Any) -> Any:
+    """TF's ``_maybe_copy_state``: a finished sequence keeps ``cur``; TensorArrays and
+    scalars pass through."""
+    from .tensor_array import TensorArray
+    if isinstance(new, TensorArray) or convert_to_tensor(new).shape.ndims == 0:
+        return new
+    return select(finished, cur, new)
 
 
 def _batch_time(x: Any) -> Any:
@@ -177,9 +191,8 @@ def dynamic_decode(decoder: Decoder, output_time_major: bool = False,
                                              M.greater_equal(M.add(time, 1), max_iter))
             if impute_finished:
                 emit = map_structure(lambda o, z: select(finished, z, o), outputs, zero_out)
-                dec_state = map_structure(
-                    lambda n, c: n if convert_to_tensor(n).shape.ndims == 0
-                    else select(finished, c, n), dec_state, state)
+                dec_state = map_structure(lambda n, c: _copy_finished(finished, n, c),
+                                          dec_state, state)
             else:
                 emit = outputs
             tas = map_structure(lambda ta, o: ta.write(time, o), tas, emit)
