@@ -1,0 +1,163 @@
+"""tf.contrib.seq2seq attention: AttentionWrapper over Bahdanau/Luong mechanisms, decoded by
+BasicDecoder + TrainingHelper, against a NumPy transcription of TF 1.15's equations with the
+session's weights; variable names; zero_state().clone(); alignment_history; tile_batch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jitflow.compat.v1 as tf
+
+s2s = tf.contrib.seq2seq
+B, T, D, H, MT, MD = 3, 4, 5, 6, 5, 8
+MEM_LEN = np.array([5, 3, 2], np.int32)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def np_lstm(x, c, h, k, b):
+    i, j, f, o = np.split(np.concatenate([x, h], 1) @ k + b, 4, axis=1)
+    c2 = c * sigmoid(f + 1.0) + sigmoid(i) * np.tanh(j)
+    return np.tanh(c2) * sigmoid(o), c2
+
+
+def np_attention_decode(kind, w, x, mem, c0, h0, layer, out_attn, normalize, scale, units):
+    """TF 1.15 AttentionWrapper(BasicLSTMCell) stepped over x ([B, T, D])."""
+    live = np.arange(MT)[None, :] < MEM_LEN[:, None]
+    values = mem * live[:, :, None]
+    keys = values @ w["memory_layer/kernel"]
+    pre = "decoder/attention_wrapper/"
+    att_pre = pre + ("bahdanau_attention/" if kind == "bahdanau" else "luong_attention/")
+    size = layer or MD
+    c, h, attn = c0, h0, np.zeros((B, size))
+    outs, aligns = [], []
+    for t in range(T):
+        h, c = np_lstm(np.concatenate([x[:, t], attn], 1), c, h,
+                       w[pre + "basic_lstm_cell/kernel"], w[pre + "basic_lstm_cell/bias"])
+        if kind == "bahdanau":
+            pq = (h @ w[att_pre + "query_layer/kernel"])[:, None, :]
+            v = w[att_pre + "attention_v"]
+            if normalize:
+                g, bias = w[att_pre + "attention_g"], w[att_pre + "attention_b"]
+                score = ((g * v / np.sqrt((v * v).sum())) * np.tanh(keys + pq + bias)).sum(2)
+            else:
+                score = (v * np.tanh(keys + pq)).sum(2)
+        else:
+            score = np.einsum("bu,bmu->bm", h, keys)
+            if scale:
+                score = w[att_pre + "attention_g"] * score
+        align = softmax(np.where(live, score, -np.inf))
+        context = np.einsum("bm,bmd->bd", align, values)
+        attn = np.concatenate([h, context], 1) @ w[pre + "attention_layer/kernel"] \
+            if layer else context
+        outs.append(attn if out_attn else h)
+        aligns.append(align)
+    return np.stack(outs, 1), (c, h), attn, np.stack(aligns, 0)
+
+
+def build(kind, layer, out_attn, normalize=False, scale=False, units=H):
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [B, T, D], name="x")
+    mem = tf.placeholder(tf.float32, [B, MT, MD], name="memory")
+    c0 = tf.placeholder(tf.float32, [B, H], name="c0")
+    h0 = tf.placeholder(tf.float32, [B, H], name="h0")
+    if kind == "bahdanau":
+        mech = s2s.BahdanauAttention(units, mem, MEM_LEN, normalize=normalize)
+    else:
+        mech = s2s.LuongAttention(units, mem, memory_sequence_length=MEM_LEN, scale=scale)
+    cell = s2s.AttentionWrapper(tf.nn.rnn_cell.BasicLSTMCell(H), mech,
+                                attention_layer_size=layer, alignment_history=True,
+                                output_attention=out_attn)
+    init = cell.zero_state(B, tf.float32).clone(
+        cell_state=tf.nn.rnn_cell.LSTMStateTuple(c0, h0))
+    dec = s2s.BasicDecoder(cell, s2s.TrainingHelper(x, [T] * B), init)
+    out, st, _ = s2s.dynamic_decode(dec)
+    return (x, mem, c0, h0), cell, out, st
+
+
+CASES = [("bahdanau", None, True, False, False), ("bahdanau", 7, True, True, False),
+         ("bahdanau", 7, False, False, False), ("luong", None, True, False, False),
+         ("luong", 9, True, False, True)]
+
+
+@pytest.mark.parametrize("kind,layer,out_attn,normalize,scale", CASES)
+def test_attention_decode_matches_numpy(kind, layer, out_attn, normalize, scale):
+    ph, cell, out, st = build(kind, layer, out_attn, normalize, scale)
+    size = layer or MD
+    assert cell.output_size == (size if out_attn else H)
+    assert out.rnn_output.shape.as_list() == [B, None, size if out_attn else H]
+    rng = np.random.RandomState(1)
+    feed = {ph[0]: rng.randn(B, T, D), ph[1]: rng.randn(B, MT, MD),
+            ph[2]: rng.randn(B, H) * 0.5, ph[3]: rng.randn(B, H) * 0.5}
+    hist = st.alignment_history.stack()
+    with tf.Session(backend="llvm") as sess:
+        sess.run(tf.global_variables_initializer())
+        w = {}
+        for v in tf.global_variables():
+            v.load(rng.uniform(-0.7, 0.7, v.shape.as_list()).astype(np.float32), sess)
+            w[v.op.name] = sess.run(v)
+        o, s, al = sess.run([out.rnn_output, st.clone(alignment_history=()), hist], feed)
+    outs, (c, h), attn, aligns = np_attention_decode(
+        kind, w, feed[ph[0]], feed[ph[1]], feed[ph[2]], feed[ph[3]], layer, out_attn,
+        normalize, scale, H)
+    np.testing.assert_allclose(o, outs, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(s.cell_state.c, c, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(s.cell_state.h, h, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(s.attention, attn, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(al, aligns, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(s.alignments, aligns[-1], rtol=1e-4, atol=1e-6)
+    assert s.time == T
+    assert (al[:, 1, 3:] == 0).all() and (al[:, 2, 2:] == 0).all()    # masked memory
+
+
+def test_variable_names_follow_tf():
+    build("bahdanau", 7, True, normalize=True)
+    assert [v.op.name for v in tf.global_variables()] == [
+        "memory_layer/kernel", "decoder/attention_wrapper/basic_lstm_cell/kernel",
+        "decoder/attention_wrapper/basic_lstm_cell/bias",
+        "decoder/attention_wrapper/bahdanau_attention/query_layer/kernel",
+        "decoder/attention_wrapper/bahdanau_attention/attention_v",
+        "decoder/attention_wrapper/bahdanau_attention/attention_g",
+        "decoder/attention_wrapper/bahdanau_attention/attention_b",
+        "decoder/attention_wrapper/attention_layer/kernel"]
+    build("luong", None, True, scale=True)
+    assert [v.op.name for v in tf.global_variables()] == [
+        "memory_layer/kernel", "decoder/attention_wrapper/basic_lstm_cell/kernel",
+        "decoder/attention_wrapper/basic_lstm_cell/bias",
+        "decoder/attention_wrapper/luong_attention/attention_g"]
+
+
+def test_luong_needs_query_depth_num_units():
+    with pytest.raises(ValueError, match="Query .* has units: 6. Keys have units: 4"):
+        build("luong", None, True, units=4)
+
+
+def test_wrapper_errors():
+    tf.reset_default_graph()
+    mech = s2s.LuongAttention(H, tf.zeros([B, MT, MD]))
+    with pytest.raises(TypeError, match="attention_mechanism must be an AttentionMechanism"):
+        s2s.AttentionWrapper(tf.nn.rnn_cell.BasicLSTMCell(H), "mech")
+    with pytest.raises(ValueError, match="memory must be \\[batch, max_time, depth\\]"):
+        s2s.BahdanauAttention(H, tf.zeros([B, MD]))
+    cell = s2s.AttentionWrapper(tf.nn.rnn_cell.GRUCell(H), mech)
+    with pytest.raises(TypeError, match="Expected state to be instance of AttentionWrapperState"):
+        cell(tf.zeros([B, D]), tf.zeros([B, H]))
+
+
+def test_tile_batch_repeats_each_entry():
+    tf.reset_default_graph()
+    a = np.arange(24, dtype=np.float32).reshape(3, 2, 4)
+    n = np.array([5, 3, 2], np.int32)
+    ta, (tn,) = s2s.tile_batch(tf.constant(a), 3), s2s.tile_batch((tf.constant(n),), 3)
+    assert ta.shape.as_list() == [9, 2, 4]
+    with tf.Session(backend="llvm") as sess:
+        va, vn = sess.run([ta, tn])
+    np.testing.assert_array_equal(va, np.repeat(a, 3, axis=0))
+    np.testing.assert_array_equal(vn, np.repeat(n, 3))
