@@ -161,3 +161,51 @@ def test_tile_batch_repeats_each_entry():
         va, vn = sess.run([ta, tn])
     np.testing.assert_array_equal(va, np.repeat(a, 3, axis=0))
     np.testing.assert_array_equal(vn, np.repeat(n, 3))
+
+
+def test_attention_seq2seq_dynamic_shapes_trains_and_shares_weights():
+    """NMT-tutorial layout: batch and time unknown until run time, a GRU encoder, Luong
+    attention over its outputs, a training decoder and a greedy one under the same scope
+    (reuse): no new variables, the loss falls, and greedy lengths follow end_token."""
+    tf.reset_default_graph()
+    V, E, U, end, cap = 6, 5, 8, 1, 7
+    src, tin = tf.placeholder(tf.int32, [None, None]), tf.placeholder(tf.int32, [None, None])
+    slen, tlen = tf.placeholder(tf.int32, [None]), tf.placeholder(tf.int32, [None])
+    emb = tf.get_variable("emb", [V, E])
+    enc_out, enc_st = tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(U),
+                                        tf.nn.embedding_lookup(emb, src), slen,
+                                        dtype=tf.float32)
+    batch = tf.shape(src)[0]
+    cell = s2s.AttentionWrapper(tf.nn.rnn_cell.GRUCell(U), s2s.LuongAttention(U, enc_out, slen),
+                                attention_layer_size=U)
+    proj = tf.layers.Dense(V, use_bias=False)
+    init = cell.zero_state(batch, tf.float32).clone(cell_state=enc_st)
+    with tf.variable_scope("decoder") as sc:
+        helper = s2s.TrainingHelper(tf.nn.embedding_lookup(emb, tin), tlen)
+        tr, _, _ = s2s.dynamic_decode(s2s.BasicDecoder(cell, helper, init, proj), scope=sc)
+    n_vars = len(tf.global_variables())
+    with tf.variable_scope(sc, reuse=True):
+        greedy = s2s.GreedyEmbeddingHelper(emb, tf.fill([batch], 0), end)
+        inf, _, ilen = s2s.dynamic_decode(s2s.BasicDecoder(cell, greedy, init, proj),
+                                          maximum_iterations=cap, scope=sc)
+    assert len(tf.global_variables()) == n_vars
+    steps = tf.range(tf.shape(tr.rnn_output)[1])
+    mask = tf.cast(tf.less(steps[None], tlen[:, None]), tf.float32)
+    loss = s2s.sequence_loss(tr.rnn_output, tin, mask)
+    opt = tf.train.AdamOptimizer(0.05).minimize(loss)
+    rng = np.random.RandomState(0)
+    feed = {src: rng.randint(2, V, (4, 5)), slen: [5, 4, 3, 5],
+            tin: rng.randint(1, V, (4, 5)), tlen: [5, 3, 4, 2]}
+    with tf.Session(backend="llvm") as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(loss, feed)
+        for _ in range(30):
+            sess.run(opt, feed)
+        last = sess.run(loss, feed)
+        ids, logits, ln = sess.run([inf.sample_id, inf.rnn_output, ilen],
+                                   {src: feed[src], slen: feed[slen]})
+    assert last < 0.3 * first, (first, last)
+    np.testing.assert_array_equal(ids, logits.argmax(-1))
+    for i in range(4):
+        row = list(ids[i])
+        assert ln[i] == (row.index(end) + 1 if end in row[:cap] else cap)

@@ -19,7 +19,6 @@ import numpy as np
 
 from . import math_ops as M
 from .array_ops import expand_dims, reshape, select, shape, squeeze, zeros, zeros_like
-from .composite_ops import sequence_mask
 from .extra_ops import concat, reduce_sum, tile
 from .graph import Tensor, TensorShape, name_scope
 from .layers_core import Dense
@@ -32,6 +31,14 @@ from .variables import get_variable, variable_scope
 def _dim(x: Tensor, axis: int) -> Any:
     d = x.shape[axis]
     return int(d) if d is not None else shape(x)[axis]
+
+
+def _length_mask(lengths: Tensor, maxlen: Any) -> Tensor:
+    """``[batch, maxlen]`` bools ``j < lengths[b]``; ``maxlen`` may be a run-time scalar."""
+    from .control_flow import range as range_
+    cols = range_(maxlen) if isinstance(maxlen, Tensor) else convert_to_tensor(
+        np.arange(int(maxlen), dtype=np.int32))
+    return M.less(expand_dims(M.cast(cols, "int32"), 0), expand_dims(lengths, 1))
 
 
 class _BaseAttentionMechanism:
@@ -59,8 +66,8 @@ class _BaseAttentionMechanism:
                 if self._seq.shape.ndims != 1:
                     raise ValueError(f"{name}: memory_sequence_length must be a vector, got "
                                      f"shape {self._seq.shape}")
-                mask = sequence_mask(self._seq, self._alignments_size, dtype=memory.dtype)
-                memory = M.multiply(memory, expand_dims(mask, 2))
+                self._live = _length_mask(self._seq, self._alignments_size)
+                memory = M.multiply(memory, expand_dims(M.cast(self._live, memory.dtype), 2))
             self._values = memory
             self._keys = memory_layer(memory) if memory_layer is not None else memory
         self._scope = None
@@ -93,8 +100,7 @@ class _BaseAttentionMechanism:
 
     def _masked_softmax(self, score: Tensor) -> Tensor:
         if self._seq is not None:
-            live = sequence_mask(self._seq, self._alignments_size)
-            score = select(live, score, M.add(zeros_like(score), self._score_mask_value))
+            score = select(self._live, score, M.add(zeros_like(score), self._score_mask_value))
         return self._probability_fn(score)
 
     def _variable_scope(self, default: str):
