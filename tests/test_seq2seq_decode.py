@@ -100,13 +100,14 @@ def test_names_sizes_and_dtypes():
     assert isinstance(st, tf.nn.rnn_cell.LSTMStateTuple)
 
 
-@pytest.mark.parametrize("impute,max_iter,time_major", [
-    (False, None, False), (True, None, False), (True, 3, True), (False, 0, False)])
-def test_training_decode_matches_numpy(impute, max_iter, time_major):
+@pytest.mark.parametrize("impute,max_iter,time_major,backend", [
+    (False, None, False, "llvm"), (True, None, False, "llvm"), (True, 3, True, "llvm"),
+    (False, 0, False, "llvm"), (True, 4, False, "reference")])
+def test_training_decode_matches_numpy(impute, max_iter, time_major, backend):
     x, lens, _, (out, st, lengths) = build_training(impute, max_iter, time_major)
     xv = np.random.RandomState(0).randn(B, T, D).astype(np.float32)
     lv = np.array([4, 2, 5], np.int32)
-    with tf.Session(backend="llvm") as sess:
+    with tf.Session(backend=backend) as sess:
         sess.run(tf.global_variables_initializer())
         w = weights(sess)
         o, s, n = sess.run([out, st, lengths], {x: xv, lens: lv})
