@@ -209,6 +209,8 @@ def test_errors_say_what_was_given():
         s2s.TrainingHelper(x, 3)
     with pytest.raises(TypeError, match="Expected decoder to be type Decoder"):
         s2s.dynamic_decode(cell)
+    with pytest.raises(NotImplementedError, match="BeamSearchDecoder is not implemented"):
+        s2s.BeamSearchDecoder(cell, None, None, None, None, beam_width=3)
 
 
 def test_tiny_seq2seq_trains_on_llvm():
@@ -242,3 +244,47 @@ def test_tiny_seq2seq_trains_on_llvm():
         last, ln = sess.run([loss, lengths])
     np.testing.assert_array_equal(ln, tgt_len)
     assert first > 1.0 and last < 0.5 * first, (first, last)
+
+
+def test_custom_and_inference_helpers_match_their_builtin_twins():
+    """A CustomHelper written as TF's TrainingHelper, and an InferenceHelper written as
+    GreedyEmbeddingHelper, decode the same values as the built-in helpers."""
+    tf.reset_default_graph()
+    n, end = 4, 2
+    x = tf.constant(np.random.RandomState(2).randn(n, T, D).astype(np.float32))
+    lens = tf.constant([5, 1, 3, 2])
+    emb = tf.get_variable("embedding", [V, D])
+    cell = tf.nn.rnn_cell.BasicRNNCell(H)
+    proj = tf.layers.Dense(V)
+    zero = cell.zero_state(n, tf.float32)
+    xt = tf.transpose(x, [1, 0, 2])
+
+    def init_fn():
+        return tf.equal(lens, 0), xt[0]
+
+    def next_fn(time, outputs, state, sample_ids):
+        fin = tf.greater_equal(time + 1, lens)
+        return fin, tf.gather(xt, tf.minimum(time + 1, T - 1)), state
+
+    def argmax_fn(time, outputs, state):
+        return tf.cast(tf.argmax(outputs, -1), tf.int32)
+
+    runs = []
+    with tf.variable_scope("dec", reuse=tf.AUTO_REUSE) as sc:
+        for helper in (s2s.TrainingHelper(x, lens),
+                       s2s.CustomHelper(init_fn, argmax_fn, next_fn),
+                       s2s.GreedyEmbeddingHelper(emb, tf.zeros([n], tf.int32), end),
+                       s2s.InferenceHelper(lambda o: tf.cast(tf.argmax(o, -1), tf.int32), [],
+                                           tf.int32, tf.nn.embedding_lookup(emb, tf.zeros(
+                                               [n], tf.int32)), lambda ids: tf.equal(ids, end),
+                                           lambda ids: tf.nn.embedding_lookup(emb, ids))):
+            out, _, ln = s2s.dynamic_decode(s2s.BasicDecoder(cell, helper, zero, proj),
+                                            maximum_iterations=6, scope=sc)
+            runs.append((out.rnn_output, out.sample_id, ln))
+    with tf.Session(backend="llvm") as sess:
+        sess.run(tf.global_variables_initializer())
+        vals = sess.run(runs)
+    np.testing.assert_array_equal(vals[0][2], [5, 1, 3, 2])
+    for a, b in ((0, 1), (2, 3)):
+        for u, v in zip(vals[a], vals[b]):
+            np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)

@@ -163,4 +163,92 @@ class SampleEmbeddingHelper(GreedyEmbeddingHelper):
         return reshape(ids, [-1])
 
 
-__all__ = ["Helper", "TrainingHelper", "GreedyEmbeddingHelper", "SampleEmbeddingHelper"]
+class CustomHelper(Helper):
+    """A helper from three callables: ``initialize_fn() -> (finished, inputs)``,
+    ``sample_fn(time, outputs, state) -> ids``, ``next_inputs_fn(time, outputs, state,
+    sample_ids) -> (finished, inputs, state)``."""
+
+    def __init__(self, initialize_fn: Callable, sample_fn: Callable, next_inputs_fn: Callable,
+                 sample_ids_shape: Any = None, sample_ids_dtype: Any = None) -> None:
+        self._initialize_fn, self._sample_fn = initialize_fn, sample_fn
+        self._next_inputs_fn = next_inputs_fn
+        self._shape = TensorShape(sample_ids_shape or [])
+        self._dtype = sample_ids_dtype
+        self._batch_size = None
+
+    @property
+    def batch_size(self) -> Any:
+        if self._batch_size is None:
+            raise ValueError("CustomHelper: batch_size is known only after initialize()")
+        return self._batch_size
+
+    @property
+    def sample_ids_shape(self) -> TensorShape:
+        return self._shape
+
+    @property
+    def sample_ids_dtype(self):
+        from ..ir.dtypes import as_dtype, int32
+        return int32 if self._dtype is None else as_dtype(self._dtype)
+
+    def initialize(self, name: Optional[str] = None) -> tuple:
+        finished, inputs = self._initialize_fn()
+        finished = convert_to_tensor(finished)
+        if self._batch_size is None:
+            b = finished.shape[0] if finished.shape.ndims == 1 else None
+            self._batch_size = int(b) if b is not None else shape(finished)[0]
+        return finished, inputs
+
+    def sample(self, time: Any, outputs: Any, state: Any, name: Optional[str] = None):
+        return self._sample_fn(time=time, outputs=outputs, state=state)
+
+    def next_inputs(self, time: Any, outputs: Any, state: Any, sample_ids: Any,
+                    name: Optional[str] = None) -> tuple:
+        return self._next_inputs_fn(time=time, outputs=outputs, state=state,
+                                    sample_ids=sample_ids)
+
+
+class InferenceHelper(Helper):
+    """Feeds ``next_inputs_fn(sample_ids)`` (default: the samples themselves) where
+    ``sample_ids = sample_fn(outputs)``; finished where ``end_fn(sample_ids)``."""
+
+    def __init__(self, sample_fn: Callable, sample_shape: Any, sample_dtype: Any,
+                 start_inputs: Any, end_fn: Callable, next_inputs_fn: Optional[Callable] = None
+                 ) -> None:
+        from ..ir.dtypes import as_dtype
+        self._sample_fn, self._end_fn = sample_fn, end_fn
+        self._next_inputs_fn = next_inputs_fn or (lambda ids: ids)
+        self._shape = TensorShape(sample_shape)
+        self._dtype = as_dtype(sample_dtype)
+        self._start_inputs = convert_to_tensor(start_inputs)
+        b = self._start_inputs.shape[0]
+        self._batch_size = int(b) if b is not None else shape(self._start_inputs)[0]
+
+    @property
+    def batch_size(self) -> Any:
+        return self._batch_size
+
+    @property
+    def sample_ids_shape(self) -> TensorShape:
+        return self._shape
+
+    @property
+    def sample_ids_dtype(self):
+        return self._dtype
+
+    def initialize(self, name: Optional[str] = None) -> tuple:
+        from .array_ops import zeros
+        return M.not_equal(zeros([self._batch_size], "int32"), 0), self._start_inputs
+
+    def sample(self, time: Any, outputs: Any, state: Any, name: Optional[str] = None):
+        return self._sample_fn(outputs)
+
+    def next_inputs(self, time: Any, outputs: Any, state: Any, sample_ids: Any,
+                    name: Optional[str] = None) -> tuple:
+        finished = convert_to_tensor(self._end_fn(sample_ids))
+        nxt = select(reduce_all(finished), self._start_inputs, self._next_inputs_fn(sample_ids))
+        return finished, nxt, state
+
+
+__all__ = ["Helper", "TrainingHelper", "GreedyEmbeddingHelper", "SampleEmbeddingHelper",
+           "CustomHelper", "InferenceHelper"]
