@@ -288,3 +288,38 @@ def test_custom_and_inference_helpers_match_their_builtin_twins():
     for a, b in ((0, 1), (2, 3)):
         for u, v in zip(vals[a], vals[b]):
             np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("prob", [0.0, 1.0])
+def test_scheduled_embedding_training_helper(prob):
+    """p = 0 feeds the true inputs (ids -1); p = 1 feeds the embedding of the sampled id,
+    which a dominant output bias makes class k: checked against a NumPy loop."""
+    tf.reset_default_graph()
+    n, k = 3, 4
+    xv = np.random.RandomState(4).randn(n, T, D).astype(np.float32)
+    lv = np.array([5, 2, 4], np.int32)
+    emb = tf.get_variable("embedding", [V, D])
+    cell = tf.nn.rnn_cell.BasicRNNCell(H)
+    helper = s2s.ScheduledEmbeddingTrainingHelper(tf.constant(xv), lv, emb, prob, seed=1,
+                                                  scheduling_seed=2)
+    dec = s2s.BasicDecoder(cell, helper, cell.zero_state(n, tf.float32), tf.layers.Dense(V))
+    out, _, ln = s2s.dynamic_decode(dec)
+    by = {v.op.name: v for v in tf.global_variables()}
+    rng = np.random.RandomState(5)
+    with tf.Session(backend="llvm") as sess:
+        sess.run(tf.global_variables_initializer())
+        for v in by.values():
+            val = rng.uniform(-0.5, 0.5, v.shape.as_list()).astype(np.float32)
+            if v.op.name == "decoder/dense/bias":
+                val[k] = 60.0
+            v.load(val, sess)
+        w = {name: sess.run(v) for name, v in by.items()}
+        o, ids, lens = sess.run([out.rnn_output, out.sample_id, ln])
+    np.testing.assert_array_equal(lens, lv)
+    np.testing.assert_array_equal(ids, np.full((n, 5), -1 if prob == 0 else k))
+    h, inp, ref = np.zeros((n, H)), xv[:, 0], []
+    for t in range(5):
+        h = np_rnn(inp, h, w["decoder/basic_rnn_cell/kernel"], w["decoder/basic_rnn_cell/bias"])
+        ref.append(h @ w["decoder/dense/kernel"] + w["decoder/dense/bias"])
+        inp = xv[:, min(t + 1, T - 1)] if prob == 0 else np.repeat(w["embedding"][k:k + 1], n, 0)
+    np.testing.assert_allclose(o, np.stack(ref, 1), rtol=1e-4, atol=1e-4)

@@ -1,7 +1,8 @@
 """``tf.contrib.seq2seq`` helpers (TF 1.15): what a ``BasicDecoder`` feeds its cell at each
 step and how it picks ``sample_id``. ``TrainingHelper`` reads the ground-truth inputs (teacher
 forcing), ``GreedyEmbeddingHelper`` feeds back the embedding of the argmax,
-``SampleEmbeddingHelper`` of a sample from softmax(logits / temperature).
+``SampleEmbeddingHelper`` of a sample from softmax(logits / temperature),
+``ScheduledEmbeddingTrainingHelper`` mixes true inputs and sampled ones.
 
 TF reads the training inputs from a TensorArray under a ``tf.cond``; here step ``t`` gathers
 row ``min(t, T - 1)`` of the time-major inputs and a ``tf.where`` puts zeros once every
@@ -97,6 +98,43 @@ class TrainingHelper(Helper):
             next_time = M.add(time, 1)
             finished = M.greater_equal(next_time, self._sequence_length)
             return finished, self._read(next_time, reduce_all(finished)), state
+
+
+class ScheduledEmbeddingTrainingHelper(TrainingHelper):
+    """A TrainingHelper that, with probability ``sampling_probability`` per sequence and
+    step, feeds ``embedding(id)`` of an id drawn from softmax(outputs) instead of the true
+    input; ``sample_id`` is that id, or -1 where the true input is fed (TF's rule)."""
+
+    def __init__(self, inputs: Any, sequence_length: Any, embedding: Any,
+                 sampling_probability: Any, time_major: bool = False,
+                 seed: Optional[int] = None, scheduling_seed: Optional[int] = None,
+                 name: Optional[str] = None) -> None:
+        self._embedding_fn = embedding if callable(embedding) else (
+            lambda ids: embedding_lookup(embedding, ids))
+        self._p = convert_to_tensor(sampling_probability, dtype="float32")
+        if self._p.shape.ndims not in (0, 1):
+            raise ValueError(f"sampling_probability must be either a scalar or a vector. "
+                             f"saw shape: {self._p.shape}")
+        self._seed, self._scheduling_seed = seed, scheduling_seed
+        super().__init__(inputs, sequence_length, time_major, name)
+
+    def sample(self, time: Any, outputs: Any, state: Any, name: Optional[str] = None):
+        from .array_ops import fill, reshape
+        from .random_ops import random_uniform
+        from .sort_ops import categorical
+        if not isinstance(self._batch_size, int):
+            raise NotImplementedError("ScheduledEmbeddingTrainingHelper needs a static batch "
+                                      "size (the sampler draws [batch] numbers)")
+        noise = random_uniform([self._batch_size], seed=self._scheduling_seed)
+        ids = reshape(categorical(outputs, 1, dtype="int32", seed=self._seed), [-1])
+        return select(M.less(noise, self._p), ids, fill([self._batch_size], -1))
+
+    def next_inputs(self, time: Any, outputs: Any, state: Any, sample_ids: Any = None,
+                    name: Optional[str] = None) -> tuple:
+        finished, base, state = super().next_inputs(time, outputs, state, sample_ids)
+        sampled = self._embedding_fn(M.maximum(sample_ids, 0))
+        mixed = select(M.greater(sample_ids, -1), sampled, base)
+        return finished, select(reduce_all(finished), base, mixed), state
 
 
 class GreedyEmbeddingHelper(Helper):
@@ -251,4 +289,4 @@ class InferenceHelper(Helper):
 
 
 __all__ = ["Helper", "TrainingHelper", "GreedyEmbeddingHelper", "SampleEmbeddingHelper",
-           "CustomHelper", "InferenceHelper"]
+           "ScheduledEmbeddingTrainingHelper", "CustomHelper", "InferenceHelper"]
