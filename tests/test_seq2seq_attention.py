@@ -209,3 +209,51 @@ def test_attention_seq2seq_dynamic_shapes_trains_and_shares_weights():
     for i in range(4):
         row = list(ids[i])
         assert ln[i] == (row.index(end) + 1 if end in row[:cap] else cap)
+
+
+def test_two_mechanisms_concatenate_their_attentions():
+    """A list of mechanisms (Bahdanau over a masked memory, Luong over another): TF's names
+    (memory_layer_1, attention_layer_1), tuple alignments, values vs NumPy."""
+    tf.reset_default_graph()
+    rng = np.random.RandomState(7)
+    m1v, m2v = rng.randn(B, MT, MD), rng.randn(B, 4, 3)
+    xv = rng.randn(B, T, D)
+    m1, m2 = tf.constant(m1v, tf.float32), tf.constant(m2v, tf.float32)
+    mechs = [s2s.BahdanauAttention(5, m1, MEM_LEN), s2s.LuongAttention(H, m2)]
+    cell = s2s.AttentionWrapper(tf.nn.rnn_cell.BasicLSTMCell(H), mechs,
+                                attention_layer_size=[7, 4])
+    assert cell.output_size == 11
+    dec = s2s.BasicDecoder(cell, s2s.TrainingHelper(tf.constant(xv, tf.float32), [T] * B),
+                           cell.zero_state(B, tf.float32))
+    out, st, _ = s2s.dynamic_decode(dec)
+    pre = "decoder/attention_wrapper/"
+    assert [v.op.name for v in tf.global_variables()] == [
+        "memory_layer/kernel", "memory_layer_1/kernel", pre + "basic_lstm_cell/kernel",
+        pre + "basic_lstm_cell/bias", pre + "bahdanau_attention/query_layer/kernel",
+        pre + "bahdanau_attention/attention_v", pre + "attention_layer/kernel",
+        pre + "attention_layer_1/kernel"]
+    with tf.Session(backend="llvm") as sess:
+        w = {}
+        for v in tf.global_variables():
+            v.load(rng.uniform(-0.7, 0.7, v.shape.as_list()).astype(np.float32), sess)
+            w[v.op.name] = sess.run(v)
+        o, al = sess.run([out.rnn_output, st.alignments])
+    live = np.arange(MT)[None, :] < MEM_LEN[:, None]
+    v1 = m1v * live[:, :, None]
+    k1, k2 = v1 @ w["memory_layer/kernel"], m2v @ w["memory_layer_1/kernel"]
+    c, h, attn, outs = np.zeros((B, H)), np.zeros((B, H)), np.zeros((B, 11)), []
+    for t in range(T):
+        h, c = np_lstm(np.concatenate([xv[:, t], attn], 1), c, h,
+                       w[pre + "basic_lstm_cell/kernel"], w[pre + "basic_lstm_cell/bias"])
+        pq = (h @ w[pre + "bahdanau_attention/query_layer/kernel"])[:, None]
+        s1 = (w[pre + "bahdanau_attention/attention_v"] * np.tanh(k1 + pq)).sum(2)
+        a1 = softmax(np.where(live, s1, -np.inf))
+        a2 = softmax(np.einsum("bu,bmu->bm", h, k2))
+        ctx1, ctx2 = np.einsum("bm,bmd->bd", a1, v1), np.einsum("bm,bmd->bd", a2, m2v)
+        attn = np.concatenate([np.concatenate([h, ctx1], 1) @ w[pre + "attention_layer/kernel"],
+                               np.concatenate([h, ctx2], 1) @ w[pre + "attention_layer_1/kernel"]],
+                              1)
+        outs.append(attn)
+    np.testing.assert_allclose(o, np.stack(outs, 1), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(al[0], a1, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(al[1], a2, rtol=1e-4, atol=1e-6)

@@ -1,6 +1,6 @@
 """``tf.contrib.seq2seq`` attention (TF 1.15): ``BahdanauAttention`` (additive),
 ``LuongAttention`` (multiplicative), ``AttentionWrapper`` (a cell attending to a memory
-at every step) and ``tile_batch``. BeamSearchDecoder is not implemented.
+at every step) and ``tile_batch``. BeamSearchDecoder is not implemented (it raises, seq2seq_decoder.py).
 
 The memory is masked past ``memory_sequence_length`` (zeros) and projected once by the
 ``memory_layer`` (Dense, no bias) into the keys; each step the query (the cell output) is
@@ -31,6 +31,14 @@ from .variables import get_variable, variable_scope
 def _dim(x: Tensor, axis: int) -> Any:
     d = x.shape[axis]
     return int(d) if d is not None else shape(x)[axis]
+
+
+def _dense(units: int, name: str) -> Dense:
+    """A Dense layer without bias named as TF's class layers are: ``name`` uniqued in the
+    variable scope at its first call (``memory_layer``, ``memory_layer_1``, ...)."""
+    layer = Dense(units, name=name, use_bias=False)
+    layer._given_name = None        # the scope comes from default_name=name (uniqued)
+    return layer
 
 
 def _length_mask(lengths: Tensor, maxlen: Any) -> Tensor:
@@ -130,8 +138,8 @@ class BahdanauAttention(_BaseAttentionMechanism):
         self._num_units = int(num_units)
         self._normalize = normalize
         super().__init__(memory, memory_sequence_length,
-                         Dense(num_units, name="memory_layer", use_bias=False),
-                         Dense(num_units, name="query_layer", use_bias=False),
+                         _dense(num_units, "memory_layer"),
+                         _dense(num_units, "query_layer"),
                          probability_fn, score_mask_value, name)
 
     def _score(self, query: Tensor) -> Tensor:
@@ -161,7 +169,7 @@ class LuongAttention(_BaseAttentionMechanism):
         self._num_units = int(num_units)
         self._scale = scale
         super().__init__(memory, memory_sequence_length,
-                         Dense(num_units, name="memory_layer", use_bias=False), None,
+                         _dense(num_units, "memory_layer"), None,
                          probability_fn, score_mask_value, name)
 
     def _score(self, query: Tensor) -> Tensor:
@@ -191,45 +199,65 @@ class AttentionWrapperState(collections.namedtuple(
 
 class AttentionWrapper(RNNCell):
     """``cell`` fed ``concat([inputs, previous attention])``; its output queries
-    ``attention_mechanism``; outputs the attention (``output_attention``) or the cell
-    output. ``alignment_history`` keeps every step's alignments in a TensorArray."""
+    ``attention_mechanism`` (one, or a list: their attentions are concatenated and the
+    state's alignment fields become tuples); outputs the attention (``output_attention``) or
+    the cell output. ``alignment_history`` keeps every step's alignments in a TensorArray."""
 
     def __init__(self, cell: RNNCell, attention_mechanism: Any,
-                 attention_layer_size: Optional[int] = None, alignment_history: bool = False,
+                 attention_layer_size: Any = None, alignment_history: bool = False,
                  cell_input_fn: Optional[Callable] = None, output_attention: bool = True,
                  initial_cell_state: Any = None, name: Optional[str] = None,
                  attention_layer: Any = None) -> None:
         super().__init__(name=name)
         if not isinstance(cell, RNNCell):
             raise TypeError(f"cell must be an RNNCell, saw type: {type(cell).__name__}")
-        if isinstance(attention_mechanism, (list, tuple)):
-            raise NotImplementedError("AttentionWrapper: a list of attention mechanisms is not "
-                                      "implemented in jitflow yet; give one mechanism")
-        if not isinstance(attention_mechanism, _BaseAttentionMechanism):
-            raise TypeError(f"attention_mechanism must be an AttentionMechanism, saw type: "
-                            f"{type(attention_mechanism).__name__}")
+        self._multi = isinstance(attention_mechanism, (list, tuple))
+        mechs = list(attention_mechanism) if self._multi else [attention_mechanism]
+        if not mechs:
+            raise ValueError("attention_mechanism must contain at least one mechanism")
+        for m in mechs:
+            if not isinstance(m, _BaseAttentionMechanism):
+                raise TypeError(f"attention_mechanism must be an AttentionMechanism, saw type:"
+                                f" {type(m).__name__}")
         if attention_layer_size is not None and attention_layer is not None:
             raise ValueError("Only one of attention_layer_size and attention_layer should be "
                              "set")
         self._cell = cell
-        self._mech = attention_mechanism
+        self._mechs = mechs
         self._cell_input_fn = cell_input_fn or (lambda i, a: concat([i, a], -1))
         self._output_attention = output_attention
         self._alignment_history = alignment_history
         self._initial_cell_state = initial_cell_state
         if attention_layer_size is not None:
-            self._attention_layer = Dense(int(attention_layer_size), name="attention_layer",
-                                          use_bias=False)
-            self._attention_size = int(attention_layer_size)
+            sizes = list(attention_layer_size) if isinstance(attention_layer_size,
+                                                             (list, tuple)) \
+                else [attention_layer_size]
+            if len(sizes) != len(mechs):
+                raise ValueError(f"If provided, attention_layer_size must contain exactly one "
+                                 f"integer per attention_mechanism, saw: {len(sizes)} vs "
+                                 f"{len(mechs)}")
+            self._layers: Optional[list] = [_dense(int(n), "attention_layer") for n in sizes]
+            self._sizes = [int(n) for n in sizes]
         elif attention_layer is not None:
-            self._attention_layer = attention_layer
-            self._attention_size = int(attention_layer.units)
+            layers = list(attention_layer) if isinstance(attention_layer, (list, tuple)) \
+                else [attention_layer]
+            if len(layers) != len(mechs):
+                raise ValueError(f"If provided, attention_layer must contain exactly one layer"
+                                 f" per attention_mechanism, saw: {len(layers)} vs "
+                                 f"{len(mechs)}")
+            self._layers, self._sizes = layers, [int(la.units) for la in layers]
         else:
-            self._attention_layer = None
-            depth = attention_mechanism.values.shape[-1]
-            if depth is None:
-                raise ValueError("AttentionWrapper: the memory's depth must be known")
-            self._attention_size = int(depth)
+            self._layers = None
+            depths = [m.values.shape[-1] for m in mechs]
+            if any(d is None for d in depths):
+                raise ValueError(f"AttentionWrapper: the memory's depth must be known, got "
+                                 f"{depths}")
+            self._sizes = [int(d) for d in depths]
+        self._attention_size = sum(self._sizes)
+
+    def _item_or_tuple(self, seq: Any) -> Any:
+        seq = tuple(seq)
+        return seq if self._multi else seq[0]
 
     @property
     def output_size(self) -> Any:
@@ -237,12 +265,12 @@ class AttentionWrapper(RNNCell):
 
     @property
     def state_size(self) -> AttentionWrapperState:
-        a = self._mech.alignments_size
+        a = self._item_or_tuple(m.alignments_size for m in self._mechs)
         return AttentionWrapperState(
             cell_state=self._cell.state_size, time=TensorShape([]),
             attention=self._attention_size, alignments=a,
             alignment_history=a if self._alignment_history else (),
-            attention_state=self._mech.state_size)
+            attention_state=self._item_or_tuple(m.state_size for m in self._mechs))
 
     def zero_state(self, batch_size: Any, dtype: Any = "float32") -> AttentionWrapperState:
         from .tensor_array import TensorArray
@@ -251,16 +279,18 @@ class AttentionWrapper(RNNCell):
                 cell_state = self._initial_cell_state
             else:
                 cell_state = self._cell.zero_state(batch_size, dtype)
-            align = self._mech.initial_alignments(batch_size, dtype)
+            aligns = [m.initial_alignments(batch_size, dtype) for m in self._mechs]
             history: Any = ()
             if self._alignment_history:
-                history = TensorArray(dtype, size=0, dynamic_size=True,
-                                      element_shape=align.shape.dims)
+                history = self._item_or_tuple(
+                    TensorArray(dtype, size=0, dynamic_size=True,
+                                element_shape=a.shape.dims) for a in aligns)
             return AttentionWrapperState(
                 cell_state=cell_state, time=zeros([], dtype="int32"),
                 attention=zeros([batch_size, self._attention_size], dtype=dtype),
-                alignments=align, alignment_history=history,
-                attention_state=self._mech.initial_state(batch_size, dtype))
+                alignments=self._item_or_tuple(aligns), alignment_history=history,
+                attention_state=self._item_or_tuple(m.initial_state(batch_size, dtype)
+                                                    for m in self._mechs))
 
     def build(self, inputs_shape) -> None:
         self.built = True
@@ -271,19 +301,25 @@ class AttentionWrapper(RNNCell):
                             f"Received type {type(state).__name__} instead.")
         cell_inputs = self._cell_input_fn(inputs, state.attention)
         cell_output, next_cell_state = self._cell(cell_inputs, state.cell_state)
-        alignments, next_attention_state = self._mech(cell_output, state.attention_state)
-        context = squeeze(M.matmul(expand_dims(alignments, 1), self._mech.values), [1])
-        if self._attention_layer is not None:
-            attention = self._attention_layer(concat([cell_output, context], 1))
-        else:
-            attention = context
-        history = state.alignment_history
-        if self._alignment_history:
-            history = history.write(state.time, alignments)
+        prev_states = state.attention_state if self._multi else [state.attention_state]
+        prev_hist = state.alignment_history if self._multi else [state.alignment_history]
+        attns, aligns, states, hists = [], [], [], []
+        for i, mech in enumerate(self._mechs):
+            alignments, next_attention_state = mech(cell_output, prev_states[i])
+            context = squeeze(M.matmul(expand_dims(alignments, 1), mech.values), [1])
+            if self._layers is not None:
+                attns.append(self._layers[i](concat([cell_output, context], 1)))
+            else:
+                attns.append(context)
+            aligns.append(alignments)
+            states.append(next_attention_state)
+            if self._alignment_history:
+                hists.append(prev_hist[i].write(state.time, alignments))
+        attention = concat(attns, 1) if len(attns) > 1 else attns[0]
         next_state = AttentionWrapperState(
             time=M.add(state.time, 1), cell_state=next_cell_state, attention=attention,
-            attention_state=next_attention_state, alignments=alignments,
-            alignment_history=history)
+            attention_state=self._item_or_tuple(states), alignments=self._item_or_tuple(aligns),
+            alignment_history=self._item_or_tuple(hists) if self._alignment_history else ())
         return (attention if self._output_attention else cell_output), next_state
 
 
