@@ -323,3 +323,41 @@ def test_scheduled_embedding_training_helper(prob):
         ref.append(h @ w["decoder/dense/kernel"] + w["decoder/dense/bias"])
         inp = xv[:, min(t + 1, T - 1)] if prob == 0 else np.repeat(w["embedding"][k:k + 1], n, 0)
     np.testing.assert_allclose(o, np.stack(ref, 1), rtol=1e-4, atol=1e-4)
+
+
+def test_decoder_gradients_match_finite_differences():
+    """d/dW of sum(rnn_output * R) + sum(final h) through the decode loop (impute_finished,
+    varying lengths) and into the inputs, against central differences of the forward."""
+    x, lens, _, (out, st, _) = build_training(True)
+    r = tf.constant(np.random.RandomState(9).randn(B, T, V).astype(np.float32))
+    loss = tf.reduce_sum(out.rnn_output * r) + tf.reduce_sum(st.h)
+    kernel = [v for v in tf.global_variables() if v.op.name.endswith("lstm_cell/kernel")][0]
+    gk, gx = tf.gradients(loss, [kernel, x])
+    xv = np.random.RandomState(0).randn(B, T, D).astype(np.float32)
+    feed = {x: xv, lens: np.array([4, 2, 5], np.int32)}
+    picks = [(0, 0), (3, 5), (7, 11), (9, 23), (2, 17)]
+    with tf.Session(backend="llvm") as sess:
+        sess.run(tf.global_variables_initializer())
+        weights(sess)
+        k0 = sess.run(kernel)
+        g_k, g_x = sess.run([gk, gx], feed)
+        eps = 1e-2
+        for i, j in picks:
+            vals = []
+            for sgn in (1, -1):
+                k = k0.copy()
+                k[i, j] += sgn * eps
+                kernel.load(k, sess)
+                vals.append(float(sess.run(loss, feed)))
+            np.testing.assert_allclose(g_k[i, j], (vals[0] - vals[1]) / (2 * eps),
+                                       rtol=2e-2, atol=2e-3)
+        kernel.load(k0, sess)
+        for b, t, d in [(0, 0, 1), (1, 1, 2), (1, 3, 0), (2, 4, 3)]:
+            vals = []
+            for sgn in (1, -1):
+                xp = xv.copy()
+                xp[b, t, d] += sgn * eps
+                vals.append(float(sess.run(loss, {x: xp, lens: feed[lens]})))
+            np.testing.assert_allclose(g_x[b, t, d], (vals[0] - vals[1]) / (2 * eps),
+                                       rtol=2e-2, atol=2e-3)
+    assert np.abs(g_x[1, 2:]).max() == 0.0      # past length 2 an input is never read
