@@ -15,8 +15,7 @@ import scipy.linalg
 from ..errors import InvalidArgumentError
 from ..ir.opdef import Attr, defop
 from ..ir.types import ShapeMismatch, TensorType
-from .common import require_same_dtype
-from .linalg_solve import _UNLOWERED, _mt, _same_infer, _square, _unsqueeze2
+from .linalg_solve import _UNLOWERED, _mt, _same_infer, _square, _unsqueeze2, solve_infer
 
 
 def _matrices(t: TensorType, what: str) -> None:
@@ -55,21 +54,7 @@ def _is_zero(v) -> bool:
 # ---- matrix_triangular_solve --------------------------------------------------------------
 
 def _trisolve_infer(types, attrs) -> TensorType:
-    a, rhs = types
-    dt = require_same_dtype(types, "matrix_triangular_solve operands")
-    _square(a, "matrix_triangular_solve matrix")
-    if a.shape is None or rhs.shape is None:
-        return rhs
-    if rhs.rank != a.rank:
-        raise ShapeMismatch(f"matrix_triangular_solve: the right-hand side must have the "
-                            f"matrix's rank {a.rank}, got shape {list(rhs.shape)} for matrix "
-                            f"{list(a.shape)}")
-    for i, (p, q) in enumerate(zip(a.shape[:-1], rhs.shape[:-1])):
-        if isinstance(p, int) and isinstance(q, int) and p != q:
-            raise ShapeMismatch(f"matrix_triangular_solve: dim {i} of the matrix "
-                                f"({list(a.shape)}) and of the right-hand side "
-                                f"({list(rhs.shape)}) must be equal")
-    return TensorType(dt, rhs.shape)
+    return solve_infer(types, "matrix_triangular_solve")
 
 
 def _trisolve_ref(a, rhs, lower, adjoint):

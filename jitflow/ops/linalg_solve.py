@@ -46,21 +46,27 @@ def _det_infer(types, attrs) -> TensorType:
     return TensorType(t.dtype, None if t.shape is None else t.shape[:-2])
 
 
-def _solve_infer(types, attrs) -> TensorType:
+def solve_infer(types, what: str) -> TensorType:
+    """The type rule of a solve ``a x = rhs`` (``what`` names the op in errors): a square
+    ``a`` [..., n, n] and ``rhs`` [..., n, k] of the same rank, dtype and leading dims."""
     a, rhs = types
-    dt = require_same_dtype(types, "matrix_solve operands")
-    _square(a, "matrix_solve matrix")
+    dt = require_same_dtype(types, f"{what} operands")
+    _square(a, f"{what} matrix")
     if a.shape is None or rhs.shape is None:
         return TensorType(dt, None if rhs.shape is None else rhs.shape)
     if rhs.rank != a.rank:
-        raise ShapeMismatch(f"matrix_solve: the right-hand side must have the matrix's rank "
+        raise ShapeMismatch(f"{what}: the right-hand side must have the matrix's rank "
                             f"{a.rank}, got shape {list(rhs.shape)} for matrix "
                             f"{list(a.shape)}")
     for i, (p, q) in enumerate(zip(a.shape[:-1], rhs.shape[:-1])):
         if isinstance(p, int) and isinstance(q, int) and p != q:
-            raise ShapeMismatch(f"matrix_solve: dim {i} of the matrix ({list(a.shape)}) and "
+            raise ShapeMismatch(f"{what}: dim {i} of the matrix ({list(a.shape)}) and "
                                 f"of the right-hand side ({list(rhs.shape)}) must be equal")
-    return rhs
+    return TensorType(dt, rhs.shape)
+
+
+def _solve_infer(types, attrs) -> TensorType:
+    return solve_infer(types, "matrix_solve")
 
 
 def _check_finite_inverse(x: np.ndarray, what: str) -> None:
