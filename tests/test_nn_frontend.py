@@ -557,10 +557,12 @@ def test_concat_gradient_with_one_operand_of_symbolic_size():
     for backend in ("reference", "llvm"):
         with tf.Session(backend=backend) as s:
             np.testing.assert_array_equal(s.run(g, {x: xv, w: wv}), 3.0 * wv[2:6])
-    two = tf.concat([x, x], 0)
-    with pytest.raises(NotImplementedError, match="more than one operand of symbolic size"):
-        with tf.Session() as s:
-            s.run(tf.gradients(tf.reduce_sum(two), x), {x: xv})
+    two = tf.concat([x * w[:4], x], 0)      # several symbolic sizes: gathers at offsets
+    g2, = tf.gradients(tf.reduce_sum(two * w), x)
+    w8 = np.arange(16, dtype=np.float32).reshape(8, 2)
+    for backend in ("reference", "llvm"):
+        with tf.Session(backend=backend) as s:
+            np.testing.assert_array_equal(s.run(g2, {x: xv, w: w8}), w8[:4] * w8[:4] + w8[4:])
 
 
 # ------------------------------------------------------------------ transposed convolution ---
