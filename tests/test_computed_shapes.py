@@ -217,3 +217,19 @@ def test_concat_gradient_of_several_run_time_sizes():
             tf.cast(tf.shape(y)[0], tf.float64))[:, None])])
     for backend in BACKENDS:
         check_gradients(fn, [np.random.RandomState(6).rand(4, 3)], backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_hot_of_a_computed_depth(backend):
+    tf.reset_default_graph()
+    d = tf.placeholder(tf.int32, [])
+    idx = tf.constant([[0, 3], [-1, 2]])
+    a = tf.one_hot(idx, d)
+    b = tf.one_hot(idx, d, on_value=5, off_value=-1, axis=0)
+    assert a.shape.as_list() == [2, 2, None] and a.dtype == tf.float32
+    ga, gb = _run([a, b], {d: 4}, backend)
+    iv = np.array([[0, 3], [-1, 2]])
+    want = (iv[..., None] == np.arange(4)).astype(np.float32)     # -1: all off, as TF
+    np.testing.assert_array_equal(ga, want)
+    np.testing.assert_array_equal(gb, np.where(np.moveaxis(want, -1, 0) > 0, 5, -1))
+    assert gb.dtype == np.int32

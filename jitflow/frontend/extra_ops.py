@@ -96,8 +96,30 @@ def one_hot(indices: Any, depth: Any, on_value: Any = None, off_value: Any = Non
                             f"of off_value")
         on = convert_to_tensor(1 if on_value is None else on_value, dtype=dt, name="on_value")
         off = convert_to_tensor(0 if off_value is None else off_value, dtype=dt, name="off_value")
+        if static_value(depth) is None:
+            return _one_hot_computed_depth(idx, depth, on, off, axis, scope)
         attrs = {"depth": _one_int(depth, "depth"), "axis": -1 if axis is None else int(axis)}
         return _out(make_op("OneHot", "one_hot", [idx, on, off], attrs, scope))
+
+
+def _one_hot_computed_depth(idx: Tensor, depth: Any, on: Tensor, off: Tensor, axis: Any,
+                            name: str) -> Tensor:
+    """``one_hot`` of a depth known only at run time: indices compared with
+    ``range(depth)`` (the host op ``range_of``) along a new last axis, moved to ``axis``."""
+    from . import math_ops as M
+    from .array_ops import expand_dims, select, transpose
+    from .control_flow import range as tf_range
+    d = M.cast(convert_to_tensor(depth), idx.dtype)
+    hit = M.equal(expand_dims(idx, -1), tf_range(d))             # [..., depth]
+    out = select(hit, M.add(M.multiply(M.cast(hit, on.dtype), 0), on),
+                 M.add(M.multiply(M.cast(hit, off.dtype), 0), off))
+    r = idx.shape.ndims
+    ax = -1 if axis is None else int(axis)
+    if ax not in (-1, r) and r is not None:
+        perm = list(range(r))
+        perm.insert(ax % (r + 1), r)
+        out = transpose(out, perm)
+    return identity(out, name=name)
 
 
 # ------------------------------------------------------------------ concat / split --------
