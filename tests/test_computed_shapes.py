@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jitflow.compat.v1 as tf
 from jitflow.errors import InvalidArgumentError
@@ -233,3 +235,20 @@ def test_one_hot_of_a_computed_depth(backend):
     np.testing.assert_array_equal(ga, want)
     np.testing.assert_array_equal(gb, np.where(np.moveaxis(want, -1, 0) > 0, 5, -1))
     assert gb.dtype == np.int32
+
+
+@settings(max_examples=30, deadline=None)
+@given(start=st.integers(-6, 6), limit=st.integers(-6, 6),
+       delta=st.integers(-3, 3).filter(bool), rows=st.integers(1, 4))
+def test_range_of_and_reshape_to_follow_numpy(start, limit, delta, rows):
+    """The host ops' references vs NumPy over random bounds and shapes."""
+    from jitflow.ops.host import _range_ref, _reshape_to_ref
+    want = np.arange(start, limit, delta, dtype=np.int32)
+    got = _range_ref(np.int32(start), np.int32(limit), np.int32(delta))
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == np.int32
+    x = np.arange(rows * 6, dtype=np.float32)
+    np.testing.assert_array_equal(_reshape_to_ref(x, np.array([rows, -1, 2]), known=()),
+                                  x.reshape(rows, -1, 2))
+    with pytest.raises(InvalidArgumentError, match="values"):
+        _reshape_to_ref(x, np.array([rows * 6 + 1]), known=())

@@ -304,8 +304,7 @@ def tile_computed(x: Tensor, multiples: Any, name: Optional[str]) -> Tensor:
                 new = [sh[i] for i in range(a)] + [-1] + \
                     [sh[i] for i in range(a + 2, len(dims) + 1)]
                 out = reshape(big, new)
-        return M.add(out, convert_to_tensor(0, dtype=out.dtype), name=scope) \
-            if out is x else make_op("Identity", "identity", [out], name=scope).outputs[0]
+        return make_op("Identity", "identity", [out], name=scope).outputs[0]
 
 
 def pad_computed(x: Tensor, paddings: Any, value: Any, name: Optional[str]) -> Tensor:

@@ -111,8 +111,7 @@ def _one_hot_computed_depth(idx: Tensor, depth: Any, on: Tensor, off: Tensor, ax
     from .control_flow import range as tf_range
     d = M.cast(convert_to_tensor(depth), idx.dtype)
     hit = M.equal(expand_dims(idx, -1), tf_range(d))             # [..., depth]
-    out = select(hit, M.add(M.multiply(M.cast(hit, on.dtype), 0), on),
-                 M.add(M.multiply(M.cast(hit, off.dtype), 0), off))
+    out = select(hit, on, off)                                  # (broadcasts the scalars)
     r = idx.shape.ndims
     ax = -1 if axis is None else int(axis)
     if ax not in (-1, r) and r is not None:
