@@ -497,6 +497,30 @@ def test_tensor_array_recurrence_and_its_gradient_in_a_cuda_session(trips):
         np.testing.assert_allclose(h, w_, rtol=1e-10, atol=1e-12)
 
 
+def test_tensor_array_written_in_one_branch_of_a_cond_in_a_cuda_session():
+    """A loop's TensorArray written by one branch of a cond (masked padding rows) and its
+    gradient: cuda == reference."""
+    usable_or_skip()
+    got = {}
+    xv = np.array([0.5, -1.5, 2.0, -0.25])
+    for backend in ("reference", "cuda"):
+        with tf.Graph().as_default():
+            x = tf.placeholder(tf.float64, [4])
+
+            def body(i, ta):
+                return i + 1, tf.cond(x[i] > 0, lambda: ta.write(i, x[i] * x[i]), lambda: ta)
+            ta = tf.while_loop(lambda i, ta: i < 4, body,
+                               [tf.constant(0), tf.TensorArray(tf.float64, size=4,
+                                                               element_shape=[])])[1]
+            st = ta.stack()
+            gx = tf.gradients(tf.reduce_sum(st * st), x)[0]
+            with tf.Session(backend=backend) as s:
+                got[backend] = s.run([st, gx], {x: xv})
+    np.testing.assert_allclose(got["reference"][0], np.where(xv > 0, xv * xv, 0.0))
+    for w_, h in zip(got["reference"], got["cuda"]):
+        np.testing.assert_allclose(h, w_, rtol=1e-10, atol=1e-12)
+
+
 def test_random_ops_in_a_loop_body_match_the_reference_run_after_run():
     usable_or_skip()
     got = {}

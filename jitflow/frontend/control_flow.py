@@ -128,19 +128,28 @@ def cond(pred: Any, true_fn: Optional[Callable] = None, false_fn: Optional[Calla
         raise GraphTypeError(f"cond predicate must be a bool scalar, got {pred.name} of dtype "
                              f"{pred.dtype.name} and shape {pred.shape}, at {_where()}")
     g = pred.graph
+    from .tensor_array_cond import BranchArrays, ReturnedArrays
     with g.name_scope(name or "cond"):
+        loops, returned = BranchArrays(g), ReturnedArrays()
         s0 = len(g._ops)
         t_out = true_fn()
-        t_flat = _tensors(t_out, "true_fn")
+        t_flat = _tensors(returned.tensors(flatten(t_out)), "true_fn")
+        loops.branch_done()
         s1 = len(g._ops)
         f_out = false_fn()
-        f_flat = _tensors(f_out, "false_fn")
+        f_flat = _tensors(returned.tensors(flatten(f_out)), "false_fn")
+        loops.branch_done()
         s2 = len(g._ops)
         if not strict:
             t_out, f_out = _unpack_singleton(t_out), _unpack_singleton(f_out)
-        if is_nested(t_out) != is_nested(f_out) or len(t_flat) != len(f_flat):
+        if is_nested(t_out) != is_nested(f_out) or len(returned.kinds[0]) != len(
+                returned.kinds[1]):
             raise ValueError(f"true_fn and false_fn must return the same structure: "
                              f"{_struct(t_out)} and {_struct(f_out)}, at {_where()}")
+        returned.check()
+        n_user = len(t_flat)
+        xt, xf, plans = loops.merge_outputs()
+        t_flat, f_flat = t_flat + xt, f_flat + xf
         out_types = []
         for i, (a, b) in enumerate(zip(t_flat, f_flat)):
             if a.dtype is not b.dtype:
@@ -162,7 +171,9 @@ def cond(pred: Any, true_fn: Optional[Callable] = None, false_fn: Optional[Calla
         op = _make_region_op(g, "If", "cond", [pred] + caps, out_types, {}, regions, "cond")
         merged = [make_op("Identity", "identity", [t], name="Merge").outputs[0]
                   for t in op.outputs]
-    return pack_as(t_out, merged) if is_nested(t_out) else merged[0]
+        loops.finish(plans, merged[n_user:])
+        leaves = returned.rebuild(merged[:n_user])
+    return pack_as(t_out, leaves) if is_nested(t_out) else leaves[0]
 
 
 def _unpack_singleton(x: Any) -> Any:
@@ -203,7 +214,8 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
     """TF1 ``tf.while_loop``: repeat ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)``."""
     if not callable(cond) or not callable(body):
         raise TypeError("cond and body must be callable")
-    from .tensor_array import TensorArray, enter_loop, scatter_rows
+    from .tensor_array import TensorArray, enter_loop, scatter_rows, write_index
+    from .tensor_array_cond import loop_arrays
     single = not isinstance(loop_vars, (list, tuple)) or not loop_vars
     structure = [loop_vars] if single else list(loop_vars)
     structure, arrays = enter_loop(structure)      # TensorArrays: recorded, not carried
@@ -257,12 +269,17 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
             params.append(_param(g, TensorType(t.dtype, dims), "Identity"))
         packed = packed_with(params)
         s0 = len(g._ops)
-        c = convert_to_tensor(cond(*packed))
-        if c.dtype is not bool_ or c.shape.dims not in (None, ()):
-            raise GraphTypeError(f"while_loop cond must return a bool scalar, got dtype "
-                                 f"{c.dtype.name} and shape {c.shape}, at {_where()}")
-        s1 = len(g._ops)
-        out = body(*packed)
+        active = loop_arrays(g)     # a tf.cond in the body merges these arrays' writes
+        active += [proxy for _, proxy, _ in arrays]
+        try:
+            c = convert_to_tensor(cond(*packed))
+            if c.dtype is not bool_ or c.shape.dims not in (None, ()):
+                raise GraphTypeError(f"while_loop cond must return a bool scalar, got dtype "
+                                     f"{c.dtype.name} and shape {c.shape}, at {_where()}")
+            s1 = len(g._ops)
+            out = body(*packed)
+        finally:
+            del active[len(active) - len(arrays):]
         if single and not (isinstance(out, (list, tuple)) and len(out) == 1
                            and not is_nested(loop_vars)):
             out = [out]
@@ -285,11 +302,17 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
         c_init = [st[1] for st in carried]
         c_new = [st[2] for st in carried]
         k_params, k_init = [st[0] for st in kept], [st[1] for st in kept]
-        for _, _, writes in arrays:     # a trip's writes to one array: [k, ...] values, indices
+        masked = []                 # per array: whether its rows carry masks (a tf.cond's)
+        for base, _, writes in arrays:  # a trip's writes to one array: [k, ...] values, indices
+            masked.append(any(len(w) == 3 for w in writes))
             if writes:
                 from .extra_ops import concat
-                ys += [concat([w[0] for w in writes], 0) if len(writes) > 1 else writes[0][0],
-                       concat([w[1] for w in writes], 0) if len(writes) > 1 else writes[0][1]]
+                cols = [[w[0] for w in writes], [w[1] for w in writes]]
+                if masked[-1]:
+                    from .array_ops import ones
+                    cols.append([w[2] if len(w) == 3 else ones([1], dtype=base.dtype)
+                                 for w in writes])
+                ys += [concat(c, 0) if len(c) > 1 else c[0] for c in cols]
         if len(new) != len(flat):
             raise ValueError(f"body returned {len(new)} values for {len(flat)} loop variables, "
                              f"at {_where()}")
@@ -340,7 +363,7 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
         dense_exits = iter(exits[len(flat):len(flat) + len(carried)])
         stacked = iter(exits[len(flat) + len(carried):])
         finals = []
-        for base, proxy, writes in arrays:      # each array's trips' rows, scattered once
+        for (base, proxy, writes), has_mask in zip(arrays, masked):  # scattered once
             st = proxy.dense_state()
             if st is not None and st[3]:
                 finals.append(base._with(next(dense_exits)))
@@ -350,6 +373,7 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
                 continue
             from .array_ops import reshape, squeeze
             v, i = next(stacked), next(stacked)       # [trips, k, ...], [trips, k]
+            m = next(stacked) if has_mask else None
             if len(writes) == 1:
                 vals_all, idx_all = squeeze(v, [1]), squeeze(i, [1])
             else:
@@ -359,9 +383,10 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
                         f"several writes a trip to one TensorArray need static element dims, "
                         f"got {v.shape.dims[2:]}, at {_where()}")
                 vals_all, idx_all = reshape(v, [-1] + list(elem)), reshape(i, [-1])
+            m = None if m is None else reshape(m, [-1])
             finals.append(base._with(scatter_rows(base._buffer, vals_all, idx_all,
-                                                  base._size_for_write(idx_all),
-                                                  grow=base._dynamic)))
+                                                  base._size_for_write(write_index(idx_all, m)),
+                                                  grow=base._dynamic, mask=m)))
         exits = exits[:len(flat)]
     it_t, it_a = iter(exits), iter(finals)
     result = pack_as(structure, [next(it_a) if t else next(it_t) for t in is_ta])

@@ -18,8 +18,9 @@ row each. An array the body reads and writes is carried (so ``ta.read(i - 1)`` s
 previous trip's write; the gradient is the IR loop's, which keeps each trip's array: O(trips
 x size) memory); one it only reads enters as a captured value. Not supported, with an error
 saying so: a dynamic_size array read and written in one loop with back_prop (its size changes
-per trip), a TensorArray the loop writes inside a nested cond, a ragged (``split`` into
-varying lengths) array as a loop variable.
+per trip), a ragged (``split`` into varying lengths) array as a loop variable. A ``tf.cond``
+in the body may write and read the array (tensor_array_cond.py merges the branches' writes,
+masking the rows a branch did not write).
 
 ``split(value, lengths)`` with lengths known at graph build: equal lengths give a dense array
 of ``[length, ...]`` elements; varying ones a ``_RaggedTensorArray`` (a list of pieces).
@@ -86,12 +87,13 @@ def grow_rows(base: Tensor, size: Any) -> Tensor:
 
 
 def scatter_rows(base: Optional[Tensor], values: Tensor, indices: Tensor,
-                 size: Any = None, grow: bool = False) -> Tensor:
+                 size: Any = None, grow: bool = False, mask: Optional[Tensor] = None) -> Tensor:
     """``base`` ([size, *element]) with rows ``indices`` replaced by ``values`` ([n,
     *element]). Without a base the rows go into zeros of ``size`` rows (an int or a run-time
     scalar), else of ``n`` rows; with ``grow`` (a dynamic_size array) a base shorter than
     ``size`` is padded with zero rows first. A row index past the rows is an out-of-range
-    error, as writing past a fixed-size TensorArray is in TF."""
+    error, as writing past a fixed-size TensorArray is in TF. ``mask`` ([n], the values'
+    dtype, 1 or 0): rows with mask 0 write nothing (a tf.cond branch's padding rows)."""
     from . import math_ops as M
     from .array_ops import ones_like, reshape, select as where, zeros_like
     idx = reshape(M.cast(indices, int32), [-1])
@@ -99,9 +101,13 @@ def scatter_rows(base: Optional[Tensor], values: Tensor, indices: Tensor,
         base = zeros_like(values) if size is None else _zero_rows(values, size)
     elif grow and size is not None:
         base = grow_rows(base, size)
+    ones = ones_like(values)
+    if mask is not None:
+        m = reshape(mask, [-1] + [1] * (values.shape.ndims - 1))
+        values, ones = M.multiply(values, m), M.multiply(ones, m)
     rows = make_op("TensorArrayScatter", "gather_grad", [values, idx, base],
                    {"axis": 0}).outputs[0]
-    hit = make_op("TensorArrayScatter", "gather_grad", [ones_like(values), idx, base],
+    hit = make_op("TensorArrayScatter", "gather_grad", [ones, idx, base],
                   {"axis": 0}).outputs[0]
     return where(M.greater(hit, M.cast(0, hit.dtype)), rows, base)
 
@@ -438,14 +444,16 @@ class _LoopTensorArray(TensorArray):
             get_default_graph(), TensorType(self._dtype, (lead,) + tuple(init.shape.dims[1:])),
             "TensorArrayLoop")
         self._dense = self._param
-        for v, i in self._writes:
-            self._dense_write(v, i)
+        for w in self._writes:
+            self._dense_write(*w)
         self._writes.clear()
 
-    def _dense_write(self, v: Tensor, i: Tensor) -> None:
+    def _dense_write(self, v: Tensor, i: Tensor, mask: Optional[Tensor] = None) -> None:
+        """One recorded write (``mask``: a tf.cond's padding row has mask 0, write_index)
+        scattered into the dense value."""
         cur = TensorArray(self._dtype, self._size, self._dynamic, _buffer=self._dense)
-        self._dense = scatter_rows(self._dense, v, i, cur._size_for_write(i),
-                                   grow=self._dynamic)
+        self._dense = scatter_rows(self._dense, v, i, cur._size_for_write(write_index(i, mask)),
+                                   grow=self._dynamic, mask=mask)
         self._dense_written = True
 
     def _contents(self, what: str) -> Tensor:
@@ -493,6 +501,16 @@ def enter_loop(loop_vars: Any) -> tuple[Any, list]:
             return {k: walk(v) for k, v in x.items()}
         return x
     return walk(loop_vars), found
+
+
+def write_index(index: Tensor, mask: Optional[Tensor]) -> Tensor:
+    """The indices that size an array: a masked-out row's (mask 0) index counts as -1."""
+    if mask is None:
+        return index
+    from . import math_ops as M
+    from .array_ops import select
+    return select(M.greater(mask, M.cast(0, mask.dtype)), index,
+                  M.subtract(M.multiply(index, 0), 1))
 
 
 def has_tensor_arrays(x: Any) -> bool:
