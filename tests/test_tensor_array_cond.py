@@ -192,3 +192,31 @@ def test_branches_returning_different_arrays_are_a_clear_error():
             return (i + 1,) + tf.cond(i > 0, lambda: (a, b), lambda: (b, a))
         with pytest.raises(ValueError, match="same TensorArray"):
             tf.while_loop(lambda i, a, b: i < 2, body, [tf.constant(0), a, b])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_enclosing_loops_array_as_a_nested_loop_variable(backend):
+    """The outer loop's array is a loop variable of an inner loop that writes row i*3 + j:
+    the outer loop carries it densely, the inner one scatters its trips' rows into it."""
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float64, [2, 3])
+
+        def outer(i, ta):
+            def inner(j, ta):
+                return j + 1, ta.write(i * 3 + j, x[i, j] * tf.cast(j + 1, tf.float64))
+            _, ta = tf.while_loop(lambda j, ta: j < 3, inner, [tf.constant(0), ta])
+            return i + 1, ta
+        ta = tf.while_loop(lambda i, ta: i < 2, outer,
+                           [tf.constant(0), tf.TensorArray(tf.float64, size=6,
+                                                           element_shape=[])])[1]
+        st = ta.stack()
+        loss = tf.reduce_sum(st * st)
+        gx = tf.gradients(loss, x)[0]
+        xv = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -3.0]])
+        with tf.Session(backend=backend) as s:
+            got, g = s.run([st, gx], {x: xv})
+            fd = session_fd(s, loss, {}, x, xv)
+    scale = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(got, (xv * scale).ravel())
+    np.testing.assert_allclose(g, 2 * xv * scale ** 2)
+    np.testing.assert_allclose(g, fd, rtol=1e-6)

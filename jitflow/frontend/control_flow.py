@@ -214,7 +214,7 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
     """TF1 ``tf.while_loop``: repeat ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)``."""
     if not callable(cond) or not callable(body):
         raise TypeError("cond and body must be callable")
-    from .tensor_array import TensorArray, enter_loop, scatter_rows, write_index
+    from .tensor_array import TensorArray, enter_loop, leave_loop, scatter_rows, write_index
     from .tensor_array_cond import loop_arrays
     single = not isinstance(loop_vars, (list, tuple)) or not loop_vars
     structure = [loop_vars] if single else list(loop_vars)
@@ -388,6 +388,7 @@ def while_loop(cond: Callable, body: Callable, loop_vars: Any, shape_invariants:
                                                   base._size_for_write(write_index(idx_all, m)),
                                                   grow=base._dynamic, mask=m)))
         exits = exits[:len(flat)]
+    finals = [leave_loop(base, f) for (base, _, _), f in zip(arrays, finals)]
     it_t, it_a = iter(exits), iter(finals)
     result = pack_as(structure, [next(it_a) if t else next(it_t) for t in is_ta])
     if single and not return_same_structure:

@@ -20,7 +20,9 @@ x size) memory); one it only reads enters as a captured value. Not supported, wi
 saying so: a dynamic_size array read and written in one loop with back_prop (its size changes
 per trip), a ragged (``split`` into varying lengths) array as a loop variable. A ``tf.cond``
 in the body may write and read the array (tensor_array_cond.py merges the branches' writes,
-masking the rows a branch did not write).
+masking the rows a branch did not write). A nested ``tf.while_loop`` may take the array as
+its own loop variable: the enclosing loop then carries it densely and the nested loop treats
+its value as a plain array (its rows scattered after the nested loop).
 
 ``split(value, lengths)`` with lengths known at graph build: equal lengths give a dense array
 of ``[length, ...]`` elements; varying ones a ``_RaggedTensorArray`` (a list of pieces).
@@ -487,9 +489,12 @@ def enter_loop(loop_vars: Any) -> tuple[Any, list]:
                                           f"variable is not implemented in jitflow yet (at "
                                           f"{_where()})")
             if isinstance(x, _LoopTensorArray):
-                raise NotImplementedError(f"a TensorArray of an enclosing loop as a loop "
-                                          f"variable of a nested tf.while_loop is not "
-                                          f"implemented in jitflow yet (at {_where()})")
+                # an enclosing loop's array: dense in that loop from here (carried if the
+                # nested loop writes it), the nested loop sees its value as a plain array
+                x._go_dense("use as a nested tf.while_loop's variable")
+                outer = x
+                x = TensorArray(x._dtype, x._size, x._dynamic, _buffer=x._dense, name=x._name)
+                x._outer = outer
             writes: list = []
             proxy = _LoopTensorArray(x, writes)
             found.append((x, proxy, writes))
@@ -501,6 +506,18 @@ def enter_loop(loop_vars: Any) -> tuple[Any, list]:
             return {k: walk(v) for k, v in x.items()}
         return x
     return walk(loop_vars), found
+
+
+def leave_loop(base: TensorArray, final: TensorArray) -> TensorArray:
+    """The array a loop gives back for its variable ``base``: ``final``, or, where ``base``
+    stood for an enclosing loop's array, that array with ``final``'s contents."""
+    outer = getattr(base, "_outer", None)
+    if outer is None:
+        return final
+    if final._buffer is not base._buffer:
+        outer._dense = final._buffer
+        outer._dense_written = True
+    return outer
 
 
 def write_index(index: Tensor, mask: Optional[Tensor]) -> Tensor:
@@ -523,4 +540,4 @@ def has_tensor_arrays(x: Any) -> bool:
     return False
 
 
-__all__ = ["TensorArray", "enter_loop", "has_tensor_arrays", "scatter_rows"]
+__all__ = ["TensorArray", "enter_loop", "has_tensor_arrays", "leave_loop", "scatter_rows"]
