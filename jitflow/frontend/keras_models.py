@@ -268,6 +268,18 @@ class Model(TrainingMixin, Layer):
     def count_params(self) -> int:
         return int(sum(np.prod(v.shape.as_list()) for v in self.weights))
 
+    def save_weights(self, filepath: Any, overwrite: bool = True,
+                     save_format: Optional[str] = None) -> None:
+        """The weights as a TensorFlow checkpoint at prefix ``filepath`` (keras_saving.py)."""
+        from .keras_saving import save_weights
+        save_weights(self, filepath, overwrite=overwrite, save_format=save_format)
+
+    def load_weights(self, filepath: Any, by_name: bool = False) -> Any:
+        """Assign the weights ``save_weights`` wrote into this model of the same
+        architecture (keras_saving.py)."""
+        from .keras_saving import load_weights
+        return load_weights(self, filepath, by_name=by_name)
+
     # -------------------------------------------------------------- summary ---------------
     def summary(self, line_length: Optional[int] = None, positions: Any = None,
                 print_fn: Optional[Callable] = None) -> None:

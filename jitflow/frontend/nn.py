@@ -399,17 +399,12 @@ def dropout(x: Any, keep_prob: Any = None, noise_shape: Any = None, seed: Option
 def embedding_lookup(params: Any, ids: Any, partition_strategy: str = "mod",
                      name: Optional[str] = None, validate_indices: bool = True,
                      max_norm: Any = None) -> Tensor:
-    if isinstance(params, (list, tuple)):
-        if len(params) != 1:
-            raise NotImplementedError("sharded embedding_lookup (a list of several params) is "
-                                      "not supported")
-        params = params[0]
-    if max_norm is not None:
-        raise NotImplementedError("embedding_lookup(max_norm=...) is not supported")
-    with name_scope(name, "embedding_lookup") as scope:
-        p = convert_to_tensor(params, name="params")
-        i = convert_to_tensor(ids, name="ids")
-        return _out(make_op("GatherV2", "gather", [p, i], {"axis": 0}, scope))
+    """The rows ``ids`` of ``params``: one table, or a list of shards partitioned by
+    ``partition_strategy`` ("mod" or "div"); with ``max_norm`` each embedding is clipped to
+    that l2 norm (frontend/embedding_ops.py)."""
+    from .embedding_ops import lookup
+    return lookup(params, ids, partition_strategy=partition_strategy, max_norm=max_norm,
+                  name=name)
 
 
 def moments(x: Any, axes: Any, shift: Any = None, name: Optional[str] = None,

@@ -105,6 +105,9 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          reduce_sum_sparse=_sparse.sparse_reduce_sum_sparse,
          sparse_dense_matmul=_sparse.sparse_tensor_dense_matmul,
          matmul=_sparse.sparse_tensor_dense_matmul)
+    from ...frontend import embedding_ops as _emb
+    _set(ns(tf, "nn"), embedding_lookup_sparse=_emb.embedding_lookup_sparse,
+         safe_embedding_lookup_sparse=_emb.safe_embedding_lookup_sparse)
     _set(ns(tf, "nn"), nce_loss=_sl.nce_loss, sampled_softmax_loss=_sl.sampled_softmax_loss,
          **{n: getattr(_cs, n) for n in _cs.__all__})
     _set(ns(tf, "random"), **{n: getattr(_cs, n) for n in _cs.__all__})
@@ -192,6 +195,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
         contrib.layers = type(contrib)("tf.contrib.layers")
     _set(contrib.layers, **{n: getattr(_contrib_layers, n) for n in _contrib_layers.__all__})
     _set(contrib.layers, **{n: getattr(_contrib_more, n) for n in _contrib_more.__all__})
+    _set(contrib.layers, safe_embedding_lookup_sparse=_emb.contrib_safe_embedding_lookup_sparse)
     _set(contrib, training=_hparams.training, distributions=tf.distributions)
 
     keras = ns(tf, "keras")
