@@ -197,6 +197,25 @@ def test_gemm_split_by_rows(m, k, n, ta, tb, epilogue, symbolic, parallel, data)
 
 
 @SETTINGS
+@given(m=st.sampled_from([1, 5, 32]), k=st.sampled_from([40, 300]),
+       n=st.sampled_from([65, 200, 1000]), ta=st.booleans(), tb=st.booleans(),
+       symbolic=st.booleans(), parallel=st.booleans(), data=st.data())
+def test_gemm_split_by_columns(m, k, n, ta, tb, symbolic, parallel, data):
+    """A bare matmul wider than tall (an RNN step's [batch, in] @ [in, 4 units]) in blocks of
+    columns of C (several blocks, the last one short), transposed operands, a batch dim
+    known only at run time."""
+    rows = "s0" if symbolic else m
+    a_shape, b_shape = ((k, rows) if ta else (rows, k)), ((n, k) if tb else (k, n))
+    f = build([(F32, a_shape), (F32, b_shape)],
+              lambda b, a, w: b.matmul(a, w, transpose_a=ta, transpose_b=tb))
+    real = [(k, m) if ta else (m, k), (n, k) if tb else (k, n)]
+    args = [values(F32, s, data.draw, lo=-1, hi=1) for s in real]
+    want = reference(f, args)
+    _, got = _run(f, args, parallel)
+    assert_same(want[0], got[0], what=f"{m}x{k}x{n} ta={ta} tb={tb}", **CONV_TOL)
+
+
+@SETTINGS
 @given(shape=st.lists(st.integers(1, 9), min_size=1, max_size=4),
        rows=st.sampled_from([1, 31, 32, 33, 200]), parallel=st.booleans(),
        dtype=st.sampled_from([F32, F64]), data=st.data())

@@ -548,9 +548,12 @@ class KernelGen:
             self.k.ops = full
 
     def _gemm_split(self, mm: Op, cbuf) -> bool:
-        """A large 2-D float GEMM split over jitflow's threads by blocks of rows of C
-        (``parallel_units``: each block a single-threaded BLAS call, then the epilogue on
-        those rows while they are in cache); False where it runs whole."""
+        """A large 2-D float GEMM split over jitflow's threads (``parallel_units``: each unit a
+        single-threaded BLAS call); False where it runs whole. Each unit's BLAS call packs
+        the operand it does not split again, so the split goes along C's longer side: by
+        blocks of rows (then the epilogue on those rows while they are in cache), or, for a
+        bare GEMM wider than tall, by blocks of columns (an RNN step's [batch, 4 units] =
+        [batch, in] @ [in, 4 units]: a row split packs the whole weight matrix per unit)."""
         from .jit import blas_threads_settable
         a, b = mm.operands
         c = mm.result
@@ -562,17 +565,26 @@ class KernelGen:
         M, N = self.ref(dim_ref(self.table, c, 0)), self.ref(dim_ref(self.table, c, 1))
         K = self.ref(dim_ref(self.table, a, 0 if ta else 1))
         ai, ci = id(a), id(c)
+        bare = self.k.ops[-1] is mm
 
         def work(s):
             m, n = s[ci]
             return m * n * s[ai][0 if ta else 1]
 
-        def rows(s):   # about four blocks per thread, at least 16 rows each
-            return max(16, -(-s[ci][0] // (4 * max(1, threads.available_cpus()))))
+        def by_cols(s):
+            return bare and s[ci][1] > s[ci][0]
+
+        def block(s):
+            cpus = max(1, threads.available_cpus())
+            if by_cols(s):   # about two blocks per thread, at least 64 columns, 16-aligned
+                return max(64, (-(-s[ci][1] // (2 * cpus)) + 15) // 16 * 16)
+            return max(16, -(-s[ci][0] // (4 * cpus)))   # four per thread, >= 16 rows
         cap = self.runtime_param(("gemm_cap", id(mm)), lambda s: 1 if work(s) < GEMM_SPLIT_MIN
                                  else max(threads.available_cpus(), threads.fixed_threads() or 1))
-        mb = self.runtime_param(("gemm_rows", id(mm)), rows)
-        nun = self.runtime_param(("gemm_units", id(mm)), lambda s: -(-s[ci][0] // rows(s)))
+        cols = self.runtime_param(("gemm_by_cols", id(mm)), lambda s: int(by_cols(s)))
+        mb = self.runtime_param(("gemm_block", id(mm)), block)
+        nun = self.runtime_param(("gemm_units", id(mm)),
+                                 lambda s: -(-s[ci][1 if by_cols(s) else 0] // block(s)))
         lo, hi = self.parallel_units(nun, cap, True, True)
         em = self.em
         Lp, Lw, Lj = em.fresh("gpost"), em.fresh("gwork"), em.fresh("gend")
@@ -580,13 +592,26 @@ class KernelGen:
         em.label(Lp)
         em.br(Lj)
         em.label(Lw)
-        r0 = em.op(f"mul i64 {lo}, {mb}")
-        r1a = em.op(f"mul i64 {hi}, {mb}")
-        r1 = em.op(f"select i1 {em.op(f'icmp slt i64 {r1a}, {M}')}, i64 {r1a}, i64 {M}")
-        m = em.op(f"sub i64 {r1}, {r0}")
         pa, pb = self.ptr(self.mb._buffer_of(a)), self.ptr(self.mb._buffer_of(b))
         pc = self.ptr(cbuf)
         mt = mtype(dt)
+        r0 = em.op(f"mul i64 {lo}, {mb}")
+        r1a = em.op(f"mul i64 {hi}, {mb}")
+        if bare:
+            Lr, Lc = em.fresh("grows"), em.fresh("gcols")
+            em(f"br i1 {em.op(f'icmp ne i64 {cols}, 0')}, label %{Lc}, label %{Lr}")
+            em.label(Lc)
+            c1 = em.op(f"select i1 {em.op(f'icmp slt i64 {r1a}, {N}')}, i64 {r1a}, i64 {N}")
+            n = em.op(f"sub i64 {c1}, {r0}")
+            B = em.op(f"getelementptr inbounds {mt}, ptr {pb}, i64 "
+                      f"{em.op(f'mul i64 {r0}, {K}') if tb else r0}")
+            C = em.op(f"getelementptr inbounds {mt}, ptr {pc}, i64 {r0}")
+            self._gemm2d(dt, t, pa, B, C, M, n, K, ta, tb, lda=M if ta else K,
+                         ldb=K if tb else N, ldc=N)
+            em.br(Lj)
+            em.label(Lr)
+        r1 = em.op(f"select i1 {em.op(f'icmp slt i64 {r1a}, {M}')}, i64 {r1a}, i64 {M}")
+        m = em.op(f"sub i64 {r1}, {r0}")
         A = em.op(f"getelementptr inbounds {mt}, ptr {pa}, i64 "
                   f"{r0 if ta else em.op(f'mul i64 {r0}, {K}')}")
         C = em.op(f"getelementptr inbounds {mt}, ptr {pc}, i64 {em.op(f'mul i64 {r0}, {N}')}")
@@ -631,14 +656,17 @@ class KernelGen:
             self._gemm2d(dt, t, A, B, C, M, N, K, ta, tb)
         em.loops(batch, one)
 
-    def _gemm2d(self, dt: DType, t: str, A, B, C, M, N, K, ta, tb, lda=None) -> None:
-        """C (M x N) = A @ B; ``lda``: A's row stride when A is a block of rows of a larger
-        matrix (default: M when transposed, else K)."""
+    def _gemm2d(self, dt: DType, t: str, A, B, C, M, N, K, ta, tb, lda=None, ldb=None,
+                ldc=None) -> None:
+        """C (M x N) = A @ B; ``lda``/``ldb``/``ldc``: the row strides when an operand is a
+        block of a larger matrix (defaults: M or K for A, K or N for B, N for C)."""
         em = self.em
         lda = lda or (M if ta else K)
+        ldb = ldb or (K if tb else N)
+        ldc = ldc or N
         # strides of A(i,k), B(k,j)
         sai, sak = (("1", lda) if ta else (lda, "1"))
-        sbk, sbj = ((("1", K) if tb else (N, "1")))
+        sbk, sbj = ((("1", ldb) if tb else (ldb, "1")))
         use_blas = dt.is_floating and mb_have_blas()
         if use_blas:
             mn = em.op(f"mul i64 {M}, {N}")
@@ -648,10 +676,9 @@ class KernelGen:
             em(f"br i1 {big}, label %{Lb}, label %{Ls}")
             em.label(Lb)
             fn = "jf_cblas_sgemm" if dt.short == "f32" else "jf_cblas_dgemm"
-            ldb = K if tb else N
             em(f"call void @{fn}(i32 101, i32 {112 if ta else 111}, i32 {112 if tb else 111}, "
                f"i64 {M}, i64 {N}, i64 {K}, {t} {const(1.0, dt)}, ptr {A}, i64 {lda}, ptr {B}, "
-               f"i64 {ldb}, {t} {const(0.0, dt)}, ptr {C}, i64 {N})")
+               f"i64 {ldb}, {t} {const(0.0, dt)}, ptr {C}, i64 {ldc})")
             em.br(Lj)
             em.label(Ls)
         zero = const(0, dt)
@@ -660,7 +687,7 @@ class KernelGen:
 
         def row(idx):
             i = idx[0]
-            crow = em.op(f"mul i64 {i}, {N}")
+            crow = em.op(f"mul i64 {i}, {ldc}")
             em.loops([N], lambda jdx: em.store(dt, zero, C, em.op(f"add i64 {crow}, {jdx[0]}")))
 
             def kloop(kdx):
