@@ -226,3 +226,66 @@ def test_tokens_queue_runner_and_errors():
         assert sess.run(gstep) == 1
     with pytest.raises(ValueError, match="replicas_to_aggregate must be at least 1, got 0"):
         tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.1), 0)
+
+
+def test_data_parallel_trains_with_the_wrapped_optimizer():
+    """DataParallel(mode="sync") over N replicas is the multi-replica SyncReplicas: given one,
+    it trains exactly as with the optimizer the SyncReplicasOptimizer wraps."""
+    from jitflow.distributed import DataParallel
+    rng = np.random.default_rng(0)
+    xd = rng.normal(size=(48, 4)).astype(np.float32)
+    yd = (xd[:, 0] > 0).astype(np.int32)
+
+    def fit(make_opt):
+        with tf.Graph().as_default():
+            tf.set_random_seed(1)
+            X = tf.placeholder(tf.float32, [None, 4], name="X")
+            y = tf.placeholder(tf.int32, [None], name="y")
+            logits = tf.layers.dense(X, 2, name="logits")
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(logits=logits,
+                                                                                labels=y))
+            with DataParallel(loss, make_opt(), inputs=(X, y), mode="sync", replicas=2) as dp:
+                dp.fit(xd, yd, batch_size=8, epochs=1, verbose=0)
+                return dp.get_variables()
+
+    plain = fit(lambda: tf.train.GradientDescentOptimizer(0.3))
+    synced = fit(lambda: tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.3),
+                                                        replicas_to_aggregate=2))
+    assert set(plain) == set(synced)
+    for k in plain:
+        np.testing.assert_allclose(synced[k], plain[k], rtol=1e-6, err_msg=k)
+    X = tf.placeholder(tf.float32, [None, 4], name="X")
+    w = tf.Variable(np.ones((4, 1), np.float32))
+    loss = tf.reduce_sum(tf.matmul(X, w))
+    with pytest.raises(ValueError, match="replicas_to_aggregate=3 gradients per update but "
+                                         "there are 2 replicas"):
+        DataParallel(loss, tf.train.SyncReplicasOptimizer(
+            tf.train.GradientDescentOptimizer(0.1), 3), inputs=(X,), replicas=2)
+    with pytest.raises(ValueError, match="use mode='sync'"):
+        DataParallel(loss, tf.train.SyncReplicasOptimizer(
+            tf.train.GradientDescentOptimizer(0.1), 2), inputs=(X,), replicas=2, mode="async")
+
+
+def test_supervisor_as_the_tf1_replica_tutorial_uses_it(tmp_path):
+    x, w, loss = problem()
+    gstep = tf.train.get_or_create_global_step()
+    opt = tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.1), 2,
+                                         total_num_replicas=2)
+    train = opt.minimize(loss, global_step=gstep)
+    init_tokens, chief_qr = opt.get_init_tokens_op(), opt.get_chief_queue_runner()
+    sv = tf.train.Supervisor(is_chief=True, logdir=str(tmp_path),
+                             init_op=tf.global_variables_initializer(),
+                             local_init_op=opt.chief_init_op,
+                             ready_for_local_init_op=opt.ready_for_local_init_op,
+                             recovery_wait_secs=1, global_step=gstep, save_model_secs=0)
+    sess = sv.prepare_or_wait_for_session()
+    sess.run(init_tokens)
+    assert sv.start_queue_runners(sess, [chief_qr]) == []
+    runs, step = 0, 0
+    while step < 3:
+        _, step = sess.run([train, gstep], {x: XS[runs]})   # gstep: its value before the run
+        runs += 1
+    sv.stop()
+    assert runs == 7                       # 3 updates of 2 runs each, seen one run late
+    np.testing.assert_allclose(sess.run(w), np_sync(2, lambda w, g, t: w - 0.1 * g)[6][0],
+                               rtol=1e-5)
