@@ -198,7 +198,7 @@ class MovingAverageOptimizer(Optimizer):
                  sequential_update: bool = True) -> None:
         self._optimizer = opt
         self._ema = ExponentialMovingAverage(average_decay, num_updates=num_updates)
-        self._swapped_variable_name_map: Optional[dict] = None
+        self._variable_map: Optional[dict] = None
         self._sequential_update = sequential_update
 
     def get_name(self) -> str:
@@ -212,7 +212,7 @@ class MovingAverageOptimizer(Optimizer):
         gvs = list(grads_and_vars)
         train_op = self._optimizer.apply_gradients(gvs, global_step=global_step, name=name)
         var_list = [v for g, v in gvs if g is not None]
-        self._swapped_variable_name_map = {}
+        self._variable_map = {}
         if self._sequential_update:
             with get_default_graph().control_dependencies([train_op]):
                 ma_op = self._ema.apply(var_list)
@@ -220,8 +220,8 @@ class MovingAverageOptimizer(Optimizer):
             ma_op = self._ema.apply(var_list)
         for v in var_list:
             avg = self._ema.average(v)
-            self._swapped_variable_name_map[v.op.name] = avg.op.name
-            self._swapped_variable_name_map[avg.op.name] = v.op.name
+            self._variable_map[v.op.name] = avg
+            self._variable_map[avg.op.name] = v
         return group(train_op, ma_op, name="train_with_avg")
 
     def get_slot(self, var: Variable, name: str):
@@ -238,20 +238,13 @@ class MovingAverageOptimizer(Optimizer):
         """A ``tf.train.Saver`` of ``var_list`` (default: the global variables) with each
         averaged variable and its average swapped."""
         from ..saver import Saver
-        if self._swapped_variable_name_map is None:
+        if self._variable_map is None:
             raise RuntimeError("Must call apply_gradients or minimize before creating the "
                                "swapping_saver")
         if var_list is None:
             var_list = global_variables()
         if not isinstance(var_list, dict):
             var_list = {v.op.name: v for v in var_list}
-        by_name = dict(var_list)
-        swapped = {}
-        for key in var_list:
-            other = self._swapped_variable_name_map.get(key, key)
-            if other not in by_name:
-                raise ValueError(f"swapping_saver: {key} is in var_list but its swap partner "
-                                 f"{other} is not; give both or neither")
-            swapped[key] = by_name[other]
+        swapped = {k: self._variable_map.get(v.op.name, v) for k, v in var_list.items()}
         return Saver(swapped, name=name, **kwargs)
 
