@@ -317,3 +317,21 @@ def test_accumulators_are_not_checkpointed(tmp_path):
         g = (np_grad(w_saved.astype(np.float64), XS[5]) + np_grad(w_saved, XS[6])) / 2
         np.testing.assert_allclose(sess.run(w), w_saved - 0.1 * g, rtol=1e-5)
         assert sess.run(gstep) == 3
+
+
+def test_update_ops_the_step_depends_on_run_every_step(backend):
+    """``with control_dependencies(update_ops): minimize(...)`` (batch norm's pattern): the
+    update ops run every run, the wrapped optimizer's update every N."""
+    x, w, loss = problem()
+    gstep = tf.train.get_or_create_global_step()
+    seen = tf.Variable(0.0, trainable=False, name="seen")
+    opt = tf.train.SyncReplicasOptimizer(tf.train.GradientDescentOptimizer(0.1), 2)
+    with tf.control_dependencies([tf.assign_add(seen, 1.0)]):
+        train = opt.minimize(loss, global_step=gstep)
+    want = np_sync(2, lambda w, g, t: w - 0.1 * g)
+    with tf.Session(backend=backend) as sess:
+        sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
+        for i in range(5):
+            sess.run(train, {x: XS[i]})
+            assert sess.run(seen) == i + 1
+            np.testing.assert_allclose(sess.run(w), want[i][0], rtol=1e-5)

@@ -122,20 +122,21 @@ class SyncReplicasOptimizer(Optimizer):
             raise ValueError(f"No gradients provided for any variable: "
                              f"{[str(v) for _, v in gvs]}.")
         local = [GraphKeys.LOCAL_VARIABLES]
-        with g.name_scope(None):
-            step_dt = global_step.dtype
-            self._local_step = Variable(constant(0, dtype=step_dt), trainable=False,
+        # the state and its init ops do not inherit the caller's control dependencies (an
+        # UPDATE_OPS dependency would run with the initializers)
+        with g.control_dependencies(None), g.name_scope(None):
+            self._local_step = Variable(constant(0, dtype=global_step.dtype), trainable=False,
                                         collections=local, name="sync_rep_local_step")
             accums = [Variable(zeros(v.shape.as_list(), v.dtype), trainable=False,
                                collections=local, name=f"{v.op.name}/grad_accum")
                       for _, v in live]
             count = Variable(constant(0, dtype="int32"), trainable=False, collections=local,
                              name=f"{self._name}/grad_count")
+            inits = [a.initializer for a in accums] + [count.initializer]
+            with g.control_dependencies(inits):
+                self.local_step_init_op = assign(self._local_step, identity(global_step))
+            self.chief_init_op = group(self.local_step_init_op)
         self._accumulator_list = [(a, None) for a in accums]
-        inits = [a.initializer for a in accums] + [count.initializer]
-        with g.control_dependencies(inits):
-            self.local_step_init_op = assign(self._local_step, identity(global_step))
-        self.chief_init_op = group(self.local_step_init_op)
         self.ready_for_local_init_op = None     # the hook checks the global variables itself
 
         with name_scope(name or self._name):
@@ -150,8 +151,10 @@ class SyncReplicasOptimizer(Optimizer):
             if self._variable_averages is not None:
                 with g.control_dependencies([sync_op]):
                     sync_op = self._variable_averages.apply(self._variables_to_average)
-        own = {a.op for a in accums} | {count.op}
-        targets = _assigned(g, sync_op, own)
+        # what sync_op assigns beyond what computing the gradients assigns (an UPDATE_OPS
+        # dependency of the loss runs every step, as in TF)
+        own = {t.op for t in _assigned(g, summed + [counted], set())}
+        targets = _assigned(g, [sync_op], own)
         with name_scope(name or self._name):
             before = [identity(t) for t in targets]        # the values at the run's start
             keeps = []
@@ -199,11 +202,11 @@ class SyncReplicasOptimizer(Optimizer):
         return _SyncReplicasOptimizerHook(self, is_chief, num_tokens)
 
 
-def _assigned(g: Any, op: Any, exclude: set) -> list:
-    """The variables (as their ref tensors) that running ``op`` assigns, but ``exclude``'s."""
-    op = op.op if isinstance(op, Tensor) else op
+def _assigned(g: Any, ops: list, exclude: set) -> list:
+    """The variables that running ``ops`` (ops or tensors) assigns, but ``exclude``'s."""
+    targets = [o.op if isinstance(o, Tensor) else o for o in ops]
     out: list = []
-    for o in needed_ops([], [op], set()):
+    for o in needed_ops([], targets, set()):
         if o.type in _ASSIGNS:
             var_op = o.inputs[0].op
             if var_op not in exclude and var_op not in out:
