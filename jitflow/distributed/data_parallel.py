@@ -51,6 +51,26 @@ def _check_backend(backend: Optional[str], device: Any) -> None:
                          f"{', '.join(available_backends())})")
 
 
+def _unwrap_sync_replicas(optimizer: Any, mode: str, replicas: int) -> Any:
+    """A ``tf.train.SyncReplicasOptimizer`` is what ``mode="sync"`` does over real replicas
+    (each step averages ``replicas`` gradients and applies them once): train with the
+    optimizer it wraps, when its ``replicas_to_aggregate`` is the number of replicas."""
+    from ..frontend.train_sync import SyncReplicasOptimizer
+    if not isinstance(optimizer, SyncReplicasOptimizer):
+        return optimizer
+    if mode != "sync":
+        raise ValueError("DataParallel: a SyncReplicasOptimizer aggregates synchronously; use "
+                         "mode='sync' (or pass the optimizer it wraps for mode='async')")
+    if optimizer.replicas_to_aggregate != replicas:
+        raise ValueError(f"DataParallel: the SyncReplicasOptimizer aggregates "
+                         f"replicas_to_aggregate={optimizer.replicas_to_aggregate} gradients "
+                         f"per update but there are {replicas} replicas; make them equal")
+    if optimizer._variable_averages is not None:
+        raise ValueError("DataParallel does not run a SyncReplicasOptimizer's "
+                         "variable_averages; apply the ExponentialMovingAverage after training")
+    return optimizer.wrapped_optimizer
+
+
 class DataParallel:
     """Data-parallel training of a TF1 graph.
 
@@ -129,6 +149,7 @@ class DataParallel:
         if engine == "local" and num_ps != 1:
             raise ValueError("DataParallel: engine='local' keeps the parameters in one holder; "
                              "num_ps applies to engine='ray'")
+        optimizer = _unwrap_sync_replicas(optimizer, mode, replicas)
         self.mode, self.engine_name, self.policy = mode, engine, policy
         self.num_replicas = replicas
         self.devices = devices

@@ -32,9 +32,11 @@ from ...frontend import metrics as _metrics
 from ...frontend import schedules as _schedules
 from ...frontend import sort_ops as S
 from ...frontend import train as _train
+from ...frontend import train_sync as _train_sync
 from ...frontend.contrib import layers as _contrib_layers
 from ...frontend.data import image_codecs as _codecs
 from ...frontend.contrib import layers_more as _contrib_more
+from ...frontend.contrib import opt as _contrib_opt
 from ...frontend.graph import GraphKeys as _GraphKeys
 from . import _hparams
 from ._namespace import wrap
@@ -188,7 +190,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(train, AdadeltaOptimizer=_train.AdadeltaOptimizer, FtrlOptimizer=_train.FtrlOptimizer,
          ProximalGradientDescentOptimizer=_train.ProximalGradientDescentOptimizer,
          ProximalAdagradOptimizer=_train.ProximalAdagradOptimizer,
-         ExponentialMovingAverage=_train.ExponentialMovingAverage)
+         ExponentialMovingAverage=_train.ExponentialMovingAverage,
+         SyncReplicasOptimizer=_train_sync.SyncReplicasOptimizer)
 
     contrib = ns(tf, "contrib")
     if "layers" not in vars(contrib):
@@ -197,6 +200,9 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(contrib.layers, **{n: getattr(_contrib_more, n) for n in _contrib_more.__all__})
     _set(contrib.layers, safe_embedding_lookup_sparse=_emb.contrib_safe_embedding_lookup_sparse)
     _set(contrib, training=_hparams.training, distributions=tf.distributions)
+    if "opt" not in vars(contrib):
+        contrib.opt = type(contrib)("tf.contrib.opt")
+    _set(contrib.opt, **{n: getattr(_contrib_opt, n) for n in _contrib_opt.__all__})
 
     keras = ns(tf, "keras")
     if "layers" not in vars(keras):

@@ -21,7 +21,8 @@ USE_DEFAULT = 0
 
 
 class Supervisor:
-    def __init__(self, graph: Any = None, ready_op: Any = USE_DEFAULT, is_chief: bool = True,
+    def __init__(self, graph: Any = None, ready_op: Any = USE_DEFAULT,
+                 ready_for_local_init_op: Any = USE_DEFAULT, is_chief: bool = True,
                  init_op: Any = USE_DEFAULT, init_feed_dict: Optional[dict] = None,
                  local_init_op: Any = USE_DEFAULT, logdir: Optional[str] = None,
                  summary_op: Any = USE_DEFAULT, saver: Any = USE_DEFAULT,
@@ -30,6 +31,8 @@ class Supervisor:
                  stop_grace_secs: float = 120, checkpoint_basename: str = "model.ckpt",
                  session_manager: Any = None, summary_writer: Any = USE_DEFAULT,
                  init_fn: Optional[Callable] = None, local_init_run_options: Any = None) -> None:
+        # ready_op / ready_for_local_init_op (TF's report_uninitialized_variables checks, e.g.
+        # a SyncReplicasOptimizer's) are accepted and not evaluated: one process waits for no one
         from ..saver import Saver
         from ..summary import FileWriter, merge_all
         from ..train import get_global_step
