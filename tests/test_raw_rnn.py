@@ -260,37 +260,46 @@ def test_loop_state_tensor_array_and_nested_emit_structure(backend):
     np.testing.assert_allclose(got[5], ref_acc, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_decoder_fed_its_own_outputs_stops_per_row(backend):
-    """A greedy-decoder-like loop: the next input is a projection of the cell output, a row
-    finishes when its output's first unit is above a threshold or at a step cap; the number
-    of trips is decided by the values."""
+@pytest.mark.parametrize("layer,backend", [("functional", "llvm"), ("object", "reference")])
+def test_decoder_fed_its_own_outputs_stops_per_row(layer, backend):
+    """A greedy-decoder-like loop: the next input is a Dense projection of the cell output
+    made inside loop_fn (tf.layers.dense with a name, or a Dense object first called there:
+    its variables are made by the traced step before the loop, rnn/proj/*); a row finishes
+    when its output's first unit is above a threshold or at a step cap, so the number of
+    trips is decided by the values."""
     tf.reset_default_graph()
     n, cap, thr = 5, 8, 0.3
     start = tf.placeholder(tf.float32, [n, D])
-    pv = np.random.RandomState(6).uniform(-1, 1, (H, D)).astype(np.float32)
-    proj = tf.constant(pv)
     cell = tf.nn.rnn_cell.BasicRNNCell(H)
+    dense = tf.layers.Dense(D, activation=tf.tanh, name="proj")
 
     def loop_fn(time, out, state, loop_state):
         if out is None:
             return (tf.zeros([n], tf.bool), start, cell.zero_state(n, tf.float32), None, None)
         fin = tf.logical_or(out[:, 0] > thr, time >= cap)
-        return fin, tf.tanh(tf.matmul(out, proj)), state, out, None
+        nxt = (tf.layers.dense(out, D, activation=tf.tanh, name="proj")
+               if layer == "functional" else dense(out))
+        return fin, nxt, state, out, None
 
     emit_ta, final, ls = tf.nn.raw_rnn(cell, loop_fn)
     assert ls is None
+    names = sorted(v.op.name for v in tf.global_variables())
+    assert names == ["rnn/basic_rnn_cell/bias", "rnn/basic_rnn_cell/kernel", "rnn/proj/bias",
+                     "rnn/proj/kernel"]
     outs = emit_ta.stack()
+    grads = tf.gradients(tf.reduce_sum(outs), tf.trainable_variables())
+    assert all(g is not None for g in grads)
     sv = np.random.RandomState(7).randn(n, D).astype(np.float32)
     with tf.Session(backend=backend) as sess:
         w = load_uniform(sess, 8, scale=1.0)
         o, s = sess.run([outs, final], {start: sv})
     k, b = w["rnn/basic_rnn_cell/kernel"], w["rnn/basic_rnn_cell/bias"]
+    pk, pb = w["rnn/proj/kernel"], w["rnn/proj/bias"]
 
     def loop_fn_np(time, out, state, ls):
         if out is None:
             return np.zeros(n, bool), sv.astype(np.float64), np.zeros((n, H)), None, None
-        return (out[:, 0] > thr) | (time >= cap), np.tanh(out @ pv), state, out, None
+        return (out[:, 0] > thr) | (time >= cap), np.tanh(out @ pk + pb), state, out, None
     emits, ref_state, _ = np_raw_rnn(lambda a, h: np_rnn(a, h, k, b), loop_fn_np)
     ref = np.stack(emits, 0)
     steps = (np.abs(ref).sum(2) > 0).sum(0)

@@ -11,8 +11,11 @@ the state's dtype) and the initial loop state. Each trip runs the cell, then ``l
 ``time``, and the loop ends once every row is finished. Returns ``(emit_ta, final_state,
 final_loop_state)``, the last None when the initial loop state was None.
 
-The cell's variables are made by one call traced before the loop (as ``dynamic_rnn`` probes
-its cell), under ``scope`` ("rnn"): ``rnn/lstm_cell/kernel``.
+Variables are made by one step (the cell, then ``loop_fn`` at time 1) traced before the loop,
+as ``dynamic_rnn`` probes its cell, under ``scope`` ("rnn"): ``rnn/lstm_cell/kernel``, and
+a layer ``loop_fn`` calls (``tf.layers.dense(..., name="proj")``, a ``Dense`` object); the
+loop's step reuses them (it runs with ``reuse=AUTO_REUSE``). A variable the step would make
+anew (an unnamed functional layer, uniqued to a new name) is refused by the loop.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from .array_ops import select, shape, zeros
 from .graph import Tensor, TensorShape, name_scope
 from .op_builder import convert_to_tensor
 from .rnn_cell import flatten, is_sequence, map_structure, pack_as
-from .variables import variable_scope
+from .variables import AUTO_REUSE, variable_scope
 
 _WHAT = "tf.nn.raw_rnn"
 
@@ -139,7 +142,7 @@ def raw_rnn(cell: Any, loop_fn: Callable, parallel_iterations: Optional[int] = N
     if not callable(loop_fn):
         raise TypeError(f"loop_fn must be a callable, got {type(loop_fn).__name__}")
     parallel_iterations = parallel_iterations or 32
-    with variable_scope(scope or "rnn"):
+    with variable_scope(scope or "rnn") as varscope:
         time = convert_to_tensor(0, dtype="int32")
         (finished, next_input, initial_state, emit_structure,
          init_loop_state) = loop_fn(time, None, None, None)
@@ -166,14 +169,19 @@ def raw_rnn(cell: Any, loop_fn: Callable, parallel_iterations: Optional[int] = N
             for i, (dt, d) in enumerate(zip(dtypes, dims))])
         zero_emit = pack_as(structure, [_zeros_emit(batch, s, dt)
                                         for s, dt in zip(sizes, dtypes)])
-        if not getattr(cell, "built", True):
-            with name_scope("probe"):   # the first call makes the variables, outside the loop
-                cell(next_input, state)
+        with name_scope("probe"):   # one traced step makes the variables, outside the loop
+            probe_out, probe_state = cell(next_input, state)
+            loop_fn(M.add(time, 1), probe_out, probe_state, loop_state)
 
         def condition(unused_time, elements_finished, *_):
             return M.logical_not(reduce_all(elements_finished))
 
         def body(time, elements_finished, current_input, emit_ta, state, loop_state):
+            with variable_scope(varscope, reuse=AUTO_REUSE):     # the probe's variables
+                return step(time, elements_finished, current_input, emit_ta, state,
+                            loop_state)
+
+        def step(time, elements_finished, current_input, emit_ta, state, loop_state):
             next_output, cell_state = cell(current_input, state)
             _same_structure(state, cell_state, "the cell's new state vs its state")
             _same_structure(cell.output_size, next_output, "the cell's output vs output_size")
