@@ -60,6 +60,10 @@ def test_constant_shape_fill_and_reshape(sess):
                                   [[1, 2], [3, 3]])
     with pytest.raises(ValueError, match="Too many elements provided. Takes at most 2, but got 3"):
         tf.constant([1, 2, 3], shape=[2])
+    zb, ob = tf.zeros([3], tf.bool), tf.ones([2, 1], tf.bool)     # False / True, as TF
+    assert zb.dtype == ob.dtype == tf.bool
+    np.testing.assert_array_equal(sess.run(zb), [False] * 3)
+    np.testing.assert_array_equal(sess.run(ob), [[True], [True]])
 
 
 def test_division_and_modulo_semantics(sess):

@@ -110,7 +110,7 @@ def _filled(shape: Any, dtype: Any, value: float, name: str) -> Tensor:
             return fn(like, dtype=dt, name=scope)
     dims = static_ints(shape, "shape")
     with name_scope(name) as scope:
-        v = constant(to_numpy(value, dt), name="Const")
+        v = constant(to_numpy(bool(value) if dt.is_bool else value, dt), name="Const")
         return _out(make_op("Fill", "fill", [v], {"shape": dims}, scope))
 
 

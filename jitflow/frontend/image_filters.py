@@ -3,8 +3,8 @@
 with saturation), ``image_gradients`` (forward differences, a zero last row/column),
 ``sobel_edges`` (the two 3x3 Sobel kernels on the REFLECT-padded image, as shifted slices),
 and the linear colour spaces ``rgb_to_yuv`` / ``yuv_to_rgb`` / ``rgb_to_yiq`` /
-``yiq_to_rgb`` (TF's 3x3 matrices on the last axis), and ``ssim`` (TF's: an 11x11 Gaussian
-window, sigma 1.5, by depthwise VALID convolution; images converted to float32)."""
+``yiq_to_rgb`` (TF's 3x3 matrices on the last axis). ``ssim`` and ``ssim_multiscale`` are in
+image_ssim.py."""
 from __future__ import annotations
 
 from typing import Any
@@ -21,7 +21,7 @@ from .image_color import convert_image_dtype
 from .op_builder import constant, convert_to_tensor, static_value
 
 __all__ = ["adjust_gamma", "image_gradients", "sobel_edges", "rgb_to_yuv", "yuv_to_rgb",
-           "rgb_to_yiq", "yiq_to_rgb", "ssim"]
+           "rgb_to_yiq", "yiq_to_rgb"]
 
 
 def adjust_gamma(image: Any, gamma: Any = 1, gain: Any = 1) -> Tensor:
@@ -120,55 +120,3 @@ def rgb_to_yiq(images: Any) -> Tensor:
 
 def yiq_to_rgb(images: Any) -> Tensor:
     return _linear(images, _YIQ_TO_RGB, "yiq_to_rgb")
-
-
-def _gauss_window(size: int, sigma: float) -> np.ndarray:
-    """TF's ``_fspecial_gauss`` in float32: softmax of ``-(dy^2 + dx^2) / (2 sigma^2)``."""
-    f = np.float32
-    coords = np.arange(size, dtype=f) - f(size - 1) / f(2)
-    g = np.square(coords) * (f(-0.5) / np.square(f(sigma)))
-    g = (g[None, :] + g[:, None]).reshape(-1)
-    e = np.exp(g - g.max())
-    return (e / e.sum()).astype(f).reshape(size, size)
-
-
-def ssim(img1: Any, img2: Any, max_val: Any, filter_size: int = 11, filter_sigma: float = 1.5,
-         k1: float = 0.01, k2: float = 0.03) -> Tensor:
-    """TF's ``tf.image.ssim``: the mean over height, width and channels of luminance x
-    contrast-structure, with local statistics from a Gaussian window (VALID): one value per
-    image of the batch ([..., height, width, channels] images, rank 3 or 4)."""
-    from .image_color import convert_image_dtype
-    from .nn_extra import depthwise_conv2d
-    with name_scope(None, "SSIM") as scope:
-        a, b = convert_to_tensor(img1, name="img1"), convert_to_tensor(img2, name="img2")
-        if a.shape.ndims not in (3, 4) or b.shape.ndims != a.shape.ndims:
-            raise ValueError(f"ssim: images must both be of rank 3 or 4, got {a.shape} and "
-                             f"{b.shape}")
-        c = a.shape.dims[-1]
-        if c is None:
-            raise NotImplementedError(f"ssim needs a static channel count, got {a.shape}")
-        if any(d is not None and d < filter_size for d in a.shape.dims[-3:-1]):
-            raise ValueError(f"ssim: images of {a.shape} are smaller than the {filter_size}x"
-                             f"{filter_size} filter")
-        mv = convert_image_dtype(M.cast(convert_to_tensor(max_val), a.dtype), float32)
-        x, y = convert_image_dtype(a, float32), convert_image_dtype(b, float32)
-        if a.shape.ndims == 3:
-            x, y = x[None], y[None]
-        win = np.tile(_gauss_window(int(filter_size), float(filter_sigma))[:, :, None, None],
-                      (1, 1, c, 1))
-        kernel = constant(win)
-
-        def reducer(t: Tensor) -> Tensor:
-            return depthwise_conv2d(t, kernel, [1, 1, 1, 1], "VALID")
-        c1 = M.square(M.multiply(mv, float(k1)))
-        c2 = M.square(M.multiply(mv, float(k2)))
-        mean0, mean1 = reducer(x), reducer(y)
-        num0 = M.multiply(M.multiply(mean0, mean1), 2.0)
-        den0 = M.add(M.square(mean0), M.square(mean1))
-        luminance = M.truediv(M.add(num0, c1), M.add(den0, c1))
-        num1 = M.multiply(reducer(M.multiply(x, y)), 2.0)
-        den1 = reducer(M.add(M.square(x), M.square(y)))
-        cs = M.truediv(M.add(M.subtract(num1, num0), c2), M.add(M.subtract(den1, den0), c2))
-        per_channel = M.reduce_mean(M.multiply(luminance, cs), [1, 2])
-        out = M.reduce_mean(per_channel, [-1])
-        return identity(out if a.shape.ndims == 4 else out[0], name=scope)

@@ -8,6 +8,7 @@ import types
 
 from ...frontend import nn as _nn
 from ...frontend import nn_more as _nn_more
+from ...frontend import raw_rnn as _raw_rnn
 from ...frontend import rnn as _rnn
 from ...frontend import rnn_cell as _cell
 from ...frontend import rnn_cell_wrappers as _wrap
@@ -44,6 +45,7 @@ def install(package: types.ModuleType) -> None:
     _nn.rnn_cell = rnn_cell
     for k, v in _FUNCS.items():
         setattr(_nn, k, v)
+    _nn.raw_rnn = _raw_rnn.raw_rnn       # tf.nn only (not tf.contrib.rnn), as in TF 1.15
     contrib = package.contrib
     prefix = f"{package.__name__}.contrib"
     contrib.rnn = _module(f"{prefix}.rnn", dict(

@@ -19,6 +19,7 @@ from ...frontend import image_color as _color
 from ...frontend import image_area as _area
 from ...frontend import image_crop as _crop
 from ...frontend import image_filters as _filters
+from ...frontend import image_ssim as _ssim
 from ...frontend import image_detection as _detection
 from ...frontend import image_jpeg as _jpeg
 from ...frontend import image_patches as _patches
@@ -171,6 +172,7 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
          resize_image_with_pad=_crop.resize_image_with_pad,
          resize_with_crop_or_pad=_image.resize_image_with_crop_or_pad,
          **{n: getattr(_filters, n) for n in _filters.__all__},
+         **{n: getattr(_ssim, n) for n in _ssim.__all__},
          **{n: getattr(_color, n) for n in _color.__all__})
     files = ("read_file", "write_file")
     codecs = {n: getattr(_codecs, n) for n in _codecs.__all__ if n not in files}
