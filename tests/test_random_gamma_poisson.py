@@ -191,3 +191,25 @@ def test_gamma_in_a_loop_draws_per_trip(backend):
     _, out = tf.while_loop(lambda i, acc: i < 4, body, [0, tf.zeros([4])])
     v = _run(out, backend=backend)[0]
     assert len(set(v.tolist())) == 4 and (v > 0).all()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gradient_of_gamma_drawn_in_a_loop(backend):
+    """The loop's gradient replays each trip's draw: d(sum of trips' samples)/d alpha is the
+    sum of their implicit derivatives."""
+    tf.set_random_seed(3)
+    a = tf.placeholder(tf.float64, [])
+
+    def body(i, acc, xs):
+        x = tf.random.gamma([], a, dtype=tf.float64)
+        return i + 1, acc + x, tf.concat([xs[1:], tf.reshape(x, [1])], 0)
+    _, acc, xs = tf.while_loop(lambda i, acc, xs: i < 3, body,
+                               [0, tf.constant(0.0, tf.float64), tf.zeros([3], tf.float64)])
+    g = tf.gradients(acc, a)[0]
+    with tf.Session(backend=backend) as s:
+        accv, xv, gv = s.run([acc, xs, g], {a: 2.5})
+    assert len(set(xv.tolist())) == 3 and np.isclose(accv, xv.sum())
+    u = special.gammainc(2.5, xv)
+    h = 1e-6
+    num = (special.gammaincinv(2.5 + h, u) - special.gammaincinv(2.5 - h, u)) / (2 * h)
+    np.testing.assert_allclose(gv, num.sum(), rtol=1e-6)
