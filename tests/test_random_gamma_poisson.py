@@ -213,3 +213,23 @@ def test_gradient_of_gamma_drawn_in_a_loop(backend):
     h = 1e-6
     num = (special.gammaincinv(2.5 + h, u) - special.gammaincinv(2.5 - h, u)) / (2 * h)
     np.testing.assert_allclose(gv, num.sum(), rtol=1e-6)
+
+
+def test_graph_def_round_trip():
+    """RandomGamma / RandomPoissonV2 nodes (TF's types and attrs) out and back in: the
+    imported graph draws the same values (same seeds, a computed shape included)."""
+    tf.set_random_seed(1)
+    x = tf.placeholder(tf.float32, [None], name="x")
+    tf.random.gamma([3], [1.0, 2.0], name="g")
+    tf.random.poisson(2.0, tf.shape(x), dtype=tf.int64, name="p")
+    feed = {"x:0": np.zeros(4, np.float32)}
+    want = _run(["g:0", "p:0"], feed)[0]
+    gd = tf.get_default_graph().as_graph_def()
+    ops = {nd.op: nd for nd in gd.node}
+    assert ops["RandomGamma"].attr["T"].type == 1 and ops["RandomGamma"].attr["seed"].i == 1
+    assert ops["RandomPoissonV2"].attr["dtype"].type == 9          # DT_INT64
+    tf.reset_default_graph()
+    tf.import_graph_def(gd, name="")
+    got = _run(["g:0", "p:0"], feed)[0]
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
