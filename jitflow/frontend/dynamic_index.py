@@ -176,7 +176,7 @@ def slice_rows(x: Tensor, begin: Any, size: Any, name: Optional[str]) -> Tensor:
     whose begin and size are static slice as usual; a static size keeps its dim static; a
     computed size gathers ``range(begin, end)`` (``range_of``, a dim of unknown size)."""
     from . import math_ops as M
-    from .array_ops import identity
+    from .array_ops import identity, select
     from .control_flow import range as tf_range
     from .extra_ops import gather
     from .graph import name_scope
@@ -215,7 +215,6 @@ def slice_rows(x: Tensor, begin: Any, size: Any, name: Optional[str]) -> Tensor:
                     M.logical_and(M.greater_equal(bk, 0), M.less_equal(bk, dim)),
                     M.logical_or(M.equal(sk, -1), M.logical_and(
                         M.greater_equal(sk, 0), M.less_equal(end, dim))))
-                from .array_ops import select
                 end = _checked(select(M.equal(sk, -1), dim, end), ok,
                                f"Expected begin[{axis}] in [0, dim] and size[{axis}] in "
                                f"[0, dim - begin] or -1 (slice of {x.name})")

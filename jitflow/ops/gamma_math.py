@@ -53,7 +53,8 @@ def gamma_sample_der_alpha(alpha: np.ndarray, x: np.ndarray) -> np.ndarray:
     if a0.size == 0:
         return out
     a, x, logx = a0, x0, np.log(x0)
-    lg = lgamma(a0 + 1.0)               # lgamma(a + n + 1), from n = 0 on
+    lg0 = lgamma(a0 + 1.0)
+    lg = lg0                            # lgamma(a + n + 1), from n = 0 on
     psi = digamma(a0 + 1.0)             # digamma(a + n + 1)
     acc = np.zeros_like(a0)
     peak = np.zeros_like(a0)
@@ -69,6 +70,6 @@ def gamma_sample_der_alpha(alpha: np.ndarray, x: np.ndarray) -> np.ndarray:
         lg = lg[keep] + np.log(a + n + 1.0)
         psi = psi[keep] + 1.0 / (a + n + 1.0)
         n += 1
-    log_density = (a0 - 1.0) * np.log(x0) - x0 - (lgamma(a0 + 1.0) - np.log(a0))
+    log_density = (a0 - 1.0) * np.log(x0) - x0 - (lg0 - np.log(a0))
     out[ok] = -acc / np.exp(log_density)
     return out
