@@ -209,3 +209,99 @@ def test_range_counts_down_with_a_computed_limit():
         np.testing.assert_array_equal(s.run(tf.range(a, b, d), {a: 0, b: 3, d: 1}), [0, 1, 2])
     with pytest.raises(ValueError, match="delta != 0"):
         tf.range(a, b, 0)
+
+
+@st.composite
+def _slice_case(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=1, max_size=3)))
+    begin, size = [], []
+    for n in shape:
+        b = draw(st.integers(0, n))
+        begin.append(b)
+        size.append(draw(st.sampled_from([-1, draw(st.integers(0, n - b))])))
+    fed = draw(st.sampled_from(["both", "size", "entries"]))
+    return shape, begin, size, fed
+
+
+@pytest.mark.parametrize("backend", ["reference", "llvm"])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=_slice_case())
+def test_slice_of_a_computed_size_as_numpy(backend, case):
+    """``tf.slice`` with ``size`` (and ``begin``) fed at run time, -1 entries included: a
+    vector placeholder, or a list of fed scalars mixed with ints."""
+    shape, begin, size, fed = case
+    tf.reset_default_graph()
+    xv = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    x = tf.placeholder(tf.float32, shape)
+    feeds = {x: xv}
+    if fed == "entries":                 # size entries on even axes fed, begin static
+        sz = []
+        for k, n in enumerate(size):
+            if k % 2:
+                sz.append(n)
+            else:
+                p = tf.placeholder(tf.int32, [])
+                feeds[p] = n
+                sz.append(p)
+        y = tf.slice(x, begin, sz)
+    else:
+        s = tf.placeholder(tf.int32, [len(shape)])
+        feeds[s] = np.array(size, np.int32)
+        b = begin
+        if fed == "both":
+            b = tf.placeholder(tf.int32, [len(shape)])
+            feeds[b] = np.array(begin, np.int32)
+        y = tf.slice(x, b, s)
+    want = xv[tuple(slice(b, None if n == -1 else b + n) for b, n in zip(begin, size))]
+    with tf.Session(backend=backend) as sess:
+        got = sess.run(y, feeds)
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("backend", ["reference", "llvm"])
+def test_slice_sized_from_the_shape_of_a_fed_placeholder(backend):
+    """The everyday case: ``size`` computed from ``tf.shape`` of a batch of unknown size."""
+    x = tf.placeholder(tf.float32, [None, 4, 3])
+    sh = tf.shape(x)
+    a = tf.slice(x, [1, 0, 1], tf.stack([sh[0] - 2, -1, 2]))
+    b = tf.slice(x, [0, 1, 0], sh - [1, 1, 0])
+    c = tf.slice(x, tf.zeros([3], tf.int32), [sh[0] // 2, 2, -1])
+    assert a.shape.as_list() == [None, 4, 2]     # the static entries stay static
+    with tf.Session(backend=backend) as s:
+        for n in (3, 6):
+            xv = np.random.RandomState(n).rand(n, 4, 3).astype(np.float32)
+            ga, gb, gc = s.run([a, b, c], {x: xv})
+            np.testing.assert_array_equal(ga, xv[1:n - 1, :, 1:3])
+            np.testing.assert_array_equal(gb, xv[:n - 1, 1:, :])
+            np.testing.assert_array_equal(gc, xv[:n // 2, :2, :])
+
+
+@pytest.mark.parametrize("backend", ["reference", "llvm"])
+def test_gradient_of_a_slice_of_computed_size(backend):
+    """The slice's gradient (the gathers' scatter-adds) vs central differences, with begin
+    and size known only at run time (-1 among them)."""
+    def fn(x):
+        zero = tf.cast(tf.reduce_sum(x * 0.0), tf.int32)      # 0, known only at run time
+        begin = tf.stack([zero + 1, zero])
+        size = tf.stack([zero + 2, zero - 1])                   # [2, -1]
+        part = tf.slice(x, begin, size)
+        tail = tf.slice(x, [2, 1], tf.stack([-1, zero + 3]))   # static begin, computed size
+        return tf.concat([tf.reshape(part, [10]), tf.reshape(tail, [6])], 0)
+    check_gradients(fn, [np.random.RandomState(3).rand(4, 5)], backend=backend)
+
+
+def test_slice_of_computed_size_out_of_range_fails_at_run_time():
+    x = tf.placeholder(tf.float32, [5, 4])
+    s = tf.placeholder(tf.int32, [2])
+    b = tf.placeholder(tf.int32, [2])
+    y = tf.slice(x, b, s)
+    xv = np.zeros((5, 4), np.float32)
+    with tf.Session() as sess:
+        for bv, sv in (([1, 0], [5, 4]), ([0, 0], [-2, 4]), ([6, 0], [0, 4]), ([-1, 0], [1, 1])):
+            with pytest.raises(InvalidArgumentError, match=r"size\[0\] in \[0, dim - begin\]"):
+                sess.run(y, {x: xv, b: bv, s: sv})
+        assert sess.run(y, {x: xv, b: [5, 4], s: [0, 0]}).shape == (0, 0)
+        assert sess.run(y, {x: xv, b: [2, 1], s: [-1, -1]}).shape == (3, 3)
+    with pytest.raises(ValueError, match=r"size\[1\]"):
+        tf.slice(x, b, [1, -3])

@@ -58,9 +58,9 @@ def rank(input: Any, name: Optional[str] = None) -> Tensor:
 
 def slice(input_: Any, begin: Any, size: Any, name: Optional[str] = None) -> Tensor:  # noqa: A001
     """``input_[begin : begin + size]`` per dimension (size -1: to the end); a computed
-    ``begin`` gathers (``dynamic_index.slice_rows``)."""
+    ``begin`` or ``size`` gathers (``dynamic_index.slice_rows``)."""
     x = convert_to_tensor(input_)
-    if any_dynamic(begin):
+    if any_dynamic(begin) or any_dynamic(size):
         return slice_rows(x, begin, size, name)
     b, s = static_ints(begin, "begin"), static_ints(size, "size")
     if x.shape.ndims is not None and not len(b) == len(s) == x.shape.ndims:

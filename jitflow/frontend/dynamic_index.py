@@ -13,7 +13,12 @@ after the static entries were applied by one ``strided_slice`` (a dynamic entry 
   ``range(start', stop', step)`` with Python's / TF's clamped bounds: a dim of unknown size;
 * ``tf.slice(x, begin, size)`` with a computed ``begin`` and a static ``size`` gathers
   ``begin + range(size)`` (size -1: ``range(begin, n)``): a static size keeps the dim static,
-  and a begin out of range is an error, as in TF (not clamped, not counted from the end).
+  and a begin out of range is an error, as in TF (not clamped, not counted from the end);
+  a computed ``size`` (from ``tf.shape`` of a fed tensor, a fed int) gathers
+  ``range(begin, size == -1 ? n : begin + size)`` (the host op ``range_of``: a dim of
+  unknown size), its bounds checked at run time with TF's conditions (``check_numerics``
+  of a NaN, as ``tf.Assert``). Entries of a ``tf.stack`` or a list are taken one by one, so
+  the static ones keep their dims static.
 
 So the values, the gradient (gather's: a scatter-add) and every backend are gather's; the
 gathers go from the last axis to the first, so an integer entry removing its axis does not
@@ -22,6 +27,8 @@ move the axes still to do.
 from __future__ import annotations
 
 from typing import Any, Optional, Union
+
+import numpy as np
 
 from .graph import Tensor
 from .op_builder import convert_to_tensor, static_value
@@ -125,44 +132,93 @@ def apply_dynamic(y: Tensor, todo: list[tuple[int, Any]]) -> Tensor:
     return y
 
 
-def slice_rows(x: Tensor, begin: Any, size: Any, name: Optional[str]) -> Tensor:
-    """``tf.slice`` with a computed ``begin`` (a vector tensor, or a list of ints and scalar
-    tensors: one entry per dim) and a ``size`` of ints (-1: to the end). Static entries slice
-    as usual; a static size keeps its dim static."""
+def _per_axis(v: Any, r: int, what: str) -> list:
+    """``tf.slice``'s ``begin`` or ``size`` as one entry per dim: ints, or scalar tensors
+    (a vector tensor is indexed, so the entries ``static_value`` folds stay static)."""
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    if not isinstance(v, Tensor):
+        v = np.asarray(v)
+        if v.ndim != 1:
+            raise ValueError(f"slice: {what} must be a vector, got shape {list(v.shape)}")
+        return [int(e) for e in v]
+    t = convert_to_tensor(v)
+    if t.shape.dims is not None and tuple(t.shape.dims) not in ((r,), (None,)):
+        raise ValueError(f"slice: {what} must be a vector of {r} entries (one per dimension "
+                         f"of the input), got shape {t.shape}")
+    if t.op.type == "Pack" and len(t.op.inputs) == r:   # tf.stack of scalars: its entries
+        parts = [i.op.inputs[0] if i.op.type == "ExpandDims" else i for i in t.op.inputs]
+        if all(p.shape.ndims == 0 for p in parts):
+            return parts
+    return [t[axis] for axis in range(r)]
+
+
+def _static_int(e: Any) -> Optional[int]:
+    if is_dynamic(e):
+        return None
+    return int(np.asarray(static_value(e) if isinstance(e, Tensor) else e))
+
+
+def _checked(end: Tensor, ok: Tensor, message: str) -> Tensor:
+    """``end`` once ``ok`` holds at run time (else the run fails with ``message``): a data
+    dependency on ``check_numerics`` of ``where(ok, 0, NaN)``, as ``tf.Assert`` is made."""
     from . import math_ops as M
-    from .array_ops import identity
+    from .array_ops import select
+    from .debug_ops import check_numerics
+    nan = convert_to_tensor(np.float32(np.nan))
+    zero = convert_to_tensor(np.float32(0))
+    return M.add(end, M.cast(check_numerics(select(ok, zero, nan), message), end.dtype))
+
+
+def slice_rows(x: Tensor, begin: Any, size: Any, name: Optional[str]) -> Tensor:
+    """``tf.slice`` with a computed ``begin`` or ``size`` (vector tensors, or lists of ints
+    and scalar tensors: one entry per dim; size -1: to the end, also when computed). Axes
+    whose begin and size are static slice as usual; a static size keeps its dim static; a
+    computed size gathers ``range(begin, end)`` (``range_of``, a dim of unknown size)."""
+    from . import math_ops as M
+    from .array_ops import identity, select
     from .control_flow import range as tf_range
     from .extra_ops import gather
     from .graph import name_scope
-    from .op_builder import static_ints
     if x.shape.ndims is None:
-        raise ValueError("tf.slice with a computed begin needs a tensor of known rank")
+        raise ValueError("tf.slice with a computed begin or size needs a tensor of known rank")
     r = x.shape.ndims
-    if isinstance(begin, (list, tuple)):
-        entries = list(begin)
-    else:
-        b = convert_to_tensor(begin)
-        if b.shape.dims is not None and tuple(b.shape.dims) not in ((r,), (None,)):
-            raise ValueError(f"slice: begin must be a vector of {r} entries (one per dimension "
-                             f"of {x.shape}), got shape {b.shape}")
-        entries = [b[axis] for axis in range(r)]
-    s = static_ints(size, "tf.slice's size (with a computed begin)")
-    if not len(entries) == len(s) == r:
-        raise ValueError(f"slice: begin ({len(entries)} entries) and size {list(s)} must have "
-                         f"one entry per dimension of {x.shape}")
+    entries = _per_axis(begin, r, "begin")
+    sizes = _per_axis(size, r, "size")
+    if not len(entries) == len(sizes) == r:
+        raise ValueError(f"slice: begin ({len(entries)} entries) and size ({len(sizes)} "
+                         f"entries) must have one entry per dimension of {x.shape}")
     with name_scope(name, "Slice") as scope:
-        static = tuple(slice(None) if is_dynamic(e) else
-                       slice(int(static_value(e)), None if n == -1 else
-                             int(static_value(e)) + n) for e, n in zip(entries, s))
+        sb = [_static_int(e) for e in entries]
+        ss = [_static_int(e) for e in sizes]
+        for axis, n in enumerate(ss):
+            if n is not None and n < -1:
+                raise ValueError(f"Expected size[{axis}] in [0, dim - begin] or -1, got {n}")
+        static = tuple(slice(None) if b is None or n is None else
+                       slice(b, None if n == -1 else b + n) for b, n in zip(sb, ss))
         y = x[static]
-        for axis, (e, n) in enumerate(zip(entries, s)):
-            if not is_dynamic(e):
+        for axis in range(r):
+            b, n = sb[axis], ss[axis]
+            if b is not None and n is not None:
                 continue
-            bk = _index(e)
+            probe = _index(entries[axis] if b is None else sizes[axis])
+            bk = _index(entries[axis]) if b is None else convert_to_tensor(b, probe.dtype)
             if n == -1:                 # to the end: a dim of unknown size
                 idx = tf_range(bk, _dim(y, axis, bk))
-            else:
+            elif n is not None:
                 idx = M.add(tf_range(n, dtype=bk.dtype), bk)
+            else:                       # a computed size (-1: to the end)
+                sk = M.cast(_index(sizes[axis]), bk.dtype)
+                dim = _dim(y, axis, bk)
+                end = M.add(bk, sk)
+                ok = M.logical_and(
+                    M.logical_and(M.greater_equal(bk, 0), M.less_equal(bk, dim)),
+                    M.logical_or(M.equal(sk, -1), M.logical_and(
+                        M.greater_equal(sk, 0), M.less_equal(end, dim))))
+                end = _checked(select(M.equal(sk, -1), dim, end), ok,
+                               f"Expected begin[{axis}] in [0, dim] and size[{axis}] in "
+                               f"[0, dim - begin] or -1 (slice of {x.name})")
+                idx = tf_range(bk, end)
             y = gather(y, idx, axis=axis)
         return identity(y, name=scope)
 

@@ -203,6 +203,30 @@ def _random_row(tf_type: str, ir: str) -> Row:
     return Row(tf_type, imp, exp)
 
 
+def _sampler_row(tf_type: str, ir: str, param: str) -> Row:
+    """RandomGamma / RandomPoissonV2: (shape, parameter) inputs, the host samplers of
+    ops/random_host.py (the shape may be computed; its Const values are the known dims)."""
+    def imp(node, ins, consts):
+        dims = ins[0].shape.dims
+        if not dims or dims[0] is None:
+            raise NotImplementedError(f"node {node.name} ({node.op}): its shape input must be a "
+                                      f"vector of a known length, got {ins[0].shape}")
+        known = _ints(consts[0]) if consts and consts[0] is not None else (-1,) * dims[0]
+        attrs = {"known": known, "seed": int(node.attr("seed", 0)),
+                 "seed2": int(node.attr("seed2", 0))}
+        if tf_type == "RandomPoissonV2":
+            attrs["dtype"] = as_dtype(node.attr("dtype", "float32"))
+        return make_op(tf_type, ir, ins[:2], attrs, node.name + "/", rng=True)
+
+    def exp(op):
+        attrs = {"S": _t(op, 0), param: _t(op, 1), "seed": int(op.attrs["seed"]),
+                 "seed2": int(op.attrs["seed2"])}
+        if tf_type == "RandomPoissonV2":
+            attrs["dtype"] = ("type", op.outputs[0].dtype)
+        return attrs, []
+    return Row(tf_type, imp, exp)
+
+
 def _fill_imp(node, ins, consts):
     dims = _ints(_need_const(node, consts, 0, "dims"))
     return make_op("Fill", "fill", ins[1:2], {"shape": dims}, node.name + "/")
@@ -500,6 +524,8 @@ TABLE: dict[str, Row] = {r.tf_type: r for r in [
     *(_random_row(t, ir) for t, ir in [("RandomUniform", "random_uniform"),
                                        ("RandomStandardNormal", "random_normal"),
                                        ("TruncatedNormal", "random_truncated_normal")]),
+    _sampler_row("RandomGamma", "random_gamma", "T"),
+    _sampler_row("RandomPoissonV2", "random_poisson", "R"),
     _const_input("Reshape", "reshape", "shape", 1, _ints, tidx="Tshape"),
     _const_input("ExpandDims", "expand_dims", "axis", 1, _int, tidx="Tdim"),
     _const_input("Tile", "tile", "multiples", 1, _ints, tidx="Tmultiples"),

@@ -29,6 +29,7 @@ from ...frontend import linalg_ops as _la
 from ...frontend import linalg_decomp as _ld
 from ...frontend import candidate_sampling as _cs
 from ...frontend import sampled_losses as _sl
+from ...frontend import random_samplers as _rs
 from ...frontend import metrics as _metrics
 from ...frontend import schedules as _schedules
 from ...frontend import sort_ops as S
@@ -90,6 +91,10 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     _set(ns(tf, "linalg"), eye=C.eye, norm=C.norm, tensordot=C.tensordot, einsum=C.einsum,
          matmul=tf.matmul, l2_normalize=C.l2_normalize, transpose=tf.transpose)
     _set(ns(tf, "random"), random_crop=_image.random_crop)
+    _set(tf, random_gamma=_rs.random_gamma, random_poisson=_rs.random_poisson)
+    _set(ns(tf, "random"), gamma=_rs.random_gamma, poisson=_rs.random_poisson)
+    _set(ns(tf, "image"), sample_distorted_bounding_box=_rs.sample_distorted_bounding_box,
+         sample_distorted_bounding_box_v2=_rs.sample_distorted_bounding_box_v2)
     _set(tf, **{n: getattr(A, n) for n in A.__all__}, matrix_diag_part=_ld.matrix_diag_part)
     _set(ns(tf, "math"), **{n: getattr(A, n) for n in (
         "confusion_matrix", "cumsum", "cumprod", "count_nonzero")})
