@@ -215,6 +215,23 @@ def test_gemm_split_by_columns(m, k, n, ta, tb, symbolic, parallel, data):
     assert_same(want[0], got[0], what=f"{m}x{k}x{n} ta={ta} tb={tb}", **CONV_TOL)
 
 
+@pytest.mark.parametrize("m,k,n", [(32, 256, 1024), (32, 40, 1000), (5, 300, 1000)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (True, True), (False, True)])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_sgemm_in_blocks_of_columns(m, k, n, ta, tb, parallel):
+    """An sgemm whose M*K leaves room for column blocks of 64+ columns within the small-matrix
+    size (compiler._sgemm_column_blocks): the blocks, the short last one, their offsets."""
+    a_shape, b_shape = ((k, m) if ta else (m, k)), ((n, k) if tb else (k, n))
+    f = build([(F32, a_shape), (F32, b_shape)],
+              lambda b, a, w: b.matmul(a, w, transpose_a=ta, transpose_b=tb))
+    rng = np.random.default_rng(m + k + n)
+    args = [rng.uniform(-1, 1, s).astype(np.float32) for s in (a_shape, b_shape)]
+    want = reference(f, args)
+    exe, got = _run(f, args, parallel)
+    assert ("cblk" in exe.ir_text) == (ta or not tb)
+    assert_same(want[0], got[0], what=f"{m}x{k}x{n} ta={ta} tb={tb}", **CONV_TOL)
+
+
 @SETTINGS
 @given(shape=st.lists(st.integers(1, 9), min_size=1, max_size=4),
        rows=st.sampled_from([1, 31, 32, 33, 200]), parallel=st.booleans(),

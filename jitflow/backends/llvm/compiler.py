@@ -37,6 +37,9 @@ BUILTIN_KERNELS = ("concat", "strided_slice_grad", "shape")
 BLAS_MIN_FLOPS = 1 << 15
 #: multiply-adds from which a 2-D GEMM is split over jitflow's threads (KernelGen._gemm_split)
 GEMM_SPLIT_MIN = 1 << 20
+#: M*N*K up to which numpy's OpenBLAS (SkylakeX) computes an sgemm with its small-matrix
+#: kernels, without packing (KernelGen._sgemm_column_blocks)
+SGEMM_SMALL_MNK = 1_000_000
 #: rows up to this many elements: a serial elementwise kernel whose flat loop would divide
 #: by the row length loops over rows instead (KernelGen._rows_instead)
 ROWS_MAX = 64
@@ -676,9 +679,16 @@ class KernelGen:
             em(f"br i1 {big}, label %{Lb}, label %{Ls}")
             em.label(Lb)
             fn = "jf_cblas_sgemm" if dt.short == "f32" else "jf_cblas_dgemm"
-            em(f"call void @{fn}(i32 101, i32 {112 if ta else 111}, i32 {112 if tb else 111}, "
-               f"i64 {M}, i64 {N}, i64 {K}, {t} {const(1.0, dt)}, ptr {A}, i64 {lda}, ptr {B}, "
-               f"i64 {ldb}, {t} {const(0.0, dt)}, ptr {C}, i64 {ldc})")
+
+            def call(n, b_, c_):
+                em(f"call void @{fn}(i32 101, i32 {112 if ta else 111}, i32 "
+                   f"{112 if tb else 111}, i64 {M}, i64 {n}, i64 {K}, {t} {const(1.0, dt)}, "
+                   f"ptr {A}, i64 {lda}, ptr {b_}, i64 {ldb}, {t} {const(0.0, dt)}, ptr {c_}, "
+                   f"i64 {ldc})")
+            if dt.short == "f32" and (ta or not tb):
+                self._sgemm_column_blocks(M, N, K, tb, B, C, ldb, call)
+            else:
+                call(N, B, C)
             em.br(Lj)
             em.label(Ls)
         zero = const(0, dt)
@@ -708,6 +718,40 @@ class KernelGen:
         if use_blas:
             em.br(Lj)
             em.label(Lj)
+
+    def _sgemm_column_blocks(self, M, N, K, tb, B, C, ldb, call) -> None:
+        """``call(n, B, C)`` once, or, where C's columns in blocks of ``w`` (a multiple of 32,
+        at least 64) keep each block's M*w*K within SGEMM_SMALL_MNK, once per block: numpy's
+        OpenBLAS (SkylakeX) then takes its small-matrix kernels, which pack nothing. Measured
+        single-threaded (benchmarks/gemm_blocks.py): an LSTM step's [32, 256] @ [256, 1024]
+        reaches 63 GFLOP/s whole, 91-96 in blocks of 64 or 96 columns; widths not a multiple
+        of 32 (48, 80, 112) are slower than whole; B transposed (and A not) gains nothing."""
+        em = self.em
+        mk = em.op(f"mul i64 {M}, {K}")
+        w0 = em.op(f"udiv i64 {SGEMM_SMALL_MNK}, {mk}")
+        w = em.op(f"and i64 {w0}, -32")
+        wide, narrow = em.op(f"icmp sge i64 {w}, 64"), em.op(f"icmp slt i64 {w}, {N}")
+        ok = em.op(f"and i1 {wide}, {narrow}")
+        Lk, Lw, Lend = em.fresh("cblk"), em.fresh("cwhole"), em.fresh("cend")
+        em(f"br i1 {ok}, label %{Lk}, label %{Lw}")
+        em.label(Lk)
+        wm1 = em.op(f"sub i64 {w}, 1")
+        nb = em.op(f"udiv i64 {em.op(f'add i64 {N}, {wm1}')}, {w}")
+
+        def block(idx):
+            j = em.op(f"mul i64 {idx[0]}, {w}")
+            rest = em.op(f"sub i64 {N}, {j}")
+            short = em.op(f"icmp slt i64 {rest}, {w}")
+            n = em.op(f"select i1 {short}, i64 {rest}, i64 {w}")
+            boff = em.op(f"mul i64 {j}, {ldb}") if tb else j
+            call(n, em.op(f"getelementptr inbounds float, ptr {B}, i64 {boff}"),
+                 em.op(f"getelementptr inbounds float, ptr {C}, i64 {j}"))
+        em.loops([nb], block)
+        em.br(Lend)
+        em.label(Lw)
+        call(N, B, C)
+        em.br(Lend)
+        em.label(Lend)
 
     def _mul(self, i: str, s: str) -> str:
         if s == "1":
