@@ -27,7 +27,8 @@ FAMILY_TESTS = {**{m: NN_TESTS for m in NN_MODULES},
                 "jitflow.ops.ctc": ("test_ctc_loss.py",),
                 "jitflow.ops.ctc_beam": ("test_ctc_beam_search.py",),
                 "jitflow.ops.sparse": ("test_sparse_ops.py", "test_sparse_math.py"),
-                "jitflow.ops.detection": ("test_image_nms.py",)}
+                "jitflow.ops.detection": ("test_image_nms.py",),
+                "jitflow.ops.quant": ("test_fake_quant.py", "test_fake_quant_cuda.py")}
 
 
 def assert_tested_by_family(name: str, family: str) -> None:

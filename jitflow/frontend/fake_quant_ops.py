@@ -8,7 +8,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
 from ..ir.dtypes import float32
+from ..ops.quant import attr_error
 from .graph import Tensor
 from .op_builder import convert_to_tensor, make_op
 
@@ -34,17 +36,24 @@ def _float(v: Any, what: str) -> float:
     return float(v)
 
 
+def _checked(attrs: dict) -> dict:
+    msg = attr_error(attrs)
+    if msg:
+        raise InvalidArgumentError(msg)
+    return attrs
+
+
 def _quant_attrs(num_bits: Any, narrow_range: Any) -> dict:
     if isinstance(num_bits, bool) or not isinstance(num_bits, numbers.Integral):
         raise TypeError(f"Expected int for argument 'num_bits' not {num_bits!r}.")
     if not isinstance(narrow_range, (bool, np.bool_)):
         raise TypeError(f"Expected bool for argument 'narrow_range' not {narrow_range!r}.")
-    return {"num_bits": int(num_bits), "narrow_range": bool(narrow_range)}
+    return _checked({"num_bits": int(num_bits), "narrow_range": bool(narrow_range)})
 
 
 def _args_attrs(min: Any, max: Any, num_bits: Any, narrow_range: Any) -> dict:
-    return {"min": _float(min, "min"), "max": _float(max, "max"),
-            **_quant_attrs(num_bits, narrow_range)}
+    return _checked({"min": _float(min, "min"), "max": _float(max, "max"),
+                     **_quant_attrs(num_bits, narrow_range)})
 
 
 def _f32(x: Any, what: str) -> Tensor:

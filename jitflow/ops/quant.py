@@ -27,6 +27,8 @@ backends lower them from the elementwise entries.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..errors import InvalidArgumentError
@@ -46,17 +48,20 @@ def quant_range(num_bits: int, narrow_range: bool) -> tuple[int, int]:
     return (1 if narrow_range else 0), (1 << num_bits) - 1
 
 
-def check_num_bits(num_bits: int) -> None:
-    if not 2 <= num_bits <= 16:
-        raise InvalidArgumentError(f"num_bits must be between 2 and 16, inclusive (got "
-                                   f"{num_bits})")
+def attr_error(a: dict) -> Optional[str]:
+    """What is wrong with the attributes (TF's kernel-construction messages), or None."""
+    if not 2 <= a["num_bits"] <= 16:
+        return f"num_bits must be between 2 and 16, inclusive (got {a['num_bits']})"
+    if "min" in a and not F32(a["min"]) < F32(a["max"]):
+        return f"min has to be smaller than max, was: {a['min']:g} >= {a['max']:g}"
+    return None
 
 
-def check_args_attrs(a: dict) -> None:
-    check_num_bits(a["num_bits"])
-    if not F32(a["min"]) < F32(a["max"]):
-        raise InvalidArgumentError(f"min has to be smaller than max, was: {a['min']:g} >= "
-                                   f"{a['max']:g}")
+def check_attrs(a: dict) -> None:
+    """A type rule's check: ValueError (the frontend raises TF's InvalidArgumentError first)."""
+    msg = attr_error(a)
+    if msg:
+        raise ValueError(msg)
 
 
 def round_half_up(z: np.ndarray) -> np.ndarray:
@@ -158,14 +163,14 @@ def _same_shape(g: TensorType, x: TensorType) -> TensorType:
 
 def _args_infer(types, a):
     _need_f32(types[0], "inputs")
-    check_args_attrs(a)
+    check_attrs(a)
     return types[0]
 
 
 def _args_grad_infer(types, a):
     _need_f32(types[0], "gradients")
     _need_f32(types[1], "inputs")
-    check_args_attrs(a)
+    check_attrs(a)
     return _same_shape(types[0], types[1])
 
 
@@ -192,7 +197,7 @@ def _check_min_max(x: TensorType, mn: TensorType, mx: TensorType, per_channel: b
 
 def _vars_infer(per_channel: bool):
     def infer(types, a):
-        check_num_bits(a["num_bits"])
+        check_attrs(a)
         _check_min_max(types[0], types[1], types[2], per_channel)
         return types[0]
     return infer
@@ -200,7 +205,7 @@ def _vars_infer(per_channel: bool):
 
 def _vars_grad_infer(per_channel: bool):
     def infer(types, a):
-        check_num_bits(a["num_bits"])
+        check_attrs(a)
         _need_f32(types[0], "gradients")
         _check_min_max(types[1], types[2], types[3], per_channel)
         return [_same_shape(types[0], types[1]), types[2], types[3]]
@@ -210,6 +215,7 @@ def _vars_grad_infer(per_channel: bool):
 def _backprop_infer(types, a):
     if a["wrt"] not in WRT:
         raise ValueError(f"fake_quant_vars_backprop: wrt must be one of {WRT}, got {a['wrt']!r}")
+    check_attrs(a)
     for t, what in zip(types, ("gradients", "inputs", "min", "max")):
         _need_f32(t, what)
     x = _same_shape(types[0], types[1])
