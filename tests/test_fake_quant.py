@@ -338,6 +338,9 @@ def test_names_and_shapes():
     y = tf.fake_quant_with_min_max_args(x)
     assert y.op.type == "FakeQuantWithMinMaxArgs" and y.shape.as_list() == [None, 4]
     assert y.op.name == "FakeQuantWithMinMaxArgs"
+    v = tf.fake_quant_with_min_max_vars(x, -1.0, 1.0, name="q")
+    assert v.op.name == "q" and [t.op.name for t in v.op.inputs[1:]] == ["q/min", "q/max"]
+    assert tf.fake_quant_with_min_max_vars(x, -1.0, 1.0, name="q").op.name == "q_1"
     assert tf.fake_quant_with_min_max_vars is tf.quantization.fake_quant_with_min_max_vars
     assert tf.fake_quant_with_min_max_vars_per_channel_gradient is \
         tf.quantization.fake_quant_with_min_max_vars_per_channel_gradient

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from ..ir.dtypes import float32
 from ..ops.quant import attr_error
-from .graph import Tensor
+from .graph import Tensor, name_scope
 from .op_builder import convert_to_tensor, make_op
 
 __all__ = ["fake_quant_with_min_max_args", "fake_quant_with_min_max_args_gradient",
@@ -66,8 +66,9 @@ def fake_quant_with_min_max_args(inputs: Any, min: float = -6, max: float = 6,
     """``inputs`` (float32) clamped to the nudged ``[min, max]`` and rounded to one of
     ``2^num_bits`` levels (``2^num_bits - 1`` with ``narrow_range``); 0.0 is exactly a level."""
     attrs = _args_attrs(min, max, num_bits, narrow_range)
-    return make_op("FakeQuantWithMinMaxArgs", "fake_quant_with_min_max_args",
-                   [_f32(inputs, "inputs")], attrs, name).outputs[0]
+    with name_scope(name, "FakeQuantWithMinMaxArgs") as scope:
+        return make_op("FakeQuantWithMinMaxArgs", "fake_quant_with_min_max_args",
+                       [_f32(inputs, "inputs")], attrs, scope).outputs[0]
 
 
 def fake_quant_with_min_max_args_gradient(gradients: Any, inputs: Any, min: float = -6,
@@ -76,24 +77,28 @@ def fake_quant_with_min_max_args_gradient(gradients: Any, inputs: Any, min: floa
                                           name: Optional[str] = None) -> Tensor:
     """``gradients`` where ``nudged_min <= inputs <= nudged_max``, else 0."""
     attrs = _args_attrs(min, max, num_bits, narrow_range)
-    return make_op("FakeQuantWithMinMaxArgsGradient", "fake_quant_with_min_max_args_gradient",
-                   [_f32(gradients, "gradients"), _f32(inputs, "inputs")], attrs,
-                   name).outputs[0]
+    with name_scope(name, "FakeQuantWithMinMaxArgsGradient") as scope:
+        ins = [_f32(gradients, "gradients"), _f32(inputs, "inputs")]
+        return make_op("FakeQuantWithMinMaxArgsGradient", "fake_quant_with_min_max_args_gradient",
+                       ins, attrs, scope).outputs[0]
 
 
 def _vars(op_type: str, ir_op: str, inputs: Any, min: Any, max: Any, num_bits: Any,
           narrow_range: Any, name: Optional[str]) -> Tensor:
-    ins = [_f32(inputs, "inputs"), _f32(min, "min"), _f32(max, "max")]
-    return make_op(op_type, ir_op, ins, _quant_attrs(num_bits, narrow_range), name).outputs[0]
+    attrs = _quant_attrs(num_bits, narrow_range)
+    with name_scope(name, op_type) as scope:     # TF names converted inputs "<op>/min"
+        ins = [_f32(inputs, "inputs"), _f32(min, "min"), _f32(max, "max")]
+        return make_op(op_type, ir_op, ins, attrs, scope).outputs[0]
 
 
 def _vars_gradient(op_type: str, ir_op: str, result: type, gradients: Any, inputs: Any,
                    min: Any, max: Any, num_bits: Any, narrow_range: Any,
                    name: Optional[str]) -> tuple:
-    ins = [_f32(gradients, "gradients"), _f32(inputs, "inputs"), _f32(min, "min"),
-           _f32(max, "max")]
-    op = make_op(op_type, ir_op, ins, _quant_attrs(num_bits, narrow_range), name)
-    return result(*op.outputs)
+    attrs = _quant_attrs(num_bits, narrow_range)
+    with name_scope(name, op_type) as scope:
+        ins = [_f32(gradients, "gradients"), _f32(inputs, "inputs"), _f32(min, "min"),
+               _f32(max, "max")]
+        return result(*make_op(op_type, ir_op, ins, attrs, scope).outputs)
 
 
 def fake_quant_with_min_max_vars(inputs: Any, min: Any, max: Any, num_bits: int = 8,
