@@ -332,6 +332,19 @@ def test_errors_say_what_was_expected():
         tf.quantization.fake_quant_with_min_max_args_gradient(tf.zeros([3, 2]), x)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_per_channel_size_is_checked_at_run_time(backend):
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, None])
+    lo, hi = tf.placeholder(tf.float32, [None]), tf.placeholder(tf.float32, [None])
+    y = tf.quantization.fake_quant_with_min_max_vars_per_channel(x, lo, hi)
+    with tf.Session(backend=backend) as s:
+        ok = s.run(y, {x: np.full((2, 3), 0.5), lo: -np.ones(3), hi: np.ones(3)})
+        np.testing.assert_array_equal(ok, oracle_vars(np.full((2, 3), f32(0.5)), -1, 1, 8, False))
+        with pytest.raises(InvalidArgumentError, match="Dimensions must be equal, but are 3 and 4"):
+            s.run(y, {x: np.ones((2, 3)), lo: -np.ones(4), hi: np.ones(4)})
+
+
 def test_names_and_shapes():
     tf.reset_default_graph()
     x = tf.placeholder(tf.float32, [None, 4])

@@ -112,7 +112,21 @@ def _args_grad_ref(g, x, min, max, num_bits, narrow_range):
     return np.asarray(g * inside.astype(np.float32), np.float32)
 
 
+def _check_depth(x, mn, mx) -> None:
+    """Per channel: min and max have one element per element of the inputs' last axis."""
+    for t, what in ((mn, "min"), (mx, "max")):
+        if np.ndim(t) == 1 and (x.ndim == 0 or t.shape[0] != x.shape[-1]):
+            raise InvalidArgumentError(depth_message(x.shape[-1] if x.ndim else None,
+                                                     t.shape[0], what))
+
+
+def depth_message(depth, d, what: str) -> str:
+    return (f"Dimensions must be equal, but are {depth} and {d} (the inputs' last dimension "
+            f"and {what})")
+
+
 def _vars_ref(x, mn, mx, num_bits, narrow_range):
+    _check_depth(x, mn, mx)
     nmin, nmax, scale = nudge(mn, mx, num_bits, narrow_range)
     with np.errstate(all="ignore"):
         q = np.floor((_clamp(x, nmin, nmax) - nmin) / scale + F32(0.5)) * scale + nmin
@@ -121,6 +135,7 @@ def _vars_ref(x, mn, mx, num_bits, narrow_range):
 
 
 def _backprop_ref(g, x, mn, mx, num_bits, narrow_range, wrt):
+    _check_depth(x, mn, mx)
     nmin, nmax, _ = nudge(mn, mx, num_bits, narrow_range)
     zero = (mn == 0) & (mx == 0)
     with np.errstate(invalid="ignore"):
@@ -191,8 +206,7 @@ def _check_min_max(x: TensorType, mn: TensorType, mx: TensorType, per_channel: b
     for t, what in ((mn, "min"), (mx, "max")):
         d = t.shape[0] if t.shape is not None else None
         if isinstance(depth, int) and isinstance(d, int) and d != depth:
-            raise ShapeMismatch(f"Dimensions must be equal, but are {depth} and {d} (the "
-                                f"inputs' last dimension and {what})")
+            raise ShapeMismatch(depth_message(depth, d, what))
 
 
 def _vars_infer(per_channel: bool):
