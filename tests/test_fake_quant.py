@@ -64,6 +64,25 @@ def oracle_vars(x: np.ndarray, mn, mx, num_bits, narrow) -> np.ndarray:
     return out
 
 
+def oracle_vars_gradient(dy, x, mn, mx, num_bits, narrow) -> tuple:
+    """TF's FakeQuantWithMinMaxVars(PerChannel)Gradient, channel by channel in float64 sums."""
+    per_channel = np.ndim(mn) == 1
+    lo, hi = np.broadcast_to(f32(mn), x.shape[-1:]), np.broadcast_to(f32(mx), x.shape[-1:])
+    dx, dmin, dmax = np.zeros_like(x), np.zeros(x.shape[-1]), np.zeros(x.shape[-1])
+    for ch in range(x.shape[-1]):
+        xs, gs = x[..., ch], dy[..., ch]
+        if lo[ch] == 0 and hi[ch] == 0:
+            dx[..., ch] = gs
+            continue
+        nmin, nmax, _ = tf_nudge(lo[ch], hi[ch], num_bits, narrow)
+        dx[..., ch] = np.where((xs >= nmin) & (xs <= nmax), gs, 0)
+        dmin[ch], dmax[ch] = gs[xs < nmin].sum(dtype=np.float64), gs[xs > nmax].sum(
+            dtype=np.float64)
+    if per_channel:
+        return dx, dmin, dmax
+    return dx, dmin.sum(), dmax.sum()
+
+
 def run(backend: str, fetches, feed=None):
     with tf.Session(backend=backend) as s:
         return s.run(fetches, feed)
@@ -121,17 +140,22 @@ def vars_graph():
     """One graph (compiled once per backend) fed every example's min and max."""
     g = tf.Graph()
     with g.as_default():
-        x = tf.placeholder(tf.float32, [None, 3])
+        x, dy = tf.placeholder(tf.float32, [None, 3]), tf.placeholder(tf.float32, [None, 3])
         mn, mx = tf.placeholder(tf.float32, []), tf.placeholder(tf.float32, [])
         cmn, cmx = tf.placeholder(tf.float32, [3]), tf.placeholder(tf.float32, [3])
-        outs = {}
+        outs, grads = {}, {}
+        q = tf.quantization
         for nb, narrow in ((8, False), (4, True), (16, False), (2, False)):
-            outs[nb, narrow] = (
-                tf.quantization.fake_quant_with_min_max_vars(x, mn, mx, nb, narrow),
-                tf.quantization.fake_quant_with_min_max_vars_per_channel(x, cmn, cmx, nb,
-                                                                         narrow))
+            outs[nb, narrow] = (q.fake_quant_with_min_max_vars(x, mn, mx, nb, narrow),
+                                q.fake_quant_with_min_max_vars_per_channel(x, cmn, cmx, nb,
+                                                                           narrow))
+            grads[nb, narrow] = (
+                q.fake_quant_with_min_max_vars_gradient(dy, x, mn, mx, nb, narrow),
+                q.fake_quant_with_min_max_vars_per_channel_gradient(dy, x, cmn, cmx, nb,
+                                                                    narrow))
     sessions = {be: tf.Session(graph=g, backend=be) for be in BACKENDS}
-    yield dict(x=x, mn=mn, mx=mx, cmn=cmn, cmx=cmx, outs=outs, sessions=sessions)
+    yield dict(x=x, dy=dy, mn=mn, mx=mx, cmn=cmn, cmx=cmx, outs=outs, grads=grads,
+               sessions=sessions)
     for s in sessions.values():
         s.close()
 
@@ -148,12 +172,19 @@ def test_vars_and_per_channel_values_match_tf_bit_for_bit(vars_graph, rs, quant,
     cmx = np.array([r[1] for r in rs[1:]], np.float32)
     if seed % 2:                      # a channel with min == max == 0: zeros
         cmn[seed % 3] = cmx[seed % 3] = 0.0
-    feed = {g["x"]: x, g["mn"]: mn, g["mx"]: mx, g["cmn"]: cmn, g["cmx"]: cmx}
+    dy = np.random.default_rng(seed + 1).uniform(0.5, 2, x.shape).astype(np.float32)
+    feed = {g["x"]: x, g["dy"]: dy, g["mn"]: mn, g["mx"]: mx, g["cmn"]: cmn, g["cmx"]: cmx}
     want = [oracle_vars(x, mn, mx, *quant), oracle_vars(x, cmn, cmx, *quant)]
+    want_grads = [oracle_vars_gradient(dy, x, mn, mx, *quant),
+                  oracle_vars_gradient(dy, x, cmn, cmx, *quant)]
     for be, s in g["sessions"].items():
-        got = s.run(list(g["outs"][quant]), feed)
+        got, got_grads = s.run([list(g["outs"][quant]), list(g["grads"][quant])], feed)
         for w, v, what in zip(want, got, ("vars", "per_channel")):
             np.testing.assert_array_equal(v, w, err_msg=f"{be} {what}")
+        for w, v, what in zip(want_grads, got_grads, ("vars", "per_channel")):
+            np.testing.assert_array_equal(v[0], w[0], err_msg=f"{be} {what} wrt inputs")
+            np.testing.assert_allclose(v[1], w[1], rtol=1e-5, err_msg=f"{be} {what} wrt min")
+            np.testing.assert_allclose(v[2], w[2], rtol=1e-5, err_msg=f"{be} {what} wrt max")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
