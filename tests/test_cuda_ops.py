@@ -338,6 +338,31 @@ add("softmax_cross_entropy", "broadcast", [("f32", (3, 4)), ("f32", (1, 4))],
     lambda b, x, y: list(b.softmax_cross_entropy(x, y)),
     lambda: [rand(F32, (3, 4)), np.array([[0.1, 0.2, 0.3, 0.4]], np.float32)], rtol=2e-6)
 
+# ops/quant.py (more in tests/test_fake_quant_cuda.py): values near the range and NaN/inf
+_fq = dict(num_bits=5, narrow_range=True)
+add("fake_quant_with_min_max_args", "f32", [("f32", (3, 4))],
+    lambda b, x: b.fake_quant_with_min_max_args(x, min=-1.5, max=2.0, **_fq),
+    lambda: [rand(F32, (3, 4), lo=-3, hi=3, special=True)])
+add("fake_quant_with_min_max_args_gradient", "f32", [("f32", (3, 4)), ("f32", (3, 4))],
+    lambda b, g, x: b.fake_quant_with_min_max_args_gradient(g, x, min=-1.5, max=2.0),
+    lambda: [rand(F32, (3, 4), seed=1), rand(F32, (3, 4), lo=-3, hi=3, special=True)])
+for _pc, _s in (("", ()), ("_per_channel", (4,))):
+    add(f"fake_quant_with_min_max_vars{_pc}", "f32", [("f32", (3, 4)), ("f32", _s), ("f32", _s)],
+        lambda b, x, lo, hi, _pc=_pc: b.op(f"fake_quant_with_min_max_vars{_pc}", x, lo, hi, **_fq),
+        lambda _s=_s: [rand(F32, (3, 4), special=True), rand(F32, _s, 1, lo=-2, hi=-0.5),
+                       rand(F32, _s, 2, lo=0.5, hi=2)])
+    add(f"fake_quant_with_min_max_vars{_pc}_gradient", "f32",
+        [("f32", (3, 4)), ("f32", (3, 4)), ("f32", _s), ("f32", _s)],
+        lambda b, g, x, lo, hi, _pc=_pc: list(b.op(f"fake_quant_with_min_max_vars{_pc}_gradient",
+                                                    g, x, lo, hi)),
+        lambda _s=_s: [rand(F32, (3, 4), 3), rand(F32, (3, 4)), rand(F32, _s, 1, lo=-2, hi=-0.5),
+                       rand(F32, _s, 2, lo=0.5, hi=2)], rtol=2e-6)
+add("fake_quant_vars_backprop", "min-per-channel",
+    [("f32", (3, 4)), ("f32", (3, 4)), ("f32", (4,)), ("f32", (4,))],
+    lambda b, g, x, lo, hi: b.fake_quant_vars_backprop(g, x, lo, hi, wrt="min"),
+    lambda: [rand(F32, (3, 4), 3), rand(F32, (3, 4)), rand(F32, (4,), 1, lo=-2, hi=-0.5),
+             rand(F32, (4,), 2, lo=0.5, hi=2)])
+
 # ------------------------------------------------------------------ random -----------------
 
 

@@ -127,6 +127,8 @@ DECOMPOSE_CASES = {
     "fused_conv2d": [((2, 5, 5, 3), (3, 3, 3, 4), (4,)),
                      dict(strides=(2, 1), padding="SAME", activation="relu")],
     "relu_bias_grad": [((2, 3, 4), (2, 3, 4)), {}],
+    "fake_quant_with_min_max_vars_gradient": [((3, 4), (3, 4), (), ()), {"num_bits": 4}],
+    "fake_quant_with_min_max_vars_per_channel_gradient": [((3, 4), (3, 4), (4,), (4,)), {}],
 }
 
 

@@ -446,6 +446,25 @@ def _leaky_imp(node, ins, consts):
                    node.name + "/")
 
 
+def _fake_quant_row(tf_type: str, ir: str, n_in: int, args: bool = False) -> Row:
+    """FakeQuantWithMinMax{Args,Vars,VarsPerChannel}[Gradient]: float32 only (no T attr);
+    Args keeps min and max as attributes, Vars reads them as inputs."""
+    names = (("min", -6.0), ("max", 6.0)) if args else ()
+
+    def imp(node, ins, consts):
+        attrs = {k: float(node.attr(k, d)) for k, d in names}
+        attrs.update(num_bits=int(node.attr("num_bits", 8)),
+                     narrow_range=bool(node.attr("narrow_range", False)))
+        return make_op(tf_type, ir, ins[:n_in], attrs, node.name + "/")
+
+    def exp(op):
+        attrs = {k: float(op.attrs[k]) for k, _ in names}
+        attrs.update(num_bits=int(op.attrs["num_bits"]),
+                     narrow_range=bool(op.attrs["narrow_range"]))
+        return attrs, []
+    return Row(tf_type, imp, exp)
+
+
 def _scan_row(tf_type: str, ir: str) -> Row:
     """Cumsum / Cumprod: the axis is a Const input, exclusive and reverse are attributes."""
     def imp(node, ins, consts):
@@ -561,6 +580,16 @@ TABLE: dict[str, Row] = {r.tf_type: r for r in [
                                              [])),
     Row("SquaredDifference", _sqdiff_imp, None),
     _scan_row("Cumsum", "cumsum"), _scan_row("Cumprod", "cumprod"),
+    _fake_quant_row("FakeQuantWithMinMaxArgs", "fake_quant_with_min_max_args", 1, args=True),
+    _fake_quant_row("FakeQuantWithMinMaxArgsGradient", "fake_quant_with_min_max_args_gradient",
+                    2, args=True),
+    _fake_quant_row("FakeQuantWithMinMaxVars", "fake_quant_with_min_max_vars", 3),
+    _fake_quant_row("FakeQuantWithMinMaxVarsGradient", "fake_quant_with_min_max_vars_gradient",
+                    4),
+    _fake_quant_row("FakeQuantWithMinMaxVarsPerChannel",
+                    "fake_quant_with_min_max_vars_per_channel", 3),
+    _fake_quant_row("FakeQuantWithMinMaxVarsPerChannelGradient",
+                    "fake_quant_with_min_max_vars_per_channel_gradient", 4),
     Row("VarHandleOp", _var_handle_imp, None),
     Row("ReadVariableOp", _read_variable_imp, None),
     _assign_variable_row("AssignVariableOp", None),

@@ -459,3 +459,4 @@ def _random(c, op, a):
 
 
 from . import scalar_math  # noqa: E402,F401  (registers ops/math_unary.py's entries)
+from . import scalar_quant  # noqa: E402,F401  (registers ops/quant.py's entries)

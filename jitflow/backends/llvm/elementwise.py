@@ -585,3 +585,4 @@ def _shift(em, op, a, ctx):
 
 
 from . import elementwise_math  # noqa: E402,F401  (registers ops/math_unary.py's lowerings)
+from . import elementwise_quant  # noqa: E402,F401  (registers ops/quant.py's lowerings)

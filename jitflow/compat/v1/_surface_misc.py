@@ -1,6 +1,7 @@
 """Issue #14's names: ``tf.bincount`` & co, ``tf.RunOptions`` /
-``tf.RunMetadata``, ``tf.nn.fused_batch_norm``, ``tf.contrib.framework``'s global step, and gradient customization
-(``tf.custom_gradient``, ``tf.RegisterGradient``)."""
+``tf.RunMetadata``, ``tf.nn.fused_batch_norm``, ``tf.contrib.framework``'s global step, and
+gradient customization (``tf.custom_gradient``, ``tf.RegisterGradient``); the fake
+quantization ops of ``tf.quantization`` (and their TF1 top-level names)."""
 from __future__ import annotations
 
 import types
@@ -8,6 +9,7 @@ from typing import Callable
 
 from ...frontend import count_ops as _count
 from ...frontend import custom_gradient as _cg
+from ...frontend import fake_quant_ops as _fq
 from ...frontend import run_options as _run
 from ...frontend import nn_more as _nn_more
 from ...frontend import train as _train
@@ -23,6 +25,9 @@ def install(tf: types.ModuleType, ns: Callable, set_names: Callable) -> None:
               no_gradient=_cg.no_gradient, NoGradient=_cg.no_gradient,
               NotDifferentiable=_cg.no_gradient)
     set_names(ns(tf, "math"), bincount=_count.bincount)
+    fake_quant = {n: getattr(_fq, n) for n in _fq.__all__}
+    set_names(tf, **fake_quant)                  # TF1's deprecated top-level endpoints
+    set_names(ns(tf, "quantization"), **fake_quant)
     set_names(ns(tf, "nn"), fused_batch_norm=_nn_more.fused_batch_norm)
     contrib = ns(tf, "contrib")
     if "framework" not in vars(contrib):
