@@ -100,16 +100,6 @@ class BasicDecoder(Decoder):
         return BasicDecoderOutput(cell_outputs, sample_ids), next_state, next_inputs, finished
 
 
-class BeamSearchDecoder(Decoder):
-    """Not implemented: constructing one raises, saying what to use instead."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(
-            "tf.contrib.seq2seq.BeamSearchDecoder is not implemented in jitflow yet; decode "
-            "greedily (BasicDecoder + GreedyEmbeddingHelper) or by sampling "
-            "(SampleEmbeddingHelper)")
-
-
 def _as_state(x: Any) -> Any:
     from .tensor_array import TensorArray
     return x if isinstance(x, TensorArray) else convert_to_tensor(x)
@@ -224,5 +214,4 @@ def dynamic_decode(decoder: Decoder, output_time_major: bool = False,
     return final_outputs, final_state, final_lengths
 
 
-__all__ = ["BasicDecoderOutput", "Decoder", "BasicDecoder", "BeamSearchDecoder",
-           "dynamic_decode"]
+__all__ = ["BasicDecoderOutput", "Decoder", "BasicDecoder", "dynamic_decode"]
