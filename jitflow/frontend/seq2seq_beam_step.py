@@ -9,12 +9,11 @@ import numpy as np
 
 from . import math_ops as M
 from .array_ops import expand_dims, reshape, select
-from .extra_ops import gather, one_hot
+from .extra_ops import argmax, concat, gather, one_hot
 from .graph import Tensor
 from .nn import log_softmax
 from .op_builder import convert_to_tensor, static_value
 from .rnn_cell import map_structure
-from .sort_ops import top_k
 
 
 def _static_float(x: Any) -> Optional[float]:
@@ -52,6 +51,25 @@ def gather_beams(indices: Tensor, x: Any, batch_size: Any, range_size: int,
     flat = reshape(x, [-1] + [int(d) for d in rest])
     k = indices.shape.dims[1]
     return reshape(gather(flat, rows), [-1, int(k)] + [int(d) for d in rest])
+
+
+def top_k_rounds(x: Tensor, k: int) -> tuple:
+    """``top_k(x, k)`` of [batch, n] scores (largest first, ties: the lower index first, as
+    TF) as k rounds of max + first-index argmax over the entries not yet taken: O(k * n)
+    where ``sort_ops.top_k`` (a rank composition) is O(n^2), and n = beam_width * vocab."""
+    n = int(x.shape.dims[-1])
+    cols = convert_to_tensor(np.arange(n, dtype=np.int32))
+    neg_inf = convert_to_tensor(-np.inf, x.dtype)
+    taken = M.less(cols, 0)                                      # [n] all False
+    vals, idxs = [], []
+    for _ in range(k):
+        best = M.reduce_max(select(taken, neg_inf, x), [1], keepdims=True)
+        hit = M.logical_and(M.equal(x, best), M.logical_not(taken))
+        idx = M.cast(argmax(M.cast(hit, "int32"), axis=1), "int32")
+        vals.append(best)
+        idxs.append(expand_dims(idx, 1))
+        taken = M.logical_or(taken, M.equal(cols, expand_dims(idx, 1)))
+    return concat(vals, 1), concat(idxs, 1)
 
 
 def mask_probs(probs: Tensor, eos_token: Tensor, finished: Tensor) -> Tensor:
@@ -130,7 +148,7 @@ def beam_search_step(logits: Tensor, next_cell_state: Any, beam_state: Any, batc
     scores = get_scores(total_probs, new_lengths, length_penalty_weight,
                         coverage_penalty_weight, prev_finished, accumulated)
     scores_flat = reshape(scores, [-1, beam_width * vocab])
-    next_scores, word_indices = top_k(scores_flat, k=beam_width)
+    next_scores, word_indices = top_k_rounds(scores_flat, beam_width)
     next_probs = reshape(gather(reshape(total_probs, [-1]), reshape(M.add(
         word_indices, _batch_offsets(batch_size, beam_width * vocab)), [-1])),
         [-1, beam_width])
