@@ -79,6 +79,23 @@ def test_gather_tree_random_matches_kernel_loop(backend):
     np.testing.assert_array_equal(got, want)
 
 
+def test_gather_tree_graph_def_round_trip():
+    """GatherTree is written to a GraphDef as TF's op (attr T) and imported back."""
+    tf.reset_default_graph()
+    ids = tf.placeholder(tf.int32, [None, 1, 3], name="ids")
+    out = s2s.gather_tree(ids, tf.zeros_like(ids), tf.constant([3]), 10)
+    gd = tf.get_default_graph().as_graph_def()
+    node = [n for n in gd.node if n.op == "GatherTree"]
+    assert len(node) == 1 and node[0].attr["T"].type == 3          # DT_INT32
+    tf.reset_default_graph()
+    tf.import_graph_def(gd, name="")
+    g = tf.get_default_graph()
+    step = np.array([[[1, 2, 3]], [[4, 10, 6]], [[7, 8, 9]]], np.int32)
+    with tf.Session(graph=g, backend="llvm") as sess:
+        got = sess.run(g.get_tensor_by_name(out.name), {g.get_tensor_by_name("ids:0"): step})
+    np.testing.assert_array_equal(got, np_gather_tree(step, np.zeros_like(step), [3], 10))
+
+
 def test_gather_tree_bad_parent_is_an_error():
     step = np.array([[[1, 2, 3]], [[4, 5, 6]], [[7, 8, 9]]], np.int32)
     parent = np.array([[[0, 0, 0]], [[0, -1, 1]], [[2, 1, 2]]], np.int32)
@@ -179,24 +196,27 @@ def check(o, s, ln, ref, state_names=()):
     np.testing.assert_array_equal(ln, ref["dd_len"])
 
 
-def build_rnn_decoder(k, lp_w=0.0, max_iter=8):
+def build_rnn_decoder(k, lp_w=0.0, max_iter=8, static_batch=True):
     tf.reset_default_graph()
-    start = tf.placeholder(tf.int32, [B], name="start")
+    start = tf.placeholder(tf.int32, [B if static_batch else None], name="start")
     emb = tf.get_variable("embedding", [V, D])
     cell = tf.nn.rnn_cell.BasicRNNCell(H)
-    dec = s2s.BeamSearchDecoder(cell, emb, start, END, cell.zero_state(B * k, tf.float32), k,
+    n = B * k if static_batch else tf.size(start) * k
+    dec = s2s.BeamSearchDecoder(cell, emb, start, END, cell.zero_state(n, tf.float32), k,
                                 output_layer=tf.layers.Dense(V), length_penalty_weight=lp_w)
     return start, dec, s2s.dynamic_decode(dec, maximum_iterations=max_iter)
 
 
-@pytest.mark.parametrize("lp_w,backend", [(0.0, "llvm"), (0.8, "llvm"), (0.8, "reference")])
-def test_beam_search_matches_numpy(lp_w, backend):
-    start, dec, (out, st, ln) = build_rnn_decoder(K, lp_w)
+@pytest.mark.parametrize("lp_w,backend,static_batch", [
+    (0.0, "llvm", True), (0.8, "llvm", True), (0.8, "reference", True), (0.8, "llvm", False)])
+def test_beam_search_matches_numpy(lp_w, backend, static_batch):
+    start, dec, (out, st, ln) = build_rnn_decoder(K, lp_w, static_batch=static_batch)
     assert isinstance(out, s2s.FinalBeamSearchDecoderOutput)
     assert isinstance(st, s2s.BeamSearchDecoderState)
-    assert out.predicted_ids.shape.as_list() == [B, None, K]
+    b = B if static_batch else None
+    assert out.predicted_ids.shape.as_list() == [b, None, K]
     assert out.beam_search_decoder_output.scores.dtype == tf.float32
-    assert st.lengths.dtype == tf.int64 and ln.shape.as_list() == [B, K]
+    assert st.lengths.dtype == tf.int64 and ln.shape.as_list() == [b, K]
     assert sorted(v.op.name for v in tf.global_variables()) == [
         "decoder/basic_rnn_cell/bias", "decoder/basic_rnn_cell/kernel",
         "decoder/dense/bias", "decoder/dense/kernel", "embedding"]

@@ -23,13 +23,13 @@ from typing import Any, Optional
 import numpy as np
 
 from . import math_ops as M
-from .array_ops import expand_dims, reshape, select, shape, transpose, zeros
+from .array_ops import expand_dims, reshape, select, shape, zeros
 from .extra_ops import concat, gather, one_hot, reduce_all, tile
 from .graph import Tensor, TensorShape, name_scope
-from .nn import embedding_lookup, log_softmax
-from .op_builder import convert_to_tensor, make_op, static_value
+from .nn import embedding_lookup
+from .op_builder import convert_to_tensor, make_op
 from .rnn_cell import RNNCell, flatten, map_structure
-from .seq2seq_beam_step import beam_search_step
+from .seq2seq_beam_step import beam_search_step, static_float
 from .seq2seq_decoder import Decoder
 
 
@@ -86,7 +86,7 @@ def get_attention_probs(next_cell_state: Any, coverage_penalty_weight: Any) -> A
     """The alignments [batch, beam, memory] of the AttentionWrapperStates in the cell state
     (averaged over several), or None without a coverage penalty."""
     from .seq2seq_attention import AttentionWrapperState
-    if _static_int_float(coverage_penalty_weight) == 0.0:
+    if static_float(coverage_penalty_weight) == 0.0:
         return None
 
     def from_state(s):
@@ -105,11 +105,6 @@ def get_attention_probs(next_cell_state: Any, coverage_penalty_weight: Any) -> A
     if len(per) == 1:
         return per[0]
     return M.reduce_mean(concat([expand_dims(p, -1) for p in per], -1), [-1])
-
-
-def _static_int_float(x: Any) -> Optional[float]:
-    v = static_value(x) if isinstance(x, Tensor) else x
-    return None if v is None else float(np.asarray(v).reshape(()))
 
 
 class BeamSearchDecoder(Decoder):

@@ -16,7 +16,8 @@ from .op_builder import convert_to_tensor, static_value
 from .rnn_cell import map_structure
 
 
-def _static_float(x: Any) -> Optional[float]:
+def static_float(x: Any) -> Optional[float]:
+    """A Python or graph-constant scalar as a float; None when known only at run time."""
     v = static_value(x) if isinstance(x, Tensor) else x
     return None if v is None else float(np.asarray(v).reshape(()))
 
@@ -84,7 +85,7 @@ def mask_probs(probs: Tensor, eos_token: Tensor, finished: Tensor) -> Tensor:
 
 def length_penalty(sequence_lengths: Tensor, penalty_factor: Any) -> Any:
     """``((5 + length) / 6) ** penalty_factor`` (float32), or 1.0 for a static 0."""
-    static = _static_float(penalty_factor)
+    static = static_float(penalty_factor)
     if static is not None and static == 0:
         return 1.0
     w = convert_to_tensor(penalty_factor, dtype="float32", name="penalty_factor")
@@ -106,7 +107,7 @@ def get_scores(log_probs: Tensor, sequence_lengths: Tensor, length_penalty_weigh
     if cw.shape.ndims != 0:
         raise ValueError(f"coverage_penalty_weight should be a scalar, but saw shape: "
                          f"{cw.shape}")
-    if _static_float(cw) == 0.0:
+    if static_float(cw) == 0.0:
         return scores
     if accumulated_attention_probs is None:
         raise ValueError("accumulated_attention_probs can be None only if coverage penalty is "

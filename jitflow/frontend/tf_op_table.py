@@ -535,6 +535,7 @@ TABLE: dict[str, Row] = {r.tf_type: r for r in [
                                              [])),
     Row("SquaredDifference", _sqdiff_imp, None),
     _scan_row("Cumsum", "cumsum"), _scan_row("Cumprod", "cumprod"),
+    _simple("GatherTree", "gather_tree"),
     Row("VarHandleOp", _var_handle_imp, None),
     Row("ReadVariableOp", _read_variable_imp, None),
     _assign_variable_row("AssignVariableOp", None),
