@@ -307,25 +307,31 @@ def np_attention_cell(w, mem):
     return cell
 
 
-@pytest.mark.parametrize("cov_w,backend", [(0.0, "llvm"), (0.6, "llvm"), (0.6, "reference")])
-def test_attention_wrapper_beam_search(cov_w, backend):
+@pytest.mark.parametrize("cov_w,backend,static_batch", [
+    (0.0, "llvm", True), (0.6, "llvm", True), (0.6, "reference", True), (0.6, "llvm", False)])
+def test_attention_wrapper_beam_search(cov_w, backend, static_batch):
     tf.reset_default_graph()
-    mem = tf.placeholder(tf.float32, [B, MT, MD], name="memory")
-    start = tf.constant([1, 4], tf.int32)
+    b = B if static_batch else None
+    mem = tf.placeholder(tf.float32, [b, MT, MD], name="memory")
+    start = tf.placeholder(tf.int32, [b], name="start")
+    mem_len = tf.placeholder(tf.int32, [b], name="memory_length")
     emb = tf.get_variable("embedding", [V, D])
     mech = s2s.LuongAttention(H, s2s.tile_batch(mem, K),
-                              memory_sequence_length=s2s.tile_batch(MEM_LEN, K))
+                              memory_sequence_length=s2s.tile_batch(mem_len, K))
     cell = s2s.AttentionWrapper(tf.nn.rnn_cell.BasicRNNCell(H), mech, alignment_history=True)
-    dec = s2s.BeamSearchDecoder(cell, emb, start, END, cell.zero_state(B * K, tf.float32), K,
+    n = B * K if static_batch else tf.size(start) * K
+    dec = s2s.BeamSearchDecoder(cell, emb, start, END, cell.zero_state(n, tf.float32), K,
                                 output_layer=tf.layers.Dense(V),
                                 coverage_penalty_weight=cov_w)
     out, st, ln = s2s.dynamic_decode(dec, maximum_iterations=7)
     hist = st.cell_state.alignment_history          # reordered and stacked, as TF returns it
-    assert isinstance(hist, tf.Tensor) and hist.shape.as_list() == [None, B * K, MT]
+    assert isinstance(hist, tf.Tensor)
+    assert hist.shape.as_list() == [None, B * K if static_batch else None, MT]
     mv = np.random.RandomState(1).randn(B, MT, MD).astype(np.float32)
     with tf.Session(backend=backend) as sess:
         w = load_random(sess, 7, 1.0, end_bias=0.5)
-        o, s, n, hv = sess.run([out, st, ln, hist], {mem: mv})
+        o, s, n, hv = sess.run([out, st, ln, hist],
+                               {mem: mv, start: np.array([1, 4], np.int32), mem_len: MEM_LEN})
     emb_v = w["embedding"]
     ref = np_beam_search(np_attention_cell(w, mv), [np.zeros((B * K, H), np.float32),
                                                      np.zeros((B * K, MD), np.float32)],

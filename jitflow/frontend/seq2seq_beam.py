@@ -308,11 +308,13 @@ def gather_tree_from_array(t: Any, parent_ids: Tensor, sequence_length: Tensor) 
     t = convert_to_tensor(t)
     parent_ids = convert_to_tensor(parent_ids)
     _, batch, beam = parent_ids.shape.dims
-    if batch is None or beam is None:
-        raise NotImplementedError(f"gather_tree_from_array needs a static batch and beam "
-                                  f"width, got parent_ids {parent_ids.shape}")
-    batch, beam = int(batch), int(beam)
+    if beam is None:
+        raise ValueError(f"gather_tree_from_array needs a static beam width, got parent_ids "
+                         f"{parent_ids.shape}")
+    beam = int(beam)
     from .control_flow import range as range_
+    from .seq2seq_beam_step import batch_offsets
+    n = int(batch) if batch is not None else shape(parent_ids)[1]
     steps = M.cast(range_(shape(parent_ids)[0]), "int32")
     beam_ids = M.add(M.multiply(parent_ids, 0), np.arange(beam, dtype=np.int32))
     max_lens = M.cast(M.reduce_max(sequence_length, axis=[1]), "int32")
@@ -321,16 +323,18 @@ def gather_tree_from_array(t: Any, parent_ids: Tensor, sequence_length: Tensor) 
                       expand_dims(M.cast(sequence_length, "int64"), 0))
     sorted_ids = select(in_bound, sorted_ids, beam_ids)
     # the row of (time, batch, beam) in t's rows of [time * batch * beam, ...]
-    rows = M.add(M.add(sorted_ids, np.arange(batch, dtype=np.int32).reshape(1, -1, 1) * beam),
-                 reshape(M.multiply(steps, batch * beam), [-1, 1, 1]))
+    rows = M.add(M.add(sorted_ids, expand_dims(batch_offsets(n, beam), 0)),
+                 reshape(M.multiply(steps, M.multiply(n, beam)), [-1, 1, 1]))
     dims = t.shape.dims
-    split = len(dims) > 2 and dims[1] == batch and dims[2] == beam
+    # [time, batch, beam, ...] or [time, batch * beam, ...]; with a run-time batch a rank-3
+    # [time, ?, beam] is taken as the latter (an AttentionWrapper's history over beam columns)
+    split = len(dims) > 2 and dims[2] == beam and (
+        dims[1] == batch if batch is not None else len(dims) > 3)
     rest = dims[3:] if split else dims[2:]
     if any(d is None for d in rest):
-        raise NotImplementedError(f"gather_tree_from_array needs static element dims, got "
-                                  f"{t.shape}")
+        raise ValueError(f"gather_tree_from_array needs static element dims, got {t.shape}")
     ordered = gather(reshape(t, [-1] + [int(d) for d in rest]), reshape(rows, [-1]))
-    return reshape(ordered, _rest_shape([-1], t, 1))
+    return reshape(ordered, shape(t))
 
 
 __all__ = ["BeamSearchDecoder", "BeamSearchDecoderState", "BeamSearchDecoderOutput",

@@ -22,7 +22,7 @@ def static_float(x: Any) -> Optional[float]:
     return None if v is None else float(np.asarray(v).reshape(()))
 
 
-def _batch_offsets(batch_size: Any, range_size: int) -> Tensor:
+def batch_offsets(batch_size: Any, range_size: int) -> Tensor:
     """[batch, 1] first flat row of each batch entry: ``range(batch) * range_size``."""
     if isinstance(batch_size, int):
         return convert_to_tensor((np.arange(batch_size, dtype=np.int32) * range_size)
@@ -48,7 +48,7 @@ def gather_beams(indices: Tensor, x: Any, batch_size: Any, range_size: int,
     if any(d is None for d in rest):
         raise NotImplementedError(f"BeamSearchDecoder: a state tensor needs static dims after "
                                   f"[batch, beam], got {x.shape}")
-    rows = reshape(M.add(indices, _batch_offsets(batch_size, range_size)), [-1])
+    rows = reshape(M.add(indices, batch_offsets(batch_size, range_size)), [-1])
     flat = reshape(x, [-1] + [int(d) for d in rest])
     k = indices.shape.dims[1]
     return reshape(gather(flat, rows), [-1, int(k)] + [int(d) for d in rest])
@@ -151,7 +151,7 @@ def beam_search_step(logits: Tensor, next_cell_state: Any, beam_state: Any, batc
     scores_flat = reshape(scores, [-1, beam_width * vocab])
     next_scores, word_indices = top_k_rounds(scores_flat, beam_width)
     next_probs = reshape(gather(reshape(total_probs, [-1]), reshape(M.add(
-        word_indices, _batch_offsets(batch_size, beam_width * vocab)), [-1])),
+        word_indices, batch_offsets(batch_size, beam_width * vocab)), [-1])),
         [-1, beam_width])
     next_word_ids = M.cast(M.mod(word_indices, vocab), "int32")
     next_beam_ids = M.cast(M.floordiv(word_indices, vocab), "int32")

@@ -204,11 +204,9 @@ def dynamic_decode(decoder: Decoder, output_time_major: bool = False,
                          maximum_iterations=max_iter, swap_memory=swap_memory)
         final_outputs = map_structure(lambda ta: ta.stack(), res[1])
         final_state, final_lengths = res[2], res[5]
-        try:
+        if type(decoder).finalize is not Decoder.finalize:    # an error in it is not hidden
             final_outputs, final_state = decoder.finalize(final_outputs, final_state,
                                                           final_lengths)
-        except NotImplementedError:
-            pass
         if not output_time_major:
             final_outputs = map_structure(_batch_time, final_outputs)
     return final_outputs, final_state, final_lengths
