@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jitflow.compat.v1 as tf
 from jitflow.errors import InvalidArgumentError
@@ -77,6 +79,18 @@ def test_gather_tree_random_matches_kernel_loop(backend):
     want = np_gather_tree(step, parent, lens, end)
     assert (want == end).any() and (want != end).any()
     np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 3), st.integers(1, 4), st.integers(0, 2 ** 31 - 1))
+def test_gather_tree_any_shape(T, nb, nk, seed):
+    """Any [T, batch, beam], lengths from 0 to past T, ids that often hit end_token."""
+    rng = np.random.RandomState(seed)
+    step = rng.randint(0, 4, (T, nb, nk)).astype(np.int32)
+    parent = rng.randint(0, nk, (T, nb, nk)).astype(np.int32)
+    lens = rng.randint(0, T + 3, nb).astype(np.int32)
+    got = run_gather_tree("reference", step, parent, lens, 1)
+    np.testing.assert_array_equal(got, np_gather_tree(step, parent, lens, 1))
 
 
 def test_gather_tree_graph_def_round_trip():
@@ -390,3 +404,17 @@ def test_beam_top_k_rounds_equal_top_k(backend):
     np.testing.assert_array_equal(ti, want)
     np.testing.assert_array_equal(mv, np.take_along_axis(x, want, 1))
     np.testing.assert_array_equal(tv, mv)
+
+
+def test_reorder_tensor_arrays_false_keeps_the_array():
+    tf.reset_default_graph()
+    mem = tf.zeros([B, MT, MD])
+    cell = s2s.AttentionWrapper(tf.nn.rnn_cell.BasicRNNCell(H),
+                                s2s.LuongAttention(H, s2s.tile_batch(mem, K)),
+                                alignment_history=True)
+    dec = s2s.BeamSearchDecoder(cell, tf.zeros([V, D]), [0, 1], END,
+                                cell.zero_state(B * K, tf.float32), K,
+                                output_layer=tf.layers.Dense(V), reorder_tensor_arrays=False)
+    _, st, _ = s2s.dynamic_decode(dec, maximum_iterations=3)
+    hist = st.cell_state.alignment_history
+    assert isinstance(hist, tf.TensorArray) and hist.stack().shape.as_list() == [None, B * K, MT]

@@ -197,10 +197,10 @@ class BeamSearchDecoder(Decoder):
         if n is not None and isinstance(b, int) and n != b * k:
             raise ValueError(
                 f"Unexpected behavior when reshaping between beam width and batch size.  The "
-                f"reshaped tensor has shape: {t.shape}.  We expected it to have shape "
-                f"(batch_size, beam_width, depth) == ({b * k}, ...) split to ({b}, {k}, ...). "
-                f" Perhaps you forgot to create a zero_state with batch_size=encoder_batch_size"
-                f" * beam_width?")
+                f"tensor to reshape has shape: {t.shape}.  We expected its first dim to be "
+                f"batch_size * beam_width = {b} * {k} = {b * k}, to reshape it to (batch_size,"
+                f" beam_width, depth) == ({b}, {k}, ...).  Perhaps you forgot to create a "
+                f"zero_state with batch_size=encoder_batch_size * beam_width?")
         return reshape(t, _rest_shape([-1, k], t, 1))
 
     def _maybe_split_batch_beams(self, t: Any) -> Any:
