@@ -209,8 +209,6 @@ def test_errors_say_what_was_given():
         s2s.TrainingHelper(x, 3)
     with pytest.raises(TypeError, match="Expected decoder to be type Decoder"):
         s2s.dynamic_decode(cell)
-    with pytest.raises(NotImplementedError, match="BeamSearchDecoder is not implemented"):
-        s2s.BeamSearchDecoder(cell, None, None, None, None, beam_width=3)
 
 
 def test_tiny_seq2seq_trains_on_llvm():

@@ -1,6 +1,7 @@
 """``tf.contrib.seq2seq`` attention (TF 1.15): ``BahdanauAttention`` (additive),
 ``LuongAttention`` (multiplicative), ``AttentionWrapper`` (a cell attending to a memory
-at every step) and ``tile_batch``. BeamSearchDecoder is not implemented (it raises, seq2seq_decoder.py).
+at every step) and ``tile_batch`` (the memory of a cell decoded by ``BeamSearchDecoder``,
+seq2seq_beam.py).
 
 The memory is masked past ``memory_sequence_length`` (zeros) and projected once by the
 ``memory_layer`` (Dense, no bias) into the keys; each step the query (the cell output) is

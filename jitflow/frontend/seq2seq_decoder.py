@@ -100,16 +100,6 @@ class BasicDecoder(Decoder):
         return BasicDecoderOutput(cell_outputs, sample_ids), next_state, next_inputs, finished
 
 
-class BeamSearchDecoder(Decoder):
-    """Not implemented: constructing one raises, saying what to use instead."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(
-            "tf.contrib.seq2seq.BeamSearchDecoder is not implemented in jitflow yet; decode "
-            "greedily (BasicDecoder + GreedyEmbeddingHelper) or by sampling "
-            "(SampleEmbeddingHelper)")
-
-
 def _as_state(x: Any) -> Any:
     from .tensor_array import TensorArray
     return x if isinstance(x, TensorArray) else convert_to_tensor(x)
@@ -214,15 +204,12 @@ def dynamic_decode(decoder: Decoder, output_time_major: bool = False,
                          maximum_iterations=max_iter, swap_memory=swap_memory)
         final_outputs = map_structure(lambda ta: ta.stack(), res[1])
         final_state, final_lengths = res[2], res[5]
-        try:
+        if type(decoder).finalize is not Decoder.finalize:    # an error in it is not hidden
             final_outputs, final_state = decoder.finalize(final_outputs, final_state,
                                                           final_lengths)
-        except NotImplementedError:
-            pass
         if not output_time_major:
             final_outputs = map_structure(_batch_time, final_outputs)
     return final_outputs, final_state, final_lengths
 
 
-__all__ = ["BasicDecoderOutput", "Decoder", "BasicDecoder", "BeamSearchDecoder",
-           "dynamic_decode"]
+__all__ = ["BasicDecoderOutput", "Decoder", "BasicDecoder", "dynamic_decode"]

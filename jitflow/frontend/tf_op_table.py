@@ -590,6 +590,7 @@ TABLE: dict[str, Row] = {r.tf_type: r for r in [
                     "fake_quant_with_min_max_vars_per_channel", 3),
     _fake_quant_row("FakeQuantWithMinMaxVarsPerChannelGradient",
                     "fake_quant_with_min_max_vars_per_channel_gradient", 4),
+    _simple("GatherTree", "gather_tree"),
     Row("VarHandleOp", _var_handle_imp, None),
     Row("ReadVariableOp", _read_variable_imp, None),
     _assign_variable_row("AssignVariableOp", None),

@@ -1,6 +1,7 @@
 """Wires the RNN API into the TF1 namespaces: ``tf.nn.rnn_cell``, ``tf.nn.dynamic_rnn`` & co.,
 ``tf.contrib.rnn`` (also importable: ``from jitflow.compat.v1.contrib import rnn``),
-and ``tf.contrib.seq2seq`` (sequence_loss, helpers, BasicDecoder, dynamic_decode)."""
+and ``tf.contrib.seq2seq`` (sequence_loss, helpers, BasicDecoder, dynamic_decode,
+BeamSearchDecoder, gather_tree, attention)."""
 from __future__ import annotations
 
 import sys
@@ -13,6 +14,7 @@ from ...frontend import rnn as _rnn
 from ...frontend import rnn_cell as _cell
 from ...frontend import rnn_cell_wrappers as _wrap
 from ...frontend import seq2seq_attention as _attn
+from ...frontend import seq2seq_beam as _beam
 from ...frontend import seq2seq_decoder as _dec
 from ...frontend import seq2seq_helpers as _helpers
 from ...frontend.seq2seq import sequence_loss
@@ -57,6 +59,7 @@ def install(package: types.ModuleType) -> None:
     seq2seq.update({n: getattr(_dec, n) for n in _dec.__all__})
     seq2seq.update({n: getattr(_helpers, n) for n in _helpers.__all__})
     seq2seq.update({n: getattr(_attn, n) for n in _attn.__all__})
+    seq2seq.update({n: getattr(_beam, n) for n in _beam.__all__})
     contrib.seq2seq = _module(f"{prefix}.seq2seq", seq2seq, "tf.contrib.seq2seq")
     # ``from <package>.contrib import rnn``: the import system finds the namespace here
     sys.modules.setdefault(prefix, contrib)
