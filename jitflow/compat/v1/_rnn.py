@@ -1,6 +1,7 @@
 """Wires the RNN API into the TF1 namespaces: ``tf.nn.rnn_cell``, ``tf.nn.dynamic_rnn`` & co.,
 ``tf.contrib.rnn`` (also importable: ``from jitflow.compat.v1.contrib import rnn``),
-and ``tf.contrib.seq2seq`` (sequence_loss, helpers, BasicDecoder, dynamic_decode)."""
+``tf.contrib.seq2seq`` (sequence_loss, helpers, BasicDecoder, dynamic_decode) and
+``tf.contrib.crf`` (the linear-chain CRF, frontend/contrib/crf.py)."""
 from __future__ import annotations
 
 import sys
@@ -14,6 +15,7 @@ from ...frontend import rnn_cell_wrappers as _wrap
 from ...frontend import seq2seq_attention as _attn
 from ...frontend import seq2seq_decoder as _dec
 from ...frontend import seq2seq_helpers as _helpers
+from ...frontend.contrib import crf as _crf
 from ...frontend.seq2seq import sequence_loss
 
 _CELLS = {
@@ -56,6 +58,8 @@ def install(package: types.ModuleType) -> None:
     seq2seq.update({n: getattr(_helpers, n) for n in _helpers.__all__})
     seq2seq.update({n: getattr(_attn, n) for n in _attn.__all__})
     contrib.seq2seq = _module(f"{prefix}.seq2seq", seq2seq, "tf.contrib.seq2seq")
+    contrib.crf = _module(f"{prefix}.crf", {n: getattr(_crf, n) for n in _crf.__all__},
+                          "tf.contrib.crf")
     # ``from <package>.contrib import rnn``: the import system finds the namespace here
     sys.modules.setdefault(prefix, contrib)
 
