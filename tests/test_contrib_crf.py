@@ -242,13 +242,15 @@ def test_the_cells_in_dynamic_rnn():
 
 # ------------------------------------------------------------------ edges -----------------
 
-@pytest.mark.parametrize("backend", ["reference", "llvm", "cuda"])
-def test_crf_forward_over_no_step_with_a_fed_batch(backend):
+@pytest.mark.parametrize("backend, steps", [("reference", None), ("llvm", None),
+                                            ("cuda", None), ("reference", 0), ("llvm", 0)])
+def test_crf_forward_over_no_step_with_a_fed_batch(backend, steps):
     """crf_forward of inputs with no step after the first (a zero-trip loop with a fed batch
-    size) is the first step's state, and its gradient passes straight to that state."""
+    size; the time dim fed or a static 0) is the first step's state, and its gradient passes
+    straight to that state."""
     if backend == "cuda":
         usable_or_skip()
-    rest = tf.placeholder(tf.float64, [None, None, 3])
+    rest = tf.placeholder(tf.float64, [None, steps, 3])
     first = tf.placeholder(tf.float64, [None, 3])
     lens = tf.placeholder(tf.int32, [None])
     alphas = crf.crf_forward(rest, first, tf.constant(np.eye(3)), lens)

@@ -367,3 +367,23 @@ def test_a_loop_of_no_trip_sizes_its_stacks_by_a_fed_batch(backend):
     np.testing.assert_allclose(sv, [h1, h2], rtol=1e-12)
     g1 = 1 + ((1 + 2 * h2) * (1 - h2 ** 2)) @ w_np.T
     np.testing.assert_allclose(gh2, (g1 * (1 - h1 ** 2)) @ w_np.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["reference", "llvm"])
+def test_dynamic_rnn_over_a_static_time_dim_of_zero(backend):
+    """TF traces the cell once inside its loop, so inputs of a static 0 steps are fine: no
+    probe slice of step 0, no hoisted projection reshaped to [0, -1, ...]; the outputs are
+    [batch, 0, units], the state the initial one, for a gated (GRU) and a plain cell."""
+    x = tf.placeholder(tf.float32, [None, 0, 3])
+    out = {}
+    for name, cell in (("gru", tf.nn.rnn_cell.GRUCell(2)), ("rnn", tf.nn.rnn_cell.BasicRNNCell(2))):
+        h0 = tf.fill([tf.shape(x)[0], 2], 0.5)
+        ys, h = tf.nn.dynamic_rnn(cell, x, initial_state=h0, scope=name)
+        out[name] = (ys, h, tf.gradients(tf.reduce_sum(h * h), h0)[0])
+    with tf.Session(backend=backend) as s:
+        s.run(tf.global_variables_initializer())
+        got = s.run(out, {x: np.zeros((4, 0, 3), np.float32)})
+    for ys, h, g in got.values():
+        assert ys.shape == (4, 0, 2)
+        np.testing.assert_array_equal(h, np.full((4, 2), 0.5))
+        np.testing.assert_array_equal(g, np.full((4, 2), 1.0))
