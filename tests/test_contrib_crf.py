@@ -91,9 +91,8 @@ def test_log_likelihood_and_its_parts_match_brute_force(batch, steps, num_tags, 
     trp = tf.constant(trans)
     ll, trans_out = crf.crf_log_likelihood(xp, tp, lp, trp)
     assert trans_out is trp and ll.shape.as_list() == [batch if static else None]
-    outs = [ll, crf.crf_sequence_score(xp, tp, lp, trp), crf.crf_log_norm(xp, lp, trp)]
-    if steps > 1 or not static:
-        outs += [crf.crf_unary_score(tp, lp, xp), crf.crf_binary_score(tp, lp, trp)]
+    outs = [ll, crf.crf_sequence_score(xp, tp, lp, trp), crf.crf_log_norm(xp, lp, trp),
+            crf.crf_unary_score(tp, lp, xp), crf.crf_binary_score(tp, lp, trp)]
     with tf.Session(backend="reference") as s:
         got = s.run(outs, {xp: x, tp: tags, lp: lens})
     score = [path_score(x[b], trans, tags[b], lens[b]) for b in range(batch)]
@@ -101,10 +100,9 @@ def test_log_likelihood_and_its_parts_match_brute_force(batch, steps, num_tags, 
     np.testing.assert_allclose(got[0], np.subtract(score, norm), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(got[1], score, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(got[2], norm, rtol=1e-10, atol=1e-12)
-    if len(got) > 3:
-        unary = [sum(x[b, t, tags[b, t]] for t in range(lens[b])) for b in range(batch)]
-        np.testing.assert_allclose(got[3], unary, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(got[4], np.subtract(score, unary), rtol=1e-10, atol=1e-12)
+    unary = [sum(x[b, t, tags[b, t]] for t in range(lens[b])) for b in range(batch)]
+    np.testing.assert_allclose(got[3], unary, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got[4], np.subtract(score, unary), rtol=1e-10, atol=1e-12)
     assert np.all(got[0] <= 1e-12)          # a log-probability (length 1 included)
 
 
