@@ -483,8 +483,9 @@ def _reverse_rows_gathered(x: Tensor, lens: Tensor) -> Tensor:
     rest = list(x.shape.dims[2:])
     if any(d is None for d in rest):
         raise NotImplementedError(f"tf.reverse_sequence of a sequence axis known only at run "
-                                  f"time needs the other dims but the batch's static, got "
-                                  f"shape {x.shape}")
+                                  f"time needs the dims other than the batch and sequence axes "
+                                  f"known at graph build, got shape {x.shape} (batch, sequence "
+                                  f"first)")
     dims = _shape(x)
     t = reshape(tf_range(dims[1]), [1, -1])                             # [1, T]
     col = reshape(lens, [-1, 1])                                        # [B, 1]

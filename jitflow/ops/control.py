@@ -169,7 +169,8 @@ def bind_dims(types: Sequence[TensorType], arrays: Sequence) -> dict[str, int]:
     included) read from the shapes of ``arrays``, the values of those types."""
     sizes: dict[str, int] = {}
     for t, a in zip(types, arrays):
-        shape = tuple(getattr(a, "shape", None) or np.shape(a))
+        s = getattr(a, "shape", None)           # (a device tensor has one too)
+        shape = tuple(s) if s is not None else np.shape(a)
         if t.shape is None or len(t.shape) != len(shape):
             continue
         for d, n in zip(t.shape, shape):

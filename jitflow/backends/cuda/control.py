@@ -247,7 +247,8 @@ class DeviceWhile(_While):
                                operand_types=self.operand_types)
         except DeferredError as e:
             self._set_deferred(False)
-            device_while(*run, operand_types=self.operand_types)                # raises the failing trip's own error
+            # raises the failing trip's own error
+            device_while(*run, operand_types=self.operand_types)
             from ...errors import InvalidArgumentError
             raise InvalidArgumentError(str(e)) from None
         finally:
