@@ -171,6 +171,8 @@ def test_transitions_variable_is_made_when_none_is_given():
     assert ll.dtype == tf.float32
     with pytest.raises(ValueError, match="number of tags"):
         crf.crf_log_likelihood(tf.placeholder(tf.float32, [2, 5, None]), tp, lp)
+    with pytest.raises(ValueError, match="inputs must have rank 3, got shape"):
+        crf.crf_log_norm(tf.placeholder(tf.float32, [2, 5]), lp, trans)
 
 
 # ------------------------------------------------------------------ decoding --------------

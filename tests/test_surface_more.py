@@ -433,6 +433,8 @@ def test_reverse_sequence_of_a_run_time_sequence_axis_and_its_gradient(backend):
     for b, n in enumerate(lens):
         wr[:n, b] = w[:n, b][::-1]
     np.testing.assert_array_equal(gv, wr)
+    with pytest.raises(NotImplementedError, match="other than the batch and sequence axes"):
+        tf.reverse_sequence(tf.placeholder(tf.float64, [None, None, None]), lp, seq_axis=1)
 
 
 # ---------------------------------------------------------------------- 3-D ----------------
