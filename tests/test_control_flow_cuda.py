@@ -535,3 +535,10 @@ def test_random_ops_in_a_loop_body_match_the_reference_run_after_run():
     assert not np.array_equal(got["cuda"][0], got["cuda"][1])        # a new step each run
     for w_, h_ in zip(got["reference"], got["cuda"]):
         np.testing.assert_allclose(h_, w_, rtol=1e-6)
+
+
+def test_a_loop_of_no_trip_sizes_its_stacks_by_a_fed_batch_on_cuda():
+    usable_or_skip()
+    from test_control_flow_frontend import test_a_loop_of_no_trip_sizes_its_stacks_by_a_fed_batch
+    tf.reset_default_graph()
+    test_a_loop_of_no_trip_sizes_its_stacks_by_a_fed_batch("cuda")

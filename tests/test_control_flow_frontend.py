@@ -325,3 +325,65 @@ def test_loops_in_traced_functions_and_jitflow_grad():
         tf.while_loop(lambda i, v: i < 3, lambda i, v: [i + 1, v * v], [0, x])[1]))
     x = np.array([1.1, 0.9])
     np.testing.assert_allclose(g(x), 8 * x ** 7, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["reference", "llvm"])
+def test_a_loop_of_no_trip_sizes_its_stacks_by_a_fed_batch(backend):
+    """A loop that runs no trip at run time (dynamic_rnn over zero steps; a while_loop
+    stacking TensorArray writes with a fed trip count of 0) stacks nothing, shaped
+    [0, batch, ...] with the batch size that was fed; its gradient flows through the loop
+    untouched (the initial state's cotangent is the final state's)."""
+    x = tf.placeholder(tf.float64, [None, None, 3])        # [batch, time, 3], both fed
+    h0 = tf.placeholder(tf.float64, [None, 3])
+    cell = tf.nn.rnn_cell.BasicRNNCell(3)
+    ys, hT = tf.nn.dynamic_rnn(cell, x, initial_state=h0)
+    rnn_loss = tf.reduce_sum(ys) + tf.reduce_sum(hT * hT)
+    n = tf.placeholder(tf.int32, [])
+    w = tf.constant(np.linspace(-0.5, 0.5, 9).reshape(3, 3))
+
+    def body(i, h, ta):
+        h = tf.tanh(tf.matmul(h, w))
+        return i + 1, h, ta.write(i, h)
+    _, hn, ta = tf.while_loop(lambda i, h, ta: i < n, body,
+                              [0, h0, tf.TensorArray(tf.float64, size=0, dynamic_size=True)])
+    stacked = ta.stack()
+    loop_loss = tf.reduce_sum(stacked) + tf.reduce_sum(hn * hn)
+    grads = tf.gradients(rnn_loss, [x, h0]) + tf.gradients(loop_loss, [h0])
+    hv = np.linspace(-1, 1, 12).reshape(4, 3)
+    with tf.Session(backend=backend) as s:
+        s.run(tf.global_variables_initializer())
+        yv, hTv, sv, hnv, gx, gh, gh2 = s.run(
+            [ys, hT, stacked, hn] + grads, {x: np.ones((4, 0, 3)), h0: hv, n: 0})
+        assert yv.shape == (4, 0, 3) and sv.shape == (0, 4, 3) and gx.shape == (4, 0, 3)
+        np.testing.assert_array_equal(hTv, hv)
+        np.testing.assert_array_equal(hnv, hv)
+        np.testing.assert_array_equal(gh, 2 * hv)
+        np.testing.assert_array_equal(gh2, 2 * hv)
+        # the same graph with trips still runs them (the empty run's shapes are not kept)
+        sv, gh2 = s.run([stacked, grads[2]], {h0: hv, n: 2})
+    w_np = np.linspace(-0.5, 0.5, 9).reshape(3, 3)
+    h1 = np.tanh(hv @ w_np)
+    h2 = np.tanh(h1 @ w_np)
+    np.testing.assert_allclose(sv, [h1, h2], rtol=1e-12)
+    g1 = 1 + ((1 + 2 * h2) * (1 - h2 ** 2)) @ w_np.T
+    np.testing.assert_allclose(gh2, (g1 * (1 - h1 ** 2)) @ w_np.T, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["reference", "llvm"])
+def test_dynamic_rnn_over_a_static_time_dim_of_zero(backend):
+    """TF traces the cell once inside its loop, so inputs of a static 0 steps are fine: no
+    probe slice of step 0, no hoisted projection reshaped to [0, -1, ...]; the outputs are
+    [batch, 0, units], the state the initial one, for a gated (GRU) and a plain cell."""
+    x = tf.placeholder(tf.float32, [None, 0, 3])
+    out = {}
+    for name, cell in (("gru", tf.nn.rnn_cell.GRUCell(2)), ("rnn", tf.nn.rnn_cell.BasicRNNCell(2))):
+        h0 = tf.fill([tf.shape(x)[0], 2], 0.5)
+        ys, h = tf.nn.dynamic_rnn(cell, x, initial_state=h0, scope=name)
+        out[name] = (ys, h, tf.gradients(tf.reduce_sum(h * h), h0)[0])
+    with tf.Session(backend=backend) as s:
+        s.run(tf.global_variables_initializer())
+        got = s.run(out, {x: np.zeros((4, 0, 3), np.float32)})
+    for ys, h, g in got.values():
+        assert ys.shape == (4, 0, 2)
+        np.testing.assert_array_equal(h, np.full((4, 2), 0.5))
+        np.testing.assert_array_equal(g, np.full((4, 2), 1.0))

@@ -331,3 +331,13 @@ def test_dump_ir_shows_regions(tmp_path):
     region_text = region_text[region_text.index("    func @body_grad"):]
     assert region_text.split("\n")[0] in p.stdout and "record = true" in p.stdout
     assert [op.opname for op in shown.ops if op.regions] == ["while", "while"]
+
+
+def test_an_empty_stack_is_sized_by_the_operands_symbolic_dims():
+    from jitflow.ops.control import bind_dims, concrete_shape, stack_trips
+    sizes = bind_dims([TensorType(float64, ("s0", 3)), TensorType(float64, ("s1", "s0"))],
+                      [np.zeros((4, 3)), np.zeros((0, 4))])
+    assert sizes == {"s0": 4, "s1": 0}
+    assert concrete_shape(("s0", "s0__x50", 3, None, "s9"), sizes) == (4, 200, 3, 0, 0)
+    empty = stack_trips([], TensorType(float64, ("s0", 3)), "v", sizes)
+    assert empty.shape == (0, 4, 3) and empty.dtype == np.float64

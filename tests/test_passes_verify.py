@@ -87,3 +87,21 @@ def test_the_environment_variable_sets_the_default(monkeypatch, value, each):
 
 def test_the_test_suite_verifies_each_pass():
     assert PassManager([CSE]).verify_each   # conftest.py turns it on for every test
+
+
+def test_canonicalize_keeps_a_reshape_after_a_squeeze_of_a_symbolic_dim():
+    """[s0, s1, 3] -squeeze(1)-> [s0, 3] -reshape(-1)-> [s0*3]: merging the reshape into the
+    squeeze's operand would type it s0*s1*3 (s1 is 1 only at run time); a merge that keeps
+    the type (an expand_dims of a static dim) still happens."""
+    from jitflow.ir import float64, verify
+    from jitflow.passes.simplify import canonicalize
+    f = Function("sq")
+    x = f.add_param(TensorType(float64, ("s0", "s1", 3)), "x")
+    b = Builder(f.ops)
+    y = b.reshape(b.squeeze(x, axes=[1]), shape=[-1])
+    z = b.reshape(b.expand_dims(y, axis=1), shape=[-1])
+    f.set_results([y, z])
+    out = canonicalize(f)
+    verify(out)
+    assert out.results[0].producer.operands[0].producer.opname == "squeeze"
+    assert out.results[1].producer.operands[0] is out.results[0]

@@ -406,11 +406,35 @@ def test_reverse_sequence_any_lengths_unknown_batch_and_non_finite_values(steps,
     ref = x.copy()
     for b, n in enumerate(lens):
         ref[b, :n] = x[b, :n][::-1]
+    for known in (steps, None):          # a sequence axis known only at run time: a gather
+        tf.reset_default_graph()
+        xp = tf.placeholder(tf.float32, [None, known, width])
+        lp = tf.placeholder(tf.int32, [None])
+        got = run(tf.reverse_sequence(xp, lp, seq_axis=1, batch_axis=0), {xp: x, lp: lens})
+        np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("backend", ["reference", "llvm"])
+def test_reverse_sequence_of_a_run_time_sequence_axis_and_its_gradient(backend):
+    x = rng.randn(4, 3, 2)                  # [time, batch, depth], time fed
+    lens = np.array([2, 4, 0], np.int64)
+    ref = x.copy()
+    for b, n in enumerate(lens):
+        ref[:n, b] = x[:n, b][::-1]
     tf.reset_default_graph()
-    xp = tf.placeholder(tf.float32, [None, steps, width])
-    lp = tf.placeholder(tf.int32, [None])
-    got = run(tf.reverse_sequence(xp, lp, seq_axis=1, batch_axis=0), {xp: x, lp: lens})
+    xp = tf.placeholder(tf.float64, [None, None, 2])
+    lp = tf.placeholder(tf.int64, [None])
+    y = tf.reverse_sequence(xp, lp, seq_axis=0, batch_axis=1)
+    w = rng.randn(*x.shape)
+    g, = tf.gradients(tf.reduce_sum(y * w), xp)
+    got, gv = run([y, g], {xp: x, lp: lens}, backend=backend)
     np.testing.assert_array_equal(got, ref)
+    wr = w.copy()                          # the gradient is w reversed the same way
+    for b, n in enumerate(lens):
+        wr[:n, b] = w[:n, b][::-1]
+    np.testing.assert_array_equal(gv, wr)
+    with pytest.raises(NotImplementedError, match="other than the batch and sequence axes"):
+        tf.reverse_sequence(tf.placeholder(tf.float64, [None, None, None]), lp, seq_axis=1)
 
 
 # ---------------------------------------------------------------------- 3-D ----------------

@@ -156,6 +156,11 @@ def test_sequence_mask():
     np.testing.assert_array_equal(got, ref)
     np.testing.assert_array_equal(gotf, ref.astype(np.float32))
     assert run(tf.sequence_mask([1, 3])).shape == (2, 3)
+    x = tf.placeholder(tf.float32, [None, None])        # maxlen known only at run time
+    md = tf.sequence_mask(lens, tf.shape(x)[1], dtype=tf.float64)
+    got = run(md, {lens: [0, 2, 5], x: np.zeros((3, 4))})
+    np.testing.assert_array_equal(got, np.arange(4)[None, :] < np.array([0, 2, 5])[:, None])
+    assert got.dtype == np.float64
     with pytest.raises(NotImplementedError, match="pass maxlen"):
         tf.sequence_mask(lens)
 

@@ -141,6 +141,7 @@ class _While:
         self.rows = row_params(step, n)
         self.step = compile_region(step)
         self.types = [r.type for r in op.results]
+        self.operand_types = [v.type for v in op.operands]
         self.parts = [self.cond, self.step]
         self.last_trips = 0             # the last run's trips: the next run's buffer size
 
@@ -157,7 +158,8 @@ class _While:
                 return out
         step = _RowStep(self.step, self.rows).run if self.rows else self.step.run
         return run_while(self.cond.run, None, args, a["num_carried"], a["maximum_iterations"],
-                         a["record"], a["num_stacked"], self.types, step=step)
+                         a["record"], a["num_stacked"], self.types, step=step,
+                         operand_types=self.operand_types)
 
 
 class _Cond:

@@ -430,7 +430,8 @@ def reverse_sequence(input: Any, seq_lengths: Any, seq_axis: Any = None, batch_a
     """Row b's first ``seq_lengths[b]`` steps along ``seq_axis`` reversed, the rest kept.
 
     Exact for every value (NaN and infinities included: only selects and slices move data) and
-    the batch may be unknown at graph build; the sequence axis must be static. With ``xr`` the
+    the batch may be unknown at graph build; a sequence axis known only at run time is one
+    gather instead (``_reverse_rows_gathered``). With a static one and ``xr`` the
     whole sequence reversed, row b's answer is ``xr`` rotated left by ``T - len_b`` on its first
     ``len_b`` steps: the rotation is built from the bits of ``T - len_b``, one static rotation
     by ``2**j`` per bit, selected per row (ceil(log2(T + 1)) stages)."""
@@ -447,14 +448,16 @@ def reverse_sequence(input: Any, seq_lengths: Any, seq_axis: Any = None, batch_a
         if sa == ba:
             raise ValueError(f"reverse_sequence: seq_axis and batch_axis are both {sa}")
         steps = x.shape.dims[sa]
-        if steps is None:
-            raise NotImplementedError(f"tf.reverse_sequence needs the sequence axis ({sa}) "
-                                      f"known at graph build, got shape {x.shape}")
         perm = [ba, sa] + [d for d in range(r) if d not in (ba, sa)]
         moved = transpose(x, perm) if perm != list(range(r)) else x
         lens = convert_to_tensor(seq_lengths)
         lens = M.cast(lens, int32) if lens.dtype is not int32 else lens
         lens = reshape(lens, [-1])
+        if steps is None:
+            out = _reverse_rows_gathered(moved, lens)
+            if perm != list(range(r)):
+                out = transpose(out, list(np.argsort(perm)))
+            return identity(out, name=scope)
         shift = M.subtract(constant(np.int32(steps)), lens)          # T - len_b, per row
         y = reverse(moved, 1)
         j = 1
@@ -469,6 +472,27 @@ def reverse_sequence(input: Any, seq_lengths: Any, seq_axis: Any = None, batch_a
         if perm != list(range(r)):
             out = transpose(out, list(np.argsort(perm)))
         return identity(out, name=scope)
+
+
+def _reverse_rows_gathered(x: Tensor, lens: Tensor) -> Tensor:
+    """``reverse_sequence`` of ``x`` [batch, steps, ...] along axis 1 when ``steps`` is known
+    only at run time: one gather of the rows ``b * steps + src[b, t]``, ``src`` being
+    ``len_b - 1 - t`` inside row b's length and ``t`` after it (the dims after the first two
+    must be static)."""
+    from .control_flow import range as tf_range
+    rest = list(x.shape.dims[2:])
+    if any(d is None for d in rest):
+        raise NotImplementedError(f"tf.reverse_sequence of a sequence axis known only at run "
+                                  f"time needs the dims other than the batch and sequence axes "
+                                  f"known at graph build, got shape {x.shape} (batch, sequence "
+                                  f"first)")
+    dims = _shape(x)
+    t = reshape(tf_range(dims[1]), [1, -1])                             # [1, T]
+    col = reshape(lens, [-1, 1])                                        # [B, 1]
+    src = where(M.less(t, col), M.subtract(M.subtract(col, 1), t), M.add(t, M.multiply(col, 0)))
+    rows = M.add(M.multiply(reshape(tf_range(dims[0]), [-1, 1]), dims[1]), src)   # [B, T]
+    flat = gather(reshape(x, [-1] + rest), reshape(rows, [-1]))
+    return reshape(flat, dims)
 
 
 def get_local_variable(name: str, shape: Any = None, dtype: Any = None, initializer: Any = None,

@@ -245,8 +245,9 @@ def meshgrid(*args: Any, **kwargs: Any) -> list:
 
 def sequence_mask(lengths: Any, maxlen: Any = None, dtype: Any = bool_,
                   name: Optional[str] = None) -> Tensor:
-    """``mask[..., j] = j < lengths[...]`` with ``maxlen`` columns (static; when None,
-    ``lengths`` must be a constant and maxlen is its maximum)."""
+    """``mask[..., j] = j < lengths[...]`` with ``maxlen`` columns (a tensor known only at
+    run time too, e.g. ``tf.shape(x)[1]``: the columns are then ``tf.range(maxlen)``; when
+    None, ``lengths`` must be a constant and maxlen is its maximum)."""
     with name_scope(name, "SequenceMask") as scope:
         lens = convert_to_tensor(lengths, name="lengths")
         if not lens.dtype.is_integer:
@@ -258,8 +259,13 @@ def sequence_mask(lengths: Any, maxlen: Any = None, dtype: Any = bool_,
                                           "data-dependent shape; pass maxlen")
             m = int(np.max(sv)) if np.size(sv) else 0
         else:
-            m = int(np.asarray(static_value(maxlen)).reshape(()))
-        cols = constant(np.arange(m, dtype=lens.dtype.np), name="Range")
+            mv = static_value(maxlen)
+            m = None if mv is None else int(np.asarray(mv).reshape(()))
+        if m is None:
+            from .control_flow import range as tf_range
+            cols = tf_range(M.cast(convert_to_tensor(maxlen), lens.dtype), name="Range")
+        else:
+            cols = constant(np.arange(m, dtype=lens.dtype.np), name="Range")
         mask = M.less(cols, expand_dims(lens, -1))
         dt = as_dtype(dtype)
         return identity(mask, name=scope) if dt is bool_ else M.cast(mask, dt, name=scope)

@@ -580,7 +580,8 @@ def scan_loop(num_steps: Any, step: Callable, init: Sequence[Tensor], name: str 
                  for t in op.outputs[1:]]
         stacked = exits[len(flat):]
         if lead is not None:         # the IR types the stacks [?, ...]: give them the count
-            from .array_ops import reshape
+            from .array_ops import reshape   # (a -1 beside a count of 0 would be ambiguous)
             stacked = [reshape(y, [lead] + [-1 if d is None else d for d in y.shape.dims[1:]])
-                       if sum(d is None for d in y.shape.dims[1:]) <= 1 else y for y in stacked]
+                       if sum(d is None for d in y.shape.dims[1:]) <= (1 if lead else 0)
+                       else y for y in stacked]
     return exits[:len(flat)], stacked

@@ -144,7 +144,7 @@ def _loop(cell: RNNCell, inputs: Any, x_tm: list, state: Any, seq: Optional[Tens
     from .extra_ops import gather
     batch = x_tm[0].shape[1]
     hoist = (cell.hoistable and type(cell).call is _GatedCell.call and len(x_tm) == 1
-             and (steps is not None or batch is not None))
+             and (steps is not None or batch is not None) and steps != 0)
     if hoist:       # x_t @ W_x of every step: one GEMM before the loop
         pre, prep = _hoisted(cell, x_tm[0], steps)
 
@@ -153,7 +153,8 @@ def _loop(cell: RNNCell, inputs: Any, x_tm: list, state: Any, seq: Optional[Tens
                 return cell._step(gather(pre, t), st, prep)
     else:
         with name_scope("probe"):       # the first call makes the variables, outside the loop
-            cell(pack_as(inputs, [x[0] for x in x_tm]), state)
+            # (a gather where the time dim is a static 0: no step to slice, nothing runs it)
+            cell(pack_as(inputs, [x[0] if steps != 0 else gather(x, 0) for x in x_tm]), state)
 
         def step_out(t: Tensor, st: Any) -> tuple:
             return cell(pack_as(inputs, [gather(x, t) for x in x_tm]), st)

@@ -33,7 +33,7 @@ import numpy as np
 from ..ir.dtypes import bool_, int32
 from ..ir.core import Function, Op
 from ..ir.opdef import OPS, Attr, defop
-from ..ir.types import ShapeMismatch, TensorType
+from ..ir.types import ShapeMismatch, TensorType, split_dim
 
 Runner = Callable[[list], list]
 
@@ -91,7 +91,8 @@ def _cond_infer(types, attrs, regions):
             for i, (a, b) in enumerate(zip(then_f.results, else_f.results))]
 
 
-def _cond_ref(pred, *args, regions: Sequence[Runner] = (), types: Sequence[TensorType] = ()):
+def _cond_ref(pred, *args, regions: Sequence[Runner] = (), types: Sequence[TensorType] = (),
+              operand_types: Sequence[TensorType] = ()):
     run = regions[0] if bool(pred) else regions[1]
     out = run(list(args))
     return out[0] if len(out) == 1 else tuple(out)
@@ -163,11 +164,42 @@ def loop_invariant_values(body: Function, num_carried: int) -> set[int]:
     return inv
 
 
-def stack_trips(values: list, empty_type: TensorType, what: str) -> np.ndarray:
+def bind_dims(types: Sequence[TensorType], arrays: Sequence) -> dict[str, int]:
+    """The run-time size of each symbolic dim of ``types`` (named dims, products' names
+    included) read from the shapes of ``arrays``, the values of those types."""
+    sizes: dict[str, int] = {}
+    for t, a in zip(types, arrays):
+        s = getattr(a, "shape", None)           # (a device tensor has one too)
+        shape = tuple(s) if s is not None else np.shape(a)
+        if t.shape is None or len(t.shape) != len(shape):
+            continue
+        for d, n in zip(t.shape, shape):
+            if isinstance(d, str):
+                sizes.setdefault(d, int(n))
+    return sizes
+
+
+def concrete_shape(shape: Sequence, sizes: dict[str, int]) -> tuple:
+    """``shape`` with its symbolic dims given by ``sizes`` (a product's name by its factors);
+    a dim not bound there, or ``?``, is 0 (an empty stack has no element to size it by)."""
+    out = []
+    for d in shape:
+        if isinstance(d, str) and d not in sizes:
+            coef, syms = split_dim(d)
+            d = coef * int(np.prod([sizes[s] for s in syms])) if all(
+                s in sizes for s in syms) else None
+        out.append(sizes[d] if isinstance(d, str) else (d or 0))
+    return tuple(out)
+
+
+def stack_trips(values: list, empty_type: TensorType, what: str,
+                sizes: Optional[dict[str, int]] = None) -> np.ndarray:
     """The values of every trip stacked on a new leading dim; an empty stack (no trip) is
-    shaped by ``empty_type`` (a ``?`` dim is 0 there)."""
+    shaped by ``empty_type``, its symbolic dims by ``sizes`` (``bind_dims`` of the loop's
+    operands: a fed batch size), a dim unknown there 0."""
     if not values:
-        return np.empty((0,) + tuple(d or 0 for d in empty_type.shape), empty_type.dtype.np)
+        return np.empty((0,) + concrete_shape(empty_type.shape, sizes or {}),
+                        empty_type.dtype.np)
     shapes = {np.shape(x) for x in values}
     if len(shapes) > 1:
         raise ValueError(f"{what} changes shape across iterations ({sorted(shapes)}); "
@@ -177,12 +209,14 @@ def stack_trips(values: list, empty_type: TensorType, what: str) -> np.ndarray:
 
 def run_while(cond: Runner, body: Optional[Runner], args: Sequence, num_carried: int,
               maximum_iterations: int, record: bool, num_stacked: int,
-              types: Sequence[TensorType], step: Optional[Runner] = None) -> list:
+              types: Sequence[TensorType], step: Optional[Runner] = None,
+              operand_types: Sequence[TensorType] = ()) -> list:
     """The while loop's semantics over region runners (arrays -> arrays): the reference
     implementation, and the host driver of a native backend with compiled regions.
     ``types``: the op's result types (empty stacks are shaped by them). ``step``, if given,
     replaces ``body``: it gives the body's results and then the condition on the new carried
-    values (one call per trip)."""
+    values (one call per trip). ``operand_types``: the op's operand types, whose symbolic
+    dims (bound to ``args``' sizes) shape the stacks of a loop that ran no trip."""
     n, m = num_carried, num_stacked
     carried, inv = list(args[:n]), list(args[n:])
     stacks: list[list] = [[] for _ in carried] if record else []
@@ -201,7 +235,8 @@ def run_while(cond: Runner, body: Optional[Runner], args: Sequence, num_carried:
             break
         go = bool(out[n + m]) if step is not None else bool(cond(carried + inv)[0])
     res = list(carried)
-    res += [stack_trips(e, TensorType(t.dtype, t.shape[1:]), f"stacked value {i}")
+    sizes = bind_dims(operand_types, args) if trips == 0 else {}
+    res += [stack_trips(e, TensorType(t.dtype, t.shape[1:]), f"stacked value {i}", sizes)
             for i, (e, t) in enumerate(zip(emitted, types[n:n + m]))]
     if record:
         res += [stack_trips(s, types[i], f"loop-carried value {i}") if s else
@@ -212,10 +247,11 @@ def run_while(cond: Runner, body: Optional[Runner], args: Sequence, num_carried:
 
 
 def _while_ref(*args, num_carried, maximum_iterations, record, num_stacked=0,
-               regions: Sequence[Runner] = (), types: Sequence[TensorType] = ()):
+               regions: Sequence[Runner] = (), types: Sequence[TensorType] = (),
+               operand_types: Sequence[TensorType] = ()):
     cond, body = regions
     out = run_while(cond, body, args, num_carried, maximum_iterations, record, num_stacked,
-                    types)
+                    types, operand_types=operand_types)
     return out[0] if len(out) == 1 else tuple(out)
 
 

@@ -38,6 +38,22 @@ def _known(v: Value) -> bool:
     return v.type.shape is not None and None not in v.type.shape
 
 
+def _keeps_type(op: Op, operands: list) -> bool:
+    """Whether ``op`` on ``operands`` still has its result type by its type rule (a ``?`` of
+    the rule admits any dim). Not so for a reshape reading past a squeeze of a symbolic dim
+    (``[s0, s1, 3] -> [s0, 3] -> [-1]``: s1 is 1 at run time, but ``[s0, s1, 3] -> [-1]`` is
+    typed ``s0*s1*3``, not the ``s0*3`` its users were typed with)."""
+    try:
+        want = OPS[op.opname].result_types([v.type for v in operands], op.attrs, None)
+    except (ValueError, TypeError):
+        return False
+    return len(want) == len(op.results) and all(
+        w.dtype is r.type.dtype and w.shape is not None and r.type.shape is not None
+        and len(w.shape) == len(r.type.shape)
+        and all(x is None or x == y for x, y in zip(w.shape, r.type.shape))
+        for w, r in zip(want, op.results))
+
+
 def _forward(op: Op) -> Value | None:
     """The value op's result can be replaced with, or None."""
     name, ins = op.opname, op.operands
@@ -80,7 +96,9 @@ def canonicalize(f: Function) -> Function:
         src = op.operands[0] if op.operands else None
         if op.opname in ("reshape", "reshape_like") and src.producer is not None and \
                 src.producer.opname in ("reshape", "reshape_like", "expand_dims", "squeeze"):
-            op.operands = [src.producer.operands[0]] + op.operands[1:]
+            merged = [src.producer.operands[0]] + op.operands[1:]
+            if _keeps_type(op, merged):
+                op.operands = merged
         if op.opname == "transpose" and src.producer is not None and src.producer.opname == "transpose":
             inner = src.producer
             rank = src.type.rank

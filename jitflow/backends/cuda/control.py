@@ -34,6 +34,7 @@ import numpy as np
 from ...ir.core import Function, Op
 from ...ir.opdef import OPS
 from ...ir.types import TensorType
+from ...ops.control import bind_dims, concrete_shape
 from ..hostloop import HostDriven, _Cond, _HostStep, _While
 from .device import DeviceTensor, alloc, to_host, upload
 
@@ -163,7 +164,8 @@ def _check(deferred: Sequence) -> None:
 
 def device_while(cond, step, args: Sequence, n: int, maximum_iterations: int, record: bool,
                  m: int, types: Sequence[TensorType], rows: Sequence = (),
-                 capacity: int = 16, deferred: Sequence = (), recycle=None) -> list:
+                 capacity: int = 16, deferred: Sequence = (), recycle=None,
+                 operand_types: Sequence[TensorType] = ()) -> list:
     """``ops/control.run_while`` over device-resident values: ``cond`` and ``step`` take and
     give DeviceTensors; only predicates (and a counter of ``rows``, once) are read back.
     ``deferred``: executables whose status words are read every CHECK_EVERY trips and at the
@@ -206,7 +208,9 @@ def device_while(cond, step, args: Sequence, n: int, maximum_iterations: int, re
         go = read_pred(out[n + m])
     _check(deferred)
     res = list(carried)
-    res += [e.result(t.shape[1:], t.dtype.np) for e, t in zip(emitted, types[n:n + m])]
+    sizes = bind_dims(operand_types, args) if trips == 0 else {}
+    res += [e.result(concrete_shape(t.shape[1:], sizes), t.dtype.np)
+            for e, t in zip(emitted, types[n:n + m])]
     if record:
         res += [s.result(init.shape, init.dtype) for s, init in zip(stacks, args[:n])]
         res.append(np.array(trips, np.int32))
@@ -239,10 +243,12 @@ class DeviceWhile(_While):
                self.types, self.rows, self.last_trips)
         self._set_deferred(True)
         try:
-            out = device_while(*run, deferred=self.deferred, recycle=self.recycle)
+            out = device_while(*run, deferred=self.deferred, recycle=self.recycle,
+                               operand_types=self.operand_types)
         except DeferredError as e:
             self._set_deferred(False)
-            device_while(*run)                # raises the failing trip's own error
+            # raises the failing trip's own error
+            device_while(*run, operand_types=self.operand_types)
             from ...errors import InvalidArgumentError
             raise InvalidArgumentError(str(e)) from None
         finally:

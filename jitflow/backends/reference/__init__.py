@@ -1,7 +1,8 @@
 """The reference backend: a NumPy interpreter of the IR, the oracle for every other backend.
 
 Control-flow ops (``cond``, ``while``) get their regions as executables of their own, passed
-to the op's reference implementation as ``regions=`` (callables: arrays -> arrays)."""
+to the op's reference implementation as ``regions=`` (callables: arrays -> arrays), with
+the op's result and operand types (``types=``, ``operand_types=``)."""
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -46,7 +47,8 @@ class ReferenceExecutable:
             attrs = op.attrs
             if op.regions:
                 attrs = {**attrs, "regions": [ReferenceExecutable(r, True).run for r in op.regions],
-                         "types": [r.type for r in op.results]}
+                         "types": [r.type for r in op.results],
+                         "operand_types": [v.type for v in op.operands]}
             self.plan.append((fn, [slot[id(v)] for v in op.operands], attrs,
                               [slot[id(r)] for r in op.results], op))
         self.result_slots = [slot[id(v)] for v in f.results]

@@ -1,7 +1,8 @@
 """Wires the RNN API into the TF1 namespaces: ``tf.nn.rnn_cell``, ``tf.nn.dynamic_rnn`` & co.,
 ``tf.contrib.rnn`` (also importable: ``from jitflow.compat.v1.contrib import rnn``),
-and ``tf.contrib.seq2seq`` (sequence_loss, helpers, BasicDecoder, dynamic_decode,
-BeamSearchDecoder, gather_tree, attention)."""
+``tf.contrib.seq2seq`` (sequence_loss, helpers, BasicDecoder, dynamic_decode,
+BeamSearchDecoder, gather_tree, attention) and ``tf.contrib.crf`` (the linear-chain CRF,
+frontend/contrib/crf.py)."""
 from __future__ import annotations
 
 import sys
@@ -17,6 +18,7 @@ from ...frontend import seq2seq_attention as _attn
 from ...frontend import seq2seq_beam as _beam
 from ...frontend import seq2seq_decoder as _dec
 from ...frontend import seq2seq_helpers as _helpers
+from ...frontend.contrib import crf as _crf
 from ...frontend.seq2seq import sequence_loss
 
 _CELLS = {
@@ -61,6 +63,8 @@ def install(package: types.ModuleType) -> None:
     seq2seq.update({n: getattr(_attn, n) for n in _attn.__all__})
     seq2seq.update({n: getattr(_beam, n) for n in _beam.__all__})
     contrib.seq2seq = _module(f"{prefix}.seq2seq", seq2seq, "tf.contrib.seq2seq")
+    contrib.crf = _module(f"{prefix}.crf", {n: getattr(_crf, n) for n in _crf.__all__},
+                          "tf.contrib.crf")
     # ``from <package>.contrib import rnn``: the import system finds the namespace here
     sys.modules.setdefault(prefix, contrib)
 
