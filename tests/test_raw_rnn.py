@@ -179,12 +179,12 @@ def test_run_time_batch(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_all_finished_at_once_is_a_loop_of_no_trip(backend):
-    """Lengths all 0: an empty emit [0, batch, units] and the initial state. (A static
-    batch: a loop of no trip over a run-time batch is the while op's zero-trip bug, being
-    fixed in ops/control.py.)"""
+@pytest.mark.parametrize("batch", [B, None], ids=["static-batch", "run-time-batch"])
+def test_all_finished_at_once_is_a_loop_of_no_trip(backend, batch):
+    """Lengths all 0: an empty emit [0, batch, units] and the initial state, also when the
+    batch is known only at run time (the empty stacks take it from the loop's operands)."""
     tf.reset_default_graph()
-    inputs, lens, _, outputs_ta, final_state, _ = documented_example()
+    inputs, lens, _, outputs_ta, final_state, _ = documented_example(batch=batch)
     outputs = outputs_ta.stack()
     xv = np.random.RandomState(2).randn(T, B, D).astype(np.float32)
     with tf.Session(backend=backend) as sess:
