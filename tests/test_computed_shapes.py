@@ -87,6 +87,22 @@ def test_reshape_to_computed_shapes(backend):
         _run(other, {x: xv, y: np.zeros((2, 2))}, backend)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reshape_minus_one_ahead_of_other_tensors_dims(backend):
+    """``[-1, tf.shape(t)[1], tf.shape(t)[2]]`` of an x whose unknown dims have nothing to do
+    with t's: the -1 is left to the run (it was resolved to 1 at graph build, the run then
+    failed "60 values cannot take shape (1, 6, 5)")."""
+    tf.reset_default_graph()
+    g = tf.placeholder(tf.float32, [None, None])
+    t = tf.placeholder(tf.float32, [None, None, None])
+    r = tf.reshape(g, tf.concat([[-1], tf.shape(t)[1:]], 0))
+    lead = tf.reshape(tf.placeholder(tf.float32, [None, None, 3]), [tf.shape(t)[0], -1])
+    gv = np.arange(60, dtype=np.float32).reshape(2, 30)
+    got = _run(r, {g: gv, t: np.zeros((7, 6, 5))}, backend)
+    np.testing.assert_array_equal(got, gv.reshape(2, 6, 5))
+    assert lead.op.ir_op == "reshape_to"       # x's unknown dims do not all lead: the run's
+
+
 def test_reshape_gradients_through_computed_shapes():
     def fn(x):
         n = tf.cast(tf.reduce_sum(x * 0.0), tf.int32) + 2     # 2, known only at run time

@@ -196,18 +196,22 @@ def like_of_entries(entries: list, what: str) -> Tensor:
 
 def _resolve_minus_one(x: Tensor, entries: list) -> Optional[list]:
     """``entries`` with its -1 replaced by the int it must be, when that is known at graph
-    build: the dims of ``x`` the other entries do not account for are static. The entries
-    that refer to dims (``(t, axis)``) are taken to stand for ``x``'s unknown dims, one each
-    (as ``tf.reshape(x, [tf.shape(x)[0], -1])`` and ``[batch_size, -1]`` mean): a run where
-    they differ fails reshape_like's size check instead of reading out of bounds."""
+    build: the dims of ``x`` the other entries do not account for are static. Entries that
+    refer to ``x``'s own dims (``(x, axis)``) account for those; entries of other tensors'
+    dims are taken to stand for ``x``'s unknown dims only where both lead, in order (``[batch,
+    -1]``, ``[batch, time, -1]`` of an ``x`` whose first one or two dims are unknown): a run
+    where they differ fails reshape_like's size check instead of reading out of bounds.
+    Anything else (``[-1, tf.shape(t)[1], ...]``) is left to the run (None)."""
     dims = x.shape.dims
     if dims is None or sum(1 for e in entries if isinstance(e, (int, np.integer)) and e == -1) != 1:
         return None
     refs = [e for e in entries if isinstance(e, tuple)]
     own = [e for e in refs if e[0] is x]
+    unknown = [i for i, d in enumerate(dims) if d is None]
     if own and len(own) == len(refs) and len({a for _, a in own}) == len(own):
         rest = [d for i, d in enumerate(dims) if i not in {a for _, a in own}]
-    elif sum(d is None for d in dims) == len(refs):
+    elif unknown == list(range(len(refs))) and all(isinstance(e, tuple)
+                                                   for e in entries[:len(refs)]):
         rest = [d for d in dims if d is not None]
     else:
         return None
