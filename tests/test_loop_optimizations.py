@@ -306,6 +306,9 @@ def test_rows_read_at_the_loop_counter_are_passed_in_place():
     assert {d for w in loops for _, _, d in w.rows} == {1, -1}      # forward and reverse
     assert not any(op.opname == "gather" and op.operands[1] is w.step.function.params[0]
                    for w in loops for op in w.step.function.ops)
+    # the reverse body's M[i] is M's row at its own counter k (the forward i counts trips
+    # from 0: control_grad._counts_trips), not at i read from a stack: no gather is left
+    assert not any(op.opname == "gather" for w in loops for op in w.step.function.ops)
     x, m = np.array([0.3, -0.2, 0.5]), np.random.RandomState(0).uniform(-1, 1, (5, 3))
     for n in (0, 1, 5):
         args = [x, m, np.int32(n)]

@@ -22,7 +22,9 @@ while: two loops.
    cotangents are those of the loop's initial values. An invariant the body reads only by
    rows (``gather`` on axis 0, e.g. the hoisted input projection of an RNN, read at step t)
    has no accumulator: the reverse loop stacks each trip's row cotangents and indices, and
-   one ``gather_grad`` after the loop scatters them (O(trips) work, not O(trips^2)).
+   one ``gather_grad`` after the loop scatters them (O(trips) work, not O(trips^2)). A carried
+   value that counts the trips from 0 (an RNN's time index) is k itself in the reverse body,
+   so the rows it reads stay rows the loop driver points at.
 Nested loops and a cond inside a loop work because the reverse body calls ``vjp`` on the
 recomputed body, which applies these rules again inside the region.
 
@@ -153,6 +155,25 @@ def _hoistable_contraction(g: Function, dv: Optional[Value], acc: Value) -> Opti
     return op
 
 
+def _counts_trips(op: Op, body: Function, i: int) -> bool:
+    """Whether carried value ``i`` of the loop ``op`` is its trip index (an int32 scalar that
+    enters as the constant 0 and leaves each trip as ``param + 1``, an RNN's time counter):
+    the reverse body then takes it to be its own counter k rather than reading it from its
+    stack, so a read of an invariant's row at it (the hoisted input projection at step t)
+    stays a row the loop driver points at (backends/hostloop.row_params), not a copy."""
+    init, p, r = op.operands[i].producer, body.params[i], body.results[i].producer
+    if (p.type.dtype is not int32 or p.type.shape != () or init is None or r is None
+            or init.opname != "constant" or r.opname != "add" or p not in r.operands):
+        return False
+    one = r.operands[1] if r.operands[0] is p else r.operands[0]
+
+    def is_const(v: Value, x: int) -> bool:
+        c = v.producer
+        return (c is not None and c.opname == "constant" and c.attrs["value"].size == 1
+                and int(c.attrs["value"].reshape(-1)[0]) == x)
+    return is_const(op.operands[i], 0) and is_const(one, 1) and one is not p
+
+
 def _drop_params(f: Function, positions: Sequence[int]) -> None:
     """Remove the (unused) parameters at ``positions`` from ``f``, renumbering the rest."""
     drop = set(positions)
@@ -217,7 +238,8 @@ def while_grad(b: Builder, op: Op, gs: Sequence[Optional[Value]], vjp: VJP
     k, pc, pa = gp[0], gp[1:1 + len(fc)], gp[1 + len(fc):nc]
     ps, psv = gp[nc:nc + n], gp[nc + n:nc + n + ns]
     pst, pv = gp[nc + n + ns:nc + n + ns + len(fs)], gp[nc + n + ns + len(fs):]
-    xs = [gb.gather(s, k, axis=0) for s in ps]
+    xs = [k if _counts_trips(op, body_r, i) else gb.gather(s, k, axis=0)
+          for i, s in enumerate(ps)]
     kept = [gb.gather(s, k, axis=0) for s in psv]          # the saved contraction results
     start = len(g.ops)
     outs = inline(body_r, xs + pv, gb)
