@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import itertools
+import operator
 import sys
 import threading
 import time
@@ -68,7 +69,8 @@ def _expand_composite_feeds(feed_dict: dict) -> dict:
 
 class _Compiled:
     __slots__ = ("lowered", "executable", "copy_results", "compile_seconds", "host_args",
-                 "write_locks", "read_ids", "write_ids", "num_fetches", "uses_rng", "direct")
+                 "write_locks", "read_ids", "write_ids", "num_fetches", "uses_rng", "direct",
+                 "read_values")
 
     def __init__(self, lowered: GraphFunction, executable, compile_seconds: float,
                  host_args: bool = False, write_locks: tuple = ()) -> None:
@@ -86,6 +88,11 @@ class _Compiled:
         self.write_ids = [id(op) for op in lowered.var_writes]
         self.num_fetches = lowered.num_fetches
         self.uses_rng = lowered.uses_rng
+        # store -> the values of the variables read, in parameter order (KeyError: one has none)
+        ids = self.read_ids
+        self.read_values: Callable[[dict], Any] = (
+            operator.itemgetter(*ids) if len(ids) > 1 else
+            (lambda store, k=ids[0]: (store[k],)) if ids else (lambda store: ()))
         self.direct = _direct_results(lowered, executable)
 
 
@@ -133,6 +140,7 @@ class _FastRun:
 _FETCH_TYPES = (Tensor, Operation)
 _SCALAR_FEEDS = (float, int, bool)
 _NDARRAY = np.ndarray
+_GENERIC = np.generic
 
 
 def _fast_key(fetches: Any, feed_dict: Optional[dict]) -> Optional[tuple]:
@@ -144,30 +152,30 @@ def _fast_key(fetches: Any, feed_dict: Optional[dict]) -> Optional[tuple]:
     an ndarray its shape and dtype (a type is never equal to a shape, so no two feed
     patterns give the same tuple)."""
     t = type(fetches)
-    if t in _FETCH_TYPES or hasattr(fetches, "_as_graph_element") and not isinstance(fetches, (list, tuple, dict, str)):
+    if t is Operation or t is Tensor:
         fk: Any = id(fetches)
     elif t is list or t is tuple:
         for e in fetches:
             if type(e) not in _FETCH_TYPES:
                 return None
-        fk = (t, tuple(map(id, fetches)))
+        fk = (t, *map(id, fetches))
+    elif hasattr(fetches, "_as_graph_element") and not isinstance(fetches, (list, tuple, dict,
+                                                                           str)):
+        fk = id(fetches)
     else:
         return None
     if not feed_dict:
         return (fk,)
-    items = [fk]
-    push = items.append
+    key = [fk]
     for k, v in feed_dict.items():
         tv = type(v)
-        push(id(k))
         if tv is _NDARRAY:
-            push(v.shape)
-            push(v.dtype)
-        elif tv in _SCALAR_FEEDS or isinstance(v, np.generic):
-            push(tv)      # Python and NumPy scalars: rank 0, fixed dtype
+            key += (id(k), v.shape, v.dtype)
+        elif tv in _SCALAR_FEEDS or isinstance(v, _GENERIC):
+            key += (id(k), tv)      # Python and NumPy scalars: rank 0, fixed dtype
         else:
             return None
-    return tuple(items)
+    return tuple(key)
 
 
 class Session:
@@ -297,7 +305,7 @@ class Session:
         try:
             store = self._values
             try:
-                args += map(store.__getitem__, compiled.read_ids)
+                args += compiled.read_values(store)
             except KeyError:
                 self._uninitialized(compiled)
             if compiled.uses_rng:

@@ -69,12 +69,13 @@ class _ShapePlan:
     run writes the result into a spare that nothing else references any more (its reference
     count says so: the array it replaced in the variable store, a fetch the caller dropped),
     instead of allocating an array and asking for its address: those two are most of a
-    small step's Python time. ``ptrs``: id -> (data pointer, dtype) of every spare (alive
-    while listed), for the arguments that are earlier results (the variables): such an
+    small step's Python time. ``ptrs``: id -> (data pointer, dtype, shape) of every spare
+    (alive while listed), for the arguments that are earlier results (the variables): such an
     argument needs neither validation nor an address lookup. ``prog``: per result, how a run
-    produces it (code, ref, buffer index, spares or None, shape, dtype), decided once."""
+    produces it (code, ref, buffer index, spares or None, shape, dtype), decided once;
+    ``arg_shapes``: the parameters' shapes (the plan's key)."""
     __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps", "arg_objs", "bufs_ptr", "prm_ptr",
-                 "tuner", "spares", "ptrs", "prog")
+                 "tuner", "spares", "ptrs", "prog", "arg_shapes")
 
 
 class LLVMExecutable:
@@ -123,6 +124,7 @@ class LLVMExecutable:
         self.param_ids = [id(p) for p in f.params]
         self.param_dtypes = [p.type.dtype.np for p in f.params]
         self._plans: dict[tuple, _ShapePlan] = {}
+        self._last: Optional[_ShapePlan] = None    # the plan of the latest run
         self._checked: list = [None] * len(f.params)
         self._lock = threading.Lock()
         seen: set[int] = set()
@@ -223,6 +225,7 @@ class LLVMExecutable:
         with self._lock:
             self._entry = None
             self._plans.clear()
+            self._last = None
             if self.compiled is not None:
                 self.compiled.close()
 
@@ -301,6 +304,7 @@ class LLVMExecutable:
                            np.prod(layout.results[r], dtype=np.int64)) <= SPARE_BYTES else None
                        for r, (code, _, _, _) in enumerate(self._rprog)]
         plan.ptrs = {}
+        plan.arg_shapes = [a.shape for a in args]
         plan.prog = [(code, ref, bidx, plan.spares[r] if code == _R_NEW else None,
                       layout.results[r], self.result_dtypes[r])
                      for r, (code, ref, bidx, _) in enumerate(self._rprog)]
@@ -315,7 +319,7 @@ class LLVMExecutable:
         if len(pool) >= SPARES:       # all held elsewhere: the oldest stops being a spare
             del plan.ptrs[id(pool.pop(0)[0])]
         pool.append(spare)
-        plan.ptrs[id(out)] = (spare[1], dt)
+        plan.ptrs[id(out)] = (spare[1], dt, shape)
         return spare
 
     def _reference_error(self, args) -> None:
@@ -398,29 +402,28 @@ class LLVMExecutable:
         return args if converted is None else converted
 
     def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """One run: the results, as arrays. Arguments a run of the same shapes passed before
-        (a fed array again, a variable's array that an earlier run returned) need neither
-        validation nor an address lookup; the rest is decided per shape plan (``_plan``)."""
+        """One run: the results, as arrays. A run whose arguments fit the latest run's shape
+        plan (a fed array again, a variable's array that an earlier run returned, another
+        array of the same shape and dtype) neither looks the plan up nor validates those
+        arguments again; the rest is decided per shape plan (``_plan``)."""
         if len(args) != self.n_params:
             raise InvalidArgumentError(f"expected {self.n_params} arguments, got {len(args)}")
-        try:
-            key = tuple(map(_shape_of, args))
-        except AttributeError:        # a scalar or a list: converted first
-            key = None
         with self._lock:
-            plan = self._plans.get(key) if key is not None else None
+            plan = self._last
             if plan is not None and self._bind(plan, args):
                 results, status = self._launch(plan, args)
             else:
                 plan = None
-        if plan is None:              # a new shape plan, or arguments to convert
+        if plan is None:              # another shape plan, or arguments to convert
             args = self.prepare_args(args)
             key = tuple(map(_shape_of, args))
             with self._lock:
                 plan = self._plans.get(key)
                 if plan is None:
                     plan = self._plans[key] = self._plan(args)
-                self._bind(plan, args)
+                if not self._bind(plan, args):
+                    raise AssertionError("prepared arguments do not fit their shape plan")
+                self._last = plan
                 results, status = self._launch(plan, args)
         if status:
             self._raise(status, args)
@@ -432,16 +435,18 @@ class LLVMExecutable:
 
     def _bind(self, plan: _ShapePlan, args: Sequence) -> bool:
         """Point ``plan``'s buffer table at the arguments that changed since its last run;
-        False when one is not a C-contiguous array of its parameter's dtype (the table then
-        holds the arguments bound before it, as ``arg_objs`` says). The caller holds the
-        lock."""
-        bufs, seen, ptrs, dts = plan.bufs, plan.arg_objs, plan.ptrs, self.param_dtypes
+        False when one is not a C-contiguous array of its parameter's dtype and the plan's
+        shape (the table then holds the arguments bound before it, as ``arg_objs`` says).
+        The caller holds the lock."""
+        bufs, seen, ptrs = plan.bufs, plan.arg_objs, plan.ptrs
+        dts, shapes = self.param_dtypes, plan.arg_shapes
         i = 0
         for a in args:
             if seen[i] is not a:      # a feed passed again, a variable's array: known
                 p = ptrs.get(id(a))   # an earlier result: a spare of this plan
-                if p is None or p[1] != dts[i]:
-                    if not (type(a) is _NDARRAY and a.dtype == dts[i] and a.flags.c_contiguous):
+                if p is None or p[1] != dts[i] or p[2] != shapes[i]:
+                    if not (type(a) is _NDARRAY and a.dtype == dts[i] and a.shape == shapes[i]
+                            and a.flags.c_contiguous):
                         return False
                     p = (data_ptr(a),)
                 bufs[i] = p[0]
