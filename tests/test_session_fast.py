@@ -224,3 +224,114 @@ def test_a_repeated_run_does_not_scan_feed_keys_for_composites(monkeypatch):
         assert looked == []
         sess.run(y, {x: np.ones(5, np.float32)})     # a new shape: validated again
         assert x in looked
+
+
+def test_every_fetch_form_of_a_fast_run_equals_the_validated_run(monkeypatch):
+    x, y, pred, loss, train, vs = quadratic()
+    xd, yd = data(30)
+    total = tf.reduce_sum(x)
+    forms = [train, loss, pred, [loss, train], (train, loss, pred), [loss, loss, total],
+             (loss,), [], [train], vs[0], [vs[1], loss]]
+
+    def runs(sess):
+        sess.run(tf.global_variables_initializer())
+        out = []
+        for _ in range(3):       # the first validates, the others hit the fast path
+            for f in forms:
+                out.append(sess.run(f, {x: xd, y: yd}))
+        return out
+    with tf.Session(backend="llvm") as sess:
+        fast = runs(sess)
+        assert len(sess._fast) == len(forms)
+    with monkeypatch.context() as m, tf.Session(backend="llvm") as sess:
+        m.setattr(session_mod, "_fast_key", lambda fetches, feed_dict: None)   # validated
+        slow = runs(sess)
+        assert not sess._fast
+    assert len(fast) == len(slow)
+    for a, b in zip(fast, slow):
+        assert type(a) is type(b)
+        if isinstance(a, (list, tuple)):
+            assert len(a) == len(b)
+            for p, q in zip(a, b):
+                assert type(p) is type(q)
+                np.testing.assert_array_equal(p, q)
+        else:
+            np.testing.assert_array_equal(a, b)
+    assert type(fast[1]) is np.float32 and fast[0] is None     # a rank-0 fetch is a scalar
+
+
+def test_the_training_step_takes_the_direct_path():
+    """The llvm executable declares the train step's results fresh or updated in place, so a
+    fast hit stores and returns them as they are; a fetched variable (its parameter
+    returned as is) is copied on the checked path."""
+    x, y, pred, loss, train, vs = quadratic()
+    xd, yd = data()
+    with tf.Session(backend="llvm") as sess:
+        sess.run(tf.global_variables_initializer())
+        for f in (train, [loss, train], vs[0]):
+            sess.run(f, {x: xd, y: yd})
+            sess.run(f, {x: xd, y: yd})
+        direct = {type(h.compiled.executable).__name__: h.compiled.direct
+                  for h in sess._fast.values() if h.form != -1}
+        assert direct == {"LLVMExecutable": True}
+        (fetched_var,) = [h for h in sess._fast.values() if h.form == -1]
+        assert not fetched_var.compiled.direct
+        w = sess.run(vs[0])
+        assert w is not sess._values[id(vs[0].op)]
+        w[...] = 7.0                       # the caller's copy: the variable keeps its value
+        assert not np.any(sess.run(vs[0]) == 7.0)
+
+
+def test_a_fast_run_of_an_uninitialized_variable_raises_every_time():
+    v = tf.Variable(np.zeros(2, np.float32), name="weights")
+    step = tf.assign_add(v, [1.0, 2.0])
+    with tf.Session(backend="llvm") as sess:
+        for _ in range(3):     # the first validates (and records the fast run), then hits
+            with pytest.raises(tf.errors.FailedPreconditionError,
+                               match="uninitialized value weights"):
+                sess.run(step)
+        sess.run(v.initializer)
+        np.testing.assert_array_equal(sess.run(step), [1.0, 2.0])
+        np.testing.assert_array_equal(sess.run(step), [2.0, 4.0])
+
+
+def test_arrays_fed_back_and_new_batches_bind_to_the_right_plan():
+    """The executable reuses its latest shape plan only for arguments of that plan's shapes
+    and dtypes: a fetched array fed back (a spare of a plan), a new array of the same shape
+    (the next minibatch), one of another shape, a non-contiguous one, a list."""
+    x = tf.placeholder(tf.float32, [None])
+    twice = tf.concat([x, x], 0)
+    a3 = np.arange(3, dtype=np.float32)
+    with tf.Session(backend="llvm") as sess:
+        six = sess.run(twice, {x: a3})
+        np.testing.assert_array_equal(six, np.concatenate([a3, a3]))
+        # a result of the (3,) plan, of shape (6,): it needs the (6,) plan
+        twelve = sess.run(twice, {x: six})
+        np.testing.assert_array_equal(twelve, np.concatenate([six, six]))
+        np.testing.assert_array_equal(sess.run(twice, {x: a3 + 1}), np.tile(a3 + 1, 2))
+        strided = np.arange(12, dtype=np.float32)[::4]
+        np.testing.assert_array_equal(sess.run(twice, {x: strided}), np.tile(strided, 2))
+        np.testing.assert_array_equal(sess.run(twice, {x: [5.0, 6.0, 7.0]}), [5, 6, 7] * 2)
+        np.testing.assert_array_equal(sess.run(twice, {x: twelve}), np.tile(twelve, 2))
+        np.testing.assert_array_equal(six, np.concatenate([a3, a3]))   # never written
+        y = tf.reduce_sum(x * 2.0)
+        held = sess.run(twice, {x: a3})
+        for _ in range(3):                  # a fetched array fed back to another run
+            assert sess.run(y, {x: held}) == 12.0
+
+
+def test_the_executable_refuses_a_wrong_dtype_after_fast_runs():
+    from jitflow.errors import InvalidArgumentError
+    x = tf.placeholder(tf.float32, [None])
+    y = x * 3.0
+    with tf.Session(backend="llvm") as sess:
+        for _ in range(3):
+            sess.run(y, {x: np.ones(4, np.float32)})
+        exe = next(iter(sess._cache.values())).executable
+        np.testing.assert_array_equal(exe.run([np.ones(4, np.float32)])[0], [3.0] * 4)
+        with pytest.raises(InvalidArgumentError, match="cannot take an array of dtype int32"):
+            exe.run([np.ones(4, np.int32)])
+        with pytest.raises(InvalidArgumentError, match="expected 1 arguments, got 2"):
+            exe.run([np.ones(4, np.float32)] * 2)
+        np.testing.assert_array_equal(exe.run([[2.0, 1.0]])[0], [6.0, 3.0])   # a list: converted
+        np.testing.assert_array_equal(exe.run([np.ones(4, np.float32)])[0], [3.0] * 4)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import itertools
+import operator
 import sys
 import threading
 import time
@@ -68,7 +69,8 @@ def _expand_composite_feeds(feed_dict: dict) -> dict:
 
 class _Compiled:
     __slots__ = ("lowered", "executable", "copy_results", "compile_seconds", "host_args",
-                 "write_locks", "read_ids", "write_ids")
+                 "write_locks", "read_ids", "write_ids", "num_fetches", "uses_rng", "direct",
+                 "read_values")
 
     def __init__(self, lowered: GraphFunction, executable, compile_seconds: float,
                  host_args: bool = False, write_locks: tuple = ()) -> None:
@@ -84,11 +86,61 @@ class _Compiled:
         # the variable store's keys, in parameter and result order (every run looks them up)
         self.read_ids = [id(op) for op in lowered.var_reads]
         self.write_ids = [id(op) for op in lowered.var_writes]
+        self.num_fetches = lowered.num_fetches
+        self.uses_rng = lowered.uses_rng
+        # store -> the values of the variables read, in parameter order (KeyError: one has none)
+        ids = self.read_ids
+        self.read_values: Callable[[dict], Any] = (
+            operator.itemgetter(*ids) if len(ids) > 1 else
+            (lambda store, k=ids[0]: (store[k],)) if ids else (lambda store: ()))
+        self.direct = _direct_results(lowered, executable)
+
+
+def _direct_results(low: GraphFunction, executable) -> bool:
+    """Whether every result can be used as the executable returns it: each fetch a fresh
+    array nothing else references, each variable update fresh or the variable's own array
+    updated in place (``fresh_results``/``inplace_results``, which the llvm executable
+    declares). Then a run stores and returns the results without the checks of
+    ``Session._execute`` (an argument returned, a view, two results sharing an array)."""
+    fresh = getattr(executable, "fresh_results", None)
+    inplace = getattr(executable, "inplace_results", None)
+    nf = low.num_fetches
+    if fresh is None or inplace is None or len(fresh) != nf + len(low.var_writes):
+        return False
+    own = {id(op): len(low.feeds) + i for i, op in enumerate(low.var_reads)}
+    return all(fresh[:nf]) and all(fresh[nf + i] or inplace.get(nf + i, -1) == own.get(id(op))
+                                   for i, op in enumerate(low.var_writes))
+
+
+class _FastRun:
+    """A run identical to a validated earlier one (``Session._fast``): its compiled code,
+    its feeds' dtypes (None: every feed an array of its placeholder's dtype, passed as is),
+    the fetched tensors, and how the fetch structure is rebuilt: ``form`` 0 a single
+    Operation, 1 a single Tensor, 2 a list and 3 a tuple of them (``picks``: each element's
+    tensor index, -1 for an Operation), -1 anything else (``rebuild``)."""
+    __slots__ = ("compiled", "dtypes", "tensors", "rebuild", "form", "picks")
+
+    def __init__(self, compiled: _Compiled, dtypes: Optional[list], tensors: list,
+                 rebuild: Callable[[dict], Any], fetches: Any) -> None:
+        self.compiled, self.dtypes, self.tensors, self.rebuild = compiled, dtypes, tensors, rebuild
+        self.picks: tuple = ()
+        t = type(fetches)
+        if t is Operation:
+            self.form = 0
+        elif t is Tensor:
+            self.form = 1
+        elif t is list or t is tuple:
+            index = {id(e): j for j, e in enumerate(tensors)}
+            self.form = 2 if t is list else 3
+            self.picks = tuple(-1 if type(e) is Operation else index[id(e)] for e in fetches)
+        else:
+            self.form = -1
 
 
 _FETCH_TYPES = (Tensor, Operation)
 _SCALAR_FEEDS = (float, int, bool)
 _NDARRAY = np.ndarray
+_GENERIC = np.generic
 
 
 def _fast_key(fetches: Any, feed_dict: Optional[dict]) -> Optional[tuple]:
@@ -100,30 +152,30 @@ def _fast_key(fetches: Any, feed_dict: Optional[dict]) -> Optional[tuple]:
     an ndarray its shape and dtype (a type is never equal to a shape, so no two feed
     patterns give the same tuple)."""
     t = type(fetches)
-    if t in _FETCH_TYPES or hasattr(fetches, "_as_graph_element") and not isinstance(fetches, (list, tuple, dict, str)):
+    if t is Operation or t is Tensor:
         fk: Any = id(fetches)
     elif t is list or t is tuple:
         for e in fetches:
             if type(e) not in _FETCH_TYPES:
                 return None
-        fk = (t, tuple(map(id, fetches)))
+        fk = (t, *map(id, fetches))
+    elif hasattr(fetches, "_as_graph_element") and not isinstance(fetches, (list, tuple, dict,
+                                                                           str)):
+        fk = id(fetches)
     else:
         return None
     if not feed_dict:
         return (fk,)
-    items = [fk]
-    push = items.append
+    key = [fk]
     for k, v in feed_dict.items():
         tv = type(v)
-        push(id(k))
         if tv is _NDARRAY:
-            push(v.shape)
-            push(v.dtype)
-        elif tv in _SCALAR_FEEDS or isinstance(v, np.generic):
-            push(tv)      # Python and NumPy scalars: rank 0, fixed dtype
+            key += (id(k), v.shape, v.dtype)
+        elif tv in _SCALAR_FEEDS or isinstance(v, _GENERIC):
+            key += (id(k), tv)      # Python and NumPy scalars: rank 0, fixed dtype
         else:
             return None
-    return tuple(items)
+    return tuple(key)
 
 
 class Session:
@@ -232,44 +284,93 @@ class Session:
             feed_dict = host_feed(self, fetches, feed_dict)
         fast_key = _fast_key(fetches, feed_dict)
         hit = self._fast.get(fast_key) if fast_key is not None else None
-        if hit is not None:
-            # the same fetches, feed keys, feed shapes and dtypes as a validated earlier run
-            # (a composite key never hits: its value is a tuple, which has no fast key)
-            compiled, dtypes, tensors, rebuild = hit
-            if not feed_dict:
-                arrays = []
-            elif dtypes is None:     # every feed an ndarray of its placeholder's dtype
-                arrays = list(feed_dict.values())
-            else:
-                arrays = [np.asarray(v, dtype=dt) for v, dt in zip(feed_dict.values(), dtypes)]
+        if hit is None:
+            return self._run_validated(fetches, feed_dict, host_feed, fast_key)
+        # the same fetches, feed keys, feed shapes and dtypes as a validated earlier run
+        # (a composite key never hits: its value is a tuple, which has no fast key)
+        compiled = hit.compiled
+        dtypes = hit.dtypes
+        if not feed_dict:
+            args = []
+        elif dtypes is None:     # every feed an ndarray of its placeholder's dtype
+            args = [*feed_dict.values()]
         else:
-            if host_feed is None and feed_dict and any(hasattr(k, "_fetch_parts")
-                                                       for k in feed_dict):
-                feed_dict = _expand_composite_feeds(feed_dict)
-                fast_key = _fast_key(fetches, feed_dict)
-            flat: list = []
-            index: dict[int, int] = {}
-            rebuild = self._flatten(fetches, flat, index)
-            feeds, arrays = self._feeds(feed_dict)
-            tensors = [e for e in flat if isinstance(e, Tensor)]
-            targets = [e for e in flat if isinstance(e, Operation)]
-            key, types = self._signature(tensors, targets, feeds, arrays)
-            compiled = self._cache.get(key)
-            if compiled is None:
-                with self._compile_lock:
-                    compiled = self._cache.get(key)      # another thread may have compiled it
-                    if compiled is None:
-                        compiled = self._compile(tensors, targets, feeds, types)
-                        self._cache[key] = compiled
-            if fast_key is not None:
-                if len(self._fast) > 256:
-                    self._fast.clear()
-                dts = [t.dtype.np for t in feeds]
-                # feeds given as arrays of the placeholders' dtypes are passed as they are
-                # (np.asarray would return them unchanged): the key pins their dtypes
-                same = all(type(v) is _NDARRAY and v.dtype == dt
-                           for v, dt in zip(feed_dict.values(), dts)) if feed_dict else True
-                self._fast[fast_key] = (compiled, None if same else dts, tensors, rebuild)
+            args = [np.asarray(v, dtype=dt) for v, dt in zip(feed_dict.values(), dtypes)]
+        if not compiled.direct:
+            return hit.rebuild(self._execute_locked(compiled, args, hit.tensors))
+        # the executable's results are used as they are (_direct_results)
+        locks = compiled.write_locks
+        for lock in locks:
+            lock.acquire()
+        try:
+            store = self._values
+            try:
+                args += compiled.read_values(store)
+            except KeyError:
+                self._uninitialized(compiled)
+            if compiled.uses_rng:
+                args.append(np.array(next(self._steps), dtype=np.int64))
+            if compiled.host_args and self._device_values:
+                args = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in args]
+            results = compiled.executable.run(args)
+            if compiled.write_ids:
+                store.update(zip(compiled.write_ids, results[compiled.num_fetches:]))
+        finally:
+            for lock in reversed(locks):
+                lock.release()
+        if _progress.enabled:       # JITFLOW_PROGRESS: count the run (runtime/progress.py)
+            _progress.run_done()
+        form = hit.form
+        if form == 0:
+            return None
+        if form == 1:
+            r = results[0]
+            return r[()] if r.ndim == 0 else r
+        if form < 0:
+            return hit.rebuild({id(t): r[()] if r.ndim == 0 else r
+                                for t, r in zip(hit.tensors, results)})
+        out = [None if j < 0 else results[j] for j in hit.picks]
+        for i, r in enumerate(out):
+            if r is not None and r.ndim == 0:
+                out[i] = r[()]
+        return out if form == 2 else tuple(out)
+
+    def _run_validated(self, fetches: Any, feed_dict: Optional[dict], host_feed: Any,
+                       fast_key: Optional[tuple]) -> Any:
+        """A run that is not a fast hit: fetches and feeds validated, the signature looked
+        up (compiled on a miss) and, when the run has a fast key, recorded as a fast run."""
+        if host_feed is None and feed_dict and any(hasattr(k, "_fetch_parts")
+                                                   for k in feed_dict):
+            feed_dict = _expand_composite_feeds(feed_dict)
+            fast_key = _fast_key(fetches, feed_dict)
+        flat: list = []
+        index: dict[int, int] = {}
+        rebuild = self._flatten(fetches, flat, index)
+        feeds, arrays = self._feeds(feed_dict)
+        tensors = [e for e in flat if isinstance(e, Tensor)]
+        targets = [e for e in flat if isinstance(e, Operation)]
+        key, types = self._signature(tensors, targets, feeds, arrays)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            with self._compile_lock:
+                compiled = self._cache.get(key)      # another thread may have compiled it
+                if compiled is None:
+                    compiled = self._compile(tensors, targets, feeds, types)
+                    self._cache[key] = compiled
+        if fast_key is not None:
+            if len(self._fast) > 256:
+                self._fast.clear()
+            dts = [t.dtype.np for t in feeds]
+            # feeds given as arrays of the placeholders' dtypes are passed as they are
+            # (np.asarray would return them unchanged): the key pins their dtypes
+            same = all(type(v) is _NDARRAY and v.dtype == dt
+                       for v, dt in zip(feed_dict.values(), dts)) if feed_dict else True
+            self._fast[fast_key] = _FastRun(compiled, None if same else dts, tensors, rebuild,
+                                            fetches)
+        return rebuild(self._execute_locked(compiled, arrays, tensors))
+
+    def _execute_locked(self, compiled: _Compiled, arrays: list, tensors: list) -> dict:
+        """``_execute`` holding the write locks of the variables the run assigns."""
         locks = compiled.write_locks
         for lock in locks:
             lock.acquire()
@@ -280,7 +381,15 @@ class Session:
                 lock.release()
         if _progress.enabled:       # JITFLOW_PROGRESS: count the run (runtime/progress.py)
             _progress.run_done()
-        return rebuild(values)
+        return values
+
+    def _uninitialized(self, compiled: _Compiled) -> None:
+        """Raise TF's error for the first variable the run reads that has no value."""
+        for var_op, vid in zip(compiled.lowered.var_reads, compiled.read_ids):
+            if vid not in self._values:
+                raise FailedPreconditionError(
+                    f"Attempting to use uninitialized value {var_op.name}\n\t [[node "
+                    f"{var_op.name} (defined at {var_op.file}:{var_op.line}) ]]")
 
     def _execute(self, compiled: _Compiled, arrays: list, tensors: list) -> dict:
         """One call of the executable: variables' values in, updates stored, fetched values
@@ -291,10 +400,7 @@ class Session:
         for vid in compiled.read_ids:
             v = values_store.get(vid)
             if v is None:
-                var_op = low.var_reads[compiled.read_ids.index(vid)]
-                raise FailedPreconditionError(
-                    f"Attempting to use uninitialized value {var_op.name}\n\t [[node "
-                    f"{var_op.name} (defined at {var_op.file}:{var_op.line}) ]]")
+                self._uninitialized(compiled)
             args.append(v)
         if low.uses_rng:
             args.append(np.array(next(self._steps), dtype=np.int64))

@@ -45,6 +45,7 @@ _R_ARG, _R_NEW, _R_SAME, _R_CONST = range(4)
 
 
 _addressof, _char_view = ctypes.addressof, ctypes.c_char.from_buffer
+_NDARRAY = np.ndarray
 _refcount = sys.getrefcount
 _shape_of = operator.attrgetter("shape")
 #: results up to this size are allocated from a plan's spares (``_ShapePlan.spares``)
@@ -68,10 +69,13 @@ class _ShapePlan:
     run writes the result into a spare that nothing else references any more (its reference
     count says so: the array it replaced in the variable store, a fetch the caller dropped),
     instead of allocating an array and asking for its address: those two are most of a
-    small step's Python time. ``ptrs``: id -> data pointer of every spare (alive while
-    listed), for the arguments that are earlier results (the variables)."""
+    small step's Python time. ``ptrs``: id -> (data pointer, dtype, shape) of every spare
+    (alive while listed), for the arguments that are earlier results (the variables): such an
+    argument needs neither validation nor an address lookup. ``prog``: per result, how a run
+    produces it (code, ref, buffer index, spares or None, shape, dtype), decided once;
+    ``arg_shapes``: the parameters' shapes (the plan's key)."""
     __slots__ = ("result_shapes", "prm", "arena", "bufs", "temps", "arg_objs", "bufs_ptr", "prm_ptr",
-                 "tuner", "spares", "ptrs")
+                 "tuner", "spares", "ptrs", "prog", "arg_shapes")
 
 
 class LLVMExecutable:
@@ -120,6 +124,7 @@ class LLVMExecutable:
         self.param_ids = [id(p) for p in f.params]
         self.param_dtypes = [p.type.dtype.np for p in f.params]
         self._plans: dict[tuple, _ShapePlan] = {}
+        self._last: Optional[_ShapePlan] = None    # the plan of the latest run
         self._checked: list = [None] * len(f.params)
         self._lock = threading.Lock()
         seen: set[int] = set()
@@ -143,6 +148,12 @@ class LLVMExecutable:
             else:
                 self._rprog.append((_R_CONST, r_idx, -1, dup))
         self.donated = mb.applied_donations
+        # for the caller (Session): which results are arrays no one else references (a fresh
+        # array or a copy), and which are a parameter's own array (``inplace[r]``: its index)
+        self.fresh_results = [code in (_R_NEW, _R_CONST) or dup
+                              for code, _, _, dup in self._rprog]
+        self.inplace_results = {r: ref for r, (code, ref, _, dup) in enumerate(self._rprog)
+                                if code == _R_ARG and not dup}
         if dump_dir:
             from pathlib import Path
             d = Path(dump_dir)
@@ -214,6 +225,7 @@ class LLVMExecutable:
         with self._lock:
             self._entry = None
             self._plans.clear()
+            self._last = None
             if self.compiled is not None:
                 self.compiled.close()
 
@@ -292,26 +304,22 @@ class LLVMExecutable:
                            np.prod(layout.results[r], dtype=np.int64)) <= SPARE_BYTES else None
                        for r, (code, _, _, _) in enumerate(self._rprog)]
         plan.ptrs = {}
+        plan.arg_shapes = [a.shape for a in args]
+        plan.prog = [(code, ref, bidx, plan.spares[r] if code == _R_NEW else None,
+                      layout.results[r], self.result_dtypes[r])
+                     for r, (code, ref, bidx, _) in enumerate(self._rprog)]
         return plan
 
     @staticmethod
-    def _new_result(plan: _ShapePlan, r: int, shape: tuple, dt: np.dtype) -> tuple:
-        """(array, data pointer) for result ``r``: a spare nothing else references, else a
-        new array, which becomes a spare in place of the oldest. The caller holds the lock."""
-        pool = plan.spares[r]
-        if pool is None:
-            out = np.empty(shape, dtype=dt)
-            return out, data_ptr(out)
-        for spare in pool:
-            # referenced by the spare's tuple and getrefcount's argument only
-            if _refcount(spare[0]) == 2:
-                return spare
+    def _new_spare(plan: _ShapePlan, pool: list, shape: tuple, dt: np.dtype) -> tuple:
+        """A new (array, data pointer) for a result whose spares are all referenced
+        elsewhere: it becomes a spare in place of the oldest. The caller holds the lock."""
         out = np.empty(shape, dtype=dt)
         spare = (out, data_ptr(out))
         if len(pool) >= SPARES:       # all held elsewhere: the oldest stops being a spare
             del plan.ptrs[id(pool.pop(0)[0])]
         pool.append(spare)
-        plan.ptrs[id(out)] = spare[1]
+        plan.ptrs[id(out)] = (spare[1], dt, shape)
         return spare
 
     def _reference_error(self, args) -> None:
@@ -394,33 +402,29 @@ class LLVMExecutable:
         return args if converted is None else converted
 
     def run(self, args: Sequence[np.ndarray]) -> list[np.ndarray]:
-        args = self.prepare_args(args)
-        key = tuple(map(_shape_of, args))
+        """One run: the results, as arrays. A run whose arguments fit the latest run's shape
+        plan (a fed array again, a variable's array that an earlier run returned, another
+        array of the same shape and dtype) neither looks the plan up nor validates those
+        arguments again; the rest is decided per shape plan (``_plan``)."""
+        if len(args) != self.n_params:
+            raise InvalidArgumentError(f"expected {self.n_params} arguments, got {len(args)}")
         with self._lock:
-            plan = self._plans.get(key)
-            if plan is None:
-                plan = self._plans[key] = self._plan(args)
-            bufs = plan.bufs
-            seen = plan.arg_objs
-            ptrs = plan.ptrs
-            for i, a in enumerate(args):
-                if seen[i] is not a:      # variables keep their arrays from run to run
-                    p = ptrs.get(id(a))   # an earlier result: a spare of this plan
-                    bufs[i] = data_ptr(a) if p is None else p
-                    seen[i] = a
-            results: list = []
-            shapes, dts = plan.result_shapes, self.result_dtypes
-            for code, ref, bidx, _ in self._rprog:
-                if code == _R_ARG:
-                    results.append(args[ref])
-                elif code == _R_NEW:
-                    out, bufs[bidx] = self._new_result(plan, ref, shapes[ref], dts[ref])
-                    results.append(out)
-                elif code == _R_SAME:
-                    results.append(results[ref])
-                else:
-                    results.append(self.result_buf[ref].array.reshape(shapes[ref]).copy())
-            status = self._call(plan)
+            plan = self._last
+            if plan is not None and self._bind(plan, args):
+                results, status = self._launch(plan, args)
+            else:
+                plan = None
+        if plan is None:              # another shape plan, or arguments to convert
+            args = self.prepare_args(args)
+            key = tuple(map(_shape_of, args))
+            with self._lock:
+                plan = self._plans.get(key)
+                if plan is None:
+                    plan = self._plans[key] = self._plan(args)
+                if not self._bind(plan, args):
+                    raise AssertionError("prepared arguments do not fit their shape plan")
+                self._last = plan
+                results, status = self._launch(plan, args)
         if status:
             self._raise(status, args)
         if self._has_dups:
@@ -428,6 +432,67 @@ class LLVMExecutable:
                 if dup:
                     results[i] = results[i].copy()
         return results
+
+    def _bind(self, plan: _ShapePlan, args: Sequence) -> bool:
+        """Point ``plan``'s buffer table at the arguments that changed since its last run;
+        False when one is not a C-contiguous array of its parameter's dtype and the plan's
+        shape (the table then holds the arguments bound before it, as ``arg_objs`` says).
+        The caller holds the lock."""
+        bufs, seen, ptrs = plan.bufs, plan.arg_objs, plan.ptrs
+        dts, shapes = self.param_dtypes, plan.arg_shapes
+        i = 0
+        for a in args:
+            if seen[i] is not a:      # a feed passed again, a variable's array: known
+                p = ptrs.get(id(a))   # an earlier result: a spare of this plan
+                if p is None or p[1] != dts[i] or p[2] != shapes[i]:
+                    if not (type(a) is _NDARRAY and a.dtype == dts[i] and a.shape == shapes[i]
+                            and a.flags.c_contiguous):
+                        return False
+                    p = (data_ptr(a),)
+                bufs[i] = p[0]
+                seen[i] = a
+            i += 1
+        return True
+
+    def _launch(self, plan: _ShapePlan, args: Sequence) -> tuple[list, int]:
+        """The results' arrays (spares where free) and the entry's status of one call with
+        ``plan``'s tables, whose arguments are bound. The caller holds the lock."""
+        bufs = plan.bufs
+        results: list = []
+        push = results.append
+        for code, ref, bidx, pool, shape, dt in plan.prog:
+            if code == _R_NEW:
+                if pool is None:
+                    out = np.empty(shape, dtype=dt)
+                    bufs[bidx] = data_ptr(out)
+                else:
+                    for spare in pool:
+                        # referenced by the pool's tuple and getrefcount's argument only
+                        if _refcount(spare[0]) == 2:
+                            break
+                    else:
+                        spare = self._new_spare(plan, pool, shape, dt)
+                    out, bufs[bidx] = spare
+                push(out)
+            elif code == _R_ARG:
+                push(args[ref])
+            elif code == _R_SAME:
+                push(results[ref])
+            else:
+                push(self.result_buf[ref].array.reshape(shape).copy())
+        entry = self._entry
+        if entry is None:
+            self._live_entry()       # raises
+        tuner = plan.tuner
+        if tuner is None:
+            if self.uses_pools:    # (fixed count) another executable may have changed it
+                threads.apply(threads.NUM_THREADS.value or 1, self.blas_threads)
+            return results, entry(plan.bufs_ptr, plan.prm_ptr)
+        threads.apply(tuner.pick(), self.blas_threads)
+        t0 = perf_counter()
+        status = entry(plan.bufs_ptr, plan.prm_ptr)
+        tuner.record(perf_counter() - t0)
+        return results, status
 
     # ------------------------------------------------------------------ loop trips -------
     def result_shapes(self, args: Sequence[np.ndarray]) -> list[tuple]:
