@@ -9,6 +9,14 @@ import pytest
 import jitflow.compat.v1 as tf
 
 
+@pytest.fixture(autouse=True)
+def fresh_default_graph():
+    """A MonitoredSession finalizes its graph (as TF's does): the next test in this worker
+    gets a new default graph, not a finalized one."""
+    yield
+    tf.reset_default_graph()
+
+
 def build(lr=0.1):
     tf.reset_default_graph()
     gs = tf.train.get_or_create_global_step()
