@@ -30,7 +30,8 @@ FAMILY_TESTS = {**{m: NN_TESTS for m in NN_MODULES},
                 "jitflow.ops.detection": ("test_image_nms.py",),
                 "jitflow.ops.random_host": ("test_random_gamma_poisson.py",),
                 "jitflow.ops.bbox_sample": ("test_sample_distorted_bbox.py",),
-                "jitflow.ops.quant": ("test_fake_quant.py", "test_fake_quant_cuda.py")}
+                "jitflow.ops.quant": ("test_fake_quant.py", "test_fake_quant_cuda.py"),
+                "jitflow.ops.gather_tree": ("test_beam_search.py",)}
 
 
 def assert_tested_by_family(name: str, family: str) -> None:

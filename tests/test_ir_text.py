@@ -230,6 +230,8 @@ def same_array(a, b) -> bool:
         return False
     if a.size > INLINE_ARRAY_LIMIT:
         return a.tobytes() == b.tobytes()
+    if a.dtype.name == "bfloat16":          # ml_dtypes' kind is "V": compare as float32
+        a, b = a.astype(np.float32), b.astype(np.float32)
     if a.dtype.kind != "f":
         return bool(np.array_equal(a, b))
     return bool(np.array_equal(a, b, equal_nan=True)
