@@ -232,6 +232,9 @@ def same_array(a, b) -> bool:
         return a.tobytes() == b.tobytes()
     if a.dtype.name == "bfloat16":          # ml_dtypes' kind is "V": compare as float32
         a, b = a.astype(np.float32), b.astype(np.float32)
+    if a.dtype.kind == "c":
+        return same_array(a.real.copy(), b.real.copy()) and same_array(a.imag.copy(),
+                                                                       b.imag.copy())
     if a.dtype.kind != "f":
         return bool(np.array_equal(a, b))
     return bool(np.array_equal(a, b, equal_nan=True)
