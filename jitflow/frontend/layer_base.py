@@ -218,12 +218,13 @@ class Layer:
         if self.dtype is None:
             self.dtype = inputs.dtype
         from .keras_mask import call_mask, set_mask_metadata
-        mask = call_mask(self, inputs, args, kwargs)
+        call_kwargs = dict(kwargs)       # the recorded call keeps the given arguments only
+        mask = call_mask(self, inputs, args, call_kwargs)
         with self._call_scope():
             if not self.built:
                 self.build(inputs.shape)
                 self.built = True
-            outputs = self.call(inputs, *args, **kwargs)
+            outputs = self.call(inputs, *args, **call_kwargs)
             set_mask_metadata(self, inputs, outputs, mask)
         _record_call(self, inputs, outputs, args, kwargs)
         return outputs
