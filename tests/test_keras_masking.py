@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jitflow.compat.v1 as tf
 
@@ -296,3 +298,38 @@ def test_fit_ignores_masked_targets():
     for a, b in zip(after[0][0], after[1][0]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert any(np.abs(a - s).max() > 1e-4 for a, s in zip(after[0][0], after[0][1]))
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 6), st.integers(0, 2 ** 18 - 1), st.booleans())
+def test_any_mask_pattern_lstm_llvm(batch, steps, bits, backwards):
+    """Masks of any pattern, batch and length (one graph, fed: the time dim is unknown)."""
+    g = _any_mask_graph()
+    mv = np.array([(bits >> i) & 1 for i in range(batch * steps)], bool).reshape(batch, steps)
+    xv = np.random.RandomState(bits % 1000).randn(batch, steps, 2).astype(np.float32)
+    s, (x, m, outs, layers) = g
+    seq, h, c = s.run(outs[backwards], {x: xv, m: mv})
+    W, U, b = (w.astype(np.float64) for w in s.run(layers[backwards].weights))
+    xs, ms = (xv[:, ::-1], mv[:, ::-1]) if backwards else (xv, mv)
+    want = masked_loop(lstm_step(W, U, b), xs.astype(np.float64), ms, zeros(batch, 3, 2))
+    for a, w in zip([seq, h, c], [want[0], want[2][0], want[2][1]]):
+        np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
+
+
+_GRAPH: list = []
+
+
+def _any_mask_graph():
+    if not _GRAPH:
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.placeholder(tf.float32, [None, None, 2])
+            m = tf.placeholder(tf.bool, [None, None])
+            layers = [tf.keras.layers.LSTM(3, return_sequences=True, return_state=True,
+                                           go_backwards=gb, bias_initializer="random_normal")
+                      for gb in (False, True)]
+            outs = [layer(x, mask=m) for layer in layers]
+            s = tf.Session(backend="llvm", graph=g)
+            s.run(tf.global_variables_initializer())
+        _GRAPH.append((s, (x, m, outs, layers)))
+    return _GRAPH[0]

@@ -9,7 +9,10 @@ Weights are Keras's: ``lstm/kernel`` [input, 4 units] (gates i, f, c, o), ``lstm
 GEMM for the input projection of all steps), so it compiles natively. ``dropout`` /
 ``recurrent_dropout`` are applied only when the layer is called with ``training`` (a bool or a
 bool tensor; Keras's learning phase is inference in TF1 graphs): one mask per sequence on the
-inputs and one on the recurrent state, as Keras's ``implementation=2``.
+inputs and one on the recurrent state, as Keras's ``implementation=2``. A Keras mask (the
+input's, or ``mask=``) and ``stateful=True`` are handled by keras_rnn_state.py: a masked
+call runs its own loop with a per-step select; a stateful one starts from and updates the
+layer's state variables.
 """
 from __future__ import annotations
 

@@ -37,17 +37,21 @@ def masked_rnn(cell: Any, x: Tensor, state: Any, mask: Tensor, zero_output: bool
     steps = x.shape[1]
     x_tm = transpose(x, [1, 0, 2])
     m_tm = transpose(cast(mask, "bool"), [1, 0])
-    pre, prep = _hoisted(cell, x_tm, steps)
     layer = cell._layer
+    if steps is not None or x.shape[0] is not None:   # x_t @ W of every step: one GEMM
+        pre, prep = _hoisted(cell, x_tm, steps)
+        step_in = lambda t: gather(pre, t)  # noqa: E731
+    else:                                             # a reshape would need both dims
+        prep = layer._prep
+        step_in = lambda t: cell._project(gather(x_tm, t), prep)  # noqa: E731
     flat_state = flatten(state)
-    zero_out = zeros_like(flat_state[-1] if isinstance(state, LSTMStateTuple)
-                          else flat_state[0])
+    zero_out = zeros_like(flat_state[0])            # every state is [batch, units]
 
     def step(t: Tensor, carry: list) -> tuple:
         old, prev = carry[:-1], carry[-1]
         keep = gather(m_tm, t)
         with cell._call_scope():
-            out, new = layer._step(gather(pre, t), pack_as(state, old), prep)
+            out, new = layer._step(step_in(t), pack_as(state, old), prep)
         new = [select(keep, n, o) for n, o in zip(flatten(new), old)]
         out = select(keep, out, zeros_like(out) if zero_output else prev)
         return new + [out], [out]
