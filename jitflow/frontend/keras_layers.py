@@ -98,6 +98,8 @@ def _keras_kwargs(kwargs: dict) -> dict:
 
 
 class Dense(L.Dense):
+    supports_masking = True     # applied per step: the mask passes on
+
     def __init__(self, units: int, activation: Any = None, **kwargs: Any) -> None:
         super().__init__(units, **_keras_kwargs(dict(kwargs, activation=activation)))
 
@@ -139,6 +141,8 @@ class Dropout(_TFDropout):
     """Drops ``rate`` of the inputs when called with ``training`` true (a bool or a bool
     tensor); without ``training`` it is the identity (inference)."""
 
+    supports_masking = True
+
     def __init__(self, rate: Any, noise_shape: Any = None, seed: Optional[int] = None,
                  **kwargs: Any) -> None:
         super().__init__(rate, noise_shape=noise_shape, seed=seed, **_drop_shape_kwargs(kwargs))
@@ -148,6 +152,8 @@ class Dropout(_TFDropout):
 
 
 class Activation(Layer):
+    supports_masking = True
+
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**_drop_shape_kwargs(kwargs))
         self.activation = get_activation(activation)
@@ -159,6 +165,8 @@ class Activation(Layer):
 class BatchNormalization(_TFBatchNorm):
     """Keras defaults (momentum 0.99, epsilon 1e-3, center and scale); inference unless
     called with ``training``; updates in ``self.updates`` (run them with the train op)."""
+
+    supports_masking = True
 
     def __init__(self, axis: Any = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
@@ -180,14 +188,14 @@ class BatchNormalization(_TFBatchNorm):
 
 class Embedding(Layer):
     """``embeddings`` [input_dim, output_dim] (Keras's uniform(-0.05, 0.05) by default); the
-    output is ``embedding_lookup(embeddings, ids)``."""
+    output is ``embedding_lookup(embeddings, ids)``; with ``mask_zero`` its mask is
+    ``ids != 0`` (keras_mask.py)."""
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer: Any = "uniform",
                  embeddings_regularizer: Any = None, mask_zero: bool = False,
                  input_length: Any = None, **kwargs: Any) -> None:
-        if mask_zero:
-            raise NotImplementedError("Embedding(mask_zero=True): jitflow has no Keras masks")
         super().__init__(**_drop_shape_kwargs(kwargs))
+        self.mask_zero = bool(mask_zero)
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         init = "random_uniform" if embeddings_initializer == "uniform" else \
             embeddings_initializer
@@ -206,6 +214,9 @@ class Embedding(Layer):
         self.embeddings = self.add_weight("embeddings", [self.input_dim, self.output_dim],
                                           initializer=self.embeddings_initializer,
                                           regularizer=self.embeddings_regularizer)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return M.not_equal(inputs, 0) if self.mask_zero else None
 
     def call(self, inputs: Any) -> Any:
         from .nn import embedding_lookup

@@ -196,6 +196,8 @@ class TimeDistributed(Layer):
     """Applies ``layer`` to every time step of a [batch, time, ...] input (one set of
     weights, made under this layer's scope: ``time_distributed/kernel``)."""
 
+    supports_masking = True      # the input mask passes on (Keras's, for a wrapped Dense)
+
     def __init__(self, layer: Layer, **kwargs: Any) -> None:
         if not isinstance(layer, Layer):
             raise ValueError(f"Please initialize `TimeDistributed` layer with a `Layer` "

@@ -9,7 +9,10 @@ Weights are Keras's: ``lstm/kernel`` [input, 4 units] (gates i, f, c, o), ``lstm
 GEMM for the input projection of all steps), so it compiles natively. ``dropout`` /
 ``recurrent_dropout`` are applied only when the layer is called with ``training`` (a bool or a
 bool tensor; Keras's learning phase is inference in TF1 graphs): one mask per sequence on the
-inputs and one on the recurrent state, as Keras's ``implementation=2``.
+inputs and one on the recurrent state, as Keras's ``implementation=2``. A Keras mask (the
+input's, or ``mask=``) and ``stateful=True`` are handled by keras_rnn_state.py: a masked
+call runs its own loop with a per-step select; a stateful one starts from and updates the
+layer's state variables.
 """
 from __future__ import annotations
 
@@ -87,9 +90,7 @@ class _KerasRNN(Layer):
                  unroll: bool = False, time_major: bool = False, implementation: int = 1,
                  **kwargs: Any) -> None:
         from .keras_layers import _drop_shape_kwargs
-        if stateful:
-            raise NotImplementedError(f"{type(self).__name__}(stateful=True): jitflow keeps no "
-                                      f"state between Session.run calls for Keras layers")
+        self.zero_output_for_mask = bool(kwargs.pop("zero_output_for_mask", False))
         for k in ("activity_regularizer", "kernel_constraint", "recurrent_constraint",
                   "bias_constraint"):
             if kwargs.pop(k, None) is not None:
@@ -108,6 +109,22 @@ class _KerasRNN(Layer):
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.time_major = bool(go_backwards), bool(time_major)
         self.unroll, self.implementation = unroll, implementation
+        self.stateful, self.states = bool(stateful), None
+
+    supports_masking = True
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The input mask for ``return_sequences`` (else None); None for the states."""
+        if isinstance(mask, list):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        return [out] + [None] * (2 if isinstance(self, LSTM) else 1) if self.return_state \
+            else out
+
+    def reset_states(self, states: Any = None) -> None:
+        """A stateful layer's states to zeros, or to ``states`` ([h] or [h, c] arrays)."""
+        from .keras_rnn_state import reset_states
+        reset_states(self, states)
 
     def _bias_shape(self) -> list:
         return [self._gates * self.units]
@@ -129,6 +146,9 @@ class _KerasRNN(Layer):
                                                 regularizer=rr)
         self.bias = (self.add_weight("bias", self._bias_shape(), initializer=self._bias_init(),
                                      regularizer=br) if self.use_bias else None)
+        if self.stateful:
+            from .keras_rnn_state import make_state_variables
+            make_state_variables(self, input_shape[1 if self.time_major else 0])
         self.built = True
 
     def _bias_parts(self) -> tuple:
@@ -148,9 +168,16 @@ class _KerasRNN(Layer):
 
     def call(self, inputs: Tensor, training: Any = None, initial_state: Any = None,
              mask: Any = None) -> Any:
-        if mask is not None:
-            raise NotImplementedError(f"{type(self).__name__}: jitflow has no Keras masks")
         x = inputs if not self.time_major else transpose(inputs, [1, 0, 2])  # batch-major
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        if mask is not None:
+            mask = convert_to_tensor(mask)
+            if self.time_major:
+                mask = transpose(mask, [1, 0])
+        if self.stateful and initial_state is None:
+            from .keras_rnn_state import initial_from_states
+            initial_state = initial_from_states(self)
         training = _training_value(training)
         drop = self._dropout_mask(x[:, 0, :], self.dropout, training)
         if drop is not None:
@@ -158,6 +185,7 @@ class _KerasRNN(Layer):
             x = M.multiply(x, expand_dims(drop, 1))
         if self.go_backwards:
             x = reverse(x, [1])
+            mask = None if mask is None else reverse(mask, [1])
         b_x, b_h = self._bias_parts()
         self._prep = {"kernel": self.kernel, "w_h": self.recurrent_kernel, "b_x": b_x,
                       "b_h": b_h, "rec_mask": None}
@@ -177,16 +205,25 @@ class _KerasRNN(Layer):
                 [_shape(x)[0], self.units], dtype=x.dtype)
             self._prep["rec_mask"] = self._dropout_mask(convert_to_tensor(like),
                                                         self.recurrent_dropout, training)
-        outs, final = dynamic_rnn(cell, x, initial_state=init, dtype=x.dtype, scope="rnn")
-        h = final.h if isinstance(final, LSTMStateTuple) else final
-        out = outs if self.return_sequences else h
+        if mask is None:
+            outs, final = dynamic_rnn(cell, x, initial_state=init, dtype=x.dtype, scope="rnn")
+            last = final.h if isinstance(final, LSTMStateTuple) else final
+        else:
+            from .keras_rnn_state import masked_rnn
+            from .rnn import _initial_state
+            from .array_ops import shape as _shape
+            state = _initial_state(cell, init, x.dtype, _shape(x)[0] if x.shape[0] is None
+                                   else int(x.shape[0]), type(self).__name__)
+            outs, last, final = masked_rnn(cell, x, state, mask, self.zero_output_for_mask)
+        out = outs if self.return_sequences else last
         if self.return_sequences and self.time_major:
             out = transpose(out, [1, 0, 2])
-        if not self.return_state:
-            return out
-        if isinstance(final, LSTMStateTuple):
-            return [out, final.h, final.c]
-        return [out, final]
+        if self.return_state:
+            out = [out, final.h, final.c] if isinstance(final, LSTMStateTuple) else [out, final]
+        if self.stateful:
+            from .keras_rnn_state import carry_states
+            out = carry_states(self, final, out)
+        return out
 
     def _rec(self, h: Tensor, prep: dict) -> Tensor:
         m = prep["rec_mask"]
@@ -324,6 +361,25 @@ class Bidirectional(Layer):
         self.backward_layer = (backward_layer if backward_layer is not None else
                                _clone(layer, f"backward_{layer.name}", not layer.go_backwards))
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
+        self.stateful = layer.stateful
+        for part in (self.forward_layer, self.backward_layer):   # as Keras: masked steps of
+            part.zero_output_for_mask = part.return_sequences     # a sequence output are 0
+
+    supports_masking = True
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if isinstance(mask, list):
+            mask = mask[0]
+        out = mask if self.return_sequences else None
+        outs = [out, out] if self.merge_mode is None else [out]
+        if self.return_state:
+            n = 2 * (2 if isinstance(self.forward_layer, LSTM) else 1)
+            return outs + [None] * n
+        return outs if self.merge_mode is None else out
+
+    def reset_states(self) -> None:
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
 
     @property
     def trainable_weights(self) -> list:
@@ -337,14 +393,15 @@ class Bidirectional(Layer):
 
     variables = weights
 
-    def call(self, inputs: Tensor, training: Any = None, initial_state: Any = None) -> Any:
+    def call(self, inputs: Tensor, training: Any = None, initial_state: Any = None,
+             mask: Any = None) -> Any:
         from .extra_ops import concat
         f_init = b_init = None
         if initial_state is not None:
             st = list(initial_state)
             f_init, b_init = st[:len(st) // 2], st[len(st) // 2:]
-        fw = self.forward_layer(inputs, training=training, initial_state=f_init)
-        bw = self.backward_layer(inputs, training=training, initial_state=b_init)
+        fw = self.forward_layer(inputs, training=training, initial_state=f_init, mask=mask)
+        bw = self.backward_layer(inputs, training=training, initial_state=b_init, mask=mask)
         f_states = b_states = []
         if self.return_state:
             fw, f_states, bw, b_states = fw[0], fw[1:], bw[0], bw[1:]

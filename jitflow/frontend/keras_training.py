@@ -72,6 +72,26 @@ def _feed(ph: Any, x: Any) -> dict:
     return {ph: x}
 
 
+def _masked_mean(values: Any, out: Any, metric: bool) -> Any:
+    """The mean of per-example ``values``; with a Keras mask on the output ``out``
+    (keras_mask.py) weighted by it as TF 1.15 does: the loss ``sum(v * m) / size(v)``
+    (SUM_OVER_BATCH_SIZE), a metric ``sum(v * m) / sum(m)``."""
+    from . import math_ops as M
+    mask = getattr(out, "_keras_mask", None)
+    if mask is None:
+        return M.reduce_mean(values)
+    from .array_ops import expand_dims
+    m = M.cast(mask, values.dtype)
+    while m.shape.ndims is not None and values.shape.ndims is not None and \
+            m.shape.ndims < values.shape.ndims:
+        m = expand_dims(m, -1)
+    weighted = M.multiply(values, m)
+    if not metric:
+        return M.reduce_mean(weighted)
+    from .math_extra import div_no_nan
+    return div_no_nan(M.reduce_sum(weighted), M.reduce_sum(M.add(M.multiply(values, 0.0), m)))
+
+
 class TrainingMixin:
     """compile/fit/evaluate/predict for Model and Sequential (keras_models.py)."""
 
@@ -142,11 +162,11 @@ class TrainingMixin:
                 train_out = self(xin, training=True)
 
                 def figures(o: Any) -> list:
-                    loss = M.reduce_mean(c.loss_fn(c.y, o))
+                    loss = _masked_mean(c.loss_fn(c.y, o), o, False)
                     reg = self.losses
                     if reg:
                         loss = M.add(loss, M.add_n(list(reg)) if len(reg) > 1 else reg[0])
-                    return [loss] + [M.reduce_mean(fn(c.y, o)) for _, fn in c.metrics]
+                    return [loss] + [_masked_mean(fn(c.y, o), o, True) for _, fn in c.metrics]
                 c.train_fetches = figures(train_out)
                 c.eval_fetches = figures(out)
                 minimize = c.optimizer.minimize(c.train_fetches[0],
@@ -278,6 +298,12 @@ class TrainingMixin:
 
     def test_on_batch(self, x: Any, y: Any, **kwargs: Any) -> Any:
         return self._on_batch(x, y, False)
+
+    def reset_states(self) -> None:
+        """Keras's ``Model.reset_states``: every stateful layer's states to zeros."""
+        for layer in self.layers:
+            if getattr(layer, "stateful", False) and hasattr(layer, "reset_states"):
+                layer.reset_states()
 
     def predict_on_batch(self, x: Any) -> np.ndarray:
         return self.predict(x, batch_size=max(_count(_as_array(x, "x")), 1))

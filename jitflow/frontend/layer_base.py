@@ -217,11 +217,15 @@ class Layer:
         inputs = convert_to_tensor(inputs)
         if self.dtype is None:
             self.dtype = inputs.dtype
+        from .keras_mask import call_mask, set_mask_metadata
+        call_kwargs = dict(kwargs)       # the recorded call keeps the given arguments only
+        mask = call_mask(self, inputs, args, call_kwargs)
         with self._call_scope():
             if not self.built:
                 self.build(inputs.shape)
                 self.built = True
-            outputs = self.call(inputs, *args, **kwargs)
+            outputs = self.call(inputs, *args, **call_kwargs)
+            set_mask_metadata(self, inputs, outputs, mask)
         _record_call(self, inputs, outputs, args, kwargs)
         return outputs
 
@@ -232,6 +236,16 @@ class Layer:
 
     def call(self, inputs: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         return inputs
+
+    supports_masking = False      # Keras: whether the layer passes its input mask on
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Keras's default: the input mask for a layer that ``supports_masking``; a layer
+        that does not raises TypeError when given one (keras_mask.py)."""
+        from .keras_mask import default_compute_mask
+        return default_compute_mask(self, mask)
+
+    compute_mask._is_default = True  # type: ignore[attr-defined]
 
     def get_weights(self, session: Any = None) -> list:
         """The weights' values, from ``session`` or Keras's session (the default session if

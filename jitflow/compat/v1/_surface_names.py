@@ -219,6 +219,8 @@ def install(tf: types.ModuleType, ns: Callable) -> None:
     from ...frontend import keras_rnn as _keras_rnn
     _set(keras.layers, LSTM=_keras_rnn.LSTM, GRU=_keras_rnn.GRU, SimpleRNN=_keras_rnn.SimpleRNN,
          Bidirectional=_keras_rnn.Bidirectional)
+    from ...frontend.keras_mask import Masking as _Masking
+    _set(keras.layers, Masking=_Masking)
     from ...frontend import keras_layers_act as _keras_act
     from ...frontend import keras_layers_more as _keras_more
     from ...frontend import keras_merge as _keras_merge
