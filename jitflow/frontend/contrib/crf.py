@@ -170,17 +170,16 @@ def crf_multitag_sequence_score(inputs: Any, tag_bitmap: Any, sequence_lengths: 
 
 # ------------------------------------------------------------------------ normalization ----
 
-class CrfForwardRnnCell(RNNCell):
-    """Computes the alpha values in a linear-chain CRF: ``alpha_t[j] = inputs_t[j] +
-    logsumexp_i(alpha_{t-1}[i] + transition_params[i, j])``; state and output are both the
-    new alphas (see http://www.cs.columbia.edu/~mcollins/fb.pdf)."""
+class _TransitionCell(RNNCell):
+    """A cell over [num_tags] states driven by ``transition_params`` [num_tags, num_tags]
+    (kept as [1, num_tags, num_tags] to broadcast over the batch)."""
 
     def __init__(self, transition_params: Any) -> None:
         super().__init__()
-        transition_params = _tensor(transition_params, "CrfForwardRnnCell: transition_params",
-                                    2)
+        what = type(self).__name__
+        transition_params = _tensor(transition_params, f"{what}: transition_params", 2)
         self._transition_params = expand_dims(transition_params, 0)
-        self._num_tags = _num_tags(transition_params, 0, "CrfForwardRnnCell")
+        self._num_tags = _num_tags(transition_params, 0, what)
 
     @property
     def state_size(self) -> int:
@@ -189,6 +188,12 @@ class CrfForwardRnnCell(RNNCell):
     @property
     def output_size(self) -> int:
         return self._num_tags
+
+
+class CrfForwardRnnCell(_TransitionCell):
+    """Computes the alpha values in a linear-chain CRF: ``alpha_t[j] = inputs_t[j] +
+    logsumexp_i(alpha_{t-1}[i] + transition_params[i, j])``; state and output are both the
+    new alphas (see http://www.cs.columbia.edu/~mcollins/fb.pdf)."""
 
     def __call__(self, inputs: Any, state: Any, scope: Any = None) -> tuple:
         state = expand_dims(state, 2)                                    # [B, O, 1]
@@ -269,24 +274,9 @@ def viterbi_decode(score: np.ndarray, transition_params: np.ndarray) -> tuple:
     return viterbi, viterbi_score
 
 
-class CrfDecodeForwardRnnCell(RNNCell):
+class CrfDecodeForwardRnnCell(_TransitionCell):
     """The forward pass of Viterbi decoding: the state is the best score ending in each tag,
     the output the back-pointers (int32 [batch_size, num_tags]: the best previous tag)."""
-
-    def __init__(self, transition_params: Any) -> None:
-        super().__init__()
-        transition_params = _tensor(transition_params,
-                                    "CrfDecodeForwardRnnCell: transition_params", 2)
-        self._transition_params = expand_dims(transition_params, 0)
-        self._num_tags = _num_tags(transition_params, 0, "CrfDecodeForwardRnnCell")
-
-    @property
-    def state_size(self) -> int:
-        return self._num_tags
-
-    @property
-    def output_size(self) -> int:
-        return self._num_tags
 
     def __call__(self, inputs: Any, state: Any, scope: Any = None) -> tuple:
         state = expand_dims(state, 2)                                    # [B, O, 1]
