@@ -30,7 +30,7 @@ from .nn import embedding_lookup
 from .op_builder import convert_to_tensor, make_op
 from .rnn_cell import RNNCell, flatten, map_structure
 from .seq2seq_beam_step import beam_search_step, static_float
-from .seq2seq_decoder import Decoder
+from .seq2seq_decoder import Decoder, rnn_output_size
 
 
 class BeamSearchDecoderState(collections.namedtuple(
@@ -162,14 +162,7 @@ class BeamSearchDecoder(Decoder):
         return True
 
     def _rnn_output_size(self) -> Any:
-        size = self._cell.output_size
-        if self._output_layer is None:
-            return size
-        units = getattr(self._output_layer, "units", None)
-        if units is None:
-            raise TypeError(f"output_layer must have `units` (a Dense layer), got "
-                            f"{type(self._output_layer).__name__}")
-        return map_structure(lambda _: int(units), size)
+        return rnn_output_size(self._cell, self._output_layer)
 
     @property
     def output_size(self) -> BeamSearchDecoderOutput:

@@ -22,6 +22,19 @@ from .rnn_cell import RNNCell, flatten, map_structure
 from .variables import variable_scope
 
 
+def rnn_output_size(cell: Any, output_layer: Any) -> Any:
+    """The size of a decoder's ``rnn_output``: the cell's output size, or the output layer's
+    units in its structure."""
+    size = cell.output_size
+    if output_layer is None:
+        return size
+    units = getattr(output_layer, "units", None)
+    if units is None:
+        raise TypeError(f"output_layer must have `units` (a Dense layer), got "
+                        f"{type(output_layer).__name__}")
+    return map_structure(lambda _: int(units), size)
+
+
 class BasicDecoderOutput(collections.namedtuple("BasicDecoderOutput",
                                                 ("rnn_output", "sample_id"))):
     """One step's (or the stacked) cell outputs and sampled ids."""
@@ -64,14 +77,7 @@ class BasicDecoder(Decoder):
         return self._helper.batch_size
 
     def _rnn_output_size(self) -> Any:
-        size = self._cell.output_size
-        if self._output_layer is None:
-            return size
-        units = getattr(self._output_layer, "units", None)
-        if units is None:
-            raise TypeError(f"output_layer must have `units` (a Dense layer), got "
-                            f"{type(self._output_layer).__name__}")
-        return map_structure(lambda _: int(units), size)
+        return rnn_output_size(self._cell, self._output_layer)
 
     @property
     def output_size(self) -> BasicDecoderOutput:

@@ -184,7 +184,9 @@ class AdamOptimizer(Optimizer):
             self._zeros_slot(v, "m", self._name)
             self._zeros_slot(v, "v", self._name)
 
-    def _apply_dense(self, grad, var):
+    def _moments(self, grad, var) -> tuple:
+        """(m, v, m_t, v_t, lr_t, beta1, eps): the slots, their new values and the
+        bias-corrected step size of TF's ApplyAdam."""
         b1p, b2p = self._non_slots["beta1_power"], self._non_slots["beta2_power"]
         lr = self._lr(var, self._lr_value)
         b1, b2, eps = (self._lr(var, x) for x in (self._beta1, self._beta2, self._eps))
@@ -193,6 +195,10 @@ class AdamOptimizer(Optimizer):
                        subtract(1.0, cast(b1p, var.dtype)))
         m_t = add(m, multiply(subtract(grad, m), subtract(1.0, b1)))
         v_t = add(v, multiply(subtract(square(grad), v), subtract(1.0, b2)))
+        return m, v, m_t, v_t, lr_t, b1, eps
+
+    def _apply_dense(self, grad, var):
+        m, v, m_t, v_t, lr_t, _, eps = self._moments(grad, var)
         upd = subtract(var, truediv(multiply(lr_t, m_t), add(sqrt(v_t), eps)))
         return group(assign(m, m_t), assign(v, v_t), assign(var, upd, name="ApplyAdam"))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ..graph import get_default_graph
-from ..math_ops import abs as tf_abs, add, cast, maximum, multiply, sqrt, square, subtract, \
+from ..math_ops import abs as tf_abs, add, cast, maximum, multiply, sqrt, subtract, \
     truediv
 from ..op_builder import convert_to_tensor
 from ..train import AdamOptimizer, ExponentialMovingAverage, MomentumOptimizer, Optimizer
@@ -140,14 +140,7 @@ class NadamOptimizer(AdamOptimizer):
     Adam's, then ``var -= lr_t * (beta1 * m_t + (1 - beta1) * g) / (sqrt(v_t) + eps)``."""
 
     def _apply_dense(self, grad, var):
-        b1p, b2p = self._non_slots["beta1_power"], self._non_slots["beta2_power"]
-        lr = self._lr(var, self._lr_value)
-        b1, b2, eps = (self._lr(var, x) for x in (self._beta1, self._beta2, self._eps))
-        m, v = self.get_slot(var, "m"), self.get_slot(var, "v")
-        lr_t = truediv(multiply(lr, sqrt(subtract(1.0, cast(b2p, var.dtype)))),
-                       subtract(1.0, cast(b1p, var.dtype)))
-        m_t = add(m, multiply(subtract(grad, m), subtract(1.0, b1)))
-        v_t = add(v, multiply(subtract(square(grad), v), subtract(1.0, b2)))
+        m, v, m_t, v_t, lr_t, b1, eps = self._moments(grad, var)
         m_bar = add(multiply(m_t, b1), multiply(grad, subtract(1.0, b1)))
         upd = subtract(var, truediv(multiply(lr_t, m_bar), add(sqrt(v_t), eps)))
         return group(assign(m, m_t), assign(v, v_t), assign(var, upd, name="ApplyAdam"))
