@@ -312,3 +312,25 @@ def test_matmul_and_conv2d_formulas_hypothesis(m, k, n, cin, ksz, padding, strid
         got = {c.name: c.float_ops for c in tf.profiler.profile(g, options=QUIET_FLOPS).children}
         assert got["mm"] == 2 * m * k * n
         assert got["conv"] == 2 * (2 * oh * ow * n) * ksz * ksz * cin
+
+
+def test_graph_view_nests_inputs_under_consumers():
+    with tf.Graph().as_default() as g:
+        _, flops, init = _mlp()
+        r = tf.profiler.profile(g, cmd="graph", options=QUIET_FLOPS)
+        assert r.total_float_ops == sum(flops.values()) + init
+        assert r.children[0].name == "Mean"
+        chain, at = [], r.children[0]
+        while at.children:
+            chain.append(at.name)
+            at = at.children[0]
+        chain.append(at.name)
+        assert chain == ["Mean", "Softmax", "mlp/dense_1/BiasAdd", "mlp/dense_1/MatMul",
+                         "mlp/dense/BiasAdd", "mlp/dense/MatMul"]
+        assert r.children[0].total_float_ops == sum(flops.values())
+        p = tf.profiler.profile(g, cmd="graph", options=QUIET_PARAMS)
+        assert sorted(c.name for c in p.children) == ["mlp/dense/bias", "mlp/dense/kernel",
+                                                      "mlp/dense_1/bias", "mlp/dense_1/kernel"]
+        assert p.total_parameters == D_IN * H + H + H * C + C
+        assert tf.profiler.Profiler(g).profile_graph(QUIET_PARAMS).total_parameters == \
+            p.total_parameters

@@ -20,7 +20,7 @@ from .graph import Graph, get_default_graph
 from .profiler_options import Options, ProfileOptionBuilder
 from .profiler_proto import GraphNodeProto, MultiGraphNodeProto, OpLogEntry, OpLogProto
 from .profiler_stats import StatNode, logged_ops, stat_nodes
-from .profiler_views import MultiView, ScopeView
+from .profiler_views import GraphView, MultiView, ScopeView
 
 __all__ = ["profile", "Profiler", "write_op_log", "advise", "ProfileOptionBuilder",
            "GraphNodeProto", "MultiGraphNodeProto", "OpLogProto", "OpLogEntry"]
@@ -49,11 +49,8 @@ def _render(nodes: dict[str, StatNode], cmd: str, options: Any,
     """Build the ``cmd`` view, show it as ``options`` say, return its proto."""
     if cmd not in _CMDS:
         raise InvalidArgumentError(f"unknown cmd: {cmd}\n")
-    if cmd == "graph":
-        raise NotImplementedError("tf.profiler cmd='graph' (the dataflow view) is not "
-                                  "implemented in jitflow; use cmd='scope' or 'op'")
     opts = Options(options)
-    empty = GraphNodeProto() if cmd == "scope" else MultiGraphNodeProto()
+    empty = GraphNodeProto() if cmd in ("scope", "graph") else MultiGraphNodeProto()
     if opts.step >= 0 and opts.step not in steps:
         sys.stderr.write(f"Options -step={opts.step} not found.\nAvailable steps: "
                          + "".join(f"{s} " for s in sorted(steps)) + "\n")
@@ -62,7 +59,8 @@ def _render(nodes: dict[str, StatNode], cmd: str, options: Any,
         raise NotImplementedError(
             f"tf.profiler {opts.output_type} output needs per-op step stats, which jitflow's "
             "RunMetadata does not record; use with_stdout_output() or with_file_output()")
-    view = ScopeView(nodes) if cmd == "scope" else MultiView(nodes, cmd)
+    view = {"scope": ScopeView, "graph": GraphView}.get(cmd)
+    view = view(nodes) if view is not None else MultiView(nodes, cmd)
     proto, text = view.show(opts)
     text = "Profile:\n" + text
     if opts.output_type == "stdout":
@@ -78,8 +76,8 @@ def profile(graph: Optional[Graph] = None, run_meta: Any = None, op_log: Any = N
             cmd: str = "scope", options: Any = _DEFAULT_PROFILE_OPTIONS) -> Any:
     """Profile a graph (TF1's ``tf.profiler.profile``).
 
-    ``cmd`` is ``'scope'`` (returns a GraphNodeProto), ``'op'`` or ``'code'`` (a
-    MultiGraphNodeProto); ``options`` a dict from ``ProfileOptionBuilder`` (default:
+    ``cmd`` is ``'scope'`` or ``'graph'`` (returns a GraphNodeProto), ``'op'`` or ``'code'``
+    (a MultiGraphNodeProto); ``options`` a dict from ``ProfileOptionBuilder`` (default:
     ``trainable_variables_parameter()``). Output goes to stdout, a file, or nowhere, as
     ``options['output']`` says."""
     g = _graph(graph)
@@ -141,7 +139,7 @@ class Profiler:
         return self._profile("scope", options)
 
     def profile_graph(self, options: dict) -> GraphNodeProto:
-        """The 'graph' view (not implemented: see :func:`profile`)."""
+        """The 'graph' view: statistics along the dataflow (a node's inputs under it)."""
         return self._profile("graph", options)
 
     def advise(self, options: Any = None) -> Any:

@@ -4,6 +4,8 @@
 totals add up (``account_displayed_op_only``), the order (``order_by``) and the text.
 
 * ``scope``: the tree of name scopes (``a/b/c`` under ``a/b``), a GraphNodeProto;
+* ``graph``: the dataflow tree (a node's inputs under it, each node shown once), a
+  GraphNodeProto;
 * ``op``: one node per op type, a MultiGraphNodeProto whose ``children`` are a chain (each
   op type the only child of the one before, as TF nests them), every total the sum of its
   own and the following types';
@@ -170,14 +172,19 @@ class ScopeView:
                 out.append(n)
         return out
 
-    def _print(self, nodes: list[ShowNode], opts: Options, depth: int,
-               indent: int) -> list[ShowNode]:
+    def _print(self, nodes: list[ShowNode], opts: Options, depth: int, indent: int,
+               visits: Optional[set] = None) -> list[ShowNode]:
         shown = []
         for n in nodes:
+            if visits is not None:          # the graph view shows a node once
+                if n.name in visits:
+                    continue
+                visits.add(n.name)
             show = _should_show(n, opts, depth, self_counts=True)
             kids: list[ShowNode] = []
             if not full_match(opts.trim_name_regexes, n.name) and depth <= opts.max_depth:
-                kids = self._print(n.show_children, opts, depth + 1, indent + (2 if show else 0))
+                kids = self._print(n.show_children, opts, depth + 1, indent + (2 if show else 0),
+                                   visits)
             if not show:
                 shown.extend(kids)
                 continue
@@ -200,9 +207,9 @@ class ScopeView:
         for n in roots:
             root.proto.aggregate_totals(n.proto)
         if not match_all(opts.start_name_regexes):
-            roots = _search_root(roots, opts.start_name_regexes)
+            roots = _search_root(roots, opts.start_name_regexes, self._visits())
         root.show_children = roots
-        root = self._print([root], opts, 1, 0)[0]
+        root = self._print([root], opts, 1, 0, self._visits())[0]
         text = [legend(opts, multi=False), root.formatted]
         out = root.proto.copy()
 
@@ -216,13 +223,68 @@ class ScopeView:
         return out, "".join(text)
 
 
-def _search_root(nodes: list[ShowNode], regexes: list) -> list[ShowNode]:
+    @staticmethod
+    def _visits() -> Optional[set]:
+        return None
+
+
+class GraphView(ScopeView):
+    """The dataflow view: a node's children are its inputs (data, then control); the roots
+    are the nodes no other node reads; an unaccounted node hands its accounted inputs up."""
+
+    def __init__(self, nodes: dict[str, StatNode]) -> None:
+        self._map = {name: ShowNode(name, sn, None) for name, sn in nodes.items()}
+        read: set[str] = set()
+        for n in self._map.values():
+            op = n.node.op
+            for name in [t.op.name for t in op.inputs] + [c.name for c in op.control_inputs]:
+                read.add(name)
+                if name in self._map:
+                    n.children.append(self._map[name])
+        self.root = ShowNode(ROOT, None, GraphNodeProto(ROOT))
+        self.root.children = [n for name, n in self._map.items() if name not in read]
+        self._seen: set[str] = set()
+
+    def _account(self, nodes: list[ShowNode], opts: Options) -> list[ShowNode]:
+        out: list[ShowNode] = []
+        for n in nodes:
+            if n.name in self._seen:
+                continue
+            self._seen.add(n.name)
+            kids = self._account(n.children, opts)
+            n.proto = n.node.proto()
+            n.account = _type_matches(n.node.types, opts)
+            if n.account:
+                n.show_children = list(kids)
+                n.proto.add_self_to_totals()
+                for c in kids:
+                    n.proto.aggregate_totals(c.proto)
+                out.append(n)
+            else:
+                out.extend(kids)
+        return out
+
+    def show(self, opts: Options) -> tuple[GraphNodeProto, str]:
+        self._seen = set()
+        return super().show(opts)
+
+    @staticmethod
+    def _visits() -> Optional[set]:
+        return set()
+
+
+def _search_root(nodes: list[ShowNode], regexes: list,
+                 visits: Optional[set] = None) -> list[ShowNode]:
     out = []
     for n in nodes:
+        if visits is not None:
+            if n.name in visits:
+                continue
+            visits.add(n.name)
         if full_match(regexes, n.name):
             out.append(n)
         else:
-            out.extend(_search_root(n.show_children, regexes))
+            out.extend(_search_root(n.show_children, regexes, visits))
     return out
 
 
