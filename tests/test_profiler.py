@@ -199,6 +199,10 @@ def test_unknown_shapes_are_skipped(capsys):
         assert [c.name for c in r.children] == ["static"]
         assert r.total_float_ops == 2 * 6 * 4 * 3
         # a placeholder's shape attribute counts as parameters once it is fully known
+        tf.profiler.profile(g, run_meta=tf.RunMetadata(), options=QUIET_FLOPS)
+        assert capsys.readouterr().err == ""           # with run metadata TF says nothing
+        tf.profiler.Profiler(g)
+        assert capsys.readouterr().err == "1 ops no flops stats due to incomplete shapes.\n"
         opts = POB().select(["params"]).with_empty_output().build()
         p = tf.profiler.profile(g, options=opts)
         got = {n: c.parameters for n, c in _flat(p).items()}
@@ -293,6 +297,10 @@ def test_more_registered_statistics():
                                            transpose_a=True)) == 2 * 3 * 16
     assert _one_op_flops(lambda: tf.nn.avg_pool(tf.ones([1, 4, 4, 2]), [1, 2, 2, 1],
                                                 [1, 2, 2, 1], "VALID")) == 4 * 8
+    # conv2d_transpose is Conv2DBackpropInput: 2 * out * kernel / (out_channels * strides)
+    assert _one_op_flops(lambda: tf.nn.conv2d_transpose(
+        tf.ones([1, 4, 4, 2]), tf.ones([3, 3, 5, 2]), [1, 8, 8, 5], [1, 2, 2, 1],
+        "SAME")) == 2 * (8 * 8 * 5) * (3 * 3 * 5 * 2) // (5 * 4)
     for fn in (tf.exp, tf.tanh, tf.sigmoid, tf.nn.relu, tf.sqrt):
         assert _one_op_flops(lambda: fn(tf.constant(x))) == 0, fn
 

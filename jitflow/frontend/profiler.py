@@ -84,7 +84,9 @@ def profile(graph: Optional[Graph] = None, run_meta: Any = None, op_log: Any = N
     _check_run_meta(run_meta)
     if isinstance(options, int) and options == _DEFAULT_PROFILE_OPTIONS:
         options = ProfileOptionBuilder.trainable_variables_parameter()
-    return _render(stat_nodes(g, logged_ops(g, op_log)), cmd, options, set())
+    # TF reports the ops skipped for their shapes only without run metadata
+    merged = logged_ops(g, op_log, quiet=run_meta is not None)
+    return _render(stat_nodes(g, merged), cmd, options, set())
 
 
 def advise(graph: Optional[Graph] = None, run_meta: Any = None, options: Any = 0) -> Any:
@@ -101,7 +103,7 @@ def write_op_log(graph: Graph, log_dir: str, op_log: Any = None, run_meta: Any =
     ``_trainable_variables`` types, a serialized OpLogProto (no code traces)."""
     g = _graph(graph)
     _check_run_meta(run_meta)
-    merged = logged_ops(g, op_log)
+    merged = logged_ops(g, op_log, quiet=run_meta is not None)
     with open(os.path.join(log_dir, "tfprof_log"), "wb") as f:
         f.write(merged.SerializeToString())
 
@@ -113,6 +115,7 @@ class Profiler:
         self._graph = _graph(graph)
         self._op_log = op_log
         self._steps: set[int] = set()
+        logged_ops(self._graph, op_log)      # TF reports the ops skipped for their shapes here
 
     def add_step(self, step: int, run_meta: Any) -> None:
         """Add a step's run metadata (its step stats are empty in jitflow: the step number
@@ -123,7 +126,7 @@ class Profiler:
         self._steps.add(int(step))
 
     def _profile(self, cmd: str, options: Any) -> Any:
-        nodes = stat_nodes(self._graph, logged_ops(self._graph, self._op_log))
+        nodes = stat_nodes(self._graph, logged_ops(self._graph, self._op_log, quiet=True))
         return _render(nodes, cmd, options, self._steps)
 
     def profile_python(self, options: dict) -> MultiGraphNodeProto:

@@ -55,10 +55,11 @@ def _dims(shape: Any) -> list[int]:
     return [-1 if d is None else int(d) for d in shape.dims] or [1]
 
 
-def logged_ops(graph: Graph, op_log: Any = None) -> OpLogProto:
+def logged_ops(graph: Graph, op_log: Any = None, quiet: bool = False) -> OpLogProto:
     """TF's ``_merge_default_with_oplog``: every op's registered float ops (ops whose shapes
-    are incomplete are skipped and counted on stderr), the ``_trainable_variables`` type of
-    the trainable variables' ops, merged into ``op_log``'s entries."""
+    are incomplete are skipped, and counted on stderr unless ``quiet``), the
+    ``_trainable_variables`` type of the trainable variables' ops, merged into ``op_log``'s
+    entries."""
     logged: dict[str, OpLogEntry] = {}
     missing = 0
     for op in graph.get_operations():
@@ -72,7 +73,7 @@ def logged_ops(graph: Graph, op_log: Any = None) -> OpLogProto:
     for v in graph.get_collection(GraphKeys.TRAINABLE_VARIABLES):
         name = v.op.name
         logged.setdefault(name, OpLogEntry(name)).types.append(TRAINABLE_VARIABLES)
-    if missing:
+    if missing and not quiet:
         sys.stderr.write(f"{missing} ops no flops stats due to incomplete shapes.\n")
     out = OpLogProto()
     if not op_log:
