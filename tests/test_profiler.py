@@ -104,6 +104,9 @@ def test_trainable_variables_parameter_tree_counts_trainable_only():
         assert [c.name for c in mlp.children[0].children] == ["mlp/dense/bias",
                                                               "mlp/dense/kernel"]
         assert mlp.children[0].total_parameters == D_IN * H + H
+        big = tf.profiler.profile(g, options=POB(QUIET_PARAMS).with_min_parameters(40).build())
+        assert [c.name for c in big.children] == ["mlp/dense/kernel", "mlp/dense_1/kernel"]
+        assert big.total_parameters == D_IN * H + H * C
         assert "mlp/frozen" not in _flat(r)
         default = tf.profiler.profile(g)     # trainable_variables_parameter(), to stdout
         assert default.total_parameters == want
