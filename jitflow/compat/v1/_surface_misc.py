@@ -1,5 +1,5 @@
-"""Issue #14's names: ``tf.bincount`` & co, ``tf.RunOptions`` /
-``tf.RunMetadata``, ``tf.nn.fused_batch_norm``, ``tf.contrib.framework``'s global step, and
+"""Issue #14's names: ``tf.bincount`` & co, ``tf.RunOptions`` / ``tf.RunMetadata``,
+``tf.profiler``, ``tf.nn.fused_batch_norm``, ``tf.contrib.framework``'s global step, and
 gradient customization (``tf.custom_gradient``, ``tf.RegisterGradient``); the fake
 quantization ops of ``tf.quantization`` (and their TF1 top-level names)."""
 from __future__ import annotations
@@ -12,6 +12,7 @@ from ...frontend import custom_gradient as _cg
 from ...frontend import fake_quant_ops as _fq
 from ...frontend import run_options as _run
 from ...frontend import nn_more as _nn_more
+from ...frontend import profiler as _prof
 from ...frontend import train as _train
 
 
@@ -29,6 +30,8 @@ def install(tf: types.ModuleType, ns: Callable, set_names: Callable) -> None:
     set_names(tf, **fake_quant)                  # TF1's deprecated top-level endpoints
     set_names(ns(tf, "quantization"), **fake_quant)
     set_names(ns(tf, "nn"), fused_batch_norm=_nn_more.fused_batch_norm)
+    set_names(ns(tf, "profiler"), **{n: getattr(_prof, n) for n in _prof.__all__
+                                     if n != "OpLogEntry"})
     contrib = ns(tf, "contrib")
     if "framework" not in vars(contrib):
         contrib.framework = type(contrib)("tf.contrib.framework")
