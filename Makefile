@@ -31,6 +31,10 @@ bench: $(VENV)/.installed-test,examples
 		.venv-bench/bin/pip install -q -e . && .venv-bench/bin/pip install -q -r benchmarks/requirements.txt)
 	# OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, where this workplace sets them (for old OpenBLAS
 	# builds), pin numpy's current OpenBLAS to slower kernels: unset for the benchmark only
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv-bench/bin/python benchmarks/lstm.py \
+		--tf-python .venv-bench/bin/python --out benchmarks/LSTM.md
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv-bench/bin/python benchmarks/while_loop.py \
+		--tf-python .venv-bench/bin/python --out benchmarks/WHILE_LOOP.md
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv-bench/bin/python benchmarks/run.py
 
 clean:

@@ -145,6 +145,8 @@ def main() -> None:
     ap.add_argument("--tf-python", default="/tmp/tfvenv_rnn/bin/python")
     bench_py = ROOT / ".venv-bench" / "bin" / "python"
     ap.add_argument("--torch-python", default=str(bench_py) if bench_py.exists() else sys.executable)
+    ap.add_argument("--out", default="", help="also write the report as markdown here "
+                    "(benchmarks/LSTM.md: run.py puts it into RESULTS.md)")
     args = ap.parse_args()
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in
@@ -164,17 +166,26 @@ def main() -> None:
         results += run(TORCH, args.torch_python, dict(os.environ), args.steps, args.repeats)
     else:
         results.append({"error": "PyTorch: not installed"})
-    report(results)
+    lines = report(results)
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
 
 
-def report(results: list[dict]) -> None:
+def report(results: list[dict]) -> list[str]:
+    """Print the comparison; returns it as markdown lines."""
     peak = next((r["flops"] for r in results if r.get("framework") == "gemm peak"), None)
     med = {}
     print(f"char-level LSTM LM training step: batch {BATCH}, {STEPS} steps, vocab {VOCAB} "
           f"one-hot, LSTMCell({UNITS}), dense softmax, Adam; {os.cpu_count()} cores")
+    md = [f"Char-level LSTM LM training step (batch {BATCH}, {STEPS} time steps, one-hot vocab "
+          f"{VOCAB}, one `LSTMCell({UNITS})` under `dynamic_rnn`, dense softmax, Adam; "
+          f"benchmarks/lstm.py, one run, {os.cpu_count()} cores):", "",
+          "| framework | median per step | first step | fraction of GEMM peak |",
+          "| --- | --- | --- | --- |"]
     for r in results:
         if "error" in r:
             print(f"  failed: {r['error']}")
+            md.append(f"| failed: {r['error']} | | | |")
             continue
         if "seconds" not in r:
             continue
@@ -183,15 +194,24 @@ def report(results: list[dict]) -> None:
         frac = f", {step_flops() / m / peak:.1%} of GEMM peak" if peak else ""
         print(f"  {r['framework']:<24} {m * 1e3:8.2f} ms/step  {1 / m:7.2f} steps/s  first step "
               f"{r.get('first_step', float('nan')):.2f} s  loss {r.get('last_loss', 0):.4f}{frac}")
+        md.append(f"| {r['framework']} | {m * 1e3:.2f} ms | {r.get('first_step', float('nan')):.2f}"
+                  f" s | {step_flops() / m / peak:.1%} |" if peak else
+                  f"| {r['framework']} | {m * 1e3:.2f} ms | - | - |")
+    md.append("")
     if peak:
         print(f"  GEMM peak (NumPy float32 2048^3): {peak / 1e9:.1f} GFLOP/s; step matmul work "
               f"{step_flops() / 1e9:.2f} GFLOP")
+        md.append(f"GEMM peak (NumPy float32 2048^3, all threads): {peak / 1e9:.1f} GFLOP/s; "
+                  f"the step's matmul work {step_flops() / 1e9:.2f} GFLOP.")
     jf, tfm = med.get("jitflow llvm"), med.get("TensorFlow compat.v1")
     pt = med.get("PyTorch eager nn.LSTM")
     if jf and tfm:
         print(f"  jitflow / TensorFlow time per step: {jf / tfm:.2f}x (target <= 0.5x)")
+        md.append(f"jitflow / TensorFlow time per step: {jf / tfm:.2f}x (target <= 0.5x).")
     if jf and pt:
         print(f"  jitflow / PyTorch eager time per step: {jf / pt:.2f}x (target <= 1x)")
+        md.append(f"jitflow / PyTorch eager time per step: {jf / pt:.2f}x (target <= 1x).")
+    return md
 
 
 if __name__ == "__main__":

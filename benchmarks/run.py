@@ -446,6 +446,11 @@ def write_report(results: list[dict], missing: list[str], out: str, repeats: int
         lines.append("")
     if missing:
         lines += ["## Not measured", ""] + [f"- {m}" for m in missing] + [""]
+    for name, title in (("LSTM.md", "LSTM language model training step (benchmarks/lstm.py)"),
+                        ("WHILE_LOOP.md", "tf.while_loop per iteration (benchmarks/while_loop.py)")):
+        part = ROOT / "benchmarks" / name     # written by that script just before (make bench)
+        if part.exists():
+            lines += [f"## {title}", ""] + part.read_text().splitlines() + [""]
     sva = ROOT / "benchmarks" / "SYNC_VS_ASYNC.md"
     if sva.exists():   # written by benchmarks/sync_vs_async.py (a separate, longer experiment)
         body = sva.read_text().splitlines()

@@ -52,6 +52,8 @@ def main() -> None:
     ap.add_argument("--tf-python", default="", help="a Python with TensorFlow, for its row")
     ap.add_argument("--backends", default="llvm,reference",
                     help="comma-separated jitflow backends (llvm, reference, cuda)")
+    ap.add_argument("--out", default="", help="also write the table as markdown here "
+                    "(benchmarks/WHILE_LOOP.md: run.py puts it into RESULTS.md)")
     a = ap.parse_args()
     rows = {b: per_trip_ns(b, a.trips, a.repeats) for b in a.backends.split(",") if b}
     if a.tf_python:
@@ -68,6 +70,15 @@ def main() -> None:
     for name, ns in rows.items():
         ratio = f"  ({ns / rows['TensorFlow']:.2f}x TensorFlow's)" if "TensorFlow" in rows else ""
         print(f"{name:10s} {ns:10.0f} ns/iteration ({a.trips} trips){ratio}")
+    if a.out:
+        tf_ns = rows.get("TensorFlow")
+        md = [f"`tf.while_loop` with a tiny body (`x = x * 0.999 + 1`), {a.trips} trips, per "
+              f"iteration (median of {a.repeats}; a 1-trip run subtracted), one run:", "",
+              "| framework | ns per iteration | time / TensorFlow's |", "| --- | --- | --- |"]
+        md += [f"| {'jitflow ' + k if k != 'TensorFlow' else k} | {v:.0f} | "
+               f"{v / tf_ns:.3f}x |" if tf_ns else f"| jitflow {k} | {v:.0f} | - |"
+               for k, v in rows.items()]
+        Path(a.out).write_text("\n".join(md) + "\n")
 
 
 if __name__ == "__main__":
