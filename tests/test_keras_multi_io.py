@@ -106,7 +106,10 @@ def test_output_without_a_loss_takes_no_target():
     assert m.metrics_names == ["loss", "cls_loss", "cls_acc"]
     ev = m.evaluate([xa, xb], {"cls": yc}, verbose=0)
     assert ev[0] == pytest.approx(ev[1], rel=1e-6)
-    m.fit([xa, xb], [yc], epochs=1, verbose=0)        # a list holds the targets needed
+    h = m.fit([xa, xb], [yc], epochs=1, verbose=0, validation_split=0.25)  # targets needed
+    assert list(h.history) == ["loss", "cls_loss", "cls_acc", "val_loss", "val_cls_loss",
+                               "val_cls_acc"]
+    assert h.params["samples"] == 24 and h.params["do_validation"]
 
 
 def test_subclassed_model_with_two_outputs():

@@ -52,8 +52,9 @@ def standardize(data: Any, names: list, prefix: str,
             raise ValueError(f"The model expects {len(names)} {prefix} arrays ({names}), but "
                              f"only received one array. Found: array with shape {data.shape}")
         arrays = [np.asarray(data)]
-    if prefix == "input":
-        arrays = [a[:, None] if a.ndim == 1 else a for a in arrays]
+    if prefix == "input":               # a column, unless the input is rank 1 itself
+        arrays = [a[:, None] if a.ndim == 1 and (sh is None or len(sh) != 1) else a
+                  for a, sh in zip(arrays, shapes or [None] * len(arrays))]
     for name, a, shape in zip(names, arrays, shapes or [None] * len(names)):
         if shape is None:
             continue

@@ -344,14 +344,13 @@ class TrainingMixin:
         sess = self._session()
         n = count(xs)
         hist = History()
+        validate = validation_data is not None or bool(validation_split)
         params = {"batch_size": batch_size, "epochs": epochs, "samples": n,
-                  "verbose": verbose, "do_validation": validation_data is not None,
-                  "metrics": c.names + ([f"val_{k}" for k in c.names]
-                                        if validation_data is not None else [])}
+                  "verbose": verbose, "do_validation": validate,
+                  "metrics": c.names + ([f"val_{k}" for k in c.names] if validate else [])}
         cbs = CallbackList([hist] + list(callbacks or []), self, params)
         hist.params = params
         self.stop_training = False
-        validate = validation_data is not None or bool(validation_split)
         cbs.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch, {})
