@@ -250,3 +250,22 @@ def test_errors():
     with pytest.raises(ValueError, match=r"expected input_1 to have shape \(None, 2\) but got "
                                          r"array with shape \(4, 5\)"):
         m.predict(np.zeros((4, 5)))
+
+
+def test_call_losses_count_for_their_own_call():
+    class Reg(K.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = KL.Dense(2, kernel_initializer="ones",
+                              activity_regularizer=K.regularizers.l2(0.5))
+
+        def call(self, x):
+            return self.d(x)
+
+    m = Reg()
+    m(tf.placeholder(tf.float32, [None, 3]))          # a call fit does not feed
+    m.compile("sgd", "mse")
+    x = np.ones((4, 3), np.float32)
+    # mse of 3 vs 0 is 9; the activity loss 0.5 * sum(out**2) = 0.5 * 4 * 2 * 9 = 36
+    assert m.evaluate(x, np.zeros((4, 2), np.float32), batch_size=4, verbose=0) == \
+        pytest.approx(45.0)

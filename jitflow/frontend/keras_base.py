@@ -18,14 +18,13 @@ from ..ir.dtypes import float32
 from .graph import Tensor
 from .keras_layers import _drop_shape_kwargs, get_initializer
 from .layer_base import Layer as _BaseLayer
+from .layer_base import KERAS_CALL as _CALL
 from .layer_base import _activity, _record_call
 from .op_builder import convert_to_tensor
 from .variables import Variable
 
 __all__ = ["Layer", "Tracking", "tracked_layers", "accepts_arg", "map_structure",
            "flatten_structure", "losses_of_call"]
-
-_CALL = {"token": None, "count": 0}     # the outermost Keras layer call in progress
 
 _LAYER_KWARGS = ("activity_regularizer", "weights", "autocast", "dynamic", "input_dim")
 
