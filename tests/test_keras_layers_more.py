@@ -131,6 +131,23 @@ def test_conv1d_causal_output_depends_only_on_the_past(backend):
     np.testing.assert_allclose(base, np_causal_conv1d(x, k, b, 1, 2), rtol=1e-4, atol=1e-4)
 
 
+@settings(max_examples=12, deadline=None)
+@given(t=st.integers(1, 9), k=st.integers(1, 4), dil=st.integers(1, 3), stride=st.integers(1, 3))
+def test_conv1d_causal_shapes_vary(t, k, dil, stride):
+    tf.reset_default_graph()
+    r = np.random.RandomState(t * 100 + k * 10 + dil)
+    x = r.randn(2, t, 2).astype(np.float32)
+    layer = KL.Conv1D(3, k, padding="causal", dilation_rate=dil, strides=stride)
+    ph = tf.placeholder(tf.float32, [None, t, 2])
+    out = layer(ph)
+    assert out.shape.as_list() == [None, (t - 1) // stride + 1, 3]
+    with tf.Session(backend="reference") as s:
+        s.run(tf.global_variables_initializer())
+        got, (kv, bv) = s.run(out, {ph: x}), s.run(layer.weights)
+    np.testing.assert_allclose(got, np_causal_conv1d(x, kv, bv, stride, dil), rtol=1e-4,
+                               atol=1e-5)
+
+
 def test_conv1d_causal_gradients_and_padding_errors():
     check_layer_gradients(lambda: KL.Conv1D(2, 3, padding="causal", dilation_rate=2),
                           rng.randn(2, 6, 2))

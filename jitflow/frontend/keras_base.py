@@ -23,7 +23,7 @@ from .layer_base import _activity, _record_call
 from .op_builder import convert_to_tensor
 from .variables import Variable
 
-__all__ = ["Layer", "Tracking", "tracked_layers", "accepts_arg", "map_structure",
+__all__ = ["Layer", "Tracking", "accepts_arg", "map_structure",
            "flatten_structure", "losses_of_call"]
 
 _LAYER_KWARGS = ("activity_regularizer", "weights", "autocast", "dynamic", "input_dim")
@@ -137,10 +137,6 @@ class Tracking:
 def losses_of_call(losses: list, token: Any) -> list:
     """The losses not added in a call (weight regularizers) and those of call ``token``."""
     return [l for l in losses if getattr(l, "_keras_call", None) in (None, token)]
-
-
-def tracked_layers(layer: Any) -> list:
-    return layer._tracked_layers() if isinstance(layer, Tracking) else []
 
 
 def _gather(layer: Any, attr: str, own: list) -> list:

@@ -20,7 +20,6 @@ import numpy as np
 from .array_ops import placeholder
 from .graph import Tensor
 from .keras_base import Layer as KerasLayer
-from .keras_base import map_structure
 from .keras_training import TrainingMixin
 from .layer_base import Layer, keras_uid
 from .op_builder import convert_to_tensor
