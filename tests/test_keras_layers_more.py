@@ -86,6 +86,77 @@ def test_conv1d_values_and_weights(kw):
     np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
 
 
+def np_causal_conv1d(x, k, b, stride=1, dilation=1):
+    """y[t] = sum_j x[t*stride - dilation*(K-1-j)] @ k[j], zeros before the start."""
+    n, T, _ = x.shape
+    K = k.shape[0]
+    out_len = (T - 1) // stride + 1
+    y = np.zeros((n, out_len, k.shape[2]))
+    for t in range(out_len):
+        for j in range(K):
+            src = t * stride - dilation * (K - 1 - j)
+            if src >= 0:
+                y[:, t] += x[:, src] @ k[j]
+    return y + b
+
+
+@pytest.mark.parametrize("ksize,dil,stride", [(3, 1, 1), (2, 4, 1), (3, 2, 2), (1, 1, 1)])
+def test_conv1d_causal_values(ksize, dil, stride):
+    layer = KL.Conv1D(4, ksize, padding="causal", dilation_rate=dil, strides=stride)
+    x = x3(t=10)
+    out, (k, b) = run_layer(layer, x, [rng.randn(ksize, 3, 4), rng.randn(4)])
+    assert out.shape == (2, (10 - 1) // stride + 1, 4)
+    np.testing.assert_allclose(out, np_causal_conv1d(x, k, b, stride, dil), rtol=1e-4,
+                               atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", ["llvm", "reference"])
+def test_conv1d_causal_output_depends_only_on_the_past(backend):
+    layer = KL.Conv1D(3, 3, padding="causal", dilation_rate=2)
+    ph = tf.placeholder(tf.float32, [None, 12, 2])
+    out = layer(ph)
+    assert out.shape.as_list() == [None, 12, 3]
+    x = x3(t=12, c=2)
+    with tf.Session(backend=backend) as s:
+        s.run(tf.global_variables_initializer())
+        base = s.run(out, {ph: x})
+        for t in (0, 5, 11):
+            x2 = x.copy()
+            x2[:, t + 1:] += rng.randn(*x2[:, t + 1:].shape).astype(np.float32) * 10
+            got = s.run(out, {ph: x2})
+            np.testing.assert_allclose(got[:, :t + 1], base[:, :t + 1], rtol=1e-5, atol=1e-5)
+            if t < 11:                             # and the future does change
+                assert not np.allclose(got[:, t + 1:], base[:, t + 1:])
+        k, b = s.run(layer.weights)
+    np.testing.assert_allclose(base, np_causal_conv1d(x, k, b, 1, 2), rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=12, deadline=None)
+@given(t=st.integers(1, 9), k=st.integers(1, 4), dil=st.integers(1, 3), stride=st.integers(1, 3))
+def test_conv1d_causal_shapes_vary(t, k, dil, stride):
+    tf.reset_default_graph()
+    r = np.random.RandomState(t * 100 + k * 10 + dil)
+    x = r.randn(2, t, 2).astype(np.float32)
+    layer = KL.Conv1D(3, k, padding="causal", dilation_rate=dil, strides=stride)
+    ph = tf.placeholder(tf.float32, [None, t, 2])
+    out = layer(ph)
+    assert out.shape.as_list() == [None, (t - 1) // stride + 1, 3]
+    with tf.Session(backend="reference") as s:
+        s.run(tf.global_variables_initializer())
+        got, (kv, bv) = s.run(out, {ph: x}), s.run(layer.weights)
+    np.testing.assert_allclose(got, np_causal_conv1d(x, kv, bv, stride, dil), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_conv1d_causal_gradients_and_padding_errors():
+    check_layer_gradients(lambda: KL.Conv1D(2, 3, padding="causal", dilation_rate=2),
+                          rng.randn(2, 6, 2))
+    with pytest.raises(ValueError, match="'valid', 'same'"):
+        tf.layers.Conv1D(2, 3, padding="causal")     # TF1's tf.layers documents valid/same
+    with pytest.raises(ValueError, match="'valid', 'same'"):
+        KL.Conv1D(2, 3, padding="full")
+
+
 def test_conv1d_kernel_initializer_default_is_glorot_uniform():
     layer = KL.Conv1D(50, 4)
     _, (k, b) = run_layer(layer, x3(c=30, t=8))

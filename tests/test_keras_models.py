@@ -282,11 +282,6 @@ def test_errors_are_clear():
         m.compile("adamw", "mse")
     with pytest.raises(ValueError, match="Unknown loss function"):
         m.compile("adam", "hinge_squared")
-    class Sub(K.Model):
-        def call(self, x):
-            return x
-    with pytest.raises(NotImplementedError, match="subclassed models are not supported"):
-        Sub()
     m.compile("adam", "mse")
     with pytest.raises(ValueError, match="same number of samples"):
         m.fit(np.zeros((4, 8)), np.zeros((3, 3)), verbose=0)

@@ -46,17 +46,25 @@ def _static_dims(x: Tensor, what: str) -> list:
 # ---------------------------------------------------------------------- conv ---------------
 
 class Conv1D(NX.Conv1D):
-    """Keras's Conv1D: kernel ``[kernel_size, in, filters]`` (glorot_uniform), NWC."""
+    """Keras's Conv1D: kernel ``[kernel_size, in, filters]`` (glorot_uniform), NWC.
+    ``padding='causal'`` left-pads the time axis by ``dilation_rate * (kernel_size - 1)``
+    zeros and convolves 'valid', so the output at t sees only inputs at t and before."""
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
                  data_format: str = "channels_last", dilation_rate: Any = 1,
                  activation: Any = None, **kwargs: Any) -> None:
-        if padding == "causal":
-            raise NotImplementedError("Conv1D(padding='causal') is not supported by jitflow; "
-                                      "use 'valid' or 'same'")
-        super().__init__(filters, kernel_size, strides=strides, padding=padding,
-                         data_format=data_format, dilation_rate=dilation_rate,
+        causal = isinstance(padding, str) and padding.lower() == "causal"
+        super().__init__(filters, kernel_size, strides=strides,
+                         padding="valid" if causal else padding, data_format=data_format,
+                         dilation_rate=dilation_rate,
                          **_keras_kwargs(dict(kwargs, activation=activation)))
+        self.causal = causal
+
+    def call(self, inputs: Tensor) -> Tensor:
+        if self.causal:
+            left = self.dilation_rate * (self.kernel_size - 1)
+            inputs = E.pad(inputs, [[0, 0], [left, 0], [0, 0]])
+        return super().call(inputs)
 
 
 class Conv2DTranspose(L.Conv2DTranspose):

@@ -157,7 +157,8 @@ _METRICS = {"sparse_categorical_accuracy": sparse_categorical_accuracy,
 
 
 def get_metric(metric: Any, loss_fn: Callable, units: Any = None) -> tuple[str, Callable]:
-    """(the History key TF 1.15 uses, a per-example fn). 'accuracy'/'acc' become ``acc``,
+    """(the History key TF 1.15 uses, a per-example fn): a named metric's function name
+    (``mae`` is ``mean_absolute_error``); 'accuracy'/'acc' become ``acc``,
     chosen as Keras does: binary for one output unit (``units``) or a binary cross-entropy,
     sparse categorical for the sparse cross-entropy, else categorical."""
     if metric in ("accuracy", "acc"):
@@ -172,7 +173,8 @@ def get_metric(metric: Any, loss_fn: Callable, units: Any = None) -> tuple[str, 
         if metric not in _METRICS:
             raise ValueError(f"Unknown metric function: {metric!r}; jitflow knows "
                              f"{sorted(_METRICS) + ['accuracy']}")
-        return metric, _METRICS[metric]
+        fn = _METRICS[metric]
+        return fn.__name__, fn        # TF 1.15: metrics=['mae'] is 'mean_absolute_error'
     if callable(metric):
         return getattr(metric, "__name__", "metric"), metric
     raise TypeError(f"compile(metrics=[...]): expected names or callables, got {metric!r}")

@@ -19,6 +19,7 @@ import numpy as np
 
 from .array_ops import placeholder
 from .graph import Tensor
+from .keras_base import Layer as KerasLayer
 from .keras_training import TrainingMixin
 from .layer_base import Layer, keras_uid
 from .op_builder import convert_to_tensor
@@ -93,27 +94,35 @@ def _accepts_training(layer: Layer) -> bool:
         return False
 
 
-class Model(TrainingMixin, Layer):
+class Model(TrainingMixin, KerasLayer):
     """``tf.keras.Model(inputs, outputs)``: the layers whose calls lead from ``inputs`` (a
     placeholder or a list of them) to ``outputs`` (a tensor or a list); calling the model on
-    other tensors (a list for several inputs) applies them again."""
+    other tensors (a list for several inputs) applies them again.
+
+    Subclassed (``Model()`` without inputs and outputs, a ``call`` of its own): the layers
+    assigned as attributes are tracked (keras_base.py), the model is built by its first call
+    (on a tensor, by ``build(input_shape)``, or by fit/evaluate/predict from the data's shape)
+    and its variables are ``<model>/<layer>/...``, as TF 1.15 names them."""
+
+    _name_when_made = False            # named by its variable scope below
 
     def __init__(self, inputs: Any = None, outputs: Any = None, name: Optional[str] = None,
                  **kwargs: Any) -> None:
+        self.__dict__["_subclassed"] = (inputs is None and outputs is None and
+                                        not isinstance(self, Sequential))
         super().__init__(name=name, **kwargs)
+        if not self._subclassed:
+            self.__dict__.pop("_tracked", None)    # the graph, not attributes, says the layers
         self._capture_scope()          # Keras names models when they are made
         self._layers: list = []
         self._input: Optional[Tensor] = None
         self._output: Optional[Tensor] = None
+        self._input_struct: Any = None  # a subclassed model's fit/predict input (list, dict)
         self._layer_shapes: list = []
         self._calls: list = []         # (layer, input tensor, args, kwargs, output tensor)
         self._compiled = None
+        self._building = False
         if inputs is None and outputs is None:
-            if not isinstance(self, Sequential):
-                raise NotImplementedError(f"tf.keras.Model without inputs and outputs "
-                                          f"({type(self).__name__}): subclassed models are not "
-                                          f"supported by jitflow; use Model(inputs, outputs) "
-                                          f"or Sequential")
             return
         self._init_graph(inputs, outputs)
 
@@ -151,8 +160,10 @@ class Model(TrainingMixin, Layer):
         self.built = True
 
     def __call__(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        if self._subclassed:
+            return KerasLayer.__call__(self, inputs, *args, **kwargs)
         if not isinstance(inputs, (list, tuple)):
-            return super().__call__(inputs, *args, **kwargs)
+            return Layer.__call__(self, inputs, *args, **kwargs)
         from .layer_base import _record_call
         xs = [convert_to_tensor(t) for t in inputs]
         with self._call_scope():
@@ -160,7 +171,50 @@ class Model(TrainingMixin, Layer):
         _record_call(self, xs, outputs, args, kwargs)
         return outputs
 
+    # -------------------------------------------------------------- subclassed ------------
+    def _build_from(self, xs: Any) -> None:
+        self._building = True
+        try:
+            super()._build_from(xs)
+        finally:
+            self._building = False
+
+    def build(self, input_shape: Any) -> None:
+        """A subclassed model: calls the model on float32 placeholders of ``input_shape`` (a
+        shape, or a list/dict of them) to make its weights."""
+        if not self._subclassed or self._building:
+            self.built = True
+            return
+        if self.built:
+            return
+        if input_shape is None:
+            raise ValueError("Input shape must be defined when calling build on a model "
+                             "subclass network.")
+
+        def is_shape(s: Any) -> bool:
+            return hasattr(s, "as_list") or (isinstance(s, (list, tuple)) and all(
+                d is None or isinstance(d, (int, np.integer)) for d in s))
+
+        def make(s: Any) -> Any:
+            if is_shape(s):
+                return placeholder("float32", s.as_list() if hasattr(s, "as_list") else
+                                   [None if d is None else int(d) for d in s])
+            if isinstance(s, dict):
+                return {k: make(v) for k, v in s.items()}
+            if isinstance(s, (list, tuple)):
+                return [make(v) for v in s]
+            raise ValueError(f"build(input_shape): expected a shape tuple or a list/dict of "
+                             f"them, got {s!r}")
+        self(make(input_shape))
+
+    def _all_layers(self) -> list:
+        return self._tracked_layers() if self._subclassed else list(self._layers)
+
     def call(self, inputs: Any, training: Any = None) -> Any:
+        if self._subclassed:
+            raise NotImplementedError(f"{type(self).__name__} subclasses tf.keras.Model "
+                                      f"without inputs and outputs: it must define "
+                                      f"call(self, inputs, training=None)")
         ins = _as_list(self._input)
         given = _as_list(inputs)
         if len(given) != len(ins):
@@ -180,7 +234,7 @@ class Model(TrainingMixin, Layer):
     # -------------------------------------------------------------- properties ------------
     @property
     def layers(self) -> list:
-        return list(self._layers)
+        return self._all_layers()
 
     @property
     def inputs(self) -> list:
@@ -211,11 +265,15 @@ class Model(TrainingMixin, Layer):
         return _shape_tuple(self._output)
 
     def _gather(self, attr: str) -> list:
+        """Each layer's ``attr`` in turn (Keras's Network order), then the model's own."""
         out: list = []
-        for layer in self._layers:
-            for v in getattr(layer, attr):
-                if not any(v is w for w in out):
-                    out.append(v)
+        own = {"trainable_weights": self._trainable_weights,
+               "non_trainable_weights": self._non_trainable_weights,
+               "weights": self._trainable_weights + self._non_trainable_weights,
+               "updates": self._updates, "losses": self._losses}[attr]
+        for v in [v for layer in self._all_layers() for v in getattr(layer, attr)] + own:
+            if not any(v is w for w in out):
+                out.append(v)
         return out
 
     @property
@@ -247,18 +305,19 @@ class Model(TrainingMixin, Layer):
         return self._gather("losses")
 
     def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+        layers = self._all_layers()
         if index is not None:
-            if not 0 <= index < len(self._layers):
+            if not 0 <= index < len(layers):
                 raise ValueError(f"Was asked to retrieve layer at index {index} but model only "
-                                 f"has {len(self._layers)} layers.")
-            return self._layers[index]
-        for layer in self._layers:
+                                 f"has {len(layers)} layers.")
+            return layers[index]
+        for layer in layers:
             if layer.name == name:
                 return layer
         raise ValueError(f"No such layer: {name}")
 
     def _require_built(self, what: str) -> None:
-        if self._output is None:
+        if self._output is None and not (self._subclassed and self.built):
             raise ValueError(f"{what}: this model has not yet been built. Build the model first "
                              "by calling it on a tensor or calling `fit()` with some data, or "
                              "specify an `input_shape` argument in the first layer(s) for "
@@ -284,7 +343,7 @@ class Model(TrainingMixin, Layer):
     def summary(self, line_length: Optional[int] = None, positions: Any = None,
                 print_fn: Optional[Callable] = None) -> None:
         """Keras's table: layer (type), output shape, parameter count; then the totals."""
-        if self._output is None:
+        if self._output is None and not (self._subclassed and self.built):
             raise ValueError("This model has not yet been built. Build the model first by "
                              "calling `build()` or calling `fit()` with some data, or specify "
                              "an `input_shape` argument in the first layer(s) for automatic "
@@ -322,6 +381,10 @@ class Model(TrainingMixin, Layer):
 
     def _summary_rows(self) -> list:
         rows = []
+        if self._subclassed:     # Keras shows no shapes for a subclassed model's layers
+            return [[f"{layer.name} ({type(layer).__name__})", "multiple",
+                     int(sum(np.prod(v.shape.as_list()) for v in layer.weights))]
+                    for layer in self._all_layers()]
         if self._calls:          # a functional model lists its inputs first
             for t in _as_list(self._input):
                 rows.append([f"{t.op.name} (InputLayer)", f"[{_shape_tuple(t)}]", 0])

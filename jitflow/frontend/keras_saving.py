@@ -4,7 +4,8 @@ The TensorFlow format only: ``save_weights("dir/w")`` writes the V2 checkpoint `
 + ``dir/w.data-00000-of-00001`` (``saver/checkpoint.write_checkpoint``) and the ``dir/checkpoint``
 state file naming it, so ``tf.train.latest_checkpoint("dir")`` finds it. The keys are TF's
 object-based ones for a model's layers: ``layer_with_weights-K/<weight>/.ATTRIBUTES/
-VARIABLE_VALUE``, K counting the layers that have weights (a nested model adds its own level),
+VARIABLE_VALUE``, K counting the layers that have weights (a nested model adds its own level;
+a subclassed model or layer keys its sub-layers by attribute: ``d1/kernel/...``),
 ``<weight>`` the variable's name inside its layer (``kernel``, ``bias``, ``moving_mean``), so a
 model of the same architecture restores them whatever its layers are named. Not written: the
 optimizer's slots and TF's object-graph proto. HDF5 (``.h5``, ``.hdf5``, ``.keras``) needs
@@ -76,8 +77,35 @@ def _relative_names(layer: Any, weights: list) -> list:
     return out
 
 
+def _object_entries(obj: Any, prefix: str) -> list:
+    """A subclassed model's or layer's keys: its sub-layers' under their attribute paths
+    (``d1/kernel``, ``blocks/0/kernel``), then its own weights (TF's object-based keys)."""
+    out: list = []
+    for path, layer in obj._tracked_attrs():
+        if not layer.weights:
+            continue
+        base = f"{prefix}{path}/"
+        if "_tracked" in layer.__dict__ or _is_model(layer):
+            out += weight_entries(layer, base)
+            continue
+        ws = list(layer.weights)
+        out += [(f"{base}{n}{_ATTR}", v, layer) for v, n in zip(ws, _relative_names(layer, ws))]
+    own = list(obj._trainable_weights) + list(obj._non_trainable_weights)
+    if own:
+        out += [(f"{prefix}{n}{_ATTR}", v, obj) for v, n in zip(own, _relative_names(obj, own))]
+    return out
+
+
+def _is_model(layer: Any) -> bool:
+    return hasattr(layer, "layers") and hasattr(layer, "_require_built")
+
+
 def weight_entries(model: Any, prefix: str = "") -> list:
-    """``(checkpoint key, variable, layer)`` for every weight of ``model``, in its order."""
+    """``(checkpoint key, variable, layer)`` for every weight of ``model``, in its order:
+    ``layer_with_weights-K/...`` for Sequential and functional models, attribute paths for
+    subclassed models and layers."""
+    if "_tracked" in model.__dict__:
+        return _object_entries(model, prefix)
     out = []
     k = 0
     for layer in model.layers:
@@ -86,7 +114,7 @@ def weight_entries(model: Any, prefix: str = "") -> list:
             continue
         base = f"{prefix}{_LAYER}{k}/"
         k += 1
-        if hasattr(layer, "layers") and hasattr(layer, "_require_built"):   # a nested model
+        if _is_model(layer) or "_tracked" in layer.__dict__:   # a nested model
             out += weight_entries(layer, base)
             continue
         for v, n in zip(ws, _relative_names(layer, ws)):
@@ -186,17 +214,24 @@ def load_weights(model: Any, filepath: Any, by_name: bool = False) -> LoadStatus
                              f"{v.dtype.name}, but {filepath} holds {key} of dtype "
                              f"{dtypes[key].name}")
     used = {k for k, _, _ in entries}
-    extra = sorted(k for k in shapes if k.startswith(_LAYER) and k not in used)
+    saved = [k for k in shapes if _is_layer_key(model, k)]
+    extra = sorted(k for k in saved if k not in used)
     if extra:
         raise ValueError(f"load_weights: {filepath} holds weights the model does not have "
                          f"(the model has {_count_layers(used)} layers with weights, the "
-                         f"checkpoint {_count_layers(k for k in shapes if k.startswith(_LAYER))})"
-                         f": {extra[:6]}{' ...' if len(extra) > 6 else ''}")
+                         f"checkpoint {_count_layers(saved)}): {extra[:6]}"
+                         f"{' ...' if len(extra) > 6 else ''}")
     values = reader.read([k for k, _, _ in entries])
     sess = get_session()
     for key, v, _ in entries:
         v.load(values[key], sess)
     return LoadStatus()
+
+
+def _is_layer_key(model: Any, key: str) -> bool:
+    if "_tracked" in model.__dict__:           # subclassed: attribute paths
+        return key.endswith(_ATTR) and not key.startswith(("optimizer/", "save_counter/"))
+    return key.startswith(_LAYER)
 
 
 def _count_layers(keys: Any) -> int:

@@ -296,6 +296,11 @@ def _tensordot_last(x: Tensor, kernel: Variable, units: int) -> Tensor:
         return M.matmul(x, w, name=scope)
 
 
+# The outermost tf.keras layer/model call in progress (keras_base.py): a loss made during it
+# (an activity regularizer's, add_loss) belongs to that call, and fit counts its own call's.
+KERAS_CALL: dict = {"token": None, "count": 0}
+
+
 def _activity(layer: Layer, outputs: Tensor) -> None:
     reg = getattr(layer, "activity_regularizer", None)
     if reg is not None:
@@ -303,5 +308,6 @@ def _activity(layer: Layer, outputs: Tensor) -> None:
         with g.name_scope("ActivityRegularizer"):
             loss = reg(outputs)
         if loss is not None:
+            loss._keras_call = KERAS_CALL["token"]
             layer._losses.append(loss)
             g.add_to_collection(GraphKeys.REGULARIZATION_LOSSES, loss)

@@ -265,7 +265,8 @@ def _keras_models(tf: Any, keras: Any) -> None:
             setattr(keras, sub, type(keras)(f"tf.keras.{sub}"))
     _set(keras, Sequential=_KM.Sequential, Model=_KM.Model, Input=_KM.Input)
     _set(keras.models, Sequential=_KM.Sequential, Model=_KM.Model)
-    _set(keras.layers, Input=_KM.Input, InputLayer=_KM.InputLayer)
+    from ...frontend import keras_base as _KBase
+    _set(keras.layers, Input=_KM.Input, InputLayer=_KM.InputLayer, Layer=_KBase.Layer)
     _set(keras.losses, **{n: getattr(_KL, n) for n in (
         "sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
         "mean_squared_error", "mean_absolute_error", "SparseCategoricalCrossentropy",
