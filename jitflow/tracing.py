@@ -17,8 +17,9 @@ The signature of a call
   symbolic so that a new batch size does not retrace (as a TF1 ``placeholder`` with a ``None``
   batch dim). Two leading dims of the same size share one symbol (so ``x + y`` of two
   batches knows they match); sizes 0 and 1 stay static (a size-1 dim broadcasts, so it is
-  specialized, as PyTorch's dynamic shapes do). Inside the traced body the leading dim reads
-  ``None`` (``x.shape[0] is None``); use ``tf.shape(x)`` or ``-1`` in ``tf.reshape``.
+  specialized, as PyTorch's dynamic shapes do). Inside the traced body the leading dim is
+  unknown (``x.shape[0].value is None``, ``x.shape.dims[0] is None``); use ``tf.shape(x)``
+  or ``-1`` in ``tf.reshape``.
   ``symbolic_batch=False`` keeps every dim static; ``symbolic_batch=("x", 2)`` only those
   arguments' (by name or position);
 * every other leaf (Python ``int``/``float``/``bool``/``str``/``None``, any hashable object) is

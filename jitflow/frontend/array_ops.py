@@ -200,7 +200,7 @@ def stack(values, axis: int = 0, name: str = "stack") -> Tensor:
 
 def unstack(value: Any, num: Optional[int] = None, axis: int = 0, name: str = "unstack") -> list:
     x = convert_to_tensor(value)
-    n = num if num is not None else x.shape[axis]
+    n = num if num is not None else x.shape.dim(axis)
     if n is None:
         raise ValueError(f"Cannot infer num from shape {x.shape}")
     with name_scope(name):

@@ -58,7 +58,8 @@ class TensorShape:
         elif isinstance(dims, (int,)) or hasattr(dims, "__index__") and not isinstance(dims, (list, tuple)):
             self.dims = (int(dims),)
         else:
-            self.dims = tuple(None if d is None or (isinstance(d, str)) else
+            self.dims = tuple(None if d is None or isinstance(d, str) or
+                              getattr(d, "value", 0) is None else
                               (None if isinstance(d, TensorShape) else int(d)) for d in dims)
 
     @property
@@ -106,16 +107,26 @@ class TensorShape:
         return len(self.dims)
 
     def __iter__(self):
+        """TF1's: the dims as ``Dimension`` objects (``[d.value for d in x.shape]``)."""
         if self.dims is None:
             raise ValueError("Cannot iterate over a shape with unknown rank.")
-        return iter(self.dims)
+        from .dimension import Dimension
+        return iter([Dimension(d) for d in self.dims])
 
     def __getitem__(self, i):
+        """TF1's: a ``Dimension`` (``x.get_shape()[1].value``; an int subclass when known,
+        ``Dimension(None)`` when not), a TensorShape for a slice. jitflow's own code reads
+        ``dim(i)`` or ``dims``."""
+        from .dimension import UNKNOWN, Dimension
         if self.dims is None:
-            return None if not isinstance(i, slice) else TensorShape(None)
+            return UNKNOWN if not isinstance(i, slice) else TensorShape(None)
         if isinstance(i, slice):
             return TensorShape(self.dims[i])
-        return self.dims[i]
+        return Dimension(self.dims[i])
+
+    def dim(self, i: int) -> Optional[int]:
+        """Dim ``i`` as an int, None where unknown (also for an unknown rank)."""
+        return None if self.dims is None else self.dims[i]
 
     def __eq__(self, other: Any) -> bool:
         try:

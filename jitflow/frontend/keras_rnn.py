@@ -133,7 +133,7 @@ class _KerasRNN(Layer):
         return self.bias_initializer
 
     def build(self, input_shape) -> None:
-        d = input_shape[-1] if input_shape.ndims else None
+        d = input_shape.dim(-1) if input_shape.ndims else None
         if input_shape.ndims != 3 or d is None:
             raise ValueError(f"{type(self).__name__}: expected inputs [batch, time, features] "
                              f"with known features, got shape {input_shape}")
@@ -148,7 +148,7 @@ class _KerasRNN(Layer):
                                      regularizer=br) if self.use_bias else None)
         if self.stateful:
             from .keras_rnn_state import make_state_variables
-            make_state_variables(self, input_shape[1 if self.time_major else 0])
+            make_state_variables(self, input_shape.dim(1 if self.time_major else 0))
         self.built = True
 
     def _bias_parts(self) -> tuple:
@@ -212,8 +212,8 @@ class _KerasRNN(Layer):
             from .keras_rnn_state import masked_rnn
             from .rnn import _initial_state
             from .array_ops import shape as _shape
-            state = _initial_state(cell, init, x.dtype, _shape(x)[0] if x.shape[0] is None
-                                   else int(x.shape[0]), type(self).__name__)
+            state = _initial_state(cell, init, x.dtype, _shape(x)[0] if x.shape.dim(0) is None
+                                   else int(x.shape.dim(0)), type(self).__name__)
             outs, last, final = masked_rnn(cell, x, state, mask, self.zero_output_for_mask)
         out = outs if self.return_sequences else last
         if self.return_sequences and self.time_major:

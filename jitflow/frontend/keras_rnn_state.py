@@ -34,11 +34,11 @@ def masked_rnn(cell: Any, x: Tensor, state: Any, mask: Tensor, zero_output: bool
     from .control_flow import scan_loop
     from .array_ops import shape
     from .math_ops import cast
-    steps = x.shape[1]
+    steps = x.shape.dim(1)
     x_tm = transpose(x, [1, 0, 2])
     m_tm = transpose(cast(mask, "bool"), [1, 0])
     layer = cell._layer
-    if steps is not None or x.shape[0] is not None:   # x_t @ W of every step: one GEMM
+    if steps is not None or x.shape.dim(0) is not None:   # x_t @ W of every step: one GEMM
         pre, prep = _hoisted(cell, x_tm, steps)
         step_in = lambda t: gather(pre, t)  # noqa: E731
     else:                                             # a reshape would need both dims

@@ -50,7 +50,7 @@ def _time_loop(num_steps: Optional[int], body: Callable, carry: Any, what: str) 
 # ------------------------------------------------------------------ helpers ---------------
 
 def _batch_size(x: Tensor, axis: int) -> Any:
-    b = x.shape[axis]
+    b = x.shape.dim(axis)
     return int(b) if b is not None else shape(x)[axis]
 
 
@@ -115,7 +115,7 @@ def dynamic_rnn(cell: RNNCell, inputs: Any, sequence_length: Any = None,
                 raise ValueError(f"{what}: inputs must have rank >= 3 ([batch, time, depth]"
                                  f"{' time-major' if time_major else ''}), got shape {x.shape}")
         t_axis, b_axis = (0, 1) if time_major else (1, 0)
-        steps = flat_in[0].shape[t_axis]
+        steps = flat_in[0].shape.dim(t_axis)
         batch = _batch_size(flat_in[0], b_axis)
         state = _initial_state(cell, initial_state, dtype, batch, what)
         _check_state(cell, state, what)
@@ -142,7 +142,7 @@ def _loop(cell: RNNCell, inputs: Any, x_tm: list, state: Any, seq: Optional[Tens
     """The recurrence as one ``while`` op (frontend/control_flow.scan_loop)."""
     from .control_flow import scan_loop
     from .extra_ops import gather
-    batch = x_tm[0].shape[1]
+    batch = x_tm[0].shape.dim(1)
     hoist = (cell.hoistable and type(cell).call is _GatedCell.call and len(x_tm) == 1
              and (steps is not None or batch is not None) and steps != 0)
     if hoist:       # x_t @ W_x of every step: one GEMM before the loop
@@ -188,7 +188,7 @@ def _unrolled(cell: RNNCell, inputs: Any, x_tm: list, state: Any, seq: Optional[
 
 def _hoisted(cell: RNNCell, x: Tensor, steps: Optional[int]) -> tuple:
     """The cell's input projection for all steps as one GEMM: ``[time, batch, width]``."""
-    depth = x.shape[-1]
+    depth = x.shape.dim(-1)
     if x.shape.ndims != 3 or depth is None:
         raise ValueError(f"{type(cell).__name__}: expected inputs of rank 3 with a known depth,"
                          f" got shape {x.shape}")
@@ -199,8 +199,8 @@ def _hoisted(cell: RNNCell, x: Tensor, steps: Optional[int]) -> tuple:
         prep = cell._prepare(int(depth))
         with name_scope("input_projection"):
             pre = cell._project(reshape(x, [-1, int(depth)]), prep)
-            width = int(pre.shape[-1])
-            lead = [steps, -1] if steps is not None else [-1, int(x.shape[1])]
+            width = int(pre.shape.dim(-1))
+            lead = [steps, -1] if steps is not None else [-1, int(x.shape.dim(1))]
             pre = reshape(pre, lead + [width])
     return pre, prep
 

@@ -85,7 +85,7 @@ def _activation(act: Any) -> Callable:
 
 
 def _depth(inputs_shape, cell: "RNNCell") -> int:
-    d = inputs_shape[-1] if inputs_shape.ndims else None
+    d = inputs_shape.dim(-1) if inputs_shape.ndims else None
     if d is None:
         raise ValueError(f"{type(cell).__name__}: expected inputs.shape[-1] to be known, saw "
                          f"shape: {inputs_shape}")
@@ -139,7 +139,7 @@ class RNNCell(Layer):
     def get_initial_state(self, inputs: Any = None, batch_size: Any = None, dtype: Any = None):
         if inputs is not None:
             x = convert_to_tensor(inputs)
-            batch_size = x.shape[0]
+            batch_size = x.shape.dim(0)
             dtype = dtype or x.dtype
         return self.zero_state(batch_size, dtype or float32)
 
@@ -154,7 +154,7 @@ class _GatedCell(RNNCell):
     hoistable = True
 
     def call(self, inputs: Tensor, state: Any) -> tuple:
-        prep = self._prepare(int(inputs.shape[-1]))
+        prep = self._prepare(int(inputs.shape.dim(-1)))
         return self._step(self._project(inputs, prep), state, prep)
 
     def _project(self, x: Tensor, prep: dict) -> Tensor:

@@ -162,7 +162,7 @@ class ResidualWrapper(_Wrapper):
         if self._residual_fn is not None:
             return self._residual_fn(inputs, output), new_state
         if inputs.shape.dims is not None and output.shape.dims is not None and \
-                inputs.shape[-1] is not None and inputs.shape[-1] != output.shape[-1]:
+                inputs.shape.dim(-1) is not None and inputs.shape.dim(-1) != output.shape.dim(-1):
             raise ValueError(f"ResidualWrapper: inputs of shape {inputs.shape} and cell output "
                              f"of shape {output.shape} cannot be added")
         return M.add(inputs, output), new_state
@@ -208,7 +208,7 @@ class OutputProjectionWrapper(RNNCell):
     def call(self, inputs: Tensor, state: Any) -> tuple:
         output, new_state = self._cell(inputs, state)
         if not hasattr(self, "_kernel"):
-            self._kernel = self.add_weight("kernel", shape=[int(output.shape[-1]),
+            self._kernel = self.add_weight("kernel", shape=[int(output.shape.dim(-1)),
                                                             self._output_size])
             self._bias = self.add_weight("bias", shape=[self._output_size], initializer=Zeros())
         projected = M.add(M.matmul(output, self._kernel), self._bias)

@@ -46,7 +46,7 @@ def sequence_loss(logits: Any, targets: Any, weights: Any,
     if average_across_batch and sum_over_batch:
         raise ValueError("average_across_batch and sum_over_batch cannot be set to True at "
                          "same time.")
-    classes = logits.shape[2]
+    classes = logits.shape.dim(2)
     if classes is None:
         raise ValueError(f"sequence_loss: the number of classes (logits.shape[2]) must be known,"
                          f" got shape {logits.shape}")
@@ -62,7 +62,7 @@ def sequence_loss(logits: Any, targets: Any, weights: Any,
             return _div_no_nan(M.reduce_sum(ce), M.reduce_sum(weights))
         if sum_over_timesteps and sum_over_batch:
             return _div_no_nan(M.reduce_sum(ce), _count_nonzero(weights, None, ce.dtype))
-        b, t = logits.shape[0], logits.shape[1]
+        b, t = logits.shape.dim(0), logits.shape.dim(1)
         if b is None and t is None:
             raise NotImplementedError("sequence_loss without a full reduction needs the batch "
                                       f"or the time dimension known, got {logits.shape}")

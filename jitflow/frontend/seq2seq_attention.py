@@ -30,7 +30,7 @@ from .variables import get_variable, variable_scope
 
 
 def _dim(x: Tensor, axis: int) -> Any:
-    d = x.shape[axis]
+    d = x.shape.dim(axis)
     return int(d) if d is not None else shape(x)[axis]
 
 
@@ -174,7 +174,7 @@ class LuongAttention(_BaseAttentionMechanism):
                          probability_fn, score_mask_value, name)
 
     def _score(self, query: Tensor) -> Tensor:
-        depth = query.shape[-1]
+        depth = query.shape.dim(-1)
         if depth is not None and int(depth) != self._num_units:
             raise ValueError(f"Incompatible or unknown inner dimensions between query and "
                              f"keys. Query (shape {query.shape}) has units: {depth}. Keys have"
@@ -249,7 +249,7 @@ class AttentionWrapper(RNNCell):
             self._layers, self._sizes = layers, [int(la.units) for la in layers]
         else:
             self._layers = None
-            depths = [m.values.shape[-1] for m in mechs]
+            depths = [m.values.shape.dim(-1) for m in mechs]
             if any(d is None for d in depths):
                 raise ValueError(f"AttentionWrapper: the memory's depth must be known, got "
                                  f"{depths}")

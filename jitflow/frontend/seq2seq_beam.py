@@ -141,7 +141,7 @@ class BeamSearchDecoder(Decoder):
         self._beam_width = int(beam_width)
         self._length_penalty_weight = length_penalty_weight
         self._coverage_penalty_weight = coverage_penalty_weight
-        b = self._start_tokens.shape[0]
+        b = self._start_tokens.shape.dim(0)
         self._batch_size = int(b) if b is not None else shape(self._start_tokens)[0]
         self._initial_cell_state = map_structure(self._maybe_split_batch_beams, initial_state)
         self._start_tokens = tile(expand_dims(self._start_tokens, 1), [1, self._beam_width])

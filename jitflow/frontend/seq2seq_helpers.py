@@ -60,7 +60,7 @@ class TrainingHelper(Helper):
                 raise ValueError(f"Expected sequence_length to be a vector, but received shape:"
                                  f" {self._sequence_length.shape}")
             self._zero_inputs = [zeros_like(gather(x, 0)) for x in flat]
-            b = self._sequence_length.shape[0]
+            b = self._sequence_length.shape.dim(0)
             self._batch_size = int(b) if b is not None else shape(self._sequence_length)[0]
 
     @property
@@ -154,7 +154,7 @@ class GreedyEmbeddingHelper(Helper):
                              f"{self._start_tokens.shape}")
         if self._end_token.shape.ndims != 0:
             raise ValueError(f"end_token must be a scalar, got shape {self._end_token.shape}")
-        b = self._start_tokens.shape[0]
+        b = self._start_tokens.shape.dim(0)
         self._batch_size = int(b) if b is not None else shape(self._start_tokens)[0]
         self._start_inputs = self._embedding_fn(self._start_tokens)
 
@@ -233,7 +233,7 @@ class CustomHelper(Helper):
         finished, inputs = self._initialize_fn()
         finished = convert_to_tensor(finished)
         if self._batch_size is None:
-            b = finished.shape[0] if finished.shape.ndims == 1 else None
+            b = finished.shape.dim(0) if finished.shape.ndims == 1 else None
             self._batch_size = int(b) if b is not None else shape(finished)[0]
         return finished, inputs
 
@@ -259,7 +259,7 @@ class InferenceHelper(Helper):
         self._shape = TensorShape(sample_shape)
         self._dtype = as_dtype(sample_dtype)
         self._start_inputs = convert_to_tensor(start_inputs)
-        b = self._start_inputs.shape[0]
+        b = self._start_inputs.shape.dim(0)
         self._batch_size = int(b) if b is not None else shape(self._start_inputs)[0]
 
     @property

@@ -160,8 +160,12 @@ class OpDef:
                 v = spec.default
             if isinstance(v, list):
                 v = tuple(v)
-            if isinstance(v, np.integer):
-                v = int(v)
+            if isinstance(v, np.integer) or (isinstance(v, int) and type(v) not in (int, bool)):
+                v = int(v)          # numpy ints, tf.Dimension (an int subclass)
+            elif type(v) is tuple and any(isinstance(x, int) and type(x) not in (int, bool)
+                                          for x in v):
+                v = tuple(int(x) if isinstance(x, int) and not isinstance(x, bool) else x
+                          for x in v)
             if spec.kind == "float" and isinstance(v, (int, np.floating)) and not isinstance(v, bool):
                 v = float(v)
             out[key] = v

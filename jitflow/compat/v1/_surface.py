@@ -54,7 +54,11 @@ def install(tf: types.ModuleType) -> None:
             setattr(tf, name, d)
         if name not in vars(dtypes):       # the tf-level object (a real dtype, or d)
             setattr(dtypes, name, getattr(tf, name))
-    tf.compat = TFNamespace("tf.compat", v1=tf)
+    from ...frontend import dimension as _dim
+    tf.Dimension, tf.dimension_value = _dim.Dimension, _dim.dimension_value
+    tf.dimension_at_index = _dim.dimension_at_index
+    tf.compat = TFNamespace("tf.compat", v1=tf, dimension_value=_dim.dimension_value,
+                            dimension_at_index=_dim.dimension_at_index)
     if "__version__" not in vars(tf):
         from ... import __version__
         tf.__version__ = f"1.15.0+jitflow{__version__}"   # the TF1 API level it implements
