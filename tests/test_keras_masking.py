@@ -333,3 +333,52 @@ def _any_mask_graph():
             s.run(tf.global_variables_initializer())
         _GRAPH.append((s, (x, m, outs, layers)))
     return _GRAPH[0]
+
+
+IDS2 = np.array([[1, 1, 0, 2, 0, 3],
+                 [0, 4, 4, 0, 0, 1],
+                 [5, 0, 0, 0, 6, 6],
+                 [2, 2, 2, 2, 2, 2]])
+
+
+def test_merge_layers_and_lambda_pass_masks_as_tf_1_15():
+    """Add/Multiply/...: the AND of the inputs' masks; Concatenate: the inputs' masks (all
+    true for an unmasked input) concatenated along the axis and ANDed over the last; Dot:
+    none; Lambda(mask=) a callable's or a given mask. A masked LSTM after the Add consumes
+    the AND (its last output is that of the last step both sequences keep)."""
+    tf.reset_default_graph()
+    a_ids = tf.keras.Input(shape=(6,), dtype=tf.int32)
+    b_ids = tf.keras.Input(shape=(6,), dtype=tf.int32)
+    ea = tf.keras.layers.Embedding(8, 3, mask_zero=True)(a_ids)
+    eb = tf.keras.layers.Embedding(8, 3, mask_zero=True)(b_ids)
+    plain = tf.keras.layers.Dense(3)(tf.keras.layers.Embedding(8, 3)(a_ids))   # no mask
+    added = tf.keras.layers.Add()([ea, eb])
+    mult = tf.keras.layers.multiply([ea, plain])
+    cat_feat = tf.keras.layers.Concatenate()([ea, plain])            # along the features
+    cat_time = tf.keras.layers.Concatenate(axis=1)([ea, eb])          # along time
+    dot = tf.keras.layers.Dot(axes=(2, 2))([ea, eb])
+    lam_fn = tf.keras.layers.Lambda(lambda x: x * 2.0,
+                                    mask=lambda x, m: tf.logical_not(m))(ea)
+    lam_t = tf.keras.layers.Lambda(lambda x: x + 0.0,
+                                   mask=tf.constant(np.ones((4, 6), bool)))(ea)
+    lam_none = tf.keras.layers.Lambda(lambda x: x * 1.0)(ea)   # a new tensor: no mask
+    assert dot._keras_mask is None and lam_none._keras_mask is None
+    assert tf.keras.layers.Add()([plain, plain])._keras_mask is None
+    lstm = tf.keras.layers.LSTM(2)
+    out = lstm(added)                                   # the mask the Add passed on
+    ref = lstm(tf.identity(added), mask=tf.logical_and(ea._keras_mask, eb._keras_mask))
+    unmasked = lstm(tf.identity(added))
+    with pytest.raises(ValueError, match="should be a list"):
+        tf.keras.layers.Add().compute_mask([ea, eb], ea._keras_mask)
+    with tf.Session(backend="reference") as s:
+        s.run(tf.global_variables_initializer())
+        feed = {a_ids: IDS, b_ids: IDS2}
+        got = s.run([added._keras_mask, mult._keras_mask, cat_feat._keras_mask,
+                     cat_time._keras_mask, lam_fn._keras_mask, lam_t._keras_mask], feed)
+        ma, mb = IDS != 0, IDS2 != 0
+        for g, want in zip(got, [ma & mb, ma, ma, np.concatenate([ma, mb], 1), ~ma,
+                                 np.ones((4, 6), bool)]):
+            np.testing.assert_array_equal(g, want)
+        o, r, u = s.run([out, ref, unmasked], feed)
+    np.testing.assert_allclose(o, r, rtol=1e-6)
+    assert not np.allclose(o, u)                        # the mask changed the result

@@ -4,6 +4,10 @@ forms (``concatenate``, ``add``, ...), ``Lambda`` and ``TimeDistributed``.
 
 A merge layer is called on a list of tensors; the call is recorded with the list as its
 input (layer_base._record_call), so a functional ``tf.keras.Model`` follows every branch.
+Masks (keras_mask.py) pass as TF 1.15's: a merge's output mask is the AND of its inputs'
+masks, Concatenate's the AND over its inputs' masks concatenated along its axis (an input
+without one counts as all true), Dot's none; ``Lambda(mask=...)`` gives its mask (a callable
+of ``(inputs, mask)``, or a tensor).
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from . import extra_ops as E
 from . import math_ops as M
 from .graph import Tensor
 from .keras_layers import _drop_shape_kwargs
+from .keras_mask import _mask_of, set_mask_metadata
 from .layer_base import Layer, _record_call
 from .op_builder import convert_to_tensor
 
@@ -41,15 +46,35 @@ class _ListInput(Layer):
                 self.built = True
             outputs = self.call(inputs, *args, **kwargs)
         _record_call(self, inputs, outputs, args, kwargs)
+        set_mask_metadata(self, inputs, outputs, _mask_of(inputs))
         return outputs
 
     apply = __call__
+
+
+def _checked_masks(inputs: Any, mask: Any) -> list:
+    """TF 1.15's checks of a merge layer's masks; the masks that are not None."""
+    if not isinstance(mask, (list, tuple)):
+        raise ValueError("`mask` should be a list.")
+    if not isinstance(inputs, (list, tuple)):
+        raise ValueError("`inputs` should be a list.")
+    if len(mask) != len(inputs):
+        raise ValueError("The lists `inputs` and `mask` should have the same length.")
+    return [m for m in mask if m is not None]
 
 
 class _Merge(_ListInput):
     """Merges a list of at least two tensors of one shape, elementwise."""
 
     _min_inputs = 2
+    supports_masking = True
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The AND of the inputs' masks (None where none has one)."""
+        if mask is None:
+            return None
+        ms = _checked_masks(inputs, mask)
+        return _fold(M.logical_and, ms) if ms else None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**_drop_shape_kwargs(kwargs))
@@ -114,6 +139,24 @@ class Concatenate(_Merge):
         super().__init__(**kwargs)
         self.axis = int(axis)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The inputs' masks (all true for an input without one, a [batch, time] mask of a
+        [batch, time, d] input expanded) concatenated along the axis, ANDed over the last."""
+        if mask is None or not _checked_masks(inputs, mask):
+            return None
+        from ..ir.dtypes import bool_
+        full = []
+        for x, m in zip(inputs, mask):
+            if m is None:
+                full.append(A.ones_like(x, dtype=bool_))
+            elif m.shape.ndims is not None and x.shape.ndims is not None and \
+                    m.shape.ndims < x.shape.ndims:
+                full.append(A.expand_dims(m, -1))
+            else:
+                full.append(m)
+        rank = full[0].shape.ndims
+        return E.reduce_all(E.concat(full, self.axis % rank if rank else self.axis), axis=-1)
+
     def _merge(self, xs: list) -> Tensor:
         ranks = {x.shape.ndims for x in xs}
         if len(ranks) != 1 or None in ranks:
@@ -124,6 +167,9 @@ class Concatenate(_Merge):
 
 class Dot(_Merge):
     """Dot product of two samples-wise tensors along ``axes`` (rank 2 or 3 inputs)."""
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return None                 # TF 1.15's Dot gives no mask
 
     def __init__(self, axes: Any, normalize: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -182,11 +228,15 @@ class Lambda(_ListInput):
                  arguments: Optional[dict] = None, **kwargs: Any) -> None:
         if not callable(function):
             raise TypeError(f"Lambda: `function` must be callable, got {function!r}")
-        if mask is not None:
-            raise NotImplementedError("Lambda(mask=...): jitflow has no Keras masks")
         super().__init__(**_drop_shape_kwargs(kwargs))
         self.function, self.output_shape = function, output_shape
         self.arguments = dict(arguments or {})
+        self.mask = mask
+        self.supports_masking = mask is not None
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """TF 1.15's: ``mask(inputs, mask)`` when callable, else the mask given (None)."""
+        return self.mask(inputs, mask) if callable(self.mask) else self.mask
 
     def call(self, inputs: Any) -> Any:
         return self.function(inputs, **self.arguments)
