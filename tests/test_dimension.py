@@ -61,3 +61,17 @@ def test_a_dimension_in_an_op_attribute_is_a_plain_int():
         assert attrs is not None and all(type(v) is int for v in attrs)
         with tf.Session(backend="llvm") as s:
             assert s.run(y, {x: np.zeros((2, 6), np.float32)}).shape == (2, 3, 2)
+
+
+def test_v2_tensorshape_gives_ints_and_nones():
+    """tf.enable_v2_tensorshape (process-wide, as TF's): indexing and iterating give TF2's
+    ints and Nones; tf.disable_v2_tensorshape brings the Dimensions back."""
+    with tf.Graph().as_default():
+        s = tf.placeholder(tf.float32, [None, 4]).shape
+        tf.enable_v2_tensorshape()
+        try:
+            assert s[0] is None and type(s[1]) is int and list(s) == [None, 4]
+            assert tf.TensorShape(None)[0] is None
+        finally:
+            tf.disable_v2_tensorshape()
+        assert s[0].value is None and s[1].value == 4

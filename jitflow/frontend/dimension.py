@@ -5,7 +5,9 @@ A known dim is a ``Dimension``, an ``int`` subclass (so arithmetic, ``range``, s
 from it and ``isinstance(d, int)`` behave as with the int) with TF1's ``value``; an unknown
 dim is ``Dimension(None)``, an object of its own whose ``value`` is None and whose
 comparisons are unknown (None), as in TF1. ``TensorShape.dims`` stays plain ints and Nones:
-jitflow's own code reads shapes there.
+jitflow's own code reads shapes there. ``tf.enable_v2_tensorshape()`` switches indexing and
+iteration to TF2's plain ints and Nones (``tf.disable_v2_tensorshape()`` back), process-wide
+as in TF.
 """
 from __future__ import annotations
 
@@ -98,6 +100,24 @@ class _Unknown:
 
 UNKNOWN = _Unknown()
 
+#: TF2's TensorShape behaviour (ints and Nones from indexing), off as in TF 1.x
+_V2 = [False]
+
+
+def enable_v2_tensorshape() -> None:
+    """``tf.enable_v2_tensorshape``: indexing a TensorShape gives ints and Nones."""
+    _V2[0] = True
+
+
+def disable_v2_tensorshape() -> None:
+    """``tf.disable_v2_tensorshape``: indexing a TensorShape gives Dimensions (TF1)."""
+    _V2[0] = False
+
+
+def of_dim(d: Optional[int]) -> Any:
+    """What indexing a TensorShape gives for the dim ``d`` (int or None)."""
+    return d if _V2[0] else Dimension(d)
+
 
 def as_dimension(value: Any) -> Any:
     """TF1's ``tf.compat.v1.Dimension`` conversion (``tensor_shape.as_dimension``)."""
@@ -119,4 +139,5 @@ def dimension_at_index(shape: Any, index: int) -> Any:
     return UNKNOWN if s.dims is None else Dimension(s.dims[index])
 
 
-__all__ = ["Dimension", "UNKNOWN", "as_dimension", "dimension_at_index", "dimension_value"]
+__all__ = ["Dimension", "UNKNOWN", "as_dimension", "dimension_at_index", "dimension_value",
+           "disable_v2_tensorshape", "enable_v2_tensorshape", "of_dim"]

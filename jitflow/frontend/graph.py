@@ -110,19 +110,19 @@ class TensorShape:
         """TF1's: the dims as ``Dimension`` objects (``[d.value for d in x.shape]``)."""
         if self.dims is None:
             raise ValueError("Cannot iterate over a shape with unknown rank.")
-        from .dimension import Dimension
-        return iter([Dimension(d) for d in self.dims])
+        from .dimension import of_dim
+        return iter([of_dim(d) for d in self.dims])
 
     def __getitem__(self, i):
         """TF1's: a ``Dimension`` (``x.get_shape()[1].value``; an int subclass when known,
         ``Dimension(None)`` when not), a TensorShape for a slice. jitflow's own code reads
         ``dim(i)`` or ``dims``."""
-        from .dimension import UNKNOWN, Dimension
+        from .dimension import of_dim
         if self.dims is None:
-            return UNKNOWN if not isinstance(i, slice) else TensorShape(None)
+            return of_dim(None) if not isinstance(i, slice) else TensorShape(None)
         if isinstance(i, slice):
             return TensorShape(self.dims[i])
-        return Dimension(self.dims[i])
+        return of_dim(self.dims[i])
 
     def dim(self, i: int) -> Optional[int]:
         """Dim ``i`` as an int, None where unknown (also for an unknown rank)."""

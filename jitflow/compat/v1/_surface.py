@@ -57,6 +57,8 @@ def install(tf: types.ModuleType) -> None:
     from ...frontend import dimension as _dim
     tf.Dimension, tf.dimension_value = _dim.Dimension, _dim.dimension_value
     tf.dimension_at_index = _dim.dimension_at_index
+    tf.enable_v2_tensorshape = _dim.enable_v2_tensorshape
+    tf.disable_v2_tensorshape = _dim.disable_v2_tensorshape
     tf.compat = TFNamespace("tf.compat", v1=tf, dimension_value=_dim.dimension_value,
                             dimension_at_index=_dim.dimension_at_index)
     if "__version__" not in vars(tf):
