@@ -382,3 +382,24 @@ def test_merge_layers_and_lambda_pass_masks_as_tf_1_15():
         o, r, u = s.run([out, ref, unmasked], feed)
     np.testing.assert_allclose(o, r, rtol=1e-6)
     assert not np.allclose(o, u)                        # the mask changed the result
+
+
+@pytest.mark.parametrize("backend", ["reference", "llvm"])
+def test_global_average_pooling_1d_averages_the_unmasked_steps(backend):
+    """GlobalAveragePooling1D after a masking Embedding: the mean over the kept steps only
+    (TF 1.15's), no output mask; without a mask the plain mean."""
+    tf.reset_default_graph()
+    ids = tf.keras.Input(shape=(6,), dtype=tf.int32)
+    emb = tf.keras.layers.Embedding(8, 3, mask_zero=True)
+    e = emb(ids)
+    pooled = tf.keras.layers.GlobalAveragePooling1D()(e)
+    plain = tf.keras.layers.GlobalAveragePooling1D()(e * 1.0)      # a new tensor: no mask
+    assert pooled._keras_mask is None
+    rows = IDS[:3]                                                   # every row keeps a step
+    with tf.Session(backend=backend) as s:
+        s.run(tf.global_variables_initializer())
+        w = s.run(emb.weights[0])
+        got, mean = s.run([pooled, plain], {ids: rows})
+    x, m = w[rows], (rows != 0)[..., None]
+    np.testing.assert_allclose(got, (x * m).sum(1) / m.sum(1), rtol=1e-6)
+    np.testing.assert_allclose(mean, x.mean(1), rtol=1e-6)

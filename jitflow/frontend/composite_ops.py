@@ -362,7 +362,7 @@ def tuple(tensors: Sequence[Any], name: Optional[str] = None,  # noqa: A001
     are computed: identities under a control dependency on every input."""
     from .variables import group
     g = get_default_graph()
-    with name_scope(name, "tuple") as scope:
+    with name_scope(name, "tuple"):
         ts = [None if t is None else convert_to_tensor(t) for t in tensors]
         deps = [t for t in ts if t is not None] + list(control_inputs or [])
         gate = group(*deps, name="control_dependency")

@@ -118,7 +118,23 @@ class _GlobalPooling(Layer):
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    pass
+    """The mean over the steps; with a Keras mask (keras_mask.py) over the unmasked steps
+    only, as TF 1.15's (``sum(x * m) / sum(m)``: a row with every step masked gives NaN, as
+    TF's); the output has no mask."""
+
+    supports_masking = True
+
+    def call(self, inputs: Tensor, mask: Any = None) -> Tensor:
+        if mask is None:
+            return super().call(inputs)
+        from .array_ops import expand_dims
+        steps = 1 if self.data_format == "channels_last" else 2
+        m = expand_dims(M.cast(mask, inputs.dtype), 2 if steps == 1 else 1)
+        return M.truediv(M.reduce_sum(M.multiply(inputs, m), axis=steps),
+                         M.reduce_sum(m, axis=steps))
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return None
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
