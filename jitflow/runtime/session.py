@@ -298,28 +298,7 @@ class Session:
             args = [np.asarray(v, dtype=dt) for v, dt in zip(feed_dict.values(), dtypes)]
         if not compiled.direct:
             return hit.rebuild(self._execute_locked(compiled, args, hit.tensors))
-        # the executable's results are used as they are (_direct_results)
-        locks = compiled.write_locks
-        for lock in locks:
-            lock.acquire()
-        try:
-            store = self._values
-            try:
-                args += compiled.read_values(store)
-            except KeyError:
-                self._uninitialized(compiled)
-            if compiled.uses_rng:
-                args.append(np.array(next(self._steps), dtype=np.int64))
-            if compiled.host_args and self._device_values:
-                args = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in args]
-            results = compiled.executable.run(args)
-            if compiled.write_ids:
-                store.update(zip(compiled.write_ids, results[compiled.num_fetches:]))
-        finally:
-            for lock in reversed(locks):
-                lock.release()
-        if _progress.enabled:       # JITFLOW_PROGRESS: count the run (runtime/progress.py)
-            _progress.run_done()
+        results = self._execute_locked(compiled, args, None)   # used as they are
         form = hit.form
         if form == 0:
             return None
@@ -367,15 +346,33 @@ class Session:
                        for v, dt in zip(feed_dict.values(), dts)) if feed_dict else True
             self._fast[fast_key] = _FastRun(compiled, None if same else dts, tensors, rebuild,
                                             fetches)
-        return rebuild(self._execute_locked(compiled, arrays, tensors))
+        return rebuild(self._execute_locked(compiled, list(arrays), tensors))
 
-    def _execute_locked(self, compiled: _Compiled, arrays: list, tensors: list) -> dict:
-        """``_execute`` holding the write locks of the variables the run assigns."""
+    def _execute_locked(self, compiled: _Compiled, args: list, tensors: Optional[list]) -> Any:
+        """One call of the executable holding the write locks of the variables the run
+        assigns; ``args`` (a list of the feeds the call may extend) gets the variables'
+        values, the random ops' step, host arrays for a store holding device values. With
+        ``tensors`` None (``compiled.direct``: ``_direct_results``) the results are stored
+        and returned as the executable gives them, else ``_execute`` checks them."""
         locks = compiled.write_locks
         for lock in locks:
             lock.acquire()
         try:
-            values = self._execute(compiled, arrays, tensors)
+            store = self._values
+            try:
+                args += compiled.read_values(store)
+            except KeyError:
+                self._uninitialized(compiled)
+            if compiled.uses_rng:
+                args.append(np.array(next(self._steps), dtype=np.int64))
+            if compiled.host_args and self._device_values:
+                args = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in args]
+            if tensors is None:
+                values = compiled.executable.run(args)
+                if compiled.write_ids:
+                    store.update(zip(compiled.write_ids, values[compiled.num_fetches:]))
+            else:
+                values = self._execute(compiled, args, tensors)
         finally:
             for lock in reversed(locks):
                 lock.release()
@@ -391,23 +388,13 @@ class Session:
                     f"Attempting to use uninitialized value {var_op.name}\n\t [[node "
                     f"{var_op.name} (defined at {var_op.file}:{var_op.line}) ]]")
 
-    def _execute(self, compiled: _Compiled, arrays: list, tensors: list) -> dict:
-        """One call of the executable: variables' values in, updates stored, fetched values
-        out (keyed by id of the fetched tensor). The caller holds the write locks."""
-        low = compiled.lowered
-        args = list(arrays)
+    def _execute(self, compiled: _Compiled, args: list, tensors: list) -> dict:
+        """The executable called on ``args`` (``_execute_locked`` made them), updates stored,
+        fetched values out (keyed by id of the fetched tensor), no array shared between the
+        user and the store. The caller holds the write locks."""
         values_store = self._values
-        for vid in compiled.read_ids:
-            v = values_store.get(vid)
-            if v is None:
-                self._uninitialized(compiled)
-            args.append(v)
-        if low.uses_rng:
-            args.append(np.array(next(self._steps), dtype=np.int64))
-        if compiled.host_args and self._device_values:
-            args = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in args]
         results = compiled.executable.run(args)
-        nf = low.num_fetches
+        nf = compiled.num_fetches
         # No array may be shared between the user and the variable store, or between two
         # variables: a backend may return an argument itself (identity) or a view of it.
         owned = set(map(id, args))

@@ -480,19 +480,7 @@ class LLVMExecutable:
                 push(results[ref])
             else:
                 push(self.result_buf[ref].array.reshape(shape).copy())
-        entry = self._entry
-        if entry is None:
-            self._live_entry()       # raises
-        tuner = plan.tuner
-        if tuner is None:
-            if self.uses_pools:    # (fixed count) another executable may have changed it
-                threads.apply(threads.NUM_THREADS.value or 1, self.blas_threads)
-            return results, entry(plan.bufs_ptr, plan.prm_ptr)
-        threads.apply(tuner.pick(), self.blas_threads)
-        t0 = perf_counter()
-        status = entry(plan.bufs_ptr, plan.prm_ptr)
-        tuner.record(perf_counter() - t0)
-        return results, status
+        return results, self._call(plan)
 
     # ------------------------------------------------------------------ loop trips -------
     def result_shapes(self, args: Sequence[np.ndarray]) -> list[tuple]:
